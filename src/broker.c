@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The embeddable broker behind include/runnel/runnel.h: validates the configuration, prepares
+ * the data directory, and wires the rooms together. Frames arrive from `net` on a loop
+ * thread, become rn_request_t, go through the handler table, and their responses go back to
+ * `net`, which sends them in request order.
+ *
+ * Lifetime: runnel_new (config checked, nothing touched on disk) -> runnel_start (data dir,
+ * listeners bound, threads started) -> runnel_stop (in-flight responses finished, threads
+ * joined) -> runnel_free. */
+#include "runnel/runnel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "handlers/handlers.h"
+#include "net/net.h"
+#include "util/logging.h"
+#include "util/xmalloc.h"
+
+struct runnel {
+    rn_config_t config;
+    rn_broker_info_t info;
+    char *cluster_id;          /* owned: configured, read from meta.properties, or made */
+    char *advertised_host;     /* owned */
+    rn_net_t *net;             /* NULL until started */
+};
+
+/* Decoded structs may be larger than their wire form (a 2-byte string length becomes a
+ * 16-byte view), but a request that needs more than this fails alone, not the broker. */
+enum { ARENA_BASE_LIMIT = 64 << 20 };
+
+const char *runnel_version(void)
+{
+    return RUNNEL_VERSION;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Requests: net -> handlers -> net. Runs on the connection's loop. */
+
+static void broker_finish(rn_request_t *req, rn_finish_t how)
+{
+    rn_net_req_t *nreq = req->finish_ctx;
+    switch (how) {
+    case RN_FINISH_RESPOND:
+        rn_net_respond(nreq, &req->out);
+        break;
+    case RN_FINISH_NONE:
+        rn_net_respond_none(nreq);
+        break;
+    case RN_FINISH_CLOSE:
+        rn_net_close_conn(nreq);
+        break;
+    }
+    rn_outbuf_deinit(&req->out);
+    rn_arena_deinit(&req->arena);
+    free(req);
+}
+
+static void on_request(rn_net_req_t *nreq, void *ctx)
+{
+    runnel_t *rn = ctx;
+    rn_request_t *req = calloc(1, sizeof *req);
+    if (req == NULL) {
+        rn_log(RN_LOG_ERROR, "broker", "out of memory for a request from %s", rn_net_conn_peer(nreq->conn));
+        rn_net_close_conn(nreq);
+        return;
+    }
+    req->frame = nreq->frame;
+    req->frame_len = nreq->len;
+    req->peer = rn_net_conn_peer(nreq->conn);
+    req->broker = &rn->info;
+    rn_arena_init(&req->arena, ARENA_BASE_LIMIT + 2 * nreq->len);
+    rn_outbuf_init(&req->out);
+    req->finish = broker_finish;
+    req->finish_ctx = nreq;
+    rn_handlers_dispatch(req);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The data directory and meta.properties (cluster.id, node.id), as Kafka's KRaft brokers
+ * keep them: a cluster id is made once and then read back on every start. */
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (22 chars). */
+static char *make_cluster_id(void)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return NULL;
+    char *out = rn_xmalloc(23);
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[o++] = alphabet[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[o++] = alphabet[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+    return out;
+}
+
+static char *read_meta_cluster_id(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/meta.properties", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char line[512];
+    char *id = NULL;
+    while (id == NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, "cluster.id=", 11) != 0)
+            continue;
+        char *v = line + 11;
+        v[strcspn(v, "\r\n")] = '\0';
+        if (*v != '\0')
+            id = rn_xstrdup(v);
+    }
+    fclose(f);
+    return id;
+}
+
+/* Written atomically: temp file, fsync, rename, fsync of the directory. */
+static int write_meta(const char *dir, const char *cluster_id, int32_t node_id)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/meta.properties.tmp", dir);
+    snprintf(path, sizeof path, "%s/meta.properties", dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    char text[256];
+    int n = snprintf(text, sizeof text, "#Written by runnel %s\nversion=1\ncluster.id=%s\nnode.id=%d\n",
+                     RUNNEL_VERSION, cluster_id, node_id);
+    int err = 0;
+    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
+        err = errno ? -errno : -EIO;
+    close(fd);
+    if (err == 0 && rename(tmp, path) != 0)
+        err = -errno;
+    if (err == 0) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    if (err != 0)
+        unlink(tmp);
+    return err;
+}
+
+static int prepare_data_dir(runnel_t *rn)
+{
+    const char *dir = rn->config.log_dir;
+    int err = mkdir_p(dir);
+    if (err != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot create log.dirs %s: %s", dir, strerror(-err));
+        return err;
+    }
+    char *stored = read_meta_cluster_id(dir);
+    if (rn->config.cluster_id != NULL) {
+        if (stored != NULL && strcmp(stored, rn->config.cluster_id) != 0) {
+            rn_log(RN_LOG_ERROR, "broker", "cluster.id %s does not match %s in %s/meta.properties",
+                   rn->config.cluster_id, stored, dir);
+            free(stored);
+            return -EINVAL;
+        }
+        free(stored);
+        stored = rn_xstrdup(rn->config.cluster_id);
+    }
+    if (stored == NULL) {
+        stored = make_cluster_id();
+        if (stored == NULL)
+            return -EIO;
+    }
+    if ((err = write_meta(dir, stored, rn->config.node_id)) != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot write %s/meta.properties: %s", dir, strerror(-err));
+        free(stored);
+        return err;
+    }
+    free(rn->cluster_id);
+    rn->cluster_id = stored;
+    rn->info.cluster_id = stored;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
+{
+    runnel_t *rn = rn_xcalloc(1, sizeof *rn);
+    if (rn_config_build(config, &rn->config, err, errlen) != 0) {
+        free(rn);
+        return NULL;
+    }
+    rn_log_set_level(rn->config.log_level);
+    const char *host = rn->config.advertised_host;
+    if (host == NULL) {
+        /* A wildcard listener cannot be advertised; loopback is the honest default for a
+         * development broker (set advertised.listeners for anything else). */
+        const char *l = rn->config.listener_host;
+        host = (l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0) ? "127.0.0.1" : l;
+    }
+    rn->advertised_host = rn_xstrdup(host);
+    rn->info.node_id = rn->config.node_id;
+    rn->info.advertised_host = rn->advertised_host;
+    atomic_init(&rn->info.advertised_port, -1);
+    rn->info.auto_create_topics_enable = rn->config.auto_create_topics_enable;
+    rn->info.num_partitions = rn->config.num_partitions;
+    return rn;
+}
+
+int runnel_start(runnel_t *rn)
+{
+    if (rn->net != NULL)
+        return -EALREADY;
+    int err = prepare_data_dir(rn);
+    if (err != 0)
+        return err;
+    rn_net_config_t nc = {
+        .host = rn->config.listener_host,
+        .port = rn->config.listener_port,
+        .nloops = rn->config.num_network_threads,
+        .max_request_bytes = (size_t)rn->config.socket_request_max_bytes,
+        .idle_ms = rn->config.connections_max_idle_ms > 0 ? (uint64_t)rn->config.connections_max_idle_ms : 0,
+        .on_request = on_request,
+        .ctx = rn,
+    };
+    if ((err = rn_net_new(&nc, &rn->net)) != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot listen on %s:%d: %s",
+               rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0",
+               rn->config.listener_port, strerror(-err));
+        rn->net = NULL;
+        return err;
+    }
+    int port = rn_net_port(rn->net);
+    int adv = rn->config.advertised_port >= 0 ? rn->config.advertised_port : port;
+    atomic_store_explicit(&rn->info.advertised_port, adv, memory_order_release);
+    if ((err = rn_net_start(rn->net)) != 0) {
+        rn_net_free(rn->net);
+        rn->net = NULL;
+        return err;
+    }
+    rn_log(RN_LOG_INFO, "broker", "node %d of cluster %s, %d network threads, data in %s",
+           rn->info.node_id, rn->info.cluster_id, rn->config.num_network_threads, rn->config.log_dir);
+    rn_log(RN_LOG_INFO, "broker", "listening on %s:%d (advertised %s:%d)",
+           rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
+           rn->info.advertised_host, adv);
+    return 0;
+}
+
+int runnel_port(const runnel_t *rn)
+{
+    return rn->net != NULL ? rn_net_port(rn->net) : -1;
+}
+
+void runnel_stop(runnel_t *rn)
+{
+    if (rn == NULL || rn->net == NULL)
+        return;
+    rn_log(RN_LOG_INFO, "broker", "stopping");
+    rn_net_stop(rn->net);
+    rn_net_free(rn->net);
+    rn->net = NULL;
+    rn_log(RN_LOG_INFO, "broker", "stopped");
+}
+
+void runnel_free(runnel_t *rn)
+{
+    if (rn == NULL)
+        return;
+    runnel_stop(rn);
+    rn_config_deinit(&rn->config);
+    free(rn->cluster_id);
+    free(rn->advertised_host);
+    free(rn);
+}

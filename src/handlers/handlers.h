@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The handler room's interface: one request in, one response (or none, or a closed
+ * connection) out. The broker hands each frame to rn_handlers_dispatch(), which reads the
+ * request header, checks the API and version against the handler table, and calls the
+ * handler. Handlers never see a socket: they finish a request through rn_respond(),
+ * rn_respond_none() or rn_reject(), which call the `finish` hook the broker installed.
+ *
+ * The handler table is also what ApiVersions advertises, so a range grows only when the
+ * handler for it exists (CLIENTS.md rules 1-3). */
+#ifndef RN_HANDLERS_HANDLERS_H
+#define RN_HANDLERS_HANDLERS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/messages.h"
+#include "util/arena.h"
+#include "util/bytes.h"
+#include "util/outbuf.h"
+
+/* What handlers know of the broker they run in. Read-only once the broker has started,
+ * except `port`, published when the listeners are bound. */
+typedef struct rn_broker_info {
+    int32_t node_id;
+    const char *cluster_id;
+    const char *advertised_host;
+    _Atomic int advertised_port;
+    bool auto_create_topics_enable;
+    int32_t num_partitions;
+} rn_broker_info_t;
+
+typedef enum rn_finish {
+    RN_FINISH_RESPOND,     /* send `out` */
+    RN_FINISH_NONE,        /* no response (Produce acks=0) */
+    RN_FINISH_CLOSE,       /* close the connection */
+} rn_finish_t;
+
+typedef struct rn_request rn_request_t;
+struct rn_request {
+    /* Filled by rn_handlers_dispatch from the request header. */
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    rn_str_t client_id;          /* points into the frame; NULL ptr when the client sent null */
+    rn_reader_t body;            /* the bytes after the header */
+    /* Set by the broker before dispatch. */
+    const uint8_t *frame;        /* the request, size prefix stripped; alive until finish */
+    size_t frame_len;
+    const char *peer;            /* "ip:port", for log lines */
+    const rn_broker_info_t *broker;
+    rn_arena_t arena;            /* everything decoded for this request */
+    rn_outbuf_t out;             /* the response frame: size prefix, header, body */
+    /* Called exactly once per request, on the connection's loop. May free the request. */
+    void (*finish)(rn_request_t *req, rn_finish_t how);
+    void *finish_ctx;
+};
+
+/* A handler decodes req->body at req->api_version and finishes the request, now or later. */
+typedef void (*rn_handler_fn)(rn_request_t *req);
+
+typedef struct rn_handler {
+    int16_t min, max;            /* versions handled, a subset of the schema's */
+    rn_handler_fn fn;
+} rn_handler_t;
+
+/* The handler for `api_key`, or NULL (fn == NULL) when there is none. */
+const rn_handler_t *rn_handlers_find(int16_t api_key);
+/* Fills `out` with every API that has a handler and its range; returns how many. */
+size_t rn_handlers_list(int16_t *keys, int16_t *mins, int16_t *maxs, size_t cap);
+
+/* Reads the request header and runs the handler (or answers/rejects as Kafka does for an
+ * unknown API or version). Always finishes the request, possibly later. */
+void rn_handlers_dispatch(rn_request_t *req);
+
+/* Response helpers for handlers. rn_respond encodes `resp` (the API's response struct) at the
+ * request's version behind the right response header and finishes the request. */
+void rn_respond(rn_request_t *req, const void *resp);
+void rn_respond_none(rn_request_t *req);
+/* Logs `why` (with peer, client id, API, version and reader position when given) and closes
+ * the connection. */
+void rn_reject(rn_request_t *req, const char *why);
+/* Decodes the request body into `msg` (the API's request struct, allocated by the caller),
+ * rejecting the request (and returning false) on malformed input or trailing bytes. */
+bool rn_decode_body(rn_request_t *req, void *msg);
+
+/* Kafka error codes used here (see Kafka's Errors; names as in the spec). */
+typedef enum rn_kerr {
+    RN_KERR_NONE = 0,
+    RN_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    RN_KERR_UNSUPPORTED_VERSION = 35,
+    RN_KERR_INVALID_REQUEST = 42,
+    RN_KERR_UNKNOWN_TOPIC_ID = 100,
+} rn_kerr_t;
+
+/* Handlers. */
+void rn_handle_api_versions(rn_request_t *req);
+void rn_handle_metadata(rn_request_t *req);
+
+#endif

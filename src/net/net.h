@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The network room: `nloops` libuv loops, each in its own thread, each with its own listening
+ * socket on the same address (SO_REUSEPORT) and owning the connections it accepted.
+ *
+ * A connection reads 4-byte size-prefixed frames. The size is checked against
+ * `max_request_bytes` before any allocation; a frame that is too large, or a size below the
+ * smallest request header, closes the connection. Each complete frame is handed up through
+ * `on_request` as an rn_net_req_t. Responses may be submitted in any order but go out strictly
+ * in request order (Kafka clients drop a connection on an out-of-order correlation id).
+ *
+ * Connections are driven with uv_poll_t on the raw socket, so the writer can mix writev (memory
+ * chunks) and sendfile (file ranges) on one descriptor; nothing else writes to it. */
+#ifndef RN_NET_NET_H
+#define RN_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "util/outbuf.h"
+
+typedef struct rn_net rn_net_t;
+typedef struct rn_net_conn rn_net_conn_t;
+
+/* One request frame. Owned by the network room; valid from on_request until the request is
+ * finished with exactly one of rn_net_respond, rn_net_respond_none or rn_net_close_conn,
+ * which must be called on the connection's loop (rn_net_req_loop). */
+typedef struct rn_net_req {
+    const uint8_t *frame;     /* the request bytes, size prefix stripped */
+    size_t len;
+    rn_net_conn_t *conn;
+    void *user;               /* free for the handler layer */
+} rn_net_req_t;
+
+typedef void (*rn_net_request_cb)(rn_net_req_t *req, void *ctx);
+
+typedef struct rn_net_config {
+    const char *host;         /* numeric IPv4 or IPv6 address to bind, e.g. "127.0.0.1", "0.0.0.0" */
+    int port;                 /* 0: an ephemeral port, shared by every loop's listener */
+    int nloops;               /* >= 1 */
+    size_t max_request_bytes; /* socket.request.max.bytes */
+    uint64_t idle_ms;         /* connections.max.idle.ms; 0: never close idle connections */
+    rn_net_request_cb on_request;  /* runs on the connection's loop */
+    void *ctx;
+} rn_net_config_t;
+
+/* Binds the listeners (so the port is known and errors surface before any thread starts).
+ * Returns 0 or a negative error (-EADDRINUSE, ...). */
+int rn_net_new(const rn_net_config_t *config, rn_net_t **out);
+/* The bound port (the real one when the configured port was 0). */
+int rn_net_port(const rn_net_t *net);
+/* Starts one thread per loop. Returns 0 or a negative error. */
+int rn_net_start(rn_net_t *net);
+/* Stops accepting, lets responses already submitted or in flight finish (bounded by a short
+ * grace period), closes every connection, joins the threads. Call from any thread but a loop's. */
+void rn_net_stop(rn_net_t *net);
+void rn_net_free(rn_net_t *net);
+
+/* Sends `out` as the response to `req` (the frame's 4-byte size prefix must already be at the
+ * start of `out`; see rn_outbuf_patch_be32). Takes the content of `out` (leaves it empty). */
+void rn_net_respond(rn_net_req_t *req, rn_outbuf_t *out);
+/* Finishes `req` without a response (Produce with acks=0). */
+void rn_net_respond_none(rn_net_req_t *req);
+/* Closes the connection of `req` at once; earlier responses not yet sent are dropped. */
+void rn_net_close_conn(rn_net_req_t *req);
+
+/* "ip:port" of the peer, for log lines. Valid while the connection lives. */
+const char *rn_net_conn_peer(const rn_net_conn_t *conn);
+uv_loop_t *rn_net_req_loop(const rn_net_req_t *req);
+
+/* Counters for tests and benchmarks (summed over loops, read without locks). */
+typedef struct rn_net_stats {
+    uint64_t connections_accepted;
+    uint64_t bytes_sendfile;   /* bytes sent with sendfile(2) */
+    uint64_t bytes_written;    /* bytes sent with write/writev */
+} rn_net_stats_t;
+void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out);
+
+#endif
