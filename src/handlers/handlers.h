@@ -90,11 +90,15 @@ typedef enum rn_kerr {
     RN_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
     RN_KERR_UNSUPPORTED_VERSION = 35,
     RN_KERR_INVALID_REQUEST = 42,
+    RN_KERR_SECURITY_DISABLED = 54,
     RN_KERR_UNKNOWN_TOPIC_ID = 100,
 } rn_kerr_t;
 
 /* Handlers. */
 void rn_handle_api_versions(rn_request_t *req);
 void rn_handle_metadata(rn_request_t *req);
+void rn_handle_describe_acls(rn_request_t *req);
+void rn_handle_create_acls(rn_request_t *req);
+void rn_handle_delete_acls(rn_request_t *req);
 
 #endif

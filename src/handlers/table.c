@@ -8,6 +8,9 @@
 static const rn_handler_t handlers[] = {
     [RN_API_METADATA] = { .min = 0, .max = 12, .fn = rn_handle_metadata },
     [RN_API_API_VERSIONS] = { .min = 0, .max = 4, .fn = rn_handle_api_versions },
+    [RN_API_DESCRIBE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_describe_acls },
+    [RN_API_CREATE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_create_acls },
+    [RN_API_DELETE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_delete_acls },
 };
 
 enum { HANDLER_SLOTS = sizeof handlers / sizeof handlers[0] };
