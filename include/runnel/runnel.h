@@ -40,10 +40,12 @@ RUNNEL_EXPORT const char *runnel_version(void);
 /* An empty set of properties; every key takes its default. */
 RUNNEL_EXPORT runnel_config_t *runnel_config_new(void);
 RUNNEL_EXPORT void runnel_config_free(runnel_config_t *config);
-/* Sets `key` to `value`; a later set of the same key wins. Keys are checked by runnel_new. */
+/* Sets `key` to `value` (both copied); a later set of the same key wins. Keys and values are
+ * checked by runnel_new. Returns 0, or -EINVAL for a NULL or empty key or a NULL value. */
 RUNNEL_EXPORT int runnel_config_set(runnel_config_t *config, const char *key, const char *value);
 /* Reads a Java-properties file into `config` (its keys win over earlier ones). Returns 0, or a
- * negative code with a one-line message in `err`. */
+ * negative code with a one-line message naming the file (and line) in `err`; then `config` is
+ * unchanged. */
 RUNNEL_EXPORT int runnel_config_load(runnel_config_t *config, const char *path, char *err, size_t errlen);
 
 /* Validates `config` and prepares a broker (nothing is bound or started yet). Returns NULL with

@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Configuration: the table of known keys and validation (the syntax is in props.c).
+ *
+ * `keys` below is the one place a key is declared: name, documented default, one-line doc, and
+ * how rn_config_build checks it. rn_config_build walks the table, not the properties, so every
+ * key is checked exactly once and in a fixed order, and an absent key goes through the same code
+ * with the table's default. A later issue adds a key with one table row (plus a field in
+ * rn_config_t); conf/runnel.properties documents the same keys. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "util/err.h"
+
+/* Error messages quote at most this many bytes of a value. */
+#define MAX_QUOTED_BYTES 120
+#define MAX_NETWORK_THREADS 256
+#define MAX_CLUSTER_ID_BYTES 255
+#define MAX_HOSTNAME_BYTES 253
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Copies `s` into `dst` for a one-line message: control bytes and DEL become escapes, so a
+ * value with a \n escape cannot split the line, and a long value is cut with "...". Bytes >= 0x80
+ * are kept, so UTF-8 stays readable. */
+static void quote(char *dst, size_t dstlen, const char *s)
+{
+    size_t n = 0, shown = 0;
+    assert(dstlen >= 8);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[5];
+        if (shown == MAX_QUOTED_BYTES) {
+            if (n + 4 > dstlen)
+                break;
+            memcpy(dst + n, "...", 3);
+            n += 3;
+            break;
+        }
+        if (c == '\n' || c == '\r' || c == '\t')
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof esc, "\\x%02x", c);
+        else {
+            esc[0] = (char)c;
+            esc[1] = '\0';
+        }
+        size_t elen = strlen(esc);
+        if (n + elen + 1 > dstlen)
+            break;
+        memcpy(dst + n, esc, elen);
+        n += elen;
+        shown++;
+    }
+    dst[n] = '\0';
+}
+
+/* ---- Typed values ---- */
+
+typedef enum int_parse {
+    INT_OK,
+    INT_SYNTAX,   /* not a decimal integer */
+    INT_RANGE,    /* beyond int64 */
+} int_parse_t;
+
+/* A decimal integer with an optional sign and nothing else: no spaces, no hex, no trailing
+ * junk. Java's Long.parseLong accepts the same strings. */
+static int_parse_t parse_int64(const char *s, int64_t *out)
+{
+    bool neg = false;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    if (*s == '\0')
+        return INT_SYNTAX;
+    /* Accumulate as a negative number: its range is one larger, so INT64_MIN parses too. */
+    int64_t v = 0;
+    bool overflow = false;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return INT_SYNTAX;
+        int digit = *s - '0';
+        if (v < (INT64_MIN + digit) / 10)
+            overflow = true;   /* keep scanning: "99999999999999999999x" is a syntax error */
+        else
+            v = v * 10 - digit;
+    }
+    if (overflow || (!neg && v == INT64_MIN))
+        return INT_RANGE;
+    *out = neg ? v : -v;
+    return INT_OK;
+}
+
+/* Java's String.trim, which Kafka applies to every value: drops bytes <= ' ' at both ends. */
+static char *trimmed_dup(const char *s)
+{
+    while (*s != '\0' && (unsigned char)*s <= ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (unsigned char)s[n - 1] <= ' ')
+        n--;
+    return strndup(s, n);
+}
+
+/* ---- The table of known keys ---- */
+
+typedef struct build {
+    const runnel_config_t *props;
+    rn_config_t cfg;
+    char *err;
+    size_t errlen;
+    size_t extra_log_dirs;   /* directories of log.dirs after the first, for a warning */
+} build_t;
+
+typedef enum key_kind {
+    KEY_INT32,    /* an int32_t field in [min, max] */
+    KEY_INT64,    /* an int64_t field in [min, max] */
+    KEY_BOOL,     /* a bool field: true or false, any case */
+    KEY_CUSTOM,   /* checked by `apply` */
+    KEY_ALIAS,    /* in effect, checked by the `apply` of the key named in its doc */
+    KEY_LATER,    /* accepted, not yet in effect: no check until its issue lands */
+} key_kind_t;
+
+typedef struct key_def key_def_t;
+/* Checks `value` (trimmed; NULL when the key is absent and has no static default) and stores
+ * it in b->cfg. Returns 0, RN_ENOMEM, or RN_ECONFIG after filling b->err. */
+typedef int (*key_apply_fn)(build_t *b, const key_def_t *def, const char *value);
+
+struct key_def {
+    rn_config_key_t pub;   /* first, so rn_config_key_at can hand it out */
+    key_kind_t kind;
+    int64_t min, max;      /* KEY_INT32, KEY_INT64 */
+    size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t */
+    key_apply_fn apply;    /* KEY_CUSTOM */
+};
+
+#define FIELD(name) .field = offsetof(rn_config_t, name), .field_size = sizeof(((rn_config_t *)0)->name)
+
+static int apply_listeners(build_t *b, const key_def_t *def, const char *value);
+static int apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value);
+static int apply_node_id(build_t *b, const key_def_t *def, const char *value);
+static int apply_cluster_id(build_t *b, const key_def_t *def, const char *value);
+static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value);
+static int apply_num_network_threads(build_t *b, const key_def_t *def, const char *value);
+static int apply_idle_ms(build_t *b, const key_def_t *def, const char *value);
+static int apply_log_level(build_t *b, const key_def_t *def, const char *value);
+
+/* Order matters where one key reads another: listeners comes before advertised.listeners. */
+static const key_def_t keys[] = {
+    { .pub = { "listeners", "PLAINTEXT://127.0.0.1:9092",
+               "the one listener, PLAINTEXT://HOST:PORT; empty host: all interfaces; port 0: ephemeral", true },
+      .kind = KEY_CUSTOM, .apply = apply_listeners },
+    { .pub = { "advertised.listeners", NULL,
+               "address given to clients; default: the listener, with 127.0.0.1 for a wildcard host", true },
+      .kind = KEY_CUSTOM, .apply = apply_advertised_listeners },
+    { .pub = { "node.id", "1", "this broker's id (0 or more)", true },
+      .kind = KEY_CUSTOM, .apply = apply_node_id },
+    { .pub = { "broker.id", "1", "older name of node.id; if both are set they must agree", true },
+      .kind = KEY_ALIAS },
+    { .pub = { "cluster.id", NULL, "cluster id reported to clients; default: kept in the data directory", true },
+      .kind = KEY_CUSTOM, .apply = apply_cluster_id },
+    { .pub = { "log.dirs", "./data", "data directory (comma list; only the first is used)", true },
+      .kind = KEY_CUSTOM, .apply = apply_log_dirs },
+    { .pub = { "log.dir", "./data", "data directory, used when log.dirs is not set", true },
+      .kind = KEY_ALIAS },
+    { .pub = { "num.network.threads", NULL, "network threads (1-256); default: number of CPUs", true },
+      .kind = KEY_CUSTOM, .apply = apply_num_network_threads },
+    { .pub = { "socket.request.max.bytes", "104857600", "largest request accepted, in bytes", true },
+      .kind = KEY_INT64, .min = 1, .max = INT32_MAX, FIELD(socket_request_max_bytes) },
+    { .pub = { "connections.max.idle.ms", "600000", "close connections idle this long; -1: never", true },
+      .kind = KEY_CUSTOM, .apply = apply_idle_ms },
+    { .pub = { "auto.create.topics.enable", "true", "create a topic when a client asks for an unknown one", true },
+      .kind = KEY_BOOL, FIELD(auto_create_topics_enable) },
+    { .pub = { "num.partitions", "1", "partitions of an auto-created topic", true },
+      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(num_partitions) },
+    { .pub = { "log.level", "info", "most verbose log level: error, warn, info, debug or trace", true },
+      .kind = KEY_CUSTOM, .apply = apply_log_level },
+
+    /* Accepted so that a Kafka configuration starts without warnings; each takes effect (and
+     * gets its checks) with the issue that implements it. Defaults are Kafka's, except where
+     * a single node cannot meet them (replication factors and min ISR). */
+    { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled", false }, .kind = KEY_LATER },
+    { .pub = { "log.roll.ms", NULL, "age at which a segment is rolled; default: log.roll.hours", false }, .kind = KEY_LATER },
+    { .pub = { "log.roll.hours", "168", "age at which a segment is rolled, in hours", false }, .kind = KEY_LATER },
+    { .pub = { "log.retention.ms", NULL, "how long data is kept; -1: forever; default: log.retention.minutes", false },
+      .kind = KEY_LATER },
+    { .pub = { "log.retention.minutes", NULL, "how long data is kept; default: log.retention.hours", false },
+      .kind = KEY_LATER },
+    { .pub = { "log.retention.hours", "168", "how long data is kept, in hours", false }, .kind = KEY_LATER },
+    { .pub = { "log.retention.bytes", "-1", "size a partition is trimmed to; -1: no limit", false }, .kind = KEY_LATER },
+    { .pub = { "log.retention.check.interval.ms", "300000", "how often retention runs", false }, .kind = KEY_LATER },
+    { .pub = { "log.flush.interval.messages", "9223372036854775807", "fsync after this many records", false },
+      .kind = KEY_LATER },
+    { .pub = { "log.flush.interval.ms", NULL, "fsync after this long; default: never forced", false }, .kind = KEY_LATER },
+    { .pub = { "index.interval.bytes", "4096", "bytes between offset index entries", false }, .kind = KEY_LATER },
+    { .pub = { "message.max.bytes", "1048588", "largest record batch accepted", false }, .kind = KEY_LATER },
+    { .pub = { "default.replication.factor", "1", "replication factor of auto-created topics", false }, .kind = KEY_LATER },
+    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", false }, .kind = KEY_LATER },
+    { .pub = { "offsets.topic.replication.factor", "1", "replication factor of __consumer_offsets (Kafka: 3)", false },
+      .kind = KEY_LATER },
+    { .pub = { "transaction.state.log.replication.factor", "1",
+               "replication factor of __transaction_state (Kafka: 3)", false }, .kind = KEY_LATER },
+    { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)", false },
+      .kind = KEY_LATER },
+    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", false },
+      .kind = KEY_LATER },
+    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", false },
+      .kind = KEY_LATER },
+    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", false },
+      .kind = KEY_LATER },
+    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", false },
+      .kind = KEY_LATER },
+    { .pub = { "log.cleaner.enable", "true", "run compaction for compacted topics", false }, .kind = KEY_LATER },
+    { .pub = { "log.cleanup.policy", "delete", "default cleanup policy: delete, compact or both", false },
+      .kind = KEY_LATER },
+    { .pub = { "delete.topic.enable", "true", "allow DeleteTopics", false }, .kind = KEY_LATER },
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const key_def_t *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].pub.name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+const rn_config_key_t *rn_config_key_at(size_t i)
+{
+    return i < NKEYS ? &keys[i].pub : NULL;
+}
+
+const rn_config_key_t *rn_config_key_find(const char *name)
+{
+    const key_def_t *def = find_key(name);
+    return def ? &def->pub : NULL;
+}
+
+static int invalid(build_t *b, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Writes the one-line `invalid value for KEY: 'VALUE' (reason)` and returns RN_ECONFIG. */
+static int invalid(build_t *b, const char *key, const char *value, const char *fmt, ...)
+{
+    char shown[MAX_QUOTED_BYTES * 4 + 8], reason[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    quote(shown, sizeof shown, value);
+    set_err(b->err, b->errlen, "invalid value for %s: '%s' (%s)", key, shown, reason);
+    return RN_ECONFIG;
+}
+
+static int oom(build_t *b)
+{
+    set_err(b->err, b->errlen, "out of memory");
+    return RN_ENOMEM;
+}
+
+/* Parses an integer for `key` and checks it against [min, max]. */
+static int get_int(build_t *b, const char *key, const char *value, int64_t min, int64_t max, int64_t *out)
+{
+    int64_t v = 0;
+    int_parse_t r = parse_int64(value, &v);
+    if (r == INT_SYNTAX)
+        return invalid(b, key, value, "not an integer");
+    if (r == INT_RANGE || v < min || v > max) {
+        if (max == INT64_MAX)
+            return invalid(b, key, value, "must be at least %" PRId64, min);
+        return invalid(b, key, value, "must be between %" PRId64 " and %" PRId64, min, max);
+    }
+    *out = v;
+    return 0;
+}
+
+static void *field_of(build_t *b, const key_def_t *def)
+{
+    return (char *)&b->cfg + def->field;
+}
+
+static int apply_key(build_t *b, const key_def_t *def, const char *value)
+{
+    switch (def->kind) {
+    case KEY_INT32: {
+        int64_t v = 0;
+        int rc = get_int(b, def->pub.name, value, def->min, def->max, &v);
+        if (rc != 0)
+            return rc;
+        assert(def->field_size == sizeof(int32_t) && def->min >= INT32_MIN && def->max <= INT32_MAX);
+        int32_t *field = field_of(b, def);
+        *field = (int32_t)v;
+        return 0;
+    }
+    case KEY_INT64: {
+        int64_t v = 0;
+        int rc = get_int(b, def->pub.name, value, def->min, def->max, &v);
+        if (rc != 0)
+            return rc;
+        assert(def->field_size == sizeof(int64_t));
+        int64_t *field = field_of(b, def);
+        *field = v;
+        return 0;
+    }
+    case KEY_BOOL: {
+        assert(def->field_size == sizeof(bool));
+        bool *field = field_of(b, def);
+        /* Kafka's ConfigDef accepts exactly these, in any case. */
+        if (strcasecmp(value, "true") == 0)
+            *field = true;
+        else if (strcasecmp(value, "false") == 0)
+            *field = false;
+        else
+            return invalid(b, def->pub.name, value, "must be true or false");
+        return 0;
+    }
+    case KEY_CUSTOM:
+        return def->apply(b, def, value);
+    case KEY_ALIAS:
+    case KEY_LATER:
+        return 0;
+    }
+    return 0;
+}
+
+/* ---- Listeners ---- */
+
+typedef struct endpoint {
+    char *host;   /* owned; without brackets */
+    int port;
+} endpoint_t;
+
+static bool is_ipv4(const char *s)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool is_ipv6(const char *s)
+{
+    struct in6_addr a;
+    return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+/* A DNS name as RFC 1123 allows it, plus '_' (seen in container names). */
+static bool is_hostname(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MAX_HOSTNAME_BYTES)
+        return false;
+    for (; *s != '\0'; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '.' || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Parses exactly one NAME://HOST:PORT from a comma list. `advertised` allows DNS names and
+ * forbids wildcards. Returns NULL with *ep filled (host owned by the caller), or a reason. A
+ * reason of "" means out of memory. */
+static const char *parse_endpoint(const char *value, bool advertised, endpoint_t *ep)
+{
+    /* Kafka splits on commas and ignores empty entries. */
+    const char *entry = NULL;
+    size_t entry_len = 0, count = 0;
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *s = p;
+        while (n > 0 && (unsigned char)*s <= ' ')
+            s++, n--;
+        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
+            n--;
+        if (n > 0 && count++ == 0)
+            entry = s, entry_len = n;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    if (count == 0)
+        return "expected NAME://HOST:PORT";
+    if (count > 1)
+        return "only one listener is supported";
+
+    const char *sep = NULL;
+    for (size_t i = 0; i + 3 <= entry_len; i++)
+        if (memcmp(entry + i, "://", 3) == 0) {
+            sep = entry + i;
+            break;
+        }
+    if (sep == NULL || sep == entry)
+        return "expected NAME://HOST:PORT";
+    if ((size_t)(sep - entry) != strlen("PLAINTEXT") || strncasecmp(entry, "PLAINTEXT", 9) != 0)
+        return "only PLAINTEXT is supported";
+
+    const char *rest = sep + 3, *end = entry + entry_len;
+    const char *host_start, *host_end, *port_start;
+    bool bracketed = false;
+    if (rest < end && *rest == '[') {
+        const char *close = memchr(rest, ']', (size_t)(end - rest));
+        if (close == NULL)
+            return "missing ']' after an IPv6 address";
+        host_start = rest + 1;
+        host_end = close;
+        if (close + 1 == end)
+            return "missing port";
+        if (close[1] != ':')
+            return "expected ':' and a port after ']'";
+        port_start = close + 2;
+        bracketed = true;
+    } else {
+        const char *colon = NULL;
+        for (const char *p = rest; p < end; p++)
+            if (*p == ':')
+                colon = p;
+        if (colon == NULL)
+            return "missing port";
+        if (memchr(rest, ':', (size_t)(colon - rest)) != NULL)
+            return "an IPv6 address needs brackets, e.g. PLAINTEXT://[::1]:9092";
+        host_start = rest;
+        host_end = colon;
+        port_start = colon + 1;
+    }
+    if (port_start == end)
+        return "missing port";
+
+    char port_text[32];
+    if ((size_t)(end - port_start) >= sizeof port_text)
+        return "port must be between 0 and 65535";
+    memcpy(port_text, port_start, (size_t)(end - port_start));
+    port_text[end - port_start] = '\0';
+    int64_t port = 0;
+    int_parse_t r = parse_int64(port_text, &port);
+    if (r == INT_SYNTAX)
+        return "port is not a number";
+    if (r == INT_RANGE || port < 0 || port > 65535)
+        return "port must be between 0 and 65535";
+
+    char *host = strndup(host_start, (size_t)(host_end - host_start));
+    if (host == NULL)
+        return "";
+    const char *why = NULL;
+    if (bracketed) {
+        if (!is_ipv6(host))
+            why = "not an IPv6 address between the brackets";
+        else if (advertised && strcmp(host, "::") == 0)
+            why = "cannot advertise the wildcard address; name a host clients can reach";
+    } else if (host[0] == '\0') {
+        /* Listener: all interfaces. Advertised: Kafka would use the machine's name; we use
+         * loopback, which always works on one machine (documented in runnel.properties). */
+        if (advertised) {
+            free(host);
+            host = strdup("127.0.0.1");
+        }
+    } else if (!advertised && strcasecmp(host, "localhost") == 0) {
+        /* Binding "localhost" would depend on the resolver (::1 or 127.0.0.1); pin it. */
+        free(host);
+        host = strdup("127.0.0.1");
+    } else if (!is_ipv4(host)) {
+        if (!advertised)
+            why = "host must be empty, an IPv4 address, [IPv6 address] or localhost";
+        else if (!is_hostname(host))
+            why = "host must be a DNS name, an IPv4 address or [IPv6 address]";
+    } else if (advertised && strcmp(host, "0.0.0.0") == 0) {
+        why = "cannot advertise the wildcard address; name a host clients can reach";
+    }
+    if (host == NULL)
+        return "";
+    if (why != NULL) {
+        free(host);
+        return why;
+    }
+    ep->host = host;
+    ep->port = (int)port;
+    return NULL;
+}
+
+static int apply_listeners(build_t *b, const key_def_t *def, const char *value)
+{
+    endpoint_t ep;
+    const char *why = parse_endpoint(value, false, &ep);
+    if (why != NULL)
+        return why[0] == '\0' ? oom(b) : invalid(b, def->pub.name, value, "%s", why);
+    b->cfg.listener_host = ep.host;
+    b->cfg.listener_port = ep.port;
+    return 0;
+}
+
+static int apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value)
+{
+    if (value == NULL) {
+        const char *host = b->cfg.listener_host;
+        if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+            host = "127.0.0.1";
+        else if (strcmp(host, "::") == 0)
+            host = "::1";
+        if ((b->cfg.advertised_host = strdup(host)) == NULL)
+            return oom(b);
+        b->cfg.advertised_port = b->cfg.listener_port != 0 ? b->cfg.listener_port : -1;
+        return 0;
+    }
+    endpoint_t ep;
+    const char *why = parse_endpoint(value, true, &ep);
+    if (why != NULL)
+        return why[0] == '\0' ? oom(b) : invalid(b, def->pub.name, value, "%s", why);
+    b->cfg.advertised_host = ep.host;
+    b->cfg.advertised_port = ep.port != 0 ? ep.port : -1;
+    return 0;
+}
+
+/* ---- The other keys ---- */
+
+/* node.id is KRaft's name, broker.id the older one; Kafka accepts both when they agree. */
+static int apply_node_id(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t node_id = 1, broker_id = -1;
+    int rc;
+    if ((rc = get_int(b, def->pub.name, value, 0, INT32_MAX, &node_id)) != 0)
+        return rc;
+    char *broker = NULL;
+    const char *given = rn_props_get(b->props, "broker.id");
+    if (given != NULL) {
+        if ((broker = trimmed_dup(given)) == NULL)
+            return oom(b);
+        if ((rc = get_int(b, "broker.id", broker, 0, INT32_MAX, &broker_id)) != 0)
+            goto out;
+        if (rn_props_get(b->props, def->pub.name) == NULL)
+            node_id = broker_id;
+        else if (broker_id != node_id) {
+            rc = invalid(b, "broker.id", broker, "differs from node.id %" PRId64, node_id);
+            goto out;
+        }
+    }
+    b->cfg.node_id = (int32_t)node_id;
+out:
+    free(broker);
+    return rc;
+}
+
+static int apply_cluster_id(build_t *b, const key_def_t *def, const char *value)
+{
+    if (value == NULL || value[0] == '\0')   /* `cluster.id=` leaves it to the data directory */
+        return 0;
+    if (strlen(value) > MAX_CLUSTER_ID_BYTES)
+        return invalid(b, def->pub.name, value, "longer than %d bytes", MAX_CLUSTER_ID_BYTES);
+    for (const char *p = value; *p != '\0'; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+            return invalid(b, def->pub.name, value, "only printable ASCII without spaces is allowed");
+    if ((b->cfg.cluster_id = strdup(value)) == NULL)
+        return oom(b);
+    return 0;
+}
+
+/* log.dirs wins over log.dir, as in Kafka. Runnel keeps one data directory. */
+static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value)
+{
+    const char *key = def->pub.name;
+    char *fallback = NULL;
+    if (rn_props_get(b->props, key) == NULL && rn_props_get(b->props, "log.dir") != NULL) {
+        key = "log.dir";
+        if ((fallback = trimmed_dup(rn_props_get(b->props, key))) == NULL)
+            return oom(b);
+        value = fallback;
+    }
+    const char *first = NULL;
+    size_t first_len = 0, count = 0;
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *s = p;
+        while (n > 0 && (unsigned char)*s <= ' ')
+            s++, n--;
+        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
+            n--;
+        if (n > 0 && count++ == 0)
+            first = s, first_len = n;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    int rc = 0;
+    if (count == 0)
+        rc = invalid(b, key, value, "no directory given");
+    else if ((b->cfg.log_dir = strndup(first, first_len)) == NULL)
+        rc = oom(b);
+    else
+        b->extra_log_dirs = count - 1;
+    free(fallback);
+    return rc;
+}
+
+static int apply_num_network_threads(build_t *b, const key_def_t *def, const char *value)
+{
+    if (value == NULL) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        b->cfg.num_network_threads = n < 1 ? 1 : n > MAX_NETWORK_THREADS ? MAX_NETWORK_THREADS : (int)n;
+        return 0;
+    }
+    int64_t n = 0;
+    int rc = get_int(b, def->pub.name, value, 1, MAX_NETWORK_THREADS, &n);
+    if (rc == 0)
+        b->cfg.num_network_threads = (int)n;
+    return rc;
+}
+
+/* Kafka disables the idle timeout with -1; here 0 means the same, and 0 is accepted too. */
+static int apply_idle_ms(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t ms = 0;
+    int rc = get_int(b, def->pub.name, value, -1, INT64_MAX, &ms);
+    if (rc != 0)
+        return rc;
+    b->cfg.connections_max_idle_ms = ms == -1 ? 0 : ms;
+    return 0;
+}
+
+static int apply_log_level(build_t *b, const key_def_t *def, const char *value)
+{
+    if (rn_log_level_parse(value, &b->cfg.log_level) != 0)
+        return invalid(b, def->pub.name, value, "must be error, warn, info, debug or trace");
+    return 0;
+}
+
+/* ---- Build ---- */
+
+int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, size_t errlen)
+{
+    build_t b = { .props = props, .err = err, .errlen = errlen };
+    int rc = 0;
+    for (size_t i = 0; i < NKEYS && rc == 0; i++) {
+        const key_def_t *def = &keys[i];
+        const char *given = rn_props_get(props, def->pub.name);
+        char *value = NULL;
+        if (given != NULL && (value = trimmed_dup(given)) == NULL) {
+            rc = oom(&b);
+            break;
+        }
+        rc = apply_key(&b, def, value != NULL ? value : def->pub.default_value);
+        free(value);
+    }
+    if (rc != 0) {
+        rn_config_deinit(&b.cfg);
+        *out = (rn_config_t){ 0 };
+        return rc;
+    }
+    /* Warn only once the configuration is known to be good: on failure the error line is the
+     * only output. The process log level is not set yet, so honour log.level by hand. */
+    if (b.cfg.log_level >= RN_LOG_WARN) {
+        for (size_t i = 0; i < props->count; i++) {
+            if (find_key(props->props[i].key) != NULL)
+                continue;
+            char shown[MAX_QUOTED_BYTES * 4 + 8];
+            quote(shown, sizeof shown, props->props[i].key);
+            rn_log(RN_LOG_WARN, "config", "unknown key '%s' ignored", shown);
+        }
+        if (b.extra_log_dirs > 0)
+            rn_log(RN_LOG_WARN, "config", "log.dirs names %zu directories; only the first, '%s', is used",
+                   b.extra_log_dirs + 1, b.cfg.log_dir);
+    }
+    *out = b.cfg;
+    return 0;
+}
+
+void rn_config_deinit(rn_config_t *config)
+{
+    free(config->listener_host);
+    free(config->advertised_host);
+    free(config->cluster_id);
+    free(config->log_dir);
+    *config = (rn_config_t){ 0 };
+}

@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for src/config.c: Java-properties syntax, defaults, every validation error and the shape
+ * of its message, unknown-key warnings, and the order in which files and overrides win. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util/err.h"
+
+/* Parses `text` into a new property list; the text must be valid. */
+static runnel_config_t *props_of(const char *text)
+{
+    runnel_config_t *props = runnel_config_new();
+    char err[256] = "";
+    cr_assert_not_null(props);
+    int rc = rn_props_parse(props, text, strlen(text), err, sizeof err);
+    cr_assert_eq(rc, 0, "parse failed: %s", err);
+    return props;
+}
+
+/* Parses `text`, which must be invalid, and returns the message. */
+static const char *parse_error(const char *text, size_t len)
+{
+    static char err[256];
+    runnel_config_t *props = runnel_config_new();
+    err[0] = '\0';
+    cr_assert_eq(rn_props_parse(props, text, len, err, sizeof err), RN_ECONFIG, "accepted: %s", text);
+    runnel_config_free(props);
+    return err;
+}
+
+static void assert_value(const runnel_config_t *props, const char *key, const char *want)
+{
+    const char *got = rn_props_get(props, key);
+    cr_assert_not_null(got, "key '%s' missing", key);
+    cr_assert_str_eq(got, want, "key '%s'", key);
+}
+
+/* Builds a configuration holding just key=value. Returns rn_config_build's result. */
+static int build_one(const char *key, const char *value, rn_config_t *out, char *err, size_t errlen)
+{
+    runnel_config_t *props = runnel_config_new();
+    cr_assert_eq(runnel_config_set(props, key, value), 0);
+    int rc = rn_config_build(props, out, err, errlen);
+    runnel_config_free(props);
+    return rc;
+}
+
+/* Asserts that key=value is rejected with exactly `message`. */
+static void assert_invalid(const char *key, const char *value, const char *message)
+{
+    rn_config_t cfg;
+    char err[512] = "";
+    cr_assert_eq(build_one(key, value, &cfg, err, sizeof err), RN_ECONFIG, "%s=%s accepted", key, value);
+    cr_assert_str_eq(err, message);
+    cr_assert_null(cfg.listener_host, "a failed build leaves nothing to free");
+}
+
+static void assert_valid(const char *key, const char *value, rn_config_t *out)
+{
+    char err[512] = "";
+    cr_assert_eq(build_one(key, value, out, err, sizeof err), 0, "%s=%s rejected: %s", key, value, err);
+}
+
+/* Runs rn_config_build with fd 2 sent to a file, and returns what was written (caller frees). */
+static char *build_capturing_stderr(const runnel_config_t *props, rn_config_t *out, int *rc)
+{
+    char err[256];
+    FILE *tmp = tmpfile();
+    cr_assert_not_null(tmp);
+    fflush(stderr);
+    int saved = dup(2);
+    cr_assert_geq(saved, 0);
+    cr_assert_geq(dup2(fileno(tmp), 2), 0);
+    *rc = rn_config_build(props, out, err, sizeof err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fseek(tmp, 0, SEEK_END);
+    long size = ftell(tmp);
+    rewind(tmp);
+    char *text = calloc(1, (size_t)size + 1);
+    cr_assert_not_null(text);
+    cr_assert_eq(fread(text, 1, (size_t)size, tmp), (size_t)size);
+    fclose(tmp);
+    return text;
+}
+
+static char *write_temp_file(const char *text)
+{
+    char *path = strdup("/tmp/runnel-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    size_t len = strlen(text);
+    cr_assert_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+/* ---- Properties syntax ---- */
+
+Test(config, properties_accept_equals_colon_and_whitespace_separators)
+{
+    runnel_config_t *props = props_of("a=1\nb: 2\nc 3\nd\t=\t4\ne  :5\nf\ng = = x\nh::y\n");
+    assert_value(props, "a", "1");
+    assert_value(props, "b", "2");
+    assert_value(props, "c", "3");
+    assert_value(props, "d", "4");
+    assert_value(props, "e", "5");
+    assert_value(props, "f", "");
+    assert_value(props, "g", "= x");   /* only the first separator is skipped */
+    assert_value(props, "h", ":y");
+    runnel_config_free(props);
+}
+
+Test(config, properties_skip_comments_and_blank_lines)
+{
+    runnel_config_t *props = props_of("# x=1\n! y=2\n   # z=3\n\n \t \nk=v # not a comment\n#\n");
+    cr_assert_null(rn_props_get(props, "x"));
+    cr_assert_null(rn_props_get(props, "y"));
+    cr_assert_null(rn_props_get(props, "z"));
+    cr_assert_null(rn_props_get(props, "#"));
+    assert_value(props, "k", "v # not a comment");
+    cr_assert_eq(props->count, 1);
+    runnel_config_free(props);
+}
+
+Test(config, properties_drop_leading_whitespace_and_keep_trailing)
+{
+    runnel_config_t *props = props_of("   key =   value  \n");
+    assert_value(props, "key", "value  ");
+    runnel_config_free(props);
+}
+
+Test(config, properties_join_continued_lines)
+{
+    runnel_config_t *props = props_of("k = a \\\n    b\\\n\tc\nj=\\\\\nl=x\n");
+    assert_value(props, "k", "a bc");
+    assert_value(props, "j", "\\");   /* an even run of backslashes does not continue */
+    assert_value(props, "l", "x");
+    runnel_config_free(props);
+}
+
+Test(config, properties_comment_lines_never_continue)
+{
+    runnel_config_t *props = props_of("# comment \\\nk=v\n");
+    assert_value(props, "k", "v");
+    runnel_config_free(props);
+}
+
+Test(config, properties_continuation_lines_are_not_comments)
+{
+    runnel_config_t *props = props_of("k=a\\\n  # b\n");
+    assert_value(props, "k", "a# b");
+    runnel_config_free(props);
+}
+
+Test(config, properties_allow_a_continuation_at_the_end_of_the_text)
+{
+    runnel_config_t *props = props_of("k=v\\");
+    assert_value(props, "k", "v");
+    runnel_config_free(props);
+    props = props_of("\\\n\\\n");
+    cr_assert_eq(props->count, 0);
+    runnel_config_free(props);
+}
+
+Test(config, properties_accept_crlf_and_cr_line_ends)
+{
+    runnel_config_t *props = props_of("a=1\r\nb=2\rc=3\r\nd=4\\\r\n  5");
+    assert_value(props, "a", "1");
+    assert_value(props, "b", "2");
+    assert_value(props, "c", "3");
+    assert_value(props, "d", "45");
+    runnel_config_free(props);
+}
+
+Test(config, properties_resolve_escapes)
+{
+    runnel_config_t *props = props_of("k=\\t\\n\\r\\f\\\\\\=\\:\\#\\!\\ \\q\\u0041\\u00e9\\u20AC\\uD83D\\uDE00\n");
+    assert_value(props, "k", "\t\n\r\f\\=:#! qA\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    runnel_config_free(props);
+}
+
+Test(config, properties_keys_may_hold_escaped_separators)
+{
+    runnel_config_t *props = props_of("a\\=b\\ c\\:d=e\n");
+    assert_value(props, "a=b c:d", "e");
+    runnel_config_free(props);
+}
+
+Test(config, properties_last_value_wins)
+{
+    runnel_config_t *props = props_of("k=1\nother=x\nk=2\n");
+    assert_value(props, "k", "2");
+    cr_assert_eq(props->count, 2);
+    runnel_config_free(props);
+}
+
+Test(config, properties_read_only_the_given_length)
+{
+    const char text[] = "a=1\nb=2";
+    runnel_config_t *props = runnel_config_new();
+    char err[128];
+    cr_assert_eq(rn_props_parse(props, text, 4, err, sizeof err), 0);
+    assert_value(props, "a", "1");
+    cr_assert_null(rn_props_get(props, "b"));
+    cr_assert_eq(rn_props_parse(props, text, 2, err, sizeof err), 0);
+    assert_value(props, "a", "");   /* "a=" without its value */
+    runnel_config_free(props);
+}
+
+Test(config, properties_reject_malformed_unicode_escapes)
+{
+    cr_assert_str_eq(parse_error("k=\\u12", 6), "line 1: malformed \\uXXXX escape");
+    cr_assert_str_eq(parse_error("k=\\uZZZZ", 8), "line 1: malformed \\uXXXX escape");
+    cr_assert_str_eq(parse_error("k=\\u0000", 8), "line 1: \\u0000 is not allowed");
+    cr_assert_str_eq(parse_error("k=\\uD83D", 8), "line 1: unpaired surrogate in \\u escape");
+    cr_assert_str_eq(parse_error("k=\\uD83Dx", 9), "line 1: unpaired surrogate in \\u escape");
+    cr_assert_str_eq(parse_error("k=\\uDE00", 8), "line 1: unpaired surrogate in \\u escape");
+}
+
+Test(config, properties_errors_name_the_first_line_of_the_logical_line)
+{
+    const char *text = "a=1\n\n# c\nb=x\\\n  \\u00\n";
+    cr_assert_str_eq(parse_error(text, strlen(text)), "line 4: malformed \\uXXXX escape");
+}
+
+Test(config, properties_reject_a_missing_key_and_nul_bytes)
+{
+    cr_assert_str_eq(parse_error("a=1\n=v\n", 7), "line 2: missing key");
+    cr_assert_str_eq(parse_error(": v", 3), "line 1: missing key");
+    cr_assert_str_eq(parse_error("a=1\nb=\0\n", 8), "line 2: NUL byte");
+}
+
+/* ---- runnel_config_set / runnel_config_load ---- */
+
+Test(config, set_rejects_missing_arguments)
+{
+    runnel_config_t *props = runnel_config_new();
+    cr_assert_eq(runnel_config_set(props, NULL, "v"), RN_EINVAL);
+    cr_assert_eq(runnel_config_set(props, "k", NULL), RN_EINVAL);
+    cr_assert_eq(runnel_config_set(props, "", "v"), RN_EINVAL);
+    cr_assert_eq(runnel_config_set(NULL, "k", "v"), RN_EINVAL);
+    runnel_config_free(props);
+    runnel_config_free(NULL);
+}
+
+Test(config, overrides_set_after_load_win_over_the_file)
+{
+    char *path = write_temp_file("num.partitions=3\nnode.id=7\n");
+    runnel_config_t *props = runnel_config_new();
+    char err[256];
+    cr_assert_eq(runnel_config_load(props, path, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(runnel_config_set(props, "num.partitions", "5"), 0);
+    rn_config_t cfg;
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.num_partitions, 5);
+    cr_assert_eq(cfg.node_id, 7);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+    unlink(path);
+    free(path);
+}
+
+Test(config, a_file_loaded_later_wins_over_earlier_sets)
+{
+    char *path = write_temp_file("num.partitions=3\n");
+    runnel_config_t *props = runnel_config_new();
+    char err[256];
+    cr_assert_eq(runnel_config_set(props, "num.partitions", "5"), 0);
+    cr_assert_eq(runnel_config_load(props, path, err, sizeof err), 0, "%s", err);
+    assert_value(props, "num.partitions", "3");
+    runnel_config_free(props);
+    unlink(path);
+    free(path);
+}
+
+Test(config, load_of_a_missing_file_names_it)
+{
+    runnel_config_t *props = runnel_config_new();
+    char err[256];
+    cr_assert_eq(runnel_config_load(props, "/nonexistent/runnel.properties", err, sizeof err), -ENOENT);
+    cr_assert_str_eq(err, "cannot open /nonexistent/runnel.properties: No such file or directory");
+    runnel_config_free(props);
+}
+
+Test(config, load_of_a_bad_file_names_file_and_line_and_changes_nothing)
+{
+    char *path = write_temp_file("num.partitions=3\nk=\\u12\n");
+    runnel_config_t *props = runnel_config_new();
+    char err[256], want[300];
+    cr_assert_eq(runnel_config_set(props, "num.partitions", "5"), 0);
+    cr_assert_eq(runnel_config_load(props, path, err, sizeof err), RN_ECONFIG);
+    snprintf(want, sizeof want, "%s: line 2: malformed \\uXXXX escape", path);
+    cr_assert_str_eq(err, want);
+    assert_value(props, "num.partitions", "5");
+    cr_assert_eq(props->count, 1);
+    runnel_config_free(props);
+    unlink(path);
+    free(path);
+}
+
+/* ---- Defaults ---- */
+
+Test(config, an_empty_configuration_takes_every_default)
+{
+    runnel_config_t *props = runnel_config_new();
+    rn_config_t cfg;
+    char err[256];
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(cfg.listener_host, "127.0.0.1");
+    cr_assert_eq(cfg.listener_port, 9092);
+    cr_assert_str_eq(cfg.advertised_host, "127.0.0.1");
+    cr_assert_eq(cfg.advertised_port, 9092);
+    cr_assert_eq(cfg.node_id, 1);
+    cr_assert_null(cfg.cluster_id);
+    cr_assert_str_eq(cfg.log_dir, "./data");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cr_assert_eq(cfg.num_network_threads, cpus < 1 ? 1 : cpus > 256 ? 256 : cpus);
+    cr_assert_eq(cfg.socket_request_max_bytes, 104857600);
+    cr_assert_eq(cfg.connections_max_idle_ms, 600000);
+    cr_assert(cfg.auto_create_topics_enable);
+    cr_assert_eq(cfg.num_partitions, 1);
+    cr_assert_eq(cfg.log_level, RN_LOG_INFO);
+    rn_config_deinit(&cfg);
+    rn_config_deinit(&cfg);   /* safe twice */
+    runnel_config_free(props);
+}
+
+Test(config, every_documented_default_is_valid)
+{
+    const rn_config_key_t *key;
+    for (size_t i = 0; (key = rn_config_key_at(i)) != NULL; i++) {
+        cr_assert_not_null(key->doc);
+        cr_assert_null(strchr(key->doc, '\n'), "%s: doc is one line", key->name);
+        cr_assert_eq(rn_config_key_find(key->name), key);
+        if (key->default_value == NULL)
+            continue;
+        rn_config_t cfg;
+        assert_valid(key->name, key->default_value, &cfg);
+        rn_config_deinit(&cfg);
+    }
+    cr_assert_null(rn_config_key_find("no.such.key"));
+}
+
+Test(config, later_kafka_keys_are_known_but_not_in_effect)
+{
+    static const char *later[] = {
+        "log.segment.bytes", "log.roll.ms", "log.roll.hours", "log.retention.ms", "log.retention.minutes",
+        "log.retention.hours", "log.retention.bytes", "log.retention.check.interval.ms",
+        "log.flush.interval.messages", "log.flush.interval.ms", "index.interval.bytes", "message.max.bytes",
+        "default.replication.factor", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+        "group.initial.rebalance.delay.ms", "group.min.session.timeout.ms", "group.max.session.timeout.ms",
+        "offsets.retention.minutes", "log.cleaner.enable", "log.cleanup.policy", "delete.topic.enable",
+    };
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        const rn_config_key_t *key = rn_config_key_find(later[i]);
+        cr_assert_not_null(key, "%s", later[i]);
+        cr_assert_not(key->in_effect, "%s", later[i]);
+    }
+    cr_assert(rn_config_key_find("listeners")->in_effect);
+    cr_assert(rn_config_key_find("broker.id")->in_effect);
+}
+
+/* ---- Listeners ---- */
+
+Test(config, listener_port_70000_is_invalid)
+{
+    assert_invalid("listeners", "PLAINTEXT://127.0.0.1:70000",
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:70000' (port must be between 0 and 65535)");
+    assert_invalid("listeners", "PLAINTEXT://127.0.0.1:-1",
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:-1' (port must be between 0 and 65535)");
+    assert_invalid("listeners", "PLAINTEXT://127.0.0.1:99999999999999999999999",
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:99999999999999999999999' "
+                   "(port must be between 0 and 65535)");
+}
+
+Test(config, listener_without_a_port_is_invalid)
+{
+    assert_invalid("listeners", "PLAINTEXT://127.0.0.1",
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1' (missing port)");
+    assert_invalid("listeners", "PLAINTEXT://127.0.0.1:",
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:' (missing port)");
+    assert_invalid("listeners", "PLAINTEXT://[::1]",
+                   "invalid value for listeners: 'PLAINTEXT://[::1]' (missing port)");
+    assert_invalid("listeners", "PLAINTEXT://", "invalid value for listeners: 'PLAINTEXT://' (missing port)");
+}
+
+Test(config, listener_port_must_be_a_number)
+{
+    assert_invalid("listeners", "PLAINTEXT://:abc",
+                   "invalid value for listeners: 'PLAINTEXT://:abc' (port is not a number)");
+    assert_invalid("listeners", "PLAINTEXT://:90 92",
+                   "invalid value for listeners: 'PLAINTEXT://:90 92' (port is not a number)");
+    assert_invalid("listeners", "PLAINTEXT://:0x10",
+                   "invalid value for listeners: 'PLAINTEXT://:0x10' (port is not a number)");
+}
+
+Test(config, listener_must_be_one_plaintext_endpoint)
+{
+    assert_invalid("listeners", "SSL://:9093", "invalid value for listeners: 'SSL://:9093' (only PLAINTEXT is supported)");
+    assert_invalid("listeners", "PLAINTEXT://:9092,PLAINTEXT://:9093",
+                   "invalid value for listeners: 'PLAINTEXT://:9092,PLAINTEXT://:9093' (only one listener is supported)");
+    assert_invalid("listeners", "127.0.0.1:9092",
+                   "invalid value for listeners: '127.0.0.1:9092' (expected NAME://HOST:PORT)");
+    assert_invalid("listeners", "", "invalid value for listeners: '' (expected NAME://HOST:PORT)");
+    assert_invalid("listeners", "://:1", "invalid value for listeners: '://:1' (expected NAME://HOST:PORT)");
+}
+
+Test(config, listener_host_must_be_an_address_or_localhost)
+{
+    assert_invalid("listeners", "PLAINTEXT://example.com:9092",
+                   "invalid value for listeners: 'PLAINTEXT://example.com:9092' "
+                   "(host must be empty, an IPv4 address, [IPv6 address] or localhost)");
+    assert_invalid("listeners", "PLAINTEXT://::1:9092",
+                   "invalid value for listeners: 'PLAINTEXT://::1:9092' "
+                   "(an IPv6 address needs brackets, e.g. PLAINTEXT://[::1]:9092)");
+    assert_invalid("listeners", "PLAINTEXT://[zz]:9092",
+                   "invalid value for listeners: 'PLAINTEXT://[zz]:9092' (not an IPv6 address between the brackets)");
+    assert_invalid("listeners", "PLAINTEXT://[::1:9092",
+                   "invalid value for listeners: 'PLAINTEXT://[::1:9092' (missing ']' after an IPv6 address)");
+}
+
+Test(config, listener_forms_that_are_accepted)
+{
+    rn_config_t cfg;
+    assert_valid("listeners", "PLAINTEXT://:0", &cfg);
+    cr_assert_str_eq(cfg.listener_host, "");
+    cr_assert_eq(cfg.listener_port, 0);
+    cr_assert_str_eq(cfg.advertised_host, "127.0.0.1");
+    cr_assert_eq(cfg.advertised_port, -1, "port 0 advertises the bound port");
+    rn_config_deinit(&cfg);
+
+    assert_valid("listeners", "plaintext://LocalHost:19092", &cfg);
+    cr_assert_str_eq(cfg.listener_host, "127.0.0.1");
+    cr_assert_eq(cfg.listener_port, 19092);
+    rn_config_deinit(&cfg);
+
+    assert_valid("listeners", "  PLAINTEXT://0.0.0.0:65535 , ", &cfg);
+    cr_assert_str_eq(cfg.listener_host, "0.0.0.0");
+    cr_assert_eq(cfg.listener_port, 65535);
+    cr_assert_str_eq(cfg.advertised_host, "127.0.0.1");
+    cr_assert_eq(cfg.advertised_port, 65535);
+    rn_config_deinit(&cfg);
+
+    assert_valid("listeners", "PLAINTEXT://[::1]:9093", &cfg);
+    cr_assert_str_eq(cfg.listener_host, "::1");
+    cr_assert_str_eq(cfg.advertised_host, "::1");
+    rn_config_deinit(&cfg);
+
+    assert_valid("listeners", "PLAINTEXT://[::]:9093", &cfg);
+    cr_assert_str_eq(cfg.listener_host, "::");
+    cr_assert_str_eq(cfg.advertised_host, "::1");
+    rn_config_deinit(&cfg);
+}
+
+Test(config, advertised_listener_may_name_a_host)
+{
+    rn_config_t cfg;
+    assert_valid("advertised.listeners", "PLAINTEXT://kafka-1.example_net:19092", &cfg);
+    cr_assert_str_eq(cfg.advertised_host, "kafka-1.example_net");
+    cr_assert_eq(cfg.advertised_port, 19092);
+    cr_assert_str_eq(cfg.listener_host, "127.0.0.1");
+    rn_config_deinit(&cfg);
+
+    assert_valid("advertised.listeners", "PLAINTEXT://localhost:0", &cfg);
+    cr_assert_str_eq(cfg.advertised_host, "localhost");
+    cr_assert_eq(cfg.advertised_port, -1);
+    rn_config_deinit(&cfg);
+
+    assert_valid("advertised.listeners", "PLAINTEXT://:9092", &cfg);
+    cr_assert_str_eq(cfg.advertised_host, "127.0.0.1");
+    rn_config_deinit(&cfg);
+}
+
+Test(config, advertised_listener_errors)
+{
+    assert_invalid("advertised.listeners", "PLAINTEXT://0.0.0.0:9092",
+                   "invalid value for advertised.listeners: 'PLAINTEXT://0.0.0.0:9092' "
+                   "(cannot advertise the wildcard address; name a host clients can reach)");
+    assert_invalid("advertised.listeners", "PLAINTEXT://[::]:9092",
+                   "invalid value for advertised.listeners: 'PLAINTEXT://[::]:9092' "
+                   "(cannot advertise the wildcard address; name a host clients can reach)");
+    assert_invalid("advertised.listeners", "PLAINTEXT://kafka",
+                   "invalid value for advertised.listeners: 'PLAINTEXT://kafka' (missing port)");
+    assert_invalid("advertised.listeners", "PLAINTEXT://bad host:1",
+                   "invalid value for advertised.listeners: 'PLAINTEXT://bad host:1' "
+                   "(host must be a DNS name, an IPv4 address or [IPv6 address])");
+    assert_invalid("advertised.listeners", "SASL_SSL://kafka:9093",
+                   "invalid value for advertised.listeners: 'SASL_SSL://kafka:9093' (only PLAINTEXT is supported)");
+}
+
+/* ---- Integers, sizes, booleans, levels ---- */
+
+Test(config, negative_size_is_invalid)
+{
+    assert_invalid("socket.request.max.bytes", "-1",
+                   "invalid value for socket.request.max.bytes: '-1' (must be between 1 and 2147483647)");
+    assert_invalid("socket.request.max.bytes", "0",
+                   "invalid value for socket.request.max.bytes: '0' (must be between 1 and 2147483647)");
+    assert_invalid("socket.request.max.bytes", "2147483648",
+                   "invalid value for socket.request.max.bytes: '2147483648' (must be between 1 and 2147483647)");
+    rn_config_t cfg;
+    assert_valid("socket.request.max.bytes", "2147483647", &cfg);
+    cr_assert_eq(cfg.socket_request_max_bytes, 2147483647);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, integers_are_parsed_strictly)
+{
+    assert_invalid("num.partitions", "100MB", "invalid value for num.partitions: '100MB' (not an integer)");
+    assert_invalid("num.partitions", "1 0", "invalid value for num.partitions: '1 0' (not an integer)");
+    assert_invalid("num.partitions", "0x10", "invalid value for num.partitions: '0x10' (not an integer)");
+    assert_invalid("num.partitions", "1.5", "invalid value for num.partitions: '1.5' (not an integer)");
+    assert_invalid("num.partitions", "", "invalid value for num.partitions: '' (not an integer)");
+    assert_invalid("num.partitions", "-", "invalid value for num.partitions: '-' (not an integer)");
+    assert_invalid("num.partitions", "99999999999999999999x",
+                   "invalid value for num.partitions: '99999999999999999999x' (not an integer)");
+    assert_invalid("num.partitions", "99999999999999999999",
+                   "invalid value for num.partitions: '99999999999999999999' (must be between 1 and 2147483647)");
+    assert_invalid("num.partitions", "2147483648",
+                   "invalid value for num.partitions: '2147483648' (must be between 1 and 2147483647)");
+    assert_invalid("num.partitions", "0", "invalid value for num.partitions: '0' (must be between 1 and 2147483647)");
+    assert_invalid("connections.max.idle.ms", "9223372036854775808",
+                   "invalid value for connections.max.idle.ms: '9223372036854775808' (must be at least -1)");
+
+    rn_config_t cfg;
+    assert_valid("num.partitions", " +12\t", &cfg);   /* trimmed like Kafka; Java accepts '+' */
+    cr_assert_eq(cfg.num_partitions, 12);
+    rn_config_deinit(&cfg);
+    assert_valid("connections.max.idle.ms", "9223372036854775807", &cfg);
+    cr_assert_eq(cfg.connections_max_idle_ms, INT64_MAX);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, idle_timeout_minus_one_disables_it)
+{
+    rn_config_t cfg;
+    assert_valid("connections.max.idle.ms", "-1", &cfg);
+    cr_assert_eq(cfg.connections_max_idle_ms, 0);
+    rn_config_deinit(&cfg);
+    assert_valid("connections.max.idle.ms", "0", &cfg);
+    cr_assert_eq(cfg.connections_max_idle_ms, 0);
+    rn_config_deinit(&cfg);
+    assert_invalid("connections.max.idle.ms", "-2",
+                   "invalid value for connections.max.idle.ms: '-2' (must be at least -1)");
+}
+
+Test(config, network_threads_are_bounded)
+{
+    assert_invalid("num.network.threads", "0",
+                   "invalid value for num.network.threads: '0' (must be between 1 and 256)");
+    assert_invalid("num.network.threads", "257",
+                   "invalid value for num.network.threads: '257' (must be between 1 and 256)");
+    rn_config_t cfg;
+    assert_valid("num.network.threads", "4", &cfg);
+    cr_assert_eq(cfg.num_network_threads, 4);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, bad_boolean_is_invalid)
+{
+    assert_invalid("auto.create.topics.enable", "yes",
+                   "invalid value for auto.create.topics.enable: 'yes' (must be true or false)");
+    assert_invalid("auto.create.topics.enable", "1",
+                   "invalid value for auto.create.topics.enable: '1' (must be true or false)");
+    rn_config_t cfg;
+    assert_valid("auto.create.topics.enable", "FALSE", &cfg);
+    cr_assert_not(cfg.auto_create_topics_enable);
+    rn_config_deinit(&cfg);
+    assert_valid("auto.create.topics.enable", "True ", &cfg);
+    cr_assert(cfg.auto_create_topics_enable);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, bad_log_level_is_invalid)
+{
+    assert_invalid("log.level", "verbose",
+                   "invalid value for log.level: 'verbose' (must be error, warn, info, debug or trace)");
+    rn_config_t cfg;
+    assert_valid("log.level", "DEBUG", &cfg);
+    cr_assert_eq(cfg.log_level, RN_LOG_DEBUG);
+    rn_config_deinit(&cfg);
+    assert_valid("log.level", "trace", &cfg);
+    cr_assert_eq(cfg.log_level, RN_LOG_TRACE);
+    rn_config_deinit(&cfg);
+}
+
+/* ---- Identity and storage ---- */
+
+Test(config, node_id_and_broker_id_must_agree)
+{
+    runnel_config_t *props = props_of("node.id=1\nbroker.id=2\n");
+    rn_config_t cfg;
+    char err[256];
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), RN_ECONFIG);
+    cr_assert_str_eq(err, "invalid value for broker.id: '2' (differs from node.id 1)");
+    runnel_config_free(props);
+
+    props = props_of("node.id=3\nbroker.id=3\n");
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.node_id, 3);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+
+    assert_valid("broker.id", "9", &cfg);
+    cr_assert_eq(cfg.node_id, 9, "broker.id alone sets the id");
+    rn_config_deinit(&cfg);
+
+    assert_invalid("node.id", "-1", "invalid value for node.id: '-1' (must be between 0 and 2147483647)");
+    assert_invalid("broker.id", "x", "invalid value for broker.id: 'x' (not an integer)");
+}
+
+Test(config, cluster_id_is_optional_and_printable)
+{
+    rn_config_t cfg;
+    assert_valid("cluster.id", "MkU3OEVBNTcwNTJENDM2Qk", &cfg);
+    cr_assert_str_eq(cfg.cluster_id, "MkU3OEVBNTcwNTJENDM2Qk");
+    rn_config_deinit(&cfg);
+    assert_valid("cluster.id", "  ", &cfg);
+    cr_assert_null(cfg.cluster_id);
+    rn_config_deinit(&cfg);
+    assert_invalid("cluster.id", "a b",
+                   "invalid value for cluster.id: 'a b' (only printable ASCII without spaces is allowed)");
+}
+
+Test(config, log_dirs_uses_the_first_directory)
+{
+    rn_config_t cfg;
+    assert_valid("log.dirs", " /var/a , /var/b", &cfg);
+    cr_assert_str_eq(cfg.log_dir, "/var/a");
+    rn_config_deinit(&cfg);
+    assert_valid("log.dir", "/var/c", &cfg);
+    cr_assert_str_eq(cfg.log_dir, "/var/c");
+    rn_config_deinit(&cfg);
+    assert_invalid("log.dirs", " , ", "invalid value for log.dirs: ',' (no directory given)");
+    assert_invalid("log.dir", "", "invalid value for log.dir: '' (no directory given)");
+
+    runnel_config_t *props = props_of("log.dir=/var/old\nlog.dirs=/var/new\n");
+    char err[256];
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(cfg.log_dir, "/var/new", "log.dirs wins over log.dir, as in Kafka");
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+}
+
+/* ---- Messages and warnings ---- */
+
+Test(config, error_message_is_one_line_whatever_the_value)
+{
+    rn_config_t cfg;
+    char err[512];
+    cr_assert_eq(build_one("num.partitions", "1\n2\x01", &cfg, err, sizeof err), RN_ECONFIG);
+    cr_assert_str_eq(err, "invalid value for num.partitions: '1\\n2' (not an integer)");
+
+    char big[1000];
+    memset(big, '7', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cr_assert_eq(build_one("num.partitions", big, &cfg, err, sizeof err), RN_ECONFIG);
+    cr_assert_null(strchr(err, '\n'));
+    cr_assert(strncmp(err, "invalid value for num.partitions: '777", 38) == 0, "%s", err);
+    cr_assert(strstr(err, "...' (must be between 1 and 2147483647)") != NULL, "%s", err);
+    cr_assert_lt(strlen(err), 250);
+}
+
+Test(config, errors_fit_a_small_buffer)
+{
+    rn_config_t cfg;
+    char err[16];
+    cr_assert_eq(build_one("num.partitions", "x", &cfg, err, sizeof err), RN_ECONFIG);
+    cr_assert_str_eq(err, "invalid value f");
+    cr_assert_eq(build_one("num.partitions", "x", &cfg, NULL, 0), RN_ECONFIG);
+}
+
+Test(config, unknown_keys_are_warned_about_by_name)
+{
+    runnel_config_t *props = props_of("listners=PLAINTEXT://:1\nlog.retention.hours=1\nnode.id=1\n");
+    rn_config_t cfg;
+    int rc;
+    char *out = build_capturing_stderr(props, &cfg, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert(strstr(out, "listners") != NULL, "warning names the key: %s", out);
+    cr_assert_null(strstr(out, "log.retention.hours"), "a known key is not warned about: %s", out);
+    cr_assert_eq(cfg.listener_port, 9092, "the misspelt key changed nothing");
+    free(out);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+}
+
+Test(config, nothing_is_logged_when_the_build_fails_or_log_level_is_error)
+{
+    runnel_config_t *props = props_of("typo.key=1\nnum.partitions=0\n");
+    rn_config_t cfg;
+    int rc;
+    char *out = build_capturing_stderr(props, &cfg, &rc);
+    cr_assert_eq(rc, RN_ECONFIG);
+    cr_assert_str_eq(out, "");
+    free(out);
+    runnel_config_free(props);
+
+    props = props_of("typo.key=1\nlog.level=error\n");
+    out = build_capturing_stderr(props, &cfg, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(out, "");
+    free(out);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+}
+
+#ifdef RUNNEL_SOURCE_ROOT
+Test(config, shipped_runnel_properties_is_valid_and_fully_known)
+{
+    runnel_config_t *props = runnel_config_new();
+    char err[256];
+    cr_assert_eq(runnel_config_load(props, RUNNEL_SOURCE_ROOT "/conf/runnel.properties", err, sizeof err), 0,
+                 "%s", err);
+    rn_config_t cfg;
+    int rc;
+    char *out = build_capturing_stderr(props, &cfg, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_str_eq(out, "", "no warnings for the shipped file");
+    cr_assert_str_eq(cfg.listener_host, "127.0.0.1");
+    cr_assert_eq(cfg.listener_port, 9092);
+    cr_assert_str_eq(cfg.log_dir, "./data");
+    cr_assert_eq(cfg.node_id, 1);
+    free(out);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+}
+#endif
