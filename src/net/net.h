@@ -26,7 +26,11 @@ typedef struct rn_net_conn rn_net_conn_t;
 
 /* One request frame. Owned by the network room; valid from on_request until the request is
  * finished with exactly one of rn_net_respond, rn_net_respond_none or rn_net_close_conn,
- * which must be called on the connection's loop (rn_net_req_loop). */
+ * which must be called on the connection's loop (rn_net_req_loop), inside on_request or at
+ * any later time. The request stays valid even if its connection closes meanwhile (peer
+ * EOF, idle, rn_net_close_conn on an earlier request): finishing it then drops the response
+ * and releases its file ranges. At most 64 requests (or 16 MiB of frames, or 4 MiB of unsent
+ * responses) are outstanding per connection; beyond that the connection stops reading. */
 typedef struct rn_net_req {
     const uint8_t *frame;     /* the request bytes, size prefix stripped */
     size_t len;
@@ -34,6 +38,7 @@ typedef struct rn_net_req {
     void *user;               /* free for the handler layer */
 } rn_net_req_t;
 
+/* Runs on the connection's loop. It may finish `req` before returning, or keep it. */
 typedef void (*rn_net_request_cb)(rn_net_req_t *req, void *ctx);
 
 typedef struct rn_net_config {
@@ -54,16 +59,22 @@ int rn_net_port(const rn_net_t *net);
 /* Starts one thread per loop. Returns 0 or a negative error. */
 int rn_net_start(rn_net_t *net);
 /* Stops accepting, lets responses already submitted or in flight finish (bounded by a short
- * grace period), closes every connection, joins the threads. Call from any thread but a loop's. */
+ * grace period), closes every connection, joins the threads. Call from any thread but a loop's.
+ * Requests the handler still holds when a loop ends are freed here: the handler must not touch
+ * them afterwards. A libuv handle the handler keeps active on a loop delays that loop's end
+ * until it is closed; one left open but inactive makes uv_loop_close fail (logged). */
 void rn_net_stop(rn_net_t *net);
 void rn_net_free(rn_net_t *net);
 
 /* Sends `out` as the response to `req` (the frame's 4-byte size prefix must already be at the
- * start of `out`; see rn_outbuf_patch_be32). Takes the content of `out` (leaves it empty). */
+ * start of `out`; see rn_outbuf_patch_be32). Takes the content of `out` (leaves it empty), file
+ * ranges included: each is released once sent, or when the connection closes first. A prefix
+ * that does not match the wire length, or `out->failed`, closes the connection (logged). */
 void rn_net_respond(rn_net_req_t *req, rn_outbuf_t *out);
 /* Finishes `req` without a response (Produce with acks=0). */
 void rn_net_respond_none(rn_net_req_t *req);
-/* Closes the connection of `req` at once; earlier responses not yet sent are dropped. */
+/* Finishes `req` and closes its connection at once; earlier responses not yet sent are
+ * dropped, and other requests the handler holds on it stay valid until finished. */
 void rn_net_close_conn(rn_net_req_t *req);
 
 /* "ip:port" of the peer, for log lines. Valid while the connection lives. */

@@ -1,0 +1,387 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fixture of the integration tests: a real runnel process on an ephemeral port.
+
+Broker() starts $RUNNEL_BIN (set by tests/integration/meson.build) on PLAINTEXT://127.0.0.1:0 with
+a fresh temporary data directory and debug logging, waits (at most 10 s) for its
+`listening on HOST:PORT` line on stderr and keeps copying stderr to a log file in a thread.
+stop() sends SIGTERM and checks that the broker exits with status 0 within 10 s; it uses
+SIGKILL, on the broker's own pid, only when the broker does not exit. The log's tail is printed
+to stdout, which meson shows for a failing test.
+
+Also here: a small Kafka wire client (KafkaSocket) for tests that send raw frames, and
+BrokerTestCase, a unittest.TestCase that runs one broker per test.
+"""
+
+import ctypes
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+LISTENING_RE = re.compile(r"listening on (\S+):(\d+)")
+LOG_TAIL_LINES = 200
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def runnel_bin():
+    path = os.environ.get("RUNNEL_BIN")
+    if not path:
+        raise RuntimeError("RUNNEL_BIN is not set: run the integration tests with `meson test` "
+                           "(or ./scripts/test)")
+    return path
+
+
+def _die_with_parent():
+    """Runs in the child before exec: if this test process dies (say a meson timeout kills it),
+    the kernel sends SIGKILL to the broker so that no broker outlives its test."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # pragma: no cover - best effort only
+        pass
+
+
+def run(cmd, timeout=30, **kwargs):
+    """Runs a client command to completion with a bounded wait; returns CompletedProcess."""
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, errors="replace",
+                          timeout=timeout, **kwargs)
+
+
+class Broker:
+    """One runnel process. Use start()/stop() or `with Broker() as broker:`."""
+
+    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c"):
+        self.overrides = list(overrides)
+        self.config_file = config_file
+        self.config_flag = config_flag
+        self.args = list(args)
+        self.proc = None
+        self.host = None
+        self.port = None
+        self.tmpdir = None
+        self.data_dir = None
+        self.log_path = None
+        self._lines = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._reader = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="runnel-it-")
+        self.data_dir = os.path.join(self.tmpdir, "data")
+        self.log_path = os.path.join(self.tmpdir, "broker.log")
+        cmd = [runnel_bin()]
+        if self.config_file:
+            cmd += [self.config_flag, self.config_file]
+        cmd += ["--override", "listeners=PLAINTEXT://%s:0" % HOST,
+                "--override", "log.dirs=%s" % self.data_dir,
+                "--override", "log.level=debug"]
+        for kv in self.overrides:
+            cmd += ["--override", kv]
+        cmd += self.args
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        self._reader = threading.Thread(target=self._drain, name="runnel-stderr", daemon=True)
+        self._reader.start()
+        if not self._ready.wait(START_TIMEOUT) or self.port is None:
+            code = self.proc.poll()
+            self._kill()
+            self.dump_log()
+            self._cleanup()
+            raise AssertionError("broker did not log 'listening on HOST:PORT' within %.0f s "
+                                 "(exit status %s); command: %s"
+                                 % (START_TIMEOUT, code, " ".join(cmd)))
+        return self
+
+    def _drain(self):
+        with open(self.log_path, "w", encoding="utf-8", errors="replace") as log:
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                log.write(line + "\n")
+                log.flush()
+                with self._lock:
+                    self._lines.append(line)
+                if self.port is None:
+                    m = LISTENING_RE.search(line)
+                    if m:
+                        self.host, self.port = m.group(1), int(m.group(2))
+                        self._ready.set()
+        self._ready.set()  # EOF: the broker exited (or closed stderr) before or after binding
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stops the broker with `sig` and asserts that it exits 0 within STOP_TIMEOUT."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+            try:
+                code = self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise AssertionError("broker did not exit within %.0f s of %s; killed with SIGKILL"
+                                     % (STOP_TIMEOUT, signal.Signals(sig).name))
+            self._reader.join(5)
+            if code != 0:
+                what = ("killed by %s" % signal.Signals(-code).name) if code < 0 else "status %d" % code
+                raise AssertionError("broker exited with %s after %s (expected status 0)"
+                                     % (what, signal.Signals(sig).name))
+        finally:
+            self.dump_log()
+            self._cleanup()
+
+    def _cleanup(self):
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+        self.proc = None
+        if self.tmpdir and not os.environ.get("RUNNEL_KEEP_TMP"):
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def _kill(self):
+        """Last resort: SIGKILL to the broker's own pid."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self._reader is not None:
+            self._reader.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- observation -----------------------------------------------------------------------
+
+    @property
+    def bootstrap(self):
+        return "%s:%d" % (HOST, self.port)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def lines(self):
+        with self._lock:
+            return list(self._lines)
+
+    def wait_for_line(self, pattern, timeout=10.0):
+        """Returns the first stderr line matching `pattern` (a regex), waiting at most `timeout`."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def dump_log(self):
+        lines = self.lines()
+        print("---- broker stderr (%s), last %d of %d lines ----"
+              % (" ".join(getattr(self, "cmd", [])), min(len(lines), LOG_TAIL_LINES), len(lines)))
+        for line in lines[-LOG_TAIL_LINES:]:
+            print(line)
+        print("---- end of broker stderr ----")
+        sys.stdout.flush()
+
+
+class BrokerTestCase(unittest.TestCase):
+    """Each test gets its own broker, started with the class's `overrides`, and the broker must
+    stop cleanly (SIGTERM -> exit 0) after the test."""
+
+    overrides = ()
+    config_file = None
+
+    def setUp(self):
+        self.broker = Broker(overrides=self.overrides, config_file=self.config_file).start()
+
+    def tearDown(self):
+        broker, self.broker = self.broker, None
+        broker.stop()
+
+
+# -- a minimal Kafka wire client for raw-socket tests --------------------------------------
+
+API_VERSIONS = 18
+METADATA = 3
+
+
+def uvarint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def compact_string(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def request_header(api_key, api_version, correlation_id, client_id="runnel-it", flexible=False):
+    """Request header v1 (v2 when `flexible`: v1 plus an empty tag section)."""
+    cid = client_id.encode()
+    hdr = struct.pack(">hhih", api_key, api_version, correlation_id, len(cid)) + cid
+    if flexible:
+        hdr += uvarint(0)
+    return hdr
+
+
+def frame(payload):
+    return struct.pack(">i", len(payload)) + payload
+
+
+class Reader:
+    """Reads Kafka primitives from a bytes payload; raises AssertionError past the end."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise AssertionError("response too short: need %d bytes at %d of %d"
+                                 % (n, self.pos, len(self.data)))
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def int16(self):
+        return struct.unpack(">h", self.take(2))[0]
+
+    def int32(self):
+        return struct.unpack(">i", self.take(4))[0]
+
+    def uvarint(self):
+        shift = value = 0
+        while True:
+            b = self.take(1)[0]
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+            shift += 7
+            if shift > 28:
+                raise AssertionError("uvarint too long at %d" % self.pos)
+
+    def skip_tags(self):
+        for _ in range(self.uvarint()):
+            self.uvarint()              # tag
+            self.take(self.uvarint())   # size, data
+
+    def remaining(self):
+        return len(self.data) - self.pos
+
+
+class KafkaSocket:
+    """A blocking socket with bounded waits, speaking Kafka's size-prefixed frames."""
+
+    def __init__(self, port, timeout=10.0):
+        self.timeout = timeout
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send_request(self, api_key, api_version, correlation_id, body=b"", flexible=False,
+                     client_id="runnel-it"):
+        self.send_raw(frame(request_header(api_key, api_version, correlation_id, client_id,
+                                           flexible) + body))
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        deadline = time.monotonic() + self.timeout
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out after %.0f s waiting for %d bytes (got %d)"
+                                     % (self.timeout, n, len(buf)))
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise AssertionError("connection closed by the broker after %d of %d bytes"
+                                     % (len(buf), n))
+            buf += chunk
+        return bytes(buf)
+
+    def recv_frame(self):
+        (size,) = struct.unpack(">i", self._recv_exact(4))
+        if size < 4 or size > 64 << 20:
+            raise AssertionError("implausible response size %d" % size)
+        return self._recv_exact(size)
+
+    def recv_response(self):
+        """Reads one frame and returns (correlation_id, Reader positioned after header v0)."""
+        r = Reader(self.recv_frame())
+        return r.int32(), r
+
+    def wait_closed(self, timeout=10.0):
+        """True when the broker closes (EOF or reset) within `timeout`; bytes it sends first are
+        returned as the second element."""
+        got = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, bytes(got)
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                return False, bytes(got)
+            except (ConnectionResetError, BrokenPipeError):
+                return True, bytes(got)
+            if not chunk:
+                return True, bytes(got)
+            got += chunk
+
+
+def parse_api_versions_v0_body(r):
+    """ApiVersions response body v0: error_code, [api_key min max]. Returns (error, {key: (min, max)})
+    and checks that the body has no bytes left over."""
+    error = r.int16()
+    n = r.int32()
+    if n < 0 or n > 1000:
+        raise AssertionError("implausible api_keys count %d" % n)
+    keys = {}
+    for _ in range(n):
+        key, lo, hi = r.int16(), r.int16(), r.int16()
+        keys[key] = (lo, hi)
+    if r.remaining():
+        raise AssertionError("%d bytes left after an ApiVersions v0 body" % r.remaining())
+    return error, keys
