@@ -599,6 +599,8 @@ class Gen:
                     c(f'static bool dec_{st.cname[:-2]}(rn_reader_t *r, int16_t v, rn_arena_t *arena, {st.cname} *m);')
                     c(f'static void enc_{st.cname[:-2]}(rn_outbuf_t *w, int16_t v, const {st.cname} *m);')
                 c('')
+                for st in self.default_checked(sec):
+                    self.gen_is_default(st)
                 for st in structs:
                     self.gen_init(st)
                     self.gen_decode(m, st)
@@ -652,6 +654,36 @@ class Gen:
         c('            return &rn_proto_apis[i];')
         c('    return NULL;')
         c('}')
+
+    def default_checked(self, sec):
+        """Structs whose default-ness decides whether a tagged field is written, nested first."""
+        need = []
+
+        def add(st):
+            for f in st.fields:
+                if f.kind() == 'struct' and f.nullable.empty():
+                    add(f.struct)
+            if st not in need:
+                need.append(st)
+
+        for st in all_structs(sec):
+            for f in st.fields:
+                if f.tag is not None and f.kind() == 'struct' and f.nullable.empty():
+                    add(f.struct)
+        return need
+
+    def gen_is_default(self, st):
+        c = self.c
+        name = st.cname[:-2]
+        c(f'static bool is_default_{name}(const {st.cname} *m)')
+        c('{')
+        c('    (void)m;')
+        for f in st.fields:
+            c(f'    if ({self.differs(f)})')
+            c('        return false;')
+        c('    return true;')
+        c('}')
+        c('')
 
     def gen_init(self, st):
         c = self.c
@@ -876,8 +908,11 @@ class Gen:
         else:
             self.write_value(f, msg, f'm->{f.name}', compact, indent, wr)
 
-    def tag_present(self, f):
+    def tag_present(self, f, var='m'):
         """C expression: is tagged field f different from its default (so written)?"""
+        return self.differs(f).replace('m->', var + '->')
+
+    def differs(self, f):
         k = f.kind()
         d = f.default
         if k in ('array', 'struct_array'):
@@ -885,7 +920,9 @@ class Gen:
         if k == 'struct':
             if not f.nullable.empty():
                 return f'm->{f.name} != NULL'
-            return '1'   # a struct with no default is always written
+            # Written only when some field differs from its default, as Kafka does: a Fetch
+            # response must not carry a diverging epoch or a current leader nobody set.
+            return f'!is_default_{f.struct.cname[:-2]}(&m->{f.name})'
         if f.elem == 'string':
             if d == 'null':
                 return f'm->{f.name}.ptr != NULL'

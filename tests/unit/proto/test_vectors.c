@@ -210,3 +210,65 @@ Test(vectors, metadata_v9_request_and_response)
     rn_outbuf_deinit(&w);
     rn_arena_deinit(&arena);
 }
+
+static int released;
+static void count_release(void *owner)
+{
+    (void)owner;
+    released++;
+}
+
+Test(vectors, fetch_records_from_a_file_range_become_a_splice)
+{
+    /* Fetch v4 response: throttle, one topic, one partition whose records are 100 file bytes. */
+    rn_file_range_t range = { .fd = 7, .pos = 4096, .len = 100, .release = count_release };
+    rn_fetch_response_partition_t part;
+    rn_fetch_response_partition_init(&part);
+    part.records.file = &range;
+    rn_fetch_response_topic_t topic;
+    rn_fetch_response_topic_init(&topic);
+    topic.topic = rn_str_from_cstr("t");
+    topic.partitions.items = &part;
+    topic.partitions.count = 1;
+    rn_fetch_response_t resp;
+    rn_fetch_response_init(&resp);
+    resp.responses.items = &topic;
+    resp.responses.count = 1;
+
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_fetch_response_encode(&w, 4, &resp);
+    cr_assert_eq(w.nsplices, 1);
+    cr_assert_eq(w.splices[0].at, w.len, "the records are the last bytes of the body");
+    cr_assert_eq(w.splices[0].range.pos, 4096);
+    cr_assert_eq(rn_outbuf_wire_len(&w), w.len + 100);
+    const uint8_t *len = w.data + w.len - 4;
+    cr_assert_eq(len[0] << 24 | len[1] << 16 | len[2] << 8 | len[3], 100, "INT32 size of the file bytes");
+    released = 0;
+    rn_outbuf_deinit(&w);
+    cr_assert_eq(released, 1, "the outbuf owned the range and released it");
+}
+
+Test(vectors, fetch_v12_does_not_write_tagged_structs_left_at_default)
+{
+    rn_fetch_response_partition_t part;
+    rn_fetch_response_partition_init(&part);
+    rn_fetch_response_topic_t topic;
+    rn_fetch_response_topic_init(&topic);
+    topic.topic = rn_str_from_cstr("t");
+    topic.partitions.items = &part;
+    topic.partitions.count = 1;
+    rn_fetch_response_t resp;
+    rn_fetch_response_init(&resp);
+    resp.responses.items = &topic;
+    resp.responses.count = 1;
+    rn_outbuf_t a, b;
+    rn_outbuf_init(&a);
+    rn_outbuf_init(&b);
+    rn_fetch_response_encode(&a, 12, &resp);
+    part.current_leader.leader_id = 1;       /* now it differs: tag 1 is written */
+    rn_fetch_response_encode(&b, 12, &resp);
+    cr_assert_gt(b.len, a.len);
+    rn_outbuf_deinit(&a);
+    rn_outbuf_deinit(&b);
+}
