@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The records room: Kafka record batches (magic 2, KIP-98), their CRC-32C, validation of what
+ * producers send, offsets assigned in place, and the compression codecs (gzip, snappy raw and
+ * xerial-framed, lz4 frame, zstd) used to validate compressed batches. Batches are stored as
+ * received: never recompressed.
+ *
+ * Batch v2 layout (big-endian), byte positions from the start of the batch:
+ *    0 base_offset int64        8 batch_length int32 (bytes after this field)
+ *   12 partition_leader_epoch int32   16 magic int8 (2)   17 crc uint32 (CRC-32C of 21..end)
+ *   21 attributes int16       23 last_offset_delta int32   27 base_timestamp int64
+ *   35 max_timestamp int64    43 producer_id int64   51 producer_epoch int16
+ *   53 base_sequence int32    57 records_count int32   61 records...
+ * Attributes: bits 0-2 codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), bit 3 timestamp type
+ * (1 = LogAppendTime), bit 4 transactional, bit 5 control. */
+#ifndef RN_RECORDS_RECORDS_H
+#define RN_RECORDS_RECORDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reader.h"   /* rn_decode_t */
+
+#define RN_BATCH_HEADER_LEN 61
+#define RN_BATCH_LOG_OVERHEAD 12          /* base_offset + batch_length */
+#define RN_BATCH_CRC_START 21
+
+enum {
+    RN_CODEC_NONE = 0,
+    RN_CODEC_GZIP = 1,
+    RN_CODEC_SNAPPY = 2,
+    RN_CODEC_LZ4 = 3,
+    RN_CODEC_ZSTD = 4,
+};
+
+#define RN_BATCH_ATTR_CODEC_MASK 0x07
+#define RN_BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define RN_BATCH_ATTR_TRANSACTIONAL 0x10
+#define RN_BATCH_ATTR_CONTROL 0x20
+
+typedef struct rn_batch_header {
+    int64_t base_offset;
+    int32_t batch_length;
+    int32_t partition_leader_epoch;
+    int8_t magic;
+    uint32_t crc;
+    int16_t attributes;
+    int32_t last_offset_delta;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int32_t records_count;
+} rn_batch_header_t;
+
+/* Bytes of the whole batch: batch_length + 12. */
+static inline size_t rn_batch_size(const rn_batch_header_t *h)
+{
+    return (size_t)h->batch_length + RN_BATCH_LOG_OVERHEAD;
+}
+
+/* Reads the header of the batch starting at `p` with `len` bytes available. INVALID as soon as
+ * the bytes present prove it: batch_length below the header's size (49) once 12 bytes are
+ * there, magic other than 2 once 17 are; otherwise PARTIAL until all 61 header bytes are there.
+ * `*out` is filled only on OK. Does not check the CRC or that the whole batch is present:
+ * compare rn_batch_size() with `len` for that. Pure function, any thread. */
+rn_decode_t rn_batch_parse_header(const uint8_t *p, size_t len, rn_batch_header_t *out);
+
+/* CRC-32C (Castagnoli), continuing from `crc` (start with 0): rn_crc32c(rn_crc32c(0, a), b)
+ * is the CRC of a followed by b. Uses the SSE4.2 instruction when the CPU has it, a table
+ * otherwise; both agree with the standard check value (crc32c("123456789") == 0xe3069283).
+ * Any thread. */
+uint32_t rn_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* True when the batch's stored CRC matches its bytes 21..end. `len` must be rn_batch_size()
+ * (already checked to be available); false when it is below the 61-byte header. */
+bool rn_batch_crc_ok(const uint8_t *batch, size_t len);
+
+/* Validation of one Produce request's `records` blob before anything is written. Every batch
+ * must be magic 2, whole, CRC-valid, with a known codec, records_count >= 1 and
+ * last_offset_delta == records_count - 1, and its records must parse: each record is walked
+ * (varints bounded, every length inside its record, each record's length matching its fields,
+ * offsetDelta equal to its position, the records using up the batch exactly). Compressed
+ * batches are first decompressed into a per-thread scratch buffer of at most
+ * `max_uncompressed` bytes (a bomb beyond that is rejected without decoding past the bound).
+ * Control batches and transactional bits are accepted. The blob must hold at least one batch
+ * and nothing after the last one. Per-record timestamps, keys on compacted topics, the
+ * one-batch-per-partition rule of Produce v3+ and zstd's Produce v7 minimum are the caller's.
+ * Returns 0 and fills `*out`, or a Kafka error code (`*out` untouched):
+ *   2 CORRUPT_MESSAGE: bad CRC, bad layout, truncated batch, bad codec data, a bomb, a
+ *     records_count that disagrees with last_offset_delta or with the records;
+ *   43 UNSUPPORTED_FOR_MESSAGE_FORMAT: a magic 0/1 message set;
+ *   76 UNSUPPORTED_COMPRESSION_TYPE: codec bits 5-7;
+ *   87 INVALID_RECORD: an empty blob, or a record whose offsetDelta is not its position (as
+ *     Kafka's LogValidator answers);
+ *   -1 UNKNOWN_SERVER_ERROR: no memory for the decompression buffer.
+ * `why` (may be NULL) gets static text saying what, NULL on success. Any thread; the scratch
+ * buffer is per thread and freed at thread exit. */
+typedef struct rn_records_summary {
+    int32_t nbatches;
+    int64_t nrecords;            /* sum of records_count (== last_offset_delta + 1) */
+    int64_t max_timestamp;       /* largest batch max_timestamp, -1 if none is above -1 */
+    int64_t max_timestamp_delta; /* offset of that batch's last record, relative to the first
+                                    record of the blob (sum of earlier batches' counts);
+                                    -1 while max_timestamp is -1 */
+    size_t max_batch_size;       /* largest rn_batch_size(), for message.max.bytes
+                                    (MESSAGE_TOO_LARGE compares the whole batch, as Kafka) */
+} rn_records_summary_t;
+int rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
+                        rn_records_summary_t *out, const char **why);
+
+/* Offsets in place (CLIENTS.md rule 8: base offset and leader epoch are outside the CRC).
+ * Walks every batch of the blob `p`/`len`, which rn_records_validate() accepted, setting base
+ * offsets consecutively from `first_offset` and the leader epoch to `leader_epoch`; CRCs stay
+ * valid. Returns the offset after the last record. */
+int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset, int32_t leader_epoch);
+
+/* message.timestamp.type=LogAppendTime: sets the timestamp-type bit and max_timestamp to
+ * `now_ms` in every batch of the validated blob and recomputes each CRC. base_timestamp and
+ * the records are left alone: readers of a LogAppendTime batch use max_timestamp for all. */
+void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms);
+
+/* Decompresses `in` with `codec` into `out` (capacity `cap`). Returns 0 and sets *out_len, or
+ * -1 when the data is not valid for the codec (empty input included) or would exceed `cap`:
+ * decoding stops at the bound, and nothing is allocated from sizes the data declares. Snappy
+ * accepts raw blocks and the xerial framing Java clients use; gzip accepts concatenated
+ * members; lz4 and zstd reject bytes after the last frame. RN_CODEC_NONE copies. Any thread. */
+int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
+
+#endif
