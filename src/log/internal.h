@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private to src/log/: the log object, its segments and their two indexes.
+ *
+ * Locks (a log has three, never nested except segs_lock inside append_lock):
+ *  - append_lock serializes the writer side: append, roll, retention, DeleteRecords, config
+ *    changes, close. It is held across the .log write, because offsets must reach the file in
+ *    the order they were assigned.
+ *  - segs_lock guards the segment array and the fields each segment publishes to readers (size,
+ *    next_offset, the max-timestamp pair). The writer changes them holding both locks, so either
+ *    lock is enough to read them. Readers take only segs_lock, for a few instructions, and never
+ *    wait for a write to the disk.
+ *  - sync_lock is held across fdatasync: the caller that holds it syncs for everyone queued
+ *    behind it (group commit); it guards flushed_offset and each segment's index_synced. */
+#ifndef RN_LOG_INTERNAL_H
+#define RN_LOG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log/log.h"
+
+/* Kafka's index entry sizes (OffsetIndex, TimeIndex). */
+#define RN_OFFSET_INDEX_ENTRY_LEN 8
+#define RN_TIME_INDEX_ENTRY_LEN 12
+
+/* Bytes of a batch header the read path needs: base_offset, batch_length, partition_leader_epoch,
+ * magic, crc, attributes, last_offset_delta (records.h has the layout). */
+#define RN_LOG_PEEK_LEN 27
+
+/* Largest decompressed size the timestamp lookups accept for one batch (a bound, not a buffer). */
+#define RN_LOG_MAX_DECOMPRESSED (64u << 20)
+
+static inline uint32_t rn_log_load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t rn_log_load_be64(const uint8_t *p)
+{
+    return (uint64_t)rn_log_load_be32(p) << 32 | rn_log_load_be32(p + 4);
+}
+
+static inline void rn_log_store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void rn_log_store_be64(uint8_t *p, uint64_t v)
+{
+    rn_log_store_be32(p, (uint32_t)(v >> 32));
+    rn_log_store_be32(p + 4, (uint32_t)v);
+}
+
+/* Milliseconds since the epoch (CLOCK_REALTIME), the clock rn_log_maintain's callers use. */
+int64_t rn_log_now_ms(void);
+
+/* ---- index.c: one memory-mapped index file (.index or .timeindex) ----
+ *
+ * An index is either writable (the active segment's: the file is preallocated, sparse, to the
+ * maximum size and mapped whole) or sealed (trimmed to its entries; never written again). The
+ * writer stores an entry's bytes and then publishes the count with a release store, so a reader
+ * that loads the count with acquire may read entries [0, n) without a lock. The mapping lives
+ * until rn_index_close, which only the segment's last unref calls. */
+typedef struct rn_index {
+    int fd;                 /* -1 once a sealed index is durable (rn_index_drop_fd) */
+    uint8_t *map;           /* MAP_SHARED over the file's first map_len bytes; NULL if map_len is 0 */
+    size_t map_len;
+    size_t entry_len;       /* RN_OFFSET_INDEX_ENTRY_LEN or RN_TIME_INDEX_ENTRY_LEN */
+    size_t max_entries;     /* entries the mapping can hold */
+    _Atomic size_t n;       /* entries written and visible */
+    size_t alloc_len;       /* writable: bytes of the file known to have disk blocks */
+    bool writable;
+} rn_index_t;
+
+enum {
+    RN_INDEX_CREATE = 1 << 0,     /* start empty (truncating any file left there) */
+    RN_INDEX_WRITABLE = 1 << 1,   /* preallocate to max_bytes and accept appends */
+};
+
+/* Opens the index at `path`. An existing file's entries are counted from its length, ignoring a
+ * zero-filled tail left by a crash before trimming. `max_bytes` (rounded down to whole entries)
+ * is the size a writable index is preallocated to. Returns 0 or a negative errno. */
+int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t max_bytes, int flags);
+void rn_index_close(rn_index_t *idx);
+static inline size_t rn_index_entries(const rn_index_t *idx)
+{
+    /* Acquire: pairs with the release in the append functions, so the entries counted are written. */
+    return atomic_load_explicit(&idx->n, memory_order_acquire);
+}
+/* Room for `more` entries? Always false once sealed. Writer only. */
+bool rn_index_has_room(const rn_index_t *idx, size_t more);
+/* Appends one entry. Returns 0, -ENOSPC when the index is full or the disk has no room for it
+ * (then nothing changes: an index is sparse, so a missing entry only lengthens later scans). */
+int rn_index_append_offset(rn_index_t *idx, uint32_t rel_offset, uint32_t pos);
+int rn_index_append_time(rn_index_t *idx, int64_t timestamp, uint32_t rel_offset);
+void rn_index_offset_entry(const rn_index_t *idx, size_t i, uint32_t *rel_offset, uint32_t *pos);
+void rn_index_time_entry(const rn_index_t *idx, size_t i, int64_t *timestamp, uint32_t *rel_offset);
+/* The largest entry whose relative offset is <= `rel_offset`: its file position, or 0 (the
+ * segment's start) when there is none. */
+uint32_t rn_index_lookup_offset(const rn_index_t *idx, uint32_t rel_offset);
+/* The largest entry whose file position is <= `pos`: that position, or 0 when there is none
+ * (positions ascend with offsets). */
+uint32_t rn_index_lookup_position(const rn_index_t *idx, uint32_t pos);
+/* The last entry whose timestamp is < `timestamp`: its relative offset, or -1 when none. Every
+ * record before that offset (in this segment) has a timestamp < `timestamp`. */
+int64_t rn_index_lookup_time(const rn_index_t *idx, int64_t timestamp);
+/* Forgets every entry (recovery rebuilds the index). Writer only, before readers exist. */
+void rn_index_reset(rn_index_t *idx);
+/* Trims the file to its entries and stops accepting appends. Returns 0 or a negative errno
+ * (the index stays usable either way). */
+int rn_index_seal(rn_index_t *idx);
+/* fsync: on Linux this also writes the mapping's dirty pages, which live in the page cache.
+ * 0 at once for an index whose descriptor was dropped. */
+int rn_index_sync(rn_index_t *idx);
+/* Closes the descriptor of a sealed index once it is durable: the mapping stays valid, and
+ * nothing else needs the fd. Sealed indexes opened from disk never keep theirs. */
+void rn_index_drop_fd(rn_index_t *idx);
+
+/* ---- segment.c: one segment (.log + .index + .timeindex), reference-counted ---- */
+typedef struct rn_segment {
+    _Atomic int refs;               /* the log's array holds one; every handed-out range one */
+    int64_t base_offset;            /* immutable */
+    int log_fd;
+    rn_index_t index;
+    rn_index_t timeindex;
+
+    /* Published: written holding append_lock and segs_lock, read under either. */
+    int64_t size;                   /* bytes of whole batches in the .log */
+    int64_t next_offset;            /* offset after the last batch (base_offset when empty) */
+    int64_t max_timestamp;          /* largest batch max_timestamp, -1 when none */
+    int64_t max_timestamp_offset;   /* last offset of the batch that has it, -1 when none */
+
+    /* Writer state: append_lock. */
+    int64_t w_max_timestamp;        /* the max-timestamp pair as written, published at the end */
+    int64_t w_max_timestamp_offset; /* of each append (load and recovery set both copies) */
+    int64_t bytes_since_index;      /* .log bytes since the last offset index entry */
+    int64_t indexed_max_timestamp;  /* timestamp of the last time index entry, -1 when none */
+    int64_t first_append_ms;        /* wall clock of the first append (segment.ms), -1 if none */
+    bool changed;                   /* created, rebuilt or appended to since the log was opened */
+
+    bool index_synced;              /* sealed and both indexes fsynced: sync_lock */
+} rn_segment_t;
+
+/* "<dir>/<20-digit base><suffix>" into buf (at least PATH_MAX). Returns 0 or -ENAMETOOLONG. */
+int rn_segment_path(char *buf, size_t cap, const char *dir, int64_t base_offset, const char *suffix);
+/* Creates an empty segment at `base_offset` (files created or truncated; indexes writable). */
+int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes, rn_segment_t **out);
+/* Opens an existing segment. Its size is the file's; next_offset and the max timestamp are
+ * left for the caller (load or recovery) to fill. `writable`: the active segment. */
+int rn_segment_open(const char *dir, int64_t base_offset, size_t max_index_bytes, bool writable,
+                    rn_segment_t **out);
+void rn_segment_ref(rn_segment_t *seg);
+/* Drops a reference; the last one closes the files and frees the segment. */
+void rn_segment_unref(rn_segment_t *seg);
+/* rn_file_range_t.release: `owner` is the segment. */
+void rn_segment_release(void *owner);
+/* Removes the three files (missing ones are fine). Open descriptors stay readable. */
+int rn_segment_unlink(const char *dir, int64_t base_offset);
+/* Writes `len` bytes at the end of the .log. On failure the file is cut back to its old size
+ * and the negative errno returned. Does not change seg->size: the caller publishes. */
+int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len);
+/* Adds the final time index entry and trims both indexes (roll and close). */
+void rn_segment_seal(rn_segment_t *seg);
+/* fsyncs both indexes of a sealed segment and drops their descriptors. 0 or a negative errno. */
+int rn_segment_sync_indexes(rn_segment_t *seg);
+/* Index entries for one batch of `batch_len` bytes at `pos`, with the given offsets and max
+ * timestamp, following index.interval.bytes; updates the writer's max-timestamp pair. Writer
+ * only: the caller publishes size, next_offset and the pair afterwards. Used by append and by
+ * recovery. */
+void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, int64_t base_offset,
+                            int64_t last_offset, int64_t max_timestamp, int32_t index_interval_bytes);
+
+/* Reads exactly `len` bytes at `pos` of the .log. Returns 0 or a negative errno (-EIO when the
+ * file ends first). */
+int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len);
+
+/* Reads batch headers from a segment file with few system calls: one pread fills a buffer from
+ * which the next headers are served. `end` bounds every read (the published size). */
+typedef struct rn_scan {
+    int fd;
+    int64_t end;
+    int64_t buf_pos;        /* file position of buf[0] */
+    size_t buf_len;
+    uint8_t buf[4096];
+} rn_scan_t;
+void rn_scan_init(rn_scan_t *s, int fd, int64_t end);
+/* Points *p at `n` (<= 4096) bytes from `pos`. Returns 0, 1 when fewer than `n` bytes are left
+ * before `end`, or a negative errno. */
+int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p);
+
+/* The position of the first batch at or after `pos` whose last offset is >= `offset`, from a
+ * scan that stops at s->end. Sets *batch_pos, *batch_len, *base, *last. Returns 0, 1 when no such
+ * batch lies before end, or a negative errno (-EIO for a header that cannot be right). */
+int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *batch_pos,
+                          size_t *batch_len, int64_t *base, int64_t *last);
+
+/* ---- recovery.c: loading the segments at open ---- */
+/* Fills log->segs from the directory: trusts what a clean shutdown left, recovers the rest (see
+ * rn_log_open). Sets log->leo and the max timestamp pairs; logs one INFO line. */
+int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean);
+
+/* ---- timestamp.c ---- */
+/* The first record at or after `min_offset` in the batch `batch`/`len` (whole, as on disk) whose
+ * timestamp is >= `timestamp`. Returns 0 and sets *offset and *record_ts; 1 when no record
+ * qualifies; -ENOMEM; or 2 when the records cannot be walked (a compressed batch over
+ * RN_LOG_MAX_DECOMPRESSED): the caller then answers with the batch's own offsets. */
+int rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
+                       int64_t *offset, int64_t *record_ts);
+
+/* ---- log.c ---- */
+struct rn_log {
+    char *dir;
+
+    pthread_mutex_t append_lock;
+    rn_log_config_t cfg;            /* append_lock */
+    int64_t leo;                    /* log end offset: append_lock (equal to hw between appends) */
+    bool closed;                    /* append_lock: close or delete has begun */
+
+    pthread_mutex_t segs_lock;
+    rn_segment_t **segs;            /* sorted by base offset; the last is the active segment.   */
+    size_t nsegs, segs_cap;         /* changed holding both locks, so either lock reads them */
+
+    pthread_mutex_t sync_lock;
+    int64_t flushed_offset;         /* sync_lock: everything below is on disk */
+
+    /* Published. Release stores after the data they describe, acquire loads by readers. */
+    _Atomic int64_t hw;
+    _Atomic int64_t log_start;
+    _Atomic int64_t recovery_point;
+    _Atomic int64_t size_bytes;
+    _Atomic int64_t last_flush_ms;
+    _Atomic bool dir_dirty;         /* a segment was created since the directory was last fsynced */
+};
+
+/* Appends `seg` to the array (taking the log's reference). Caller holds append_lock, or is
+ * rn_log_load before the log is shared. */
+void rn_log_push_segment(rn_log_t *log, rn_segment_t *seg);
+
+#endif

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The log room: one partition's log on disk, in Kafka's layout and formats (CLIENTS.md):
+ * a directory `<log.dir>/<topic>-<partition>/` of segments named by their 20-digit base offset:
+ * `.log` (record batches exactly as stored), a sparse `.index` (8-byte entries: offset relative
+ * to the segment base, file position; one per index.interval.bytes) and `.timeindex` (12-byte
+ * entries: timestamp, relative offset; monotonic).
+ *
+ * Threads: every function is safe from any thread (close and delete excepted, see there).
+ * Appends are serialized by the log's append lock, held across the write; readers find their
+ * byte range under a second lock that is only ever held for a few instructions (never across
+ * I/O), and then read the file without any lock. The high watermark and log start offset are
+ * published with atomics, so rn_log_high_watermark() takes no lock at all. Segments are
+ * reference-counted: retention and delete unlink a file that a fetch is still sending; the file
+ * stays readable until the last rn_file_range_t release.
+ *
+ * Durability: an append returns when the bytes are in the page cache (Kafka's acks semantics).
+ * When the flush policy (flush.messages / flush.ms) says a sync is due, rn_log_append sets
+ * *sync_needed and the caller runs rn_log_sync() off its event loop before acknowledging;
+ * concurrent callers share one fdatasync (group commit). */
+#ifndef RN_LOG_LOG_H
+#define RN_LOG_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records/records.h"
+#include "util/outbuf.h"
+
+typedef struct rn_log rn_log_t;
+
+/* Effective settings of one partition's log: the topic's overrides over the broker's log.*
+ * defaults. Kafka's names in comments. -1 means unlimited where Kafka allows it. */
+typedef struct rn_log_config {
+    int64_t segment_bytes;          /* segment.bytes / log.segment.bytes, default 1 GiB */
+    int64_t segment_ms;             /* segment.ms / log.roll.ms(hours), default 7 days */
+    int64_t retention_ms;           /* retention.ms / log.retention.ms(minutes, hours), default 7 days; -1 */
+    int64_t retention_bytes;        /* retention.bytes / log.retention.bytes, default -1 */
+    int64_t flush_messages;         /* flush.messages / log.flush.interval.messages, default INT64_MAX */
+    int64_t flush_ms;               /* flush.ms / log.flush.interval.ms, default INT64_MAX */
+    int32_t index_interval_bytes;   /* index.interval.bytes, default 4096 */
+    int32_t max_index_bytes;        /* segment.index.bytes / log.index.size.max.bytes, default 10 MiB */
+    bool delete_enabled;            /* cleanup.policy contains "delete" (retention applies) */
+} rn_log_config_t;
+
+/* Kafka's defaults, for tests and as the base of the broker's. */
+void rn_log_config_defaults(rn_log_config_t *cfg);
+
+/* Opens (creating if needed) the log in directory `dir` (the partition directory itself).
+ * `recovery_point` is the offset up to which the log is known flushed (from the log dir's
+ * recovery-point-offset-checkpoint; 0 if unknown); `clean` says the broker stopped cleanly (no
+ * recovery needed). Without `clean`, every segment from the one holding `recovery_point` on is
+ * scanned: batch headers and CRCs checked, indexes rebuilt, the file truncated at the first
+ * invalid byte, later segments removed; one INFO line per partition says what was recovered and
+ * truncated. `log_start_offset` comes from log-start-offset-checkpoint (-1 if unknown: the first
+ * segment's base). Returns 0 or a negative errno. */
+int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_point,
+                int64_t log_start_offset, bool clean, rn_log_t **out);
+/* Flushes, trims the active segment's indexes to their used size and closes. Waits for no
+ * reader: open file ranges keep their segments alive on their own. No other call on this log may
+ * be running or start once close begins. rn_log_close(NULL) is a no-op. */
+void rn_log_close(rn_log_t *log);
+/* Closes the log and removes its directory (DeleteTopics). File ranges already handed out stay
+ * readable; as with close, no other call on this log may be running or start. */
+int rn_log_delete(rn_log_t *log);
+/* Replaces the settings (AlterConfigs); takes effect at the next append, roll or retention. */
+void rn_log_set_config(rn_log_t *log, const rn_log_config_t *cfg);
+
+/* Appends a blob of record batches that rn_records_validate() accepted (`sum` is its summary),
+ * assigning offsets in place from the log end offset (base offset and leader epoch rewritten,
+ * CRC untouched) and writing the bytes as they are. Rolls first when the active segment is full
+ * (segment.bytes) or old (segment.ms). Updates the indexes and publishes the new high watermark.
+ * Sets *base_offset to the first assigned offset and *sync_needed when the flush policy asks for
+ * rn_log_sync() before the append may be acknowledged. Returns 0 or a negative errno (ENOSPC,
+ * EIO: nothing is published then and the file is cut back; EINVAL for a blob shorter than a batch
+ * header or over INT32_MAX bytes). */
+int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_summary_t *sum,
+                  int64_t *base_offset, bool *sync_needed);
+/* Makes everything appended so far durable (fdatasync of each unflushed segment), sharing one
+ * sync among concurrent callers. Blocking: call it from a worker thread, never an event loop.
+ * Returns 0 or a negative errno. */
+int rn_log_sync(rn_log_t *log);
+/* Time-based flush (flush.ms) and roll (segment.ms): called periodically off the loops with the
+ * wall clock in ms. Rolls a non-empty active segment whose first append is older than segment.ms
+ * even when no append comes (so retention, which spares the active segment, can reach its data),
+ * and runs rn_log_sync() when flush.ms has passed with unflushed messages. 0 or a negative errno. */
+int rn_log_maintain(rn_log_t *log, int64_t now_ms);
+
+/* Published offsets, read without the lock. */
+int64_t rn_log_high_watermark(const rn_log_t *log);   /* = log end offset on one node */
+int64_t rn_log_start_offset(const rn_log_t *log);
+int64_t rn_log_recovery_point(const rn_log_t *log);   /* everything below is flushed */
+/* Bytes in all segments (DescribeLogDirs, retention.bytes). */
+int64_t rn_log_size_bytes(const rn_log_t *log);
+
+#define RN_LOG_OFFSET_OUT_OF_RANGE 1   /* a positive return: not an errno */
+
+/* A byte range to send for a fetch, or an empty one at the high watermark. */
+typedef struct rn_log_slice {
+    rn_file_range_t range;          /* len 0: nothing to send (range.release is NULL then) */
+    int64_t high_watermark;
+    int64_t log_start_offset;
+} rn_log_slice_t;
+
+/* Finds the batch that contains `offset` (via the offset index, then a short scan of batch
+ * headers) and returns whole batches from there, up to `max_bytes`, within one segment and never
+ * past the high watermark. The first batch is always returned whole, even beyond max_bytes
+ * (KIP-74). The range holds a reference on its segment: the caller hands it to the network layer,
+ * whose release drops it. Returns 0, RN_LOG_OFFSET_OUT_OF_RANGE when offset < log start or
+ * > high watermark (offset == high watermark gives an empty slice), or a negative errno (EIO when
+ * the file no longer holds a sane batch header). The slice's high watermark and log start are
+ * from the same instant as the range. */
+int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t *out);
+
+/* ListOffsets by timestamp: the offset and timestamp of the first record at or after the log
+ * start whose timestamp is >= `ts` (time index, then the batch's records). *offset = -1 and
+ * *timestamp = -1 when none. Exact to the record: uncompressed batches are walked, compressed ones
+ * decompressed (at most 64 MiB) and walked; LogAppendTime batches answer with their first offset
+ * and max timestamp, which every record of theirs carries. A compressed batch that cannot be
+ * decompressed within the bound answers the same way (batch precision). 0 or a negative errno. */
+int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int64_t *timestamp);
+/* ListOffsets -3 (KIP-734): the offset and timestamp of the record with the largest timestamp
+ * (the earliest such record); -1/-1 for an empty log. */
+int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp);
+
+/* DeleteRecords: advances the log start offset to `offset` (<= high watermark; -1 means the high
+ * watermark, as in DeleteRecordsRequest) and deletes the segments wholly below it. An offset at or
+ * below the current start changes nothing. Returns 0, RN_LOG_OFFSET_OUT_OF_RANGE, or a negative
+ * errno. */
+int rn_log_delete_records(rn_log_t *log, int64_t offset);
+/* Retention (when delete_enabled): removes whole segments, oldest first and never the active one,
+ * while their largest timestamp (the file's mtime when they have none) is older than retention.ms,
+ * then while the log without the segment still holds >= retention.bytes (Kafka's rule). Segments
+ * wholly below the log start offset go whatever the policy. Advances the log start offset.
+ * Returns how many segments were deleted, or a negative errno. */
+int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms);
+
+#endif
