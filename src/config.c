@@ -5,13 +5,19 @@
  * how rn_config_build checks it. rn_config_build walks the table, not the properties, so every
  * key is checked exactly once and in a fixed order, and an absent key goes through the same code
  * with the table's default. A later issue adds a key with one table row (plus a field in
- * rn_config_t); conf/runnel.properties documents the same keys. */
+ * rn_config_t); conf/runnel.properties documents the same keys.
+ *
+ * Every key's value in effect is also kept as text (rn_config_value) with a flag saying whether
+ * it was set (rn_config_is_set): DescribeConfigs reports them, and topic configs derive their
+ * defaults from them. Keys derived from several others (log.retention.*, log.roll.*,
+ * log.flush.interval.ms) are combined after the walk, in derive_log_defaults. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +115,54 @@ static int_parse_t parse_int64(const char *s, int64_t *out)
     return INT_OK;
 }
 
+int rn_config_parse_int64(const char *s, int64_t *out)
+{
+    switch (parse_int64(s, out)) {
+    case INT_OK:
+        return 0;
+    case INT_RANGE:
+        return -ERANGE;
+    case INT_SYNTAX:
+        break;
+    }
+    return RN_EINVAL;
+}
+
+int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len, bool *delete_enabled)
+{
+    bool compact = false, del = false;
+    const char *p = value;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\0') {
+        for (;;) {
+            /* Kafka splits a LIST on commas with any whitespace around them. */
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            while (n > 0 && (unsigned char)p[n - 1] <= ' ')
+                n--;
+            if (n == 7 && memcmp(p, "compact", 7) == 0)
+                compact = true;
+            else if (n == 6 && memcmp(p, "delete", 6) == 0)
+                del = true;
+            else
+                return RN_EINVAL;
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+            while ((unsigned char)*p <= ' ' && *p != '\0')
+                p++;
+        }
+    }
+    const char *c = compact && del ? "compact,delete" : compact ? "compact" : del ? "delete" : "";
+    if (strlen(c) >= canon_len)
+        return RN_EINVAL;
+    strcpy(canon, c);
+    if (delete_enabled != NULL)
+        *delete_enabled = del;
+    return 0;
+}
+
 /* Java's String.trim, which Kafka applies to every value: drops bytes <= ' ' at both ends. */
 static char *trimmed_dup(const char *s)
 {
@@ -130,10 +184,15 @@ typedef struct build {
     size_t extra_log_dirs;   /* directories of log.dirs after the first, for a warning */
 } build_t;
 
+/* For KEY_INT32, KEY_INT64 and KEY_BOOL, a row without a field (field_size 0) is checked but
+ * stored nowhere: its text (rn_config_value) is what other code reads, or nothing does yet. A
+ * key without a static default is not checked when absent. */
 typedef enum key_kind {
     KEY_INT32,    /* an int32_t field in [min, max] */
     KEY_INT64,    /* an int64_t field in [min, max] */
     KEY_BOOL,     /* a bool field: true or false, any case */
+    KEY_DOUBLE,   /* a finite decimal number in [dmin, dmax]; never stored */
+    KEY_ENUM,     /* one of `choices`, exactly (Kafka compares case-sensitively); never stored */
     KEY_CUSTOM,   /* checked by `apply` */
     KEY_ALIAS,    /* in effect, checked by the `apply` of the key named in its doc */
     KEY_LATER,    /* accepted, not yet in effect: no check until its issue lands */
@@ -148,7 +207,9 @@ struct key_def {
     rn_config_key_t pub;   /* first, so rn_config_key_at can hand it out */
     key_kind_t kind;
     int64_t min, max;      /* KEY_INT32, KEY_INT64 */
-    size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t */
+    double dmin, dmax;     /* KEY_DOUBLE */
+    const char *const *choices;   /* KEY_ENUM: NULL-terminated */
+    size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t; 0: nowhere */
     key_apply_fn apply;    /* KEY_CUSTOM */
 };
 
@@ -162,77 +223,157 @@ static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value);
 static int apply_num_network_threads(build_t *b, const key_def_t *def, const char *value);
 static int apply_idle_ms(build_t *b, const key_def_t *def, const char *value);
 static int apply_log_level(build_t *b, const key_def_t *def, const char *value);
+static int apply_index_interval(build_t *b, const key_def_t *def, const char *value);
+static int apply_cleanup_policy(build_t *b, const key_def_t *def, const char *value);
+static int apply_timestamp_type(build_t *b, const key_def_t *def, const char *value);
+static int apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
+
+static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", "snappy", "gzip", "producer", NULL };
+
+#define B RN_CONFIG_TYPE_BOOLEAN
+#define S RN_CONFIG_TYPE_STRING
+#define I RN_CONFIG_TYPE_INT
+#define H RN_CONFIG_TYPE_SHORT
+#define L RN_CONFIG_TYPE_LONG
+#define D RN_CONFIG_TYPE_DOUBLE
+#define LIST RN_CONFIG_TYPE_LIST
 
 /* Order matters where one key reads another: listeners comes before advertised.listeners. */
 static const key_def_t keys[] = {
     { .pub = { "listeners", "PLAINTEXT://127.0.0.1:9092",
-               "the one listener, PLAINTEXT://HOST:PORT; empty host: all interfaces; port 0: ephemeral", true },
+               "the one listener, PLAINTEXT://HOST:PORT; empty host: all interfaces; port 0: ephemeral", true, S },
       .kind = KEY_CUSTOM, .apply = apply_listeners },
     { .pub = { "advertised.listeners", NULL,
-               "address given to clients; default: the listener, with 127.0.0.1 for a wildcard host", true },
+               "address given to clients; default: the listener, with 127.0.0.1 for a wildcard host", true, S },
       .kind = KEY_CUSTOM, .apply = apply_advertised_listeners },
-    { .pub = { "node.id", "1", "this broker's id (0 or more)", true },
+    { .pub = { "node.id", "1", "this broker's id (0 or more)", true, I },
       .kind = KEY_CUSTOM, .apply = apply_node_id },
-    { .pub = { "broker.id", "1", "older name of node.id; if both are set they must agree", true },
+    { .pub = { "broker.id", "1", "older name of node.id; if both are set they must agree", true, I },
       .kind = KEY_ALIAS },
-    { .pub = { "cluster.id", NULL, "cluster id reported to clients; default: kept in the data directory", true },
+    { .pub = { "cluster.id", NULL, "cluster id reported to clients; default: kept in the data directory", true, S },
       .kind = KEY_CUSTOM, .apply = apply_cluster_id },
-    { .pub = { "log.dirs", "./data", "data directory (comma list; only the first is used)", true },
+    { .pub = { "log.dirs", "./data", "data directory (comma list; only the first is used)", true, S },
       .kind = KEY_CUSTOM, .apply = apply_log_dirs },
-    { .pub = { "log.dir", "./data", "data directory, used when log.dirs is not set", true },
+    { .pub = { "log.dir", "./data", "data directory, used when log.dirs is not set", true, S },
       .kind = KEY_ALIAS },
-    { .pub = { "num.network.threads", NULL, "network threads (1-256); default: number of CPUs", true },
+    { .pub = { "num.network.threads", NULL, "network threads (1-256); default: number of CPUs", true, I },
       .kind = KEY_CUSTOM, .apply = apply_num_network_threads },
-    { .pub = { "socket.request.max.bytes", "104857600", "largest request accepted, in bytes", true },
+    { .pub = { "socket.request.max.bytes", "104857600", "largest request accepted, in bytes", true, I },
       .kind = KEY_INT64, .min = 1, .max = INT32_MAX, FIELD(socket_request_max_bytes) },
-    { .pub = { "connections.max.idle.ms", "600000", "close connections idle this long; -1: never", true },
+    { .pub = { "connections.max.idle.ms", "600000", "close connections idle this long; -1: never", true, L },
       .kind = KEY_CUSTOM, .apply = apply_idle_ms },
-    { .pub = { "auto.create.topics.enable", "true", "create a topic when a client asks for an unknown one", true },
+    { .pub = { "auto.create.topics.enable", "true", "create a topic when a client asks for an unknown one", true, B },
       .kind = KEY_BOOL, FIELD(auto_create_topics_enable) },
-    { .pub = { "num.partitions", "1", "partitions of an auto-created topic", true },
+    { .pub = { "num.partitions", "1", "partitions of an auto-created topic", true, I },
       .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(num_partitions) },
-    { .pub = { "log.level", "info", "most verbose log level: error, warn, info, debug or trace", true },
+    { .pub = { "log.level", "info", "most verbose log level: error, warn, info, debug or trace", true, S },
       .kind = KEY_CUSTOM, .apply = apply_log_level },
+
+    /* Topics and their logs: each is the broker default of a topic config (topic_config.c). */
+    { .pub = { "default.replication.factor", "1", "replication factor of a topic created with -1 (auto-created ones too)",
+               true, I },
+      .kind = KEY_CUSTOM, .apply = apply_replication_factor },
+    { .pub = { "runnel.accept.replication.factor", "false",
+               "accept a replication factor above 1 with a warning (one replica is kept) instead of refusing it", true, B },
+      .kind = KEY_BOOL, FIELD(accept_replication_factor) },
+    { .pub = { "delete.topic.enable", "true", "allow DeleteTopics", true, B },
+      .kind = KEY_BOOL, FIELD(delete_topic_enable) },
+    { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled (14 or more)", true, I },
+      .kind = KEY_INT64, .min = 14, .max = INT32_MAX, FIELD(log_defaults.segment_bytes) },
+    { .pub = { "log.roll.ms", NULL, "age at which a segment is rolled; default: log.roll.hours", true, L },
+      .kind = KEY_INT64, .min = 1, .max = INT64_MAX },
+    { .pub = { "log.roll.hours", "168", "age at which a segment is rolled, in hours", true, I },
+      .kind = KEY_INT32, .min = 1, .max = INT32_MAX },
+    { .pub = { "log.retention.ms", NULL, "how long data is kept; -1: forever; default: log.retention.minutes", true, L },
+      .kind = KEY_INT64, .min = INT64_MIN, .max = INT64_MAX },
+    { .pub = { "log.retention.minutes", NULL, "how long data is kept; default: log.retention.hours", true, I },
+      .kind = KEY_INT32, .min = INT32_MIN, .max = INT32_MAX },
+    { .pub = { "log.retention.hours", "168", "how long data is kept, in hours", true, I },
+      .kind = KEY_INT32, .min = INT32_MIN, .max = INT32_MAX },
+    { .pub = { "log.retention.bytes", "-1", "size a partition is trimmed to; -1: no limit", true, L },
+      .kind = KEY_INT64, .min = INT64_MIN, .max = INT64_MAX, FIELD(log_defaults.retention_bytes) },
+    { .pub = { "log.retention.check.interval.ms", "300000", "how often retention runs", true, L },
+      .kind = KEY_INT64, .min = 1, .max = INT64_MAX, FIELD(log_retention_check_interval_ms) },
+    { .pub = { "log.flush.interval.messages", "9223372036854775807", "fsync after this many records", true, L },
+      .kind = KEY_INT64, .min = 1, .max = INT64_MAX, FIELD(log_defaults.flush_messages) },
+    { .pub = { "log.flush.interval.ms", NULL, "fsync after this long; default: log.flush.scheduler.interval.ms", true, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.flush.scheduler.interval.ms", "9223372036854775807",
+               "default of log.flush.interval.ms (Kafka's flusher period); default: never", true, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.index.interval.bytes", "4096", "bytes between offset index entries", true, I },
+      .kind = KEY_CUSTOM, .apply = apply_index_interval },
+    { .pub = { "index.interval.bytes", "4096", "older Runnel name of log.index.interval.bytes, used when that is not set",
+               true, I },
+      .kind = KEY_ALIAS },
+    { .pub = { "log.index.size.max.bytes", "10485760", "largest offset index of a segment (4 or more)", true, I },
+      .kind = KEY_INT32, .min = 4, .max = INT32_MAX, FIELD(log_defaults.max_index_bytes) },
+    { .pub = { "message.max.bytes", "1048588", "largest record batch accepted", true, I },
+      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(message_max_bytes) },
+    { .pub = { "log.cleanup.policy", "delete", "default cleanup policy: delete, compact or both (compact,delete)",
+               true, LIST },
+      .kind = KEY_CUSTOM, .apply = apply_cleanup_policy },
+    { .pub = { "log.message.timestamp.type", "CreateTime",
+               "CreateTime keeps the producer's timestamps, LogAppendTime replaces them with the broker's clock", true, S },
+      .kind = KEY_CUSTOM, .apply = apply_timestamp_type },
+    { .pub = { "min.insync.replicas", "1", "replicas that must acknowledge acks=all (one node has one)", true, I },
+      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(min_insync_replicas) },
+
+    /* Topic config defaults that are checked and reported (DescribeConfigs) but change nothing
+     * yet: compaction, recompression, preallocation and replication come later or never. */
+    { .pub = { "compression.type", "producer",
+               "codec topics store (uncompressed, zstd, lz4, snappy, gzip, producer); batches are kept as sent", false, S },
+      .kind = KEY_ENUM, .choices = compression_types },
+    { .pub = { "log.cleaner.enable", "true", "run compaction for compacted topics", false, B },
+      .kind = KEY_BOOL },
+    { .pub = { "log.cleaner.delete.retention.ms", "86400000", "how long compaction keeps tombstones", false, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.cleaner.min.compaction.lag.ms", "0", "youngest record compaction may remove", false, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.cleaner.max.compaction.lag.ms", "9223372036854775807", "oldest a record may stay uncompacted",
+               false, L },
+      .kind = KEY_INT64, .min = 1, .max = INT64_MAX },
+    { .pub = { "log.cleaner.min.cleanable.ratio", "0.5", "dirty ratio at which a log is compacted (0 to 1)", false, D },
+      .kind = KEY_DOUBLE, .dmin = 0, .dmax = 1 },
+    { .pub = { "log.segment.delete.delay.ms", "60000", "wait before a deleted segment's file is removed", false, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.preallocate", "false", "preallocate segment files", false, B },
+      .kind = KEY_BOOL },
+    { .pub = { "unclean.leader.election.enable", "false", "elect an out-of-sync replica (one node: no effect)", false, B },
+      .kind = KEY_BOOL },
+    { .pub = { "log.message.timestamp.difference.max.ms", "9223372036854775807",
+               "largest difference between a record's timestamp and the broker's clock", false, L },
+      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+    { .pub = { "log.message.downconversion.enable", "true", "down-convert batches for old Fetch versions", false, B },
+      .kind = KEY_BOOL },
 
     /* Accepted so that a Kafka configuration starts without warnings; each takes effect (and
      * gets its checks) with the issue that implements it. Defaults are Kafka's, except where
      * a single node cannot meet them (replication factors and min ISR). */
-    { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled", false }, .kind = KEY_LATER },
-    { .pub = { "log.roll.ms", NULL, "age at which a segment is rolled; default: log.roll.hours", false }, .kind = KEY_LATER },
-    { .pub = { "log.roll.hours", "168", "age at which a segment is rolled, in hours", false }, .kind = KEY_LATER },
-    { .pub = { "log.retention.ms", NULL, "how long data is kept; -1: forever; default: log.retention.minutes", false },
-      .kind = KEY_LATER },
-    { .pub = { "log.retention.minutes", NULL, "how long data is kept; default: log.retention.hours", false },
-      .kind = KEY_LATER },
-    { .pub = { "log.retention.hours", "168", "how long data is kept, in hours", false }, .kind = KEY_LATER },
-    { .pub = { "log.retention.bytes", "-1", "size a partition is trimmed to; -1: no limit", false }, .kind = KEY_LATER },
-    { .pub = { "log.retention.check.interval.ms", "300000", "how often retention runs", false }, .kind = KEY_LATER },
-    { .pub = { "log.flush.interval.messages", "9223372036854775807", "fsync after this many records", false },
-      .kind = KEY_LATER },
-    { .pub = { "log.flush.interval.ms", NULL, "fsync after this long; default: never forced", false }, .kind = KEY_LATER },
-    { .pub = { "index.interval.bytes", "4096", "bytes between offset index entries", false }, .kind = KEY_LATER },
-    { .pub = { "message.max.bytes", "1048588", "largest record batch accepted", false }, .kind = KEY_LATER },
-    { .pub = { "default.replication.factor", "1", "replication factor of auto-created topics", false }, .kind = KEY_LATER },
-    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", false }, .kind = KEY_LATER },
-    { .pub = { "offsets.topic.replication.factor", "1", "replication factor of __consumer_offsets (Kafka: 3)", false },
+    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", false, I }, .kind = KEY_LATER },
+    { .pub = { "offsets.topic.replication.factor", "1", "replication factor of __consumer_offsets (Kafka: 3)", false, H },
       .kind = KEY_LATER },
     { .pub = { "transaction.state.log.replication.factor", "1",
-               "replication factor of __transaction_state (Kafka: 3)", false }, .kind = KEY_LATER },
-    { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)", false },
+               "replication factor of __transaction_state (Kafka: 3)", false, H }, .kind = KEY_LATER },
+    { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)", false, I },
       .kind = KEY_LATER },
-    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", false },
+    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", false, I },
       .kind = KEY_LATER },
-    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", false },
+    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", false, I },
       .kind = KEY_LATER },
-    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", false },
+    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", false, I },
       .kind = KEY_LATER },
-    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", false },
+    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", false, I },
       .kind = KEY_LATER },
-    { .pub = { "log.cleaner.enable", "true", "run compaction for compacted topics", false }, .kind = KEY_LATER },
-    { .pub = { "log.cleanup.policy", "delete", "default cleanup policy: delete, compact or both", false },
-      .kind = KEY_LATER },
-    { .pub = { "delete.topic.enable", "true", "allow DeleteTopics", false }, .kind = KEY_LATER },
 };
+
+#undef B
+#undef S
+#undef I
+#undef H
+#undef L
+#undef D
+#undef LIST
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -300,15 +441,22 @@ static void *field_of(build_t *b, const key_def_t *def)
 
 static int apply_key(build_t *b, const key_def_t *def, const char *value)
 {
+    /* An absent key without a static default: nothing to check; derive_log_defaults or the
+     * key's own apply knows what its absence means. */
+    if (value == NULL && def->kind != KEY_CUSTOM)
+        return 0;
     switch (def->kind) {
     case KEY_INT32: {
         int64_t v = 0;
         int rc = get_int(b, def->pub.name, value, def->min, def->max, &v);
         if (rc != 0)
             return rc;
-        assert(def->field_size == sizeof(int32_t) && def->min >= INT32_MIN && def->max <= INT32_MAX);
-        int32_t *field = field_of(b, def);
-        *field = (int32_t)v;
+        assert(def->min >= INT32_MIN && def->max <= INT32_MAX);
+        if (def->field_size != 0) {
+            assert(def->field_size == sizeof(int32_t));
+            int32_t *field = field_of(b, def);
+            *field = (int32_t)v;
+        }
         return 0;
     }
     case KEY_INT64: {
@@ -316,22 +464,49 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
         int rc = get_int(b, def->pub.name, value, def->min, def->max, &v);
         if (rc != 0)
             return rc;
-        assert(def->field_size == sizeof(int64_t));
-        int64_t *field = field_of(b, def);
-        *field = v;
+        if (def->field_size != 0) {
+            assert(def->field_size == sizeof(int64_t));
+            int64_t *field = field_of(b, def);
+            *field = v;
+        }
         return 0;
     }
     case KEY_BOOL: {
-        assert(def->field_size == sizeof(bool));
-        bool *field = field_of(b, def);
+        bool v;
         /* Kafka's ConfigDef accepts exactly these, in any case. */
         if (strcasecmp(value, "true") == 0)
-            *field = true;
+            v = true;
         else if (strcasecmp(value, "false") == 0)
-            *field = false;
+            v = false;
         else
             return invalid(b, def->pub.name, value, "must be true or false");
+        if (def->field_size != 0) {
+            assert(def->field_size == sizeof(bool));
+            bool *field = field_of(b, def);
+            *field = v;
+        }
         return 0;
+    }
+    case KEY_DOUBLE: {
+        /* Java's Double.parseDouble takes about what strtod takes; NaN and infinities are
+         * refused here because no ratio can be one. */
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (value[0] == '\0' || *end != '\0' || !isfinite(v))
+            return invalid(b, def->pub.name, value, "not a number");
+        if (v < def->dmin || v > def->dmax)
+            return invalid(b, def->pub.name, value, "must be between %g and %g", def->dmin, def->dmax);
+        return 0;
+    }
+    case KEY_ENUM: {
+        char list[256] = "";
+        for (const char *const *c = def->choices; *c != NULL; c++) {
+            if (strcmp(value, *c) == 0)
+                return 0;
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == def->choices ? "" : ", ", *c);
+        }
+        return invalid(b, def->pub.name, value, "must be one of %s", list);
     }
     case KEY_CUSTOM:
         return def->apply(b, def, value);
@@ -640,23 +815,150 @@ static int apply_log_level(build_t *b, const key_def_t *def, const char *value)
     return 0;
 }
 
+/* ---- Topic and log defaults ---- */
+
+/* log.index.interval.bytes is Kafka's name; index.interval.bytes is what earlier Runnel files
+ * used (it is the topic key's name), so it still counts when the Kafka name is not set. */
+static int apply_index_interval(build_t *b, const key_def_t *def, const char *value)
+{
+    const char *key = def->pub.name;
+    char *alias = NULL;
+    if (rn_props_get(b->props, key) == NULL && rn_props_get(b->props, "index.interval.bytes") != NULL) {
+        key = "index.interval.bytes";
+        if ((alias = trimmed_dup(rn_props_get(b->props, key))) == NULL)
+            return oom(b);
+        value = alias;
+    }
+    int64_t v = 0;
+    int rc = get_int(b, key, value, 0, INT32_MAX, &v);
+    if (rc == 0)
+        b->cfg.log_defaults.index_interval_bytes = (int32_t)v;
+    free(alias);
+    return rc;
+}
+
+static int apply_cleanup_policy(build_t *b, const key_def_t *def, const char *value)
+{
+    if (rn_config_parse_cleanup_policy(value, b->cfg.log_cleanup_policy, sizeof b->cfg.log_cleanup_policy,
+                                       &b->cfg.log_defaults.delete_enabled) != 0)
+        return invalid(b, def->pub.name, value, "must be a comma list of delete and compact");
+    return 0;
+}
+
+static int apply_timestamp_type(build_t *b, const key_def_t *def, const char *value)
+{
+    if (strcmp(value, "CreateTime") == 0)
+        b->cfg.log_append_time = false;
+    else if (strcmp(value, "LogAppendTime") == 0)
+        b->cfg.log_append_time = true;
+    else
+        return invalid(b, def->pub.name, value, "must be CreateTime or LogAppendTime");
+    return 0;
+}
+
+/* Replication factors travel as INT16 on the wire. Above 1, topics follow the same rule as
+ * CreateTopics (refused unless runnel.accept.replication.factor). */
+static int apply_replication_factor(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t v = 0;
+    int rc = get_int(b, def->pub.name, value, 1, INT16_MAX, &v);
+    if (rc == 0)
+        b->cfg.default_replication_factor = (int16_t)v;
+    return rc;
+}
+
+static size_t key_index(const char *name)
+{
+    const key_def_t *def = find_key(name);
+    assert(def != NULL);
+    return (size_t)(def - keys);
+}
+
+/* The checked value of an integer key, or `fallback` when it is absent. */
+static int64_t int_value(const build_t *b, const char *name, int64_t fallback)
+{
+    const char *value = b->cfg.values[key_index(name)];
+    int64_t v = fallback;
+    if (value != NULL && parse_int64(value, &v) != INT_OK)
+        v = fallback;   /* cannot happen: the walk checked it */
+    return v;
+}
+
+/* Kafka's KafkaConfig: log.retention.ms, else minutes, else hours, and any negative result
+ * means unlimited (-1); log.roll.ms, else log.roll.hours; log.flush.interval.ms, else
+ * log.flush.scheduler.interval.ms. */
+static int derive_log_defaults(build_t *b)
+{
+    rn_log_config_t *log = &b->cfg.log_defaults;
+    int64_t retention;
+    if (b->cfg.values[key_index("log.retention.ms")] != NULL)
+        retention = int_value(b, "log.retention.ms", -1);
+    else if (b->cfg.values[key_index("log.retention.minutes")] != NULL)
+        retention = int_value(b, "log.retention.minutes", -1) * 60 * 1000;
+    else
+        retention = int_value(b, "log.retention.hours", 168) * 60 * 60 * 1000;
+    log->retention_ms = retention < 0 ? -1 : retention;
+    if (log->retention_bytes < 0)
+        log->retention_bytes = -1;
+    if (b->cfg.values[key_index("log.roll.ms")] != NULL)
+        log->segment_ms = int_value(b, "log.roll.ms", 0);
+    else
+        log->segment_ms = int_value(b, "log.roll.hours", 168) * 60 * 60 * 1000;
+    if (b->cfg.values[key_index("log.flush.interval.ms")] != NULL)
+        log->flush_ms = int_value(b, "log.flush.interval.ms", INT64_MAX);
+    else
+        log->flush_ms = int_value(b, "log.flush.scheduler.interval.ms", INT64_MAX);
+
+    /* The alias's value is the one in effect: report it under the Kafka name too. */
+    size_t kafka = key_index("log.index.interval.bytes"), alias = key_index("index.interval.bytes");
+    if (!b->cfg.set[kafka] && b->cfg.set[alias]) {
+        char *copy = strdup(b->cfg.values[alias]);
+        if (copy == NULL)
+            return oom(b);
+        free(b->cfg.values[kafka]);
+        b->cfg.values[kafka] = copy;
+        b->cfg.set[kafka] = true;
+    }
+    return 0;
+}
+
+const char *rn_config_value(const rn_config_t *config, const char *name)
+{
+    const key_def_t *def = find_key(name);
+    if (def == NULL || config->values == NULL)
+        return NULL;
+    return config->values[def - keys];
+}
+
+bool rn_config_is_set(const rn_config_t *config, const char *name)
+{
+    const key_def_t *def = find_key(name);
+    return def != NULL && config->set != NULL && config->set[def - keys];
+}
+
 /* ---- Build ---- */
 
 int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, size_t errlen)
 {
     build_t b = { .props = props, .err = err, .errlen = errlen };
     int rc = 0;
+    b.cfg.values = calloc(NKEYS, sizeof *b.cfg.values);
+    b.cfg.set = calloc(NKEYS, sizeof *b.cfg.set);
+    if (b.cfg.values == NULL || b.cfg.set == NULL)
+        rc = oom(&b);
     for (size_t i = 0; i < NKEYS && rc == 0; i++) {
         const key_def_t *def = &keys[i];
         const char *given = rn_props_get(props, def->pub.name);
-        char *value = NULL;
-        if (given != NULL && (value = trimmed_dup(given)) == NULL) {
+        const char *value = given != NULL ? given : def->pub.default_value;
+        if (value != NULL && (b.cfg.values[i] = given != NULL ? trimmed_dup(value) : strdup(value)) == NULL) {
             rc = oom(&b);
             break;
         }
-        rc = apply_key(&b, def, value != NULL ? value : def->pub.default_value);
-        free(value);
+        b.cfg.set[i] = given != NULL;
+        rc = apply_key(&b, def, b.cfg.values[i]);
     }
+    if (rc == 0)
+        rc = derive_log_defaults(&b);
     if (rc != 0) {
         rn_config_deinit(&b.cfg);
         *out = (rn_config_t){ 0 };
@@ -686,5 +988,10 @@ void rn_config_deinit(rn_config_t *config)
     free(config->advertised_host);
     free(config->cluster_id);
     free(config->log_dir);
+    if (config->values != NULL)
+        for (size_t i = 0; i < NKEYS; i++)
+            free(config->values[i]);
+    free(config->values);
+    free(config->set);
     *config = (rn_config_t){ 0 };
 }

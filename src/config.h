@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log/log.h"
 #include "runnel/runnel.h"
 #include "util/logging.h"
 
@@ -38,12 +39,27 @@ int rn_props_parse(runnel_config_t *config, const char *text, size_t len, char *
  * again or `config` is freed. */
 const char *rn_props_get(const runnel_config_t *config, const char *key);
 
-/* A key the broker accepts, for documentation and, later, DescribeConfigs. */
+/* Kafka's ConfigType, as DescribeConfigs v3+ reports it. */
+enum {
+    RN_CONFIG_TYPE_UNKNOWN = 0,
+    RN_CONFIG_TYPE_BOOLEAN = 1,
+    RN_CONFIG_TYPE_STRING = 2,
+    RN_CONFIG_TYPE_INT = 3,
+    RN_CONFIG_TYPE_SHORT = 4,
+    RN_CONFIG_TYPE_LONG = 5,
+    RN_CONFIG_TYPE_DOUBLE = 6,
+    RN_CONFIG_TYPE_LIST = 7,
+    RN_CONFIG_TYPE_CLASS = 8,
+    RN_CONFIG_TYPE_PASSWORD = 9,
+};
+
+/* A key the broker accepts, for documentation and DescribeConfigs. */
 typedef struct rn_config_key {
     const char *name;
     const char *default_value;  /* as a properties value; NULL: none, or computed (`doc` says how) */
     const char *doc;            /* one line */
-    bool in_effect;             /* false: accepted without a warning but not used yet */
+    bool in_effect;             /* false: accepted (and checked) without a warning but not used yet */
+    int8_t type;                /* RN_CONFIG_TYPE_*, Kafka's type for the key */
 } rn_config_key_t;
 
 /* The i-th known key in table order, or NULL past the end. Static storage. */
@@ -67,6 +83,24 @@ typedef struct rn_config {
     bool auto_create_topics_enable;     /* default true */
     int32_t num_partitions;             /* >= 1; default 1 */
     rn_log_level_t log_level;           /* log.level; default info */
+
+    /* The broker's log.* defaults, which topics inherit unless they override them (Kafka's
+     * precedence: log.retention.ms over log.retention.minutes over log.retention.hours, and
+     * log.roll.ms over log.roll.hours; a negative retention means -1, unlimited). */
+    rn_log_config_t log_defaults;
+    int64_t log_retention_check_interval_ms;   /* >= 1; default 300000 */
+    int32_t message_max_bytes;          /* message.max.bytes, >= 0; default 1048588 */
+    bool log_append_time;               /* log.message.timestamp.type=LogAppendTime; default CreateTime */
+    char log_cleanup_policy[16];        /* log.cleanup.policy, canonical (rn_config_parse_cleanup_policy) */
+    int32_t min_insync_replicas;        /* >= 1; default 1 */
+    int16_t default_replication_factor; /* 1..32767; default 1 (used for replication factor -1) */
+    bool delete_topic_enable;           /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
+    bool accept_replication_factor;     /* runnel.accept.replication.factor; default false */
+
+    /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
+     * the configuration set it. Read through rn_config_value and rn_config_is_set. */
+    char **values;
+    bool *set;
 } rn_config_t;
 
 /* Checks every known key of `props` and fills `out` with typed values and defaults. Values are
@@ -77,5 +111,24 @@ typedef struct rn_config {
 int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, size_t errlen);
 /* Frees the strings of a built config and zeroes it; safe on a zeroed or deinited config. */
 void rn_config_deinit(rn_config_t *config);
+
+/* The value in effect for the known key `name`, as text: the value set (trimmed), else the
+ * key's static default; NULL for an unknown key, a key unset without a static default
+ * (log.retention.ms, ...), or a config that was not built. Borrowed from `config`. */
+const char *rn_config_value(const rn_config_t *config, const char *name);
+/* True when the configuration set the known key `name` (in a file, with runnel_config_set or
+ * on the command line): DescribeConfigs reports STATIC_BROKER_CONFIG then, DEFAULT_CONFIG
+ * otherwise. */
+bool rn_config_is_set(const rn_config_t *config, const char *name);
+
+/* Value parsing shared with topic configs, as Kafka parses them (values already trimmed). */
+/* A decimal integer with an optional sign and nothing else, as Java's Long.parseLong accepts.
+ * Returns 0, RN_EINVAL (not an integer) or -ERANGE (beyond int64). */
+int rn_config_parse_int64(const char *s, int64_t *out);
+/* A cleanup.policy list: "compact" and "delete" separated by commas, spaces around commas
+ * allowed, repeats allowed (as in Kafka); empty means neither (nothing is ever deleted). Writes the
+ * canonical form ("", "delete", "compact" or "compact,delete") into `canon` (16 bytes or more)
+ * and whether "delete" is in it. Returns 0 or RN_EINVAL. */
+int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len, bool *delete_enabled);
 
 #endif

@@ -352,13 +352,13 @@ Test(config, every_documented_default_is_valid)
 Test(config, later_kafka_keys_are_known_but_not_in_effect)
 {
     static const char *later[] = {
-        "log.segment.bytes", "log.roll.ms", "log.roll.hours", "log.retention.ms", "log.retention.minutes",
-        "log.retention.hours", "log.retention.bytes", "log.retention.check.interval.ms",
-        "log.flush.interval.messages", "log.flush.interval.ms", "index.interval.bytes", "message.max.bytes",
-        "default.replication.factor", "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+        "offsets.topic.num.partitions", "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "group.initial.rebalance.delay.ms", "group.min.session.timeout.ms", "group.max.session.timeout.ms",
-        "offsets.retention.minutes", "log.cleaner.enable", "log.cleanup.policy", "delete.topic.enable",
+        "offsets.retention.minutes", "log.cleaner.enable", "compression.type", "log.cleaner.delete.retention.ms",
+        "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.cleaner.min.cleanable.ratio",
+        "log.segment.delete.delay.ms", "log.preallocate", "unclean.leader.election.enable",
+        "log.message.timestamp.difference.max.ms", "log.message.downconversion.enable",
     };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         const rn_config_key_t *key = rn_config_key_find(later[i]);
@@ -367,6 +367,240 @@ Test(config, later_kafka_keys_are_known_but_not_in_effect)
     }
     cr_assert(rn_config_key_find("listeners")->in_effect);
     cr_assert(rn_config_key_find("broker.id")->in_effect);
+}
+
+Test(config, log_and_topic_keys_are_in_effect)
+{
+    static const char *now[] = {
+        "log.segment.bytes", "log.roll.ms", "log.roll.hours", "log.retention.ms", "log.retention.minutes",
+        "log.retention.hours", "log.retention.bytes", "log.retention.check.interval.ms",
+        "log.flush.interval.messages", "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
+        "log.index.interval.bytes", "index.interval.bytes", "log.index.size.max.bytes", "message.max.bytes",
+        "log.cleanup.policy", "log.message.timestamp.type", "min.insync.replicas", "default.replication.factor",
+        "delete.topic.enable", "runnel.accept.replication.factor",
+    };
+    for (size_t i = 0; i < sizeof now / sizeof now[0]; i++) {
+        const rn_config_key_t *key = rn_config_key_find(now[i]);
+        cr_assert_not_null(key, "%s", now[i]);
+        cr_assert(key->in_effect, "%s", now[i]);
+        cr_assert_neq(key->type, RN_CONFIG_TYPE_UNKNOWN, "%s", now[i]);
+    }
+}
+
+/* ---- Log and topic defaults ---- */
+
+/* Builds from properties text, which must be valid. */
+static void build_text(const char *text, rn_config_t *cfg)
+{
+    runnel_config_t *props = props_of(text);
+    char err[512] = "";
+    cr_assert_eq(rn_config_build(props, cfg, err, sizeof err), 0, "%s", err);
+    runnel_config_free(props);
+}
+
+Test(config, log_defaults_are_kafkas)
+{
+    rn_config_t cfg;
+    build_text("", &cfg);
+    cr_assert_eq(cfg.log_defaults.segment_bytes, 1073741824);
+    cr_assert_eq(cfg.log_defaults.segment_ms, 7 * 24 * 3600 * 1000LL);
+    cr_assert_eq(cfg.log_defaults.retention_ms, 7 * 24 * 3600 * 1000LL);
+    cr_assert_eq(cfg.log_defaults.retention_bytes, -1);
+    cr_assert_eq(cfg.log_defaults.flush_messages, INT64_MAX);
+    cr_assert_eq(cfg.log_defaults.flush_ms, INT64_MAX);
+    cr_assert_eq(cfg.log_defaults.index_interval_bytes, 4096);
+    cr_assert_eq(cfg.log_defaults.max_index_bytes, 10485760);
+    cr_assert(cfg.log_defaults.delete_enabled);
+    cr_assert_eq(cfg.log_retention_check_interval_ms, 300000);
+    cr_assert_eq(cfg.message_max_bytes, 1048588);
+    cr_assert_not(cfg.log_append_time);
+    cr_assert_str_eq(cfg.log_cleanup_policy, "delete");
+    cr_assert_eq(cfg.min_insync_replicas, 1);
+    cr_assert_eq(cfg.default_replication_factor, 1);
+    cr_assert(cfg.delete_topic_enable);
+    cr_assert_not(cfg.accept_replication_factor);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, retention_prefers_ms_over_minutes_over_hours)
+{
+    rn_config_t cfg;
+    build_text("log.retention.hours=1\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_ms, 3600000);
+    rn_config_deinit(&cfg);
+    build_text("log.retention.hours=1\nlog.retention.minutes=2\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_ms, 120000);
+    rn_config_deinit(&cfg);
+    build_text("log.retention.hours=1\nlog.retention.minutes=2\nlog.retention.ms=5\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_ms, 5);
+    rn_config_deinit(&cfg);
+    build_text("log.retention.ms=-1\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_ms, -1);
+    rn_config_deinit(&cfg);
+    build_text("log.retention.hours=-5\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_ms, -1, "any negative retention is unlimited, as in Kafka");
+    rn_config_deinit(&cfg);
+    build_text("log.retention.bytes=-7\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.retention_bytes, -1);
+    rn_config_deinit(&cfg);
+    assert_invalid("log.retention.minutes", "2147483648",
+                   "invalid value for log.retention.minutes: '2147483648' (must be between -2147483648 and 2147483647)");
+    assert_invalid("log.retention.ms", "1d", "invalid value for log.retention.ms: '1d' (not an integer)");
+}
+
+Test(config, roll_and_flush_fall_back_to_their_coarser_keys)
+{
+    rn_config_t cfg;
+    build_text("log.roll.hours=2\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.segment_ms, 7200000);
+    rn_config_deinit(&cfg);
+    build_text("log.roll.hours=2\nlog.roll.ms=1000\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.segment_ms, 1000);
+    rn_config_deinit(&cfg);
+    build_text("log.flush.scheduler.interval.ms=3000\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.flush_ms, 3000);
+    rn_config_deinit(&cfg);
+    build_text("log.flush.scheduler.interval.ms=3000\nlog.flush.interval.ms=10\nlog.flush.interval.messages=1\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.flush_ms, 10);
+    cr_assert_eq(cfg.log_defaults.flush_messages, 1);
+    rn_config_deinit(&cfg);
+    assert_invalid("log.roll.hours", "0", "invalid value for log.roll.hours: '0' (must be between 1 and 2147483647)");
+    assert_invalid("log.roll.ms", "0", "invalid value for log.roll.ms: '0' (must be at least 1)");
+    assert_invalid("log.flush.interval.messages", "0",
+                   "invalid value for log.flush.interval.messages: '0' (must be at least 1)");
+    assert_invalid("log.flush.interval.ms", "-1", "invalid value for log.flush.interval.ms: '-1' (must be at least 0)");
+}
+
+Test(config, log_sizes_are_checked)
+{
+    assert_invalid("log.segment.bytes", "13",
+                   "invalid value for log.segment.bytes: '13' (must be between 14 and 2147483647)");
+    assert_invalid("log.segment.bytes", "2147483648",
+                   "invalid value for log.segment.bytes: '2147483648' (must be between 14 and 2147483647)");
+    assert_invalid("log.index.size.max.bytes", "3",
+                   "invalid value for log.index.size.max.bytes: '3' (must be between 4 and 2147483647)");
+    assert_invalid("log.index.interval.bytes", "-1",
+                   "invalid value for log.index.interval.bytes: '-1' (must be between 0 and 2147483647)");
+    assert_invalid("index.interval.bytes", "x", "invalid value for index.interval.bytes: 'x' (not an integer)");
+    assert_invalid("message.max.bytes", "-1", "invalid value for message.max.bytes: '-1' (must be between 0 and 2147483647)");
+    assert_invalid("log.retention.check.interval.ms", "0",
+                   "invalid value for log.retention.check.interval.ms: '0' (must be at least 1)");
+    assert_invalid("min.insync.replicas", "0",
+                   "invalid value for min.insync.replicas: '0' (must be between 1 and 2147483647)");
+    rn_config_t cfg;
+    assert_valid("log.segment.bytes", "14", &cfg);
+    cr_assert_eq(cfg.log_defaults.segment_bytes, 14);
+    rn_config_deinit(&cfg);
+    assert_valid("message.max.bytes", "2000000", &cfg);
+    cr_assert_eq(cfg.message_max_bytes, 2000000);
+    rn_config_deinit(&cfg);
+    assert_valid("log.retention.check.interval.ms", "1000", &cfg);
+    cr_assert_eq(cfg.log_retention_check_interval_ms, 1000);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, index_interval_takes_the_kafka_name_then_the_old_one)
+{
+    rn_config_t cfg;
+    build_text("index.interval.bytes=100\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.index_interval_bytes, 100);
+    cr_assert_str_eq(rn_config_value(&cfg, "log.index.interval.bytes"), "100");
+    cr_assert(rn_config_is_set(&cfg, "log.index.interval.bytes"));
+    rn_config_deinit(&cfg);
+    build_text("index.interval.bytes=100\nlog.index.interval.bytes=200\n", &cfg);
+    cr_assert_eq(cfg.log_defaults.index_interval_bytes, 200);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, cleanup_policy_is_a_list_of_delete_and_compact)
+{
+    static const struct {
+        const char *value, *canon;
+        bool del;
+    } ok[] = {
+        { "delete", "delete", true }, { "compact", "compact", false }, { "compact,delete", "compact,delete", true },
+        { "delete, compact", "compact,delete", true }, { " compact ,delete ", "compact,delete", true },
+        { "delete,delete", "delete", true }, { "", "", false },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        char canon[16];
+        bool del = !ok[i].del;
+        cr_assert_eq(rn_config_parse_cleanup_policy(ok[i].value, canon, sizeof canon, &del), 0, "'%s'", ok[i].value);
+        cr_assert_str_eq(canon, ok[i].canon);
+        cr_assert_eq(del, ok[i].del, "'%s'", ok[i].value);
+    }
+    static const char *bad[] = { "Delete", "compact,", ",delete", "remove", "compact;delete", "compact,,delete" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char canon[16];
+        cr_assert_eq(rn_config_parse_cleanup_policy(bad[i], canon, sizeof canon, NULL), RN_EINVAL, "'%s'", bad[i]);
+    }
+    rn_config_t cfg;
+    assert_valid("log.cleanup.policy", "compact", &cfg);
+    cr_assert_str_eq(cfg.log_cleanup_policy, "compact");
+    cr_assert_not(cfg.log_defaults.delete_enabled);
+    rn_config_deinit(&cfg);
+    assert_invalid("log.cleanup.policy", "shred",
+                   "invalid value for log.cleanup.policy: 'shred' (must be a comma list of delete and compact)");
+}
+
+Test(config, enumerated_and_typed_topic_defaults_are_checked)
+{
+    assert_invalid("log.message.timestamp.type", "createtime",
+                   "invalid value for log.message.timestamp.type: 'createtime' (must be CreateTime or LogAppendTime)");
+    assert_invalid("compression.type", "none",
+                   "invalid value for compression.type: 'none' (must be one of uncompressed, zstd, lz4, snappy, gzip, "
+                   "producer)");
+    assert_invalid("log.cleaner.min.cleanable.ratio", "1.5",
+                   "invalid value for log.cleaner.min.cleanable.ratio: '1.5' (must be between 0 and 1)");
+    assert_invalid("log.cleaner.min.cleanable.ratio", "nan",
+                   "invalid value for log.cleaner.min.cleanable.ratio: 'nan' (not a number)");
+    assert_invalid("log.preallocate", "maybe", "invalid value for log.preallocate: 'maybe' (must be true or false)");
+    assert_invalid("default.replication.factor", "0",
+                   "invalid value for default.replication.factor: '0' (must be between 1 and 32767)");
+    assert_invalid("runnel.accept.replication.factor", "yes",
+                   "invalid value for runnel.accept.replication.factor: 'yes' (must be true or false)");
+    rn_config_t cfg;
+    assert_valid("log.message.timestamp.type", "LogAppendTime", &cfg);
+    cr_assert(cfg.log_append_time);
+    rn_config_deinit(&cfg);
+    assert_valid("compression.type", "zstd", &cfg);
+    rn_config_deinit(&cfg);
+    assert_valid("default.replication.factor", "3", &cfg);
+    cr_assert_eq(cfg.default_replication_factor, 3);
+    rn_config_deinit(&cfg);
+    assert_valid("delete.topic.enable", "false", &cfg);
+    cr_assert_not(cfg.delete_topic_enable);
+    rn_config_deinit(&cfg);
+    assert_valid("runnel.accept.replication.factor", "true", &cfg);
+    cr_assert(cfg.accept_replication_factor);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, values_in_effect_and_whether_they_were_set)
+{
+    rn_config_t cfg;
+    build_text("log.retention.hours= 24 \nnum.partitions=3\n", &cfg);
+    cr_assert_str_eq(rn_config_value(&cfg, "log.retention.hours"), "24", "trimmed");
+    cr_assert(rn_config_is_set(&cfg, "log.retention.hours"));
+    cr_assert_str_eq(rn_config_value(&cfg, "log.segment.bytes"), "1073741824", "the default");
+    cr_assert_not(rn_config_is_set(&cfg, "log.segment.bytes"));
+    cr_assert_null(rn_config_value(&cfg, "log.retention.ms"), "no static default");
+    cr_assert_not(rn_config_is_set(&cfg, "log.retention.ms"));
+    cr_assert_null(rn_config_value(&cfg, "no.such.key"));
+    cr_assert_not(rn_config_is_set(&cfg, "no.such.key"));
+    cr_assert_str_eq(rn_config_value(&cfg, "num.partitions"), "3");
+    rn_config_deinit(&cfg);
+    cr_assert_null(rn_config_value(&cfg, "num.partitions"), "a deinited config has no values");
+}
+
+Test(config, parse_int64_is_strict)
+{
+    int64_t v = 0;
+    cr_assert_eq(rn_config_parse_int64("-9223372036854775808", &v), 0);
+    cr_assert_eq(v, INT64_MIN);
+    cr_assert_eq(rn_config_parse_int64("9223372036854775808", &v), -ERANGE);
+    cr_assert_eq(rn_config_parse_int64("12 ", &v), RN_EINVAL);
+    cr_assert_eq(rn_config_parse_int64("", &v), RN_EINVAL);
 }
 
 /* ---- Listeners ---- */
@@ -730,6 +964,7 @@ Test(config, shipped_runnel_properties_is_valid_and_fully_known)
     cr_assert_eq(cfg.listener_port, 9092);
     cr_assert_str_eq(cfg.log_dir, "./data");
     cr_assert_eq(cfg.node_id, 1);
+    cr_assert(cfg.accept_replication_factor, "the development configuration accepts replication factor 3");
     free(out);
     rn_config_deinit(&cfg);
     runnel_config_free(props);

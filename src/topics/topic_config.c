@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Topic configs: the keys Kafka's LogConfig defines that matter to Runnel, each with its type,
+ * Kafka's default, validator and the broker keys it falls back to (Kafka's
+ * ServerTopicConfigSynonyms), in one table.
+ *
+ * A topic's value for a key is, in order: its override (as set with CreateTopics or AlterConfigs,
+ * trimmed), else the first of its broker synonyms the broker configuration sets (converted to
+ * milliseconds for log.retention.minutes/hours and log.roll.hours), else the broker default,
+ * which is Kafka's. The typed rn_topic_config_t is parsed from those same texts, so what
+ * DescribeConfigs reports is exactly what the log and the handlers use. Keys marked "not in
+ * effect" are checked and reported but change nothing yet; their doc line says so. */
+#include "topics/internal.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/xmalloc.h"
+
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
+
+typedef struct synonym {
+    const char *name;            /* a broker key (config.c's table) */
+    int64_t unit;                /* its value times this is the topic's (ms per minute or hour), else 1 */
+} synonym_t;
+
+typedef struct topic_key {
+    const char *name;
+    int8_t type;                 /* RN_CONFIG_TYPE_* */
+    const char *kafka_default;   /* when the broker config was not built (tests, embedders) */
+    synonym_t synonyms[3];       /* most precedent first; the last one carries the broker default */
+    int64_t min, max;            /* INT and LONG */
+    double dmin, dmax;           /* DOUBLE */
+    const char *const *choices;  /* STRING: NULL-terminated, compared exactly as Kafka does */
+    bool minus_one_floor;        /* a negative broker value means -1 (retention.ms) */
+    const char *doc;
+} topic_key_t;
+
+static const char *const timestamp_types[] = { "CreateTime", "LogAppendTime", NULL };
+static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", "snappy", "gzip", "producer", NULL };
+
+#define B RN_CONFIG_TYPE_BOOLEAN
+#define S RN_CONFIG_TYPE_STRING
+#define I RN_CONFIG_TYPE_INT
+#define L RN_CONFIG_TYPE_LONG
+#define D RN_CONFIG_TYPE_DOUBLE
+#define LIST RN_CONFIG_TYPE_LIST
+#define MS_PER_MINUTE (60 * 1000LL)
+#define MS_PER_HOUR (60 * 60 * 1000LL)
+
+/* Sorted by name: DescribeConfigs lists them in this order. */
+static const topic_key_t keys[] = {
+    { "cleanup.policy", LIST, "delete", { { "log.cleanup.policy", 1 } }, .doc =
+      "delete: retention.ms and retention.bytes remove old segments; compact is accepted and reported, but "
+      "compaction is not implemented yet: a compact-only topic keeps everything" },
+    { "compression.type", S, "producer", { { "compression.type", 1 } }, .choices = compression_types, .doc =
+      "Not in effect: accepted and reported; batches are always stored as the producer compressed them" },
+    { "delete.retention.ms", L, "86400000", { { "log.cleaner.delete.retention.ms", 1 } }, 0, INT64_MAX, .doc =
+      "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
+    { "file.delete.delay.ms", L, "60000", { { "log.segment.delete.delay.ms", 1 } }, 0, INT64_MAX, .doc =
+      "Not in effect: segments are unlinked at once and stay readable by fetches already sending them" },
+    { "flush.messages", L, "9223372036854775807", { { "log.flush.interval.messages", 1 } }, 1, INT64_MAX, .doc =
+      "fsync the partition after this many records; produce acknowledges after that fsync" },
+    { "flush.ms", L, "9223372036854775807",
+      { { "log.flush.interval.ms", 1 }, { "log.flush.scheduler.interval.ms", 1 } }, 0, INT64_MAX, .doc =
+      "fsync the partition when unflushed data is this many milliseconds old" },
+    { "index.interval.bytes", I, "4096", { { "log.index.interval.bytes", 1 } }, 0, INT32_MAX, .doc =
+      "bytes of batches between two offset index entries" },
+    { "max.compaction.lag.ms", L, "9223372036854775807", { { "log.cleaner.max.compaction.lag.ms", 1 } }, 1,
+      INT64_MAX, .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
+    { "max.message.bytes", I, "1048588", { { "message.max.bytes", 1 } }, 0, INT32_MAX, .doc =
+      "largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE" },
+    { "message.downconversion.enable", B, "true", { { "log.message.downconversion.enable", 1 } }, .doc =
+      "Not in effect: old message formats are not served yet" },
+    { "message.timestamp.difference.max.ms", L, "9223372036854775807",
+      { { "log.message.timestamp.difference.max.ms", 1 } }, 0, INT64_MAX, .doc =
+      "Not in effect: largest allowed gap between a record's timestamp and the broker's clock" },
+    { "message.timestamp.type", S, "CreateTime", { { "log.message.timestamp.type", 1 } }, .choices = timestamp_types,
+      .doc = "CreateTime keeps the producer's timestamps; LogAppendTime sets them to the broker's clock on append" },
+    { "min.cleanable.dirty.ratio", D, "0.5", { { "log.cleaner.min.cleanable.ratio", 1 } }, .dmin = 0, .dmax = 1,
+      .doc = "Not in effect (no compaction yet): dirty ratio at which a log is compacted" },
+    { "min.compaction.lag.ms", L, "0", { { "log.cleaner.min.compaction.lag.ms", 1 } }, 0, INT64_MAX, .doc =
+      "Not in effect (no compaction yet): youngest a record may be and still be compacted" },
+    { "min.insync.replicas", I, "1", { { "min.insync.replicas", 1 } }, 1, INT32_MAX, .doc =
+      "Not in effect: one node is the only replica, so acks=all waits for it alone" },
+    { "preallocate", B, "false", { { "log.preallocate", 1 } }, .doc = "Not in effect: segment files are not preallocated" },
+    { "retention.bytes", L, "-1", { { "log.retention.bytes", 1 } }, INT64_MIN, INT64_MAX, .doc =
+      "with cleanup.policy delete: old segments are removed while the partition is larger; -1: no limit" },
+    { "retention.ms", L, "604800000",
+      { { "log.retention.ms", 1 }, { "log.retention.minutes", MS_PER_MINUTE }, { "log.retention.hours", MS_PER_HOUR } },
+      -1, INT64_MAX, .minus_one_floor = true, .doc =
+      "with cleanup.policy delete: segments whose newest record is older are removed; -1: keep forever" },
+    { "segment.bytes", I, "1073741824", { { "log.segment.bytes", 1 } }, 14, INT32_MAX, .doc =
+      "size at which the active segment is rolled" },
+    { "segment.index.bytes", I, "10485760", { { "log.index.size.max.bytes", 1 } }, 4, INT32_MAX, .doc =
+      "largest offset index of a segment; a full index rolls the segment" },
+    { "segment.ms", L, "604800000", { { "log.roll.ms", 1 }, { "log.roll.hours", MS_PER_HOUR } }, 1, INT64_MAX, .doc =
+      "age at which the active segment is rolled, so retention can remove it" },
+    { "unclean.leader.election.enable", B, "false", { { "unclean.leader.election.enable", 1 } }, .doc =
+      "Not in effect: one node has no other replica to elect" },
+};
+
+#undef B
+#undef S
+#undef I
+#undef L
+#undef D
+#undef LIST
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const topic_key_t *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* ---- Override lists ---- */
+
+void rn_overrides_free(rn_topic_override_t *ov, size_t n)
+{
+    if (ov == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(ov[i].key);
+        free(ov[i].value);
+    }
+    free(ov);
+}
+
+rn_topic_override_t *rn_overrides_dup(const rn_topic_override_t *ov, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    rn_topic_override_t *copy = rn_xcalloc(n, sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        copy[i].key = rn_xstrdup(ov[i].key);
+        copy[i].value = rn_xstrdup(ov[i].value);
+    }
+    return copy;
+}
+
+const char *rn_overrides_get(const rn_topic_override_t *ov, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ov[i].key, key) == 0)
+            return ov[i].value;
+    return NULL;
+}
+
+/* Sets key=value (both copied), replacing an earlier value. */
+static void overrides_set(rn_topic_override_t **ov, size_t *n, const char *key, const char *value)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*ov)[i].key, key) == 0) {
+            free((*ov)[i].value);
+            (*ov)[i].value = rn_xstrdup(value);
+            return;
+        }
+    *ov = rn_xrealloc(*ov, (*n + 1) * sizeof **ov);
+    (*ov)[(*n)++] = (rn_topic_override_t){ .key = rn_xstrdup(key), .value = rn_xstrdup(value) };
+}
+
+static void overrides_delete(rn_topic_override_t *ov, size_t *n, const char *key)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(ov[i].key, key) == 0) {
+            free(ov[i].key);
+            free(ov[i].value);
+            memmove(&ov[i], &ov[i + 1], (*n - i - 1) * sizeof *ov);
+            (*n)--;
+            return;
+        }
+}
+
+/* ---- Checking values ---- */
+
+static int16_t fail(rn_topics_result_t *res, int16_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int16_t fail(rn_topics_result_t *res, int16_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res->message, sizeof res->message, fmt, ap);
+    va_end(ap);
+    res->error_code = code;
+    return code;
+}
+
+/* A client's text for a message: printable ASCII kept, anything else as '?', cut at 40 bytes. */
+static const char *shown(const char *s, char buf[48])
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n < 40; n++)
+        buf[n] = (unsigned char)s[n] >= ' ' && (unsigned char)s[n] < 0x7f ? s[n] : '?';
+    if (s[n] != '\0' && n >= 3)
+        memcpy(buf + n - 3, "...", 3);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void join_choices(const char *const *choices, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (const char *const *c = choices; *c != NULL; c++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", c == choices ? "" : ", ", *c);
+}
+
+/* Kafka's ConfigDef parse and validator messages ("Invalid value V for configuration K: ..."). */
+static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_result_t *res)
+{
+    char v[48];
+    switch (k->type) {
+    case RN_CONFIG_TYPE_INT:
+    case RN_CONFIG_TYPE_LONG: {
+        int64_t n;
+        bool is_int = k->type == RN_CONFIG_TYPE_INT;
+        if (rn_config_parse_int64(value, &n) != 0 || (is_int && (n < INT32_MIN || n > INT32_MAX)))
+            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type %s",
+                        shown(value, v), k->name, is_int ? "INT" : "LONG");
+        if (n < k->min)
+            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be at least %" PRId64,
+                        shown(value, v), k->name, k->min);
+        if (n > k->max)
+            return fail(res, KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Value must be no more than %" PRId64, shown(value, v),
+                        k->name, k->max);
+        return 0;
+    }
+    case RN_CONFIG_TYPE_BOOLEAN:
+        if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
+            return fail(res, KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Expected value to be either true or false",
+                        shown(value, v), k->name);
+        return 0;
+    case RN_CONFIG_TYPE_DOUBLE: {
+        char *end = NULL;
+        double d = strtod(value, &end);
+        if (value[0] == '\0' || *end != '\0' || !isfinite(d))
+            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type DOUBLE",
+                        shown(value, v), k->name);
+        if (d < k->dmin || d > k->dmax)
+            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be %s %g",
+                        shown(value, v), k->name, d < k->dmin ? "at least" : "no more than", d < k->dmin ? k->dmin : k->dmax);
+        return 0;
+    }
+    case RN_CONFIG_TYPE_STRING:
+        for (const char *const *c = k->choices; c != NULL && *c != NULL; c++)
+            if (strcmp(value, *c) == 0)
+                return 0;
+        if (k->choices == NULL)
+            return 0;
+        char list[96];
+        join_choices(k->choices, list, sizeof list);
+        return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: String must be one of: %s",
+                    shown(value, v), k->name, list);
+    case RN_CONFIG_TYPE_LIST: {
+        char canon[16];
+        if (rn_config_parse_cleanup_policy(value, canon, sizeof canon, NULL) != 0)
+            return fail(res, KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: String must be one of: compact, delete", shown(value, v),
+                        k->name);
+        return 0;
+    }
+    }
+    return 0;
+}
+
+int16_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res)
+{
+    char k[48];
+    const topic_key_t *def = key != NULL ? find_key(key) : NULL;
+    if (def == NULL)
+        return fail(res, KERR_INVALID_CONFIG, "Unknown topic config name: %s", key != NULL ? shown(key, k) : "null");
+    if (value == NULL)
+        return fail(res, KERR_INVALID_CONFIG, "Null value not supported for topic configs: %s", key);
+    return check_value(def, value, res);
+}
+
+/* ---- Values in effect ---- */
+
+typedef struct effective {
+    char *value;                 /* malloc'd; NULL only when no value can be found */
+    int8_t source;               /* 1 TOPIC_CONFIG, 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG */
+    const char *synonym;         /* the broker key behind the default, or NULL */
+    const char *synonym_value;   /* borrowed from the broker config, or NULL */
+    int8_t synonym_source;       /* 4 or 5 */
+} effective_t;
+
+/* The broker key's text converted to the topic key's: units multiplied, a negative retention
+ * made -1, as Kafka's KafkaConfig derives them. */
+static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw)
+{
+    if (syn->unit == 1 && !k->minus_one_floor)
+        return rn_xstrdup(raw);
+    int64_t v;
+    if (rn_config_parse_int64(raw, &v) != 0)
+        return rn_xstrdup(raw);   /* config.c checked it; keep the text rather than guess */
+    if (syn->unit != 1 && v > INT64_MAX / syn->unit)
+        v = INT64_MAX;
+    else if (syn->unit != 1 && v < INT64_MIN / syn->unit)
+        v = INT64_MIN;
+    else
+        v *= syn->unit;
+    if (k->minus_one_floor && v < 0)
+        v = -1;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return rn_xstrdup(buf);
+}
+
+static effective_t effective(const rn_config_t *cfg, const topic_key_t *k, const rn_topic_override_t *ov, size_t n)
+{
+    effective_t e = { .source = 5, .synonym_source = 5 };
+    size_t nsyn = 0;
+    while (nsyn < 3 && k->synonyms[nsyn].name != NULL)
+        nsyn++;
+    const synonym_t *from = NULL;
+    for (size_t i = 0; i < nsyn && from == NULL; i++)
+        if (rn_config_is_set(cfg, k->synonyms[i].name)) {
+            from = &k->synonyms[i];
+            e.synonym_source = 4;
+        }
+    if (from == NULL && nsyn > 0)
+        from = &k->synonyms[nsyn - 1];
+    const char *raw = from != NULL ? rn_config_value(cfg, from->name) : NULL;
+    if (from != NULL) {
+        e.synonym = from->name;
+        e.synonym_value = raw;
+    }
+    const char *over = rn_overrides_get(ov, n, k->name);
+    if (over != NULL) {
+        e.value = rn_xstrdup(over);
+        e.source = 1;
+    } else if (raw != NULL) {
+        e.value = convert(k, from, raw);
+        e.source = e.synonym_source;
+    } else {
+        e.value = rn_xstrdup(k->kafka_default);
+    }
+    return e;
+}
+
+static int64_t as_int(const char *value)
+{
+    int64_t v = 0;
+    rn_config_parse_int64(value, &v);
+    return v;
+}
+
+static void set_typed(rn_topic_config_t *out, const char *key, const char *value)
+{
+    rn_log_config_t *log = &out->log;
+    if (strcmp(key, "cleanup.policy") == 0) {
+        if (rn_config_parse_cleanup_policy(value, out->cleanup_policy, sizeof out->cleanup_policy, &log->delete_enabled) != 0) {
+            strcpy(out->cleanup_policy, "delete");
+            log->delete_enabled = true;
+        }
+    } else if (strcmp(key, "flush.messages") == 0) {
+        log->flush_messages = as_int(value);
+    } else if (strcmp(key, "flush.ms") == 0) {
+        log->flush_ms = as_int(value);
+    } else if (strcmp(key, "index.interval.bytes") == 0) {
+        log->index_interval_bytes = (int32_t)as_int(value);
+    } else if (strcmp(key, "max.message.bytes") == 0) {
+        out->max_message_bytes = (int32_t)as_int(value);
+    } else if (strcmp(key, "message.timestamp.type") == 0) {
+        out->log_append_time = strcmp(value, "LogAppendTime") == 0;
+    } else if (strcmp(key, "min.insync.replicas") == 0) {
+        out->min_insync_replicas = (int32_t)as_int(value);
+    } else if (strcmp(key, "retention.bytes") == 0) {
+        log->retention_bytes = as_int(value) < 0 ? -1 : as_int(value);
+    } else if (strcmp(key, "retention.ms") == 0) {
+        log->retention_ms = as_int(value) < 0 ? -1 : as_int(value);
+    } else if (strcmp(key, "segment.bytes") == 0) {
+        log->segment_bytes = as_int(value);
+    } else if (strcmp(key, "segment.index.bytes") == 0) {
+        log->max_index_bytes = (int32_t)as_int(value);
+    } else if (strcmp(key, "segment.ms") == 0) {
+        log->segment_ms = as_int(value);
+    }
+}
+
+void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n, rn_topic_config_t *out)
+{
+    *out = (rn_topic_config_t){ 0 };
+    for (size_t i = 0; i < NKEYS; i++) {
+        effective_t e = effective(cfg, &keys[i], ov, n);
+        set_typed(out, keys[i].name, e.value);
+        free(e.value);
+    }
+}
+
+size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+                                rn_config_entry_t **out)
+{
+    rn_config_entry_t *entries = rn_xcalloc(NKEYS, sizeof *entries);
+    for (size_t i = 0; i < NKEYS; i++) {
+        effective_t e = effective(cfg, &keys[i], ov, n);
+        entries[i] = (rn_config_entry_t){
+            .name = rn_xstrdup(keys[i].name),
+            .value = e.value,
+            .read_only = false,
+            .is_default = e.source == 5,
+            .source = e.source,
+            .type = keys[i].type,
+            .synonym_name = e.synonym != NULL ? rn_xstrdup(e.synonym) : NULL,
+            .synonym_value = e.synonym_value != NULL ? rn_xstrdup(e.synonym_value) : NULL,
+            .synonym_source = e.synonym_source,
+            .doc = keys[i].doc,
+        };
+    }
+    *out = entries;
+    return NKEYS;
+}
+
+/* ---- Sets of overrides ---- */
+
+int16_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+                                  rn_topics_result_t *res)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rn_topic_config_check(ov[i].key, ov[i].value, res) != 0)
+            return res->error_code;
+    /* Kafka's LogConfig.validateValues. */
+    effective_t lo = effective(cfg, find_key("min.compaction.lag.ms"), ov, n);
+    effective_t hi = effective(cfg, find_key("max.compaction.lag.ms"), ov, n);
+    int64_t min_lag = as_int(lo.value), max_lag = as_int(hi.value);
+    free(lo.value);
+    free(hi.value);
+    if (min_lag > max_lag)
+        return fail(res, KERR_INVALID_CONFIG,
+                    "conflict topic config setting min.compaction.lag.ms (%" PRId64 ") > max.compaction.lag.ms (%" PRId64 ")",
+                    min_lag, max_lag);
+    return 0;
+}
+
+/* Java's String.trim. */
+static char *trimmed(const char *s)
+{
+    while (*s != '\0' && (unsigned char)*s <= ' ')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (unsigned char)s[n - 1] <= ' ')
+        n--;
+    char *t = rn_xmalloc(n + 1);
+    memcpy(t, s, n);
+    t[n] = '\0';
+    return t;
+}
+
+int16_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
+                                     rn_topic_override_t **out, size_t *nout, rn_topics_result_t *res)
+{
+    rn_topic_override_t *ov = NULL;
+    size_t count = 0;
+    *out = NULL;
+    *nout = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].value == NULL && skip_null && set[i].key != NULL) {
+            overrides_delete(ov, &count, set[i].key);
+            continue;
+        }
+        char *value = set[i].value != NULL ? trimmed(set[i].value) : NULL;
+        int16_t code = rn_topic_config_check(set[i].key, value, res);
+        if (code == 0)
+            overrides_set(&ov, &count, set[i].key, value);
+        free(value);
+        if (code != 0) {
+            rn_overrides_free(ov, count);
+            return code;
+        }
+    }
+    if (rn_topic_config_check_set(cfg, ov, count, res) != 0) {
+        rn_overrides_free(ov, count);
+        return res->error_code;
+    }
+    *out = ov;
+    *nout = count;
+    return 0;
+}
+
+/* APPEND and SUBTRACT on a LIST value: items split on commas and trimmed, as Kafka's
+ * ConfigDef parses a LIST; the result joined with ",". */
+static char *list_op(const char *current, const char *operand, int8_t op)
+{
+    char *items[16];
+    size_t nitems = 0;
+    rn_text_t out = { 0 };
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = pass == 0 ? current : operand;
+        while (*p != '\0') {
+            const char *comma = strchr(p, ',');
+            size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            char *item = rn_xmalloc(len + 1);
+            memcpy(item, p, len);
+            item[len] = '\0';
+            char *t = trimmed(item);
+            free(item);
+            bool present = false;
+            for (size_t i = 0; i < nitems; i++)
+                present = present || strcmp(items[i], t) == 0;
+            if (pass == 0 && !present && t[0] != '\0' && nitems < 16) {
+                items[nitems++] = t;
+            } else if (pass == 1 && op == OP_APPEND && !present && t[0] != '\0' && nitems < 16) {
+                items[nitems++] = t;
+            } else {
+                if (pass == 1 && op == OP_SUBTRACT)
+                    for (size_t i = 0; i < nitems; i++)
+                        if (strcmp(items[i], t) == 0) {
+                            free(items[i]);
+                            memmove(&items[i], &items[i + 1], (nitems - i - 1) * sizeof *items);
+                            nitems--;
+                            break;
+                        }
+                free(t);
+            }
+            p = comma != NULL ? comma + 1 : p + len;
+        }
+    }
+    rn_text_append(&out, "", 0);
+    for (size_t i = 0; i < nitems; i++) {
+        if (i > 0)
+            rn_text_append(&out, ",", 1);
+        rn_text_append(&out, items[i], strlen(items[i]));
+        free(items[i]);
+    }
+    return out.ptr;
+}
+
+int16_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
+                                  const rn_config_op_t *ops, size_t nops, rn_topic_override_t **out, size_t *nout,
+                                  rn_topics_result_t *res)
+{
+    size_t count = ncur;
+    rn_topic_override_t *ov = rn_overrides_dup(cur, ncur);
+    int16_t code = 0;
+    char k[48];
+    for (size_t i = 0; i < nops && code == 0; i++) {
+        const rn_config_op_t *op = &ops[i];
+        if (op->key == NULL) {
+            code = fail(res, KERR_INVALID_REQUEST, "Null config name");
+            break;
+        }
+        for (size_t j = 0; j < i && code == 0; j++)
+            if (ops[j].key != NULL && strcmp(ops[j].key, op->key) == 0)
+                code = fail(res, KERR_INVALID_REQUEST, "Error due to duplicate config keys");
+        if (code != 0)
+            break;
+        const topic_key_t *def = find_key(op->key);
+        switch (op->op) {
+        case OP_SET: {
+            char *value = op->value != NULL ? trimmed(op->value) : NULL;
+            if ((code = rn_topic_config_check(op->key, value, res)) == 0)
+                overrides_set(&ov, &count, op->key, value);
+            free(value);
+            break;
+        }
+        case OP_DELETE:
+            /* As in Kafka, deleting a key that has no override (even an unknown one) is a no-op. */
+            overrides_delete(ov, &count, op->key);
+            break;
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+            const char *verb = op->op == OP_APPEND ? "APPEND" : "SUBTRACT";
+            if (def == NULL) {
+                code = fail(res, KERR_INVALID_CONFIG, "Unknown topic config name: %s", shown(op->key, k));
+                break;
+            }
+            if (def->type != RN_CONFIG_TYPE_LIST) {
+                code = fail(res, KERR_INVALID_CONFIG, "Can't %s to key %s because its type is not LIST.", verb, def->name);
+                break;
+            }
+            if (op->value == NULL) {
+                code = fail(res, KERR_INVALID_CONFIG, "Null value not supported for : %s", def->name);
+                break;
+            }
+            effective_t e = effective(cfg, def, ov, count);
+            char *value = list_op(e.value, op->value, op->op);
+            free(e.value);
+            if ((code = rn_topic_config_check(def->name, value, res)) == 0)
+                overrides_set(&ov, &count, def->name, value);
+            free(value);
+            break;
+        }
+        default:
+            code = fail(res, KERR_INVALID_REQUEST, "Unknown alter config operation %d", op->op);
+            break;
+        }
+    }
+    if (code == 0)
+        code = rn_topic_config_check_set(cfg, ov, count, res);
+    if (code != 0) {
+        rn_overrides_free(ov, count);
+        *out = NULL;
+        *nout = 0;
+        return code;
+    }
+    *out = ov;
+    *nout = count;
+    return 0;
+}
+
+/* ---- Public ---- */
+
+size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **out)
+{
+    size_t n = 0;
+    while (rn_config_key_at(n) != NULL)
+        n++;
+    rn_config_entry_t *entries = rn_xcalloc(n + 1, sizeof *entries);
+    for (size_t i = 0; i < n; i++) {
+        const rn_config_key_t *key = rn_config_key_at(i);
+        const char *value = rn_config_value(topics->cfg, key->name);
+        bool set = rn_config_is_set(topics->cfg, key->name);
+        entries[i] = (rn_config_entry_t){
+            .name = rn_xstrdup(key->name),
+            .value = value != NULL ? rn_xstrdup(value) : NULL,
+            .read_only = true,
+            .is_default = !set,
+            .source = set ? 4 : 5,
+            .type = key->type,
+            .doc = key->doc,
+        };
+    }
+    *out = entries;
+    return n;
+}
+
+void rn_config_entries_free(rn_config_entry_t *entries, size_t n)
+{
+    if (entries == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(entries[i].name);
+        free(entries[i].value);
+        free(entries[i].synonym_name);
+        free(entries[i].synonym_value);
+    }
+    free(entries);
+}
