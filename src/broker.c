@@ -11,17 +11,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "handlers/handlers.h"
 #include "net/net.h"
+#include "topics/topics.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -31,6 +34,14 @@ struct runnel {
     char *cluster_id;          /* owned: configured, read from meta.properties, or made */
     char *advertised_host;     /* owned */
     rn_net_t *net;             /* NULL until started */
+    rn_topics_t *topics;       /* NULL until started */
+    /* The maintenance thread: retention, time-based flush and roll, checkpoints. Disk work
+     * that must stay off the event loops. */
+    pthread_t maint;
+    bool maint_running;
+    bool maint_stop;           /* guarded by maint_lock */
+    pthread_mutex_t maint_lock;
+    pthread_cond_t maint_cond;
 };
 
 /* Decoded structs may be larger than their wire form (a 2-byte string length becomes a
@@ -77,6 +88,7 @@ static void on_request(rn_net_req_t *nreq, void *ctx)
     req->frame_len = nreq->len;
     req->peer = rn_net_conn_peer(nreq->conn);
     req->broker = &rn->info;
+    req->loop_ctx = rn_net_req_loop_data(nreq);
     rn_arena_init(&req->arena, ARENA_BASE_LIMIT + 2 * nreq->len);
     rn_outbuf_init(&req->out);
     req->finish = broker_finish;
@@ -220,6 +232,54 @@ static int prepare_data_dir(runnel_t *rn)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Maintenance: every second, time-based flushes and rolls (flush.ms, segment.ms) and, every
+ * log.retention.check.interval.ms, retention. */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *maint_main(void *arg)
+{
+    runnel_t *rn = arg;
+    int64_t interval = rn->config.log_retention_check_interval_ms;
+    int64_t next_retention = wall_ms() + interval;
+    pthread_mutex_lock(&rn->maint_lock);
+    while (!rn->maint_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&rn->maint_cond, &rn->maint_lock, &until);
+        if (rn->maint_stop)
+            break;
+        pthread_mutex_unlock(&rn->maint_lock);
+        int64_t now = wall_ms();
+        bool retention_due = now >= next_retention;
+        if (retention_due)
+            next_retention = now + interval;
+        rn_topics_maintain(rn->topics, now, retention_due);
+        pthread_mutex_lock(&rn->maint_lock);
+    }
+    pthread_mutex_unlock(&rn->maint_lock);
+    return NULL;
+}
+
+static void maint_stop(runnel_t *rn)
+{
+    if (!rn->maint_running)
+        return;
+    pthread_mutex_lock(&rn->maint_lock);
+    rn->maint_stop = true;
+    pthread_cond_signal(&rn->maint_cond);
+    pthread_mutex_unlock(&rn->maint_lock);
+    pthread_join(rn->maint, NULL);
+    rn->maint_running = false;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 
 runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
 {
@@ -237,6 +297,7 @@ runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
         host = (l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0) ? "127.0.0.1" : l;
     }
     rn->advertised_host = rn_xstrdup(host);
+    rn->info.config = &rn->config;
     rn->info.node_id = rn->config.node_id;
     rn->info.advertised_host = rn->advertised_host;
     atomic_init(&rn->info.advertised_port, -1);
@@ -252,6 +313,17 @@ int runnel_start(runnel_t *rn)
     int err = prepare_data_dir(rn);
     if (err != 0)
         return err;
+    if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0)
+        return err;
+    rn->info.topics = rn->topics;
+    pthread_mutex_init(&rn->maint_lock, NULL);
+    pthread_cond_init(&rn->maint_cond, NULL);
+    rn->maint_stop = false;
+    if (pthread_create(&rn->maint, NULL, maint_main, rn) != 0) {
+        err = -EAGAIN;
+        goto fail_sync;
+    }
+    rn->maint_running = true;
     rn_net_config_t nc = {
         .host = rn->config.listener_host,
         .port = rn->config.listener_port,
@@ -260,13 +332,16 @@ int runnel_start(runnel_t *rn)
         .idle_ms = rn->config.connections_max_idle_ms > 0 ? (uint64_t)rn->config.connections_max_idle_ms : 0,
         .on_request = on_request,
         .ctx = rn,
+        .loop_start = rn_handlers_loop_start,
+        .loop_stop = rn_handlers_loop_stop,
+        .loop_end = rn_handlers_loop_end,
     };
     if ((err = rn_net_new(&nc, &rn->net)) != 0) {
         rn_log(RN_LOG_ERROR, "broker", "cannot listen on %s:%d: %s",
                rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0",
                rn->config.listener_port, strerror(-err));
         rn->net = NULL;
-        return err;
+        goto fail_maint;
     }
     int port = rn_net_port(rn->net);
     int adv = rn->config.advertised_port >= 0 ? rn->config.advertised_port : port;
@@ -274,7 +349,7 @@ int runnel_start(runnel_t *rn)
     if ((err = rn_net_start(rn->net)) != 0) {
         rn_net_free(rn->net);
         rn->net = NULL;
-        return err;
+        goto fail_maint;
     }
     rn_log(RN_LOG_INFO, "broker", "node %d of cluster %s, %d network threads, data in %s",
            rn->info.node_id, rn->info.cluster_id, rn->config.num_network_threads, rn->config.log_dir);
@@ -282,6 +357,15 @@ int runnel_start(runnel_t *rn)
            rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
            rn->info.advertised_host, adv);
     return 0;
+fail_maint:
+    maint_stop(rn);
+fail_sync:
+    pthread_cond_destroy(&rn->maint_cond);
+    pthread_mutex_destroy(&rn->maint_lock);
+    rn_topics_close(rn->topics);
+    rn->topics = NULL;
+    rn->info.topics = NULL;
+    return err;
 }
 
 int runnel_port(const runnel_t *rn)
@@ -294,9 +378,17 @@ void runnel_stop(runnel_t *rn)
     if (rn == NULL || rn->net == NULL)
         return;
     rn_log(RN_LOG_INFO, "broker", "stopping");
+    /* Network first (parked fetches answer, produce syncs finish), then the maintenance
+     * thread, then the logs: checkpoints and the clean-shutdown marker come last. */
     rn_net_stop(rn->net);
     rn_net_free(rn->net);
     rn->net = NULL;
+    maint_stop(rn);
+    pthread_cond_destroy(&rn->maint_cond);
+    pthread_mutex_destroy(&rn->maint_lock);
+    rn_topics_close(rn->topics);
+    rn->topics = NULL;
+    rn->info.topics = NULL;
     rn_log(RN_LOG_INFO, "broker", "stopped");
 }
 

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "proto/messages.h"
 #include "util/arena.h"
 #include "util/bytes.h"
@@ -22,6 +24,8 @@
 /* What handlers know of the broker they run in. Read-only once the broker has started,
  * except `port`, published when the listeners are bound. */
 typedef struct rn_broker_info {
+    struct rn_topics *topics;    /* the topic registry (src/topics/topics.h) */
+    const struct rn_config *config;   /* the broker's validated configuration (src/config.h) */
     int32_t node_id;
     const char *cluster_id;
     const char *advertised_host;
@@ -48,6 +52,7 @@ struct rn_request {
     const uint8_t *frame;        /* the request, size prefix stripped; alive until finish */
     size_t frame_len;
     const char *peer;            /* "ip:port", for log lines */
+    struct rn_loop_ctx *loop_ctx;  /* the connection's loop, for requests that wait (park.h) */
     const rn_broker_info_t *broker;
     rn_arena_t arena;            /* everything decoded for this request */
     rn_outbuf_t out;             /* the response frame: size prefix, header, body */
@@ -87,18 +92,56 @@ bool rn_decode_body(rn_request_t *req, void *msg);
 /* Kafka error codes used here (see Kafka's Errors; names as in the spec). */
 typedef enum rn_kerr {
     RN_KERR_NONE = 0,
+    RN_KERR_UNKNOWN_SERVER_ERROR = -1,
+    RN_KERR_OFFSET_OUT_OF_RANGE = 1,
+    RN_KERR_CORRUPT_MESSAGE = 2,
     RN_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    RN_KERR_MESSAGE_TOO_LARGE = 10,
+    RN_KERR_REQUEST_TIMED_OUT = 7,
+    RN_KERR_INVALID_TOPIC_EXCEPTION = 17,
+    RN_KERR_RECORD_LIST_TOO_LARGE = 18,
+    RN_KERR_INVALID_REQUIRED_ACKS = 21,
+    RN_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    RN_KERR_TOPIC_ALREADY_EXISTS = 36,
+    RN_KERR_INVALID_PARTITIONS = 37,
+    RN_KERR_INVALID_REPLICATION_FACTOR = 38,
+    RN_KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+    RN_KERR_INVALID_CONFIG = 40,
+    RN_KERR_NOT_CONTROLLER = 41,
+    RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+    RN_KERR_POLICY_VIOLATION = 44,
+    RN_KERR_TOPIC_DELETION_DISABLED = 73,
+    RN_KERR_KAFKA_STORAGE_ERROR = 56,
+    RN_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    RN_KERR_INVALID_RECORD = 87,
     RN_KERR_UNSUPPORTED_VERSION = 35,
     RN_KERR_INVALID_REQUEST = 42,
     RN_KERR_SECURITY_DISABLED = 54,
     RN_KERR_UNKNOWN_TOPIC_ID = 100,
 } rn_kerr_t;
 
+/* Loop hooks for the network room (rn_net_config_t.loop_start/_stop/_end): per-loop state for
+ * requests that wait. */
+void *rn_handlers_loop_start(uv_loop_t *loop, int index, void *unused);
+void rn_handlers_loop_stop(void *loop_ctx);
+void rn_handlers_loop_end(void *loop_ctx);
+
 /* Handlers. */
 void rn_handle_api_versions(rn_request_t *req);
 void rn_handle_metadata(rn_request_t *req);
+void rn_handle_produce(rn_request_t *req);
+void rn_handle_fetch(rn_request_t *req);
+void rn_handle_list_offsets(rn_request_t *req);
+void rn_handle_find_coordinator(rn_request_t *req);
 void rn_handle_describe_acls(rn_request_t *req);
 void rn_handle_create_acls(rn_request_t *req);
 void rn_handle_delete_acls(rn_request_t *req);
+void rn_handle_create_topics(rn_request_t *req);
+void rn_handle_delete_topics(rn_request_t *req);
+void rn_handle_delete_records(rn_request_t *req);
+void rn_handle_create_partitions(rn_request_t *req);
+void rn_handle_describe_configs(rn_request_t *req);
+void rn_handle_alter_configs(rn_request_t *req);
+void rn_handle_incremental_alter_configs(rn_request_t *req);
 
 #endif

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Metadata (key 3): this broker, the cluster id, the controller, and the requested topics.
+/* Metadata (key 3): this broker, the cluster id, the controller, and topics from the registry.
  *
  * The controller id is this node's id: admin clients (kafkajs, librdkafka, kafka-python) send
  * CreateTopics to the controller and wait until they time out when it names no broker.
- * Until storage lands (issue #4) the topic registry is empty, so every requested topic is
- * UNKNOWN_TOPIC_OR_PARTITION (or UNKNOWN_TOPIC_ID when asked for by id) and an all-topics
- * request lists none. Auto-creation arrives with the registry. */
-#include "handlers/handlers.h"
-
+ * Topics a request names that do not exist are created when auto.create.topics.enable is on
+ * and the request allows it (v4+ has allow_auto_topic_creation; v0-v3 always may), never for
+ * an all-topics request (CLIENTS.md rule 4). Creation is synchronous here, so the new topic is
+ * answered ready at once (Kafka answers LEADER_NOT_AVAILABLE first; clients retry either way). */
 #include <stdatomic.h>
+
+#include "config.h"
+#include "handlers/handlers.h"
+#include "topics/topics.h"
+
+enum { RN_KERR_LEADER_NOT_AVAILABLE = 5 };
 
 static bool uuid_is_zero(const rn_uuid_t *id)
 {
@@ -16,6 +21,58 @@ static bool uuid_is_zero(const rn_uuid_t *id)
         if (id->b[i] != 0)
             return false;
     return true;
+}
+
+/* Fills `t` from `topic`; false on allocation failure. */
+static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_response_topic_t *t, int32_t *node)
+{
+    t->error_code = 0;
+    t->name = rn_str_from_cstr(topic->name);
+    t->topic_id = topic->id;
+    t->is_internal = topic->internal;
+    int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+    rn_metadata_response_partition_t *parts = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_partition_t, n ? n : 1);
+    if (parts == NULL)
+        return false;
+    for (int32_t i = 0; i < n; i++) {
+        rn_metadata_response_partition_init(&parts[i]);
+        parts[i].partition_index = i;
+        parts[i].leader_id = *node;
+        parts[i].leader_epoch = 0;
+        /* One node: it is the only replica and the whole ISR. The arrays share one element. */
+        parts[i].replica_nodes.items = node;
+        parts[i].replica_nodes.count = 1;
+        parts[i].isr_nodes.items = node;
+        parts[i].isr_nodes.count = 1;
+    }
+    t->partitions.items = parts;
+    t->partitions.count = n;
+    return true;
+}
+
+/* A requested topic that does not exist: create it when allowed, else report it unknown. */
+static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body, rn_str_t name,
+                                  int16_t *error)
+{
+    rn_topics_t *topics = req->broker->topics;
+    rn_topic_t *topic = rn_topics_get(topics, name);
+    if (topic != NULL)
+        return topic;
+    *error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    bool allowed = req->broker->auto_create_topics_enable && (req->api_version < 4 || body->allow_auto_topic_creation);
+    if (!allowed)
+        return NULL;
+    rn_topic_spec_t spec = { .name = name, .num_partitions = -1, .replication_factor = -1 };
+    rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
+    if (res.error_code == 36)            /* created meanwhile by another request */
+        return rn_topics_get(topics, name);
+    if (res.error_code != 0) {
+        *error = res.error_code == RN_KERR_INVALID_TOPIC_EXCEPTION ? RN_KERR_INVALID_TOPIC_EXCEPTION
+                                                                   : RN_KERR_LEADER_NOT_AVAILABLE;
+        return NULL;
+    }
+    rn_log(RN_LOG_INFO, "metadata", "auto-created topic %.*s for %s", (int)name.len, name.ptr, req->peer);
+    return topic;
 }
 
 void rn_handle_metadata(rn_request_t *req)
@@ -29,10 +86,12 @@ void rn_handle_metadata(rn_request_t *req)
     rn_metadata_response_init(&resp);
 
     rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
-    if (self == NULL) {
+    int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
+    if (self == NULL || node == NULL) {
         rn_reject(req, "out of memory");
         return;
     }
+    *node = info->node_id;
     rn_metadata_response_broker_init(self);
     self->node_id = info->node_id;
     self->host = rn_str_from_cstr(info->advertised_host);
@@ -43,24 +102,59 @@ void rn_handle_metadata(rn_request_t *req)
     resp.controller_id = info->node_id;
 
     /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
-    int32_t nreq = body.topics.count;
-    if (nreq > 0) {
-        rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq);
-        if (topics == NULL) {
+    bool all = body.topics.count < 0 || (req->api_version == 0 && body.topics.count == 0);
+    if (all) {
+        rn_topic_t **list = NULL;
+        size_t n = rn_topics_list(info->topics, &list);
+        rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+        bool ok = topics != NULL;
+        for (size_t i = 0; ok && i < n; i++) {
+            rn_metadata_response_topic_init(&topics[i]);
+            ok = describe_topic(req, list[i], &topics[i], node);
+        }
+        rn_topics_list_free(list, n);
+        if (!ok) {
             rn_reject(req, "out of memory");
             return;
         }
-        for (int32_t i = 0; i < nreq; i++) {
-            const rn_metadata_request_topic_t *want = &body.topics.items[i];
-            rn_metadata_response_topic_t *t = &topics[i];
-            rn_metadata_response_topic_init(t);
-            t->name = want->name;
-            t->topic_id = want->topic_id;
-            bool by_id = want->name.ptr == NULL && !uuid_is_zero(&want->topic_id);
-            t->error_code = by_id ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        }
         resp.topics.items = topics;
-        resp.topics.count = nreq;
+        resp.topics.count = (int32_t)n;
+        rn_respond(req, &resp);
+        return;
     }
+
+    int32_t nreq = body.topics.count;
+    rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
+    if (topics == NULL) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    for (int32_t i = 0; i < nreq; i++) {
+        const rn_metadata_request_topic_t *want = &body.topics.items[i];
+        rn_metadata_response_topic_t *t = &topics[i];
+        rn_metadata_response_topic_init(t);
+        t->name = want->name;
+        t->topic_id = want->topic_id;
+        rn_topic_t *topic = NULL;
+        int16_t error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (want->name.ptr == NULL && !uuid_is_zero(&want->topic_id)) {
+            topic = rn_topics_get_by_id(info->topics, want->topic_id);
+            error = RN_KERR_UNKNOWN_TOPIC_ID;
+        } else if (want->name.ptr != NULL) {
+            topic = find_or_create(req, &body, want->name, &error);
+        }
+        if (topic == NULL) {
+            t->error_code = error;
+            continue;
+        }
+        bool ok = describe_topic(req, topic, t, node);
+        rn_topic_unref(topic);
+        if (!ok) {
+            rn_reject(req, "out of memory");
+            return;
+        }
+    }
+    resp.topics.items = topics;
+    resp.topics.count = nreq;
     rn_respond(req, &resp);
 }

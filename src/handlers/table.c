@@ -6,11 +6,26 @@
 #include "handlers/handlers.h"
 
 static const rn_handler_t handlers[] = {
+    /* Produce and Fetch start at v0 although v0-v2 / v0-v3 (magic 0/1) get
+     * UNSUPPORTED_FOR_MESSAGE_FORMAT for now: librdkafka turns compression off without a word
+     * when Produce's advertised minimum is above 0 (KAFKA-18659; CLIENTS.md rule 11). */
+    [RN_API_PRODUCE] = { .min = 0, .max = 9, .fn = rn_handle_produce },
+    [RN_API_FETCH] = { .min = 0, .max = 13, .fn = rn_handle_fetch },
+    [RN_API_LIST_OFFSETS] = { .min = 0, .max = 7, .fn = rn_handle_list_offsets },
     [RN_API_METADATA] = { .min = 0, .max = 12, .fn = rn_handle_metadata },
+    [RN_API_FIND_COORDINATOR] = { .min = 0, .max = 4, .fn = rn_handle_find_coordinator },
     [RN_API_API_VERSIONS] = { .min = 0, .max = 4, .fn = rn_handle_api_versions },
+    /* Admin requests go to the controller, and this node is always the controller. */
+    [RN_API_CREATE_TOPICS] = { .min = 0, .max = 7, .fn = rn_handle_create_topics },
+    [RN_API_DELETE_TOPICS] = { .min = 0, .max = 6, .fn = rn_handle_delete_topics },
+    [RN_API_DELETE_RECORDS] = { .min = 0, .max = 2, .fn = rn_handle_delete_records },
     [RN_API_DESCRIBE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_describe_acls },
     [RN_API_CREATE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_create_acls },
     [RN_API_DELETE_ACLS] = { .min = 0, .max = 3, .fn = rn_handle_delete_acls },
+    [RN_API_DESCRIBE_CONFIGS] = { .min = 0, .max = 4, .fn = rn_handle_describe_configs },
+    [RN_API_ALTER_CONFIGS] = { .min = 0, .max = 2, .fn = rn_handle_alter_configs },
+    [RN_API_CREATE_PARTITIONS] = { .min = 0, .max = 3, .fn = rn_handle_create_partitions },
+    [RN_API_INCREMENTAL_ALTER_CONFIGS] = { .min = 0, .max = 1, .fn = rn_handle_incremental_alter_configs },
 };
 
 enum { HANDLER_SLOTS = sizeof handlers / sizeof handlers[0] };

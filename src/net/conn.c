@@ -677,3 +677,8 @@ uv_loop_t *rn_net_req_loop(const rn_net_req_t *req)
 {
     return &req->conn->loop->uv;
 }
+
+void *rn_net_req_loop_data(const rn_net_req_t *req)
+{
+    return req->conn->loop->user;
+}

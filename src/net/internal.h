@@ -98,6 +98,7 @@ struct rn_net_conn {
 struct rn_net_loop {
     rn_net_t *net;
     int index;
+    void *user;                     /* what config.loop_start returned */
     uv_loop_t uv;
     pthread_t thread;               /* as returned by pthread_create */
     pthread_t owner;                /* the thread running `uv`, for RN_NET_ASSERT_ON_LOOP */

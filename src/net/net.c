@@ -241,6 +241,8 @@ static void loop_stop_begin(rn_net_loop_t *loop)
     if (loop->stopping)
         return;
     loop->stopping = true;
+    if (loop->net->config.loop_stop != NULL)
+        loop->net->config.loop_stop(loop->user);
     close_handle((uv_handle_t *)&loop->listen_poll, on_listen_closed);
     uv_timer_stop(&loop->accept_timer);
     uv_timer_stop(&loop->sweep_timer);
@@ -276,6 +278,9 @@ static void loop_end(rn_net_loop_t *loop)
         rn_log(RN_LOG_ERROR, "net", "loop %d: uv_loop_close: %s (a handle on this loop was left open)",
                loop->index, uv_strerror(err));
     loop->closed = true;
+    if (loop->net->config.loop_end != NULL)
+        loop->net->config.loop_end(loop->user);
+    loop->user = NULL;
 }
 
 static void *loop_main(void *arg)
@@ -285,6 +290,8 @@ static void *loop_main(void *arg)
     snprintf(name, sizeof(name), "rn-net-%d", loop->index);
     pthread_setname_np(pthread_self(), name);
     loop->owner = pthread_self();
+    if (loop->net->config.loop_start != NULL)
+        loop->user = loop->net->config.loop_start(&loop->uv, loop->index, loop->net->config.ctx);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     loop_end(loop);
     return NULL;

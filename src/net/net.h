@@ -49,6 +49,14 @@ typedef struct rn_net_config {
     uint64_t idle_ms;         /* connections.max.idle.ms; 0: never close idle connections */
     rn_net_request_cb on_request;  /* runs on the connection's loop */
     void *ctx;
+    /* Optional per-loop state for the layers above (parked requests, their timers). Each runs
+     * on the loop's own thread: loop_start before the loop runs (its result is the loop's
+     * data, see rn_net_req_loop_data); loop_stop when the loop begins to stop, to finish what it
+     * holds and close its handles so the loop can end; loop_end after the loop has ended, to
+     * free the data. loop_stop and loop_end get NULL data for a loop that never started. */
+    void *(*loop_start)(uv_loop_t *loop, int index, void *ctx);
+    void (*loop_stop)(void *loop_data);
+    void (*loop_end)(void *loop_data);
 } rn_net_config_t;
 
 /* Binds the listeners (so the port is known and errors surface before any thread starts).
@@ -80,6 +88,8 @@ void rn_net_close_conn(rn_net_req_t *req);
 /* "ip:port" of the peer, for log lines. Valid while the connection lives. */
 const char *rn_net_conn_peer(const rn_net_conn_t *conn);
 uv_loop_t *rn_net_req_loop(const rn_net_req_t *req);
+/* The data loop_start returned for the loop of `req`'s connection. */
+void *rn_net_req_loop_data(const rn_net_req_t *req);
 
 /* Counters for tests and benchmarks (summed over loops, read without locks). */
 typedef struct rn_net_stats {

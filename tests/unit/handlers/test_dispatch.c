@@ -4,7 +4,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "handlers/handlers.h"
+#include "topics/topics.h"
 
 typedef struct outcome {
     rn_finish_t how;
@@ -27,6 +34,42 @@ static void capture(rn_request_t *req, rn_finish_t how)
 }
 
 static rn_broker_info_t info = { .node_id = 1, .cluster_id = "test-cluster", .advertised_host = "127.0.0.1" };
+
+/* A real, empty topic registry in a temporary log directory. */
+static char dir[64];
+static rn_config_t cfg;
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/rn-dispatch-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    runnel_config_t *p = runnel_config_new();
+    runnel_config_set(p, "log.dirs", dir);
+    runnel_config_set(p, "auto.create.topics.enable", "false");
+    char err[256];
+    cr_assert_eq(rn_config_build(p, &cfg, err, sizeof err), 0, "%s", err);
+    runnel_config_free(p);
+    cr_assert_eq(rn_topics_open(&cfg, &info.topics), 0);
+    info.config = &cfg;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    rn_topics_close(info.topics);
+    info.topics = NULL;
+    rn_config_deinit(&cfg);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(dispatch, .init = setup, .fini = teardown);
 
 static outcome_t run(const uint8_t *frame, size_t len)
 {

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the admin handlers: duplicate detection, response messages, and running the
+ * registry calls in the thread pool (admin.h says why). */
+#include "handlers/admin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/park.h"
+
+typedef struct keyed {
+    rn_str_t key;
+    int32_t idx;
+} keyed_t;
+
+static int compare_keys(rn_str_t a, rn_str_t b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n > 0 ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c != 0)
+        return c;
+    return (a.len > b.len) - (a.len < b.len);
+}
+
+static int compare_keyed(const void *a, const void *b)
+{
+    const keyed_t *x = a, *y = b;
+    int c = compare_keys(x->key, y->key);
+    return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, uint8_t *out)
+{
+    if (n <= 0)
+        return true;
+    keyed_t *sorted = rn_arena_try_alloc_array(arena, keyed_t, n);
+    if (sorted == NULL)
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        sorted[i] = (keyed_t){ keys[i], i };
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_keyed);
+    for (int32_t i = 0; i < n;) {
+        int32_t j = i + 1;
+        while (j < n && compare_keys(sorted[j].key, sorted[i].key) == 0)
+            j++;
+        /* Equal keys sort by index, so a run starts with the first occurrence. */
+        out[sorted[i].idx] = j - i == 1 ? RN_ADMIN_KEY_UNIQUE : RN_ADMIN_KEY_FIRST_OF_MANY;
+        for (int32_t k = i + 1; k < j; k++)
+            out[sorted[k].idx] = RN_ADMIN_KEY_REPEAT;
+        i = j;
+    }
+    return true;
+}
+
+rn_str_t rn_admin_message(rn_request_t *req, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return (rn_str_t){ NULL, 0 };
+    size_t n = (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1;
+    char *copy = rn_arena_strndup(&req->arena, buf, n);
+    return (rn_str_t){ copy, copy != NULL ? n : 0 };
+}
+
+rn_str_t rn_admin_str(rn_request_t *req, const char *s, bool *oom)
+{
+    if (s == NULL)
+        return (rn_str_t){ NULL, 0 };
+    size_t n = strlen(s);
+    char *copy = rn_arena_strndup(&req->arena, s, n);
+    if (copy == NULL)
+        *oom = true;
+    return (rn_str_t){ copy, copy != NULL ? n : 0 };
+}
+
+static void answer(rn_admin_job_t *job)
+{
+    if (job->oom || job->resp == NULL)
+        rn_reject(job->req, "out of memory");
+    else
+        rn_respond(job->req, job->resp);
+}
+
+static void on_admin_work(uv_work_t *work)
+{
+    rn_admin_job_t *job = work->data;
+    job->run(job);
+}
+
+static void on_admin_done(uv_work_t *work, int status)
+{
+    rn_admin_job_t *job = work->data;
+    /* Nothing cancels admin work, but a cancelled job never ran: do it here rather than answer
+     * with an empty response. */
+    if (status != 0)
+        job->run(job);
+    answer(job);
+}
+
+void *rn_admin_job_new(rn_request_t *req, size_t size, void (*run)(rn_admin_job_t *job))
+{
+    rn_admin_job_t *job = rn_arena_try_alloc(&req->arena, size);
+    if (job == NULL) {
+        rn_reject(req, "out of memory");
+        return NULL;
+    }
+    job->req = req;
+    job->run = run;
+    return job;
+}
+
+void rn_admin_run(rn_admin_job_t *job)
+{
+    uv_loop_t *loop = rn_loop_ctx_loop(job->req->loop_ctx);
+    job->work.data = job;
+    if (loop != NULL && uv_queue_work(loop, &job->work, on_admin_work, on_admin_done) == 0)
+        return;
+    job->run(job);
+    answer(job);
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fetch (key 1), v4-v13: record bytes go from segment files to the socket with sendfile. Each
+ * partition's records field is a file range held on its segment (rn_log_read); the response
+ * encoder hands the range to the output buffer and the network room sends it with sendfile.
+ *
+ * Long poll: when fewer than min_bytes are there, the request is parked on its connection's
+ * loop (park.h) and watches its partitions; an append on any loop wakes it, and it answers as
+ * soon as min_bytes are there or max_wait_ms is up. To miss no append, it starts watching
+ * before its second look at the logs.
+ *
+ * Sessions (KIP-227) are not kept: every answer has session_id 0, which is what a broker
+ * without a session cache answers; clients then send full requests (librdkafka and kafkajs
+ * use sessionless fetches anyway). v0-v3 need message-format down-conversion, a later issue:
+ * their partitions get UNSUPPORTED_FOR_MESSAGE_FORMAT. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/handlers.h"
+#include "handlers/park.h"
+#include "topics/topics.h"
+#include "util/err.h"
+
+enum { RN_KERR_FETCH_SESSION_ID_NOT_FOUND = 70 };
+
+typedef struct fetch fetch_t;
+
+typedef struct fetch_part {
+    fetch_t *f;
+    rn_topic_t *topic;                   /* counted reference, or NULL (error already set) */
+    rn_partition_t *part;
+    rn_fetch_response_partition_t *resp; /* in the request's arena */
+    int64_t offset;
+    int32_t max_bytes;
+    rn_log_slice_t slice;                /* held between a read and the response */
+    rn_watch_t watch;
+    bool watching;
+} fetch_part_t;
+
+struct fetch {
+    rn_parked_t parked;
+    rn_request_t *req;
+    rn_fetch_response_t resp;
+    fetch_part_t *parts;
+    size_t nparts;
+    int64_t min_bytes, max_bytes;
+    bool has_error;
+    bool parked_now;
+};
+
+static void release_slices(fetch_t *f)
+{
+    for (size_t i = 0; i < f->nparts; i++) {
+        rn_log_slice_t *s = &f->parts[i].slice;
+        if (s->range.len > 0 && s->range.release != NULL)
+            s->range.release(s->range.owner);
+        memset(s, 0, sizeof *s);
+    }
+}
+
+/* Reads every partition once; returns the record bytes found. */
+static int64_t read_partitions(fetch_t *f)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < f->nparts; i++) {
+        fetch_part_t *fp = &f->parts[i];
+        rn_fetch_response_partition_t *pr = fp->resp;
+        pr->records = (rn_records_t){ .ptr = (const uint8_t *)"", .len = 0 };
+        if (fp->topic == NULL)
+            continue;
+        rn_log_t *log = fp->part->log;
+        /* KIP-74: once the response is full, later partitions send nothing, but the first
+         * batch of the first partition with data goes out whole whatever max_bytes says. */
+        int64_t room = f->max_bytes - total;
+        size_t limit = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
+        if (total > 0 && (room <= 0 || limit == 0)) {
+            pr->high_watermark = rn_log_high_watermark(log);
+            pr->log_start_offset = rn_log_start_offset(log);
+            pr->last_stable_offset = pr->high_watermark;
+            continue;
+        }
+        if (room > 0 && (size_t)room < limit)
+            limit = (size_t)room;
+        if (limit == 0)
+            limit = 1;   /* still returns the first batch whole */
+        int rc = rn_log_read(log, fp->offset, limit, &fp->slice);
+        /* The slice's offsets were read at the same instant as its range. */
+        pr->high_watermark = rc == 0 ? fp->slice.high_watermark : rn_log_high_watermark(log);
+        pr->log_start_offset = rc == 0 ? fp->slice.log_start_offset : rn_log_start_offset(log);
+        /* No transactions yet: the last stable offset is the high watermark, which is what
+         * read_committed consumers (librdkafka's and kafkajs's default) need to see data. */
+        pr->last_stable_offset = pr->high_watermark;
+        if (rc == RN_LOG_OFFSET_OUT_OF_RANGE) {
+            pr->error_code = RN_KERR_OFFSET_OUT_OF_RANGE;
+            f->has_error = true;
+        } else if (rc != 0) {
+            pr->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
+            f->has_error = true;
+        } else if (fp->slice.range.len > 0) {
+            pr->records = (rn_records_t){ .file = &fp->slice.range };
+            total += (int64_t)fp->slice.range.len;
+        }
+    }
+    return total;
+}
+
+static void on_append(rn_watch_t *w)
+{
+    fetch_part_t *fp = rn_container_of(w, fetch_part_t, watch);
+    rn_parked_wake(&fp->f->parked);
+}
+
+static void watch_all(fetch_t *f, bool on)
+{
+    for (size_t i = 0; i < f->nparts; i++) {
+        fetch_part_t *fp = &f->parts[i];
+        if (fp->topic == NULL || fp->watching == on)
+            continue;
+        if (on) {
+            fp->watch.wake = on_append;
+            rn_partition_watch(fp->part, &fp->watch);
+        } else {
+            rn_partition_unwatch(fp->part, &fp->watch);
+        }
+        fp->watching = on;
+    }
+}
+
+static void drop_topics(fetch_t *f)
+{
+    for (size_t i = 0; i < f->nparts; i++) {
+        if (f->parts[i].topic != NULL)
+            rn_topic_unref(f->parts[i].topic);
+        f->parts[i].topic = NULL;
+    }
+}
+
+static void fetch_free(fetch_t *f)
+{
+    free(f->parts);
+    free(f);
+}
+
+/* Sends the response (the slices become the records' file ranges) and lets go of everything. */
+static void answer(fetch_t *f)
+{
+    watch_all(f, false);
+    rn_request_t *req = f->req;
+    f->req = NULL;
+    rn_respond(req, &f->resp);     /* the encoder took the file ranges */
+    for (size_t i = 0; i < f->nparts; i++)
+        memset(&f->parts[i].slice, 0, sizeof f->parts[i].slice);
+    drop_topics(f);
+}
+
+static void on_parked_release(rn_parked_t *p)
+{
+    fetch_free(rn_container_of(p, fetch_t, parked));
+}
+
+static void on_retry(rn_parked_t *p, bool final)
+{
+    fetch_t *f = rn_container_of(p, fetch_t, parked);
+    int64_t total = read_partitions(f);
+    if (!final && !f->has_error && total < f->min_bytes) {
+        release_slices(f);
+        return;
+    }
+    answer(f);
+    rn_unpark(p);
+}
+
+/* Resolves the request's topics and partitions into `f->parts` and the response skeleton. */
+static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
+{
+    rn_request_t *req = f->req;
+    rn_topics_t *topics = req->broker->topics;
+    int16_t v = req->api_version;
+    size_t n = 0;
+    for (int32_t t = 0; t < body->topics.count; t++)
+        n += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+    f->parts = calloc(n ? n : 1, sizeof *f->parts);
+    rn_fetch_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_fetch_response_topic_t,
+                                                                   body->topics.count > 0 ? body->topics.count : 1);
+    if (f->parts == NULL || rtopics == NULL)
+        return false;
+    f->resp.responses.items = rtopics;
+    f->resp.responses.count = body->topics.count > 0 ? body->topics.count : 0;
+    size_t k = 0;
+    for (int32_t t = 0; t < f->resp.responses.count; t++) {
+        const rn_fetch_request_topic_t *qt = &body->topics.items[t];
+        rn_fetch_response_topic_t *rt = &rtopics[t];
+        rn_fetch_response_topic_init(rt);
+        rt->topic = qt->topic;
+        rt->topic_id = qt->topic_id;
+        int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+        rn_fetch_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_fetch_response_partition_t, np ? np : 1);
+        if (rparts == NULL)
+            return false;
+        rt->partitions.items = rparts;
+        rt->partitions.count = np;
+        rn_topic_t *topic = v >= 13 ? rn_topics_get_by_id(topics, qt->topic_id) : rn_topics_get(topics, qt->topic);
+        int16_t missing = v >= 13 ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        for (int32_t i = 0; i < np; i++) {
+            const rn_fetch_request_partition_t *qp = &qt->partitions.items[i];
+            fetch_part_t *fp = &f->parts[k++];
+            rn_fetch_response_partition_init(&rparts[i]);
+            rparts[i].partition_index = qp->partition;
+            rparts[i].records = (rn_records_t){ .ptr = (const uint8_t *)"", .len = 0 };
+            fp->f = f;
+            fp->resp = &rparts[i];
+            fp->offset = qp->fetch_offset;
+            fp->max_bytes = qp->partition_max_bytes;
+            rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition) : NULL;
+            if (v < 4) {
+                rparts[i].error_code = RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+                f->has_error = true;
+            } else if (part == NULL) {
+                rparts[i].error_code = topic == NULL ? missing : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                f->has_error = true;
+            } else {
+                rn_topic_ref(topic);
+                fp->topic = topic;
+                fp->part = part;
+            }
+        }
+        if (topic != NULL)
+            rn_topic_unref(topic);
+    }
+    f->nparts = k;
+    return true;
+}
+
+void rn_handle_fetch(rn_request_t *req)
+{
+    rn_fetch_request_t body;
+    if (!rn_decode_body(req, &body))
+        return;
+    fetch_t *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    f->req = req;
+    rn_fetch_response_init(&f->resp);
+    f->min_bytes = body.min_bytes;
+    f->max_bytes = body.max_bytes;
+    if (body.session_epoch > 0) {
+        /* An incremental fetch in a session this broker never made (it makes none). */
+        f->resp.error_code = RN_KERR_FETCH_SESSION_ID_NOT_FOUND;
+        rn_respond(req, &f->resp);
+        fetch_free(f);
+        return;
+    }
+    if (!resolve(f, &body)) {
+        drop_topics(f);
+        fetch_free(f);
+        rn_reject(req, "out of memory");
+        return;
+    }
+    int64_t total = read_partitions(f);
+    bool may_wait = body.max_wait_ms > 0 && !f->has_error && total < f->min_bytes && rn_can_park(req->loop_ctx);
+    if (may_wait) {
+        /* Watch first, then look again: an append between the two looks is not missed. */
+        release_slices(f);
+        watch_all(f, true);
+        total = read_partitions(f);
+        if (!f->has_error && total < f->min_bytes) {
+            release_slices(f);
+            f->parked.retry = on_retry;
+            f->parked.release = on_parked_release;
+            rn_park(req->loop_ctx, &f->parked, (uint64_t)body.max_wait_ms);
+            return;
+        }
+    }
+    answer(f);
+    fetch_free(f);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ListOffsets (key 2), v0-v7: earliest (-2), latest (-1), the record with the largest
+ * timestamp (-3, KIP-734, v7+), or the first record at or after a timestamp (time index).
+ * v0 answers in its own shape: a list of offsets (at most one here). */
+#include "handlers/handlers.h"
+#include "topics/topics.h"
+
+enum { TS_LATEST = -1, TS_EARLIEST = -2, TS_MAX_TIMESTAMP = -3 };
+
+/* The partitions' leader epoch: one node, never re-elected, so always 0 (as in Metadata). */
+enum { LEADER_EPOCH = 0 };
+
+static int16_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset, int64_t *timestamp)
+{
+    *timestamp = -1;
+    switch (ts) {
+    case TS_LATEST:
+        *offset = rn_log_high_watermark(log);
+        return 0;
+    case TS_EARLIEST:
+        *offset = rn_log_start_offset(log);
+        return 0;
+    case TS_MAX_TIMESTAMP:
+        if (version < 7)
+            break;
+        return rn_log_max_timestamp(log, offset, timestamp) == 0 ? 0 : RN_KERR_KAFKA_STORAGE_ERROR;
+    default:
+        break;
+    }
+    if (ts < 0) {
+        *offset = -1;
+        return RN_KERR_INVALID_REQUEST;
+    }
+    return rn_log_offset_for_timestamp(log, ts, offset, timestamp) == 0 ? 0 : RN_KERR_KAFKA_STORAGE_ERROR;
+}
+
+void rn_handle_list_offsets(rn_request_t *req)
+{
+    rn_list_offsets_request_t body;
+    if (!rn_decode_body(req, &body))
+        return;
+    int16_t v = req->api_version;
+    rn_list_offsets_response_t resp;
+    rn_list_offsets_response_init(&resp);
+    int32_t nt = body.topics.count > 0 ? body.topics.count : 0;
+    rn_list_offsets_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_topic_t, nt ? nt : 1);
+    if (rtopics == NULL) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    resp.topics.items = rtopics;
+    resp.topics.count = nt;
+    for (int32_t t = 0; t < nt; t++) {
+        const rn_list_offsets_request_topic_t *qt = &body.topics.items[t];
+        rn_list_offsets_response_topic_t *rt = &rtopics[t];
+        rn_list_offsets_response_topic_init(rt);
+        rt->name = qt->name;
+        int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+        rn_list_offsets_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_partition_t, np ? np : 1);
+        int64_t *olds = rn_arena_try_alloc_array(&req->arena, int64_t, np ? np : 1);
+        if (rparts == NULL || olds == NULL) {
+            rn_reject(req, "out of memory");
+            return;
+        }
+        rt->partitions.items = rparts;
+        rt->partitions.count = np;
+        rn_topic_t *topic = rn_topics_get(req->broker->topics, qt->name);
+        for (int32_t i = 0; i < np; i++) {
+            const rn_list_offsets_request_partition_t *qp = &qt->partitions.items[i];
+            rn_list_offsets_response_partition_t *rp = &rparts[i];
+            rn_list_offsets_response_partition_init(rp);
+            rp->partition_index = qp->partition_index;
+            rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition_index) : NULL;
+            if (part == NULL) {
+                rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            int64_t offset = -1, timestamp = -1;
+            rp->error_code = lookup(part->log, v, qp->timestamp, &offset, &timestamp);
+            rp->offset = offset;
+            rp->timestamp = timestamp;
+            rp->leader_epoch = LEADER_EPOCH;
+            if (v == 0 && rp->error_code == 0 && offset >= 0 && qp->max_num_offsets > 0) {
+                olds[i] = offset;
+                rp->old_style_offsets.items = &olds[i];
+                rp->old_style_offsets.count = 1;
+            }
+        }
+        if (topic != NULL)
+            rn_topic_unref(topic);
+    }
+    rn_respond(req, &resp);
+}

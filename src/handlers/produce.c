@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Produce (key 0), v3-v9: record batches validated in full (records room), then appended as
+ * received with offsets assigned in place (log room); compressed batches are never
+ * recompressed. A batch that fails validation writes nothing and gets CORRUPT_MESSAGE (or the
+ * more precise code rn_records_validate gives).
+ *
+ * acks=1 and acks=-1 answer once the bytes are in the page cache, as Kafka does on one node,
+ * unless the flush policy asks for a sync: then rn_log_sync runs on the libuv thread pool
+ * (never on an event loop) and concurrent requests share the fdatasync (group commit).
+ * acks=0 gets no response; like Kafka, an error closes the connection instead, the only way
+ * such a producer can learn of it. Produce v0-v2 carry magic 0/1 message sets, which need
+ * conversion (a later issue): UNSUPPORTED_FOR_MESSAGE_FORMAT, nothing written. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "handlers/handlers.h"
+#include "handlers/park.h"
+#include "records/records.h"
+#include "topics/topics.h"
+#include "util/err.h"
+
+/* Compressed batches are decompressed to validate them. The bound stops decompression bombs;
+ * honest batches compress text maybe 10-20x. */
+#define DECOMPRESS_BOUND_MIN ((size_t)64 << 20)
+#define DECOMPRESS_BOUND_MAX ((size_t)1 << 30)
+
+typedef struct produce {
+    uv_work_t work;
+    rn_request_t *req;
+    rn_produce_response_t resp;
+    rn_topic_t **synced;         /* topics whose partitions need a sync (references) */
+    rn_log_t **logs;             /* the logs to sync */
+    size_t nlogs;
+    int sync_err;
+    uint64_t start_ms;
+    int32_t timeout_ms;
+} produce_t;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Kafka checks each batch against max.message.bytes before anything else. */
+static bool batch_too_large(const uint8_t *p, size_t len, int32_t max_message_bytes)
+{
+    while (len > 0) {
+        rn_batch_header_t h;
+        if (rn_batch_parse_header(p, len, &h) != RN_DECODE_OK)
+            return false;                  /* malformed: validation says so */
+        size_t size = rn_batch_size(&h);
+        if (size > (size_t)max_message_bytes)
+            return true;
+        if (size > len)
+            return false;
+        p += size;
+        len -= size;
+    }
+    return false;
+}
+
+/* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
+static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
+                                rn_records_t *records, rn_produce_response_partition_t *out, bool *sync_needed)
+{
+    if (req->api_version < 3)
+        return RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    if (rn_records_is_null(records) || records->len == 0)
+        return RN_KERR_CORRUPT_MESSAGE;
+    rn_topic_config_t cfg;
+    rn_topic_get_config(req->broker->topics, topic, &cfg);
+    /* The frame is the request's own memory until it finishes: offsets and LogAppendTime are
+     * written into it in place, then the same bytes go to the log. */
+    uint8_t *bytes = (uint8_t *)records->ptr;
+    size_t len = records->len;
+    if (batch_too_large(bytes, len, cfg.max_message_bytes))
+        return RN_KERR_MESSAGE_TOO_LARGE;
+    size_t bound = len * 32;
+    bound = bound < DECOMPRESS_BOUND_MIN ? DECOMPRESS_BOUND_MIN : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX : bound;
+    rn_records_summary_t sum;
+    const char *why = NULL;
+    int err = rn_records_validate(bytes, len, bound, &sum, &why);
+    if (err != 0) {
+        rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%d): %s", req->peer, topic->name, part->index, err,
+               why ? why : "");
+        return (int16_t)err;
+    }
+    /* Kafka's LogValidator: v3+ carries exactly one batch per partition, clients may not
+     * write control batches, and zstd needs Produce v7 (KIP-110). */
+    rn_batch_header_t h;
+    if (sum.nbatches != 1 || rn_batch_parse_header(bytes, len, &h) != RN_DECODE_OK
+        || (h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
+        return RN_KERR_INVALID_RECORD;
+    if ((h.attributes & RN_BATCH_ATTR_CODEC_MASK) == RN_CODEC_ZSTD && req->api_version < 7)
+        return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    int64_t append_time = -1;
+    if (cfg.log_append_time) {
+        append_time = now_ms();
+        rn_records_set_log_append_time(bytes, len, append_time);
+        sum.max_timestamp = append_time;
+    }
+    int64_t base = 0;
+    int rc = rn_log_append(part->log, bytes, len, &sum, &base, sync_needed);
+    if (rc != 0) {
+        rn_log(RN_LOG_ERROR, "produce", "%s-%d: append failed: %s", topic->name, part->index, strerror(-rc));
+        return RN_KERR_KAFKA_STORAGE_ERROR;
+    }
+    rn_partition_notify(part);
+    out->base_offset = base;
+    out->log_append_time_ms = append_time;
+    return RN_KERR_NONE;
+}
+
+static void produce_free(produce_t *p)
+{
+    for (size_t i = 0; i < p->nlogs; i++)
+        rn_topic_unref(p->synced[i]);
+    free(p->synced);
+    free(p->logs);
+    free(p);
+}
+
+/* After a sync failure or a sync past timeout_ms, acknowledged becomes an error. */
+static void mark_all(produce_t *p, int16_t code)
+{
+    for (int32_t t = 0; t < p->resp.responses.count; t++) {
+        rn_produce_response_topic_t *rt = &p->resp.responses.items[t];
+        for (int32_t i = 0; i < rt->partition_responses.count; i++)
+            if (rt->partition_responses.items[i].error_code == 0)
+                rt->partition_responses.items[i].error_code = code;
+    }
+}
+
+static void on_sync_work(uv_work_t *work)
+{
+    produce_t *p = rn_container_of(work, produce_t, work);
+    for (size_t i = 0; i < p->nlogs && p->sync_err == 0; i++)
+        p->sync_err = rn_log_sync(p->logs[i]);
+}
+
+static void finish(produce_t *p)
+{
+    if (p->sync_err != 0)
+        mark_all(p, RN_KERR_KAFKA_STORAGE_ERROR);
+    else if (p->nlogs > 0 && mono_ms() - p->start_ms > (uint64_t)(p->timeout_ms > 0 ? p->timeout_ms : 0))
+        mark_all(p, RN_KERR_REQUEST_TIMED_OUT);
+    rn_respond(p->req, &p->resp);
+    produce_free(p);
+}
+
+static void on_sync_done(uv_work_t *work, int status)
+{
+    produce_t *p = rn_container_of(work, produce_t, work);
+    if (status != 0 && p->sync_err == 0)
+        p->sync_err = -EIO;
+    finish(p);
+}
+
+static bool remember_sync(produce_t *p, rn_topic_t *topic, rn_log_t *log)
+{
+    for (size_t i = 0; i < p->nlogs; i++)
+        if (p->logs[i] == log)
+            return true;
+    rn_log_t **logs = realloc(p->logs, (p->nlogs + 1) * sizeof *logs);
+    if (logs == NULL)
+        return false;
+    p->logs = logs;
+    rn_topic_t **topics = realloc(p->synced, (p->nlogs + 1) * sizeof *topics);
+    if (topics == NULL)
+        return false;
+    p->synced = topics;
+    rn_topic_ref(topic);
+    p->synced[p->nlogs] = topic;
+    p->logs[p->nlogs++] = log;
+    return true;
+}
+
+void rn_handle_produce(rn_request_t *req)
+{
+    rn_produce_request_t body;
+    if (!rn_decode_body(req, &body))
+        return;
+    produce_t *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    p->req = req;
+    p->start_ms = mono_ms();
+    p->timeout_ms = body.timeout_ms;
+    rn_produce_response_init(&p->resp);
+    bool acks_ok = body.acks == 0 || body.acks == 1 || body.acks == -1;
+    bool any_error = false;
+
+    int32_t nt = body.topic_data.count > 0 ? body.topic_data.count : 0;
+    rn_produce_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_produce_response_topic_t, nt ? nt : 1);
+    if (rtopics == NULL)
+        goto oom;
+    p->resp.responses.items = rtopics;
+    p->resp.responses.count = nt;
+    for (int32_t t = 0; t < nt; t++) {
+        rn_produce_request_topic_t *qt = &body.topic_data.items[t];
+        rn_produce_response_topic_t *rt = &rtopics[t];
+        rn_produce_response_topic_init(rt);
+        rt->name = qt->name;
+        int32_t np = qt->partition_data.count > 0 ? qt->partition_data.count : 0;
+        rn_produce_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_produce_response_partition_t, np ? np : 1);
+        if (rparts == NULL)
+            goto oom;
+        rt->partition_responses.items = rparts;
+        rt->partition_responses.count = np;
+        rn_topic_t *topic = acks_ok ? rn_topics_get(req->broker->topics, qt->name) : NULL;
+        for (int32_t i = 0; i < np; i++) {
+            rn_produce_request_partition_t *qp = &qt->partition_data.items[i];
+            rn_produce_response_partition_t *rp = &rparts[i];
+            rn_produce_response_partition_init(rp);
+            rp->index = qp->index;
+            rp->base_offset = -1;
+            rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->index) : NULL;
+            bool sync_needed = false;
+            if (!acks_ok)
+                rp->error_code = RN_KERR_INVALID_REQUIRED_ACKS;
+            else if (part == NULL)
+                rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                rp->error_code = append_partition(req, topic, part, &qp->records, rp, &sync_needed);
+            if (part != NULL)
+                rp->log_start_offset = rn_log_start_offset(part->log);
+            if (rp->error_code != 0)
+                any_error = true;
+            else if (sync_needed && body.acks != 0 && !remember_sync(p, topic, part->log))
+                rp->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
+        }
+        if (topic != NULL)
+            rn_topic_unref(topic);
+    }
+
+    if (body.acks == 0) {
+        /* No response for acks=0; an error can only be told by closing the connection. */
+        if (any_error)
+            rn_reject(req, "produce with acks=0 failed");
+        else
+            rn_respond_none(req);
+        produce_free(p);
+        return;
+    }
+    uv_loop_t *loop = rn_loop_ctx_loop(req->loop_ctx);
+    if (p->nlogs > 0 && loop != NULL && uv_queue_work(loop, &p->work, on_sync_work, on_sync_done) == 0)
+        return;
+    if (p->nlogs > 0)
+        on_sync_work(&p->work);   /* no loop (unit tests): sync here */
+    finish(p);
+    return;
+oom:
+    produce_free(p);
+    rn_reject(req, "out of memory");
+}
