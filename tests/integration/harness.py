@@ -8,6 +8,12 @@ stop() sends SIGTERM and checks that the broker exits with status 0 within 10 s;
 SIGKILL, on the broker's own pid, only when the broker does not exit. The log's tail is printed
 to stdout, which meson shows for a failing test.
 
+The same Broker can run several times on one data directory: restart() stops it (SIGTERM, exit 0
+checked) and starts it again on the same port, kill9() kills it without cleaning anything, and
+start() after kill9() recovers from the same directory. run_lines() returns the stderr lines of
+the current run only; lines() those of every run. Call start()/restart() from the test's main
+thread: the kernel kills the broker when the thread that started it exits (PR_SET_PDEATHSIG).
+
 Also here: a small Kafka wire client (KafkaSocket) for tests that send raw frames, and
 BrokerTestCase, a unittest.TestCase that runs one broker per test.
 """
@@ -74,6 +80,9 @@ class Broker:
         self.tmpdir = None
         self.data_dir = None
         self.log_path = None
+        self.runs = 0             # how many times this broker has been started
+        self._run_start = 0       # index in _lines of the current run's first line
+        self._run_starts = []
         self._lines = []
         self._lock = threading.Lock()
         self._ready = threading.Event()
@@ -81,25 +90,35 @@ class Broker:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self):
-        self.tmpdir = tempfile.mkdtemp(prefix="runnel-it-")
-        self.data_dir = os.path.join(self.tmpdir, "data")
-        self.log_path = os.path.join(self.tmpdir, "broker.log")
+    def start(self, port=0):
+        """Starts the broker on `port` (0: any free port). The first start makes a fresh
+        temporary data directory; later starts (after stop(keep_data=True) or kill9()) reuse it."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="runnel-it-")
+            self.data_dir = os.path.join(self.tmpdir, "data")
+            self.log_path = os.path.join(self.tmpdir, "broker.log")
         cmd = [runnel_bin()]
         if self.config_file:
             cmd += [self.config_flag, self.config_file]
-        cmd += ["--override", "listeners=PLAINTEXT://%s:0" % HOST,
+        cmd += ["--override", "listeners=PLAINTEXT://%s:%d" % (HOST, port),
                 "--override", "log.dirs=%s" % self.data_dir,
                 "--override", "log.level=debug"]
         for kv in self.overrides:
             cmd += ["--override", kv]
         cmd += self.args
         self.cmd = cmd
+        self.host = self.port = None
+        self.runs += 1
+        with self._lock:
+            self._run_start = len(self._lines)
+            self._run_starts.append(self._run_start)
+        ready = self._ready = threading.Event()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
-        self._reader = threading.Thread(target=self._drain, name="runnel-stderr", daemon=True)
+        self._reader = threading.Thread(target=self._drain, args=(self.proc, ready, self.runs),
+                                        name="runnel-stderr", daemon=True)
         self._reader.start()
-        if not self._ready.wait(START_TIMEOUT) or self.port is None:
+        if not ready.wait(START_TIMEOUT) or self.port is None:
             code = self.proc.poll()
             self._kill()
             self.dump_log()
@@ -109,9 +128,10 @@ class Broker:
                                  % (START_TIMEOUT, code, " ".join(cmd)))
         return self
 
-    def _drain(self):
-        with open(self.log_path, "w", encoding="utf-8", errors="replace") as log:
-            for raw in self.proc.stderr:
+    def _drain(self, proc, ready, run):
+        with open(self.log_path, "a", encoding="utf-8", errors="replace") as log:
+            log.write("==== run %d: %s ====\n" % (run, " ".join(self.cmd)))
+            for raw in proc.stderr:
                 line = raw.decode("utf-8", errors="replace").rstrip("\n")
                 log.write(line + "\n")
                 log.flush()
@@ -121,13 +141,15 @@ class Broker:
                     m = LISTENING_RE.search(line)
                     if m:
                         self.host, self.port = m.group(1), int(m.group(2))
-                        self._ready.set()
-        self._ready.set()  # EOF: the broker exited (or closed stderr) before or after binding
+                        ready.set()
+        ready.set()  # EOF: the broker exited (or closed stderr) before or after binding
 
-    def stop(self, sig=signal.SIGTERM):
-        """Stops the broker with `sig` and asserts that it exits 0 within STOP_TIMEOUT."""
+    def stop(self, sig=signal.SIGTERM, keep_data=False):
+        """Stops the broker with `sig` and asserts that it exits 0 within STOP_TIMEOUT. With
+        `keep_data` the data directory stays for a later start() and the log is not printed."""
         if self.proc is None:
             return
+        ok = False
         try:
             if self.proc.poll() is None:
                 self.proc.send_signal(sig)
@@ -142,16 +164,41 @@ class Broker:
                 what = ("killed by %s" % signal.Signals(-code).name) if code < 0 else "status %d" % code
                 raise AssertionError("broker exited with %s after %s (expected status 0)"
                                      % (what, signal.Signals(sig).name))
+            ok = True
         finally:
-            self.dump_log()
-            self._cleanup()
+            if not (keep_data and ok):
+                self.dump_log()
+                self._cleanup()
+            else:
+                self._close_proc()
 
-    def _cleanup(self):
+    def kill9(self):
+        """SIGKILL to the broker's own pid; waits for it to die. The data directory stays."""
+        if self.proc is None:
+            raise AssertionError("kill9(): the broker is not running")
+        self._kill()
+        self._close_proc()
+
+    def restart(self, sig=signal.SIGTERM, same_port=True):
+        """Stops the broker with `sig` (SIGKILL: no exit status check) and starts it again on the
+        same data directory, on the same port unless `same_port` is false."""
+        port = self.port if same_port else 0
+        if sig == signal.SIGKILL:
+            self.kill9()
+        else:
+            self.stop(sig, keep_data=True)
+        return self.start(port=port or 0)
+
+    def _close_proc(self):
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
         self.proc = None
+
+    def _cleanup(self):
+        self._close_proc()
         if self.tmpdir and not os.environ.get("RUNNEL_KEEP_TMP"):
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.tmpdir = None
 
     def _kill(self):
         """Last resort: SIGKILL to the broker's own pid."""
@@ -180,16 +227,27 @@ class Broker:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc is not None else None
+
     def lines(self):
+        """stderr lines of every run so far."""
         with self._lock:
             return list(self._lines)
 
-    def wait_for_line(self, pattern, timeout=10.0):
-        """Returns the first stderr line matching `pattern` (a regex), waiting at most `timeout`."""
+    def run_lines(self):
+        """stderr lines of the current (or last) run only."""
+        with self._lock:
+            return list(self._lines[self._run_start:])
+
+    def wait_for_line(self, pattern, timeout=10.0, this_run=False):
+        """Returns the first stderr line matching `pattern` (a regex), waiting at most `timeout`;
+        with `this_run`, only lines of the current run count."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
-            for line in self.lines():
+            for line in (self.run_lines() if this_run else self.lines()):
                 if rx.search(line):
                     return line
             if time.monotonic() >= deadline:
@@ -198,12 +256,33 @@ class Broker:
 
     def dump_log(self):
         lines = self.lines()
-        print("---- broker stderr (%s), last %d of %d lines ----"
-              % (" ".join(getattr(self, "cmd", [])), min(len(lines), LOG_TAIL_LINES), len(lines)))
-        for line in lines[-LOG_TAIL_LINES:]:
-            print(line)
+        first = max(0, len(lines) - LOG_TAIL_LINES)
+        print("---- broker stderr (%s), last %d of %d lines, %d run(s) ----"
+              % (" ".join(getattr(self, "cmd", [])), len(lines) - first, len(lines), self.runs))
+        starts = {i: n + 1 for n, i in enumerate(self._run_starts)}
+        for i in range(first, len(lines)):
+            if i in starts and self.runs > 1:
+                print("==== run %d ====" % starts[i])
+            print(lines[i])
         print("---- end of broker stderr ----")
         sys.stdout.flush()
+
+
+def partition_dir(data_dir, topic, partition):
+    return os.path.join(data_dir, "%s-%d" % (topic, partition))
+
+
+def segment_bytes(data_dir, topic, partition):
+    """{file name: bytes} of every .log segment of one partition (Kafka's layout:
+    <log.dir>/<topic>-<partition>/<20-digit base offset>.log); {} when the directory is missing."""
+    d = partition_dir(data_dir, topic, partition)
+    out = {}
+    if os.path.isdir(d):
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".log"):
+                with open(os.path.join(d, name), "rb") as f:
+                    out[name] = f.read()
+    return out
 
 
 class BrokerTestCase(unittest.TestCase):
@@ -277,6 +356,22 @@ class Reader:
 
     def int32(self):
         return struct.unpack(">i", self.take(4))[0]
+
+    def int8(self):
+        return struct.unpack(">b", self.take(1))[0]
+
+    def int64(self):
+        return struct.unpack(">q", self.take(8))[0]
+
+    def string(self):
+        """INT16-length string; None for a null (-1) one."""
+        n = self.int16()
+        return None if n < 0 else self.take(n).decode("utf-8", errors="replace")
+
+    def compact_string(self):
+        """Compact (uvarint length + 1) string; None for a null (0) one."""
+        n = self.uvarint() - 1
+        return None if n < 0 else self.take(n).decode("utf-8", errors="replace")
 
     def uvarint(self):
         shift = value = 0

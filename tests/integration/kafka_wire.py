@@ -1,0 +1,268 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hand-built Kafka bytes for raw-socket tests: CRC-32C, varints, record batches v2 (and the
+old magic-0/1 message sets), Produce and ListOffsets requests and their responses.
+
+Everything here follows the protocol guide (../shared/kafka-protocol) and is written from it;
+nothing is taken from the broker's code, so a test built on it checks the broker against Kafka,
+not against itself."""
+
+import struct
+import zlib
+
+from harness import Reader, compact_string, uvarint
+
+PRODUCE = 0
+LIST_OFFSETS = 2
+INCREMENTAL_ALTER_CONFIGS = 44
+
+# Error codes (error-codes.tsv)
+NONE = 0
+OFFSET_OUT_OF_RANGE = 1
+CORRUPT_MESSAGE = 2
+UNKNOWN_TOPIC_OR_PARTITION = 3
+MESSAGE_TOO_LARGE = 10
+UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+INVALID_RECORD = 87
+
+# Record batch attributes
+CODEC_NONE, CODEC_GZIP, CODEC_SNAPPY, CODEC_LZ4, CODEC_ZSTD = 0, 1, 2, 3, 4
+
+
+# -- CRC-32C (Castagnoli), table-driven, reflected polynomial 0x82F63B78 -----------------------
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    table = _CRC32C_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+# The standard check value (RFC 3720, appendix B.4 and every CRC catalogue).
+assert crc32c(b"123456789") == 0xE3069283, "crc32c self-test failed"
+assert crc32c(bytes(32)) == 0x8A9136AA, "crc32c self-test failed (32 zero bytes, RFC 3720)"
+
+
+# -- varints -----------------------------------------------------------------------------------
+
+def varint(n):
+    """Zig-zag signed varint (also varlong: Python ints are unbounded)."""
+    return uvarint((n << 1) ^ (n >> 63))
+
+
+def nbytes(b):
+    """Varint-length bytes of a record (-1 for null)."""
+    if b is None:
+        return varint(-1)
+    return varint(len(b)) + b
+
+
+# -- record batch v2 -------------------------------------------------------------------------
+
+def record(key, value, offset_delta, timestamp_delta=0, headers=()):
+    body = (struct.pack(">b", 0) + varint(timestamp_delta) + varint(offset_delta)
+            + nbytes(key) + nbytes(value) + varint(len(headers)))
+    for hk, hv in headers:
+        body += varint(len(hk)) + hk + nbytes(hv)
+    return varint(len(body)) + body
+
+
+def records_v2(messages, timestamp_deltas=None):
+    """The concatenated records for [(key, value), ...] with offset deltas 0..n-1."""
+    out = b""
+    for i, (k, v) in enumerate(messages):
+        out += record(k, v, i, timestamp_deltas[i] if timestamp_deltas else 0)
+    return out
+
+
+def batch_v2(messages=None, base_timestamp=1700000000000, attributes=0, payload=None, count=None,
+             last_offset_delta=None, max_timestamp=None, base_offset=0, crc=None,
+             timestamp_deltas=None):
+    """A v2 record batch. By default `messages` [(key, value)] are written uncompressed with a
+    correct CRC-32C. `payload` replaces the records section (for compressed or broken bodies),
+    `count` the record count, `crc` the CRC field (for a bad CRC)."""
+    messages = messages or []
+    if payload is None:
+        payload = records_v2(messages, timestamp_deltas)
+    if count is None:
+        count = len(messages)
+    if last_offset_delta is None:
+        last_offset_delta = max(count - 1, 0)
+    if max_timestamp is None:
+        max_timestamp = base_timestamp + (max(timestamp_deltas) if timestamp_deltas else 0)
+    after_crc = (struct.pack(">hiqqqhii", attributes, last_offset_delta, base_timestamp,
+                             max_timestamp, -1, -1, -1, count) + payload)
+    if crc is None:
+        crc = crc32c(after_crc)
+    # partition leader epoch, magic, crc
+    tail = struct.pack(">ibI", -1, 2, crc) + after_crc
+    return struct.pack(">qi", base_offset, len(tail)) + tail
+
+
+def gzip_batch(messages, **kw):
+    """A v2 batch whose records section is gzip-compressed (attributes codec 1)."""
+    co = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    payload = co.compress(records_v2(messages)) + co.flush()
+    return batch_v2(messages, attributes=CODEC_GZIP, payload=payload, count=len(messages), **kw)
+
+
+# -- old message sets (magic 0 and 1) ----------------------------------------------------------
+
+def message_set(messages, magic, timestamp=1700000000000):
+    """A message set of uncompressed magic-0 or magic-1 messages with correct CRC-32 (IEEE)."""
+    out = b""
+    for i, (k, v) in enumerate(messages):
+        body = struct.pack(">bb", magic, 0)
+        if magic == 1:
+            body += struct.pack(">q", timestamp)
+        body += (struct.pack(">i", -1) if k is None else struct.pack(">i", len(k)) + k)
+        body += (struct.pack(">i", -1) if v is None else struct.pack(">i", len(v)) + v)
+        msg = struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF) + body
+        out += struct.pack(">qi", i, len(msg)) + msg
+    return out
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+def string(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def produce_body(version, topic, partitions, acks=-1, timeout_ms=10000):
+    """Produce request body. `partitions` is [(partition, records bytes or None)]."""
+    flexible = version >= 9
+    body = b""
+    if version >= 3:
+        body += uvarint(0) if flexible else string(None)          # transactional_id: null
+    body += struct.pack(">hi", acks, timeout_ms)
+    if flexible:
+        body += uvarint(2) + compact_string(topic) + uvarint(len(partitions) + 1)
+    else:
+        body += struct.pack(">i", 1) + string(topic) + struct.pack(">i", len(partitions))
+    for index, recs in partitions:
+        body += struct.pack(">i", index)
+        if flexible:
+            body += uvarint(0) if recs is None else uvarint(len(recs) + 1) + recs
+            body += uvarint(0)                                     # partition tags
+        else:
+            body += struct.pack(">i", -1) if recs is None else struct.pack(">i", len(recs)) + recs
+    if flexible:
+        body += uvarint(0) + uvarint(0)                            # topic tags, request tags
+    return body
+
+
+def parse_produce_response(version, r):
+    """Returns {(topic, partition): dict(error, base_offset, log_append_time, log_start_offset,
+    error_message)} and checks that nothing is left over. `r` is positioned after the header
+    (for v9+, the caller has already skipped the response header's tag section)."""
+    flexible = version >= 9
+    out = {}
+
+    def arr():
+        return r.uvarint() - 1 if flexible else r.int32()
+
+    def s():
+        return r.compact_string() if flexible else r.string()
+
+    for _ in range(arr()):
+        topic = s()
+        for _ in range(arr()):
+            p = {"partition": r.int32(), "error": r.int16(), "base_offset": r.int64()}
+            if version >= 2:
+                p["log_append_time"] = r.int64()
+            if version >= 5:
+                p["log_start_offset"] = r.int64()
+            if version >= 8:
+                errors = []
+                for _ in range(arr()):
+                    errors.append((r.int32(), s()))
+                    if flexible:
+                        r.skip_tags()
+                p["record_errors"] = errors
+                p["error_message"] = s()
+            if flexible:
+                r.skip_tags()
+            out[(topic, p["partition"])] = p
+        if flexible:
+            r.skip_tags()
+    if version >= 1:
+        r.int32()  # throttle_time_ms
+    if flexible:
+        r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after a Produce v%d response" % (r.remaining(), version))
+    return out
+
+
+def list_offsets_body(version, topic, partitions):
+    """ListOffsets request body; `partitions` is [(partition, timestamp)]."""
+    flexible = version >= 6
+    body = struct.pack(">i", -1)                                  # replica_id
+    if version >= 2:
+        body += struct.pack(">b", 0)                              # read_uncommitted
+    if flexible:
+        body += uvarint(2) + compact_string(topic) + uvarint(len(partitions) + 1)
+    else:
+        body += struct.pack(">i", 1) + string(topic) + struct.pack(">i", len(partitions))
+    for index, ts in partitions:
+        body += struct.pack(">i", index)
+        if version >= 4:
+            body += struct.pack(">i", -1)                         # current_leader_epoch
+        body += struct.pack(">q", ts)
+        if version == 0:
+            body += struct.pack(">i", 1)                          # max_num_offsets
+        if flexible:
+            body += uvarint(0)
+    if flexible:
+        body += uvarint(0) + uvarint(0)
+    return body
+
+
+def parse_list_offsets_response(version, r):
+    """Returns {(topic, partition): dict(error, timestamp, offset[, offsets for v0])}."""
+    flexible = version >= 6
+    out = {}
+
+    def arr():
+        return r.uvarint() - 1 if flexible else r.int32()
+
+    if version >= 2:
+        r.int32()  # throttle_time_ms
+    for _ in range(arr()):
+        topic = r.compact_string() if flexible else r.string()
+        for _ in range(arr()):
+            p = {"partition": r.int32(), "error": r.int16()}
+            if version == 0:
+                p["offsets"] = [r.int64() for _ in range(r.int32())]
+            else:
+                p["timestamp"] = r.int64()
+                p["offset"] = r.int64()
+            if version >= 4:
+                p["leader_epoch"] = r.int32()
+            if flexible:
+                r.skip_tags()
+            out[(topic, p["partition"])] = p
+        if flexible:
+            r.skip_tags()
+    if flexible:
+        r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after a ListOffsets v%d response"
+                             % (r.remaining(), version))
+    return out
