@@ -5,11 +5,13 @@
  * CreateTopics to the controller and wait until they time out when it names no broker.
  * Topics a request names that do not exist are created when auto.create.topics.enable is on
  * and the request allows it (v4+ has allow_auto_topic_creation; v0-v3 always may), never for
- * an all-topics request (CLIENTS.md rule 4). Creation is synchronous here, so the new topic is
- * answered ready at once (Kafka answers LEADER_NOT_AVAILABLE first; clients retry either way). */
+ * an all-topics request (CLIENTS.md rule 4). A request that will create topics is answered from
+ * the thread pool (creation writes files); the new topic is answered ready at once (Kafka
+ * answers LEADER_NOT_AVAILABLE first; clients retry either way). */
 #include <stdatomic.h>
 
 #include "config.h"
+#include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "topics/topics.h"
 
@@ -75,34 +77,27 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
     return topic;
 }
 
-void rn_handle_metadata(rn_request_t *req)
+/* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
+static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metadata_response_t *resp)
 {
-    rn_metadata_request_t body;
-    if (!rn_decode_body(req, &body))
-        return;
     const rn_broker_info_t *info = req->broker;
-
-    rn_metadata_response_t resp;
-    rn_metadata_response_init(&resp);
-
+    rn_metadata_response_init(resp);
     rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
     int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
-    if (self == NULL || node == NULL) {
-        rn_reject(req, "out of memory");
-        return;
-    }
+    if (self == NULL || node == NULL)
+        return false;
     *node = info->node_id;
     rn_metadata_response_broker_init(self);
     self->node_id = info->node_id;
     self->host = rn_str_from_cstr(info->advertised_host);
     self->port = atomic_load_explicit(&info->advertised_port, memory_order_acquire);
-    resp.brokers.items = self;
-    resp.brokers.count = 1;
-    resp.cluster_id = rn_str_from_cstr(info->cluster_id);
-    resp.controller_id = info->node_id;
+    resp->brokers.items = self;
+    resp->brokers.count = 1;
+    resp->cluster_id = rn_str_from_cstr(info->cluster_id);
+    resp->controller_id = info->node_id;
 
     /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
-    bool all = body.topics.count < 0 || (req->api_version == 0 && body.topics.count == 0);
+    bool all = body->topics.count < 0 || (req->api_version == 0 && body->topics.count == 0);
     if (all) {
         rn_topic_t **list = NULL;
         size_t n = rn_topics_list(info->topics, &list);
@@ -113,24 +108,19 @@ void rn_handle_metadata(rn_request_t *req)
             ok = describe_topic(req, list[i], &topics[i], node);
         }
         rn_topics_list_free(list, n);
-        if (!ok) {
-            rn_reject(req, "out of memory");
-            return;
-        }
-        resp.topics.items = topics;
-        resp.topics.count = (int32_t)n;
-        rn_respond(req, &resp);
-        return;
+        resp->topics.items = topics;
+        resp->topics.count = ok ? (int32_t)n : 0;
+        return ok;
     }
 
-    int32_t nreq = body.topics.count;
+    int32_t nreq = body->topics.count;
     rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
-    if (topics == NULL) {
-        rn_reject(req, "out of memory");
-        return;
-    }
+    if (topics == NULL)
+        return false;
+    resp->topics.items = topics;
+    resp->topics.count = nreq;
     for (int32_t i = 0; i < nreq; i++) {
-        const rn_metadata_request_topic_t *want = &body.topics.items[i];
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
         rn_metadata_response_topic_t *t = &topics[i];
         rn_metadata_response_topic_init(t);
         t->name = want->name;
@@ -141,7 +131,7 @@ void rn_handle_metadata(rn_request_t *req)
             topic = rn_topics_get_by_id(info->topics, want->topic_id);
             error = RN_KERR_UNKNOWN_TOPIC_ID;
         } else if (want->name.ptr != NULL) {
-            topic = find_or_create(req, &body, want->name, &error);
+            topic = find_or_create(req, body, want->name, &error);
         }
         if (topic == NULL) {
             t->error_code = error;
@@ -149,12 +139,61 @@ void rn_handle_metadata(rn_request_t *req)
         }
         bool ok = describe_topic(req, topic, t, node);
         rn_topic_unref(topic);
-        if (!ok) {
-            rn_reject(req, "out of memory");
-            return;
-        }
+        if (!ok)
+            return false;
     }
-    resp.topics.items = topics;
-    resp.topics.count = nreq;
+    return true;
+}
+
+/* Would answering create a topic? Then the answer is built on the thread pool: creating a topic
+ * writes and fsyncs files, which must not stall the connection's event loop. */
+static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
+{
+    const rn_broker_info_t *info = req->broker;
+    if (!info->auto_create_topics_enable || (req->api_version >= 4 && !body->allow_auto_topic_creation))
+        return false;
+    for (int32_t i = 0; i < body->topics.count; i++) {
+        rn_str_t name = body->topics.items[i].name;
+        if (name.ptr == NULL)
+            continue;
+        rn_topic_t *topic = rn_topics_get(info->topics, name);
+        if (topic == NULL)
+            return true;
+        rn_topic_unref(topic);
+    }
+    return false;
+}
+
+typedef struct metadata_job {
+    rn_admin_job_t job;          /* first: rn_admin_job_new's contract */
+    rn_metadata_request_t body;
+    rn_metadata_response_t resp;
+} metadata_job_t;
+
+static void run_job(rn_admin_job_t *job)
+{
+    metadata_job_t *mj = (metadata_job_t *)job;
+    job->oom = !build(job->req, &mj->body, &mj->resp);
+    job->resp = &mj->resp;
+}
+
+void rn_handle_metadata(rn_request_t *req)
+{
+    rn_metadata_request_t body;
+    if (!rn_decode_body(req, &body))
+        return;
+    if (may_create(req, &body)) {
+        metadata_job_t *mj = rn_admin_job_new(req, sizeof *mj, run_job);
+        if (mj == NULL)
+            return;
+        mj->body = body;
+        rn_admin_run(&mj->job);
+        return;
+    }
+    rn_metadata_response_t resp;
+    if (!build(req, &body, &resp)) {
+        rn_reject(req, "out of memory");
+        return;
+    }
     rn_respond(req, &resp);
 }
