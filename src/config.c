@@ -220,6 +220,26 @@ static int apply_listeners(build_t *b, const key_def_t *def, const char *value);
 static int apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value);
 static int apply_node_id(build_t *b, const key_def_t *def, const char *value);
 static int apply_cluster_id(build_t *b, const key_def_t *def, const char *value);
+size_t rn_config_list_first(const char *value, const char **first, size_t *first_len)
+{
+    size_t count = 0;
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *s = p;
+        while (n > 0 && (unsigned char)*s <= ' ')
+            s++, n--;
+        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
+            n--;
+        if (n > 0 && count++ == 0)
+            *first = s, *first_len = n;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return count;
+}
+
 static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value);
 static int apply_num_network_threads(build_t *b, const key_def_t *def, const char *value);
 static int apply_idle_ms(build_t *b, const key_def_t *def, const char *value);
@@ -608,21 +628,8 @@ static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value)
         value = fallback;
     }
     const char *first = NULL;
-    size_t first_len = 0, count = 0;
-    for (const char *p = value;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *s = p;
-        while (n > 0 && (unsigned char)*s <= ' ')
-            s++, n--;
-        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
-            n--;
-        if (n > 0 && count++ == 0)
-            first = s, first_len = n;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
+    size_t first_len = 0;
+    size_t count = rn_config_list_first(value, &first, &first_len);
     int rc = 0;
     if (count == 0)
         rc = invalid(b, key, value, "no directory given");

@@ -125,6 +125,9 @@ bool rn_config_is_set(const rn_config_t *config, const char *name);
 /* A decimal integer with an optional sign and nothing else, as Java's Long.parseLong accepts.
  * Returns 0, RN_EINVAL (not an integer) or -ERANGE (beyond int64). */
 int rn_config_parse_int64(const char *s, int64_t *out);
+/* Kafka's list syntax: comma-separated, entries trimmed, empty ones ignored. Returns how many
+ * entries there are and points *first / *first_len at the first one. */
+size_t rn_config_list_first(const char *value, const char **first, size_t *first_len);
 /* A cleanup.policy list: "compact" and "delete" separated by commas, spaces around commas
  * allowed, repeats allowed (as in Kafka); empty means neither (nothing is ever deleted). Writes the
  * canonical form ("", "delete", "compact" or "compact,delete") into `canon` (16 bytes or more)

@@ -45,23 +45,9 @@ static bool is_hostname(const char *s)
  * reason of "" means out of memory. */
 const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t *ep)
 {
-    /* Kafka splits on commas and ignores empty entries. */
     const char *entry = NULL;
-    size_t entry_len = 0, count = 0;
-    for (const char *p = value;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *s = p;
-        while (n > 0 && (unsigned char)*s <= ' ')
-            s++, n--;
-        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
-            n--;
-        if (n > 0 && count++ == 0)
-            entry = s, entry_len = n;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
+    size_t entry_len = 0;
+    size_t count = rn_config_list_first(value, &entry, &entry_len);
     if (count == 0)
         return "expected NAME://HOST:PORT";
     if (count > 1)

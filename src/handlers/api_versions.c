@@ -22,6 +22,26 @@ static bool valid_software_field(rn_str_t s)
     return true;
 }
 
+bool rn_api_versions_fill(rn_request_t *req, rn_api_versions_response_t *resp)
+{
+    int16_t keys[128], mins[128], maxs[128];
+    size_t n = rn_handlers_list(keys, mins, maxs, 128);
+    _Static_assert(RN_API_CONSUMER_GROUP_DESCRIBE < 128, "the handler table fits the arrays");
+    rn_api_versions_response_api_version_t *items =
+        rn_arena_try_alloc_array(&req->arena, rn_api_versions_response_api_version_t, n);
+    if (items == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        rn_api_versions_response_api_version_init(&items[i]);
+        items[i].api_key = keys[i];
+        items[i].min_version = mins[i];
+        items[i].max_version = maxs[i];
+    }
+    resp->api_keys.items = items;
+    resp->api_keys.count = (int32_t)n;
+    return true;
+}
+
 void rn_handle_api_versions(rn_request_t *req)
 {
     rn_api_versions_request_t body;
@@ -43,21 +63,9 @@ void rn_handle_api_versions(rn_request_t *req)
         return;
     }
 
-    int16_t keys[128], mins[128], maxs[128];
-    size_t n = rn_handlers_list(keys, mins, maxs, 128);
-    rn_api_versions_response_api_version_t *items =
-        rn_arena_try_alloc_array(&req->arena, rn_api_versions_response_api_version_t, n);
-    if (items == NULL) {
+    if (!rn_api_versions_fill(req, &resp)) {
         rn_reject(req, "out of memory");
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        rn_api_versions_response_api_version_init(&items[i]);
-        items[i].api_key = keys[i];
-        items[i].min_version = mins[i];
-        items[i].max_version = maxs[i];
-    }
-    resp.api_keys.items = items;
-    resp.api_keys.count = (int32_t)n;
     rn_respond(req, &resp);
 }

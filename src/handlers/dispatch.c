@@ -101,24 +101,13 @@ bool rn_decode_body(rn_request_t *req, void *msg)
  * expect (kafkajs and librdkafka step down; Java-style clients retry at ApiVersions' max). */
 static void answer_unsupported_api_versions(rn_request_t *req)
 {
-    int16_t keys[128], mins[128], maxs[128];
-    size_t n = rn_handlers_list(keys, mins, maxs, 128);
     rn_api_versions_response_t resp;
     rn_api_versions_response_init(&resp);
     resp.error_code = RN_KERR_UNSUPPORTED_VERSION;
-    rn_api_versions_response_api_version_t *items = rn_arena_try_alloc_array(&req->arena, rn_api_versions_response_api_version_t, n);
-    if (items == NULL) {
+    if (!rn_api_versions_fill(req, &resp)) {
         rn_reject(req, "out of memory");
         return;
     }
-    for (size_t i = 0; i < n; i++) {
-        rn_api_versions_response_api_version_init(&items[i]);
-        items[i].api_key = keys[i];
-        items[i].min_version = mins[i];
-        items[i].max_version = maxs[i];
-    }
-    resp.api_keys.items = items;
-    resp.api_keys.count = (int32_t)n;
     const rn_proto_api_t *api = rn_proto_api_find(RN_API_API_VERSIONS);
     finish_response(req, 0, false, api->response_encode, &resp);
 }

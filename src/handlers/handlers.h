@@ -25,6 +25,7 @@
  * except `port`, published when the listeners are bound. */
 typedef struct rn_broker_info {
     struct rn_topics *topics;    /* the topic registry (src/topics/topics.h) */
+    struct rn_coord *coord;      /* groups and committed offsets (src/coord/coord.h) */
     const struct rn_config *config;   /* the broker's validated configuration (src/config.h) */
     int32_t node_id;
     const char *cluster_id;
@@ -77,6 +78,10 @@ size_t rn_handlers_list(int16_t *keys, int16_t *mins, int16_t *maxs, size_t cap)
 /* Reads the request header and runs the handler (or answers/rejects as Kafka does for an
  * unknown API or version). Always finishes the request, possibly later. */
 void rn_handlers_dispatch(rn_request_t *req);
+
+/* Fills resp->api_keys with the handler table (ApiVersions, including its error answer).
+ * False when the request's arena is exhausted. */
+bool rn_api_versions_fill(rn_request_t *req, rn_api_versions_response_t *resp);
 
 /* Response helpers for handlers. rn_respond encodes `resp` (the API's response struct) at the
  * request's version behind the right response header and finishes the request. */

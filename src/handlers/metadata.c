@@ -103,13 +103,18 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metad
         size_t n = rn_topics_list(info->topics, &list);
         rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
         bool ok = topics != NULL;
+        size_t shown = 0;
         for (size_t i = 0; ok && i < n; i++) {
-            rn_metadata_response_topic_init(&topics[i]);
-            ok = describe_topic(req, list[i], &topics[i], node);
+            /* Internal topics (__consumer_offsets) are answered only when asked for by name. */
+            if (list[i]->internal)
+                continue;
+            rn_metadata_response_topic_init(&topics[shown]);
+            ok = describe_topic(req, list[i], &topics[shown], node);
+            shown++;
         }
         rn_topics_list_free(list, n);
         resp->topics.items = topics;
-        resp->topics.count = ok ? (int32_t)n : 0;
+        resp->topics.count = ok ? (int32_t)shown : 0;
         return ok;
     }
 
