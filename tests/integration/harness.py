@@ -287,17 +287,21 @@ def segment_bytes(data_dir, topic, partition):
 
 class BrokerTestCase(unittest.TestCase):
     """Each test gets its own broker, started with the class's `overrides`, and the broker must
-    stop cleanly (SIGTERM -> exit 0) after the test."""
+    stop cleanly (SIGTERM -> exit 0) after the test. The stop is a cleanup, not tearDown, so it
+    also runs when a subclass's setUp fails after super().setUp() (say, creating a topic): no
+    broker or temporary directory is left behind."""
 
     overrides = ()
     config_file = None
 
     def setUp(self):
         self.broker = Broker(overrides=self.overrides, config_file=self.config_file).start()
+        self.addCleanup(self._stop_broker)
 
-    def tearDown(self):
+    def _stop_broker(self):
         broker, self.broker = self.broker, None
-        broker.stop()
+        if broker is not None:
+            broker.stop()
 
 
 # -- a minimal Kafka wire client for raw-socket tests --------------------------------------

@@ -9,7 +9,7 @@ not against itself."""
 import struct
 import zlib
 
-from harness import Reader, compact_string, uvarint
+from harness import compact_string, uvarint
 
 PRODUCE = 0
 LIST_OFFSETS = 2

