@@ -24,6 +24,7 @@
 #include "config.h"
 #include "handlers/handlers.h"
 #include "net/net.h"
+#include "coord/coord.h"
 #include "topics/topics.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
@@ -35,6 +36,7 @@ struct runnel {
     char *advertised_host;     /* owned */
     rn_net_t *net;             /* NULL until started */
     rn_topics_t *topics;       /* NULL until started */
+    rn_coord_t *coord;         /* NULL until started */
     /* The maintenance thread: retention, time-based flush and roll, checkpoints. Disk work
      * that must stay off the event loops. */
     pthread_t maint;
@@ -232,8 +234,11 @@ static int prepare_data_dir(runnel_t *rn)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Maintenance: every second, time-based flushes and rolls (flush.ms, segment.ms) and, every
- * log.retention.check.interval.ms, retention. */
+/* Maintenance, off the event loops: the coordinator's clock every 100 ms (session and
+ * rebalance timeouts), time-based flushes and rolls every second (flush.ms, segment.ms), and
+ * retention every log.retention.check.interval.ms. */
+
+enum { COORD_TICK_MS = 100, LOG_TICK_MS = 1000 };
 
 static int64_t wall_ms(void)
 {
@@ -246,21 +251,30 @@ static void *maint_main(void *arg)
 {
     runnel_t *rn = arg;
     int64_t interval = rn->config.log_retention_check_interval_ms;
-    int64_t next_retention = wall_ms() + interval;
+    int64_t now = wall_ms();
+    int64_t next_retention = now + interval, next_log = now + LOG_TICK_MS;
     pthread_mutex_lock(&rn->maint_lock);
     while (!rn->maint_stop) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        until.tv_nsec += COORD_TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
         pthread_cond_timedwait(&rn->maint_cond, &rn->maint_lock, &until);
         if (rn->maint_stop)
             break;
         pthread_mutex_unlock(&rn->maint_lock);
-        int64_t now = wall_ms();
-        bool retention_due = now >= next_retention;
-        if (retention_due)
-            next_retention = now + interval;
-        rn_topics_maintain(rn->topics, now, retention_due);
+        now = wall_ms();
+        rn_coord_tick(rn->coord, now);
+        if (now >= next_log) {
+            next_log = now + LOG_TICK_MS;
+            bool retention_due = now >= next_retention;
+            if (retention_due)
+                next_retention = now + interval;
+            rn_topics_maintain(rn->topics, now, retention_due);
+        }
         pthread_mutex_lock(&rn->maint_lock);
     }
     pthread_mutex_unlock(&rn->maint_lock);
@@ -316,6 +330,14 @@ int runnel_start(runnel_t *rn)
     if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0)
         return err;
     rn->info.topics = rn->topics;
+    if ((err = rn_coord_open(&rn->config, rn->topics, wall_ms(), &rn->coord)) != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot open the group coordinator: %s", strerror(-err));
+        rn_topics_close(rn->topics);
+        rn->topics = NULL;
+        rn->info.topics = NULL;
+        return err;
+    }
+    rn->info.coord = rn->coord;
     pthread_mutex_init(&rn->maint_lock, NULL);
     pthread_cond_init(&rn->maint_cond, NULL);
     rn->maint_stop = false;
@@ -362,6 +384,9 @@ fail_maint:
 fail_sync:
     pthread_cond_destroy(&rn->maint_cond);
     pthread_mutex_destroy(&rn->maint_lock);
+    rn_coord_close(rn->coord);
+    rn->coord = NULL;
+    rn->info.coord = NULL;
     rn_topics_close(rn->topics);
     rn->topics = NULL;
     rn->info.topics = NULL;
@@ -386,6 +411,9 @@ void runnel_stop(runnel_t *rn)
     maint_stop(rn);
     pthread_cond_destroy(&rn->maint_cond);
     pthread_mutex_destroy(&rn->maint_lock);
+    rn_coord_close(rn->coord);
+    rn->coord = NULL;
+    rn->info.coord = NULL;
     rn_topics_close(rn->topics);
     rn->topics = NULL;
     rn->info.topics = NULL;

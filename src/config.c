@@ -371,21 +371,24 @@ static const key_def_t keys[] = {
     /* Accepted so that a Kafka configuration starts without warnings; each takes effect (and
      * gets its checks) with the issue that implements it. Defaults are Kafka's, except where
      * a single node cannot meet them (replication factors and min ISR). */
-    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets", false, I }, .kind = KEY_LATER },
+    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets (used when it is created)", true, I },
+      .kind = KEY_INT32, .min = 1, .max = 10000, FIELD(offsets_topic_num_partitions) },
     { .pub = { "offsets.topic.replication.factor", "1", "replication factor of __consumer_offsets (Kafka: 3)", false, H },
       .kind = KEY_LATER },
     { .pub = { "transaction.state.log.replication.factor", "1",
                "replication factor of __transaction_state (Kafka: 3)", false, H }, .kind = KEY_LATER },
     { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)", false, I },
       .kind = KEY_LATER },
-    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", false, I },
-      .kind = KEY_LATER },
-    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", false, I },
-      .kind = KEY_LATER },
-    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", false, I },
-      .kind = KEY_LATER },
-    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", false, I },
-      .kind = KEY_LATER },
+    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", true, I },
+      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_initial_rebalance_delay_ms) },
+    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", true, I },
+      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_min_session_timeout_ms) },
+    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", true, I },
+      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_max_session_timeout_ms) },
+    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", true, I },
+      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(offsets_retention_minutes) },
+    { .pub = { "offset.metadata.max.bytes", "4096", "largest metadata string of a committed offset", true, I },
+      .kind = KEY_INT32, .min = 0, .max = INT16_MAX, FIELD(offset_metadata_max_bytes) },
 };
 
 #undef B

@@ -97,6 +97,16 @@ typedef struct rn_config {
     bool delete_topic_enable;           /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
     bool accept_replication_factor;     /* runnel.accept.replication.factor; default false */
 
+    /* Consumer groups (src/coord/groups.h). */
+    int32_t group_initial_rebalance_delay_ms;   /* >= 0; default 3000 (Kafka's) */
+    int32_t group_min_session_timeout_ms;       /* >= 0; default 6000 */
+    int32_t group_max_session_timeout_ms;       /* >= 0; default 1800000 */
+
+    /* Committed offsets (src/coord/offsets.h). */
+    int32_t offsets_topic_num_partitions;       /* 1..10000; default 50; used when __consumer_offsets is created */
+    int32_t offsets_retention_minutes;          /* >= 1; default 10080 (7 days) */
+    int32_t offset_metadata_max_bytes;          /* 0..32767 (the record's INT16 length); default 4096 */
+
     /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
      * the configuration set it. Read through rn_config_value and rn_config_is_set. */
     char **values;

@@ -30,14 +30,20 @@ typedef struct rn_offsets rn_offsets_t;
 /* Opens (creating on first start) __consumer_offsets as an internal topic with
  * offsets.topic.num.partitions partitions and cleanup.policy=compact, and loads every group and
  * offset from it. Logs how many records, groups and offsets were loaded and how long it took.
- * `now_ms` starts the coordinator's clock. Returns 0 or a negative errno. */
+ * `now_ms` starts the coordinator's clock: wall-clock milliseconds, as Kafka stamps commits
+ * (the broker passes the same kind to rn_coord_tick). Blocking (reads the whole topic): call it
+ * before serving. Returns 0 or a negative errno. */
 int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out);
 void rn_coord_close(rn_coord_t *coord);
 /* Advances the clock: expires sessions, completes rebalances whose time is up (and the initial
  * rebalance delay), expires offsets of empty groups (offsets.retention.minutes). */
 void rn_coord_tick(rn_coord_t *coord, int64_t now_ms);
-/* Removes committed offsets of a deleted topic (called by the broker after DeleteTopics). */
+/* Removes committed offsets of a deleted topic (called by the broker after DeleteTopics).
+ * Blocking (writes tombstones): off the event loops. */
 void rn_coord_topic_deleted(rn_coord_t *coord, const char *topic);
+/* The coordinator's clock: the last now_ms given to open or tick. Handlers stamp commits with
+ * it, so tests with a fake clock see the times they set. */
+int64_t rn_coord_now(rn_coord_t *coord);
 
 rn_store_t *rn_coord_store(rn_coord_t *coord);
 rn_groups_t *rn_coord_groups(rn_coord_t *coord);

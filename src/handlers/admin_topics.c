@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord/coord.h"
 #include "handlers/admin.h"
 #include "log/log.h"
 #include "topics/topics.h"
@@ -356,6 +357,12 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
         return true;
     }
     rn_topics_result_t r = rn_topics_delete(topics, res->name);
+    if (r.error_code == 0 && req->broker->coord != NULL) {
+        /* The topic's committed offsets go with it (tombstones in __consumer_offsets). */
+        char *name = rn_arena_strndup(&req->arena, res->name.ptr, res->name.len);
+        if (name != NULL)
+            rn_coord_topic_deleted(req->broker->coord, name);
+    }
     res->error_code = r.error_code;
     res->error_message = result_message(req, &r);
     return true;

@@ -148,5 +148,15 @@ void rn_handle_create_partitions(rn_request_t *req);
 void rn_handle_describe_configs(rn_request_t *req);
 void rn_handle_alter_configs(rn_request_t *req);
 void rn_handle_incremental_alter_configs(rn_request_t *req);
+void rn_handle_join_group(rn_request_t *req);
+void rn_handle_heartbeat(rn_request_t *req);
+void rn_handle_leave_group(rn_request_t *req);
+void rn_handle_sync_group(rn_request_t *req);
+void rn_handle_describe_groups(rn_request_t *req);
+void rn_handle_list_groups(rn_request_t *req);
+void rn_handle_delete_groups(rn_request_t *req);
+void rn_handle_offset_commit(rn_request_t *req);
+void rn_handle_offset_fetch(rn_request_t *req);
+void rn_handle_offset_delete(rn_request_t *req);
 
 #endif

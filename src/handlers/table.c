@@ -13,7 +13,17 @@ static const rn_handler_t handlers[] = {
     [RN_API_FETCH] = { .min = 0, .max = 13, .fn = rn_handle_fetch },
     [RN_API_LIST_OFFSETS] = { .min = 0, .max = 7, .fn = rn_handle_list_offsets },
     [RN_API_METADATA] = { .min = 0, .max = 12, .fn = rn_handle_metadata },
+    [RN_API_OFFSET_COMMIT] = { .min = 0, .max = 8, .fn = rn_handle_offset_commit },
+    [RN_API_OFFSET_FETCH] = { .min = 0, .max = 8, .fn = rn_handle_offset_fetch },
     [RN_API_FIND_COORDINATOR] = { .min = 0, .max = 4, .fn = rn_handle_find_coordinator },
+    /* Classic consumer groups (issue #6); ListGroups v5 (type filter, KIP-848) is not served. */
+    [RN_API_JOIN_GROUP] = { .min = 0, .max = 9, .fn = rn_handle_join_group },
+    [RN_API_HEARTBEAT] = { .min = 0, .max = 4, .fn = rn_handle_heartbeat },
+    [RN_API_LEAVE_GROUP] = { .min = 0, .max = 5, .fn = rn_handle_leave_group },
+    [RN_API_SYNC_GROUP] = { .min = 0, .max = 5, .fn = rn_handle_sync_group },
+    [RN_API_DESCRIBE_GROUPS] = { .min = 0, .max = 5, .fn = rn_handle_describe_groups },
+    [RN_API_LIST_GROUPS] = { .min = 0, .max = 4, .fn = rn_handle_list_groups },
+    [RN_API_DELETE_GROUPS] = { .min = 0, .max = 2, .fn = rn_handle_delete_groups },
     [RN_API_API_VERSIONS] = { .min = 0, .max = 4, .fn = rn_handle_api_versions },
     /* Admin requests go to the controller, and this node is always the controller. */
     [RN_API_CREATE_TOPICS] = { .min = 0, .max = 7, .fn = rn_handle_create_topics },
@@ -26,6 +36,7 @@ static const rn_handler_t handlers[] = {
     [RN_API_ALTER_CONFIGS] = { .min = 0, .max = 2, .fn = rn_handle_alter_configs },
     [RN_API_CREATE_PARTITIONS] = { .min = 0, .max = 3, .fn = rn_handle_create_partitions },
     [RN_API_INCREMENTAL_ALTER_CONFIGS] = { .min = 0, .max = 1, .fn = rn_handle_incremental_alter_configs },
+    [RN_API_OFFSET_DELETE] = { .min = 0, .max = 0, .fn = rn_handle_offset_delete },
 };
 
 enum { HANDLER_SLOTS = sizeof handlers / sizeof handlers[0] };

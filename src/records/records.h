@@ -128,4 +128,69 @@ void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms);
  * members; lz4 and zstd reject bytes after the last frame. RN_CODEC_NONE copies. Any thread. */
 int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
 
+/* ---- Building a batch (build.c) ----
+ * One v2 batch of uncompressed records with keys and values, for what the broker writes itself
+ * (__consumer_offsets). Base offset 0 and leader epoch -1 (the log assigns both), CreateTime,
+ * producer id/epoch/sequence -1, no record headers; record i has offsetDelta i and timestamps
+ * are relative to the first record's. The buffer grows with malloc: sizes may come from a
+ * client, so running out of memory is an error, not an abort. Not thread-safe: one builder per
+ * caller. */
+typedef struct rn_batch_builder {
+    uint8_t *buf;                /* header room + the records so far; owned by the builder */
+    size_t len, cap;
+    int32_t count;
+    int64_t base_timestamp;      /* the first record's */
+    int64_t max_timestamp;
+} rn_batch_builder_t;
+
+void rn_batch_builder_init(rn_batch_builder_t *b);
+/* Frees the buffer (if finish did not hand it out) and empties the builder. */
+void rn_batch_builder_deinit(rn_batch_builder_t *b);
+/* Appends a record; a NULL `ptr` in key or value is null (a null value is a tombstone). Returns
+ * 0, RN_ENOMEM, or RN_EINVAL when the batch would exceed INT32_MAX bytes or a timestamp delta
+ * does not fit; the builder is unchanged on failure. */
+int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t key, rn_bytes_t value);
+/* Writes the header and CRC-32C and hands the batch out: *out (free() it) and *out_len, plus the
+ * summary rn_records_validate() would give (`sum` may be NULL), ready for rn_log_append. The
+ * builder is empty afterwards. RN_EINVAL when no record was added (nothing handed out). */
+int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len, rn_records_summary_t *sum);
+
+/* ---- Walking a batch's records (iter.c) ----
+ * For batches read back from a log. Checks the header, that the batch is whole, its CRC and
+ * codec, then each record inside its declared length (varints bounded, key, value and headers
+ * inside the record, nothing left over, offsetDelta within last_offset_delta). Offset deltas
+ * may have gaps and records_count may be below last_offset_delta + 1, as after compaction.
+ * Compressed batches are inflated (at most `max_uncompressed` bytes) into a buffer the iterator
+ * owns and reuses from batch to batch. Not thread-safe: one iterator per caller. */
+typedef struct rn_record {
+    int64_t offset;              /* base_offset + offsetDelta */
+    int64_t timestamp;           /* base_timestamp + timestampDelta; max_timestamp for LogAppendTime */
+    rn_bytes_t key;              /* ptr NULL: null */
+    rn_bytes_t value;            /* ptr NULL: null (a tombstone) */
+    int32_t nheaders;
+    rn_bytes_t headers;          /* the nheaders encoded headers, already checked */
+} rn_record_t;
+
+typedef struct rn_record_iter {
+    rn_batch_header_t header;    /* the current batch's, valid after a successful start */
+    rn_reader_t r;               /* the records not yet returned */
+    int32_t index;               /* records returned from the current batch */
+    int32_t left;
+    uint8_t *scratch;            /* inflated records; owned, reused */
+    size_t scratch_cap;
+    size_t max_uncompressed;
+    const char *err;             /* why the batch was refused; NULL while fine */
+} rn_record_iter_t;
+
+void rn_record_iter_init(rn_record_iter_t *it, size_t max_uncompressed);
+/* Frees the scratch buffer. Records returned before are invalid afterwards. */
+void rn_record_iter_deinit(rn_record_iter_t *it);
+/* Starts on the batch at `batch` with `len` bytes available (at least rn_batch_size(); bytes
+ * after the batch are ignored). Returns 0, RN_EPROTO (it->err says why) or RN_ENOMEM. Records
+ * point into `batch` (uncompressed) or the scratch buffer: valid until the next start. */
+int rn_record_iter_start(rn_record_iter_t *it, const uint8_t *batch, size_t len);
+/* The next record: returns 1 and fills *out, 0 after the last one (once every byte of the batch
+ * was used), or RN_EPROTO for a bad record (it->err says why; every later call fails too). */
+int rn_record_iter_next(rn_record_iter_t *it, rn_record_t *out);
+
 #endif

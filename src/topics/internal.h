@@ -245,15 +245,16 @@ void rn_partitions_publish(rn_topic_impl_t *t, rn_partition_t **parts, int32_t f
 int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_topic_line_t *change);
 
 /* Offsets gathered for the two checkpoint files; topic names borrowed. */
-typedef struct rn_offsets {
+typedef struct rn_checkpoint_offsets {
     rn_checkpoint_entry_t *recovery, *start;
     size_t n, cap;
-} rn_offsets_t;
-void rn_offsets_add(rn_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point, int64_t log_start);
-void rn_offsets_free(rn_offsets_t *o);
+} rn_checkpoint_offsets_t;
+void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point,
+                               int64_t log_start);
+void rn_checkpoint_offsets_free(rn_checkpoint_offsets_t *o);
 /* Writes both checkpoint files from `o` (sorting it); caller holds checkpoint_lock. Returns 0
  * or a negative errno, logged. */
-int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_offsets_t *o);
+int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_checkpoint_offsets_t *o);
 /* Writes both checkpoint files from the live topics (checkpoint_lock taken inside). */
 int rn_topics_write_checkpoints(rn_topics_t *topics);
 

@@ -225,7 +225,7 @@ fail:
 }
 
 typedef struct closing {
-    rn_offsets_t offsets;
+    rn_checkpoint_offsets_t offsets;
     bool ok;
 } closing_t;
 
@@ -246,7 +246,7 @@ static void close_topic(rn_topic_t *topic, void *arg)
             c->ok = false;
         }
         int64_t recovery = err == 0 ? rn_log_high_watermark(part->log) : rn_log_recovery_point(part->log);
-        rn_offsets_add(&c->offsets, topic->name, i, recovery, rn_log_start_offset(part->log));
+        rn_checkpoint_offsets_add(&c->offsets, topic->name, i, recovery, rn_log_start_offset(part->log));
         rn_log_close(part->log);
         part->log = NULL;
     }
@@ -263,7 +263,7 @@ void rn_topics_close(rn_topics_t *topics)
     if (rn_topics_write_checkpoint_files(topics, &c.offsets) != 0)
         c.ok = false;
     pthread_mutex_unlock(&topics->checkpoint_lock);
-    rn_offsets_free(&c.offsets);
+    rn_checkpoint_offsets_free(&c.offsets);
     if (c.ok) {
         int err = rn_clean_marker_write(topics->log_dir);
         if (err != 0)

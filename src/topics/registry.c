@@ -339,7 +339,8 @@ int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_t
 
 /* ---- Checkpoints ---- */
 
-void rn_offsets_add(rn_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point, int64_t log_start)
+void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point,
+                               int64_t log_start)
 {
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 64;
@@ -351,27 +352,27 @@ void rn_offsets_add(rn_offsets_t *o, char *topic, int32_t partition, int64_t rec
     o->n++;
 }
 
-void rn_offsets_free(rn_offsets_t *o)
+void rn_checkpoint_offsets_free(rn_checkpoint_offsets_t *o)
 {
     free(o->recovery);
     free(o->start);
-    *o = (rn_offsets_t){ 0 };
+    *o = (rn_checkpoint_offsets_t){ 0 };
 }
 
 static void offsets_of(rn_topic_t *topic, void *arg)
 {
-    rn_offsets_t *o = arg;
+    rn_checkpoint_offsets_t *o = arg;
     int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
     for (int32_t i = 0; i < n; i++) {
         rn_partition_t *part = rn_topic_partition(topic, i);
         if (part->log == NULL)
             continue;
-        rn_offsets_add(o, topic->name, i, rn_log_recovery_point(part->log), rn_log_start_offset(part->log));
+        rn_checkpoint_offsets_add(o, topic->name, i, rn_log_recovery_point(part->log), rn_log_start_offset(part->log));
     }
 }
 
 /* Writes both files from `o` (sorting it). Caller holds checkpoint_lock. */
-int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_offsets_t *o)
+int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_checkpoint_offsets_t *o)
 {
     rn_checkpoint_sort(o->recovery, o->n);
     rn_checkpoint_sort(o->start, o->n);
@@ -394,12 +395,12 @@ int rn_topics_write_checkpoints(rn_topics_t *topics)
     pthread_mutex_lock(&topics->checkpoint_lock);
     rn_topic_t **list;
     size_t n = rn_topics_list(topics, &list);
-    rn_offsets_t o = { 0 };
+    rn_checkpoint_offsets_t o = { 0 };
     for (size_t i = 0; i < n; i++)
         offsets_of(list[i], &o);
     int err = rn_topics_write_checkpoint_files(topics, &o);
     pthread_mutex_unlock(&topics->checkpoint_lock);
-    rn_offsets_free(&o);
+    rn_checkpoint_offsets_free(&o);
     rn_topics_list_free(list, n);
     return err;
 }

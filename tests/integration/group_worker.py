@@ -15,7 +15,8 @@ reported is all in the pipe):
   {"ev": "msg", "p": P, "o": O, "v": VALUE}    one message processed
   {"ev": "commit", "offsets": {"P": NEXT}}     a synchronous commit that succeeded
   {"ev": "commit_failed", "offsets": {...}, "error": "..."}
-  {"ev": "error", "error": "..."}
+  {"ev": "error", "error": "..."}          (confluent: also "code", the error's name, and
+                                        "rdfatal", librdkafka's fatal flag, as when fenced)
   {"ev": "closed"}                      close() returned (after a final commit)
 
 It commits what it processed synchronously every --commit-ms, in the revoke callback (for the
@@ -26,6 +27,8 @@ static member under librdkafka, KIP-345) and exit 0. It exits by itself after --
 
 import argparse
 import json
+import logging
+import os
 import sys
 import threading
 import time
@@ -131,7 +134,8 @@ def run_confluent(a, stop):
         m = c.poll(0.05)
         if m is not None:
             if m.error():
-                out(ev="error", error=str(m.error()))
+                err = m.error()
+                out(ev="error", error=str(err), code=err.name(), rdfatal=err.fatal())
             else:
                 v = m.value()
                 out(ev="msg", p=m.partition(), o=m.offset(), v=v.decode() if v is not None else None)
@@ -211,9 +215,11 @@ def main():
     ap.add_argument("--instance-id", default=None)
     ap.add_argument("--max-seconds", type=float, default=120)
     a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     threading.Thread(target=stdin_watcher, args=(stop,), daemon=True).start()
-    out(ev="start", name=a.name, pid=__import__("os").getpid())
+    out(ev="start", name=a.name, pid=os.getpid())
     try:
         if a.client == "confluent":
             run_confluent(a, stop)

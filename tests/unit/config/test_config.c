@@ -352,10 +352,9 @@ Test(config, every_documented_default_is_valid)
 Test(config, later_kafka_keys_are_known_but_not_in_effect)
 {
     static const char *later[] = {
-        "offsets.topic.num.partitions", "offsets.topic.replication.factor",
+        "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-        "group.initial.rebalance.delay.ms", "group.min.session.timeout.ms", "group.max.session.timeout.ms",
-        "offsets.retention.minutes", "log.cleaner.enable", "compression.type", "log.cleaner.delete.retention.ms",
+        "log.cleaner.enable", "compression.type", "log.cleaner.delete.retention.ms",
         "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.cleaner.min.cleanable.ratio",
         "log.segment.delete.delay.ms", "log.preallocate", "unclean.leader.election.enable",
         "log.message.timestamp.difference.max.ms", "log.message.downconversion.enable",
@@ -367,6 +366,42 @@ Test(config, later_kafka_keys_are_known_but_not_in_effect)
     }
     cr_assert(rn_config_key_find("listeners")->in_effect);
     cr_assert(rn_config_key_find("broker.id")->in_effect);
+}
+
+Test(config, group_keys_are_typed_with_kafka_defaults)
+{
+    rn_config_t cfg;
+    assert_valid("group.initial.rebalance.delay.ms", "250", &cfg);
+    cr_assert_eq(cfg.group_initial_rebalance_delay_ms, 250);
+    cr_assert_eq(cfg.group_min_session_timeout_ms, 6000);
+    cr_assert_eq(cfg.group_max_session_timeout_ms, 1800000);
+    rn_config_deinit(&cfg);
+    assert_valid("group.max.session.timeout.ms", "60000", &cfg);
+    cr_assert_eq(cfg.group_initial_rebalance_delay_ms, 3000);
+    cr_assert_eq(cfg.group_max_session_timeout_ms, 60000);
+    rn_config_deinit(&cfg);
+    cr_assert(rn_config_key_find("group.initial.rebalance.delay.ms")->in_effect);
+    assert_invalid("group.min.session.timeout.ms", "-1",
+                   "invalid value for group.min.session.timeout.ms: '-1' (must be between 0 and 2147483647)");
+}
+
+Test(config, offsets_keys_are_typed_with_kafka_defaults)
+{
+    rn_config_t cfg;
+    assert_valid("offsets.topic.num.partitions", "3", &cfg);
+    cr_assert_eq(cfg.offsets_topic_num_partitions, 3);
+    cr_assert_eq(cfg.offsets_retention_minutes, 10080);
+    cr_assert_eq(cfg.offset_metadata_max_bytes, 4096);
+    rn_config_deinit(&cfg);
+    assert_valid("offsets.retention.minutes", "1", &cfg);
+    cr_assert_eq(cfg.offsets_topic_num_partitions, 50);
+    cr_assert_eq(cfg.offsets_retention_minutes, 1);
+    rn_config_deinit(&cfg);
+    cr_assert(rn_config_key_find("offsets.retention.minutes")->in_effect);
+    assert_invalid("offsets.topic.num.partitions", "0",
+                   "invalid value for offsets.topic.num.partitions: '0' (must be between 1 and 10000)");
+    assert_invalid("offset.metadata.max.bytes", "40000",
+                   "invalid value for offset.metadata.max.bytes: '40000' (must be between 0 and 32767)");
 }
 
 Test(config, log_and_topic_keys_are_in_effect)
@@ -965,6 +1000,7 @@ Test(config, shipped_runnel_properties_is_valid_and_fully_known)
     cr_assert_str_eq(cfg.log_dir, "./data");
     cr_assert_eq(cfg.node_id, 1);
     cr_assert(cfg.accept_replication_factor, "the development configuration accepts replication factor 3");
+    cr_assert_eq(cfg.group_initial_rebalance_delay_ms, 0, "the development configuration joins groups at once");
     free(out);
     rn_config_deinit(&cfg);
     runnel_config_free(props);

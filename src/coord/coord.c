@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The coordinator: opens __consumer_offsets, creates the groups and offsets maps on top of it,
+ * and replays the topic into them at start-up, sending each record by its key's version:
+ * OffsetCommitKey (0, 1) to the offsets, GroupMetadataKey (2) to the groups; later versions
+ * (the KIP-848 consumer-group records Kafka 3.7+ writes) are counted and skipped. */
+#include "coord/coord.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coord/groups.h"
+#include "coord/offsets.h"
+#include "coord/store.h"
+#include "util/err.h"
+#include "util/logging.h"
+#include "util/xmalloc.h"
+
+/* Bad records logged one by one at start-up before the rest are only counted. */
+#define LOG_BAD_RECORDS 10
+
+struct rn_coord {
+    rn_store_t *store;
+    rn_groups_t *groups;
+    rn_offsets_t *offsets;
+    _Atomic int64_t now_ms;      /* the last time given to open or tick; relaxed: a clock reading */
+};
+
+typedef struct load {
+    rn_coord_t *coord;
+    int64_t offset_records, group_records, other_records, bad_records;
+} load_t;
+
+static void on_record(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t value)
+{
+    load_t *ld = ctx;
+    int version = key.len >= 2 ? (int16_t)(key.ptr[0] << 8 | key.ptr[1]) : -1;
+    bool ok = true;
+    switch (version) {
+    case 0:
+    case 1:
+        ld->offset_records++;
+        ok = rn_offsets_load_record(ld->coord->offsets, key, value);
+        break;
+    case 2:
+        ld->group_records++;
+        ok = rn_groups_load_record(ld->coord->groups, key, value);
+        break;
+    default:
+        if (version < 0) {
+            ok = false;
+            break;
+        }
+        ld->other_records++;
+        break;
+    }
+    if (!ok && ld->bad_records++ < LOG_BAD_RECORDS)
+        rn_log(RN_LOG_WARN, "coord", "%s-%" PRId32 ": skipping a record that does not parse (key version %d, %zu "
+               "key bytes, %zu value bytes)", RN_STORE_TOPIC, partition, version, key.len, value.len);
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out)
+{
+    rn_coord_t *coord = rn_xmalloc(sizeof *coord);
+    *coord = (rn_coord_t){ 0 };
+    atomic_store_explicit(&coord->now_ms, now_ms, memory_order_relaxed);
+    int rc = rn_store_open(cfg, topics, &coord->store);
+    if (rc != 0)
+        goto fail_free;
+    coord->groups = rn_groups_new(cfg, coord->store, now_ms);
+    coord->offsets = rn_offsets_new(cfg, coord->store);
+    load_t ld = { .coord = coord };
+    rn_store_stats_t stats;
+    int64_t started = monotonic_ms();   /* the load alone: creating the topic is logged apart */
+    if ((rc = rn_store_load(coord->store, on_record, &ld, &stats)) != 0) {
+        rn_log(RN_LOG_ERROR, "coord", "cannot read %s: %s", RN_STORE_TOPIC, strerror(-rc));
+        goto fail_maps;
+    }
+    rn_log(RN_LOG_INFO, "coord",
+           "loaded %s in %" PRId64 " ms: %" PRId64 " records in %" PRId64 " batches (%" PRId64 " bytes) from %" PRId32
+           " partitions; %" PRId64 " offset commits (%zu offsets kept), %" PRId64 " group records, %" PRId64
+           " other records skipped, %" PRId64 " bad records, %" PRId32 " partitions stopped early",
+           RN_STORE_TOPIC, monotonic_ms() - started, stats.records, stats.batches, stats.bytes,
+           rn_store_partitions(coord->store), ld.offset_records, rn_offsets_count(coord->offsets), ld.group_records,
+           ld.other_records, ld.bad_records, stats.bad_partitions);
+    *out = coord;
+    return 0;
+fail_maps:
+    rn_offsets_free(coord->offsets);
+    rn_groups_free(coord->groups);
+    rn_store_close(coord->store);
+fail_free:
+    free(coord);
+    return rc;
+}
+
+void rn_coord_close(rn_coord_t *coord)
+{
+    if (coord == NULL)
+        return;
+    rn_offsets_free(coord->offsets);
+    rn_groups_free(coord->groups);
+    rn_store_close(coord->store);
+    free(coord);
+}
+
+static bool group_is_empty(void *ctx, rn_str_t group_id)
+{
+    return rn_groups_is_empty(ctx, group_id);
+}
+
+static bool group_has_offsets(void *ctx, rn_str_t group_id)
+{
+    return rn_offsets_has_group(ctx, group_id);
+}
+
+/* Offsets expire first, so that a group whose last offsets just went can be removed in the
+ * same tick, as Kafka's cleanup does both in one pass. */
+void rn_coord_tick(rn_coord_t *coord, int64_t now_ms)
+{
+    atomic_store_explicit(&coord->now_ms, now_ms, memory_order_relaxed);
+    rn_groups_tick(coord->groups, now_ms);
+    rn_offsets_expire(coord->offsets, now_ms, group_is_empty, coord->groups);
+    rn_groups_remove_empty(coord->groups, group_has_offsets, coord->offsets);
+}
+
+void rn_coord_topic_deleted(rn_coord_t *coord, const char *topic)
+{
+    rn_offsets_topic_deleted(coord->offsets, topic, rn_coord_now(coord));
+}
+
+int64_t rn_coord_now(rn_coord_t *coord)
+{
+    return atomic_load_explicit(&coord->now_ms, memory_order_relaxed);
+}
+
+rn_store_t *rn_coord_store(rn_coord_t *coord) { return coord->store; }
+rn_groups_t *rn_coord_groups(rn_coord_t *coord) { return coord->groups; }
+rn_offsets_t *rn_coord_offsets(rn_coord_t *coord) { return coord->offsets; }

@@ -1,0 +1,823 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Committed offsets in memory, written through to __consumer_offsets. Two levels of chained
+ * hash tables: groups by id, then each group's offsets by (topic, partition). A group's offsets
+ * live in one __consumer_offsets partition, so each change is one batch in one log, and the
+ * partition's write lock, held from the append to the memory update, keeps the memory in log
+ * order (see offsets.h). Deletions (OffsetDelete, DeleteGroups, deleted topics, retention) are
+ * tombstones written first and applied after, like commits. */
+#include "coord/offsets.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "coord/store.h"
+#include "proto/reader.h"
+#include "util/err.h"
+#include "util/logging.h"
+#include "util/xmalloc.h"
+
+/* How often (in now_ms) expiry looks at the groups at all. */
+#define EXPIRE_CHECK_MS 1000
+
+/* ---- record layouts ---- */
+
+static uint8_t *put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+    p = put16(p, (uint16_t)(v >> 16));
+    return put16(p, (uint16_t)v);
+}
+
+static uint8_t *put64(uint8_t *p, uint64_t v)
+{
+    p = put32(p, (uint32_t)(v >> 32));
+    return put32(p, (uint32_t)v);
+}
+
+static uint8_t *put_str(uint8_t *p, rn_str_t s)
+{
+    p = put16(p, (uint16_t)s.len);
+    if (s.len > 0)
+        memcpy(p, s.ptr, s.len);
+    return p + s.len;
+}
+
+size_t rn_offsets_key_len(const rn_offsets_key_t *key)
+{
+    if (key->group.len > INT16_MAX || key->topic.len > INT16_MAX)
+        return 0;
+    return 2 + 2 + key->group.len + 2 + key->topic.len + 4;
+}
+
+void rn_offsets_key_encode(const rn_offsets_key_t *key, uint8_t *out)
+{
+    out = put16(out, RN_OFFSETS_KEY_VERSION);
+    out = put_str(out, key->group);
+    out = put_str(out, key->topic);
+    put32(out, (uint32_t)key->partition);
+}
+
+size_t rn_offsets_value_len(const rn_offsets_value_t *value)
+{
+    if (value->metadata.len > INT16_MAX)
+        return 0;
+    return 2 + 8 + 4 + 2 + value->metadata.len + 8;
+}
+
+void rn_offsets_value_encode(const rn_offsets_value_t *value, uint8_t *out)
+{
+    out = put16(out, RN_OFFSETS_VALUE_VERSION);
+    out = put64(out, (uint64_t)value->offset);
+    out = put32(out, (uint32_t)value->leader_epoch);
+    out = put_str(out, value->metadata);
+    put64(out, (uint64_t)value->commit_timestamp);
+}
+
+int rn_offsets_key_decode(rn_bytes_t b, rn_offsets_key_t *out)
+{
+    rn_reader_t r;
+    rn_reader_init(&r, b.ptr, b.len);
+    int16_t version = rn_read_int16(&r, "key version");
+    if (rn_reader_ok(&r) && version != 0 && version != 1)
+        return RN_EPROTO;
+    rn_offsets_key_t k;
+    k.group = rn_read_string(&r, false, false, "group");
+    k.topic = rn_read_string(&r, false, false, "topic");
+    k.partition = rn_read_int32(&r, "partition");
+    if (!rn_reader_ok(&r) || rn_reader_left(&r) != 0)
+        return RN_EPROTO;
+    *out = k;
+    return 0;
+}
+
+int rn_offsets_value_decode(rn_bytes_t b, rn_offsets_value_t *out)
+{
+    rn_reader_t r;
+    rn_reader_init(&r, b.ptr, b.len);
+    int16_t version = rn_read_int16(&r, "value version");
+    if (!rn_reader_ok(&r) || version < 0 || version > 4)
+        return RN_EPROTO;
+    rn_offsets_value_t v = { .leader_epoch = -1, .expire_timestamp = -1 };
+    v.offset = rn_read_int64(&r, "offset");
+    if (version >= 3)
+        v.leader_epoch = rn_read_int32(&r, "leader epoch");
+    v.metadata = rn_read_string(&r, version >= 4, false, "metadata");
+    v.commit_timestamp = rn_read_int64(&r, "commit timestamp");
+    if (version == 1)
+        v.expire_timestamp = rn_read_int64(&r, "expire timestamp");
+    if (version >= 4) {
+        /* KIP-482 tagged fields: none are known, each is skipped. */
+        uint32_t ntags = rn_read_uvarint(&r, "tag count");
+        for (uint32_t i = 0; i < ntags && rn_reader_ok(&r); i++) {
+            rn_read_uvarint(&r, "tag");
+            uint32_t len = rn_read_uvarint(&r, "tag length");
+            rn_reader_skip(&r, len, "tag data");
+        }
+    }
+    /* Bytes after the known fields are ignored, as Kafka's readers ignore them (KIP-915: newer
+     * writers may append). */
+    if (!rn_reader_ok(&r))
+        return RN_EPROTO;
+    *out = v;
+    return 0;
+}
+
+/* ---- the map ---- */
+
+typedef struct entry entry_t;
+struct entry {
+    entry_t *next;               /* hash chain */
+    uint64_t hash;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    int64_t commit_timestamp;
+    int64_t expire_timestamp;
+    char *metadata;              /* NULL when empty */
+    size_t metadata_len;
+    size_t topic_len;
+    char topic[];
+};
+
+typedef struct group group_t;
+struct group {
+    group_t *next;               /* hash chain */
+    uint64_t hash;
+    entry_t **slots;
+    size_t nslots, count;
+    int64_t empty_since;         /* -1: not seen empty since it last had members */
+    int64_t next_due;            /* no offset expires before this (0: unknown) */
+    size_t id_len;
+    char id[];
+};
+
+struct rn_offsets {
+    rn_store_t *store;
+    int64_t retention_ms;
+    pthread_mutex_t lock;        /* the map lock: groups and everything in them */
+    group_t **slots;
+    size_t nslots, ngroups, noffsets;
+    int64_t last_expire;
+    int32_t nwrite_locks;
+    pthread_mutex_t *write_locks;   /* one per __consumer_offsets partition */
+};
+
+static uint64_t fnv1a(const void *data, size_t len, uint64_t h)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define FNV_SEED 0xcbf29ce484222325ull
+
+static uint64_t group_hash(rn_str_t id) { return fnv1a(id.ptr, id.len, FNV_SEED); }
+
+static uint64_t entry_hash(rn_str_t topic, int32_t partition)
+{
+    uint64_t h = fnv1a(topic.ptr, topic.len, FNV_SEED);
+    uint32_t p = (uint32_t)partition;
+    return fnv1a(&p, sizeof p, h);
+}
+
+static bool str_eq(const char *a, size_t alen, rn_str_t b)
+{
+    return alen == b.len && (alen == 0 || memcmp(a, b.ptr, alen) == 0);
+}
+
+static rn_str_t group_name(const group_t *g) { return (rn_str_t){ .ptr = g->id, .len = g->id_len }; }
+static rn_str_t entry_topic(const entry_t *e) { return (rn_str_t){ .ptr = e->topic, .len = e->topic_len }; }
+
+/* Doubles a chained table when it holds as many items as slots. */
+static void **grow(void **slots, size_t *nslots, size_t count, uint64_t (*hash_of)(void *), void **(*next_of)(void *))
+{
+    if (count < *nslots)
+        return slots;
+    size_t n = *nslots ? *nslots * 2 : 16;
+    void **fresh = rn_xcalloc(n, sizeof *fresh);
+    for (size_t i = 0; i < *nslots; i++) {
+        for (void *item = slots[i]; item != NULL;) {
+            void *next = *next_of(item);
+            size_t at = (size_t)(hash_of(item) & (n - 1));
+            *next_of(item) = fresh[at];
+            fresh[at] = item;
+            item = next;
+        }
+    }
+    free(slots);
+    *nslots = n;
+    return fresh;
+}
+
+static uint64_t group_hash_of(void *g) { return ((group_t *)g)->hash; }
+static void **group_next_of(void *g) { return (void **)&((group_t *)g)->next; }
+static uint64_t entry_hash_of(void *e) { return ((entry_t *)e)->hash; }
+static void **entry_next_of(void *e) { return (void **)&((entry_t *)e)->next; }
+
+static group_t **group_slot(rn_offsets_t *offsets, rn_str_t id, uint64_t h)
+{
+    if (offsets->nslots == 0)
+        return NULL;
+    group_t **pp = &offsets->slots[h & (offsets->nslots - 1)];
+    while (*pp != NULL && ((*pp)->hash != h || !str_eq((*pp)->id, (*pp)->id_len, id)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static group_t *find_group(rn_offsets_t *offsets, rn_str_t id)
+{
+    group_t **pp = group_slot(offsets, id, group_hash(id));
+    return pp != NULL ? *pp : NULL;
+}
+
+static group_t *get_group(rn_offsets_t *offsets, rn_str_t id)
+{
+    uint64_t h = group_hash(id);
+    group_t **pp = group_slot(offsets, id, h);
+    if (pp != NULL && *pp != NULL)
+        return *pp;
+    offsets->slots = (group_t **)grow((void **)offsets->slots, &offsets->nslots, offsets->ngroups, group_hash_of,
+                                      group_next_of);
+    group_t *g = rn_xmalloc(sizeof *g + id.len);
+    *g = (group_t){ .hash = h, .empty_since = -1, .id_len = id.len };
+    if (id.len > 0)
+        memcpy(g->id, id.ptr, id.len);
+    size_t at = (size_t)(h & (offsets->nslots - 1));
+    g->next = offsets->slots[at];
+    offsets->slots[at] = g;
+    offsets->ngroups++;
+    return g;
+}
+
+static void free_entry(entry_t *e)
+{
+    free(e->metadata);
+    free(e);
+}
+
+static void remove_group(rn_offsets_t *offsets, group_t *g)
+{
+    group_t **pp = group_slot(offsets, group_name(g), g->hash);
+    *pp = g->next;
+    offsets->ngroups--;
+    for (size_t i = 0; i < g->nslots; i++) {
+        for (entry_t *e = g->slots[i], *next; e != NULL; e = next) {
+            next = e->next;
+            free_entry(e);
+            offsets->noffsets--;
+        }
+    }
+    free(g->slots);
+    free(g);
+}
+
+static entry_t **entry_slot(group_t *g, rn_str_t topic, int32_t partition, uint64_t h)
+{
+    if (g->nslots == 0)
+        return NULL;
+    entry_t **pp = &g->slots[h & (g->nslots - 1)];
+    while (*pp != NULL &&
+           ((*pp)->hash != h || (*pp)->partition != partition || !str_eq((*pp)->topic, (*pp)->topic_len, topic)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static entry_t *find_entry(group_t *g, rn_str_t topic, int32_t partition)
+{
+    entry_t **pp = entry_slot(g, topic, partition, entry_hash(topic, partition));
+    return pp != NULL ? *pp : NULL;
+}
+
+/* Inserts or overwrites; `value->metadata` is copied. */
+static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition,
+                   const rn_offsets_value_t *value)
+{
+    group_t *g = get_group(offsets, group_id);
+    uint64_t h = entry_hash(topic, partition);
+    entry_t **pp = entry_slot(g, topic, partition, h);
+    entry_t *e = pp != NULL ? *pp : NULL;
+    if (e == NULL) {
+        g->slots = (entry_t **)grow((void **)g->slots, &g->nslots, g->count, entry_hash_of, entry_next_of);
+        e = rn_xmalloc(sizeof *e + topic.len);
+        *e = (entry_t){ .hash = h, .partition = partition, .topic_len = topic.len };
+        if (topic.len > 0)
+            memcpy(e->topic, topic.ptr, topic.len);
+        size_t at = (size_t)(h & (g->nslots - 1));
+        e->next = g->slots[at];
+        g->slots[at] = e;
+        g->count++;
+        offsets->noffsets++;
+    }
+    e->offset = value->offset;
+    e->leader_epoch = value->leader_epoch;
+    e->commit_timestamp = value->commit_timestamp;
+    e->expire_timestamp = value->expire_timestamp;
+    if (value->metadata.len != e->metadata_len || (e->metadata_len > 0 && memcmp(e->metadata, value->metadata.ptr,
+                                                                                  e->metadata_len) != 0)) {
+        free(e->metadata);
+        e->metadata = NULL;
+        e->metadata_len = 0;
+        if (value->metadata.len > 0) {
+            /* Bounded: at most INT16_MAX bytes (the record layout's limit). */
+            e->metadata = rn_xmalloc(value->metadata.len);
+            memcpy(e->metadata, value->metadata.ptr, value->metadata.len);
+            e->metadata_len = value->metadata.len;
+        }
+    }
+    g->next_due = 0;   /* a new commit time: expiry looks again */
+}
+
+static void remove_entry(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition)
+{
+    uint64_t gh = group_hash(group_id);
+    group_t **gpp = group_slot(offsets, group_id, gh);
+    group_t *g = gpp != NULL ? *gpp : NULL;
+    if (g == NULL)
+        return;
+    entry_t **pp = entry_slot(g, topic, partition, entry_hash(topic, partition));
+    if (pp == NULL || *pp == NULL)
+        return;
+    entry_t *e = *pp;
+    *pp = e->next;
+    free_entry(e);
+    g->count--;
+    offsets->noffsets--;
+    /* A group without offsets goes (groups.h keeps its membership); its empty_since goes with
+     * it, which can only make retention later. */
+    if (g->count == 0)
+        remove_group(offsets, g);
+}
+
+rn_offsets_t *rn_offsets_new(const rn_config_t *cfg, rn_store_t *store)
+{
+    rn_offsets_t *offsets = rn_xmalloc(sizeof *offsets);
+    *offsets = (rn_offsets_t){
+        .store = store,
+        .retention_ms = (int64_t)cfg->offsets_retention_minutes * 60000,
+        .last_expire = INT64_MIN,
+        .nwrite_locks = rn_store_partitions(store),
+    };
+    pthread_mutex_init(&offsets->lock, NULL);
+    offsets->write_locks = rn_xcalloc((size_t)offsets->nwrite_locks, sizeof *offsets->write_locks);
+    for (int32_t i = 0; i < offsets->nwrite_locks; i++)
+        pthread_mutex_init(&offsets->write_locks[i], NULL);
+    return offsets;
+}
+
+void rn_offsets_free(rn_offsets_t *offsets)
+{
+    if (offsets == NULL)
+        return;
+    for (size_t i = 0; i < offsets->nslots; i++) {
+        while (offsets->slots[i] != NULL)
+            remove_group(offsets, offsets->slots[i]);
+    }
+    free(offsets->slots);
+    for (int32_t i = 0; i < offsets->nwrite_locks; i++)
+        pthread_mutex_destroy(&offsets->write_locks[i]);
+    free(offsets->write_locks);
+    pthread_mutex_destroy(&offsets->lock);
+    free(offsets);
+}
+
+static pthread_mutex_t *write_lock(rn_offsets_t *offsets, rn_str_t group_id)
+{
+    return &offsets->write_locks[rn_store_partition_for(offsets->store, group_id)];
+}
+
+bool rn_offsets_load_record(rn_offsets_t *offsets, rn_bytes_t key, rn_bytes_t value)
+{
+    rn_offsets_key_t k;
+    rn_offsets_value_t v;
+    if (rn_offsets_key_decode(key, &k) != 0)
+        return false;
+    if (value.ptr != NULL && rn_offsets_value_decode(value, &v) != 0)
+        return false;
+    pthread_mutex_lock(&offsets->lock);
+    if (value.ptr == NULL)
+        remove_entry(offsets, k.group, k.topic, k.partition);
+    else
+        upsert(offsets, k.group, k.topic, k.partition, &v);
+    pthread_mutex_unlock(&offsets->lock);
+    return true;
+}
+
+int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
+                      int64_t now_ms)
+{
+    if (n == 0)
+        return 0;
+    if (n > SIZE_MAX / (sizeof(rn_store_record_t) + sizeof(rn_offsets_value_t)))
+        return RN_EINVAL;
+    /* Sizes first, so that one allocation holds every encoded key and value. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        rn_offsets_key_t k = { .group = group_id, .topic = commits[i].topic, .partition = commits[i].partition };
+        rn_offsets_value_t v = { .metadata = commits[i].metadata };
+        size_t klen = rn_offsets_key_len(&k), vlen = rn_offsets_value_len(&v);
+        if (klen == 0 || vlen == 0 || klen + vlen > (size_t)INT32_MAX - total)
+            return RN_EINVAL;
+        total += klen + vlen;
+    }
+    rn_store_record_t *recs = malloc(n * sizeof *recs);
+    rn_offsets_value_t *values = malloc(n * sizeof *values);
+    uint8_t *bytes = malloc(total);
+    int rc = RN_ENOMEM;
+    if (recs == NULL || values == NULL || bytes == NULL)
+        goto out;
+    uint8_t *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        const rn_offsets_commit_t *c = &commits[i];
+        rn_offsets_key_t k = { .group = group_id, .topic = c->topic, .partition = c->partition };
+        values[i] = (rn_offsets_value_t){
+            .offset = c->offset,
+            .leader_epoch = c->leader_epoch,
+            .metadata = c->metadata.ptr != NULL ? c->metadata : (rn_str_t){ .ptr = "", .len = 0 },
+            .commit_timestamp = c->commit_timestamp == -1 ? now_ms : c->commit_timestamp,
+            .expire_timestamp = -1,
+        };
+        size_t klen = rn_offsets_key_len(&k), vlen = rn_offsets_value_len(&values[i]);
+        rn_offsets_key_encode(&k, p);
+        rn_offsets_value_encode(&values[i], p + klen);
+        recs[i] = (rn_store_record_t){
+            .key = { .ptr = p, .len = klen },
+            .value = { .ptr = p + klen, .len = vlen },
+        };
+        p += klen + vlen;
+    }
+    pthread_mutex_t *wl = write_lock(offsets, group_id);
+    pthread_mutex_lock(wl);
+    rc = rn_store_append_many(offsets->store, group_id, recs, n, now_ms);
+    if (rc == 0) {
+        pthread_mutex_lock(&offsets->lock);
+        for (size_t i = 0; i < n; i++)
+            upsert(offsets, group_id, commits[i].topic, commits[i].partition, &values[i]);
+        pthread_mutex_unlock(&offsets->lock);
+    }
+    pthread_mutex_unlock(wl);
+out:
+    free(bytes);
+    free(values);
+    free(recs);
+    return rc;
+}
+
+static rn_str_t arena_str(rn_arena_t *arena, const char *s, size_t len, bool *oom)
+{
+    if (len == 0)
+        return (rn_str_t){ .ptr = "", .len = 0 };
+    char *copy = rn_arena_try_alloc(arena, len);
+    if (copy == NULL) {
+        *oom = true;
+        return (rn_str_t){ .ptr = "", .len = 0 };
+    }
+    memcpy(copy, s, len);
+    return (rn_str_t){ .ptr = copy, .len = len };
+}
+
+static void fill_entry(const entry_t *e, rn_offsets_entry_t *out)
+{
+    out->partition = e->partition;
+    out->offset = e->offset;
+    out->leader_epoch = e->leader_epoch;
+    out->commit_timestamp = e->commit_timestamp;
+}
+
+int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition, rn_arena_t *arena,
+                     rn_offsets_entry_t *out)
+{
+    bool oom = false;
+    int found = 0;
+    pthread_mutex_lock(&offsets->lock);
+    group_t *g = find_group(offsets, group_id);
+    entry_t *e = g != NULL ? find_entry(g, topic, partition) : NULL;
+    if (e != NULL) {
+        found = 1;
+        out->topic = topic;
+        fill_entry(e, out);
+        out->metadata = arena_str(arena, e->metadata, e->metadata_len, &oom);
+    }
+    pthread_mutex_unlock(&offsets->lock);
+    return oom ? RN_ENOMEM : found;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const rn_offsets_entry_t *x = a, *y = b;
+    size_t n = x->topic.len < y->topic.len ? x->topic.len : y->topic.len;
+    int c = n > 0 ? memcmp(x->topic.ptr, y->topic.ptr, n) : 0;
+    if (c != 0)
+        return c;
+    if (x->topic.len != y->topic.len)
+        return x->topic.len < y->topic.len ? -1 : 1;
+    return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena, rn_offsets_entry_t **out,
+                         size_t *n)
+{
+    bool oom = false;
+    size_t count = 0;
+    rn_offsets_entry_t *items = NULL;
+    pthread_mutex_lock(&offsets->lock);
+    group_t *g = find_group(offsets, group_id);
+    if (g != NULL && g->count > 0) {
+        items = rn_arena_try_alloc_array(arena, rn_offsets_entry_t, g->count);
+        oom = items == NULL;
+        for (size_t i = 0; i < g->nslots && !oom; i++) {
+            for (entry_t *e = g->slots[i]; e != NULL && !oom; e = e->next) {
+                rn_offsets_entry_t *it = &items[count++];
+                fill_entry(e, it);
+                it->topic = arena_str(arena, e->topic, e->topic_len, &oom);
+                it->metadata = arena_str(arena, e->metadata, e->metadata_len, &oom);
+            }
+        }
+    }
+    pthread_mutex_unlock(&offsets->lock);
+    if (oom)
+        return RN_ENOMEM;
+    if (count > 1)
+        qsort(items, count, sizeof *items, cmp_entry);
+    *out = items;
+    *n = count;
+    return 0;
+}
+
+/* ---- deletions: tombstones first, memory after ---- */
+
+/* Which offsets of a group a deletion takes. */
+typedef bool (*match_fn)(void *ctx, const entry_t *e);
+
+/* Writes tombstones for the group's offsets that `match` selects and removes them. The write
+ * lock keeps the group's offsets from changing between the choice and the removal. Returns 0
+ * or a negative errno (nothing removed). */
+static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn match, void *ctx, int64_t now_ms)
+{
+    pthread_mutex_t *wl = write_lock(offsets, group_id);
+    pthread_mutex_lock(wl);
+    /* Pass 1, under the map lock: copy the keys of the chosen offsets, encoded. */
+    size_t n = 0, total = 0;
+    pthread_mutex_lock(&offsets->lock);
+    group_t *g = find_group(offsets, group_id);
+    for (size_t i = 0; g != NULL && i < g->nslots; i++) {
+        for (entry_t *e = g->slots[i]; e != NULL; e = e->next) {
+            if (!match(ctx, e))
+                continue;
+            rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
+            total += rn_offsets_key_len(&k);   /* never 0: the entry was encoded once */
+            n++;
+        }
+    }
+    int rc = 0;
+    rn_store_record_t *recs = NULL;
+    uint8_t *bytes = NULL;
+    if (n > 0) {
+        recs = malloc(n * sizeof *recs);
+        bytes = malloc(total);
+        if (recs == NULL || bytes == NULL)
+            rc = RN_ENOMEM;
+    }
+    size_t k_i = 0;
+    uint8_t *p = bytes;
+    for (size_t i = 0; rc == 0 && n > 0 && i < g->nslots; i++) {
+        for (entry_t *e = g->slots[i]; e != NULL; e = e->next) {
+            if (!match(ctx, e))
+                continue;
+            rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
+            size_t klen = rn_offsets_key_len(&k);
+            rn_offsets_key_encode(&k, p);
+            recs[k_i++] = (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
+            p += klen;
+        }
+    }
+    pthread_mutex_unlock(&offsets->lock);
+    if (rc == 0 && n > 0)
+        rc = rn_store_append_many(offsets->store, group_id, recs, n, now_ms);
+    if (rc == 0 && n > 0) {
+        /* Pass 2: remove what the tombstones name, decoding our own keys back. */
+        pthread_mutex_lock(&offsets->lock);
+        for (size_t i = 0; i < n; i++) {
+            rn_offsets_key_t k;
+            if (rn_offsets_key_decode(recs[i].key, &k) == 0)
+                remove_entry(offsets, group_id, k.topic, k.partition);
+        }
+        pthread_mutex_unlock(&offsets->lock);
+    }
+    pthread_mutex_unlock(wl);
+    free(bytes);
+    free(recs);
+    return rc;
+}
+
+typedef struct tp_set {
+    const rn_offsets_tp_t *tps;
+    size_t n;
+} tp_set_t;
+
+static bool match_tps(void *ctx, const entry_t *e)
+{
+    const tp_set_t *set = ctx;
+    for (size_t i = 0; i < set->n; i++)
+        if (set->tps[i].partition == e->partition && str_eq(e->topic, e->topic_len, set->tps[i].topic))
+            return true;
+    return false;
+}
+
+int rn_offsets_delete(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_tp_t *tps, size_t n, int64_t now_ms)
+{
+    /* A linear match per stored offset: OffsetDelete names few partitions, and only offsets of
+     * one group are looked at. */
+    tp_set_t set = { .tps = tps, .n = n };
+    return tombstone_matching(offsets, group_id, match_tps, &set, now_ms);
+}
+
+static bool match_all(void *ctx, const entry_t *e)
+{
+    (void)ctx;
+    (void)e;
+    return true;
+}
+
+int rn_offsets_delete_group(rn_offsets_t *offsets, rn_str_t group_id, int64_t now_ms)
+{
+    return tombstone_matching(offsets, group_id, match_all, NULL, now_ms);
+}
+
+/* Group ids copied out of the map, so that callbacks and appends run without the map lock. */
+typedef struct id_list {
+    char **ids;
+    size_t *lens;
+    size_t n;
+} id_list_t;
+
+static void id_list_take(rn_offsets_t *offsets, id_list_t *list, bool (*want)(void *ctx, group_t *g), void *ctx)
+{
+    *list = (id_list_t){ 0 };
+    pthread_mutex_lock(&offsets->lock);
+    size_t cap = offsets->ngroups;
+    if (cap > 0) {
+        list->ids = rn_xcalloc(cap, sizeof *list->ids);
+        list->lens = rn_xcalloc(cap, sizeof *list->lens);
+    }
+    for (size_t i = 0; i < offsets->nslots; i++) {
+        for (group_t *g = offsets->slots[i]; g != NULL; g = g->next) {
+            if (want != NULL && !want(ctx, g))
+                continue;
+            list->ids[list->n] = rn_xmalloc(g->id_len + 1);
+            memcpy(list->ids[list->n], g->id, g->id_len);
+            list->lens[list->n] = g->id_len;
+            list->n++;
+        }
+    }
+    pthread_mutex_unlock(&offsets->lock);
+}
+
+static void id_list_free(id_list_t *list)
+{
+    for (size_t i = 0; i < list->n; i++)
+        free(list->ids[i]);
+    free(list->ids);
+    free(list->lens);
+}
+
+static rn_str_t id_at(const id_list_t *list, size_t i)
+{
+    return (rn_str_t){ .ptr = list->ids[i], .len = list->lens[i] };
+}
+
+static bool match_topic(void *ctx, const entry_t *e)
+{
+    return str_eq(e->topic, e->topic_len, *(const rn_str_t *)ctx);
+}
+
+static bool group_has_topic(void *ctx, group_t *g)
+{
+    for (size_t i = 0; i < g->nslots; i++)
+        for (entry_t *e = g->slots[i]; e != NULL; e = e->next)
+            if (match_topic(ctx, e))
+                return true;
+    return false;
+}
+
+void rn_offsets_topic_deleted(rn_offsets_t *offsets, const char *topic, int64_t now_ms)
+{
+    rn_str_t name = rn_str_from_cstr(topic);
+    id_list_t list;
+    id_list_take(offsets, &list, group_has_topic, &name);
+    for (size_t i = 0; i < list.n; i++) {
+        int rc = tombstone_matching(offsets, id_at(&list, i), match_topic, &name, now_ms);
+        if (rc != 0)
+            rn_log(RN_LOG_ERROR, "coord", "cannot remove offsets of deleted topic %s for group %.*s: %s", topic,
+                   (int)list.lens[i], list.ids[i], strerror(-rc));
+    }
+    id_list_free(&list);
+}
+
+typedef struct expiry {
+    int64_t now;
+    int64_t retention_ms;
+    int64_t base;                /* the group's empty_since */
+    int64_t next_due;            /* smallest due time among offsets kept */
+} expiry_t;
+
+/* When an offset expires: its own expire timestamp (value v1), else the retention after both
+ * its commit and the moment the group was seen empty. */
+static int64_t due_time(const expiry_t *x, const entry_t *e)
+{
+    if (e->expire_timestamp != -1)
+        return e->expire_timestamp;
+    int64_t from = e->commit_timestamp > x->base ? e->commit_timestamp : x->base;
+    return from > INT64_MAX - x->retention_ms ? INT64_MAX : from + x->retention_ms;
+}
+
+static bool match_expired(void *ctx, const entry_t *e)
+{
+    expiry_t *x = ctx;
+    int64_t due = due_time(x, e);
+    if (x->now >= due)
+        return true;
+    if (due < x->next_due)
+        x->next_due = due;
+    return false;
+}
+
+void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(void *ctx, rn_str_t group), void *ctx)
+{
+    pthread_mutex_lock(&offsets->lock);
+    bool due = offsets->last_expire == INT64_MIN || now_ms - offsets->last_expire >= EXPIRE_CHECK_MS;
+    if (due)
+        offsets->last_expire = now_ms;
+    pthread_mutex_unlock(&offsets->lock);
+    if (!due)
+        return;
+    id_list_t list;
+    id_list_take(offsets, &list, NULL, NULL);
+    for (size_t i = 0; i < list.n; i++) {
+        rn_str_t id = id_at(&list, i);
+        bool empty = is_empty(ctx, id);   /* no lock of ours held: groups may call back in */
+        expiry_t x = { .now = now_ms, .retention_ms = offsets->retention_ms, .next_due = INT64_MAX };
+        bool scan = false;
+        pthread_mutex_lock(&offsets->lock);
+        group_t *g = find_group(offsets, id);
+        if (g != NULL) {
+            if (!empty) {
+                g->empty_since = -1;
+            } else {
+                if (g->empty_since < 0)
+                    g->empty_since = now_ms;
+                x.base = g->empty_since;
+                scan = now_ms >= g->next_due;
+            }
+        }
+        pthread_mutex_unlock(&offsets->lock);
+        if (!scan)
+            continue;
+        int rc = tombstone_matching(offsets, id, match_expired, &x, now_ms);
+        if (rc != 0) {
+            rn_log(RN_LOG_ERROR, "coord", "cannot expire offsets of group %.*s: %s", (int)id.len, id.ptr,
+                   strerror(-rc));
+            continue;
+        }
+        pthread_mutex_lock(&offsets->lock);
+        if ((g = find_group(offsets, id)) != NULL)
+            g->next_due = x.next_due;
+        pthread_mutex_unlock(&offsets->lock);
+    }
+    id_list_free(&list);
+}
+
+bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id)
+{
+    pthread_mutex_lock(&offsets->lock);
+    group_t *g = find_group(offsets, group_id);
+    bool has = g != NULL && g->count > 0;
+    pthread_mutex_unlock(&offsets->lock);
+    return has;
+}
+
+void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id), void *ctx)
+{
+    pthread_mutex_lock(&offsets->lock);
+    for (size_t i = 0; i < offsets->nslots; i++)
+        for (group_t *g = offsets->slots[i]; g != NULL; g = g->next)
+            fn(ctx, group_name(g));
+    pthread_mutex_unlock(&offsets->lock);
+}
+
+size_t rn_offsets_count(rn_offsets_t *offsets)
+{
+    pthread_mutex_lock(&offsets->lock);
+    size_t n = offsets->noffsets;
+    pthread_mutex_unlock(&offsets->lock);
+    return n;
+}

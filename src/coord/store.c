@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* __consumer_offsets as a journal: each append is one uncompressed batch built here and written
+ * through the partition's log like a Produce; loading reads each partition from its log start
+ * in large chunks (rn_log_read finds whole batches, pread copies them) and walks the records.
+ * Loading is the start-up cost Kafka pays too: until compaction exists, every commit ever
+ * written is read back, so the loop avoids per-record allocation and system calls. */
+#include "coord/store.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "records/records.h"
+#include "topics/topics.h"
+#include "util/err.h"
+#include "util/logging.h"
+#include "util/xmalloc.h"
+
+/* Bytes asked of rn_log_read per call at start-up: large enough that the calls cost nothing
+ * next to the parsing, small enough not to matter in memory. */
+#define LOAD_CHUNK (8u << 20)
+/* Bound for inflating a compressed batch (we write none; a Kafka-written topic might). */
+#define LOAD_MAX_UNCOMPRESSED (64u << 20)
+
+struct rn_store {
+    rn_topics_t *topics;
+    rn_topic_t *topic;           /* counted reference, dropped at close */
+    int32_t npartitions;         /* fixed at open: a group's partition must never move */
+};
+
+int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
+{
+    rn_str_t name = rn_str_from_cstr(RN_STORE_TOPIC);
+    rn_topic_t *topic = rn_topics_get(topics, name);
+    if (topic == NULL) {
+        /* Kafka creates the topic compacted; replication is 1 on one node whatever
+         * offsets.topic.replication.factor says. */
+        static const rn_topic_override_t compact = { .key = "cleanup.policy", .value = "compact" };
+        rn_topic_spec_t spec = {
+            .name = name,
+            .num_partitions = cfg->offsets_topic_num_partitions,
+            .replication_factor = 1,
+            .configs = &compact,
+            .nconfigs = 1,
+            .internal = true,
+        };
+        rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
+        if (res.error_code != 0) {
+            rn_log(RN_LOG_ERROR, "coord", "cannot create %s: error %d %s", RN_STORE_TOPIC, res.error_code,
+                   res.message);
+            return res.error_code == 56 ? -EIO : RN_EINVAL;   /* KAFKA_STORAGE_ERROR: a disk failure */
+        }
+    }
+    int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+    if (n != cfg->offsets_topic_num_partitions)
+        rn_log(RN_LOG_WARN, "coord", "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
+               " applies only when the topic is created", RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
+    rn_store_t *store = rn_xmalloc(sizeof *store);
+    *store = (rn_store_t){ .topics = topics, .topic = topic, .npartitions = n };
+    *out = store;
+    return 0;
+}
+
+void rn_store_close(rn_store_t *store)
+{
+    if (store == NULL)
+        return;
+    rn_topic_unref(store->topic);
+    free(store);
+}
+
+int32_t rn_store_partitions(const rn_store_t *store)
+{
+    return store->npartitions;
+}
+
+/* One code point from UTF-8 as Java's decoder reads it: a malformed sequence (the longest
+ * prefix of a valid one, or a single bad byte) becomes U+FFFD. Returns the bytes used. */
+static size_t utf8_next(const uint8_t *p, size_t left, uint32_t *cp)
+{
+    uint8_t b0 = p[0];
+    if (b0 < 0x80) {
+        *cp = b0;
+        return 1;
+    }
+    size_t need;
+    uint32_t v;
+    uint8_t lo = 0x80, hi = 0xBF;   /* the range of the second byte */
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        need = 1;
+        v = b0 & 0x1F;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        need = 2;
+        v = b0 & 0x0F;
+        if (b0 == 0xE0)
+            lo = 0xA0;              /* overlong */
+        else if (b0 == 0xED)
+            hi = 0x9F;              /* surrogates */
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        need = 3;
+        v = b0 & 0x07;
+        if (b0 == 0xF0)
+            lo = 0x90;              /* overlong */
+        else if (b0 == 0xF4)
+            hi = 0x8F;              /* above U+10FFFF */
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    size_t i = 1;
+    for (; i <= need; i++) {
+        if (i >= left || p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF)) {
+            *cp = 0xFFFD;
+            return i;
+        }
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    *cp = v;
+    return i;
+}
+
+int32_t rn_store_java_hash(rn_str_t s)
+{
+    /* h = 31*h + c over UTF-16 code units, in 32-bit two's complement (unsigned: no UB). */
+    uint32_t h = 0;
+    const uint8_t *p = (const uint8_t *)s.ptr;
+    for (size_t pos = 0; pos < s.len;) {
+        uint32_t cp;
+        pos += utf8_next(p + pos, s.len - pos, &cp);
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = 31 * h + (0xD800 + (cp >> 10));
+            h = 31 * h + (0xDC00 + (cp & 0x3FF));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    return (int32_t)h;
+}
+
+int32_t rn_store_partition_for(const rn_store_t *store, rn_str_t group_id)
+{
+    /* Kafka's Utils.abs: Math.abs, except that Integer.MIN_VALUE (whose Math.abs is itself)
+     * maps to 0. Not the `& 0x7fffffff` of Utils.toPositive: that differs for every negative. */
+    int32_t h = rn_store_java_hash(group_id);
+    int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
+    return a % store->npartitions;
+}
+
+int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms)
+{
+    rn_store_record_t rec = { .key = key, .value = value };
+    return rn_store_append_many(store, group_id, &rec, 1, now_ms);
+}
+
+int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records, size_t n,
+                         int64_t now_ms)
+{
+    if (n == 0)
+        return 0;
+    rn_partition_t *part = rn_topic_partition(store->topic, rn_store_partition_for(store, group_id));
+    if (part == NULL)
+        return RN_EINVAL;   /* cannot happen: partitions only grow */
+    rn_batch_builder_t b;
+    rn_batch_builder_init(&b);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rn_batch_builder_add(&b, now_ms, records[i].key, records[i].value);
+    uint8_t *batch = NULL;
+    size_t len = 0;
+    rn_records_summary_t sum;
+    if (rc == 0)
+        rc = rn_batch_builder_finish(&b, &batch, &len, &sum);
+    rn_batch_builder_deinit(&b);
+    if (rc != 0)
+        return rc;
+    int64_t base = 0;
+    bool sync_needed = false;
+    rc = rn_log_append(part->log, batch, len, &sum, &base, &sync_needed);
+    free(batch);
+    if (rc == 0 && sync_needed)
+        rc = rn_log_sync(part->log);
+    if (rc == 0)
+        rn_partition_notify(part);   /* anyone fetching __consumer_offsets */
+    return rc;
+}
+
+/* ---- loading ---- */
+
+typedef struct loader {
+    rn_store_t *store;
+    rn_store_record_fn fn;
+    void *ctx;
+    rn_store_stats_t stats;
+    uint8_t *buf;
+    size_t cap;
+    rn_record_iter_t it;
+} loader_t;
+
+static int read_range(loader_t *ld, const rn_file_range_t *range)
+{
+    if (range->len > ld->cap) {
+        size_t cap = range->len < LOAD_CHUNK ? LOAD_CHUNK : range->len;
+        uint8_t *p = malloc(cap);
+        if (p == NULL)
+            return RN_ENOMEM;
+        free(ld->buf);
+        ld->buf = p;
+        ld->cap = cap;
+    }
+    for (size_t done = 0; done < range->len;) {
+        ssize_t got = pread(range->fd, ld->buf + done, range->len - done, range->pos + (off_t)done);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return got < 0 ? -errno : -EIO;   /* a segment cut short under us */
+        done += (size_t)got;
+    }
+    return 0;
+}
+
+/* Walks the batches in ld->buf[0, len): calls fn for every record at or after *offset and moves
+ * *offset past each batch. Returns false at a batch that does not parse. */
+static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *offset)
+{
+    for (size_t pos = 0; pos < len;) {
+        if (rn_record_iter_start(&ld->it, ld->buf + pos, len - pos) != 0) {
+            rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 " offset %" PRId64 ": %s; loading of this partition stops here",
+                   RN_STORE_TOPIC, partition, *offset, ld->it.err);
+            return false;
+        }
+        const rn_batch_header_t *h = &ld->it.header;
+        /* Unsigned: hostile header values wrap instead of overflowing. */
+        int64_t next = (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta + 1);
+        if (next <= *offset) {
+            rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 ": batch at offset %" PRId64 " goes backwards; loading stops",
+                   RN_STORE_TOPIC, partition, h->base_offset);
+            return false;
+        }
+        ld->stats.batches++;
+        if ((h->attributes & RN_BATCH_ATTR_CONTROL) == 0) {
+            rn_record_t rec;
+            int rc;
+            while ((rc = rn_record_iter_next(&ld->it, &rec)) == 1) {
+                if (rec.offset < *offset)
+                    continue;   /* below the log start (DeleteRecords inside a batch) */
+                ld->stats.records++;
+                ld->fn(ld->ctx, partition, rec.key, rec.value);
+            }
+            if (rc < 0) {
+                rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 " batch at offset %" PRId64 ": %s; loading stops",
+                       RN_STORE_TOPIC, partition, h->base_offset, ld->it.err);
+                return false;
+            }
+        }
+        pos += rn_batch_size(h);
+        *offset = next;
+    }
+    return true;
+}
+
+static int load_partition(loader_t *ld, int32_t index)
+{
+    rn_partition_t *part = rn_topic_partition(ld->store->topic, index);
+    if (part == NULL)
+        return 0;
+    int64_t offset = rn_log_start_offset(part->log);
+    for (;;) {
+        rn_log_slice_t slice;
+        int rc = rn_log_read(part->log, offset, LOAD_CHUNK, &slice);
+        if (rc == RN_LOG_OFFSET_OUT_OF_RANGE) {
+            if (offset >= slice.log_start_offset)
+                return 0;                         /* past the end */
+            offset = slice.log_start_offset;     /* retention moved the start */
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        if (slice.range.len == 0)
+            return 0;
+        rc = read_range(ld, &slice.range);
+        if (slice.range.release != NULL)
+            slice.range.release(slice.range.owner);
+        if (rc != 0)
+            return rc;
+        ld->stats.bytes += (int64_t)slice.range.len;
+        if (!load_batches(ld, index, slice.range.len, &offset)) {
+            ld->stats.bad_partitions++;
+            return 0;
+        }
+    }
+}
+
+int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_stats_t *stats)
+{
+    loader_t ld = { .store = store, .fn = fn, .ctx = ctx };
+    rn_record_iter_init(&ld.it, LOAD_MAX_UNCOMPRESSED);
+    int rc = 0;
+    for (int32_t p = 0; p < store->npartitions && rc == 0; p++)
+        rc = load_partition(&ld, p);
+    rn_record_iter_deinit(&ld.it);
+    free(ld.buf);
+    if (stats != NULL)
+        *stats = ld.stats;
+    return rc;
+}

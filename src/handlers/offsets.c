@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* OffsetCommit (key 8) v0-v8, OffsetFetch (key 9) v0-v8 and OffsetDelete (key 47) v0: committed
+ * offsets kept by the coordinator (src/coord/offsets.h). Commits and deletes write to
+ * __consumer_offsets, where a flush policy may fsync, so they run in the thread pool
+ * (rn_admin_run) and answer back on the loop; fetches only read memory and answer at once.
+ *
+ * Kafka's order of checks for a commit (KafkaApis.handleOffsetCommitRequest, then the group
+ * coordinator): a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION whatever the
+ * group; then the group's verdict (generation, member, rebalance) applies to every remaining
+ * partition; then metadata over offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE. */
+#include <string.h>
+
+#include "config.h"
+#include "coord/coord.h"
+#include "coord/groups.h"
+#include "coord/offsets.h"
+#include "handlers/admin.h"
+#include "handlers/handlers.h"
+#include "topics/topics.h"
+#include "util/err.h"
+#include "util/logging.h"
+
+/* Kafka error codes (Errors.java) used only here. */
+enum {
+    KERR_OFFSET_METADATA_TOO_LARGE = 12,
+    KERR_COORDINATOR_NOT_AVAILABLE = 15,
+    KERR_NOT_COORDINATOR = 16,
+    KERR_INVALID_GROUP_ID = 24,
+    KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
+    KERR_GROUP_ID_NOT_FOUND = 69,
+    KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+};
+
+/* Group ids longer than this cannot be written: OffsetCommitKey's group is an INT16 string. */
+#define MAX_GROUP_ID_LEN INT16_MAX
+
+/* Kafka's mapping of append failures for group writes (GroupMetadataManager.appendForGroup):
+ * a too-large batch is INVALID_COMMIT_OFFSET_SIZE, a storage failure NOT_COORDINATOR (clients
+ * look the coordinator up again and retry), anything else UNKNOWN_SERVER_ERROR. */
+static int16_t append_error(int rc)
+{
+    if (rc == RN_EINVAL)
+        return KERR_INVALID_COMMIT_OFFSET_SIZE;
+    if (rc == RN_ENOMEM)
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
+    return KERR_NOT_COORDINATOR;
+}
+
+/* `topic` is looked up once per topic of a request (NULL: it does not exist). */
+static bool partition_exists(rn_topic_t *topic, int32_t partition)
+{
+    return topic != NULL && rn_topic_partition(topic, partition) != NULL;
+}
+
+/* ---- OffsetCommit ---- */
+
+typedef struct commit_job {
+    rn_admin_job_t job;
+    rn_offset_commit_request_t body;
+    rn_offset_commit_response_t resp;
+} commit_job_t;
+
+static void run_commit(rn_admin_job_t *job)
+{
+    commit_job_t *j = (commit_job_t *)job;
+    rn_request_t *req = job->req;
+    const rn_offset_commit_request_t *body = &j->body;
+    int16_t v = req->api_version;
+    rn_coord_t *coord = req->broker->coord;
+    const rn_config_t *cfg = req->broker->config;
+
+    int32_t nt = body->topics.count > 0 ? body->topics.count : 0;
+    size_t total = 0;
+    for (int32_t t = 0; t < nt; t++)
+        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+    rn_offset_commit_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_topic_t, nt ? nt : 1);
+    rn_offsets_commit_t *commits = rn_arena_try_alloc_array(&req->arena, rn_offsets_commit_t, total ? total : 1);
+    rn_offset_commit_response_partition_t **slots =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t *, total ? total : 1);
+    if (rtopics == NULL || commits == NULL || slots == NULL)
+        goto oom;
+
+    /* The group's verdict. v0 commits come from the ZooKeeper era, without generation or member:
+     * they are stored like standalone v1 commits (generation -1, empty member id). */
+    int16_t group_error = 0;
+    if (coord == NULL) {
+        group_error = KERR_COORDINATOR_NOT_AVAILABLE;
+    } else if (body->group_id.len > MAX_GROUP_ID_LEN) {
+        group_error = KERR_INVALID_GROUP_ID;
+    } else {
+        int32_t generation = v >= 1 ? body->generation_id_or_member_epoch : -1;
+        rn_str_t member_id = v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
+        rn_str_t instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 };
+        group_error = rn_groups_check_commit(rn_coord_groups(coord), body->group_id, member_id, instance_id,
+                                             generation);
+    }
+    int32_t max_metadata = cfg != NULL ? cfg->offset_metadata_max_bytes : 4096;
+
+    size_t n = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        const rn_offset_commit_request_topic_t *qt = &body->topics.items[t];
+        rn_offset_commit_response_topic_t *rt = &rtopics[t];
+        rn_offset_commit_response_topic_init(rt);
+        rt->name = qt->name;
+        int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+        rn_offset_commit_response_partition_t *rparts =
+            rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t, np ? np : 1);
+        if (rparts == NULL)
+            goto oom;
+        rt->partitions.items = rparts;
+        rt->partitions.count = np;
+        rn_topic_t *topic = rn_topics_get(req->broker->topics, qt->name);
+        for (int32_t i = 0; i < np; i++) {
+            const rn_offset_commit_request_partition_t *qp = &qt->partitions.items[i];
+            rn_offset_commit_response_partition_t *rp = &rparts[i];
+            rn_offset_commit_response_partition_init(rp);
+            rp->partition_index = qp->partition_index;
+            if (!partition_exists(topic, qp->partition_index))
+                rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (group_error != 0)
+                rp->error_code = group_error;
+            else if (qp->committed_metadata.len > (size_t)max_metadata)
+                rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            if (rp->error_code != 0)
+                continue;
+            commits[n] = (rn_offsets_commit_t){
+                .topic = qt->name,
+                .partition = qp->partition_index,
+                .offset = qp->committed_offset,
+                .leader_epoch = v >= 6 ? qp->committed_leader_epoch : -1,
+                .metadata = qp->committed_metadata,
+                /* v1 alone lets the client stamp the commit; -1 there means now, as elsewhere. */
+                .commit_timestamp = v == 1 ? qp->commit_timestamp : -1,
+            };
+            slots[n++] = rp;
+        }
+        rn_topic_unref(topic);
+    }
+    if (n > 0) {
+        /* retention_time_ms (v2-v4) is not honoured: offsets.retention.minutes applies to all. */
+        int rc = rn_offsets_commit(rn_coord_offsets(coord), body->group_id, commits, n, rn_coord_now(coord));
+        if (rc != 0) {
+            rn_log(RN_LOG_ERROR, "handlers", "OffsetCommit of %zu offsets for group %.*s failed: %s", n,
+                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr, strerror(-rc));
+            for (size_t i = 0; i < n; i++)
+                slots[i]->error_code = append_error(rc);
+        }
+    }
+    rn_offset_commit_response_init(&j->resp);
+    j->resp.topics.items = rtopics;
+    j->resp.topics.count = nt;
+    job->resp = &j->resp;
+    return;
+oom:
+    job->oom = true;
+}
+
+void rn_handle_offset_commit(rn_request_t *req)
+{
+    commit_job_t *j = rn_admin_job_new(req, sizeof *j, run_commit);
+    if (j != NULL && rn_decode_body(req, &j->body))
+        rn_admin_run(&j->job);
+}
+
+/* ---- OffsetFetch ---- */
+
+/* The answer for one partition, in the v8 shape (v0-v7 copy it into theirs). Unknown offsets
+ * are -1 with no error, as Kafka answers them. */
+typedef rn_offset_fetch_response_group_partition_t fetched_t;
+
+static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, rn_str_t topic, int32_t partition,
+                     int16_t group_error, fetched_t *out)
+{
+    rn_offset_fetch_response_group_partition_init(out);
+    out->partition_index = partition;
+    out->committed_offset = -1;
+    out->committed_leader_epoch = -1;
+    out->metadata = rn_str_from_cstr("");
+    out->error_code = group_error;
+    if (group_error != 0)
+        return 0;
+    rn_offsets_entry_t e;
+    int found = rn_offsets_fetch(offsets, group, topic, partition, &req->arena, &e);
+    if (found < 0)
+        return found;
+    if (found) {
+        out->committed_offset = e.offset;
+        out->committed_leader_epoch = e.leader_epoch;
+        out->metadata = e.metadata;
+    }
+    return 0;
+}
+
+/* One group's answer in the v8 shape: the requested topics (`topics` count -1: every offset of
+ * the group). Returns false when the arena is exhausted. */
+typedef struct requested_topic {
+    rn_str_t name;
+    const int32_t *partitions;
+    int32_t npartitions;
+} requested_topic_t;
+
+static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, const requested_topic_t *topics,
+                        int32_t ntopics, int16_t group_error, rn_offset_fetch_response_group_t *out)
+{
+    rn_offset_fetch_response_group_init(out);
+    out->group_id = group;
+    out->error_code = group_error;
+    if (ntopics >= 0) {
+        rn_offset_fetch_response_group_topic_t *rtopics =
+            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_topic_t, ntopics ? ntopics : 1);
+        if (rtopics == NULL)
+            return false;
+        for (int32_t t = 0; t < ntopics; t++) {
+            rn_offset_fetch_response_group_topic_init(&rtopics[t]);
+            rtopics[t].name = topics[t].name;
+            int32_t np = topics[t].npartitions > 0 ? topics[t].npartitions : 0;
+            fetched_t *parts = rn_arena_try_alloc_array(&req->arena, fetched_t, np ? np : 1);
+            if (parts == NULL)
+                return false;
+            for (int32_t i = 0; i < np; i++) {
+                int32_t partition = topics[t].partitions[i];
+                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error, &parts[i]) != 0)
+                    return false;
+            }
+            rtopics[t].partitions.items = parts;
+            rtopics[t].partitions.count = np;
+        }
+        out->topics.items = rtopics;
+        out->topics.count = ntopics;
+        return true;
+    }
+    /* All topics: the group's offsets sorted by topic, one response topic per run. */
+    rn_offsets_entry_t *entries = NULL;
+    size_t n = 0;
+    if (group_error == 0 && rn_offsets_fetch_all(offsets, group, &req->arena, &entries, &n) != 0)
+        return false;
+    int32_t nt = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || entries[i].topic.len != entries[i - 1].topic.len ||
+            memcmp(entries[i].topic.ptr, entries[i - 1].topic.ptr, entries[i].topic.len) != 0)
+            nt++;
+    rn_offset_fetch_response_group_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_topic_t, nt ? nt : 1);
+    fetched_t *parts = rn_arena_try_alloc_array(&req->arena, fetched_t, n ? n : 1);
+    if (rtopics == NULL || parts == NULL)
+        return false;
+    int32_t t = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (t < 0 || !(entries[i].topic.len == rtopics[t].name.len &&
+                       memcmp(entries[i].topic.ptr, rtopics[t].name.ptr, entries[i].topic.len) == 0)) {
+            t++;
+            rn_offset_fetch_response_group_topic_init(&rtopics[t]);
+            rtopics[t].name = entries[i].topic;
+            rtopics[t].partitions.items = &parts[i];
+        }
+        fetched_t *p = &parts[i];
+        rn_offset_fetch_response_group_partition_init(p);
+        p->partition_index = entries[i].partition;
+        p->committed_offset = entries[i].offset;
+        p->committed_leader_epoch = entries[i].leader_epoch;
+        p->metadata = entries[i].metadata;
+        rtopics[t].partitions.count++;
+    }
+    out->topics.items = rtopics;
+    out->topics.count = nt;
+    return true;
+}
+
+/* v0-v7: the single group's answer moved into the older shape. */
+static bool to_old_shape(rn_request_t *req, const rn_offset_fetch_response_group_t *g, rn_offset_fetch_response_t *resp)
+{
+    int32_t nt = g->topics.count;
+    rn_offset_fetch_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_topic_t, nt ? nt : 1);
+    if (rtopics == NULL)
+        return false;
+    for (int32_t t = 0; t < nt; t++) {
+        const rn_offset_fetch_response_group_topic_t *src = &g->topics.items[t];
+        rn_offset_fetch_response_topic_init(&rtopics[t]);
+        rtopics[t].name = src->name;
+        int32_t np = src->partitions.count;
+        rn_offset_fetch_response_partition_t *parts =
+            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_partition_t, np ? np : 1);
+        if (parts == NULL)
+            return false;
+        for (int32_t i = 0; i < np; i++) {
+            const fetched_t *f = &src->partitions.items[i];
+            rn_offset_fetch_response_partition_init(&parts[i]);
+            parts[i].partition_index = f->partition_index;
+            parts[i].committed_offset = f->committed_offset;
+            parts[i].committed_leader_epoch = f->committed_leader_epoch;
+            parts[i].metadata = f->metadata;
+            parts[i].error_code = f->error_code;
+        }
+        rtopics[t].partitions.items = parts;
+        rtopics[t].partitions.count = np;
+    }
+    resp->topics.items = rtopics;
+    resp->topics.count = nt;
+    /* v0-v1 have no group error field: the partitions carry it (as Kafka does). */
+    resp->error_code = g->error_code;
+    return true;
+}
+
+void rn_handle_offset_fetch(rn_request_t *req)
+{
+    rn_offset_fetch_request_t body;
+    if (!rn_decode_body(req, &body))
+        return;
+    int16_t v = req->api_version;
+    rn_coord_t *coord = req->broker->coord;
+    rn_offsets_t *offsets = coord != NULL ? rn_coord_offsets(coord) : NULL;
+    int16_t group_error = coord == NULL ? KERR_COORDINATOR_NOT_AVAILABLE : 0;
+    rn_offset_fetch_response_t resp;
+    rn_offset_fetch_response_init(&resp);
+    /* require_stable (v7+, KIP-447) asks to wait for pending transactional commits; there are
+     * none without TxnOffsetCommit, so every offset is stable. */
+    if (v < 8) {
+        int32_t nt = body.topics.count;
+        requested_topic_t *topics = rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
+        if (topics == NULL)
+            goto oom;
+        for (int32_t t = 0; t < nt; t++)
+            topics[t] = (requested_topic_t){
+                .name = body.topics.items[t].name,
+                .partitions = body.topics.items[t].partition_indexes.items,
+                .npartitions = body.topics.items[t].partition_indexes.count,
+            };
+        rn_offset_fetch_response_group_t g;
+        if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error,
+                         &g) ||
+            !to_old_shape(req, &g, &resp))
+            goto oom;
+        rn_respond(req, &resp);
+        return;
+    }
+    int32_t ng = body.groups.count > 0 ? body.groups.count : 0;
+    rn_offset_fetch_response_group_t *groups =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_t, ng ? ng : 1);
+    if (groups == NULL)
+        goto oom;
+    for (int32_t i = 0; i < ng; i++) {
+        const rn_offset_fetch_request_group_t *qg = &body.groups.items[i];
+        int32_t nt = qg->topics.count;
+        requested_topic_t *topics = rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
+        if (topics == NULL)
+            goto oom;
+        for (int32_t t = 0; t < nt; t++)
+            topics[t] = (requested_topic_t){
+                .name = qg->topics.items[t].name,
+                .partitions = qg->topics.items[t].partition_indexes.items,
+                .npartitions = qg->topics.items[t].partition_indexes.count,
+            };
+        if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error,
+                         &groups[i]))
+            goto oom;
+    }
+    resp.groups.items = groups;
+    resp.groups.count = ng;
+    rn_respond(req, &resp);
+    return;
+oom:
+    rn_reject(req, "out of memory");
+}
+
+/* ---- OffsetDelete ---- */
+
+typedef struct delete_job {
+    rn_admin_job_t job;
+    rn_offset_delete_request_t body;
+    rn_offset_delete_response_t resp;
+} delete_job_t;
+
+static void run_delete(rn_admin_job_t *job)
+{
+    delete_job_t *j = (delete_job_t *)job;
+    rn_request_t *req = job->req;
+    const rn_offset_delete_request_t *body = &j->body;
+    rn_coord_t *coord = req->broker->coord;
+    rn_offset_delete_response_init(&j->resp);
+    job->resp = &j->resp;
+
+    int32_t nt = body->topics.count > 0 ? body->topics.count : 0;
+    size_t total = 0;
+    for (int32_t t = 0; t < nt; t++)
+        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+    rn_offset_delete_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_offset_delete_response_topic_t, nt ? nt : 1);
+    rn_offsets_tp_t *tps = rn_arena_try_alloc_array(&req->arena, rn_offsets_tp_t, total ? total : 1);
+    if (rtopics == NULL || tps == NULL)
+        goto oom;
+    if (coord == NULL) {
+        j->resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        return;
+    }
+    /* Kafka: a group that does not exist is GROUP_ID_NOT_FOUND. Here a group exists while it has
+     * members or offsets. */
+    bool empty = rn_groups_is_empty(rn_coord_groups(coord), body->group_id);
+    if (empty && !rn_offsets_has_group(rn_coord_offsets(coord), body->group_id)) {
+        j->resp.error_code = KERR_GROUP_ID_NOT_FOUND;
+        return;
+    }
+    size_t n = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        const rn_offset_delete_request_topic_t *qt = &body->topics.items[t];
+        rn_offset_delete_response_topic_t *rt = &rtopics[t];
+        rn_offset_delete_response_topic_init(rt);
+        rt->name = qt->name;
+        int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
+        rn_offset_delete_response_partition_t *rparts =
+            rn_arena_try_alloc_array(&req->arena, rn_offset_delete_response_partition_t, np ? np : 1);
+        if (rparts == NULL)
+            goto oom;
+        rt->partitions.items = rparts;
+        rt->partitions.count = np;
+        rn_topic_t *topic = rn_topics_get(req->broker->topics, qt->name);
+        for (int32_t i = 0; i < np; i++) {
+            int32_t partition = qt->partitions.items[i].partition_index;
+            rn_offset_delete_response_partition_init(&rparts[i]);
+            rparts[i].partition_index = partition;
+            if (!partition_exists(topic, partition))
+                rparts[i].error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            /* Kafka refuses only for topics the group is subscribed to; without the members'
+             * subscriptions at hand, a group with members keeps all its offsets. */
+            else if (!empty)
+                rparts[i].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+            else
+                tps[n++] = (rn_offsets_tp_t){ .topic = qt->name, .partition = partition };
+        }
+        rn_topic_unref(topic);
+    }
+    j->resp.topics.items = rtopics;
+    j->resp.topics.count = nt;
+    if (n > 0) {
+        int rc = rn_offsets_delete(rn_coord_offsets(coord), body->group_id, tps, n, rn_coord_now(coord));
+        if (rc != 0) {
+            rn_log(RN_LOG_ERROR, "handlers", "OffsetDelete for group %.*s failed: %s",
+                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr, strerror(-rc));
+            j->resp.error_code = append_error(rc);
+        }
+    }
+    return;
+oom:
+    job->oom = true;
+}
+
+void rn_handle_offset_delete(rn_request_t *req)
+{
+    delete_job_t *j = rn_admin_job_new(req, sizeof *j, run_delete);
+    if (j != NULL && rn_decode_body(req, &j->body))
+        rn_admin_run(&j->job);
+}

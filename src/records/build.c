@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Building a record batch v2 of uncompressed records, for what the broker writes itself (the
+ * coordinator's __consumer_offsets records). Records are encoded one after another behind room
+ * for the 61-byte header, which finish fills in last, CRC-32C included, because the header's
+ * counts and timestamps are known only then. The producer fields say "not idempotent" (-1) and
+ * the base offset is 0: the log assigns offsets on append. */
+#include "records/records.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "records/internal.h"
+#include "util/err.h"
+
+#define FIRST_CAP 256
+
+/* Bytes a record's fields may take, so that their sum never overflows a size_t on 64 bits and
+ * every length fits the varint32 the format gives it. */
+#define MAX_FIELD_LEN ((size_t)INT32_MAX)
+
+static size_t uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static size_t varlong_len(int64_t v) { return uvarint_len(zigzag(v)); }
+
+static uint8_t *put_uvarint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint8_t *put_varlong(uint8_t *p, int64_t v) { return put_uvarint(p, zigzag(v)); }
+
+/* A key or value: varint length (-1 for null) then the bytes. */
+static size_t field_len(rn_bytes_t b)
+{
+    return b.ptr == NULL ? 1 : varlong_len((int64_t)b.len) + b.len;
+}
+
+static uint8_t *put_field(uint8_t *p, rn_bytes_t b)
+{
+    if (b.ptr == NULL)
+        return put_varlong(p, -1);
+    p = put_varlong(p, (int64_t)b.len);
+    if (b.len > 0)
+        memcpy(p, b.ptr, b.len);
+    return p + b.len;
+}
+
+static int reserve(rn_batch_builder_t *b, size_t more)
+{
+    if (more > SIZE_MAX - b->len)
+        return RN_EINVAL;
+    size_t want = b->len + more;
+    if (want <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : FIRST_CAP;
+    while (cap < want)
+        cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+    uint8_t *p = realloc(b->buf, cap);
+    if (p == NULL)
+        return RN_ENOMEM;
+    b->buf = p;
+    b->cap = cap;
+    return 0;
+}
+
+void rn_batch_builder_init(rn_batch_builder_t *b)
+{
+    *b = (rn_batch_builder_t){ .max_timestamp = -1 };
+}
+
+void rn_batch_builder_deinit(rn_batch_builder_t *b)
+{
+    free(b->buf);
+    rn_batch_builder_init(b);
+}
+
+int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t key, rn_bytes_t value)
+{
+    if (key.len > MAX_FIELD_LEN || value.len > MAX_FIELD_LEN || b->count == INT32_MAX)
+        return RN_EINVAL;
+    int rc;
+    if (b->len == 0 && (rc = reserve(b, RN_BATCH_HEADER_LEN)) != 0)
+        return rc;
+    if (b->count == 0) {
+        b->len = RN_BATCH_HEADER_LEN;
+        b->base_timestamp = timestamp;
+    }
+    /* Deltas are relative to the first record's timestamp and may be negative; a difference
+     * that does not fit an int64 cannot be encoded. */
+    int64_t ts_delta;
+    if (__builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
+        return RN_EINVAL;
+    size_t body = 1 /* attributes */ + varlong_len(ts_delta) + varlong_len(b->count) + field_len(key) +
+                  field_len(value) + 1 /* headers count 0 */;
+    if (body > MAX_FIELD_LEN)
+        return RN_EINVAL;
+    size_t total = varlong_len((int64_t)body) + body;
+    /* The batch_length field is an int32 counting the bytes after its own 12-byte prefix. */
+    if (total > (size_t)INT32_MAX - (b->len - RN_BATCH_LOG_OVERHEAD))
+        return RN_EINVAL;
+    if ((rc = reserve(b, total)) != 0)
+        return rc;
+    uint8_t *p = b->buf + b->len;
+    p = put_varlong(p, (int64_t)body);
+    *p++ = 0;                                  /* record attributes: unused */
+    p = put_varlong(p, ts_delta);
+    p = put_varlong(p, b->count);              /* offsetDelta */
+    p = put_field(p, key);
+    p = put_field(p, value);
+    p = put_varlong(p, 0);                     /* no headers */
+    b->len = (size_t)(p - b->buf);
+    if (b->count == 0 || timestamp > b->max_timestamp)
+        b->max_timestamp = timestamp;
+    b->count++;
+    return 0;
+}
+
+int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len, rn_records_summary_t *sum)
+{
+    if (b->count == 0)
+        return RN_EINVAL;
+    uint8_t *p = b->buf;
+    rn_be64_put(p + 0, 0);                                         /* base_offset */
+    rn_be32_put(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));   /* batch_length */
+    rn_be32_put(p + 12, (uint32_t)-1);                             /* partition_leader_epoch */
+    p[16] = 2;                                                     /* magic */
+    rn_be16_put(p + 21, 0);                                        /* attributes: none, CreateTime */
+    rn_be32_put(p + 23, (uint32_t)(b->count - 1));                 /* last_offset_delta */
+    rn_be64_put(p + 27, (uint64_t)b->base_timestamp);
+    rn_be64_put(p + 35, (uint64_t)b->max_timestamp);
+    rn_be64_put(p + 43, (uint64_t)-1);                             /* producer_id */
+    rn_be16_put(p + 51, (uint16_t)-1);                             /* producer_epoch */
+    rn_be32_put(p + 53, (uint32_t)-1);                             /* base_sequence */
+    rn_be32_put(p + 57, (uint32_t)b->count);                       /* records_count */
+    rn_be32_put(p + 17, rn_crc32c(0, p + RN_BATCH_CRC_START, b->len - RN_BATCH_CRC_START));
+    if (sum != NULL) {
+        /* As rn_records_validate() would summarize this blob: one batch, a max timestamp only
+         * when above -1, carried by the batch's last offset. */
+        *sum = (rn_records_summary_t){
+            .nbatches = 1,
+            .nrecords = b->count,
+            .max_timestamp = b->max_timestamp > -1 ? b->max_timestamp : -1,
+            .max_timestamp_delta = b->max_timestamp > -1 ? b->count - 1 : -1,
+            .max_batch_size = b->len,
+        };
+    }
+    *out = b->buf;
+    *out_len = b->len;
+    rn_batch_builder_init(b);
+    return 0;
+}

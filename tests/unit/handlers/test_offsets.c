@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* OffsetCommit, OffsetFetch and OffsetDelete (src/handlers/offsets.c) driven through
+ * rn_handlers_dispatch with real frames, against a real coordinator over a topic registry in a
+ * temporary data directory: what a client sees, at every version, and what survives a restart. */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "coord/coord.h"
+#include "handlers/handlers.h"
+#include "topics/topics.h"
+#include "util/logging.h"
+
+#define NOW 1700000000000
+
+static struct {
+    char dir[64];
+    runnel_config_t *props;
+    rn_config_t cfg;
+    rn_topics_t *topics;
+    rn_coord_t *coord;
+    rn_broker_info_t info;
+    rn_arena_t arena;            /* decoded responses */
+} fx;
+
+static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+
+static void open_coord(void)
+{
+    cr_assert_eq(rn_topics_open(&fx.cfg, &fx.topics), 0);
+    cr_assert_eq(rn_coord_open(&fx.cfg, fx.topics, NOW, &fx.coord), 0);
+    fx.info.topics = fx.topics;
+    fx.info.coord = fx.coord;
+}
+
+static void close_coord(void)
+{
+    rn_coord_close(fx.coord);
+    rn_topics_close(fx.topics);
+}
+
+static void start(void)
+{
+    memset(&fx, 0, sizeof fx);
+    rn_log_set_level(RN_LOG_ERROR);
+    strcpy(fx.dir, "/tmp/runnel-offsets-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx.dir));
+    fx.props = runnel_config_new();
+    char text[512], err[256];
+    snprintf(text, sizeof text, "log.dirs=%s\noffsets.topic.num.partitions=3\n", fx.dir);
+    cr_assert_eq(rn_props_parse(fx.props, text, strlen(text), err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rn_config_build(fx.props, &fx.cfg, err, sizeof err), 0, "%s", err);
+    fx.info.config = &fx.cfg;
+    fx.info.node_id = 1;
+    fx.info.cluster_id = "test-cluster";
+    fx.info.advertised_host = "127.0.0.1";
+    atomic_store(&fx.info.advertised_port, 9092);
+    open_coord();
+    rn_arena_init(&fx.arena, 0);
+    rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 3, .replication_factor = 1 };
+    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    spec.name = S("u");
+    spec.num_partitions = 1;
+    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void stop(void)
+{
+    rn_arena_deinit(&fx.arena);
+    close_coord();
+    rn_config_deinit(&fx.cfg);
+    runnel_config_free(fx.props);
+    nftw(fx.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(offsets_handlers, .init = start, .fini = stop);
+
+/* ---- one request, one response ---- */
+
+typedef struct reply {
+    rn_finish_t how;
+    int calls;
+    uint8_t *bytes;
+    size_t len;
+} reply_t;
+
+static void capture(rn_request_t *req, rn_finish_t how)
+{
+    reply_t *o = req->finish_ctx;
+    o->how = how;
+    o->calls++;
+    if (how == RN_FINISH_RESPOND) {
+        o->bytes = malloc(req->out.len);
+        cr_assert_not_null(o->bytes);
+        memcpy(o->bytes, req->out.data, req->out.len);
+        o->len = req->out.len;
+    }
+}
+
+static bool flexible(int16_t key, int16_t version)
+{
+    const rn_proto_api_t *api = rn_proto_api_find(key);
+    return api->flexible_min >= 0 && version >= api->flexible_min;
+}
+
+/* Sends `body` (the API's request struct) and decodes the response into `resp`. Without a loop
+ * the thread-pool work runs inline, so the answer is there when dispatch returns. */
+static void call(int16_t key, int16_t version, const void *body, void *resp)
+{
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_write_int16(&w, key);
+    rn_write_int16(&w, version);
+    rn_write_int32(&w, 7);
+    rn_write_string(&w, false, S("offsets-test"));
+    if (flexible(key, version))
+        rn_write_uvarint(&w, 0);
+    rn_proto_api_find(key)->request_encode(&w, version, body);
+    cr_assert(!w.failed);
+    reply_t o = { 0 };
+    rn_request_t req;
+    memset(&req, 0, sizeof req);
+    req.frame = w.data;
+    req.frame_len = w.len;
+    req.peer = "test";
+    req.broker = &fx.info;
+    rn_arena_init(&req.arena, 0);
+    rn_outbuf_init(&req.out);
+    req.finish = capture;
+    req.finish_ctx = &o;
+    rn_handlers_dispatch(&req);
+    rn_outbuf_deinit(&req.out);
+    rn_arena_deinit(&req.arena);
+    rn_outbuf_deinit(&w);
+    cr_assert_eq(o.calls, 1, "every request is finished exactly once");
+    cr_assert_eq(o.how, RN_FINISH_RESPOND, "API %d v%d answered", key, version);
+    uint8_t *bytes = rn_arena_try_alloc(&fx.arena, o.len);
+    cr_assert_not_null(bytes);
+    memcpy(bytes, o.bytes, o.len);
+    free(o.bytes);
+    size_t header = 8 + (flexible(key, version) ? 1 : 0);
+    rn_reader_t r;
+    rn_reader_init(&r, bytes + header, o.len - header);
+    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp), RN_DECODE_OK);
+    cr_assert_eq(rn_reader_left(&r), 0);
+}
+
+/* ---- request builders ---- */
+
+typedef struct want {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *metadata;        /* NULL: null on the wire */
+} want_t;
+
+/* OffsetCommit of `n` partitions (each its own topic entry), answering the error per partition. */
+static void commit_v(int16_t version, const char *group, int32_t generation, const char *member, const want_t *parts,
+                     int n, int16_t *errors)
+{
+    rn_offset_commit_request_t body;
+    rn_offset_commit_request_init(&body);
+    body.group_id = S(group);
+    body.generation_id_or_member_epoch = generation;
+    body.member_id = S(member);
+    rn_offset_commit_request_topic_t topics[8];
+    rn_offset_commit_request_partition_t ps[8];
+    cr_assert_leq(n, 8);
+    for (int i = 0; i < n; i++) {
+        rn_offset_commit_request_topic_init(&topics[i]);
+        rn_offset_commit_request_partition_init(&ps[i]);
+        topics[i].name = S(parts[i].topic);
+        ps[i].partition_index = parts[i].partition;
+        ps[i].committed_offset = parts[i].offset;
+        ps[i].committed_leader_epoch = 3;
+        ps[i].committed_metadata = parts[i].metadata ? S(parts[i].metadata) : (rn_str_t){ NULL, 0 };
+        topics[i].partitions.items = &ps[i];
+        topics[i].partitions.count = 1;
+    }
+    body.topics.items = topics;
+    body.topics.count = n;
+    rn_offset_commit_response_t resp;
+    call(RN_API_OFFSET_COMMIT, version, &body, &resp);
+    cr_assert_eq(resp.topics.count, n);
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(resp.topics.items[i].partitions.count, 1);
+        cr_assert_eq(resp.topics.items[i].partitions.items[0].partition_index, parts[i].partition);
+        errors[i] = resp.topics.items[i].partitions.items[0].error_code;
+    }
+}
+
+static int16_t commit_one(int16_t version, const char *group, const char *topic, int32_t partition, int64_t offset)
+{
+    want_t w = { topic, partition, offset, "md" };
+    int16_t err;
+    commit_v(version, group, -1, "", &w, 1, &err);
+    return err;
+}
+
+/* OffsetFetch v0-v7 of one partition. */
+static rn_offset_fetch_response_partition_t fetch_v(int16_t version, const char *group, const char *topic,
+                                                    int32_t partition)
+{
+    rn_offset_fetch_request_t body;
+    rn_offset_fetch_request_init(&body);
+    body.group_id = S(group);
+    rn_offset_fetch_request_topic_t t;
+    rn_offset_fetch_request_topic_init(&t);
+    t.name = S(topic);
+    t.partition_indexes.items = &partition;
+    t.partition_indexes.count = 1;
+    body.topics.items = &t;
+    body.topics.count = 1;
+    body.require_stable = true;
+    rn_offset_fetch_response_t resp;
+    call(RN_API_OFFSET_FETCH, version, &body, &resp);
+    if (version >= 2)
+        cr_assert_eq(resp.error_code, 0);
+    cr_assert_eq(resp.topics.count, 1);
+    cr_assert_eq(resp.topics.items[0].partitions.count, 1);
+    return resp.topics.items[0].partitions.items[0];
+}
+
+static bool str_is(rn_str_t s, const char *c)
+{
+    return s.ptr != NULL && s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
+
+/* ---- OffsetCommit and OffsetFetch ---- */
+
+Test(offsets_handlers, every_version_commits_and_fetches)
+{
+    for (int16_t v = 0; v <= 8; v++) {
+        char group[16];
+        snprintf(group, sizeof group, "g%d", v);
+        cr_assert_eq(commit_one(v, group, "t", 1, 100 + v), 0, "OffsetCommit v%d", v);
+        for (int16_t fv = 0; fv <= 7; fv++) {
+            rn_offset_fetch_response_partition_t p = fetch_v(fv, group, "t", 1);
+            cr_assert_eq(p.error_code, 0);
+            cr_assert_eq(p.committed_offset, 100 + v, "commit v%d fetch v%d", v, fv);
+            cr_assert(str_is(p.metadata, "md"));
+            if (fv >= 5)
+                cr_assert_eq(p.committed_leader_epoch, v >= 6 ? 3 : -1, "the epoch is sent from v6");
+        }
+    }
+}
+
+Test(offsets_handlers, unknown_offsets_are_minus_one_without_error)
+{
+    rn_offset_fetch_response_partition_t p = fetch_v(7, "nobody", "t", 0);
+    cr_assert_eq(p.error_code, 0);
+    cr_assert_eq(p.committed_offset, -1);
+    cr_assert_eq(p.committed_leader_epoch, -1);
+    cr_assert(str_is(p.metadata, ""));
+    p = fetch_v(1, "nobody", "no-such-topic", 0);
+    cr_assert_eq(p.error_code, 0);
+    cr_assert_eq(p.committed_offset, -1);
+}
+
+Test(offsets_handlers, per_partition_errors)
+{
+    static char big[4098];
+    memset(big, 'm', 4097);
+    static char limit[4097];
+    memset(limit, 'm', 4096);
+    want_t parts[] = {
+        { "t", 0, 1, NULL },
+        { "missing", 0, 1, NULL },
+        { "t", 3, 1, NULL },          /* t has partitions 0-2 */
+        { "t", 1, 1, big },           /* 4097 bytes */
+        { "t", 2, 1, limit },         /* exactly offset.metadata.max.bytes */
+    };
+    int16_t errors[5];
+    commit_v(8, "g", -1, "", parts, 5, errors);
+    cr_assert_eq(errors[0], 0);
+    cr_assert_eq(errors[1], RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    cr_assert_eq(errors[2], RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    cr_assert_eq(errors[3], 12, "OFFSET_METADATA_TOO_LARGE");
+    cr_assert_eq(errors[4], 0);
+    cr_assert_eq(fetch_v(3, "g", "t", 1).committed_offset, -1);
+    cr_assert_eq(fetch_v(3, "g", "t", 2).metadata.len, 4096);
+}
+
+Test(offsets_handlers, a_generation_for_a_group_without_members_is_refused)
+{
+    want_t w = { "t", 0, 5, NULL };
+    int16_t err;
+    commit_v(2, "g", 4, "member-1", &w, 1, &err);
+    cr_assert_eq(err, 22, "ILLEGAL_GENERATION, as Kafka answers for a group it does not know");
+    /* An unknown topic still says so first. */
+    w.topic = "missing";
+    commit_v(2, "g", 4, "member-1", &w, 1, &err);
+    cr_assert_eq(err, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
+}
+
+Test(offsets_handlers, v0_commits_without_generation_like_standalone_v1)
+{
+    cr_assert_eq(commit_one(0, "zk", "t", 0, 9), 0);
+    cr_assert_eq(fetch_v(0, "zk", "t", 0).committed_offset, 9);
+}
+
+Test(offsets_handlers, null_topics_fetch_every_offset_of_the_group)
+{
+    want_t parts[] = { { "u", 0, 7, NULL }, { "t", 2, 5, "x" }, { "t", 0, 3, NULL } };
+    int16_t errors[3];
+    commit_v(7, "all", -1, "", parts, 3, errors);
+    rn_offset_fetch_request_t body;
+    rn_offset_fetch_request_init(&body);
+    body.group_id = S("all");
+    body.topics.count = -1;
+    rn_offset_fetch_response_t resp;
+    call(RN_API_OFFSET_FETCH, 7, &body, &resp);
+    cr_assert_eq(resp.error_code, 0);
+    cr_assert_eq(resp.topics.count, 2);
+    cr_assert(str_is(resp.topics.items[0].name, "t"));
+    cr_assert_eq(resp.topics.items[0].partitions.count, 2);
+    cr_assert_eq(resp.topics.items[0].partitions.items[0].partition_index, 0);
+    cr_assert_eq(resp.topics.items[0].partitions.items[0].committed_offset, 3);
+    cr_assert_eq(resp.topics.items[0].partitions.items[1].partition_index, 2);
+    cr_assert(str_is(resp.topics.items[0].partitions.items[1].metadata, "x"));
+    cr_assert(str_is(resp.topics.items[1].name, "u"));
+    cr_assert_eq(resp.topics.items[1].partitions.items[0].committed_offset, 7);
+    /* A group without offsets: no topics. */
+    body.group_id = S("none");
+    call(RN_API_OFFSET_FETCH, 2, &body, &resp);
+    cr_assert_eq(resp.topics.count, 0);
+}
+
+Test(offsets_handlers, v8_fetches_several_groups)
+{
+    cr_assert_eq(commit_one(8, "a", "t", 0, 1), 0);
+    cr_assert_eq(commit_one(8, "b", "t", 1, 2), 0);
+    rn_offset_fetch_request_t body;
+    rn_offset_fetch_request_init(&body);
+    rn_offset_fetch_request_group_t groups[2];
+    rn_offset_fetch_request_group_init(&groups[0]);
+    rn_offset_fetch_request_group_init(&groups[1]);
+    groups[0].group_id = S("a");
+    rn_offset_fetch_request_group_topic_t t;
+    rn_offset_fetch_request_group_topic_init(&t);
+    t.name = S("t");
+    int32_t parts[] = { 0, 1 };
+    t.partition_indexes.items = parts;
+    t.partition_indexes.count = 2;
+    groups[0].topics.items = &t;
+    groups[0].topics.count = 1;
+    groups[1].group_id = S("b");
+    groups[1].topics.count = -1;
+    body.groups.items = groups;
+    body.groups.count = 2;
+    rn_offset_fetch_response_t resp;
+    call(RN_API_OFFSET_FETCH, 8, &body, &resp);
+    cr_assert_eq(resp.groups.count, 2);
+    const rn_offset_fetch_response_group_t *a = &resp.groups.items[0], *b = &resp.groups.items[1];
+    cr_assert(str_is(a->group_id, "a"));
+    cr_assert_eq(a->error_code, 0);
+    cr_assert_eq(a->topics.items[0].partitions.count, 2);
+    cr_assert_eq(a->topics.items[0].partitions.items[0].committed_offset, 1);
+    cr_assert_eq(a->topics.items[0].partitions.items[1].committed_offset, -1);
+    cr_assert(str_is(b->group_id, "b"));
+    cr_assert_eq(b->topics.count, 1);
+    cr_assert_eq(b->topics.items[0].partitions.items[0].partition_index, 1);
+    cr_assert_eq(b->topics.items[0].partitions.items[0].committed_offset, 2);
+}
+
+Test(offsets_handlers, commits_survive_a_restart_of_the_coordinator)
+{
+    cr_assert_eq(commit_one(5, "g", "t", 0, 11), 0);
+    cr_assert_eq(commit_one(5, "g", "u", 0, 12), 0);
+    close_coord();
+    open_coord();
+    cr_assert_eq(fetch_v(4, "g", "t", 0).committed_offset, 11);
+    cr_assert_eq(fetch_v(4, "g", "u", 0).committed_offset, 12);
+    /* The broker tells the coordinator about a deleted topic; its offsets go, also on disk. */
+    cr_assert_eq(rn_topics_delete(fx.topics, S("u")).error_code, 0);
+    rn_coord_topic_deleted(fx.coord, "u");
+    close_coord();
+    open_coord();
+    cr_assert_eq(fetch_v(4, "g", "u", 0).committed_offset, -1);
+    cr_assert_eq(fetch_v(4, "g", "t", 0).committed_offset, 11);
+}
+
+Test(offsets_handlers, without_a_coordinator_every_answer_is_coordinator_not_available)
+{
+    fx.info.coord = NULL;
+    cr_assert_eq(commit_one(2, "g", "t", 0, 1), 15);
+    cr_assert_eq(fetch_v(1, "g", "t", 0).error_code, 15);
+    rn_offset_delete_request_t body;
+    rn_offset_delete_request_init(&body);
+    body.group_id = S("g");
+    rn_offset_delete_response_t resp;
+    call(RN_API_OFFSET_DELETE, 0, &body, &resp);
+    cr_assert_eq(resp.error_code, 15);
+    fx.info.coord = fx.coord;
+}
+
+/* ---- OffsetDelete ---- */
+
+static rn_offset_delete_response_t delete_offsets(const char *group, const char *topic, const int32_t *partitions,
+                                                  int n)
+{
+    rn_offset_delete_request_t body;
+    rn_offset_delete_request_init(&body);
+    body.group_id = S(group);
+    rn_offset_delete_request_topic_t t;
+    rn_offset_delete_request_topic_init(&t);
+    t.name = S(topic);
+    rn_offset_delete_request_partition_t ps[4];
+    for (int i = 0; i < n; i++) {
+        rn_offset_delete_request_partition_init(&ps[i]);
+        ps[i].partition_index = partitions[i];
+    }
+    t.partitions.items = ps;
+    t.partitions.count = n;
+    body.topics.items = &t;
+    body.topics.count = 1;
+    rn_offset_delete_response_t resp;
+    call(RN_API_OFFSET_DELETE, 0, &body, &resp);
+    return resp;
+}
+
+Test(offsets_handlers, offset_delete_removes_an_empty_groups_offsets)
+{
+    cr_assert_eq(commit_one(2, "g", "t", 0, 1), 0);
+    cr_assert_eq(commit_one(2, "g", "t", 1, 2), 0);
+    int32_t parts[] = { 0, 2, 7 };
+    rn_offset_delete_response_t resp = delete_offsets("g", "t", parts, 3);
+    cr_assert_eq(resp.error_code, 0);
+    cr_assert_eq(resp.topics.count, 1);
+    cr_assert_eq(resp.topics.items[0].partitions.items[0].error_code, 0);
+    cr_assert_eq(resp.topics.items[0].partitions.items[1].error_code, 0, "nothing to delete is no error");
+    cr_assert_eq(resp.topics.items[0].partitions.items[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
+    cr_assert_eq(fetch_v(2, "g", "t", 1).committed_offset, 2);
+    close_coord();
+    open_coord();
+    cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
+    cr_assert_eq(fetch_v(2, "g", "t", 1).committed_offset, 2);
+    resp = delete_offsets("unknown-group", "t", parts, 1);
+    cr_assert_eq(resp.error_code, 69, "GROUP_ID_NOT_FOUND");
+}
