@@ -5,8 +5,8 @@
  *
  * Long poll: when fewer than min_bytes are there, the request is parked on its connection's
  * loop (park.h) and watches its partitions; an append on any loop wakes it, and it answers as
- * soon as min_bytes are there or max_wait_ms is up. To miss no append, it starts watching
- * before its second look at the logs.
+ * soon as min_bytes are there or max_wait_ms is up. To miss no append, it parks and starts
+ * watching before its second look at the logs.
  *
  * Sessions (KIP-227) are not kept: every answer has session_id 0, which is what a broker
  * without a session cache answers; clients then send full requests (librdkafka and kafkajs
@@ -260,17 +260,21 @@ void rn_handle_fetch(rn_request_t *req)
     int64_t total = read_partitions(f);
     bool may_wait = body.max_wait_ms > 0 && !f->has_error && total < f->min_bytes && rn_can_park(req->loop_ctx);
     if (may_wait) {
-        /* Watch first, then look again: an append between the two looks is not missed. */
+        /* Park first (a wake-up needs a parked request to land on), then watch, then look
+         * again: an append between the two looks is not missed. */
         release_slices(f);
+        f->parked.retry = on_retry;
+        f->parked.release = on_parked_release;
+        rn_park(req->loop_ctx, &f->parked, (uint64_t)body.max_wait_ms);
         watch_all(f, true);
         total = read_partitions(f);
-        if (!f->has_error && total < f->min_bytes) {
+        if (f->has_error || total >= f->min_bytes) {
+            answer(f);
+            rn_unpark(&f->parked);    /* frees f once its timer has closed */
+        } else {
             release_slices(f);
-            f->parked.retry = on_retry;
-            f->parked.release = on_parked_release;
-            rn_park(req->loop_ctx, &f->parked, (uint64_t)body.max_wait_ms);
-            return;
         }
+        return;
     }
     answer(f);
     fetch_free(f);

@@ -106,6 +106,10 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
             err = -errno;
             goto fail_close;
         }
+        /* Index pages are touched one at a time, appended or binary-searched; readahead
+         * would zero-fill megabytes of a sparse, preallocated file on each first touch
+         * (seen in perf as memset under filemap_fault with 1,000 partitions). */
+        madvise(map, map_len, MADV_RANDOM);
         idx->map = map;
     }
     idx->map_len = map_len;
