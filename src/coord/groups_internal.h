@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Private to src/coord/groups*.c (and their unit tests): the group and member structs, shared by
  *   groups.c         the map, the clock and deadlines, persistence queue, load, admin calls;
+ *   groups_member.c  members: lookups, copies, ids, JoinGroup answers, adding and removing;
  *   groups_join.c    JoinGroup and the rebalance (prepare, complete, protocol choice, static
- *                    member replacement, member removal);
+ *                    member replacement);
  *   groups_sync.c    SyncGroup, Heartbeat, LeaveGroup and the waiters;
  *   groups_record.c  GroupMetadataKey / GroupMetadataValue encoding and decoding.
  * Every function here that takes an rn_groups_t runs with groups->lock held. */
@@ -140,18 +141,43 @@ void rn_groups_run_deadlines(rn_groups_t *groups, rn_group_t *g);
 void rn_groups_queue_metadata(rn_groups_t *groups, rn_group_t *g);
 void rn_groups_queue_tombstone(rn_groups_t *groups, rn_str_t group_id);
 
-/* ---- groups_join.c ---- */
+/* ---- groups_member.c ---- */
 rn_group_member_t *rn_groups_member(rn_group_t *g, rn_str_t member_id);
 rn_group_member_t *rn_groups_static_member(rn_group_t *g, rn_str_t group_instance_id);
 ssize_t rn_groups_pending_index(rn_group_t *g, rn_str_t member_id);
 void rn_groups_remove_pending_at(rn_group_t *g, size_t i);
+/* A member from a JoinGroup (copies of everything), or NULL when memory runs out. */
+rn_group_member_t *rn_groups_new_member(const rn_groups_join_args_t *args, rn_str_t member_id);
 void rn_groups_member_free(rn_group_member_t *m);
+/* Replaces the member's protocols with copies of the JoinGroup's; false (unchanged) on ENOMEM. */
+bool rn_groups_set_protocols(rn_group_member_t *m, const rn_groups_join_args_t *args);
+/* Same protocols in the same order with the same metadata (Kafka's MemberMetadata.matches). */
+bool rn_groups_member_matches(const rn_group_member_t *m, const rn_groups_join_args_t *args);
+bool rn_groups_member_supports(const rn_group_member_t *m, rn_str_t protocol);
+/* The member's metadata for protocol `name`; empty when it has none. */
+rn_bytes_t rn_groups_member_metadata(const rn_group_member_t *m, rn_ostr_t name);
+/* `prefix`, a dash and a random UUID, as Kafka makes member ids. False on ENOMEM. */
+bool rn_groups_generate_member_id(rn_str_t prefix, rn_ostr_t *out);
 int32_t rn_groups_rebalance_timeout(const rn_group_t *g);
 bool rn_groups_all_joined(const rn_group_t *g);
 /* Kafka's validateMember: 0, UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID. */
 int16_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id);
+/* Answers a JoinGroup. On success (error 0) the generation, protocol type and name come from
+ * `g`; `with_members` gives the member list (the leader's answer). */
+void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
+                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
+/* The same for the member's parked JoinGroup, if it has one. */
+void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, int16_t error,
+                           rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
+void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, int16_t error, rn_str_t member_id);
+/* Makes `w` the member's parked JoinGroup (an older one still parked is answered first). */
+void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w);
+/* Appends the member (the first one sets the group's protocol type and leads). False on ENOMEM. */
+bool rn_groups_add_to_group(rn_group_t *g, rn_group_member_t *m);
 /* Answers the member's waiters with UNKNOWN_MEMBER_ID and takes it out of the group. */
 void rn_groups_remove_member(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m);
+
+/* ---- groups_join.c ---- */
 /* Kafka's removeMemberAndUpdateGroup / removePendingMemberAndUpdateGroup. */
 void rn_groups_remove_member_and_update(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m);
 void rn_groups_remove_pending_and_update(rn_groups_t *groups, rn_group_t *g, size_t i);
@@ -161,10 +187,6 @@ void rn_groups_maybe_complete_join(rn_groups_t *groups, rn_group_t *g);
 void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g);
 /* The join deadline fired (initial delay or rebalance timeout). */
 void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g);
-/* Answers a parked or just-registered JoinGroup. On success (error 0) the generation, protocol
- * type and name come from `g`; `with_members` gives the member list (the leader's answer). */
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
-                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
 
 /* ---- groups_sync.c ---- */
 void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,

@@ -2,7 +2,7 @@
 /* JoinGroup and the rebalance, as Kafka's classic group coordinator runs them
  * (GroupMetadataManager's classic-group join, ClassicGroup):
  *
- *   Empty --join--> PreparingRebalance --every member rejoined, or the rebalance timeout--> 
+ *   Empty --join--> PreparingRebalance --every member rejoined, or the rebalance timeout-->
  *   CompletingRebalance (generation + 1, JoinGroup answers; the leader gets the member list)
  *   --the leader's SyncGroup--> Stable --a join, leave, expiry or metadata change--> Preparing...
  *
@@ -14,312 +14,13 @@
  * entry: in a Stable group whose protocol choice does not change it gets its assignment back
  * without a rebalance, and the old member id is fenced. */
 #include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "coord/groups_internal.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
-/* ---- members ---- */
-
-rn_group_member_t *rn_groups_member(rn_group_t *g, rn_str_t member_id)
-{
-    if (member_id.ptr == NULL || member_id.len == 0)
-        return NULL;
-    for (size_t i = 0; i < g->nmembers; i++)
-        if (rn_ostr_eq(g->members[i]->member_id, member_id))
-            return g->members[i];
-    return NULL;
-}
-
-rn_group_member_t *rn_groups_static_member(rn_group_t *g, rn_str_t group_instance_id)
-{
-    if (group_instance_id.ptr == NULL)
-        return NULL;
-    for (size_t i = 0; i < g->nmembers; i++)
-        if (g->members[i]->group_instance_id.ptr != NULL && rn_ostr_eq(g->members[i]->group_instance_id, group_instance_id))
-            return g->members[i];
-    return NULL;
-}
-
-ssize_t rn_groups_pending_index(rn_group_t *g, rn_str_t member_id)
-{
-    for (size_t i = 0; member_id.len > 0 && i < g->npending; i++)
-        if (rn_ostr_eq(g->pending[i].member_id, member_id))
-            return (ssize_t)i;
-    return -1;
-}
-
-void rn_groups_remove_pending_at(rn_group_t *g, size_t i)
-{
-    rn_ostr_clear(&g->pending[i].member_id);
-    memmove(&g->pending[i], &g->pending[i + 1], (g->npending - i - 1) * sizeof g->pending[0]);
-    g->npending--;
-}
-
-static void free_protocols(rn_group_protocol_t *protocols, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        rn_ostr_clear(&protocols[i].name);
-        rn_ostr_clear(&protocols[i].metadata);
-    }
-    free(protocols);
-}
-
-void rn_groups_member_free(rn_group_member_t *m)
-{
-    if (m == NULL)
-        return;
-    rn_ostr_clear(&m->member_id);
-    rn_ostr_clear(&m->group_instance_id);
-    rn_ostr_clear(&m->client_id);
-    rn_ostr_clear(&m->client_host);
-    rn_ostr_clear(&m->protocol_type);
-    rn_ostr_clear(&m->assignment);
-    free_protocols(m->protocols, m->nprotocols);
-    free(m);
-}
-
-static bool set_protocols(rn_group_member_t *m, const rn_groups_join_args_t *args)
-{
-    rn_group_protocol_t *p = rn_xcalloc(args->nprotocols ? args->nprotocols : 1, sizeof *p);
-    for (size_t i = 0; i < args->nprotocols; i++) {
-        const rn_groups_protocol_t *src = &args->protocols[i];
-        if (!rn_ostr_set(&p[i].name, src->name.ptr, src->name.len, false) ||
-            !rn_ostr_set(&p[i].metadata, src->metadata.ptr, src->metadata.len, false)) {
-            free_protocols(p, args->nprotocols);
-            return false;
-        }
-    }
-    free_protocols(m->protocols, m->nprotocols);
-    m->protocols = p;
-    m->nprotocols = args->nprotocols;
-    return true;
-}
-
-static rn_group_member_t *new_member(const rn_groups_join_args_t *args, rn_str_t member_id)
-{
-    rn_group_member_t *m = rn_xcalloc(1, sizeof *m);
-    rn_str_t client_id = args->client_id.ptr ? args->client_id : (rn_str_t){ "", 0 };
-    if (!rn_ostr_set(&m->member_id, member_id.ptr, member_id.len, false) ||
-        !rn_ostr_set(&m->group_instance_id, args->group_instance_id.ptr, args->group_instance_id.len,
-                     args->group_instance_id.ptr == NULL) ||
-        !rn_ostr_set(&m->client_id, client_id.ptr, client_id.len, false) ||
-        !rn_ostr_set(&m->client_host, args->client_host.ptr ? args->client_host.ptr : "", args->client_host.len, false) ||
-        !rn_ostr_set(&m->protocol_type, args->protocol_type.ptr, args->protocol_type.len, false) ||
-        !set_protocols(m, args)) {
-        rn_groups_member_free(m);
-        return NULL;
-    }
-    m->session_timeout_ms = args->session_timeout_ms;
-    m->rebalance_timeout_ms = args->rebalance_timeout_ms;
-    m->deadline_ms = RN_GROUPS_NO_DEADLINE;
-    return m;
-}
-
-/* Same protocols, in the same order, with the same metadata (Kafka's MemberMetadata.matches). */
-static bool member_matches(const rn_group_member_t *m, const rn_groups_join_args_t *args)
-{
-    if (m->nprotocols != args->nprotocols)
-        return false;
-    for (size_t i = 0; i < m->nprotocols; i++) {
-        const rn_groups_protocol_t *p = &args->protocols[i];
-        if (!rn_ostr_eq(m->protocols[i].name, p->name) ||
-            !rn_ostr_eq(m->protocols[i].metadata, (rn_str_t){ (const char *)p->metadata.ptr, p->metadata.len }))
-            return false;
-    }
-    return true;
-}
-
-static bool member_supports(const rn_group_member_t *m, rn_str_t name)
-{
-    for (size_t i = 0; i < m->nprotocols; i++)
-        if (rn_ostr_eq(m->protocols[i].name, name))
-            return true;
-    return false;
-}
-
-int32_t rn_groups_rebalance_timeout(const rn_group_t *g)
-{
-    int32_t max = 0;
-    for (size_t i = 0; i < g->nmembers; i++)
-        if (g->members[i]->rebalance_timeout_ms > max)
-            max = g->members[i]->rebalance_timeout_ms;
-    return max;
-}
-
-bool rn_groups_all_joined(const rn_group_t *g)
-{
-    for (size_t i = 0; i < g->nmembers; i++)
-        if (g->members[i]->join_waiter == NULL)
-            return false;
-    return g->npending == 0;
-}
-
-int16_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id)
-{
-    if (group_instance_id.ptr != NULL) {
-        rn_group_member_t *s = rn_groups_static_member(g, group_instance_id);
-        if (s == NULL)
-            return RN_GROUPS_UNKNOWN_MEMBER_ID;
-        if (!rn_ostr_eq(s->member_id, member_id))
-            return RN_GROUPS_FENCED_INSTANCE_ID;
-    }
-    return rn_groups_member(g, member_id) != NULL ? 0 : RN_GROUPS_UNKNOWN_MEMBER_ID;
-}
-
-/* A new member id: the client id (or, for a static member, its instance id), a dash, and a
- * random UUID, as Kafka makes them. */
-static bool generate_member_id(rn_str_t prefix, rn_ostr_t *out)
-{
-    uint8_t b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* No entropy source: ids need only be unique, not secret. */
-        static _Atomic uint64_t counter;
-        uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^ ++counter * 0x9e3779b97f4a7c15ULL;
-        for (size_t i = 0; i < sizeof b; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
-            b[i] = (uint8_t)(x >> 56);
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);   /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);   /* IETF variant */
-    char uuid[37];
-    snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-    size_t len = prefix.len + 1 + 36;
-    char *id = malloc(len + 1);
-    if (id == NULL)
-        return false;
-    if (prefix.len > 0)
-        memcpy(id, prefix.ptr, prefix.len);
-    id[prefix.len] = '-';
-    memcpy(id + prefix.len + 1, uuid, 37);
-    rn_ostr_clear(out);
-    *out = (rn_ostr_t){ id, len };
-    return true;
-}
-
-/* ---- answers ---- */
-
-static rn_bytes_t metadata_for(const rn_group_member_t *m, rn_ostr_t name)
-{
-    for (size_t i = 0; name.ptr != NULL && i < m->nprotocols; i++)
-        if (rn_ostr_eq(m->protocols[i].name, rn_ostr_view(name)))
-            return rn_ostr_bytes(m->protocols[i].metadata);
-    return (rn_bytes_t){ (const uint8_t *)"", 0 };
-}
-
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
-                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment)
-{
-    (void)groups;
-    rn_groups_join_result_t *r = &w->join;
-    bool oom = false;
-    memset(r, 0, sizeof *r);
-    r->error_code = error;
-    r->generation_id = -1;
-    r->leader = (rn_str_t){ "", 0 };
-    r->member_id = rn_groups_arena_str(w->arena, member_id.ptr ? member_id : (rn_str_t){ "", 0 }, &oom);
-    if (error == 0 && g != NULL) {
-        r->generation_id = g->generation;
-        r->protocol_type = rn_groups_arena_str(w->arena, rn_ostr_view(g->protocol_type), &oom);
-        r->protocol_name = rn_groups_arena_str(w->arena, rn_ostr_view(g->protocol_name), &oom);
-        r->leader = rn_groups_arena_str(w->arena, leader.ptr ? leader : (rn_str_t){ "", 0 }, &oom);
-        r->skip_assignment = skip_assignment;
-        if (with_members && g->nmembers > 0) {
-            r->members = rn_arena_try_alloc_array(w->arena, rn_groups_member_meta_t, g->nmembers);
-            oom |= r->members == NULL;
-            for (size_t i = 0; !oom && i < g->nmembers; i++) {
-                const rn_group_member_t *m = g->members[i];
-                r->members[i].member_id = rn_groups_arena_str(w->arena, rn_ostr_view(m->member_id), &oom);
-                r->members[i].group_instance_id = rn_groups_arena_str(w->arena, rn_ostr_view(m->group_instance_id), &oom);
-                r->members[i].metadata = rn_groups_arena_bytes(w->arena, metadata_for(m, g->protocol_name), &oom);
-            }
-            r->nmembers = oom ? 0 : (int32_t)g->nmembers;
-        }
-    }
-    if (oom) {
-        memset(r, 0, sizeof *r);
-        r->error_code = RN_GROUPS_UNKNOWN_SERVER_ERROR;
-        r->generation_id = -1;
-        r->leader = r->member_id = (rn_str_t){ "", 0 };
-    }
-    w->member = NULL;
-    w->done = true;
-    if (w->armed)
-        w->wake(w);
-}
-
-/* Answers the member's parked JoinGroup, if it has one. */
-static void answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, int16_t error, rn_str_t member_id,
-                        rn_str_t leader, bool with_members, bool skip_assignment)
-{
-    rn_groups_waiter_t *w = m->join_waiter;
-    if (w == NULL)
-        return;
-    m->join_waiter = NULL;
-    rn_groups_deliver_join(groups, g, w, error, member_id, leader, with_members, skip_assignment);
-}
-
-static void answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, int16_t error, rn_str_t member_id)
-{
-    rn_groups_deliver_join(groups, NULL, w, error, member_id, (rn_str_t){ "", 0 }, false, false);
-}
-
-/* Sets `w` as the member's parked JoinGroup. A JoinGroup it sent before and that still waits
- * (the client gave up on it) is answered REBALANCE_IN_PROGRESS, which every client retries. */
-static void await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w)
-{
-    if (m->join_waiter != NULL && m->join_waiter != w)
-        answer_join(groups, NULL, m, RN_GROUPS_REBALANCE_IN_PROGRESS, rn_ostr_view(m->member_id), (rn_str_t){ 0 },
-                    false, false);
-    m->join_waiter = w;
-    w->member = m;
-}
-
-/* ---- the group's members ---- */
-
-static bool group_add(rn_group_t *g, rn_group_member_t *m)
-{
-    if (g->nmembers == 0 && !rn_ostr_set(&g->protocol_type, m->protocol_type.ptr, m->protocol_type.len, false))
-        return false;
-    if (g->nmembers == g->members_cap) {
-        g->members_cap = g->members_cap ? g->members_cap * 2 : 4;
-        g->members = rn_xrealloc(g->members, g->members_cap * sizeof *g->members);
-    }
-    g->members[g->nmembers++] = m;
-    if (g->leader == NULL)
-        g->leader = m;
-    ssize_t p = rn_groups_pending_index(g, rn_ostr_view(m->member_id));
-    if (p >= 0)
-        rn_groups_remove_pending_at(g, (size_t)p);
-    return true;
-}
-
-void rn_groups_remove_member(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m)
-{
-    /* Kafka answers a member removed during a rebalance with UNKNOWN_MEMBER_ID, so that a client
-     * that is still there joins again; a parked SyncGroup gets the same. */
-    answer_join(groups, g, m, RN_GROUPS_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 }, (rn_str_t){ 0 }, false, false);
-    if (m->sync_waiter != NULL) {
-        rn_groups_waiter_t *w = m->sync_waiter;
-        m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, w, RN_GROUPS_UNKNOWN_MEMBER_ID, (rn_bytes_t){ NULL, 0 });
-    }
-    for (size_t i = 0; i < g->nmembers; i++) {
-        if (g->members[i] == m) {
-            memmove(&g->members[i], &g->members[i + 1], (g->nmembers - i - 1) * sizeof g->members[0]);
-            g->nmembers--;
-            break;
-        }
-    }
-    if (g->leader == m)
-        g->leader = g->nmembers > 0 ? g->members[0] : NULL;
-    rn_groups_member_free(m);
-}
+/* ---- the rebalance ---- */
 
 void rn_groups_remove_member_and_update(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m)
 {
@@ -336,8 +37,6 @@ void rn_groups_remove_pending_and_update(rn_groups_t *groups, rn_group_t *g, siz
     if (g->state == RN_GROUP_PREPARING_REBALANCE && rn_groups_all_joined(g))
         rn_groups_complete_join(groups, g);
 }
-
-/* ---- the rebalance ---- */
 
 void rn_groups_prepare_rebalance(rn_groups_t *groups, rn_group_t *g)
 {
@@ -418,7 +117,7 @@ static const rn_ostr_t *select_protocol(const rn_group_t *g)
     for (size_t c = 0; c < first->nprotocols; c++) {
         candidate[c] = true;
         for (size_t i = 1; candidate[c] && i < g->nmembers; i++)
-            candidate[c] = member_supports(g->members[i], rn_ostr_view(first->protocols[c].name));
+            candidate[c] = rn_groups_member_supports(g->members[i], rn_ostr_view(first->protocols[c].name));
     }
     for (size_t i = 0; i < g->nmembers; i++) {
         const rn_group_member_t *m = g->members[i];
@@ -455,7 +154,7 @@ static bool supports_protocols(const rn_group_t *g, const rn_groups_join_args_t 
     for (size_t p = 0; p < args->nprotocols; p++) {
         bool all = true;
         for (size_t i = 0; all && i < g->nmembers; i++)
-            all = member_supports(g->members[i], args->protocols[p].name);
+            all = rn_groups_member_supports(g->members[i], args->protocols[p].name);
         if (all)
             return true;
     }
@@ -506,7 +205,7 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g)
     rn_str_t leader = rn_ostr_view(g->leader->member_id);
     for (size_t i = 0; i < g->nmembers; i++) {
         rn_group_member_t *m = g->members[i];
-        answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), leader, m == g->leader, false);
+        rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), leader, m == g->leader, false);
         m->deadline_ms = groups->now_ms + m->session_timeout_ms;
         m->is_new = false;
         m->pending_sync = true;
@@ -540,16 +239,16 @@ void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g)
 static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args, rn_str_t member_id,
                        rn_groups_waiter_t *w)
 {
-    rn_group_member_t *m = new_member(args, member_id);
-    if (m == NULL || !group_add(g, m)) {
+    rn_group_member_t *m = rn_groups_new_member(args, member_id);
+    if (m == NULL || !rn_groups_add_to_group(g, m)) {
         rn_groups_member_free(m);
-        answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
         return;
     }
     m->is_new = true;
     if (g->state == RN_GROUP_PREPARING_REBALANCE && g->previous_state == RN_GROUP_EMPTY)
         g->new_member_added = true;   /* extends the initial delay */
-    await_join(groups, m, w);
+    rn_groups_await_join(groups, m, w);
     /* A new member has no id to heartbeat with until the rebalance answers it, so its JoinGroup
      * is bounded by the new-member timeout instead of its session. */
     m->deadline_ms = groups->now_ms + RN_GROUPS_NEW_MEMBER_JOIN_TIMEOUT_MS;
@@ -562,13 +261,13 @@ static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_
 static bool update_member(rn_groups_t *groups, rn_group_member_t *m, const rn_groups_join_args_t *args,
                           rn_groups_waiter_t *w)
 {
-    if (!set_protocols(m, args)) {
-        answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+    if (!rn_groups_set_protocols(m, args)) {
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
         return false;
     }
     m->session_timeout_ms = args->session_timeout_ms;
     m->rebalance_timeout_ms = args->rebalance_timeout_ms;
-    await_join(groups, m, w);
+    rn_groups_await_join(groups, m, w);
     return true;
 }
 
@@ -587,7 +286,8 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
     rn_ostr_t old_id = m->member_id;
     rn_str_t old_leader = g->leader != NULL ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ "", 0 };
     /* The instance that had this id is fenced at once if it still waits. */
-    answer_join(groups, g, m, RN_GROUPS_FENCED_INSTANCE_ID, rn_ostr_view(old_id), (rn_str_t){ 0 }, false, false);
+    rn_groups_answer_join(groups, g, m, RN_GROUPS_FENCED_INSTANCE_ID, rn_ostr_view(old_id), (rn_str_t){ 0 }, false,
+                          false);
     if (m->sync_waiter != NULL) {
         rn_groups_waiter_t *sw = m->sync_waiter;
         m->sync_waiter = NULL;
@@ -607,10 +307,10 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
                 rn_groups_queue_metadata(groups, g);
                 bool leader = g->leader == m;
                 if (args->version >= 9)
-                    answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), rn_ostr_view(g->leader->member_id), leader,
-                                leader);
+                    rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id),
+                                          rn_ostr_view(g->leader->member_id), leader, leader);
                 else
-                    answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), old_leader, false, false);
+                    rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), old_leader, false, false);
             } else {
                 rn_groups_maybe_prepare_or_complete(groups, g);
             }
@@ -624,22 +324,23 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
     rn_ostr_clear(&old_id);
 }
 
-static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
+static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args,
+                            rn_groups_waiter_t *w)
 {
     rn_str_t no_id = { "", 0 };
     if (!supports_protocols(g, args)) {
-        answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, no_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, no_id);
         return;
     }
     if (g->nmembers + g->npending >= RN_GROUPS_MAX_MEMBERS) {
-        answer_join_error(groups, w, RN_GROUPS_GROUP_MAX_SIZE_REACHED, no_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_GROUP_MAX_SIZE_REACHED, no_id);
         return;
     }
     bool is_static = args->group_instance_id.ptr != NULL;
     rn_str_t client_id = args->client_id.ptr ? args->client_id : no_id;
     rn_ostr_t id = { NULL, 0 };
-    if (!generate_member_id(is_static ? args->group_instance_id : client_id, &id)) {
-        answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, no_id);
+    if (!rn_groups_generate_member_id(is_static ? args->group_instance_id : client_id, &id)) {
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, no_id);
         return;
     }
     rn_group_member_t *old = rn_groups_static_member(g, args->group_instance_id);
@@ -654,7 +355,7 @@ static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_
             g->pending = rn_xrealloc(g->pending, g->pending_cap * sizeof *g->pending);
         }
         g->pending[g->npending++] = (rn_group_pending_t){ id, groups->now_ms + args->session_timeout_ms };
-        answer_join_error(groups, w, RN_GROUPS_MEMBER_ID_REQUIRED, rn_ostr_view(id));
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_MEMBER_ID_REQUIRED, rn_ostr_view(id));
         return;
     } else {
         add_member(groups, g, args, rn_ostr_view(id), w);
@@ -666,7 +367,7 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
                                  rn_groups_waiter_t *w)
 {
     if (!supports_protocols(g, args)) {
-        answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, args->member_id);
         return;
     }
     if (args->group_instance_id.ptr == NULL && rn_groups_pending_index(g, args->member_id) >= 0) {
@@ -675,7 +376,7 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
     }
     int16_t err = rn_groups_validate_member(g, args->member_id, args->group_instance_id);
     if (err != 0) {
-        answer_join_error(groups, w, err, args->member_id);
+        rn_groups_answer_join_error(groups, w, err, args->member_id);
         return;
     }
     rn_group_member_t *m = rn_groups_member(g, args->member_id);
@@ -685,7 +386,7 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
         update_member_and_rebalance(groups, g, m, args, w);
         break;
     case RN_GROUP_COMPLETING_REBALANCE:
-        if (member_matches(m, args)) {
+        if (rn_groups_member_matches(m, args)) {
             /* The same join again (its answer was lost): the current generation once more. */
             rn_groups_deliver_join(groups, g, w, 0, args->member_id, leader, m == g->leader, false);
         } else {
@@ -696,14 +397,14 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
         /* The leader's join starts a rebalance: that is how it reacts to changes outside the
          * members' metadata (new partitions). A follower with nothing new learns the current
          * generation and goes on to SyncGroup. */
-        if (m == g->leader || !member_matches(m, args))
+        if (m == g->leader || !rn_groups_member_matches(m, args))
             update_member_and_rebalance(groups, g, m, args, w);
         else
             rn_groups_deliver_join(groups, g, w, 0, args->member_id, leader, false, false);
         break;
     case RN_GROUP_EMPTY:
     case RN_GROUP_DEAD:
-        answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
         break;
     }
 }
@@ -712,15 +413,15 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
 static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
 {
     if (args->group_id.len == 0) {
-        answer_join_error(groups, w, RN_GROUPS_INVALID_GROUP_ID, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_GROUP_ID, args->member_id);
         return NULL;
     }
     if (args->session_timeout_ms < groups->min_session_ms || args->session_timeout_ms > groups->max_session_ms) {
-        answer_join_error(groups, w, RN_GROUPS_INVALID_SESSION_TIMEOUT, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_SESSION_TIMEOUT, args->member_id);
         return NULL;
     }
     if (args->nprotocols > RN_GROUPS_MAX_PROTOCOLS || args->rebalance_timeout_ms < 0) {
-        answer_join_error(groups, w, RN_GROUPS_INVALID_REQUEST, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_REQUEST, args->member_id);
         return NULL;
     }
     bool unknown = args->member_id.len == 0;
@@ -730,11 +431,11 @@ static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t 
         /* Only a new member creates a group; a member id for a group that does not exist is
          * stale (the group was deleted, or the broker restarted). */
         if (!unknown) {
-            answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
+            rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
             return NULL;
         }
         if ((g = rn_groups_create(groups, args->group_id)) == NULL) {
-            answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+            rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
             return NULL;
         }
         created = true;

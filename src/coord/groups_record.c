@@ -24,15 +24,6 @@ void rn_groups_key_encode(rn_outbuf_t *w, rn_str_t group_id)
     rn_write_string(w, false, group_id);
 }
 
-/* The member's metadata for protocol `name`; empty when it has none (an Empty group). */
-static rn_bytes_t metadata_for(const rn_group_member_t *m, rn_ostr_t name)
-{
-    for (size_t i = 0; name.ptr != NULL && i < m->nprotocols; i++)
-        if (m->protocols[i].name.len == name.len && memcmp(m->protocols[i].name.ptr, name.ptr, name.len) == 0)
-            return rn_ostr_bytes(m->protocols[i].metadata);
-    return (rn_bytes_t){ (const uint8_t *)"", 0 };
-}
-
 void rn_groups_value_encode(rn_outbuf_t *w, const rn_group_t *g, int64_t now_ms)
 {
     rn_write_int16(w, RN_GROUPS_VALUE_VERSION);
@@ -51,9 +42,9 @@ void rn_groups_value_encode(rn_outbuf_t *w, const rn_group_t *g, int64_t now_ms)
         rn_write_string(w, false, rn_ostr_view(m->client_host));
         rn_write_int32(w, m->rebalance_timeout_ms);
         rn_write_int32(w, m->session_timeout_ms);
-        rn_write_bytes(w, false, metadata_for(m, g->protocol_name));
-        rn_bytes_t assignment = m->assignment.ptr ? rn_ostr_bytes(m->assignment) : (rn_bytes_t){ (const uint8_t *)"", 0 };
-        rn_write_bytes(w, false, assignment);
+        rn_write_bytes(w, false, rn_groups_member_metadata(m, g->protocol_name));
+        rn_bytes_t none = { (const uint8_t *)"", 0 };
+        rn_write_bytes(w, false, m->assignment.ptr ? rn_ostr_bytes(m->assignment) : none);
     }
 }
 

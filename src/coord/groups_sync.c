@@ -84,7 +84,8 @@ static void propagate(rn_groups_t *groups, rn_group_t *g, int16_t error)
             continue;
         rn_groups_waiter_t *w = m->sync_waiter;
         m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, w, error, error == 0 ? rn_ostr_bytes(m->assignment) : (rn_bytes_t){ NULL, 0 });
+        rn_bytes_t assignment = error == 0 ? rn_ostr_bytes(m->assignment) : (rn_bytes_t){ NULL, 0 };
+        rn_groups_deliver_sync(groups, g, w, error, assignment);
         m->deadline_ms = groups->now_ms + m->session_timeout_ms;
     }
 }

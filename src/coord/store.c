@@ -7,6 +7,8 @@
 #include "coord/store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,39 +27,73 @@
 
 struct rn_store {
     rn_topics_t *topics;
-    rn_topic_t *topic;           /* counted reference, dropped at close */
+    /* Counted reference, dropped at close; NULL until the topic exists. Kafka creates the topic
+     * on the first FindCoordinator, not at start-up: an empty broker starts without 50
+     * partitions to create. Set once under create_lock, read with acquire. */
+    _Atomic(rn_topic_t *) topic;
+    pthread_mutex_t create_lock;
     int32_t npartitions;         /* fixed at open: a group's partition must never move */
 };
 
-int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
+static rn_topic_t *store_topic(const rn_store_t *store)
 {
+    return atomic_load_explicit(&((rn_store_t *)store)->topic, memory_order_acquire);
+}
+
+bool rn_store_ready(const rn_store_t *store)
+{
+    return store_topic(store) != NULL;
+}
+
+int rn_store_ensure(rn_store_t *store)
+{
+    if (store_topic(store) != NULL)
+        return 0;
+    pthread_mutex_lock(&store->create_lock);
+    int rc = 0;
     rn_str_t name = rn_str_from_cstr(RN_STORE_TOPIC);
-    rn_topic_t *topic = rn_topics_get(topics, name);
-    if (topic == NULL) {
+    rn_topic_t *topic = store_topic(store);
+    if (topic == NULL && (topic = rn_topics_get(store->topics, name)) == NULL) {
         /* Kafka creates the topic compacted; replication is 1 on one node whatever
          * offsets.topic.replication.factor says. */
         static const rn_topic_override_t compact = { .key = "cleanup.policy", .value = "compact" };
         rn_topic_spec_t spec = {
             .name = name,
-            .num_partitions = cfg->offsets_topic_num_partitions,
+            .num_partitions = store->npartitions,
             .replication_factor = 1,
             .configs = &compact,
             .nconfigs = 1,
             .internal = true,
         };
-        rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
+        rn_topics_result_t res = rn_topics_create(store->topics, &spec, false, &topic);
         if (res.error_code != 0) {
             rn_log(RN_LOG_ERROR, "coord", "cannot create %s: error %d %s", RN_STORE_TOPIC, res.error_code,
                    res.message);
-            return res.error_code == 56 ? -EIO : RN_EINVAL;   /* KAFKA_STORAGE_ERROR: a disk failure */
+            rc = res.error_code == 56 ? -EIO : RN_EINVAL;   /* KAFKA_STORAGE_ERROR: a disk failure */
+            topic = NULL;
         }
     }
-    int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
-    if (n != cfg->offsets_topic_num_partitions)
-        rn_log(RN_LOG_WARN, "coord", "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
-               " applies only when the topic is created", RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
-    rn_store_t *store = rn_xmalloc(sizeof *store);
-    *store = (rn_store_t){ .topics = topics, .topic = topic, .npartitions = n };
+    if (topic != NULL && store_topic(store) == NULL)
+        atomic_store_explicit(&store->topic, topic, memory_order_release);
+    pthread_mutex_unlock(&store->create_lock);
+    return rc;
+}
+
+int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
+{
+    rn_store_t *store = rn_xcalloc(1, sizeof *store);
+    store->topics = topics;
+    store->npartitions = cfg->offsets_topic_num_partitions;
+    pthread_mutex_init(&store->create_lock, NULL);
+    rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr(RN_STORE_TOPIC));
+    if (topic != NULL) {
+        int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+        if (n != cfg->offsets_topic_num_partitions)
+            rn_log(RN_LOG_WARN, "coord", "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
+                   " applies only when the topic is created", RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
+        store->npartitions = n;
+        atomic_store_explicit(&store->topic, topic, memory_order_release);
+    }
     *out = store;
     return 0;
 }
@@ -66,7 +102,10 @@ void rn_store_close(rn_store_t *store)
 {
     if (store == NULL)
         return;
-    rn_topic_unref(store->topic);
+    rn_topic_t *topic = store_topic(store);
+    if (topic != NULL)
+        rn_topic_unref(topic);
+    pthread_mutex_destroy(&store->create_lock);
     free(store);
 }
 
@@ -159,12 +198,14 @@ int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_re
 {
     if (n == 0)
         return 0;
-    rn_partition_t *part = rn_topic_partition(store->topic, rn_store_partition_for(store, group_id));
+    int rc = rn_store_ensure(store);
+    if (rc != 0)
+        return rc;
+    rn_partition_t *part = rn_topic_partition(store_topic(store), rn_store_partition_for(store, group_id));
     if (part == NULL)
         return RN_EINVAL;   /* cannot happen: partitions only grow */
     rn_batch_builder_t b;
     rn_batch_builder_init(&b);
-    int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = rn_batch_builder_add(&b, now_ms, records[i].key, records[i].value);
     uint8_t *batch = NULL;
@@ -262,7 +303,7 @@ static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *o
 
 static int load_partition(loader_t *ld, int32_t index)
 {
-    rn_partition_t *part = rn_topic_partition(ld->store->topic, index);
+    rn_partition_t *part = rn_topic_partition(store_topic(ld->store), index);
     if (part == NULL)
         return 0;
     int64_t offset = rn_log_start_offset(part->log);
@@ -297,7 +338,7 @@ int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_
     loader_t ld = { .store = store, .fn = fn, .ctx = ctx };
     rn_record_iter_init(&ld.it, LOAD_MAX_UNCOMPRESSED);
     int rc = 0;
-    for (int32_t p = 0; p < store->npartitions && rc == 0; p++)
+    for (int32_t p = 0; store_topic(store) != NULL && p < store->npartitions && rc == 0; p++)
         rc = load_partition(&ld, p);
     rn_record_iter_deinit(&ld.it);
     free(ld.buf);

@@ -11,6 +11,7 @@
 #define RN_COORD_STORE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "coord/coord.h"
@@ -30,6 +31,12 @@ int32_t rn_store_partitions(const rn_store_t *store);
 /* Java's String.hashCode of `s` read as UTF-8 (UTF-16 code units; a malformed byte counts as
  * U+FFFD). */
 int32_t rn_store_java_hash(rn_str_t s);
+/* Creates __consumer_offsets when it does not exist yet (Kafka creates it on the first
+ * FindCoordinator). Blocking file work: call it off the event loops. Appends call it too.
+ * Returns 0 or a negative errno. */
+int rn_store_ensure(rn_store_t *store);
+/* Whether the topic exists (no creation needed). */
+bool rn_store_ready(const rn_store_t *store);
 int32_t rn_store_partition_for(const rn_store_t *store, rn_str_t group_id);
 
 /* Appends one record keyed `key` with `value` (ptr NULL: a tombstone) to the group's partition,

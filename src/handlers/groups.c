@@ -110,7 +110,9 @@ static void respond_join(rn_request_t *req, const rn_groups_join_result_t *r)
 
 static void respond_join_error(rn_request_t *req, int16_t error, rn_str_t member_id)
 {
-    rn_groups_join_result_t r = { .error_code = error, .generation_id = -1, .leader = { "", 0 }, .member_id = member_id };
+    rn_groups_join_result_t r = {
+        .error_code = error, .generation_id = -1, .leader = { "", 0 }, .member_id = member_id,
+    };
     respond_join(req, &r);
 }
 

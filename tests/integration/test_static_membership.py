@@ -19,8 +19,8 @@ a producer keeps writing (~200 messages/s) to the 6-partition topic:
 import time
 import unittest
 
-from groups_common import (SESSION_MS, BackgroundProducer, GroupScenario, GroupTestCase,
-                           create_topic, python_worker_cmd)
+from groups_common import (QUIET_MARGIN_S, SESSION_MS, BackgroundProducer, GroupScenario,
+                           GroupTestCase, create_topic, python_worker_cmd)
 
 TOPIC = "static-members"
 GROUP = "it-group-static"
@@ -83,7 +83,8 @@ class StaticMembership(GroupTestCase):
                            "expected none (no rebalance); callbacks before %s, after %s"
                            % (n, old, new, cb_before[n], cb))
             if s.workers[new].snapshot()[0] != parts:
-                s.fail("%s's assignment changed after its rejoin: %s" % (new, s.workers[new].describe()))
+                s.fail("%s's assignment changed after its rejoin: %s"
+                       % (new, s.workers[new].describe()))
             time.sleep(0.05)
 
         # new resumed where old committed.
@@ -183,7 +184,7 @@ class StaticMembership(GroupTestCase):
             t_kill = time.monotonic()
             s.workers["C2"].kill()
             s.note("C2 killed holding %s, not restarted" % sorted(c_parts))
-            quiet_until = t_kill + SESSION_MS / 1000.0 - 1.0
+            quiet_until = t_kill + SESSION_MS / 1000.0 - 0.5 - QUIET_MARGIN_S
             while time.monotonic() < quiet_until:
                 s.check_workers_alive(["A2", "B2"])
                 for n in ("A2", "B2"):

@@ -21,13 +21,15 @@ function out(obj) {
 
 const stderrLogCreator = () => ({ namespace, level, label, log }) => {
   const { message, ...extra } = log;
-  process.stderr.write(`${new Date().toISOString()} ${label} [${namespace}] ${message} ${JSON.stringify(extra)}\n`);
+  const when = new Date().toISOString();
+  process.stderr.write(`${when} ${label} [${namespace}] ${message} ${JSON.stringify(extra)}\n`);
 };
 
 async function main() {
   const [broker, groupId, topic, name, sessionMs, maxSeconds] = process.argv.slice(2);
   if (!broker || !groupId || !topic || !name) {
-    throw new Error('usage: node group_consumer.js HOST:PORT GROUP TOPIC NAME [SESSION_MS] [MAX_SECONDS]');
+    throw new Error('usage: node group_consumer.js HOST:PORT GROUP TOPIC NAME '
+      + '[SESSION_MS] [MAX_SECONDS]');
   }
   const kafka = new Kafka({
     clientId: name,
@@ -52,14 +54,17 @@ async function main() {
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     current = (e.payload.memberAssignment[topic] || []).slice().sort((a, b) => a - b);
-    out({ ev: 'assign', parts: current, leader: e.payload.isLeader, protocol: e.payload.groupProtocol });
+    out({
+      ev: 'assign', parts: current, leader: e.payload.isLeader, protocol: e.payload.groupProtocol,
+    });
   });
   consumer.on(consumer.events.REBALANCING, () => {
     out({ ev: 'revoke', parts: current });
     current = [];
   });
   consumer.on(consumer.events.CRASH, (e) => {
-    out({ ev: 'error', error: String(e.payload.error && e.payload.error.message), fatal: !e.payload.restart });
+    const error = String(e.payload.error && e.payload.error.message);
+    out({ ev: 'error', error, fatal: !e.payload.restart });
   });
 
   const close = async () => {
@@ -92,17 +97,24 @@ async function main() {
       let last = null;
       for (const m of batch.messages) {
         if (!isRunning() || isStale()) break;
-        out({ ev: 'msg', p: batch.partition, o: Number(m.offset), v: m.value === null ? null : m.value.toString() });
+        const v = m.value === null ? null : m.value.toString();
+        out({ ev: 'msg', p: batch.partition, o: Number(m.offset), v });
         resolveOffset(m.offset);
         last = m.offset;
       }
       if (last === null) return;
       const next = (BigInt(last) + 1n).toString();
       try {
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: next },
+        ]);
         out({ ev: 'commit', offsets: { [batch.partition]: Number(next) } });
       } catch (e) {
-        out({ ev: 'commit_failed', offsets: { [batch.partition]: Number(next) }, error: String(e && e.message) });
+        out({
+          ev: 'commit_failed',
+          offsets: { [batch.partition]: Number(next) },
+          error: String(e && e.message),
+        });
       }
       await heartbeat();
     },

@@ -269,7 +269,10 @@ static void stable_two(client_t *a, client_t *b, const char *group)
     cr_assert_eq(a->generation, 2);
     cr_assert_eq(b->generation, 2);
     cr_assert_not(sync(b, group), "a follower waits for the leader");
-    rn_groups_assignment_t as[] = { { S(a->id), { (const uint8_t *)"A", 1 } }, { S(b->id), { (const uint8_t *)"B", 1 } } };
+    rn_groups_assignment_t as[] = {
+        { S(a->id), { (const uint8_t *)"A", 1 } },
+        { S(b->id), { (const uint8_t *)"B", 1 } },
+    };
     cr_assert(sync_with(a, group, as, 2));
     cr_assert(answered(b));
     cr_assert(bytes_are(b->w.sync.assignment, "B"));
@@ -902,7 +905,8 @@ Test(groups, load_rejects_records_that_do_not_parse)
     static const uint8_t key[] = { 0, 2, 0, 1, 'g' };
     static const uint8_t bad_value[] = { 0, 3, 0, 8, 'c' };
     cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ offset_key, sizeof offset_key }, (rn_bytes_t){ NULL, 0 }));
-    cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ key, sizeof key }, (rn_bytes_t){ bad_value, sizeof bad_value }));
+    rn_bytes_t bad = { bad_value, sizeof bad_value };
+    cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ key, sizeof key }, bad));
     cr_assert(rn_groups_load_record(G, (rn_bytes_t){ key, sizeof key }, (rn_bytes_t){ NULL, 0 }),
               "a tombstone for an unknown group is fine");
 }

@@ -69,6 +69,11 @@ Test(store, creates_an_internal_compacted_topic_and_keeps_its_partition_count)
 {
     opened_t o;
     open_store(&o, "offsets.topic.num.partitions=3\n");
+    /* Created on first need (FindCoordinator or an append), as Kafka does, not at open. */
+    cr_assert_not(rn_store_ready(o.store));
+    cr_assert_null(rn_topics_get(o.f.topics, S(RN_STORE_TOPIC)));
+    cr_assert_eq(rn_store_ensure(o.store), 0);
+    cr_assert(rn_store_ready(o.store));
     rn_topic_t *topic = rn_topics_get(o.f.topics, S(RN_STORE_TOPIC));
     cr_assert_not_null(topic);
     cr_assert(topic->internal);

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The group APIs (src/handlers/groups.c, groups_admin.c) driven through rn_handlers_dispatch
+ * with real frames, against a real coordinator over a topic registry in a temporary data
+ * directory, with group.initial.rebalance.delay.ms=0 so that a lone member's join answers at
+ * once. Without a loop a request that would wait cannot park: it gets COORDINATOR_NOT_AVAILABLE
+ * (the parking itself is covered by the integration tests with real clients). */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "coord/coord.h"
+#include "coord/groups.h"
+#include "handlers/handlers.h"
+#include "topics/topics.h"
+#include "util/logging.h"
+
+#define NOW 1700000000000
+
+static struct {
+    char dir[64];
+    runnel_config_t *props;
+    rn_config_t cfg;
+    rn_topics_t *topics;
+    rn_coord_t *coord;
+    rn_broker_info_t info;
+    rn_arena_t arena;            /* decoded responses */
+} fx;
+
+static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+static const rn_str_t NUL = { NULL, 0 };
+
+static void start(void)
+{
+    memset(&fx, 0, sizeof fx);
+    rn_log_set_level(RN_LOG_ERROR);
+    strcpy(fx.dir, "/tmp/runnel-groups-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx.dir));
+    fx.props = runnel_config_new();
+    char text[512], err[256];
+    snprintf(text, sizeof text, "log.dirs=%s\noffsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0\n",
+             fx.dir);
+    cr_assert_eq(rn_props_parse(fx.props, text, strlen(text), err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rn_config_build(fx.props, &fx.cfg, err, sizeof err), 0, "%s", err);
+    fx.info.config = &fx.cfg;
+    fx.info.node_id = 1;
+    fx.info.cluster_id = "test-cluster";
+    fx.info.advertised_host = "127.0.0.1";
+    atomic_store(&fx.info.advertised_port, 9092);
+    cr_assert_eq(rn_topics_open(&fx.cfg, &fx.topics), 0);
+    cr_assert_eq(rn_coord_open(&fx.cfg, fx.topics, NOW, &fx.coord), 0);
+    fx.info.topics = fx.topics;
+    fx.info.coord = fx.coord;
+    rn_arena_init(&fx.arena, 0);
+    rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 1, .replication_factor = 1 };
+    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void stop(void)
+{
+    rn_arena_deinit(&fx.arena);
+    rn_coord_close(fx.coord);
+    rn_topics_close(fx.topics);
+    rn_config_deinit(&fx.cfg);
+    runnel_config_free(fx.props);
+    nftw(fx.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(groups_handlers, .init = start, .fini = stop);
+
+/* ---- one request, one response ---- */
+
+typedef struct reply {
+    rn_finish_t how;
+    int calls;
+    uint8_t *bytes;
+    size_t len;
+} reply_t;
+
+static void capture(rn_request_t *req, rn_finish_t how)
+{
+    reply_t *o = req->finish_ctx;
+    o->how = how;
+    o->calls++;
+    if (how == RN_FINISH_RESPOND) {
+        o->bytes = malloc(req->out.len);
+        cr_assert_not_null(o->bytes);
+        memcpy(o->bytes, req->out.data, req->out.len);
+        o->len = req->out.len;
+    }
+}
+
+static bool flexible(int16_t key, int16_t version)
+{
+    const rn_proto_api_t *api = rn_proto_api_find(key);
+    return api->flexible_min >= 0 && version >= api->flexible_min;
+}
+
+static void call(int16_t key, int16_t version, const void *body, void *resp)
+{
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_write_int16(&w, key);
+    rn_write_int16(&w, version);
+    rn_write_int32(&w, 7);
+    rn_write_string(&w, false, S("groups-test"));
+    if (flexible(key, version))
+        rn_write_uvarint(&w, 0);
+    rn_proto_api_find(key)->request_encode(&w, version, body);
+    cr_assert(!w.failed);
+    reply_t o = { 0 };
+    rn_request_t req;
+    memset(&req, 0, sizeof req);
+    req.frame = w.data;
+    req.frame_len = w.len;
+    req.peer = "10.0.0.7:51234";
+    req.broker = &fx.info;
+    rn_arena_init(&req.arena, 0);
+    rn_outbuf_init(&req.out);
+    req.finish = capture;
+    req.finish_ctx = &o;
+    rn_handlers_dispatch(&req);
+    rn_outbuf_deinit(&req.out);
+    rn_arena_deinit(&req.arena);
+    rn_outbuf_deinit(&w);
+    cr_assert_eq(o.calls, 1, "every request is finished exactly once");
+    cr_assert_eq(o.how, RN_FINISH_RESPOND, "API %d v%d answered", key, version);
+    uint8_t *bytes = rn_arena_try_alloc(&fx.arena, o.len);
+    cr_assert_not_null(bytes);
+    memcpy(bytes, o.bytes, o.len);
+    free(o.bytes);
+    size_t header = 8 + (flexible(key, version) ? 1 : 0);
+    rn_reader_t r;
+    rn_reader_init(&r, bytes + header, o.len - header);
+    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp), RN_DECODE_OK);
+    cr_assert_eq(rn_reader_left(&r), 0);
+}
+
+static bool str_is(rn_str_t s, const char *want)
+{
+    return s.ptr != NULL && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* ---- request builders ---- */
+
+static rn_join_group_response_t join_v(int16_t version, const char *group, rn_str_t member_id, rn_str_t instance)
+{
+    rn_join_group_request_protocol_t p;
+    rn_join_group_request_protocol_init(&p);
+    p.name = S("range");
+    p.metadata = (rn_bytes_t){ (const uint8_t *)"sub", 3 };
+    rn_join_group_request_t body;
+    rn_join_group_request_init(&body);
+    body.group_id = S(group);
+    body.session_timeout_ms = 10000;
+    body.rebalance_timeout_ms = 20000;
+    body.member_id = member_id;
+    body.group_instance_id = instance;
+    body.protocol_type = S("consumer");
+    body.protocols.items = &p;
+    body.protocols.count = 1;
+    rn_join_group_response_t resp;
+    call(RN_API_JOIN_GROUP, version, &body, &resp);
+    return resp;
+}
+
+static rn_sync_group_response_t sync_v(int16_t version, const char *group, int32_t generation, rn_str_t member_id,
+                                       const char *assignment)
+{
+    rn_sync_group_request_assignment_t a;
+    rn_sync_group_request_assignment_init(&a);
+    a.member_id = member_id;
+    a.assignment = (rn_bytes_t){ (const uint8_t *)assignment, assignment ? strlen(assignment) : 0 };
+    rn_sync_group_request_t body;
+    rn_sync_group_request_init(&body);
+    body.group_id = S(group);
+    body.generation_id = generation;
+    body.member_id = member_id;
+    body.protocol_type = version >= 5 ? S("consumer") : NUL;
+    body.protocol_name = version >= 5 ? S("range") : NUL;
+    body.assignments.items = &a;
+    body.assignments.count = assignment ? 1 : 0;
+    rn_sync_group_response_t resp;
+    call(RN_API_SYNC_GROUP, version, &body, &resp);
+    return resp;
+}
+
+static int16_t heartbeat_v(int16_t version, const char *group, int32_t generation, rn_str_t member_id)
+{
+    rn_heartbeat_request_t body;
+    rn_heartbeat_request_init(&body);
+    body.group_id = S(group);
+    body.generation_id = generation;
+    body.member_id = member_id;
+    rn_heartbeat_response_t resp;
+    call(RN_API_HEARTBEAT, version, &body, &resp);
+    return resp.error_code;
+}
+
+static rn_describe_groups_response_group_t describe_v(int16_t version, const char *group)
+{
+    rn_str_t ids[] = { S(group) };
+    rn_describe_groups_request_t body;
+    rn_describe_groups_request_init(&body);
+    body.groups.items = ids;
+    body.groups.count = 1;
+    body.include_authorized_operations = true;
+    rn_describe_groups_response_t resp;
+    call(RN_API_DESCRIBE_GROUPS, version, &body, &resp);
+    cr_assert_eq(resp.groups.count, 1);
+    return resp.groups.items[0];
+}
+
+static int16_t delete_v(int16_t version, const char *group)
+{
+    rn_str_t ids[] = { S(group), S(group) };
+    rn_delete_groups_request_t body;
+    rn_delete_groups_request_init(&body);
+    body.groups_names.items = ids;
+    body.groups_names.count = 2;
+    rn_delete_groups_response_t resp;
+    call(RN_API_DELETE_GROUPS, version, &body, &resp);
+    cr_assert_eq(resp.results.count, 1, "a group named twice is answered once");
+    cr_assert(str_is(resp.results.items[0].group_id, group));
+    return resp.results.items[0].error_code;
+}
+
+static int16_t commit_standalone(const char *group)
+{
+    rn_offset_commit_request_partition_t p;
+    rn_offset_commit_request_partition_init(&p);
+    p.partition_index = 0;
+    p.committed_offset = 42;
+    rn_offset_commit_request_topic_t t;
+    rn_offset_commit_request_topic_init(&t);
+    t.name = S("t");
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    rn_offset_commit_request_t body;
+    rn_offset_commit_request_init(&body);
+    body.group_id = S(group);
+    body.generation_id_or_member_epoch = -1;
+    body.member_id = S("");
+    body.topics.items = &t;
+    body.topics.count = 1;
+    rn_offset_commit_response_t resp;
+    call(RN_API_OFFSET_COMMIT, 2, &body, &resp);
+    return resp.topics.items[0].partitions.items[0].error_code;
+}
+
+/* ---- tests ---- */
+
+Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
+{
+    rn_join_group_response_t j = join_v(5, "g", S(""), NUL);
+    cr_assert_eq(j.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(strncmp(j.member_id.ptr, "groups-test-", 12), 0, "the client id, a dash and a UUID");
+    rn_str_t id = j.member_id;
+    j = join_v(5, "g", id, NUL);
+    cr_assert_eq(j.error_code, 0, "group.initial.rebalance.delay.ms=0: answered at once");
+    cr_assert_eq(j.generation_id, 1);
+    cr_assert(j.leader.len == id.len && memcmp(j.leader.ptr, id.ptr, id.len) == 0, "it leads");
+    cr_assert(str_is(j.protocol_name, "range"));
+    cr_assert_eq(j.members.count, 1);
+    cr_assert_eq(j.members.items[0].metadata.len, 3);
+    rn_sync_group_response_t s = sync_v(5, "g", 1, id, "assigned");
+    cr_assert_eq(s.error_code, 0);
+    cr_assert(str_is(s.protocol_type, "consumer"));
+    cr_assert(str_is(s.protocol_name, "range"));
+    cr_assert_eq(s.assignment.len, 8);
+    cr_assert_eq(heartbeat_v(4, "g", 1, id), 0);
+    cr_assert_eq(heartbeat_v(0, "g", 0, id), RN_GROUPS_ILLEGAL_GENERATION);
+
+    rn_describe_groups_response_group_t d = describe_v(5, "g");
+    cr_assert_eq(d.error_code, 0);
+    cr_assert(str_is(d.group_state, "Stable"));
+    cr_assert(str_is(d.protocol_type, "consumer"));
+    cr_assert(str_is(d.protocol_data, "range"));
+    cr_assert_eq(d.members.count, 1);
+    cr_assert(str_is(d.members.items[0].client_id, "groups-test"));
+    cr_assert(str_is(d.members.items[0].client_host, "/10.0.0.7"), "Kafka's form of the client's address");
+    cr_assert_eq(d.members.items[0].member_assignment.len, 8);
+    cr_assert_eq(d.authorized_operations, (1 << 3) | (1 << 6) | (1 << 8));
+}
+
+Test(groups_handlers, join_v0_joins_at_once_and_v7_names_the_protocol_type)
+{
+    rn_join_group_response_t j = join_v(0, "old", S(""), NUL);
+    cr_assert_eq(j.error_code, 0, "no MEMBER_ID_REQUIRED before v4");
+    cr_assert_eq(j.generation_id, 1);
+    cr_assert_gt(j.member_id.len, 0);
+    rn_str_t id = j.member_id;
+    rn_sync_group_response_t s = sync_v(0, "old", 1, id, "x");
+    cr_assert_eq(s.error_code, 0);
+    j = join_v(7, "new", S(""), S("instance"));
+    cr_assert_eq(j.error_code, 0, "a static member joins without MEMBER_ID_REQUIRED");
+    cr_assert(str_is(j.protocol_type, "consumer"));
+}
+
+Test(groups_handlers, a_join_that_must_wait_without_a_loop_gets_coordinator_not_available)
+{
+    rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
+    cr_assert_eq(a.error_code, 0);
+    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
+    cr_assert_eq(b.error_code, RN_GROUPS_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
+    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_GROUPS_REBALANCE_IN_PROGRESS);
+}
+
+Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
+{
+    rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
+    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    cr_assert_eq(delete_v(2, "g"), RN_GROUPS_NON_EMPTY_GROUP);
+    cr_assert_eq(delete_v(0, "nosuch"), RN_GROUPS_GROUP_ID_NOT_FOUND);
+
+    rn_leave_group_request_t body;
+    rn_leave_group_request_init(&body);
+    body.group_id = S("g");
+    body.member_id = S("stranger");
+    rn_leave_group_response_t resp;
+    call(RN_API_LEAVE_GROUP, 0, &body, &resp);
+    cr_assert_eq(resp.error_code, RN_GROUPS_UNKNOWN_MEMBER_ID, "v0: the member's error is the error");
+
+    rn_leave_group_request_member_t ms[2];
+    rn_leave_group_request_member_init(&ms[0]);
+    rn_leave_group_request_member_init(&ms[1]);
+    ms[0].member_id = a.member_id;
+    ms[1].member_id = S("stranger");
+    body.members.items = ms;
+    body.members.count = 2;
+    call(RN_API_LEAVE_GROUP, 5, &body, &resp);
+    cr_assert_eq(resp.error_code, 0);
+    cr_assert_eq(resp.members.count, 2);
+    cr_assert_eq(resp.members.items[0].error_code, 0);
+    cr_assert_eq(resp.members.items[1].error_code, RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert(str_is(describe_v(0, "g").group_state, "Empty"));
+    cr_assert_eq(delete_v(1, "g"), 0);
+    rn_describe_groups_response_group_t d = describe_v(5, "g");
+    cr_assert_eq(d.error_code, 0, "before v6 an unknown group is described, not an error");
+    cr_assert(str_is(d.group_state, "Dead"));
+}
+
+Test(groups_handlers, list_groups_with_offsets_only_groups_and_state_filter)
+{
+    rn_join_group_response_t a = join_v(3, "active", S(""), NUL);
+    cr_assert_eq(sync_v(3, "active", 1, a.member_id, "x").error_code, 0);
+    cr_assert_eq(commit_standalone("solo"), 0, "kcat-style commit without a group");
+
+    rn_list_groups_request_t body;
+    rn_list_groups_request_init(&body);
+    rn_list_groups_response_t resp;
+    call(RN_API_LIST_GROUPS, 0, &body, &resp);
+    cr_assert_eq(resp.error_code, 0);
+    cr_assert_eq(resp.groups.count, 2);
+    cr_assert(str_is(resp.groups.items[0].group_id, "active"));
+    cr_assert(str_is(resp.groups.items[0].protocol_type, "consumer"));
+    cr_assert(str_is(resp.groups.items[1].group_id, "solo"));
+    cr_assert(str_is(resp.groups.items[1].protocol_type, ""), "offsets only: no protocol type");
+
+    rn_str_t states[] = { S("empty") };
+    body.states_filter.items = states;
+    body.states_filter.count = 1;
+    call(RN_API_LIST_GROUPS, 4, &body, &resp);
+    cr_assert_eq(resp.groups.count, 1, "the filter ignores case, as Kafka's");
+    cr_assert(str_is(resp.groups.items[0].group_id, "solo"));
+    cr_assert(str_is(resp.groups.items[0].group_state, "Empty"));
+
+    cr_assert(str_is(describe_v(3, "solo").group_state, "Empty"));
+    cr_assert_eq(delete_v(2, "solo"), 0, "a group with only offsets is deleted with them");
+    cr_assert(str_is(describe_v(3, "solo").group_state, "Dead"));
+    cr_assert_eq(delete_v(2, "solo"), RN_GROUPS_GROUP_ID_NOT_FOUND);
+}
+
+Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
+{
+    rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
+    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    rn_coord_close(fx.coord);
+    cr_assert_eq(rn_coord_open(&fx.cfg, fx.topics, NOW + 1000, &fx.coord), 0);
+    fx.info.coord = fx.coord;
+    rn_describe_groups_response_group_t d = describe_v(5, "g");
+    cr_assert(str_is(d.group_state, "Empty"), "members must join again after a restart");
+    cr_assert(str_is(d.protocol_type, "consumer"));
+    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
+    cr_assert_eq(b.error_code, 0);
+    cr_assert_eq(b.generation_id, 2, "the generation goes on");
+}
