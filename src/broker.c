@@ -37,10 +37,11 @@ struct runnel {
     rn_net_t *net;             /* NULL until started */
     rn_topics_t *topics;       /* NULL until started */
     rn_coord_t *coord;         /* NULL until started */
-    /* The maintenance thread: retention, time-based flush and roll, checkpoints. Disk work
-     * that must stay off the event loops. */
-    pthread_t maint;
-    bool maint_running;
+    /* Two maintenance threads, off the event loops: the coordinator's clock, and the logs'
+     * disk work (retention, time-based flush and roll, checkpoints), apart so that a long
+     * retention pass never delays a session timeout. */
+    pthread_t maint[2];
+    int nmaint;
     bool maint_stop;           /* guarded by maint_lock */
     pthread_mutex_t maint_lock;
     pthread_cond_t maint_cond;
@@ -235,8 +236,8 @@ static int prepare_data_dir(runnel_t *rn)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Maintenance, off the event loops: the coordinator's clock every 100 ms (session and
- * rebalance timeouts), time-based flushes and rolls every second (flush.ms, segment.ms), and
- * retention every log.retention.check.interval.ms. */
+ * rebalance timeouts) on one thread; time-based flushes and rolls every second (flush.ms,
+ * segment.ms) and retention every log.retention.check.interval.ms on another. */
 
 enum { COORD_TICK_MS = 100, LOG_TICK_MS = 1000 };
 
@@ -247,50 +248,57 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *maint_main(void *arg)
+/* Sleeps `ms` unless a stop is asked for; returns false when it is. */
+static bool maint_wait(runnel_t *rn, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&rn->maint_lock);
+    if (!rn->maint_stop)
+        pthread_cond_timedwait(&rn->maint_cond, &rn->maint_lock, &until);
+    bool go_on = !rn->maint_stop;
+    pthread_mutex_unlock(&rn->maint_lock);
+    return go_on;
+}
+
+static void *coord_main(void *arg)
+{
+    runnel_t *rn = arg;
+    while (maint_wait(rn, COORD_TICK_MS))
+        rn_coord_tick(rn->coord, wall_ms());
+    return NULL;
+}
+
+static void *logs_main(void *arg)
 {
     runnel_t *rn = arg;
     int64_t interval = rn->config.log_retention_check_interval_ms;
-    int64_t now = wall_ms();
-    int64_t next_retention = now + interval, next_log = now + LOG_TICK_MS;
-    pthread_mutex_lock(&rn->maint_lock);
-    while (!rn->maint_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += COORD_TICK_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&rn->maint_cond, &rn->maint_lock, &until);
-        if (rn->maint_stop)
-            break;
-        pthread_mutex_unlock(&rn->maint_lock);
-        now = wall_ms();
-        rn_coord_tick(rn->coord, now);
-        if (now >= next_log) {
-            next_log = now + LOG_TICK_MS;
-            bool retention_due = now >= next_retention;
-            if (retention_due)
-                next_retention = now + interval;
-            rn_topics_maintain(rn->topics, now, retention_due);
-        }
-        pthread_mutex_lock(&rn->maint_lock);
+    int64_t next_retention = wall_ms() + interval;
+    while (maint_wait(rn, LOG_TICK_MS)) {
+        int64_t now = wall_ms();
+        bool retention_due = now >= next_retention;
+        if (retention_due)
+            next_retention = now + interval;
+        rn_topics_maintain(rn->topics, now, retention_due);
     }
-    pthread_mutex_unlock(&rn->maint_lock);
     return NULL;
 }
 
 static void maint_stop(runnel_t *rn)
 {
-    if (!rn->maint_running)
-        return;
     pthread_mutex_lock(&rn->maint_lock);
     rn->maint_stop = true;
-    pthread_cond_signal(&rn->maint_cond);
+    pthread_cond_broadcast(&rn->maint_cond);
     pthread_mutex_unlock(&rn->maint_lock);
-    pthread_join(rn->maint, NULL);
-    rn->maint_running = false;
+    for (int i = 0; i < rn->nmaint; i++)
+        pthread_join(rn->maint[i], NULL);
+    rn->nmaint = 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -341,11 +349,14 @@ int runnel_start(runnel_t *rn)
     pthread_mutex_init(&rn->maint_lock, NULL);
     pthread_cond_init(&rn->maint_cond, NULL);
     rn->maint_stop = false;
-    if (pthread_create(&rn->maint, NULL, maint_main, rn) != 0) {
-        err = -EAGAIN;
-        goto fail_sync;
+    void *(*const mains[2])(void *) = { coord_main, logs_main };
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&rn->maint[i], NULL, mains[i], rn) != 0) {
+            err = -EAGAIN;
+            goto fail_maint;
+        }
+        rn->nmaint++;
     }
-    rn->maint_running = true;
     rn_net_config_t nc = {
         .host = rn->config.listener_host,
         .port = rn->config.listener_port,
@@ -381,7 +392,6 @@ int runnel_start(runnel_t *rn)
     return 0;
 fail_maint:
     maint_stop(rn);
-fail_sync:
     pthread_cond_destroy(&rn->maint_cond);
     pthread_mutex_destroy(&rn->maint_lock);
     rn_coord_close(rn->coord);
