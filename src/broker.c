@@ -301,6 +301,21 @@ static void maint_stop(runnel_t *rn)
     rn->nmaint = 0;
 }
 
+/* Stops the maintenance threads, then closes the coordinator and the logs (checkpoints and the
+ * clean-shutdown marker are written last). The network must be stopped already. */
+static void close_rooms(runnel_t *rn)
+{
+    maint_stop(rn);
+    pthread_cond_destroy(&rn->maint_cond);
+    pthread_mutex_destroy(&rn->maint_lock);
+    rn_coord_close(rn->coord);
+    rn->coord = NULL;
+    rn->info.coord = NULL;
+    rn_topics_close(rn->topics);
+    rn->topics = NULL;
+    rn->info.topics = NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
@@ -391,15 +406,7 @@ int runnel_start(runnel_t *rn)
            rn->info.advertised_host, adv);
     return 0;
 fail_maint:
-    maint_stop(rn);
-    pthread_cond_destroy(&rn->maint_cond);
-    pthread_mutex_destroy(&rn->maint_lock);
-    rn_coord_close(rn->coord);
-    rn->coord = NULL;
-    rn->info.coord = NULL;
-    rn_topics_close(rn->topics);
-    rn->topics = NULL;
-    rn->info.topics = NULL;
+    close_rooms(rn);
     return err;
 }
 
@@ -418,15 +425,7 @@ void runnel_stop(runnel_t *rn)
     rn_net_stop(rn->net);
     rn_net_free(rn->net);
     rn->net = NULL;
-    maint_stop(rn);
-    pthread_cond_destroy(&rn->maint_cond);
-    pthread_mutex_destroy(&rn->maint_lock);
-    rn_coord_close(rn->coord);
-    rn->coord = NULL;
-    rn->info.coord = NULL;
-    rn_topics_close(rn->topics);
-    rn->topics = NULL;
-    rn->info.topics = NULL;
+    close_rooms(rn);
     rn_log(RN_LOG_INFO, "broker", "stopped");
 }
 
