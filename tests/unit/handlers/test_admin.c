@@ -2,154 +2,25 @@
 /* The admin handlers (src/handlers/admin_topics.c, admin_configs.c) driven through
  * rn_handlers_dispatch with real frames, against a real topic registry in a temporary data
  * directory: what a client sees in the response, and what the registry holds afterwards. */
-#include <criterion/criterion.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <uv.h>
 
-#include "config.h"
-#include "handlers/handlers.h"
+#include "handlers/fixture.h"
 #include "log/log.h"
 #include "records/records.h"
-#include "topics/topics.h"
-#include "util/logging.h"
 
-/* ---- a broker without sockets ---- */
-
-static struct {
-    char dir[64];
-    runnel_config_t *props;
-    rn_config_t cfg;
-    rn_topics_t *topics;
-    rn_broker_info_t info;
-    rn_arena_t arena;            /* decoded responses */
-} fx;
-
-/* Opens a registry in a fresh directory. `extra` is "key=value\n" lines for the configuration. */
+/* A registry without a coordinator; `extra` is "key=value\n" lines for the configuration. */
 static void start(const char *extra)
 {
-    memset(&fx, 0, sizeof fx);
-    rn_log_set_level(RN_LOG_ERROR);   /* the registry's INFO lines and the sweeps' WARN lines */
-    strcpy(fx.dir, "/tmp/runnel-admin-XXXXXX");
-    cr_assert_not_null(mkdtemp(fx.dir));
-    fx.props = runnel_config_new();
-    char text[512], err[256];
-    snprintf(text, sizeof text, "log.dirs=%s\nauto.create.topics.enable=false\n%s", fx.dir, extra ? extra : "");
-    cr_assert_eq(rn_props_parse(fx.props, text, strlen(text), err, sizeof err), 0, "%s", err);
-    cr_assert_eq(rn_config_build(fx.props, &fx.cfg, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(rn_topics_open(&fx.cfg, &fx.topics), 0);
-    fx.info.topics = fx.topics;
-    fx.info.config = &fx.cfg;
-    fx.info.node_id = 1;
-    fx.info.cluster_id = "test-cluster";
-    fx.info.advertised_host = "127.0.0.1";
-    atomic_store(&fx.info.advertised_port, 9092);
-    fx.info.auto_create_topics_enable = false;
-    fx.info.num_partitions = fx.cfg.num_partitions;
-    rn_arena_init(&fx.arena, 0);
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
+    char props[512];
+    snprintf(props, sizeof props, "auto.create.topics.enable=false\n%s", extra ? extra : "");
+    fixture_start("admin", props, false);
 }
 
 static void stop(void)
 {
-    rn_arena_deinit(&fx.arena);
-    rn_topics_close(fx.topics);
-    rn_config_deinit(&fx.cfg);
-    runnel_config_free(fx.props);
-    nftw(fx.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_stop();
 }
 
-/* ---- one request, one response ---- */
-
-typedef struct reply {
-    rn_finish_t how;
-    int calls;
-    uint8_t *bytes;
-    size_t len;
-} reply_t;
-
-static void capture(rn_request_t *req, rn_finish_t how)
-{
-    reply_t *o = req->finish_ctx;
-    o->how = how;
-    o->calls++;
-    if (how == RN_FINISH_RESPOND) {
-        o->bytes = malloc(req->out.len);
-        cr_assert_not_null(o->bytes);
-        memcpy(o->bytes, req->out.data, req->out.len);
-        o->len = req->out.len;
-    }
-}
-
-static reply_t run_frame(const uint8_t *frame, size_t len)
-{
-    reply_t o = { 0 };
-    rn_request_t req;
-    memset(&req, 0, sizeof req);
-    req.frame = frame;
-    req.frame_len = len;
-    req.peer = "test";
-    req.broker = &fx.info;
-    rn_arena_init(&req.arena, 0);
-    rn_outbuf_init(&req.out);
-    req.finish = capture;
-    req.finish_ctx = &o;
-    rn_handlers_dispatch(&req);
-    rn_outbuf_deinit(&req.out);
-    rn_arena_deinit(&req.arena);
-    cr_assert_eq(o.calls, 1, "every request is finished exactly once");
-    return o;
-}
-
-static bool flexible(int16_t key, int16_t version)
-{
-    const rn_proto_api_t *api = rn_proto_api_find(key);
-    return api->flexible_min >= 0 && version >= api->flexible_min;
-}
-
-/* Frames `body` (the API's request struct) behind a request header, as a client would. */
-static void build_frame(int16_t key, int16_t version, const void *body, rn_outbuf_t *w)
-{
-    rn_outbuf_init(w);
-    rn_write_int16(w, key);
-    rn_write_int16(w, version);
-    rn_write_int32(w, 7);
-    rn_write_string(w, false, rn_str_from_cstr("admin-test"));
-    if (flexible(key, version))
-        rn_write_uvarint(w, 0);
-    rn_proto_api_find(key)->request_encode(w, version, body);
-    cr_assert(!w->failed);
-}
-
-/* Sends `body` and decodes the response into `resp` (the API's response struct). */
-static void call(int16_t key, int16_t version, const void *body, void *resp)
-{
-    rn_outbuf_t w;
-    build_frame(key, version, body, &w);
-    reply_t o = run_frame(w.data, w.len);
-    rn_outbuf_deinit(&w);
-    cr_assert_eq(o.how, RN_FINISH_RESPOND, "API %d v%d answered", key, version);
-    /* Decoded strings point into the response bytes: keep a copy for the test's life. */
-    uint8_t *bytes = rn_arena_try_alloc(&fx.arena, o.len);
-    cr_assert_not_null(bytes);
-    memcpy(bytes, o.bytes, o.len);
-    free(o.bytes);
-    size_t header = 8 + (flexible(key, version) ? 1 : 0);
-    rn_reader_t r;
-    rn_reader_init(&r, bytes + header, o.len - header);
-    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp), RN_DECODE_OK);
-    cr_assert_eq(rn_reader_left(&r), 0);
-}
-
-static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
 
 /* ---- request builders ---- */
 
@@ -431,7 +302,7 @@ Test(admin, with_a_loop_the_work_runs_in_the_thread_pool_and_answers_on_the_loop
     req.loop_ctx = ctx;
     rn_arena_init(&req.arena, 0);
     rn_outbuf_init(&req.out);
-    req.finish = capture;
+    req.finish = fixture_capture;
     req.finish_ctx = &o;
     rn_handlers_dispatch(&req);
     cr_assert_eq(o.calls, 0, "the answer waits for the thread pool");

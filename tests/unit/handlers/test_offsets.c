@@ -2,65 +2,21 @@
 /* OffsetCommit, OffsetFetch and OffsetDelete (src/handlers/offsets.c) driven through
  * rn_handlers_dispatch with real frames, against a real coordinator over a topic registry in a
  * temporary data directory: what a client sees, at every version, and what survives a restart. */
-#include <criterion/criterion.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "config.h"
-#include "coord/coord.h"
-#include "handlers/handlers.h"
-#include "topics/topics.h"
-#include "util/logging.h"
-
-#define NOW 1700000000000
-
-static struct {
-    char dir[64];
-    runnel_config_t *props;
-    rn_config_t cfg;
-    rn_topics_t *topics;
-    rn_coord_t *coord;
-    rn_broker_info_t info;
-    rn_arena_t arena;            /* decoded responses */
-} fx;
-
-static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+#include "handlers/fixture.h"
 
 static void open_coord(void)
 {
-    cr_assert_eq(rn_topics_open(&fx.cfg, &fx.topics), 0);
-    cr_assert_eq(rn_coord_open(&fx.cfg, fx.topics, NOW, &fx.coord), 0);
-    fx.info.topics = fx.topics;
-    fx.info.coord = fx.coord;
+    fixture_open(true);
 }
 
 static void close_coord(void)
 {
-    rn_coord_close(fx.coord);
-    rn_topics_close(fx.topics);
+    fixture_close();
 }
 
 static void start(void)
 {
-    memset(&fx, 0, sizeof fx);
-    rn_log_set_level(RN_LOG_ERROR);
-    strcpy(fx.dir, "/tmp/runnel-offsets-XXXXXX");
-    cr_assert_not_null(mkdtemp(fx.dir));
-    fx.props = runnel_config_new();
-    char text[512], err[256];
-    snprintf(text, sizeof text, "log.dirs=%s\noffsets.topic.num.partitions=3\n", fx.dir);
-    cr_assert_eq(rn_props_parse(fx.props, text, strlen(text), err, sizeof err), 0, "%s", err);
-    cr_assert_eq(rn_config_build(fx.props, &fx.cfg, err, sizeof err), 0, "%s", err);
-    fx.info.config = &fx.cfg;
-    fx.info.node_id = 1;
-    fx.info.cluster_id = "test-cluster";
-    fx.info.advertised_host = "127.0.0.1";
-    atomic_store(&fx.info.advertised_port, 9092);
-    open_coord();
-    rn_arena_init(&fx.arena, 0);
+    fixture_start("offsets", "offsets.topic.num.partitions=3\n", true);
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 3, .replication_factor = 1 };
     cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     spec.name = S("u");
@@ -68,92 +24,12 @@ static void start(void)
     cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void stop(void)
 {
-    rn_arena_deinit(&fx.arena);
-    close_coord();
-    rn_config_deinit(&fx.cfg);
-    runnel_config_free(fx.props);
-    nftw(fx.dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fixture_stop();
 }
 
 TestSuite(offsets_handlers, .init = start, .fini = stop);
-
-/* ---- one request, one response ---- */
-
-typedef struct reply {
-    rn_finish_t how;
-    int calls;
-    uint8_t *bytes;
-    size_t len;
-} reply_t;
-
-static void capture(rn_request_t *req, rn_finish_t how)
-{
-    reply_t *o = req->finish_ctx;
-    o->how = how;
-    o->calls++;
-    if (how == RN_FINISH_RESPOND) {
-        o->bytes = malloc(req->out.len);
-        cr_assert_not_null(o->bytes);
-        memcpy(o->bytes, req->out.data, req->out.len);
-        o->len = req->out.len;
-    }
-}
-
-static bool flexible(int16_t key, int16_t version)
-{
-    const rn_proto_api_t *api = rn_proto_api_find(key);
-    return api->flexible_min >= 0 && version >= api->flexible_min;
-}
-
-/* Sends `body` (the API's request struct) and decodes the response into `resp`. Without a loop
- * the thread-pool work runs inline, so the answer is there when dispatch returns. */
-static void call(int16_t key, int16_t version, const void *body, void *resp)
-{
-    rn_outbuf_t w;
-    rn_outbuf_init(&w);
-    rn_write_int16(&w, key);
-    rn_write_int16(&w, version);
-    rn_write_int32(&w, 7);
-    rn_write_string(&w, false, S("offsets-test"));
-    if (flexible(key, version))
-        rn_write_uvarint(&w, 0);
-    rn_proto_api_find(key)->request_encode(&w, version, body);
-    cr_assert(!w.failed);
-    reply_t o = { 0 };
-    rn_request_t req;
-    memset(&req, 0, sizeof req);
-    req.frame = w.data;
-    req.frame_len = w.len;
-    req.peer = "test";
-    req.broker = &fx.info;
-    rn_arena_init(&req.arena, 0);
-    rn_outbuf_init(&req.out);
-    req.finish = capture;
-    req.finish_ctx = &o;
-    rn_handlers_dispatch(&req);
-    rn_outbuf_deinit(&req.out);
-    rn_arena_deinit(&req.arena);
-    rn_outbuf_deinit(&w);
-    cr_assert_eq(o.calls, 1, "every request is finished exactly once");
-    cr_assert_eq(o.how, RN_FINISH_RESPOND, "API %d v%d answered", key, version);
-    uint8_t *bytes = rn_arena_try_alloc(&fx.arena, o.len);
-    cr_assert_not_null(bytes);
-    memcpy(bytes, o.bytes, o.len);
-    free(o.bytes);
-    size_t header = 8 + (flexible(key, version) ? 1 : 0);
-    rn_reader_t r;
-    rn_reader_init(&r, bytes + header, o.len - header);
-    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp), RN_DECODE_OK);
-    cr_assert_eq(rn_reader_left(&r), 0);
-}
 
 /* ---- request builders ---- */
 
