@@ -51,24 +51,6 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Kafka checks each batch against max.message.bytes before anything else. */
-static bool batch_too_large(const uint8_t *p, size_t len, int32_t max_message_bytes)
-{
-    while (len > 0) {
-        rn_batch_header_t h;
-        if (rn_batch_parse_header(p, len, &h) != RN_DECODE_OK)
-            return false;                  /* malformed: validation says so */
-        size_t size = rn_batch_size(&h);
-        if (size > (size_t)max_message_bytes)
-            return true;
-        if (size > len)
-            return false;
-        p += size;
-        len -= size;
-    }
-    return false;
-}
-
 /* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
 static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
                                 rn_records_t *records, rn_produce_response_partition_t *out, bool *sync_needed)
@@ -83,8 +65,6 @@ static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partiti
      * written into it in place, then the same bytes go to the log. */
     uint8_t *bytes = (uint8_t *)records->ptr;
     size_t len = records->len;
-    if (batch_too_large(bytes, len, cfg.max_message_bytes))
-        return RN_KERR_MESSAGE_TOO_LARGE;
     size_t bound = len * 32;
     bound = bound < DECOMPRESS_BOUND_MIN ? DECOMPRESS_BOUND_MIN : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX : bound;
     rn_records_summary_t sum;
@@ -95,6 +75,9 @@ static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partiti
                why ? why : "");
         return (int16_t)err;
     }
+    /* max.message.bytes bounds each batch as stored (Kafka's RecordTooLargeException). */
+    if (sum.max_batch_size > (size_t)cfg.max_message_bytes)
+        return RN_KERR_MESSAGE_TOO_LARGE;
     /* Kafka's LogValidator: v3+ carries exactly one batch per partition, clients may not
      * write control batches, and zstd needs Produce v7 (KIP-110). */
     rn_batch_header_t h;
