@@ -395,27 +395,27 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
 
 /* ---- calls that read or remove groups ---- */
 
-int16_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
+rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
                                rn_str_t group_instance_id, int32_t generation)
 {
-    int16_t err = 0;
+    rn_kerr_t err = 0;
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = rn_groups_find(groups, group_id);
     if (g == NULL) {
         /* No group: a consumer that does not use group management may commit; a commit that
          * names a generation comes from a group this broker no longer has. */
-        err = generation < 0 ? 0 : RN_GROUPS_ILLEGAL_GENERATION;
+        err = generation < 0 ? 0 : RN_KERR_ILLEGAL_GENERATION;
     } else if (generation < 0 && g->state == RN_GROUP_EMPTY) {
         err = 0;
     } else if (generation >= 0 || member_id.len > 0 || group_instance_id.ptr != NULL) {
         err = rn_groups_validate_member(g, member_id, group_instance_id);
         if (err == 0 && generation != g->generation)
-            err = RN_GROUPS_ILLEGAL_GENERATION;
+            err = RN_KERR_ILLEGAL_GENERATION;
     } else if (g->state != RN_GROUP_EMPTY) {
-        err = RN_GROUPS_UNKNOWN_MEMBER_ID;   /* only members commit to a group that has them */
+        err = RN_KERR_UNKNOWN_MEMBER_ID;   /* only members commit to a group that has them */
     }
     if (err == 0 && g != NULL && g->state == RN_GROUP_COMPLETING_REBALANCE)
-        err = RN_GROUPS_REBALANCE_IN_PROGRESS;
+        err = RN_KERR_REBALANCE_IN_PROGRESS;
     if (err == 0 && g != NULL) {
         rn_group_member_t *m = rn_groups_member(g, member_id);
         if (m != NULL)
@@ -535,15 +535,15 @@ int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t 
     return oom ? RN_ENOMEM : 0;
 }
 
-int16_t rn_groups_delete(rn_groups_t *groups, rn_str_t group_id)
+rn_kerr_t rn_groups_delete(rn_groups_t *groups, rn_str_t group_id)
 {
-    int16_t err = 0;
+    rn_kerr_t err = 0;
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = rn_groups_find(groups, group_id);
     if (g == NULL) {
-        err = RN_GROUPS_GROUP_ID_NOT_FOUND;
+        err = RN_KERR_GROUP_ID_NOT_FOUND;
     } else if (g->state != RN_GROUP_EMPTY) {
-        err = RN_GROUPS_NON_EMPTY_GROUP;
+        err = RN_KERR_NON_EMPTY_GROUP;
     } else {
         /* Members that were handed an id (MEMBER_ID_REQUIRED) and have not joined yet get
          * UNKNOWN_MEMBER_ID when they do, and start again. */

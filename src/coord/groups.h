@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "coord/coord.h"
+#include "proto/errors.h"
 #include "util/arena.h"
 #include "util/bytes.h"
 
@@ -52,7 +53,7 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
  * on a group that does not exist), UNKNOWN_MEMBER_ID 25, REBALANCE_IN_PROGRESS 27 (the group
  * is CompletingRebalance), FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
  * as in Kafka. */
-int16_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
+rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
                                rn_str_t group_instance_id, int32_t generation);
 /* True when the group does not exist or is Empty (offsets retention may apply). */
 bool rn_groups_is_empty(rn_groups_t *groups, rn_str_t group_id);
@@ -63,25 +64,6 @@ bool rn_groups_is_empty(rn_groups_t *groups, rn_str_t group_id);
 void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, rn_str_t group_id), void *ctx);
 
 /* ---- handler-facing calls ---- */
-
-/* Kafka error codes answered here, named as in the spec (rn_kerr_t is the handler room's). */
-enum {
-    RN_GROUPS_NONE = 0,
-    RN_GROUPS_UNKNOWN_SERVER_ERROR = -1,
-    RN_GROUPS_COORDINATOR_NOT_AVAILABLE = 15,
-    RN_GROUPS_ILLEGAL_GENERATION = 22,
-    RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL = 23,
-    RN_GROUPS_INVALID_GROUP_ID = 24,
-    RN_GROUPS_UNKNOWN_MEMBER_ID = 25,
-    RN_GROUPS_INVALID_SESSION_TIMEOUT = 26,
-    RN_GROUPS_REBALANCE_IN_PROGRESS = 27,
-    RN_GROUPS_INVALID_REQUEST = 42,
-    RN_GROUPS_NON_EMPTY_GROUP = 68,
-    RN_GROUPS_GROUP_ID_NOT_FOUND = 69,
-    RN_GROUPS_MEMBER_ID_REQUIRED = 79,
-    RN_GROUPS_GROUP_MAX_SIZE_REACHED = 81,
-    RN_GROUPS_FENCED_INSTANCE_ID = 82,
-};
 
 /* Limits on what a client chooses. Kafka's group.max.size is unlimited by default; members and
  * members waiting for their id (MEMBER_ID_REQUIRED) count together here. A JoinGroup with more
@@ -100,7 +82,7 @@ typedef struct rn_groups_member_meta {
 } rn_groups_member_meta_t;
 
 typedef struct rn_groups_join_result {
-    int16_t error_code;
+    rn_kerr_t error_code;
     int32_t generation_id;       /* -1 on error */
     rn_str_t protocol_type;      /* null on error */
     rn_str_t protocol_name;      /* null on error or when the group has none */
@@ -112,7 +94,7 @@ typedef struct rn_groups_join_result {
 } rn_groups_join_result_t;
 
 typedef struct rn_groups_sync_result {
-    int16_t error_code;
+    rn_kerr_t error_code;
     rn_str_t protocol_type;      /* null on error */
     rn_str_t protocol_name;
     rn_bytes_t assignment;       /* empty on error */
@@ -191,7 +173,7 @@ bool rn_groups_wait_end(rn_groups_t *groups, rn_groups_waiter_t *w, bool give_up
 
 /* Heartbeat: 0, INVALID_GROUP_ID, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION or
  * REBALANCE_IN_PROGRESS (the member must rejoin). Resets the member's session deadline. */
-int16_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
+rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
                             int32_t generation_id);
 
 /* LeaveGroup for `n` members (v0-v2 send one, with a null instance id). An empty member id with
@@ -201,8 +183,8 @@ typedef struct rn_groups_leaver {
     rn_str_t member_id;
     rn_str_t group_instance_id;  /* ptr NULL: none */
 } rn_groups_leaver_t;
-int16_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
-                        int16_t *errors);
+rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
+                        rn_kerr_t *errors);
 
 /* DescribeGroups for one group, copied into `arena`. A group this room does not know is
  * described as Kafka does before v6: state "Dead", empty protocol type and protocol, no members,
@@ -237,7 +219,7 @@ int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t 
 /* DeleteGroups for one group: removes an Empty group and queues its tombstone. Returns 0,
  * NON_EMPTY_GROUP, or GROUP_ID_NOT_FOUND (the caller still deletes offsets of a group that has
  * only offsets). Removing the group's offsets is the caller's part. */
-int16_t rn_groups_delete(rn_groups_t *groups, rn_str_t group_id);
+rn_kerr_t rn_groups_delete(rn_groups_t *groups, rn_str_t group_id);
 
 /* Whether records are queued, and writing them (blocking: not on a loop). */
 bool rn_groups_has_writes(rn_groups_t *groups);

@@ -161,15 +161,15 @@ bool rn_groups_generate_member_id(rn_str_t prefix, rn_ostr_t *out);
 int32_t rn_groups_rebalance_timeout(const rn_group_t *g);
 bool rn_groups_all_joined(const rn_group_t *g);
 /* Kafka's validateMember: 0, UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID. */
-int16_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id);
+rn_kerr_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id);
 /* Answers a JoinGroup. On success (error 0) the generation, protocol type and name come from
  * `g`; `with_members` gives the member list (the leader's answer). */
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
+void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
                             rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
 /* The same for the member's parked JoinGroup, if it has one. */
-void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, int16_t error,
+void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, rn_kerr_t error,
                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
-void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, int16_t error, rn_str_t member_id);
+void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error, rn_str_t member_id);
 /* Makes `w` the member's parked JoinGroup (an older one still parked is answered first). */
 void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w);
 /* Appends the member (the first one sets the group's protocol type and leads). False on ENOMEM. */
@@ -189,10 +189,10 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g);
 void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g);
 
 /* ---- groups_sync.c ---- */
-void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
+void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
                             rn_bytes_t assignment);
 /* Kafka's resetAndPropagateAssignmentWithError (CompletingRebalance only). */
-void rn_groups_reset_assignments(rn_groups_t *groups, rn_group_t *g, int16_t error);
+void rn_groups_reset_assignments(rn_groups_t *groups, rn_group_t *g, rn_kerr_t error);
 /* The sync deadline fired: members that never sent SyncGroup are removed. */
 void rn_groups_sync_deadline(rn_groups_t *groups, rn_group_t *g);
 

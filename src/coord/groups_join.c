@@ -42,7 +42,7 @@ void rn_groups_prepare_rebalance(rn_groups_t *groups, rn_group_t *g)
 {
     /* Members waiting for an assignment of the generation that is being replaced rejoin. */
     if (g->state == RN_GROUP_COMPLETING_REBALANCE)
-        rn_groups_reset_assignments(groups, g, RN_GROUPS_REBALANCE_IN_PROGRESS);
+        rn_groups_reset_assignments(groups, g, RN_KERR_REBALANCE_IN_PROGRESS);
     for (size_t i = 0; i < g->nmembers; i++)
         g->members[i]->pending_sync = false;
     g->sync_deadline_ms = RN_GROUPS_NO_DEADLINE;
@@ -242,7 +242,7 @@ static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_
     rn_group_member_t *m = rn_groups_new_member(args, member_id);
     if (m == NULL || !rn_groups_add_to_group(g, m)) {
         rn_groups_member_free(m);
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_SERVER_ERROR, args->member_id);
         return;
     }
     m->is_new = true;
@@ -262,7 +262,7 @@ static bool update_member(rn_groups_t *groups, rn_group_member_t *m, const rn_gr
                           rn_groups_waiter_t *w)
 {
     if (!rn_groups_set_protocols(m, args)) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_SERVER_ERROR, args->member_id);
         return false;
     }
     m->session_timeout_ms = args->session_timeout_ms;
@@ -286,12 +286,12 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
     rn_ostr_t old_id = m->member_id;
     rn_str_t old_leader = g->leader != NULL ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ "", 0 };
     /* The instance that had this id is fenced at once if it still waits. */
-    rn_groups_answer_join(groups, g, m, RN_GROUPS_FENCED_INSTANCE_ID, rn_ostr_view(old_id), (rn_str_t){ 0 }, false,
+    rn_groups_answer_join(groups, g, m, RN_KERR_FENCED_INSTANCE_ID, rn_ostr_view(old_id), (rn_str_t){ 0 }, false,
                           false);
     if (m->sync_waiter != NULL) {
         rn_groups_waiter_t *sw = m->sync_waiter;
         m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, sw, RN_GROUPS_FENCED_INSTANCE_ID, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, g, sw, RN_KERR_FENCED_INSTANCE_ID, (rn_bytes_t){ NULL, 0 });
     }
     m->member_id = *new_id;
     *new_id = (rn_ostr_t){ NULL, 0 };
@@ -329,18 +329,18 @@ static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_
 {
     rn_str_t no_id = { "", 0 };
     if (!supports_protocols(g, args)) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, no_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, no_id);
         return;
     }
     if (g->nmembers + g->npending >= RN_GROUPS_MAX_MEMBERS) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_GROUP_MAX_SIZE_REACHED, no_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_GROUP_MAX_SIZE_REACHED, no_id);
         return;
     }
     bool is_static = args->group_instance_id.ptr != NULL;
     rn_str_t client_id = args->client_id.ptr ? args->client_id : no_id;
     rn_ostr_t id = { NULL, 0 };
     if (!rn_groups_generate_member_id(is_static ? args->group_instance_id : client_id, &id)) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, no_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_SERVER_ERROR, no_id);
         return;
     }
     rn_group_member_t *old = rn_groups_static_member(g, args->group_instance_id);
@@ -355,7 +355,7 @@ static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_
             g->pending = rn_xrealloc(g->pending, g->pending_cap * sizeof *g->pending);
         }
         g->pending[g->npending++] = (rn_group_pending_t){ id, groups->now_ms + args->session_timeout_ms };
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_MEMBER_ID_REQUIRED, rn_ostr_view(id));
+        rn_groups_answer_join_error(groups, w, RN_KERR_MEMBER_ID_REQUIRED, rn_ostr_view(id));
         return;
     } else {
         add_member(groups, g, args, rn_ostr_view(id), w);
@@ -367,7 +367,7 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
                                  rn_groups_waiter_t *w)
 {
     if (!supports_protocols(g, args)) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, args->member_id);
         return;
     }
     if (args->group_instance_id.ptr == NULL && rn_groups_pending_index(g, args->member_id) >= 0) {
@@ -404,7 +404,7 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
         break;
     case RN_GROUP_EMPTY:
     case RN_GROUP_DEAD:
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_MEMBER_ID, args->member_id);
         break;
     }
 }
@@ -413,15 +413,15 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
 static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
 {
     if (args->group_id.len == 0) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_GROUP_ID, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INVALID_GROUP_ID, args->member_id);
         return NULL;
     }
     if (args->session_timeout_ms < groups->min_session_ms || args->session_timeout_ms > groups->max_session_ms) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_SESSION_TIMEOUT, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INVALID_SESSION_TIMEOUT, args->member_id);
         return NULL;
     }
     if (args->nprotocols > RN_GROUPS_MAX_PROTOCOLS || args->rebalance_timeout_ms < 0) {
-        rn_groups_answer_join_error(groups, w, RN_GROUPS_INVALID_REQUEST, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INVALID_REQUEST, args->member_id);
         return NULL;
     }
     bool unknown = args->member_id.len == 0;
@@ -431,11 +431,11 @@ static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t 
         /* Only a new member creates a group; a member id for a group that does not exist is
          * stale (the group was deleted, or the broker restarted). */
         if (!unknown) {
-            rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_MEMBER_ID, args->member_id);
+            rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_MEMBER_ID, args->member_id);
             return NULL;
         }
         if ((g = rn_groups_create(groups, args->group_id)) == NULL) {
-            rn_groups_answer_join_error(groups, w, RN_GROUPS_UNKNOWN_SERVER_ERROR, args->member_id);
+            rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_SERVER_ERROR, args->member_id);
             return NULL;
         }
         created = true;

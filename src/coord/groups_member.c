@@ -148,16 +148,16 @@ bool rn_groups_all_joined(const rn_group_t *g)
     return g->npending == 0;
 }
 
-int16_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id)
+rn_kerr_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id)
 {
     if (group_instance_id.ptr != NULL) {
         rn_group_member_t *s = rn_groups_static_member(g, group_instance_id);
         if (s == NULL)
-            return RN_GROUPS_UNKNOWN_MEMBER_ID;
+            return RN_KERR_UNKNOWN_MEMBER_ID;
         if (!rn_ostr_eq(s->member_id, member_id))
-            return RN_GROUPS_FENCED_INSTANCE_ID;
+            return RN_KERR_FENCED_INSTANCE_ID;
     }
-    return rn_groups_member(g, member_id) != NULL ? 0 : RN_GROUPS_UNKNOWN_MEMBER_ID;
+    return rn_groups_member(g, member_id) != NULL ? 0 : RN_KERR_UNKNOWN_MEMBER_ID;
 }
 
 /* A new member id: the client id (or, for a static member, its instance id), a dash, and a
@@ -200,7 +200,7 @@ rn_bytes_t rn_groups_member_metadata(const rn_group_member_t *m, rn_ostr_t name)
     return (rn_bytes_t){ (const uint8_t *)"", 0 };
 }
 
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
+void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
                             rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment)
 {
     (void)groups;
@@ -233,7 +233,7 @@ void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
     }
     if (oom) {
         memset(r, 0, sizeof *r);
-        r->error_code = RN_GROUPS_UNKNOWN_SERVER_ERROR;
+        r->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
         r->generation_id = -1;
         r->leader = r->member_id = (rn_str_t){ "", 0 };
     }
@@ -244,7 +244,7 @@ void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
 }
 
 /* Answers the member's parked JoinGroup, if it has one. */
-void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, int16_t error,
+void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, rn_kerr_t error,
                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment)
 {
     rn_groups_waiter_t *w = m->join_waiter;
@@ -254,7 +254,7 @@ void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t
     rn_groups_deliver_join(groups, g, w, error, member_id, leader, with_members, skip_assignment);
 }
 
-void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, int16_t error, rn_str_t member_id)
+void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error, rn_str_t member_id)
 {
     rn_groups_deliver_join(groups, NULL, w, error, member_id, (rn_str_t){ "", 0 }, false, false);
 }
@@ -264,7 +264,7 @@ void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, int
 void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w)
 {
     if (m->join_waiter != NULL && m->join_waiter != w)
-        rn_groups_answer_join(groups, NULL, m, RN_GROUPS_REBALANCE_IN_PROGRESS, rn_ostr_view(m->member_id),
+        rn_groups_answer_join(groups, NULL, m, RN_KERR_REBALANCE_IN_PROGRESS, rn_ostr_view(m->member_id),
                               (rn_str_t){ 0 }, false, false);
     m->join_waiter = w;
     w->member = m;
@@ -293,12 +293,12 @@ void rn_groups_remove_member(rn_groups_t *groups, rn_group_t *g, rn_group_member
 {
     /* Kafka answers a member removed during a rebalance with UNKNOWN_MEMBER_ID, so that a client
      * that is still there joins again; a parked SyncGroup gets the same. */
-    rn_groups_answer_join(groups, g, m, RN_GROUPS_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 }, (rn_str_t){ 0 }, false,
+    rn_groups_answer_join(groups, g, m, RN_KERR_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 }, (rn_str_t){ 0 }, false,
                           false);
     if (m->sync_waiter != NULL) {
         rn_groups_waiter_t *w = m->sync_waiter;
         m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, w, RN_GROUPS_UNKNOWN_MEMBER_ID, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, g, w, RN_KERR_UNKNOWN_MEMBER_ID, (rn_bytes_t){ NULL, 0 });
     }
     for (size_t i = 0; i < g->nmembers; i++) {
         if (g->members[i] == m) {

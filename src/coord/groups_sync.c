@@ -18,7 +18,7 @@
 
 /* ---- waiters ---- */
 
-void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, int16_t error,
+void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
                             rn_bytes_t assignment)
 {
     (void)groups;
@@ -35,7 +35,7 @@ void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
     }
     if (oom) {
         memset(r, 0, sizeof *r);
-        r->error_code = RN_GROUPS_UNKNOWN_SERVER_ERROR;
+        r->error_code = RN_KERR_UNKNOWN_SERVER_ERROR;
         r->assignment = (rn_bytes_t){ (const uint8_t *)"", 0 };
     }
     w->member = NULL;
@@ -76,7 +76,7 @@ bool rn_groups_wait_end(rn_groups_t *groups, rn_groups_waiter_t *w, bool give_up
 
 /* Answers every parked SyncGroup with the member's assignment (or `error`), and restarts their
  * sessions: an expiry that came while they waited was ignored (Kafka's propagateAssignment). */
-static void propagate(rn_groups_t *groups, rn_group_t *g, int16_t error)
+static void propagate(rn_groups_t *groups, rn_group_t *g, rn_kerr_t error)
 {
     for (size_t i = 0; i < g->nmembers; i++) {
         rn_group_member_t *m = g->members[i];
@@ -90,7 +90,7 @@ static void propagate(rn_groups_t *groups, rn_group_t *g, int16_t error)
     }
 }
 
-void rn_groups_reset_assignments(rn_groups_t *groups, rn_group_t *g, int16_t error)
+void rn_groups_reset_assignments(rn_groups_t *groups, rn_group_t *g, rn_kerr_t error)
 {
     for (size_t i = 0; i < g->nmembers; i++)
         rn_ostr_clear(&g->members[i]->assignment);
@@ -150,17 +150,17 @@ static void set_assignments(rn_group_t *g, const rn_groups_sync_args_t *args)
 
 static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w)
 {
-    int16_t err = rn_groups_validate_member(g, args->member_id, args->group_instance_id);
+    rn_kerr_t err = rn_groups_validate_member(g, args->member_id, args->group_instance_id);
     if (err == 0 && args->generation_id != g->generation)
-        err = RN_GROUPS_ILLEGAL_GENERATION;
+        err = RN_KERR_ILLEGAL_GENERATION;
     /* v5 (KIP-559): a member whose idea of the protocol differs from the group's. */
     if (err == 0 && ((args->protocol_type.ptr != NULL && !rn_ostr_eq(g->protocol_type, args->protocol_type)) ||
                      (args->protocol_name.ptr != NULL && !rn_ostr_eq(g->protocol_name, args->protocol_name))))
-        err = RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL;
+        err = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
     if (err == 0 && g->state == RN_GROUP_EMPTY)
-        err = RN_GROUPS_UNKNOWN_MEMBER_ID;
+        err = RN_KERR_UNKNOWN_MEMBER_ID;
     if (err == 0 && g->state == RN_GROUP_PREPARING_REBALANCE)
-        err = RN_GROUPS_REBALANCE_IN_PROGRESS;
+        err = RN_KERR_REBALANCE_IN_PROGRESS;
     if (err != 0) {
         rn_groups_deliver_sync(groups, g, w, err, (rn_bytes_t){ NULL, 0 });
         return;
@@ -176,7 +176,7 @@ static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync
     if (m->sync_waiter != NULL && m->sync_waiter != w) {
         rn_groups_waiter_t *old = m->sync_waiter;
         m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, old, RN_GROUPS_REBALANCE_IN_PROGRESS, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, g, old, RN_KERR_REBALANCE_IN_PROGRESS, (rn_bytes_t){ NULL, 0 });
     }
     m->sync_waiter = w;
     w->member = m;
@@ -197,9 +197,9 @@ bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_g
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = args->group_id.len > 0 ? rn_groups_find(groups, args->group_id) : NULL;
     if (args->group_id.len == 0)
-        rn_groups_deliver_sync(groups, NULL, w, RN_GROUPS_INVALID_GROUP_ID, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, NULL, w, RN_KERR_INVALID_GROUP_ID, (rn_bytes_t){ NULL, 0 });
     else if (g == NULL)
-        rn_groups_deliver_sync(groups, NULL, w, RN_GROUPS_UNKNOWN_MEMBER_ID, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, NULL, w, RN_KERR_UNKNOWN_MEMBER_ID, (rn_bytes_t){ NULL, 0 });
     else
         sync_locked(groups, g, args, w);
     bool done = w->done;
@@ -211,27 +211,27 @@ bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_g
 
 /* ---- Heartbeat ---- */
 
-int16_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
+rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
                             int32_t generation_id)
 {
     if (group_id.len == 0)
-        return RN_GROUPS_INVALID_GROUP_ID;
+        return RN_KERR_INVALID_GROUP_ID;
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = rn_groups_find(groups, group_id);
-    int16_t err = g == NULL ? RN_GROUPS_UNKNOWN_MEMBER_ID : rn_groups_validate_member(g, member_id, group_instance_id);
+    rn_kerr_t err = g == NULL ? RN_KERR_UNKNOWN_MEMBER_ID : rn_groups_validate_member(g, member_id, group_instance_id);
     if (err == 0 && generation_id != g->generation)
-        err = RN_GROUPS_ILLEGAL_GENERATION;
+        err = RN_KERR_ILLEGAL_GENERATION;
     if (err == 0) {
         rn_group_member_t *m = rn_groups_member(g, member_id);
         switch (g->state) {
         case RN_GROUP_EMPTY:
         case RN_GROUP_DEAD:
-            err = RN_GROUPS_UNKNOWN_MEMBER_ID;
+            err = RN_KERR_UNKNOWN_MEMBER_ID;
             break;
         case RN_GROUP_PREPARING_REBALANCE:
             /* The member is alive but must rejoin: that is how it learns of the rebalance. */
             m->deadline_ms = groups->now_ms + m->session_timeout_ms;
-            err = RN_GROUPS_REBALANCE_IN_PROGRESS;
+            err = RN_KERR_REBALANCE_IN_PROGRESS;
             break;
         case RN_GROUP_COMPLETING_REBALANCE:
         case RN_GROUP_STABLE:
@@ -246,13 +246,13 @@ int16_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t mem
 
 /* ---- LeaveGroup ---- */
 
-int16_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
-                        int16_t *errors)
+rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
+                        rn_kerr_t *errors)
 {
     if (group_id.len == 0) {
         for (size_t i = 0; i < n; i++)
-            errors[i] = RN_GROUPS_INVALID_GROUP_ID;
-        return RN_GROUPS_INVALID_GROUP_ID;
+            errors[i] = RN_KERR_INVALID_GROUP_ID;
+        return RN_KERR_INVALID_GROUP_ID;
     }
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = rn_groups_find(groups, group_id);
@@ -262,11 +262,11 @@ int16_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_
         rn_str_t instance_id = members[i].group_instance_id;
         ssize_t p;
         if (g == NULL) {
-            errors[i] = RN_GROUPS_UNKNOWN_MEMBER_ID;
+            errors[i] = RN_KERR_UNKNOWN_MEMBER_ID;
         } else if (member_id.len == 0) {
             /* An administrator removes a static member by its instance id alone (KIP-345). */
             rn_group_member_t *m = rn_groups_static_member(g, instance_id);
-            errors[i] = m != NULL ? 0 : RN_GROUPS_UNKNOWN_MEMBER_ID;
+            errors[i] = m != NULL ? 0 : RN_KERR_UNKNOWN_MEMBER_ID;
             if (m != NULL) {
                 rn_log(RN_LOG_INFO, "coord", "group %s: static member %s (%s) removed by LeaveGroup", g->group_id.ptr,
                        m->group_instance_id.ptr, m->member_id.ptr);

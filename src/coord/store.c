@@ -67,9 +67,9 @@ int rn_store_ensure(rn_store_t *store)
         };
         rn_topics_result_t res = rn_topics_create(store->topics, &spec, false, &topic);
         if (res.error_code != 0) {
-            rn_log(RN_LOG_ERROR, "coord", "cannot create %s: error %d %s", RN_STORE_TOPIC, res.error_code,
-                   res.message);
-            rc = res.error_code == 56 ? -EIO : RN_EINVAL;   /* KAFKA_STORAGE_ERROR: a disk failure */
+            rn_log(RN_LOG_ERROR, "coord", "cannot create %s: %s: %s", RN_STORE_TOPIC,
+                   rn_kerr_name(res.error_code), res.message);
+            rc = res.error_code == RN_KERR_KAFKA_STORAGE_ERROR ? -EIO : RN_EINVAL;   /* a disk failure */
             topic = NULL;
         }
     }

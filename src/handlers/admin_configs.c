@@ -288,7 +288,7 @@ typedef struct alter_resource {
     int32_t nconfigs;
     rn_config_op_t *ops;         /* NUL-terminated copies; op is OP_SET for AlterConfigs */
     bool has_null_value;         /* a null value where one is not allowed */
-    int16_t error_code;          /* set while checking */
+    rn_kerr_t error_code;          /* set while checking */
     rn_str_t error_message;
 } alter_resource_t;
 

@@ -73,7 +73,7 @@ typedef struct create_topics_job {
 /* The checks made here before the topics room sees the topic: null config values
  * (computeConfigChanges) and manual assignments (createTopic). On success *spec holds the
  * partition count and replication factor to ask for. Returns the error code, with *why. */
-static int16_t precheck_create(rn_request_t *req, const rn_create_topics_request_topic_t *t, rn_topic_spec_t *spec,
+static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_request_topic_t *t, rn_topic_spec_t *spec,
                                rn_str_t *why)
 {
     char nulls[256] = "";
@@ -162,7 +162,7 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
     rn_topic_spec_t spec = { .name = t->name, .num_partitions = t->num_partitions,
                              .replication_factor = t->replication_factor };
     rn_str_t why = { NULL, 0 };
-    int16_t code = precheck_create(req, t, &spec, &why);
+    rn_kerr_t code = precheck_create(req, t, &spec, &why);
     if (code == RN_KERR_UNKNOWN_SERVER_ERROR)
         return false;
     if (code != RN_KERR_NONE) {
@@ -389,7 +389,7 @@ static void run_delete_topics(rn_admin_job_t *job)
     /* ControllerApis.deleteTopics fails the whole request when deletion is disabled; versions
      * before 3 have no TOPIC_DELETION_DISABLED and get INVALID_REQUEST. */
     if (!req->broker->config->delete_topic_enable) {
-        int16_t code = req->api_version < 3 ? RN_KERR_INVALID_REQUEST : RN_KERR_TOPIC_DELETION_DISABLED;
+        rn_kerr_t code = req->api_version < 3 ? RN_KERR_INVALID_REQUEST : RN_KERR_TOPIC_DELETION_DISABLED;
         for (int32_t i = 0; i < n; i++) {
             rn_delete_topics_response_topic_init(&results[i]);
             results[i].name = entries[i].name;
@@ -441,7 +441,7 @@ typedef struct create_partitions_job {
 /* The assignment checks of ReplicationControlManager.createPartitions, made before the topics
  * room grows the topic. RN_KERR_NONE when there is nothing to object to here (an unknown topic
  * or a count that is no increase is left to the topics room, which words those). */
-static int16_t precheck_partitions(rn_request_t *req, const rn_create_partitions_request_topic_t *t, rn_str_t *why)
+static rn_kerr_t precheck_partitions(rn_request_t *req, const rn_create_partitions_request_topic_t *t, rn_str_t *why)
 {
     if (t->assignments.count < 0)
         return RN_KERR_NONE;
@@ -503,7 +503,7 @@ static void run_create_partitions(rn_admin_job_t *job)
             continue;
         }
         rn_str_t why = { NULL, 0 };
-        int16_t code = precheck_partitions(req, t, &why);
+        rn_kerr_t code = precheck_partitions(req, t, &why);
         if (code != RN_KERR_NONE) {
             res->error_code = code;
             res->error_message = why;

@@ -20,7 +20,6 @@
 #include "topics/topics.h"
 #include "util/err.h"
 
-enum { RN_KERR_FETCH_SESSION_ID_NOT_FOUND = 70 };
 
 typedef struct fetch fetch_t;
 

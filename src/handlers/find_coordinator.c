@@ -11,10 +11,9 @@
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 
-enum { RN_KERR_COORDINATOR_NOT_AVAILABLE = 15 };
 enum { KEY_TYPE_GROUP = 0, KEY_TYPE_TRANSACTION = 1 };
 
-static int16_t answer_for(int8_t key_type)
+static rn_kerr_t answer_for(int8_t key_type)
 {
     if (key_type == KEY_TYPE_GROUP)
         return RN_KERR_NONE;
@@ -24,7 +23,7 @@ static int16_t answer_for(int8_t key_type)
 }
 
 /* Fills `resp` for `body`; false when the arena ran out. */
-static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, int16_t error,
+static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, rn_kerr_t error,
                   rn_find_coordinator_response_t *resp)
 {
     const rn_broker_info_t *info = req->broker;
@@ -69,7 +68,7 @@ static void run_job(rn_admin_job_t *job)
 {
     find_job_t *fj = (find_job_t *)job;
     rn_store_t *store = rn_coord_store(job->req->broker->coord);
-    int16_t error = rn_store_ensure(store) == 0 ? RN_KERR_NONE : RN_KERR_COORDINATOR_NOT_AVAILABLE;
+    rn_kerr_t error = rn_store_ensure(store) == 0 ? RN_KERR_NONE : RN_KERR_COORDINATOR_NOT_AVAILABLE;
     job->oom = !build(job->req, &fj->body, error, &fj->resp);
     job->resp = &fj->resp;
 }
@@ -79,7 +78,7 @@ void rn_handle_find_coordinator(rn_request_t *req)
     rn_find_coordinator_request_t body;
     if (!rn_decode_body(req, &body))
         return;
-    int16_t error = answer_for(body.key_type);
+    rn_kerr_t error = answer_for(body.key_type);
     rn_coord_t *coord = req->broker->coord;
     if (error == 0 && coord == NULL)
         error = RN_KERR_COORDINATOR_NOT_AVAILABLE;

@@ -108,7 +108,7 @@ static void respond_join(rn_request_t *req, const rn_groups_join_result_t *r)
     rn_respond(req, &resp);
 }
 
-static void respond_join_error(rn_request_t *req, int16_t error, rn_str_t member_id)
+static void respond_join_error(rn_request_t *req, rn_kerr_t error, rn_str_t member_id)
 {
     rn_groups_join_result_t r = {
         .error_code = error, .generation_id = -1, .leader = { "", 0 }, .member_id = member_id,
@@ -127,7 +127,7 @@ static void respond_sync(rn_request_t *req, const rn_groups_sync_result_t *r)
     rn_respond(req, &resp);
 }
 
-static void respond_sync_error(rn_request_t *req, int16_t error)
+static void respond_sync_error(rn_request_t *req, rn_kerr_t error)
 {
     rn_groups_sync_result_t r = { .error_code = error, .assignment = { (const uint8_t *)"", 0 } };
     respond_sync(req, &r);
@@ -150,7 +150,7 @@ static void on_group_wake(rn_groups_waiter_t *w)
 }
 
 /* Answers with the groups room's result, or with `error` when there is none. */
-static void answer(group_wait_t *gw, int16_t error)
+static void answer(group_wait_t *gw, rn_kerr_t error)
 {
     rn_request_t *req = gw->req;
     uv_loop_t *loop = rn_loop_ctx_loop(req->loop_ctx);
@@ -172,7 +172,7 @@ static void on_retry(rn_parked_t *p, bool final)
     if (rn_groups_wait_end(gw->groups, &gw->waiter, final))
         answer(gw, 0);
     else if (final)
-        answer(gw, rn_can_park(p->ctx) ? RN_GROUPS_REBALANCE_IN_PROGRESS : RN_GROUPS_COORDINATOR_NOT_AVAILABLE);
+        answer(gw, rn_can_park(p->ctx) ? RN_KERR_REBALANCE_IN_PROGRESS : RN_KERR_COORDINATOR_NOT_AVAILABLE);
     else
         return;   /* a wake-up that was not for us: wake-ups coalesce */
     rn_unpark(p);
@@ -207,7 +207,7 @@ static void finish_or_park(group_wait_t *gw, bool done, uint64_t wait_ms)
         /* No loop to wait on (it is stopping): take the waiter back, unless the answer came. */
         done = rn_groups_wait_end(gw->groups, &gw->waiter, true);
         if (!done) {
-            answer(gw, RN_GROUPS_COORDINATOR_NOT_AVAILABLE);
+            answer(gw, RN_KERR_COORDINATOR_NOT_AVAILABLE);
             free(gw);
             return;
         }
@@ -235,7 +235,7 @@ void rn_handle_join_group(rn_request_t *req)
         return;
     rn_groups_t *groups = groups_of(req);
     if (groups == NULL) {
-        respond_join_error(req, RN_GROUPS_COORDINATOR_NOT_AVAILABLE, body.member_id);
+        respond_join_error(req, RN_KERR_COORDINATOR_NOT_AVAILABLE, body.member_id);
         return;
     }
     size_t n = body.protocols.count > 0 ? (size_t)body.protocols.count : 0;
@@ -277,7 +277,7 @@ void rn_handle_sync_group(rn_request_t *req)
         return;
     rn_groups_t *groups = groups_of(req);
     if (groups == NULL) {
-        respond_sync_error(req, RN_GROUPS_COORDINATOR_NOT_AVAILABLE);
+        respond_sync_error(req, RN_KERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
     size_t n = body.assignments.count > 0 ? (size_t)body.assignments.count : 0;
@@ -319,7 +319,7 @@ void rn_handle_heartbeat(rn_request_t *req)
     rn_heartbeat_response_t resp;
     rn_heartbeat_response_init(&resp);
     rn_str_t instance = req->api_version >= 3 ? body.group_instance_id : (rn_str_t){ NULL, 0 };
-    resp.error_code = groups == NULL ? RN_GROUPS_COORDINATOR_NOT_AVAILABLE
+    resp.error_code = groups == NULL ? RN_KERR_COORDINATOR_NOT_AVAILABLE
                                      : rn_groups_heartbeat(groups, body.group_id, body.member_id, instance,
                                                            body.generation_id);
     rn_respond(req, &resp);
@@ -337,7 +337,7 @@ void rn_handle_leave_group(rn_request_t *req)
     /* v0-v2 name one member; v3+ (KIP-345) a batch, each with its instance id. */
     size_t n = v < 3 ? 1 : (body.members.count > 0 ? (size_t)body.members.count : 0);
     rn_groups_leaver_t *leavers = rn_arena_try_alloc_array(&req->arena, rn_groups_leaver_t, n ? n : 1);
-    int16_t *errors = rn_arena_try_alloc_array(&req->arena, int16_t, n ? n : 1);
+    rn_kerr_t *errors = rn_arena_try_alloc_array(&req->arena, rn_kerr_t, n ? n : 1);
     rn_leave_group_response_member_t *items =
         v >= 3 ? rn_arena_try_alloc_array(&req->arena, rn_leave_group_response_member_t, n ? n : 1) : NULL;
     if (leavers == NULL || errors == NULL || (v >= 3 && items == NULL)) {
@@ -348,7 +348,7 @@ void rn_handle_leave_group(rn_request_t *req)
         leavers[0] = (rn_groups_leaver_t){ body.member_id, { NULL, 0 } };
     for (size_t i = 0; v >= 3 && i < n; i++)
         leavers[i] = (rn_groups_leaver_t){ body.members.items[i].member_id, body.members.items[i].group_instance_id };
-    int16_t top = RN_GROUPS_COORDINATOR_NOT_AVAILABLE;
+    rn_kerr_t top = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     if (groups != NULL)
         top = rn_groups_leave(groups, body.group_id, leavers, n, errors);
 

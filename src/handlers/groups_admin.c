@@ -84,7 +84,7 @@ void rn_handle_describe_groups(rn_request_t *req)
         rn_describe_groups_response_group_init(&items[i]);
         items[i].group_id = body.groups.items[i];
         if (groups == NULL) {
-            items[i].error_code = RN_GROUPS_COORDINATOR_NOT_AVAILABLE;
+            items[i].error_code = RN_KERR_COORDINATOR_NOT_AVAILABLE;
         } else if (!describe_one(req, groups, offsets, with_operations, &items[i])) {
             rn_reject(req, "out of memory");
             return;
@@ -168,7 +168,7 @@ void rn_handle_list_groups(rn_request_t *req)
     rn_list_groups_response_t resp;
     rn_list_groups_response_init(&resp);
     if (groups == NULL) {
-        resp.error_code = RN_GROUPS_COORDINATOR_NOT_AVAILABLE;
+        resp.error_code = RN_KERR_COORDINATOR_NOT_AVAILABLE;
         rn_respond(req, &resp);
         return;
     }
@@ -235,15 +235,15 @@ typedef struct delete_groups_job {
 } delete_groups_job_t;
 
 /* Deletes one group and its offsets. */
-static int16_t delete_one(delete_groups_job_t *j, rn_str_t group_id, int64_t now_ms)
+static rn_kerr_t delete_one(delete_groups_job_t *j, rn_str_t group_id, int64_t now_ms)
 {
     if (j->groups == NULL)
-        return RN_GROUPS_COORDINATOR_NOT_AVAILABLE;
+        return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     int16_t err = rn_groups_delete(j->groups, group_id);
-    if (err == RN_GROUPS_GROUP_ID_NOT_FOUND && j->offsets != NULL && rn_offsets_has_group(j->offsets, group_id))
+    if (err == RN_KERR_GROUP_ID_NOT_FOUND && j->offsets != NULL && rn_offsets_has_group(j->offsets, group_id))
         err = 0;
     if (err == 0 && j->offsets != NULL && rn_offsets_delete_group(j->offsets, group_id, now_ms) != 0)
-        err = RN_GROUPS_UNKNOWN_SERVER_ERROR;   /* the tombstones could not be written; logged there */
+        err = RN_KERR_UNKNOWN_SERVER_ERROR;   /* the tombstones could not be written; logged there */
     return err;
 }
 

@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include "proto/errors.h"
 #include "proto/messages.h"
 #include "util/arena.h"
 #include "util/bytes.h"
@@ -93,37 +94,6 @@ void rn_reject(rn_request_t *req, const char *why);
 /* Decodes the request body into `msg` (the API's request struct, allocated by the caller),
  * rejecting the request (and returning false) on malformed input or trailing bytes. */
 bool rn_decode_body(rn_request_t *req, void *msg);
-
-/* Kafka error codes used here (see Kafka's Errors; names as in the spec). */
-typedef enum rn_kerr {
-    RN_KERR_NONE = 0,
-    RN_KERR_UNKNOWN_SERVER_ERROR = -1,
-    RN_KERR_OFFSET_OUT_OF_RANGE = 1,
-    RN_KERR_CORRUPT_MESSAGE = 2,
-    RN_KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
-    RN_KERR_MESSAGE_TOO_LARGE = 10,
-    RN_KERR_REQUEST_TIMED_OUT = 7,
-    RN_KERR_INVALID_TOPIC_EXCEPTION = 17,
-    RN_KERR_RECORD_LIST_TOO_LARGE = 18,
-    RN_KERR_INVALID_REQUIRED_ACKS = 21,
-    RN_KERR_TOPIC_AUTHORIZATION_FAILED = 29,
-    RN_KERR_TOPIC_ALREADY_EXISTS = 36,
-    RN_KERR_INVALID_PARTITIONS = 37,
-    RN_KERR_INVALID_REPLICATION_FACTOR = 38,
-    RN_KERR_INVALID_REPLICA_ASSIGNMENT = 39,
-    RN_KERR_INVALID_CONFIG = 40,
-    RN_KERR_NOT_CONTROLLER = 41,
-    RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
-    RN_KERR_POLICY_VIOLATION = 44,
-    RN_KERR_TOPIC_DELETION_DISABLED = 73,
-    RN_KERR_KAFKA_STORAGE_ERROR = 56,
-    RN_KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
-    RN_KERR_INVALID_RECORD = 87,
-    RN_KERR_UNSUPPORTED_VERSION = 35,
-    RN_KERR_INVALID_REQUEST = 42,
-    RN_KERR_SECURITY_DISABLED = 54,
-    RN_KERR_UNKNOWN_TOPIC_ID = 100,
-} rn_kerr_t;
 
 /* Loop hooks for the network room (rn_net_config_t.loop_start/_stop/_end): per-loop state for
  * requests that wait. */

@@ -10,7 +10,7 @@ enum { TS_LATEST = -1, TS_EARLIEST = -2, TS_MAX_TIMESTAMP = -3 };
 /* The partitions' leader epoch: one node, never re-elected, so always 0 (as in Metadata). */
 enum { LEADER_EPOCH = 0 };
 
-static int16_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset, int64_t *timestamp)
+static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
     *timestamp = -1;
     switch (ts) {

@@ -15,7 +15,6 @@
 #include "handlers/handlers.h"
 #include "topics/topics.h"
 
-enum { RN_KERR_LEADER_NOT_AVAILABLE = 5 };
 
 static bool uuid_is_zero(const rn_uuid_t *id)
 {
@@ -54,7 +53,7 @@ static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_res
 
 /* A requested topic that does not exist: create it when allowed, else report it unknown. */
 static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body, rn_str_t name,
-                                  int16_t *error)
+                                  rn_kerr_t *error)
 {
     rn_topics_t *topics = req->broker->topics;
     rn_topic_t *topic = rn_topics_get(topics, name);
@@ -66,7 +65,7 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
         return NULL;
     rn_topic_spec_t spec = { .name = name, .num_partitions = -1, .replication_factor = -1 };
     rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
-    if (res.error_code == 36)            /* created meanwhile by another request */
+    if (res.error_code == RN_KERR_TOPIC_ALREADY_EXISTS)   /* created meanwhile by another request */
         return rn_topics_get(topics, name);
     if (res.error_code != 0) {
         *error = res.error_code == RN_KERR_INVALID_TOPIC_EXCEPTION ? RN_KERR_INVALID_TOPIC_EXCEPTION
@@ -131,7 +130,7 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metad
         t->name = want->name;
         t->topic_id = want->topic_id;
         rn_topic_t *topic = NULL;
-        int16_t error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        rn_kerr_t error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         if (want->name.ptr == NULL && !uuid_is_zero(&want->topic_id)) {
             topic = rn_topics_get_by_id(info->topics, want->topic_id);
             error = RN_KERR_UNKNOWN_TOPIC_ID;

@@ -20,30 +20,19 @@
 #include "util/err.h"
 #include "util/logging.h"
 
-/* Kafka error codes (Errors.java) used only here. */
-enum {
-    KERR_OFFSET_METADATA_TOO_LARGE = 12,
-    KERR_COORDINATOR_NOT_AVAILABLE = 15,
-    KERR_NOT_COORDINATOR = 16,
-    KERR_INVALID_GROUP_ID = 24,
-    KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
-    KERR_GROUP_ID_NOT_FOUND = 69,
-    KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
-};
-
 /* Group ids longer than this cannot be written: OffsetCommitKey's group is an INT16 string. */
 #define MAX_GROUP_ID_LEN INT16_MAX
 
 /* Kafka's mapping of append failures for group writes (GroupMetadataManager.appendForGroup):
  * a too-large batch is INVALID_COMMIT_OFFSET_SIZE, a storage failure NOT_COORDINATOR (clients
  * look the coordinator up again and retry), anything else UNKNOWN_SERVER_ERROR. */
-static int16_t append_error(int rc)
+static rn_kerr_t append_error(int rc)
 {
     if (rc == RN_EINVAL)
-        return KERR_INVALID_COMMIT_OFFSET_SIZE;
+        return RN_KERR_INVALID_COMMIT_OFFSET_SIZE;
     if (rc == RN_ENOMEM)
         return RN_KERR_UNKNOWN_SERVER_ERROR;
-    return KERR_NOT_COORDINATOR;
+    return RN_KERR_NOT_COORDINATOR;
 }
 
 /* `topic` is looked up once per topic of a request (NULL: it does not exist). */
@@ -83,11 +72,11 @@ static void run_commit(rn_admin_job_t *job)
 
     /* The group's verdict. v0 commits come from the ZooKeeper era, without generation or member:
      * they are stored like standalone v1 commits (generation -1, empty member id). */
-    int16_t group_error = 0;
+    rn_kerr_t group_error = 0;
     if (coord == NULL) {
-        group_error = KERR_COORDINATOR_NOT_AVAILABLE;
+        group_error = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     } else if (body->group_id.len > MAX_GROUP_ID_LEN) {
-        group_error = KERR_INVALID_GROUP_ID;
+        group_error = RN_KERR_INVALID_GROUP_ID;
     } else {
         int32_t generation = v >= 1 ? body->generation_id_or_member_epoch : -1;
         rn_str_t member_id = v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
@@ -121,7 +110,7 @@ static void run_commit(rn_admin_job_t *job)
             else if (group_error != 0)
                 rp->error_code = group_error;
             else if (qp->committed_metadata.len > (size_t)max_metadata)
-                rp->error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+                rp->error_code = RN_KERR_OFFSET_METADATA_TOO_LARGE;
             if (rp->error_code != 0)
                 continue;
             commits[n] = (rn_offsets_commit_t){
@@ -170,7 +159,7 @@ void rn_handle_offset_commit(rn_request_t *req)
 typedef rn_offset_fetch_response_group_partition_t fetched_t;
 
 static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, rn_str_t topic, int32_t partition,
-                     int16_t group_error, fetched_t *out)
+                     rn_kerr_t group_error, fetched_t *out)
 {
     rn_offset_fetch_response_group_partition_init(out);
     out->partition_index = partition;
@@ -201,7 +190,7 @@ typedef struct requested_topic {
 } requested_topic_t;
 
 static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, const requested_topic_t *topics,
-                        int32_t ntopics, int16_t group_error, rn_offset_fetch_response_group_t *out)
+                        int32_t ntopics, rn_kerr_t group_error, rn_offset_fetch_response_group_t *out)
 {
     rn_offset_fetch_response_group_init(out);
     out->group_id = group;
@@ -311,7 +300,7 @@ void rn_handle_offset_fetch(rn_request_t *req)
     int16_t v = req->api_version;
     rn_coord_t *coord = req->broker->coord;
     rn_offsets_t *offsets = coord != NULL ? rn_coord_offsets(coord) : NULL;
-    int16_t group_error = coord == NULL ? KERR_COORDINATOR_NOT_AVAILABLE : 0;
+    rn_kerr_t group_error = coord == NULL ? RN_KERR_COORDINATOR_NOT_AVAILABLE : 0;
     rn_offset_fetch_response_t resp;
     rn_offset_fetch_response_init(&resp);
     /* require_stable (v7+, KIP-447) asks to wait for pending transactional commits; there are
@@ -391,14 +380,14 @@ static void run_delete(rn_admin_job_t *job)
     if (rtopics == NULL || tps == NULL)
         goto oom;
     if (coord == NULL) {
-        j->resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        j->resp.error_code = RN_KERR_COORDINATOR_NOT_AVAILABLE;
         return;
     }
     /* Kafka: a group that does not exist is GROUP_ID_NOT_FOUND. Here a group exists while it has
      * members or offsets. */
     bool empty = rn_groups_is_empty(rn_coord_groups(coord), body->group_id);
     if (empty && !rn_offsets_has_group(rn_coord_offsets(coord), body->group_id)) {
-        j->resp.error_code = KERR_GROUP_ID_NOT_FOUND;
+        j->resp.error_code = RN_KERR_GROUP_ID_NOT_FOUND;
         return;
     }
     size_t n = 0;
@@ -424,7 +413,7 @@ static void run_delete(rn_admin_job_t *job)
             /* Kafka refuses only for topics the group is subscribed to; without the members'
              * subscriptions at hand, a group with members keeps all its offsets. */
             else if (!empty)
-                rparts[i].error_code = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+                rparts[i].error_code = RN_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
             else
                 tps[n++] = (rn_offsets_tp_t){ .topic = qt->name, .partition = partition };
         }

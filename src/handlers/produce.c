@@ -52,7 +52,7 @@ static uint64_t mono_ms(void)
 }
 
 /* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
-static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
+static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
                                 rn_records_t *records, rn_produce_response_partition_t *out, bool *sync_needed)
 {
     if (req->api_version < 3)
@@ -69,11 +69,11 @@ static int16_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partiti
     bound = bound < DECOMPRESS_BOUND_MIN ? DECOMPRESS_BOUND_MIN : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX : bound;
     rn_records_summary_t sum;
     const char *why = NULL;
-    int err = rn_records_validate(bytes, len, bound, &sum, &why);
-    if (err != 0) {
-        rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%d): %s", req->peer, topic->name, part->index, err,
-               why ? why : "");
-        return (int16_t)err;
+    rn_kerr_t err = rn_records_validate(bytes, len, bound, &sum, &why);
+    if (err != RN_KERR_NONE) {
+        rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%s): %s", req->peer, topic->name,
+               part->index, rn_kerr_name(err), why ? why : "");
+        return err;
     }
     /* max.message.bytes bounds each batch as stored (Kafka's RecordTooLargeException). */
     if (sum.max_batch_size > (size_t)cfg.max_message_bytes)
@@ -114,7 +114,7 @@ static void produce_free(produce_t *p)
 }
 
 /* After a sync failure or a sync past timeout_ms, acknowledged becomes an error. */
-static void mark_all(produce_t *p, int16_t code)
+static void mark_all(produce_t *p, rn_kerr_t code)
 {
     for (int32_t t = 0; t < p->resp.responses.count; t++) {
         rn_produce_response_topic_t *rt = &p->resp.responses.items[t];

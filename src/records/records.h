@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/errors.h"   /* rn_kerr_t */
 #include "proto/reader.h"   /* rn_decode_t */
 
 #define RN_BATCH_HEADER_LEN 61
@@ -87,14 +88,14 @@ bool rn_batch_crc_ok(const uint8_t *batch, size_t len);
  * Control batches and transactional bits are accepted. The blob must hold at least one batch
  * and nothing after the last one. Per-record timestamps, keys on compacted topics, the
  * one-batch-per-partition rule of Produce v3+ and zstd's Produce v7 minimum are the caller's.
- * Returns 0 and fills `*out`, or a Kafka error code (`*out` untouched):
- *   2 CORRUPT_MESSAGE: bad CRC, bad layout, truncated batch, bad codec data, a bomb, a
+ * Returns RN_KERR_NONE and fills `*out`, or the Kafka error code to answer (`*out` untouched):
+ *   CORRUPT_MESSAGE: bad CRC, bad layout, truncated batch, bad codec data, a bomb, a
  *     records_count that disagrees with last_offset_delta or with the records;
- *   43 UNSUPPORTED_FOR_MESSAGE_FORMAT: a magic 0/1 message set;
- *   76 UNSUPPORTED_COMPRESSION_TYPE: codec bits 5-7;
- *   87 INVALID_RECORD: an empty blob, or a record whose offsetDelta is not its position (as
+ *   UNSUPPORTED_FOR_MESSAGE_FORMAT: a magic 0/1 message set;
+ *   UNSUPPORTED_COMPRESSION_TYPE: codec bits 5-7;
+ *   INVALID_RECORD: an empty blob, or a record whose offsetDelta is not its position (as
  *     Kafka's LogValidator answers);
- *   -1 UNKNOWN_SERVER_ERROR: no memory for the decompression buffer.
+ *   UNKNOWN_SERVER_ERROR: no memory for the decompression buffer.
  * `why` (may be NULL) gets static text saying what, NULL on success. Any thread; the scratch
  * buffer is per thread and freed at thread exit. */
 typedef struct rn_records_summary {
@@ -107,8 +108,8 @@ typedef struct rn_records_summary {
     size_t max_batch_size;       /* largest rn_batch_size(), for message.max.bytes
                                     (MESSAGE_TOO_LARGE compares the whole batch, as Kafka) */
 } rn_records_summary_t;
-int rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
-                        rn_records_summary_t *out, const char **why);
+rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
+                              rn_records_summary_t *out, const char **why);
 
 /* Offsets in place (CLIENTS.md rule 8: base offset and leader epoch are outside the CRC).
  * Walks every batch of the blob `p`/`len`, which rn_records_validate() accepted, setting base

@@ -12,13 +12,6 @@
 
 #include "records/internal.h"
 
-/* Kafka error codes (Errors.java) this file answers with. */
-#define KERR_UNKNOWN_SERVER_ERROR (-1)
-#define KERR_CORRUPT_MESSAGE 2
-#define KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT 43
-#define KERR_UNSUPPORTED_COMPRESSION_TYPE 76
-#define KERR_INVALID_RECORD 87
-
 /* The smallest record: length, attributes, timestampDelta, offsetDelta, keyLength,
  * valueLength and headers count, one byte each. Bounds a declared count before the loop. */
 #define MIN_RECORD_LEN 7
@@ -33,11 +26,11 @@
 #define SCRATCH_FIRST (64u << 10)
 
 typedef struct check {
-    int err;           /* Kafka error code, 0 while fine */
+    rn_kerr_t err;     /* RN_KERR_NONE while fine */
     const char *why;
 } check_t;
 
-static int fail(check_t *c, int err, const char *why)
+static rn_kerr_t fail(check_t *c, rn_kerr_t err, const char *why)
 {
     if (c->err == 0) {
         c->err = err;
@@ -69,7 +62,7 @@ static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
     int32_t offset_delta = rn_read_varint(rec, "record offsetDelta");
     /* LogValidator: inner offsets must run 0, 1, 2...; Kafka answers INVALID_RECORD. */
     if (rn_reader_ok(rec) && offset_delta != index) {
-        fail(c, KERR_INVALID_RECORD, "record offsetDelta is not its position in the batch");
+        fail(c, RN_KERR_INVALID_RECORD, "record offsetDelta is not its position in the batch");
         return;
     }
     skip_bytes_field(rec, true, "record key");
@@ -82,9 +75,9 @@ static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
         skip_bytes_field(rec, true, "header value");
     }
     if (!rn_reader_ok(rec))
-        fail(c, KERR_CORRUPT_MESSAGE, rec->err);
+        fail(c, RN_KERR_CORRUPT_MESSAGE, rec->err);
     else if (rn_reader_left(rec) != 0)
-        fail(c, KERR_CORRUPT_MESSAGE, "record length does not match its fields");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "record length does not match its fields");
 }
 
 /* `records_count` records that must use up `data` exactly; anything else is a count that
@@ -94,22 +87,22 @@ static void walk_records(const uint8_t *data, size_t len, int32_t records_count,
     rn_reader_t r;
     rn_reader_init(&r, data, len);
     if ((size_t)records_count > len / MIN_RECORD_LEN) {
-        fail(c, KERR_CORRUPT_MESSAGE, "records_count is more than the batch can hold");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "records_count is more than the batch can hold");
         return;
     }
     for (int32_t i = 0; i < records_count; i++) {
         int32_t rec_len = rn_read_varint(&r, "record length");
         if (!rn_reader_ok(&r)) {
-            fail(c, KERR_CORRUPT_MESSAGE, r.err);
+            fail(c, RN_KERR_CORRUPT_MESSAGE, r.err);
             return;
         }
         if (rec_len < MIN_RECORD_LEN - 1) {
-            fail(c, KERR_CORRUPT_MESSAGE, "record length is too small");
+            fail(c, RN_KERR_CORRUPT_MESSAGE, "record length is too small");
             return;
         }
         rn_reader_t rec = rn_reader_split(&r, (size_t)rec_len, "record runs past the batch");
         if (!rn_reader_ok(&r)) {
-            fail(c, KERR_CORRUPT_MESSAGE, r.err);
+            fail(c, RN_KERR_CORRUPT_MESSAGE, r.err);
             return;
         }
         walk_record(&rec, i, c);
@@ -117,7 +110,7 @@ static void walk_records(const uint8_t *data, size_t len, int32_t records_count,
             return;
     }
     if (rn_reader_left(&r) != 0)
-        fail(c, KERR_CORRUPT_MESSAGE, "bytes after the last of records_count records");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "bytes after the last of records_count records");
 }
 
 /* The calling thread's scratch buffer. The pointer is also the thread's key value, so the key's
@@ -175,7 +168,7 @@ static void walk_compressed(int codec, const uint8_t *in, size_t in_len, int32_t
         cap = max_uncompressed;
     for (;;) {
         if (!scratch_reserve(cap)) {
-            fail(c, KERR_UNKNOWN_SERVER_ERROR, "out of memory for decompression");
+            fail(c, RN_KERR_UNKNOWN_SERVER_ERROR, "out of memory for decompression");
             return;
         }
         size_t out_len;
@@ -185,11 +178,11 @@ static void walk_compressed(int codec, const uint8_t *in, size_t in_len, int32_t
             break;
         }
         if (rc != RN_CODEC_ETOOBIG) {
-            fail(c, KERR_CORRUPT_MESSAGE, "compressed records are not valid for their codec");
+            fail(c, RN_KERR_CORRUPT_MESSAGE, "compressed records are not valid for their codec");
             break;
         }
         if (cap >= max_uncompressed) {
-            fail(c, KERR_CORRUPT_MESSAGE, "decompressed records exceed the bound");
+            fail(c, RN_KERR_CORRUPT_MESSAGE, "decompressed records exceed the bound");
             break;
         }
         cap = cap > max_uncompressed / 4 ? max_uncompressed : cap * 4;
@@ -207,7 +200,7 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, 
     if (left > 16 && (p[16] == 0 || p[16] == 1)) {
         int32_t message_size = (int32_t)rn_be32_get(p + 8);
         if (message_size >= (p[16] == 0 ? MIN_MESSAGE_V0_LEN : MIN_MESSAGE_V1_LEN)) {
-            fail(c, KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT, "magic 0/1 message sets are not supported");
+            fail(c, RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT, "magic 0/1 message sets are not supported");
             return;
         }
     }
@@ -215,31 +208,31 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, 
     case RN_DECODE_OK:
         break;
     case RN_DECODE_PARTIAL:
-        fail(c, KERR_CORRUPT_MESSAGE, "records end inside a batch header");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "records end inside a batch header");
         return;
     case RN_DECODE_INVALID:
-        fail(c, KERR_CORRUPT_MESSAGE, "batch has a bad magic or a batch_length below 49");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "batch has a bad magic or a batch_length below 49");
         return;
     }
     *size = rn_batch_size(h);
     if (*size > left) {
-        fail(c, KERR_CORRUPT_MESSAGE, "batch_length runs past the records");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "batch_length runs past the records");
         return;
     }
     if (!rn_batch_crc_ok(p, *size)) {
-        fail(c, KERR_CORRUPT_MESSAGE, "batch CRC-32C does not match");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "batch CRC-32C does not match");
         return;
     }
     int codec = h->attributes & RN_BATCH_ATTR_CODEC_MASK;
     if (codec > RN_CODEC_ZSTD) {
-        fail(c, KERR_UNSUPPORTED_COMPRESSION_TYPE, "batch codec bits are 5, 6 or 7");
+        fail(c, RN_KERR_UNSUPPORTED_COMPRESSION_TYPE, "batch codec bits are 5, 6 or 7");
         return;
     }
     /* LogValidator.validateBatch: at least one record, and offsets 0..count-1. Kafka answers
      * INVALID_RECORD here; a count that disagrees with the offsets is a count that disagrees
      * with the records, which the issue asks to answer CORRUPT_MESSAGE. */
     if (h->records_count <= 0 || h->last_offset_delta != h->records_count - 1) {
-        fail(c, KERR_CORRUPT_MESSAGE, "records_count and last_offset_delta disagree");
+        fail(c, RN_KERR_CORRUPT_MESSAGE, "records_count and last_offset_delta disagree");
         return;
     }
     const uint8_t *payload = p + RN_BATCH_HEADER_LEN;
@@ -250,13 +243,13 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, 
         walk_compressed(codec, payload, payload_len, h->records_count, max_uncompressed, c);
 }
 
-int rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed, rn_records_summary_t *out,
-                        const char **why)
+rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
+                              rn_records_summary_t *out, const char **why)
 {
     rn_records_summary_t sum = { .max_timestamp = -1, .max_timestamp_delta = -1 };
     check_t c = { 0 };
     if (len == 0)
-        fail(&c, KERR_INVALID_RECORD, "no record batch");   /* ProduceRequest.validateRecords */
+        fail(&c, RN_KERR_INVALID_RECORD, "no record batch");   /* ProduceRequest.validateRecords */
     for (size_t pos = 0; pos < len && c.err == 0;) {
         rn_batch_header_t h;
         size_t size = 0;

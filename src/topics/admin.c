@@ -22,9 +22,9 @@
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
-static rn_topics_result_t result(int16_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static rn_topics_result_t result(int16_t code, const char *fmt, ...)
+static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...)
 {
     rn_topics_result_t res = { .error_code = code };
     va_list ap;
@@ -114,20 +114,20 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     if (out_topic != NULL)
         *out_topic = NULL;
     if (!rn_topic_name_valid(spec->name, why, sizeof why))
-        return result(KERR_INVALID_TOPIC_EXCEPTION, "%s", why);
+        return result(RN_KERR_INVALID_TOPIC_EXCEPTION, "%s", why);
     int n = name_len(spec->name);
     int32_t npartitions = spec->num_partitions == -1 ? cfg->num_partitions : spec->num_partitions;
     if (npartitions <= 0)
-        return result(KERR_INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.");
+        return result(RN_KERR_INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.");
     if (npartitions > RN_TOPICS_MAX_PARTITIONS)
-        return result(KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.",
+        return result(RN_KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.",
                       npartitions, RN_TOPICS_MAX_PARTITIONS);
     int32_t rf = spec->replication_factor == -1 ? cfg->default_replication_factor : spec->replication_factor;
     if (rf <= 0)
-        return result(KERR_INVALID_REPLICATION_FACTOR,
+        return result(RN_KERR_INVALID_REPLICATION_FACTOR,
                       "Replication factor must be larger than 0, or -1 to use the default value.");
     if (rf > 1 && !cfg->accept_replication_factor)
-        return result(KERR_INVALID_REPLICATION_FACTOR,
+        return result(RN_KERR_INVALID_REPLICATION_FACTOR,
                       "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be "
                       "reached because only 1 broker(s) are registered.", rf, rf);
     rn_topic_override_t *ov = NULL;
@@ -140,16 +140,16 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     rn_topic_name_collision_key(spec->name, c.key);
     /* The index changes only under admin_lock, which we hold: reading it needs no other lock. */
     if (rn_topic_index_find(&topics->index, spec->name) != NULL) {
-        res = result(KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.", n, spec->name.ptr);
+        res = result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.", n, spec->name.ptr);
         goto out_unlock;
     }
     if (pending_has(topics, spec->name)) {
-        res = result(KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' is marked for deletion.", n, spec->name.ptr);
+        res = result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' is marked for deletion.", n, spec->name.ptr);
         goto out_unlock;
     }
     rn_topic_index_each(&topics->index, find_collision, &c);
     if (c.with != NULL) {
-        res = result(KERR_INVALID_TOPIC_EXCEPTION, "Topic '%.*s' collides with existing topic: %.*s", n, spec->name.ptr,
+        res = result(RN_KERR_INVALID_TOPIC_EXCEPTION, "Topic '%.*s' collides with existing topic: %.*s", n, spec->name.ptr,
                       100, c.with);
         goto out_unlock;
     }
@@ -160,7 +160,7 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     int err;
     do {
         if ((err = rn_topic_id_make(&id)) != 0) {
-            res = result(KERR_UNKNOWN_SERVER_ERROR, "Cannot make a topic id: %s", strerror(-err));
+            res = result(RN_KERR_UNKNOWN_SERVER_ERROR, "Cannot make a topic id: %s", strerror(-err));
             goto out_unlock;
         }
     } while (rn_topic_index_find_id(&topics->index, &id) != NULL);
@@ -172,7 +172,7 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     free(name);
     rn_partition_t **parts = rn_xcalloc((size_t)npartitions, sizeof *parts);
     if ((err = open_new_partitions(topics, t, 0, npartitions, parts)) != 0) {
-        res = result(KERR_KAFKA_STORAGE_ERROR, "Cannot create the partitions of topic '%s': %s", t->pub.name,
+        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot create the partitions of topic '%s': %s", t->pub.name,
                      strerror(-err));
         goto out_free_topic;
     }
@@ -182,7 +182,7 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
         .overrides = t->pub.overrides, .noverrides = t->pub.noverrides,
     };
     if ((err = rn_topics_write_file(topics, NULL, &line)) != 0) {
-        res = result(KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
         atomic_store_explicit(&t->pub.deleted, true, memory_order_release);   /* the last unref deletes the logs */
         goto out_free_topic;
     }
@@ -218,17 +218,17 @@ out_unlock:
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name)
 {
     if (!topics->cfg->delete_topic_enable)
-        return result(KERR_TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
+        return result(RN_KERR_TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
         pthread_mutex_unlock(&topics->admin_lock);
-        return result(KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+        return result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
     }
     int err = rn_topics_write_file(topics, topic, NULL);
     if (err != 0) {
         pthread_mutex_unlock(&topics->admin_lock);
-        return result(KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
     }
     rn_topic_impl_t *t = impl_of(topic);
     /* On the pending list before it leaves the index, so its name is never free while its
@@ -265,21 +265,21 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
-        res = result(KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
         goto out_unlock;
     }
     int32_t cur = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
     if (count == cur) {
-        res = result(KERR_INVALID_PARTITIONS, "Topic already has %d partition(s).", cur);
+        res = result(RN_KERR_INVALID_PARTITIONS, "Topic already has %d partition(s).", cur);
         goto out_unlock;
     }
     if (count < cur) {
-        res = result(KERR_INVALID_PARTITIONS, "The topic %s currently has %d partition(s); %d would not be an increase.",
+        res = result(RN_KERR_INVALID_PARTITIONS, "The topic %s currently has %d partition(s); %d would not be an increase.",
                      topic->name, cur, count);
         goto out_unlock;
     }
     if (count > RN_TOPICS_MAX_PARTITIONS) {
-        res = result(KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.", count,
+        res = result(RN_KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.", count,
                      RN_TOPICS_MAX_PARTITIONS);
         goto out_unlock;
     }
@@ -297,7 +297,7 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
             rn_partitions_discard(parts, count - cur);
     }
     if (err != 0) {
-        res = result(KERR_KAFKA_STORAGE_ERROR, "Cannot add partitions to topic '%s': %s", topic->name, strerror(-err));
+        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot add partitions to topic '%s': %s", topic->name, strerror(-err));
         free(parts);
         goto out_unlock;
     }
@@ -322,7 +322,7 @@ static rn_topics_result_t replace_overrides(rn_topics_t *topics, rn_topic_t *top
     int err = rn_topics_write_file(topics, NULL, &line);
     if (err != 0) {
         rn_overrides_free(ov, nov);
-        return result(KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
     }
     rn_topic_config_t config;
     rn_topic_config_compute(topics->cfg, ov, nov, &config);
@@ -352,7 +352,7 @@ rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name, c
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL)
-        res = result(KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
     if (topic == NULL || validate_only) {
         rn_overrides_free(ov, nov);
     } else {
@@ -371,7 +371,7 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
     rn_topic_override_t *ov = NULL;
     size_t nov = 0;
     if (topic == NULL) {
-        res = result(KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
     } else if (rn_topic_config_apply_ops(topics->cfg, topic->overrides, topic->noverrides, ops, n, &ov, &nov, &res) == 0) {
         /* Overrides change only under admin_lock, which we hold: reading them needs no lock. */
         if (validate_only)

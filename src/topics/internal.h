@@ -33,21 +33,6 @@
 #define RN_TOPICS_FILE_MAX_BYTES (64u << 20)   /* topic file or checkpoint we agree to read */
 #define RN_CHECKPOINT_INTERVAL_MS 60000    /* Kafka's log.flush.offset.checkpoint.interval.ms */
 
-/* Kafka error codes returned in rn_topics_result_t (names as in the spec). */
-enum {
-    KERR_NONE = 0,
-    KERR_UNKNOWN_SERVER_ERROR = -1,
-    KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
-    KERR_INVALID_TOPIC_EXCEPTION = 17,
-    KERR_TOPIC_ALREADY_EXISTS = 36,
-    KERR_INVALID_PARTITIONS = 37,
-    KERR_INVALID_REPLICATION_FACTOR = 38,
-    KERR_INVALID_CONFIG = 40,
-    KERR_INVALID_REQUEST = 42,
-    KERR_KAFKA_STORAGE_ERROR = 56,
-    KERR_TOPIC_DELETION_DISABLED = 73,
-};
-
 /* ---- names.c: topic names, topic ids, text escapes ---- */
 
 /* Kafka's Topic.validate: 1-249 bytes of [a-zA-Z0-9._-], not "." or "..". Returns true, or
@@ -177,20 +162,20 @@ const char *rn_overrides_get(const rn_topic_override_t *ov, size_t n, const char
 
 /* Checks one topic config: known key (INVALID_CONFIG "Unknown topic config name: KEY") and a
  * valid value (Kafka's ConfigException message). `value` NULL is refused as Kafka refuses it.
- * Returns 0 or KERR_INVALID_CONFIG with the message in `res`. */
-int16_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res);
+ * Returns 0 or RN_KERR_INVALID_CONFIG with the message in `res`. */
+rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res);
 /* Checks a whole set: each entry, then rules across keys (min.compaction.lag.ms <=
  * max.compaction.lag.ms, against the broker defaults where one is not overridden). */
-int16_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
                                   rn_topics_result_t *res);
 /* A new override list from CreateTopics or AlterConfigs entries: values trimmed as Kafka trims
  * them, a key given twice keeps its last value; with `skip_null`, a NULL value drops the key
  * (AlterConfigs) instead of being refused (CreateTopics). Everything is checked. */
-int16_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
+rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
                                      rn_topic_override_t **out, size_t *nout, rn_topics_result_t *res);
 /* IncrementalAlterConfigs on a copy of `cur`: SET, DELETE, APPEND and SUBTRACT (LIST keys
  * only), each key at most once per request (INVALID_REQUEST otherwise). */
-int16_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
+rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
                                   const rn_config_op_t *ops, size_t nops, rn_topic_override_t **out, size_t *nout,
                                   rn_topics_result_t *res);
 /* The effective typed config: broker defaults (from `cfg`) under the (valid) overrides. */

@@ -183,9 +183,9 @@ static void overrides_delete(rn_topic_override_t *ov, size_t *n, const char *key
 
 /* ---- Checking values ---- */
 
-static int16_t fail(rn_topics_result_t *res, int16_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static rn_kerr_t fail(rn_topics_result_t *res, rn_kerr_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int16_t fail(rn_topics_result_t *res, int16_t code, const char *fmt, ...)
+static rn_kerr_t fail(rn_topics_result_t *res, rn_kerr_t code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -215,7 +215,7 @@ static void join_choices(const char *const *choices, char *out, size_t len)
 }
 
 /* Kafka's ConfigDef parse and validator messages ("Invalid value V for configuration K: ..."). */
-static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_result_t *res)
+static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_result_t *res)
 {
     char v[48];
     switch (k->type) {
@@ -224,20 +224,20 @@ static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_re
         int64_t n;
         bool is_int = k->type == RN_CONFIG_TYPE_INT;
         if (rn_config_parse_int64(value, &n) != 0 || (is_int && (n < INT32_MIN || n > INT32_MAX)))
-            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type %s",
+            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type %s",
                         shown(value, v), k->name, is_int ? "INT" : "LONG");
         if (n < k->min)
-            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be at least %" PRId64,
+            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be at least %" PRId64,
                         shown(value, v), k->name, k->min);
         if (n > k->max)
-            return fail(res, KERR_INVALID_CONFIG,
+            return fail(res, RN_KERR_INVALID_CONFIG,
                         "Invalid value %s for configuration %s: Value must be no more than %" PRId64, shown(value, v),
                         k->name, k->max);
         return 0;
     }
     case RN_CONFIG_TYPE_BOOLEAN:
         if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
-            return fail(res, KERR_INVALID_CONFIG,
+            return fail(res, RN_KERR_INVALID_CONFIG,
                         "Invalid value %s for configuration %s: Expected value to be either true or false",
                         shown(value, v), k->name);
         return 0;
@@ -245,10 +245,10 @@ static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_re
         char *end = NULL;
         double d = strtod(value, &end);
         if (value[0] == '\0' || *end != '\0' || !isfinite(d))
-            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type DOUBLE",
+            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type DOUBLE",
                         shown(value, v), k->name);
         if (d < k->dmin || d > k->dmax)
-            return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be %s %g",
+            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be %s %g",
                         shown(value, v), k->name, d < k->dmin ? "at least" : "no more than", d < k->dmin ? k->dmin : k->dmax);
         return 0;
     }
@@ -260,12 +260,12 @@ static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_re
             return 0;
         char list[96];
         join_choices(k->choices, list, sizeof list);
-        return fail(res, KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: String must be one of: %s",
+        return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: String must be one of: %s",
                     shown(value, v), k->name, list);
     case RN_CONFIG_TYPE_LIST: {
         char canon[16];
         if (rn_config_parse_cleanup_policy(value, canon, sizeof canon, NULL) != 0)
-            return fail(res, KERR_INVALID_CONFIG,
+            return fail(res, RN_KERR_INVALID_CONFIG,
                         "Invalid value %s for configuration %s: String must be one of: compact, delete", shown(value, v),
                         k->name);
         return 0;
@@ -274,14 +274,14 @@ static int16_t check_value(const topic_key_t *k, const char *value, rn_topics_re
     return 0;
 }
 
-int16_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res)
+rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res)
 {
     char k[48];
     const topic_key_t *def = key != NULL ? find_key(key) : NULL;
     if (def == NULL)
-        return fail(res, KERR_INVALID_CONFIG, "Unknown topic config name: %s", key != NULL ? shown(key, k) : "null");
+        return fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s", key != NULL ? shown(key, k) : "null");
     if (value == NULL)
-        return fail(res, KERR_INVALID_CONFIG, "Null value not supported for topic configs: %s", key);
+        return fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for topic configs: %s", key);
     return check_value(def, value, res);
 }
 
@@ -424,7 +424,7 @@ size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_
 
 /* ---- Sets of overrides ---- */
 
-int16_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
                                   rn_topics_result_t *res)
 {
     for (size_t i = 0; i < n; i++)
@@ -437,7 +437,7 @@ int16_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_overrid
     free(lo.value);
     free(hi.value);
     if (min_lag > max_lag)
-        return fail(res, KERR_INVALID_CONFIG,
+        return fail(res, RN_KERR_INVALID_CONFIG,
                     "conflict topic config setting min.compaction.lag.ms (%" PRId64 ") > max.compaction.lag.ms (%" PRId64 ")",
                     min_lag, max_lag);
     return 0;
@@ -457,7 +457,7 @@ static char *trimmed(const char *s)
     return t;
 }
 
-int16_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
+rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
                                      rn_topic_override_t **out, size_t *nout, rn_topics_result_t *res)
 {
     rn_topic_override_t *ov = NULL;
@@ -470,7 +470,7 @@ int16_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_over
             continue;
         }
         char *value = set[i].value != NULL ? trimmed(set[i].value) : NULL;
-        int16_t code = rn_topic_config_check(set[i].key, value, res);
+        rn_kerr_t code = rn_topic_config_check(set[i].key, value, res);
         if (code == 0)
             overrides_set(&ov, &count, set[i].key, value);
         free(value);
@@ -536,23 +536,23 @@ static char *list_op(const char *current, const char *operand, int8_t op)
     return out.ptr;
 }
 
-int16_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
+rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
                                   const rn_config_op_t *ops, size_t nops, rn_topic_override_t **out, size_t *nout,
                                   rn_topics_result_t *res)
 {
     size_t count = ncur;
     rn_topic_override_t *ov = rn_overrides_dup(cur, ncur);
-    int16_t code = 0;
+    rn_kerr_t code = 0;
     char k[48];
     for (size_t i = 0; i < nops && code == 0; i++) {
         const rn_config_op_t *op = &ops[i];
         if (op->key == NULL) {
-            code = fail(res, KERR_INVALID_REQUEST, "Null config name");
+            code = fail(res, RN_KERR_INVALID_REQUEST, "Null config name");
             break;
         }
         for (size_t j = 0; j < i && code == 0; j++)
             if (ops[j].key != NULL && strcmp(ops[j].key, op->key) == 0)
-                code = fail(res, KERR_INVALID_REQUEST, "Error due to duplicate config keys");
+                code = fail(res, RN_KERR_INVALID_REQUEST, "Error due to duplicate config keys");
         if (code != 0)
             break;
         const topic_key_t *def = find_key(op->key);
@@ -572,15 +572,15 @@ int16_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_overrid
         case OP_SUBTRACT: {
             const char *verb = op->op == OP_APPEND ? "APPEND" : "SUBTRACT";
             if (def == NULL) {
-                code = fail(res, KERR_INVALID_CONFIG, "Unknown topic config name: %s", shown(op->key, k));
+                code = fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s", shown(op->key, k));
                 break;
             }
             if (def->type != RN_CONFIG_TYPE_LIST) {
-                code = fail(res, KERR_INVALID_CONFIG, "Can't %s to key %s because its type is not LIST.", verb, def->name);
+                code = fail(res, RN_KERR_INVALID_CONFIG, "Can't %s to key %s because its type is not LIST.", verb, def->name);
                 break;
             }
             if (op->value == NULL) {
-                code = fail(res, KERR_INVALID_CONFIG, "Null value not supported for : %s", def->name);
+                code = fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for : %s", def->name);
                 break;
             }
             effective_t e = effective(cfg, def, ov, count);
@@ -592,7 +592,7 @@ int16_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_overrid
             break;
         }
         default:
-            code = fail(res, KERR_INVALID_REQUEST, "Unknown alter config operation %d", op->op);
+            code = fail(res, RN_KERR_INVALID_REQUEST, "Unknown alter config operation %d", op->op);
             break;
         }
     }

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "log/log.h"
+#include "proto/errors.h"
 #include "util/bytes.h"
 
 typedef struct rn_topics rn_topics_t;
@@ -116,7 +117,7 @@ void rn_topics_list_free(rn_topic_t **list, size_t n);
 
 /* Kafka error codes these return (0 on success), with a message for the response. */
 typedef struct rn_topics_result {
-    int16_t error_code;
+    rn_kerr_t error_code;
     char message[160];
 } rn_topics_result_t;
 

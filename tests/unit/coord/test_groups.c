@@ -137,7 +137,7 @@ static void client_init(client_t *c, const char *instance)
 static void took_join(client_t *c)
 {
     const rn_groups_join_result_t *r = &c->w.join;
-    if (r->error_code == 0 || r->error_code == RN_GROUPS_MEMBER_ID_REQUIRED)
+    if (r->error_code == 0 || r->error_code == RN_KERR_MEMBER_ID_REQUIRED)
         snprintf(c->id, sizeof c->id, "%.*s", (int)r->member_id.len, r->member_id.ptr);
     if (r->error_code == 0)
         c->generation = r->generation_id;
@@ -171,7 +171,7 @@ static bool join(client_t *c, const char *group) { return join_v(c, 7, group); }
 static bool join_new(client_t *c, const char *group)
 {
     cr_assert(join(c, group));
-    cr_assert_eq(c->w.join.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(c->w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     return join(c, group);
 }
 
@@ -220,7 +220,7 @@ static int16_t heartbeat(client_t *c, const char *group)
 static int16_t leave(client_t *c, const char *group)
 {
     rn_groups_leaver_t l = { S(c->id), c->instance ? S(c->instance) : NONE };
-    int16_t err = -2;
+    rn_kerr_t err = -2;   /* not a Kafka code: shows it was written */
     cr_assert_eq(rn_groups_leave(G, S(group), &l, 1, &err), 0);
     return err;
 }
@@ -263,7 +263,7 @@ static void stable_two(client_t *a, client_t *b, const char *group)
     stable_one(a, group);
     cr_assert_not(join_new(b, group));
     cr_assert_str_eq(state(group), "PreparingRebalance");
-    cr_assert_eq(heartbeat(a, group), RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(heartbeat(a, group), RN_KERR_REBALANCE_IN_PROGRESS);
     cr_assert(join(a, group), "the last member to rejoin completes the join phase");
     cr_assert(join_answered(b));
     cr_assert_eq(a->generation, 2);
@@ -288,7 +288,7 @@ Test(groups, first_member_waits_the_initial_delay_then_leads_generation_1)
     client_t a;
     client_init(&a, NULL);
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(a.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_eq(strncmp(a.id, "client-", 7), 0, "client id, dash, UUID: %s", a.id);
     cr_assert_eq(strlen(a.id), 7 + 36);
     cr_assert_str_eq(state("g"), "Empty", "a member waiting for its id is not in the group yet");
@@ -339,7 +339,7 @@ Test(groups, member_id_required_only_for_v4_and_later_without_instance_id)
     client_init(&st, "instance-1");
     cr_assert_not(join_v(&old, 3, "g"), "a v3 client joins at once (CLIENTS.md rule 5)");
     cr_assert(join_v(&v4, 4, "g"));
-    cr_assert_eq(v4.w.join.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(v4.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_neq(v4.id[0], '\0');
     cr_assert_eq(v4.w.join.generation_id, -1);
     cr_assert_not(join_v(&st, 5, "g"), "a static member joins at once");
@@ -361,7 +361,7 @@ Test(groups, pending_member_blocks_the_join_phase_until_its_session_expires)
     client_init(&c, NULL);
     stable_two(&a, &b, "g");
     cr_assert(join(&c, "g"));
-    cr_assert_eq(c.w.join.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(c.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_not(join(&a, "g"), "the leader's join starts a rebalance");
     cr_assert_not(join(&b, "g"));
     tick(5000);
@@ -408,15 +408,15 @@ Test(groups, leave_rebalances_the_rest)
     stable_two(&a, &b, "g");
     cr_assert_eq(leave(&b, "g"), 0);
     cr_assert_str_eq(state("g"), "PreparingRebalance");
-    cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(heartbeat(&a, "g"), RN_KERR_REBALANCE_IN_PROGRESS);
     cr_assert(join(&a, "g"), "a is the only member left: the rebalance completes with its join");
     cr_assert_eq(a.generation, 3);
     cr_assert_eq(a.w.join.nmembers, 1);
-    cr_assert_eq(leave(&b, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
-    cr_assert_eq(heartbeat(&b, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(leave(&b, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(heartbeat(&b, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert_eq(leave(&a, "g"), 0);
     cr_assert_str_eq(state("g"), "Empty", "the last leave ends the generation at once");
-    cr_assert_eq(leave(&a, "nosuch"), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(leave(&a, "nosuch"), RN_KERR_UNKNOWN_MEMBER_ID);
 }
 
 Test(groups, leave_v3_batch_removes_static_members_by_instance_id)
@@ -431,13 +431,13 @@ Test(groups, leave_v3_batch_removes_static_members_by_instance_id)
     cr_assert(join_answered(&a));
     cr_assert(join_answered(&b));
     rn_groups_leaver_t ls[] = { { S(""), S("ia") }, { S(b.id), S("ib") }, { S(""), S("nobody") } };
-    int16_t errs[3];
+    rn_kerr_t errs[3];
     cr_assert_eq(rn_groups_leave(G, S("g"), ls, 3, errs), 0);
     cr_assert_eq(errs[0], 0);
     cr_assert_eq(errs[1], 0);
-    cr_assert_eq(errs[2], RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(errs[2], RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert_str_eq(state("g"), "Empty");
-    cr_assert_eq(rn_groups_leave(G, S(""), ls, 1, errs), RN_GROUPS_INVALID_GROUP_ID);
+    cr_assert_eq(rn_groups_leave(G, S(""), ls, 1, errs), RN_KERR_INVALID_GROUP_ID);
 }
 
 Test(groups, session_expiry_removes_a_silent_member)
@@ -453,8 +453,8 @@ Test(groups, session_expiry_removes_a_silent_member)
     cr_assert_str_eq(state("g"), "Stable", "9 s of silence is within b's 10 s session");
     tick(1100);
     cr_assert_str_eq(state("g"), "PreparingRebalance", "b expired");
-    cr_assert_eq(heartbeat(&b, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
-    cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(heartbeat(&b, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(heartbeat(&a, "g"), RN_KERR_REBALANCE_IN_PROGRESS);
     cr_assert(join(&a, "g"));
     cr_assert_eq(a.generation, 3);
     cr_assert_eq(a.w.join.nmembers, 1);
@@ -472,7 +472,7 @@ Test(groups, member_waiting_in_a_rebalance_does_not_expire)
     cr_assert_not(join(&b, "g"), "b rejoins with new metadata: a rebalance");
     for (int i = 0; i < 6; i++) {
         tick(3000);
-        cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_REBALANCE_IN_PROGRESS, "a is alive but does not rejoin");
+        cr_assert_eq(heartbeat(&a, "g"), RN_KERR_REBALANCE_IN_PROGRESS, "a is alive but does not rejoin");
     }
     cr_assert_not(answered(&b), "18 s without a heartbeat from b, beyond its 10 s session: it waits, so it stays");
     cr_assert_str_eq(state("g"), "PreparingRebalance");
@@ -492,14 +492,14 @@ Test(groups, rebalance_timeout_removes_a_member_that_does_not_rejoin)
     cr_assert_not(join(&a, "g"), "the leader rejoins: a rebalance");
     for (int i = 0; i < 6; i++) {
         tick(3000);
-        cr_assert_eq(heartbeat(&b, "g"), RN_GROUPS_REBALANCE_IN_PROGRESS, "b is alive but never rejoins");
+        cr_assert_eq(heartbeat(&b, "g"), RN_KERR_REBALANCE_IN_PROGRESS, "b is alive but never rejoins");
     }
     cr_assert_not(answered(&a), "18 s: within the 20 s rebalance timeout");
     tick(2000);
     cr_assert(join_answered(&a));
     cr_assert_eq(a.generation, 3);
     cr_assert_eq(a.w.join.nmembers, 1, "b was removed");
-    cr_assert_eq(heartbeat(&b, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(heartbeat(&b, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
 }
 
 Test(groups, a_member_that_never_syncs_is_removed_after_the_rebalance_timeout)
@@ -520,8 +520,8 @@ Test(groups, a_member_that_never_syncs_is_removed_after_the_rebalance_timeout)
     cr_assert_not(answered(&b));
     tick(2000);
     cr_assert(answered(&b), "a sent no SyncGroup within the rebalance timeout: removed");
-    cr_assert_eq(b.w.sync.error_code, RN_GROUPS_REBALANCE_IN_PROGRESS);
-    cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(heartbeat(&a, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(join(&b, "g"), "b, the only member left, rejoins and completes the join phase");
     cr_assert_eq(b.generation, 3);
 }
@@ -620,7 +620,7 @@ Test(groups, inconsistent_protocol_type_or_protocols_get_error_23)
     cr_assert_not(join_v(&a, 3, "g"));
     b.protocols = STICKY;
     cr_assert(join_v(&b, 3, "g"));
-    cr_assert_eq(b.w.join.error_code, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL);
+    cr_assert_eq(b.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
     rn_groups_join_args_t args = {
         .version = 3, .group_id = S("g"), .member_id = S(""), .protocol_type = S("connect"), .client_id = S("c"),
         .session_timeout_ms = 10000, .rebalance_timeout_ms = 10000, .protocols = RANGE, .nprotocols = 1,
@@ -628,11 +628,11 @@ Test(groups, inconsistent_protocol_type_or_protocols_get_error_23)
     uint64_t wait_ms;
     c.w.arena = &ARENA;
     cr_assert(rn_groups_join(G, &args, &c.w, &wait_ms));
-    cr_assert_eq(c.w.join.error_code, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, "protocol type differs");
+    cr_assert_eq(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "protocol type differs");
     args.protocol_type = S("");
     args.group_id = S("other");
     cr_assert(rn_groups_join(G, &args, &c.w, &wait_ms));
-    cr_assert_eq(c.w.join.error_code, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, "an empty protocol type");
+    cr_assert_eq(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "an empty protocol type");
     rn_groups_overview_t *list;
     size_t n;
     cr_assert_eq(rn_groups_list(G, &ARENA, &list, &n), 0);
@@ -645,16 +645,16 @@ Test(groups, session_timeout_outside_the_configured_range_gets_error_26)
     client_init(&a, NULL);
     a.session_ms = 5999;
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_INVALID_SESSION_TIMEOUT);
+    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
     a.session_ms = 1800001;
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_INVALID_SESSION_TIMEOUT);
+    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
     a.session_ms = 6000;
     cr_assert(join(&a, ""));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_INVALID_GROUP_ID);
+    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_GROUP_ID);
     snprintf(a.id, sizeof a.id, "stale-id");
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_UNKNOWN_MEMBER_ID, "a member id for a group that does not exist");
+    cr_assert_eq(a.w.join.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "a member id for a group that does not exist");
 }
 
 /* ---- sync and heartbeat errors ---- */
@@ -666,25 +666,25 @@ Test(groups, sync_and_heartbeat_check_member_generation_and_state)
     client_init(&b, NULL);
     stable_two(&a, &b, "g");
     a.generation = 1;
-    cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_ILLEGAL_GENERATION);
+    cr_assert_eq(heartbeat(&a, "g"), RN_KERR_ILLEGAL_GENERATION);
     cr_assert(sync(&a, "g"));
-    cr_assert_eq(a.w.sync.error_code, RN_GROUPS_ILLEGAL_GENERATION);
+    cr_assert_eq(a.w.sync.error_code, RN_KERR_ILLEGAL_GENERATION);
     a.generation = 2;
     client_t x;
     client_init(&x, NULL);
     snprintf(x.id, sizeof x.id, "nobody");
     x.generation = 2;
-    cr_assert_eq(heartbeat(&x, "g"), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(heartbeat(&x, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(sync(&x, "g"));
-    cr_assert_eq(x.w.sync.error_code, RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(sync(&x, "no-group"));
-    cr_assert_eq(x.w.sync.error_code, RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
 
     rn_groups_sync_args_t v5 = { .group_id = S("g"), .generation_id = 2, .member_id = S(b.id),
                                  .protocol_type = S("consumer"), .protocol_name = S("roundrobin") };
     uint64_t wait_ms;
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
-    cr_assert_eq(b.w.sync.error_code, RN_GROUPS_INCONSISTENT_GROUP_PROTOCOL, "v5 checks the protocol name");
+    cr_assert_eq(b.w.sync.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "v5 checks the protocol name");
     v5.protocol_name = S("range");
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
     cr_assert_eq(b.w.sync.error_code, 0, "a Stable group answers a sync at once");
@@ -692,7 +692,7 @@ Test(groups, sync_and_heartbeat_check_member_generation_and_state)
 
     cr_assert_not(join(&a, "g"));
     cr_assert(sync(&b, "g"));
-    cr_assert_eq(b.w.sync.error_code, RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 Test(groups, a_rebalance_answers_waiting_syncs_with_rebalance_in_progress)
@@ -708,7 +708,7 @@ Test(groups, a_rebalance_answers_waiting_syncs_with_rebalance_in_progress)
     cr_assert_not(sync(&b, "g"));
     cr_assert_not(join_new(&c, "g"), "a new member while b waits for its assignment");
     cr_assert(answered(&b));
-    cr_assert_eq(b.w.sync.error_code, RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 /* ---- static membership ---- */
@@ -743,12 +743,12 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
 
     client_t zombie = a;
     snprintf(zombie.id, sizeof zombie.id, "%s", old_id);
-    cr_assert_eq(heartbeat(&zombie, "g"), RN_GROUPS_FENCED_INSTANCE_ID);
+    cr_assert_eq(heartbeat(&zombie, "g"), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(sync(&zombie, "g"));
-    cr_assert_eq(zombie.w.sync.error_code, RN_GROUPS_FENCED_INSTANCE_ID);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2), RN_GROUPS_FENCED_INSTANCE_ID);
+    cr_assert_eq(zombie.w.sync.error_code, RN_KERR_FENCED_INSTANCE_ID);
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(join(&zombie, "g"));
-    cr_assert_eq(zombie.w.join.error_code, RN_GROUPS_FENCED_INSTANCE_ID);
+    cr_assert_eq(zombie.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID);
 }
 
 Test(groups, static_leader_rejoining_with_v9_skips_the_assignment)
@@ -776,13 +776,13 @@ Test(groups, static_member_replacing_a_waiting_one_fences_it)
     client_init(&a2, "ia");
     cr_assert_not(join(&a2, "g"), "a second process with a's instance id takes its place");
     cr_assert(answered(&a));
-    cr_assert_eq(a.w.join.error_code, RN_GROUPS_FENCED_INSTANCE_ID, "the first one is fenced");
+    cr_assert_eq(a.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID, "the first one is fenced");
     cr_assert(join(&b, "g"), "b is the last to rejoin");
     cr_assert(join_answered(&a2));
     cr_assert_eq(a2.w.join.error_code, 0);
     cr_assert_eq(a2.generation, 3);
     cr_assert_eq(a2.w.join.nmembers, 2, "a2 took a's place as leader too");
-    cr_assert_eq(heartbeat(&a, "g"), RN_GROUPS_FENCED_INSTANCE_ID);
+    cr_assert_eq(heartbeat(&a, "g"), RN_KERR_FENCED_INSTANCE_ID);
 }
 
 /* ---- admin calls ---- */
@@ -792,8 +792,8 @@ Test(groups, delete_refuses_a_group_with_members_and_removes_an_empty_one)
     client_t a;
     client_init(&a, NULL);
     stable_one(&a, "g");
-    cr_assert_eq(rn_groups_delete(G, S("g")), RN_GROUPS_NON_EMPTY_GROUP);
-    cr_assert_eq(rn_groups_delete(G, S("nosuch")), RN_GROUPS_GROUP_ID_NOT_FOUND);
+    cr_assert_eq(rn_groups_delete(G, S("g")), RN_KERR_NON_EMPTY_GROUP);
+    cr_assert_eq(rn_groups_delete(G, S("nosuch")), RN_KERR_GROUP_ID_NOT_FOUND);
     cr_assert_eq(leave(&a, "g"), 0);
     cr_assert_str_eq(state("g"), "Empty");
     cr_assert_eq(rn_groups_delete(G, S("g")), 0);
@@ -831,19 +831,19 @@ Test(groups, offset_commit_check_follows_kafka)
     client_init(&a, NULL);
     client_init(&b, NULL);
     cr_assert_eq(rn_groups_check_commit(G, S("solo"), S(""), NONE, -1), 0, "a standalone commit");
-    cr_assert_eq(rn_groups_check_commit(G, S("solo"), S("m"), NONE, 3), RN_GROUPS_ILLEGAL_GENERATION);
+    cr_assert_eq(rn_groups_check_commit(G, S("solo"), S("m"), NONE, 3), RN_KERR_ILLEGAL_GENERATION);
     cr_assert(rn_groups_is_empty(G, S("solo")));
     stable_one(&a, "g");
     cr_assert_not(rn_groups_is_empty(G, S("g")));
     cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 1), 0);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 7), RN_GROUPS_ILLEGAL_GENERATION);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S("other"), NONE, 1), RN_GROUPS_UNKNOWN_MEMBER_ID);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(""), NONE, -1), RN_GROUPS_UNKNOWN_MEMBER_ID,
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 7), RN_KERR_ILLEGAL_GENERATION);
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S("other"), NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(""), NONE, -1), RN_KERR_UNKNOWN_MEMBER_ID,
                  "only members commit to a group that has them");
     cr_assert_not(join_new(&b, "g"));
     cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 1), 0, "allowed while preparing");
     cr_assert(join(&a, "g"));
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 2), RN_GROUPS_REBALANCE_IN_PROGRESS,
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 2), RN_KERR_REBALANCE_IN_PROGRESS,
                  "not before the assignment");
 }
 

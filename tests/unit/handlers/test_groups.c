@@ -142,7 +142,7 @@ static int16_t commit_standalone(const char *group)
 Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
 {
     rn_join_group_response_t j = join_v(5, "g", S(""), NUL);
-    cr_assert_eq(j.error_code, RN_GROUPS_MEMBER_ID_REQUIRED);
+    cr_assert_eq(j.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_eq(strncmp(j.member_id.ptr, "groups-test-", 12), 0, "the client id, a dash and a UUID");
     rn_str_t id = j.member_id;
     j = join_v(5, "g", id, NUL);
@@ -158,7 +158,7 @@ Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
     cr_assert(str_is(s.protocol_name, "range"));
     cr_assert_eq(s.assignment.len, 8);
     cr_assert_eq(heartbeat_v(4, "g", 1, id), 0);
-    cr_assert_eq(heartbeat_v(0, "g", 0, id), RN_GROUPS_ILLEGAL_GENERATION);
+    cr_assert_eq(heartbeat_v(0, "g", 0, id), RN_KERR_ILLEGAL_GENERATION);
 
     rn_describe_groups_response_group_t d = describe_v(5, "g");
     cr_assert_eq(d.error_code, 0);
@@ -192,16 +192,16 @@ Test(groups_handlers, a_join_that_must_wait_without_a_loop_gets_coordinator_not_
     cr_assert_eq(a.error_code, 0);
     cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
     rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(b.error_code, RN_GROUPS_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
-    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_GROUPS_REBALANCE_IN_PROGRESS);
+    cr_assert_eq(b.error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
+    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
 {
     rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
     cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
-    cr_assert_eq(delete_v(2, "g"), RN_GROUPS_NON_EMPTY_GROUP);
-    cr_assert_eq(delete_v(0, "nosuch"), RN_GROUPS_GROUP_ID_NOT_FOUND);
+    cr_assert_eq(delete_v(2, "g"), RN_KERR_NON_EMPTY_GROUP);
+    cr_assert_eq(delete_v(0, "nosuch"), RN_KERR_GROUP_ID_NOT_FOUND);
 
     rn_leave_group_request_t body;
     rn_leave_group_request_init(&body);
@@ -209,7 +209,7 @@ Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
     body.member_id = S("stranger");
     rn_leave_group_response_t resp;
     call(RN_API_LEAVE_GROUP, 0, &body, &resp);
-    cr_assert_eq(resp.error_code, RN_GROUPS_UNKNOWN_MEMBER_ID, "v0: the member's error is the error");
+    cr_assert_eq(resp.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "v0: the member's error is the error");
 
     rn_leave_group_request_member_t ms[2];
     rn_leave_group_request_member_init(&ms[0]);
@@ -222,7 +222,7 @@ Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
     cr_assert_eq(resp.error_code, 0);
     cr_assert_eq(resp.members.count, 2);
     cr_assert_eq(resp.members.items[0].error_code, 0);
-    cr_assert_eq(resp.members.items[1].error_code, RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(resp.members.items[1].error_code, RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(str_is(describe_v(0, "g").group_state, "Empty"));
     cr_assert_eq(delete_v(1, "g"), 0);
     rn_describe_groups_response_group_t d = describe_v(5, "g");
@@ -258,7 +258,7 @@ Test(groups_handlers, list_groups_with_offsets_only_groups_and_state_filter)
     cr_assert(str_is(describe_v(3, "solo").group_state, "Empty"));
     cr_assert_eq(delete_v(2, "solo"), 0, "a group with only offsets is deleted with them");
     cr_assert(str_is(describe_v(3, "solo").group_state, "Dead"));
-    cr_assert_eq(delete_v(2, "solo"), RN_GROUPS_GROUP_ID_NOT_FOUND);
+    cr_assert_eq(delete_v(2, "solo"), RN_KERR_GROUP_ID_NOT_FOUND);
 }
 
 Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
@@ -271,7 +271,7 @@ Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
     rn_describe_groups_response_group_t d = describe_v(5, "g");
     cr_assert(str_is(d.group_state, "Empty"), "members must join again after a restart");
     cr_assert(str_is(d.protocol_type, "consumer"));
-    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_GROUPS_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_KERR_UNKNOWN_MEMBER_ID);
     rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
     cr_assert_eq(b.error_code, 0);
     cr_assert_eq(b.generation_id, 2, "the generation goes on");

@@ -9,10 +9,6 @@
 #include "golden.h"
 #include "records/records.h"
 
-#define KERR_CORRUPT_MESSAGE 2
-#define KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT 43
-#define KERR_UNSUPPORTED_COMPRESSION_TYPE 76
-#define KERR_INVALID_RECORD 87
 
 #define BOUND (1u << 20)
 
@@ -87,7 +83,7 @@ Test(validate, every_truncation_of_a_librdkafka_batch_is_rejected)
     for (size_t i = 0; i < NGOLDEN; i++)
         for (size_t n = 1; n < golden[i].len; n++)
             cr_assert_eq(rn_records_validate(golden[i].batch, n, BOUND, &(rn_records_summary_t){ 0 }, NULL),
-                         KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", golden[i].name, n);
+                         RN_KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", golden[i].name, n);
 }
 
 Test(validate, librdkafka_batches_with_trailing_garbage_are_corrupt)
@@ -95,7 +91,7 @@ Test(validate, librdkafka_batches_with_trailing_garbage_are_corrupt)
     for (size_t i = 0; i < NGOLDEN; i++) {
         tb_buf_t b = golden_copy(i);
         tb_u8(&b, 0);
-        cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE, "%s", golden[i].name);
+        cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s", golden[i].name);
         free(b.p);
     }
 }
@@ -185,10 +181,10 @@ Test(validate, a_bad_crc_is_corrupt)
     tb_spec_t s = { .nrecords = 3, .value_len = 8 };
     tb_buf_t b = tb_batch(&s);
     b.p[b.len - 1] ^= 1;
-    cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     b.p[b.len - 1] ^= 1;
     b.p[17] ^= 0x80;
-    cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     free(b.p);
 }
 
@@ -204,7 +200,7 @@ Test(validate, every_truncation_is_rejected)
                       "%s: %zu-byte prefix", codecs[c].name, n);
             rn_records_summary_t sum;
             int rc = rn_records_validate(b.p, n, BOUND, &sum, NULL);
-            cr_assert_eq(rc, n == 0 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", codecs[c].name, n);
+            cr_assert_eq(rc, n == 0 ? RN_KERR_INVALID_RECORD : RN_KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", codecs[c].name, n);
         }
         free(b.p);
     }
@@ -218,7 +214,7 @@ Test(validate, a_second_batch_cut_short_rejects_the_whole_blob)
     tb_put(&blob, one.p, one.len);
     for (size_t n = one.len + 1; n < blob.len; n++) {
         tb_buf_t cut = { .p = blob.p, .len = n };
-        cr_assert_eq(validate_quiet(&cut), KERR_CORRUPT_MESSAGE, "%zu bytes", n);
+        cr_assert_eq(validate_quiet(&cut), RN_KERR_CORRUPT_MESSAGE, "%zu bytes", n);
     }
     free(one.p);
     free(blob.p);
@@ -229,14 +225,14 @@ Test(validate, trailing_garbage_is_corrupt)
     tb_spec_t s = { .nrecords = 2, .value_len = 5 };
     tb_buf_t b = tb_batch(&s);
     tb_put(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
-    cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     free(b.p);
 }
 
 Test(validate, an_empty_blob_has_no_batch)
 {
     tb_buf_t b = { .p = (uint8_t *)"", .len = 0 };
-    cr_assert_eq(validate_quiet(&b), KERR_INVALID_RECORD);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_INVALID_RECORD);
 }
 
 /* Hand-built records sections wrapped in a valid header with the given count. */
@@ -278,7 +274,7 @@ Test(validate, a_six_byte_varint_length_is_corrupt)
     tb_buf_t rec = { 0 };
     good_record(&rec, 0);
     tb_put(&p, rec.p + 1, rec.len - 1);   /* the record without its 1-byte length */
-    cr_assert_eq(validate_payload(&p, 1), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_payload(&p, 1), RN_KERR_CORRUPT_MESSAGE);
     free(p.p);
     free(rec.p);
 }
@@ -295,7 +291,7 @@ Test(validate, an_overlong_varint_inside_a_record_is_corrupt)
     tb_varint(&p, -1);
     tb_varint(&p, -1);
     tb_varint(&p, 0);
-    cr_assert_eq(validate_payload(&p, 1), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_payload(&p, 1), RN_KERR_CORRUPT_MESSAGE);
     free(p.p);
 }
 
@@ -309,7 +305,7 @@ Test(validate, a_record_count_that_disagrees_with_the_records_is_corrupt)
             s.codec = codecs[c].codec;
             s.xerial = codecs[c].xerial;
             tb_buf_t b = tb_batch(&s);
-            cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE, "%s, skew %d", codecs[c].name, skew);
+            cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s, skew %d", codecs[c].name, skew);
             free(b.p);
         }
     }
@@ -321,7 +317,7 @@ Test(validate, last_offset_delta_must_match_the_count)
     tb_buf_t b = tb_batch(&s);
     b.p[26] = 7;   /* last_offset_delta 3 -> 7 */
     tb_fix_crc(b.p, b.len);
-    cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     free(b.p);
 }
 
@@ -331,7 +327,7 @@ Test(validate, hostile_records_counts_are_corrupt)
     tb_buf_t p = { 0 };
     good_record(&p, 0);
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
-        cr_assert_eq(validate_payload(&p, counts[i]), KERR_CORRUPT_MESSAGE, "count %d", counts[i]);
+        cr_assert_eq(validate_payload(&p, counts[i]), RN_KERR_CORRUPT_MESSAGE, "count %d", counts[i]);
     free(p.p);
 }
 
@@ -339,11 +335,11 @@ Test(validate, an_offset_delta_out_of_place_is_an_invalid_record)
 {
     tb_spec_t s = { .nrecords = 3, .value_len = 3, .offset_delta_skew = 1 };
     tb_buf_t b = tb_batch(&s);
-    cr_assert_eq(validate_quiet(&b), KERR_INVALID_RECORD);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_INVALID_RECORD);
     free(b.p);
     tb_buf_t p = { 0 };
     good_record(&p, 1);   /* first record claims delta 1 */
-    cr_assert_eq(validate_payload(&p, 1), KERR_INVALID_RECORD);
+    cr_assert_eq(validate_payload(&p, 1), RN_KERR_INVALID_RECORD);
     free(p.p);
 }
 
@@ -355,10 +351,10 @@ Test(validate, a_record_length_that_does_not_match_its_fields_is_corrupt)
     good_record(&rec, 0);
     tb_put(&longer, rec.p + 1, rec.len - 1);
     tb_u8(&longer, 0);
-    cr_assert_eq(validate_payload(&longer, 1), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_payload(&longer, 1), RN_KERR_CORRUPT_MESSAGE);
     tb_varint(&shorter, 6);          /* one byte fewer */
     tb_put(&shorter, rec.p + 1, rec.len - 1);
-    cr_assert_eq(validate_payload(&shorter, 1), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_payload(&shorter, 1), RN_KERR_CORRUPT_MESSAGE);
     free(longer.p);
     free(shorter.p);
     free(rec.p);
@@ -383,7 +379,7 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
         tb_u8(&f, 0), tb_varint(&f, 0), tb_varint(&f, 0);
         tb_varint(&f, key_lengths[i]);
         tb_varint(&f, -1), tb_varint(&f, 0);
-        cr_assert_eq(validate_fields(&f), KERR_CORRUPT_MESSAGE, "key length %lld", (long long)key_lengths[i]);
+        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "key length %lld", (long long)key_lengths[i]);
         free(f.p);
     }
     static const int64_t header_counts[] = { -1, 1, INT32_MAX };
@@ -391,7 +387,7 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
         tb_buf_t f = { 0 };
         tb_u8(&f, 0), tb_varint(&f, 0), tb_varint(&f, 0), tb_varint(&f, -1), tb_varint(&f, -1);
         tb_varint(&f, header_counts[i]);
-        cr_assert_eq(validate_fields(&f), KERR_CORRUPT_MESSAGE, "header count %lld", (long long)header_counts[i]);
+        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "header count %lld", (long long)header_counts[i]);
         free(f.p);
     }
     /* A null header key is not allowed; a null header value is. */
@@ -406,7 +402,7 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
             tb_u8(&f, 'k');
         }
         tb_varint(&f, -1);
-        cr_assert_eq(validate_fields(&f), null_key ? KERR_CORRUPT_MESSAGE : 0, "null header key: %d", null_key);
+        cr_assert_eq(validate_fields(&f), null_key ? RN_KERR_CORRUPT_MESSAGE : 0, "null header key: %d", null_key);
         free(f.p);
     }
 }
@@ -421,7 +417,7 @@ Test(validate, garbage_under_each_codec_is_corrupt)
         if (codecs[c].xerial)
             continue;
         tb_buf_t b = tb_wrap((int16_t)codecs[c].codec, 3, 0, 0, garbage, sizeof garbage);
-        cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
+        cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
         free(b.p);
     }
 }
@@ -431,7 +427,7 @@ Test(validate, valid_compression_of_invalid_records_is_corrupt)
     for (size_t c = 1; c < NCODECS; c++) {
         tb_buf_t z = tb_compress(codecs[c].codec, codecs[c].xerial, (const uint8_t *)"not records at all", 18);
         tb_buf_t b = tb_wrap((int16_t)codecs[c].codec, 1, 0, 0, z.p, z.len);
-        cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
+        cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
         free(z.p);
         free(b.p);
     }
@@ -447,7 +443,7 @@ Test(validate, a_bomb_beyond_the_bound_is_corrupt, .timeout = 60)
         tb_buf_t b = tb_wrap((int16_t)codecs[c].codec, 1, 0, 0, z.p, z.len);
         const char *why;
         rn_records_summary_t sum;
-        cr_assert_eq(rn_records_validate(b.p, b.len, BOUND, &sum, &why), KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, BOUND, &sum, &why), RN_KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
         cr_assert_str_eq(why, "decompressed records exceed the bound", "%s", codecs[c].name);
         free(z.p);
         free(b.p);
@@ -469,7 +465,7 @@ Test(validate, the_decompression_buffer_grows_up_to_the_bound)
         cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0, "%s", codecs[c].name);
         cr_assert_eq(rn_records_validate(b.p, b.len, recs.len, &sum, NULL), 0, "%s, bound exactly the size", codecs[c].name);
         cr_assert_eq(sum.nrecords, 1000);
-        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len - 1, &sum, NULL), KERR_CORRUPT_MESSAGE, "%s, one byte over", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len - 1, &sum, NULL), RN_KERR_CORRUPT_MESSAGE, "%s, one byte over", codecs[c].name);
         cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0, "%s, after shrinking", codecs[c].name);
         free(b.p);
     }
@@ -483,7 +479,7 @@ Test(validate, unknown_codecs_are_unsupported)
         tb_buf_t b = tb_batch(&s);
         b.p[22] = (uint8_t)((b.p[22] & ~RN_BATCH_ATTR_CODEC_MASK) | codec);
         tb_fix_crc(b.p, b.len);
-        cr_assert_eq(validate_quiet(&b), KERR_UNSUPPORTED_COMPRESSION_TYPE, "codec %d", codec);
+        cr_assert_eq(validate_quiet(&b), RN_KERR_UNSUPPORTED_COMPRESSION_TYPE, "codec %d", codec);
         free(b.p);
     }
 }
@@ -501,15 +497,15 @@ Test(validate, old_magics_are_unsupported_and_unknown_ones_corrupt)
     tb_be(&v1, (uint32_t)-1, 4);
     tb_be(&v1, 5, 4);
     tb_put(&v1, "hello", 5);
-    cr_assert_eq(validate_quiet(&v1), KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
+    cr_assert_eq(validate_quiet(&v1), RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
     v1.p[16] = 0;
-    cr_assert_eq(validate_quiet(&v1), KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
+    cr_assert_eq(validate_quiet(&v1), RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT);
     free(v1.p);
 
     tb_spec_t s = { .nrecords = 1, .value_len = 4 };
     tb_buf_t b = tb_batch(&s);
     b.p[16] = 3;
-    cr_assert_eq(validate_quiet(&b), KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     free(b.p);
 }
 
