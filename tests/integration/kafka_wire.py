@@ -6,6 +6,7 @@ Everything here follows the protocol guide (../shared/kafka-protocol) and is wri
 nothing is taken from the broker's code, so a test built on it checks the broker against Kafka,
 not against itself."""
 
+import os
 import struct
 import zlib
 
@@ -15,14 +16,29 @@ PRODUCE = 0
 LIST_OFFSETS = 2
 INCREMENTAL_ALTER_CONFIGS = 44
 
-# Error codes (error-codes.tsv)
-NONE = 0
-OFFSET_OUT_OF_RANGE = 1
-CORRUPT_MESSAGE = 2
-UNKNOWN_TOPIC_OR_PARTITION = 3
-MESSAGE_TOO_LARGE = 10
-UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
-INVALID_RECORD = 87
+# Error codes: Kafka's names for them, read from the project's one table (proto/errors.tsv), so
+# a test says `kafka_wire.CORRUPT_MESSAGE` and a failure can print `error_name(code)`.
+ERROR_NAMES = {}
+
+
+def _load_error_table():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto",
+                        "errors.tsv")
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            code, name, _message = line.rstrip("\n").split("\t")
+            ERROR_NAMES[int(code)] = name
+            globals()[name] = int(code)
+
+
+_load_error_table()
+
+
+def error_name(code):
+    """Kafka's name of an error code, e.g. 'CORRUPT_MESSAGE' for 2."""
+    return ERROR_NAMES.get(code, "UNKNOWN_CODE_%d" % code)
 
 # Record batch attributes
 CODEC_NONE, CODEC_GZIP, CODEC_SNAPPY, CODEC_LZ4, CODEC_ZSTD = 0, 1, 2, 3, 4

@@ -107,8 +107,9 @@ class CorruptProduce(BrokerTestCase):
         p = self.produce(version, records)
         allowed = expected_error if isinstance(expected_error, tuple) else (expected_error,)
         self.assertIn(p["error"], allowed,
-                      "Produce v%d with %s: expected error %s, got %d (%s)"
-                      % (version, what, " or ".join(map(str, allowed)), p["error"], p))
+                      "Produce v%d with %s: expected %s, got %s (%s)"
+                      % (version, what, " or ".join(map(w.error_name, allowed)),
+                         w.error_name(p["error"]), p))
         self.assertTrue(self.broker.alive(), "broker died after Produce v%d with %s" % (version, what))
         after = self.on_disk()
         self.assertEqual({k: len(v) for k, v in after.items()}, {k: len(v) for k, v in before.items()},
