@@ -21,11 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "handlers/handlers.h"
 #include "net/net.h"
 #include "coord/coord.h"
 #include "topics/topics.h"
+#include "util/clock.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -241,24 +242,10 @@ static int prepare_data_dir(runnel_t *rn)
 
 enum { COORD_TICK_MS = 100, LOG_TICK_MS = 1000 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps `ms` unless a stop is asked for; returns false when it is. */
 static bool maint_wait(runnel_t *rn, long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = rn_clock_wall_after(ms);
     pthread_mutex_lock(&rn->maint_lock);
     if (!rn->maint_stop)
         pthread_cond_timedwait(&rn->maint_cond, &rn->maint_lock, &until);
@@ -271,7 +258,7 @@ static void *coord_main(void *arg)
 {
     runnel_t *rn = arg;
     while (maint_wait(rn, COORD_TICK_MS))
-        rn_coord_tick(rn->coord, wall_ms());
+        rn_coord_tick(rn->coord, rn_clock_wall_ms());
     return NULL;
 }
 
@@ -279,9 +266,9 @@ static void *logs_main(void *arg)
 {
     runnel_t *rn = arg;
     int64_t interval = rn->config.log_retention_check_interval_ms;
-    int64_t next_retention = wall_ms() + interval;
+    int64_t next_retention = rn_clock_wall_ms() + interval;
     while (maint_wait(rn, LOG_TICK_MS)) {
-        int64_t now = wall_ms();
+        int64_t now = rn_clock_wall_ms();
         bool retention_due = now >= next_retention;
         if (retention_due)
             next_retention = now + interval;
@@ -353,7 +340,7 @@ int runnel_start(runnel_t *rn)
     if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0)
         return err;
     rn->info.topics = rn->topics;
-    if ((err = rn_coord_open(&rn->config, rn->topics, wall_ms(), &rn->coord)) != 0) {
+    if ((err = rn_coord_open(&rn->config, rn->topics, rn_clock_wall_ms(), &rn->coord)) != 0) {
         rn_log(RN_LOG_ERROR, "broker", "cannot open the group coordinator: %s", strerror(-err));
         rn_topics_close(rn->topics);
         rn->topics = NULL;

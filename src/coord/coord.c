@@ -11,9 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "coord/groups.h"
 #include "coord/offsets.h"
 #include "coord/store.h"
+#include "util/clock.h"
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
@@ -36,7 +39,7 @@ typedef struct load {
 static void on_record(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t value)
 {
     load_t *ld = ctx;
-    int version = key.len >= 2 ? (int16_t)(key.ptr[0] << 8 | key.ptr[1]) : -1;
+    int version = key.len >= 2 ? (int16_t)rn_load_be16(key.ptr) : -1;
     bool ok = true;
     switch (version) {
     case 0:
@@ -61,13 +64,6 @@ static void on_record(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t v
                "key bytes, %zu value bytes)", RN_STORE_TOPIC, partition, version, key.len, value.len);
 }
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out)
 {
     rn_coord_t *coord = rn_xmalloc(sizeof *coord);
@@ -80,7 +76,7 @@ int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, r
     coord->offsets = rn_offsets_new(cfg, coord->store);
     load_t ld = { .coord = coord };
     rn_store_stats_t stats;
-    int64_t started = monotonic_ms();   /* the load alone: creating the topic is logged apart */
+    int64_t started = rn_clock_mono_ms();   /* the load alone: creating the topic is logged apart */
     if ((rc = rn_store_load(coord->store, on_record, &ld, &stats)) != 0) {
         rn_log(RN_LOG_ERROR, "coord", "cannot read %s: %s", RN_STORE_TOPIC, strerror(-rc));
         goto fail_maps;
@@ -89,7 +85,7 @@ int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, r
            "loaded %s in %" PRId64 " ms: %" PRId64 " records in %" PRId64 " batches (%" PRId64 " bytes) from %" PRId32
            " partitions; %" PRId64 " offset commits (%zu offsets kept), %" PRId64 " group records, %" PRId64
            " other records skipped, %" PRId64 " bad records, %" PRId32 " partitions stopped early",
-           RN_STORE_TOPIC, monotonic_ms() - started, stats.records, stats.batches, stats.bytes,
+           RN_STORE_TOPIC, rn_clock_mono_ms() - started, stats.records, stats.batches, stats.bytes,
            rn_store_partitions(coord->store), ld.offset_records, rn_offsets_count(coord->offsets), ld.group_records,
            ld.other_records, ld.bad_records, stats.bad_partitions);
     *out = coord;

@@ -19,7 +19,6 @@
 
 #include <stdint.h>
 
-#include "config.h"
 #include "topics/topics.h"
 
 typedef struct rn_coord rn_coord_t;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "coord/groups_internal.h"
+#include "config/config.h"
 #include "coord/store.h"
 #include "util/err.h"
 #include "util/logging.h"

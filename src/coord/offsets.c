@@ -12,9 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "coord/store.h"
 #include "proto/reader.h"
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
@@ -24,28 +25,9 @@
 
 /* ---- record layouts ---- */
 
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-    p = put16(p, (uint16_t)(v >> 16));
-    return put16(p, (uint16_t)v);
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-    p = put32(p, (uint32_t)(v >> 32));
-    return put32(p, (uint32_t)v);
-}
-
 static uint8_t *put_str(uint8_t *p, rn_str_t s)
 {
-    p = put16(p, (uint16_t)s.len);
+    p = rn_store_be16(p, (uint16_t)s.len);
     if (s.len > 0)
         memcpy(p, s.ptr, s.len);
     return p + s.len;
@@ -60,10 +42,10 @@ size_t rn_offsets_key_len(const rn_offsets_key_t *key)
 
 void rn_offsets_key_encode(const rn_offsets_key_t *key, uint8_t *out)
 {
-    out = put16(out, RN_OFFSETS_KEY_VERSION);
+    out = rn_store_be16(out, RN_OFFSETS_KEY_VERSION);
     out = put_str(out, key->group);
     out = put_str(out, key->topic);
-    put32(out, (uint32_t)key->partition);
+    rn_store_be32(out, (uint32_t)key->partition);
 }
 
 size_t rn_offsets_value_len(const rn_offsets_value_t *value)
@@ -75,11 +57,11 @@ size_t rn_offsets_value_len(const rn_offsets_value_t *value)
 
 void rn_offsets_value_encode(const rn_offsets_value_t *value, uint8_t *out)
 {
-    out = put16(out, RN_OFFSETS_VALUE_VERSION);
-    out = put64(out, (uint64_t)value->offset);
-    out = put32(out, (uint32_t)value->leader_epoch);
+    out = rn_store_be16(out, RN_OFFSETS_VALUE_VERSION);
+    out = rn_store_be64(out, (uint64_t)value->offset);
+    out = rn_store_be32(out, (uint32_t)value->leader_epoch);
     out = put_str(out, value->metadata);
-    put64(out, (uint64_t)value->commit_timestamp);
+    rn_store_be64(out, (uint64_t)value->commit_timestamp);
 }
 
 int rn_offsets_key_decode(rn_bytes_t b, rn_offsets_key_t *out)

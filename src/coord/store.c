@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "records/records.h"
 #include "topics/topics.h"
 #include "util/err.h"

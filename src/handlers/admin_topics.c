@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "coord/coord.h"
 #include "handlers/admin.h"
 #include "log/log.h"

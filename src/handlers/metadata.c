@@ -10,10 +10,11 @@
  * answers LEADER_NOT_AVAILABLE first; clients retry either way). */
 #include <stdatomic.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "topics/topics.h"
+#include "util/logging.h"
 
 
 static bool uuid_is_zero(const rn_uuid_t *id)

@@ -10,7 +10,7 @@
  * partition; then metadata over offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE. */
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "coord/coord.h"
 #include "coord/groups.h"
 #include "coord/offsets.h"

@@ -18,7 +18,9 @@
 #include "handlers/park.h"
 #include "records/records.h"
 #include "topics/topics.h"
+#include "util/clock.h"
 #include "util/err.h"
+#include "util/logging.h"
 
 /* Compressed batches are decompressed to validate them. The bound stops decompression bombs;
  * honest batches compress text maybe 10-20x. */
@@ -33,23 +35,9 @@ typedef struct produce {
     rn_log_t **logs;             /* the logs to sync */
     size_t nlogs;
     int sync_err;
-    uint64_t start_ms;
+    int64_t start_ms;
     int32_t timeout_ms;
 } produce_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
 static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
@@ -88,7 +76,7 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
         return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
     int64_t append_time = -1;
     if (cfg.log_append_time) {
-        append_time = now_ms();
+        append_time = rn_clock_wall_ms();
         rn_records_set_log_append_time(bytes, len, append_time);
         sum.max_timestamp = append_time;
     }
@@ -135,7 +123,7 @@ static void finish(produce_t *p)
 {
     if (p->sync_err != 0)
         mark_all(p, RN_KERR_KAFKA_STORAGE_ERROR);
-    else if (p->nlogs > 0 && mono_ms() - p->start_ms > (uint64_t)(p->timeout_ms > 0 ? p->timeout_ms : 0))
+    else if (p->nlogs > 0 && rn_clock_mono_ms() - p->start_ms > (p->timeout_ms > 0 ? p->timeout_ms : 0))
         mark_all(p, RN_KERR_REQUEST_TIMED_OUT);
     rn_respond(p->req, &p->resp);
     produce_free(p);
@@ -179,7 +167,7 @@ void rn_handle_produce(rn_request_t *req)
         return;
     }
     p->req = req;
-    p->start_ms = mono_ms();
+    p->start_ms = rn_clock_mono_ms();
     p->timeout_ms = body.timeout_ms;
     rn_produce_response_init(&p->resp);
     bool acks_ok = body.acks == 0 || body.acks == 1 || body.acks == -1;

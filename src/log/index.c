@@ -22,15 +22,15 @@
 static void offset_entry_at(const uint8_t *map, size_t i, uint32_t *rel, uint32_t *pos)
 {
     const uint8_t *e = map + i * RN_OFFSET_INDEX_ENTRY_LEN;
-    *rel = rn_log_load_be32(e);
-    *pos = rn_log_load_be32(e + 4);
+    *rel = rn_load_be32(e);
+    *pos = rn_load_be32(e + 4);
 }
 
 static void time_entry_at(const uint8_t *map, size_t i, int64_t *ts, uint32_t *rel)
 {
     const uint8_t *e = map + i * RN_TIME_INDEX_ENTRY_LEN;
-    *ts = (int64_t)rn_log_load_be64(e);
-    *rel = rn_log_load_be32(e + 8);
+    *ts = (int64_t)rn_load_be64(e);
+    *rel = rn_load_be32(e + 8);
 }
 
 /* Is entry i (of a file that may end in zeros) a real one? Entries ascend strictly (offsets in
@@ -172,8 +172,8 @@ int rn_index_append_offset(rn_index_t *idx, uint32_t rel_offset, uint32_t pos)
     uint8_t *e = next_slot(idx);
     if (e == NULL)
         return -ENOSPC;
-    rn_log_store_be32(e, rel_offset);
-    rn_log_store_be32(e + 4, pos);
+    rn_store_be32(e, rel_offset);
+    rn_store_be32(e + 4, pos);
     publish_one(idx);
     return 0;
 }
@@ -184,8 +184,8 @@ int rn_index_append_time(rn_index_t *idx, int64_t timestamp, uint32_t rel_offset
     uint8_t *e = next_slot(idx);
     if (e == NULL)
         return -ENOSPC;
-    rn_log_store_be64(e, (uint64_t)timestamp);
-    rn_log_store_be32(e + 8, rel_offset);
+    rn_store_be64(e, (uint64_t)timestamp);
+    rn_store_be32(e + 8, rel_offset);
     publish_one(idx);
     return 0;
 }

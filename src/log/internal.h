@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "log/log.h"
+#include "util/endian.h"
 
 /* Kafka's index entry sizes (OffsetIndex, TimeIndex). */
 #define RN_OFFSET_INDEX_ENTRY_LEN 8
@@ -34,32 +35,6 @@
 /* Largest decompressed size the timestamp lookups accept for one batch (a bound, not a buffer). */
 #define RN_LOG_MAX_DECOMPRESSED (64u << 20)
 
-static inline uint32_t rn_log_load_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t rn_log_load_be64(const uint8_t *p)
-{
-    return (uint64_t)rn_log_load_be32(p) << 32 | rn_log_load_be32(p + 4);
-}
-
-static inline void rn_log_store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static inline void rn_log_store_be64(uint8_t *p, uint64_t v)
-{
-    rn_log_store_be32(p, (uint32_t)(v >> 32));
-    rn_log_store_be32(p + 4, (uint32_t)v);
-}
-
-/* Milliseconds since the epoch (CLOCK_REALTIME), the clock rn_log_maintain's callers use. */
-int64_t rn_log_now_ms(void);
 
 /* ---- index.c: one memory-mapped index file (.index or .timeindex) ----
  *

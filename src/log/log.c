@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+#include "util/fs.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -33,13 +35,6 @@ void rn_log_config_defaults(rn_log_config_t *cfg)
         .max_index_bytes = 10485760,
         .delete_enabled = true,
     };
-}
-
-int64_t rn_log_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void rn_log_push_segment(rn_log_t *log, rn_segment_t *seg)
@@ -80,7 +75,7 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
     atomic_init(&log->log_start, log_start_offset);
     atomic_init(&log->recovery_point, 0);
     atomic_init(&log->size_bytes, 0);
-    atomic_init(&log->last_flush_ms, rn_log_now_ms());
+    atomic_init(&log->last_flush_ms, rn_clock_wall_ms());
     atomic_init(&log->dir_dirty, false);
 
     int err = rn_log_load(log, recovery_point, clean);
@@ -136,16 +131,6 @@ int64_t rn_log_size_bytes(const rn_log_t *log)
 
 /* ---- durability ---- */
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int err = fsync(fd) == 0 ? 0 : -errno;
-    close(fd);
-    return err;
-}
-
 /* Group commit: whoever holds sync_lock syncs everything appended so far; callers queued behind
  * it find their target covered and return at once. `seal_active`: close has sealed the active
  * segment, whose indexes then need an fsync too. */
@@ -187,13 +172,13 @@ static int sync_log(rn_log_t *log, bool seal_active)
     }
     /* A segment created by a roll is not durable until its directory entry is. */
     if (err == 0 && atomic_exchange_explicit(&log->dir_dirty, false, memory_order_relaxed)) {
-        if ((err = fsync_dir(log->dir)) != 0)
+        if ((err = rn_fsync_dir(log->dir)) != 0)
             atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);
     }
     if (err == 0) {
         log->flushed_offset = end;
         atomic_store_explicit(&log->recovery_point, end, memory_order_release);
-        atomic_store_explicit(&log->last_flush_ms, rn_log_now_ms(), memory_order_relaxed);
+        atomic_store_explicit(&log->last_flush_ms, rn_clock_wall_ms(), memory_order_relaxed);
     } else {
         rn_log(RN_LOG_ERROR, "log", "%s: sync failed: %s", log->dir, strerror(-err));
     }
@@ -311,7 +296,7 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
         err = -EBADF;
         goto out;
     }
-    int64_t now = rn_log_now_ms();
+    int64_t now = rn_clock_wall_ms();
     rn_segment_t *seg = log->segs[log->nsegs - 1];
     const char *why = roll_reason(log, seg, len, sum, now);
     if (why != NULL) {
@@ -469,7 +454,7 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
             const uint8_t *h;
             if (rn_scan_peek(&scan, pos, RN_BATCH_LOG_OVERHEAD, &h) != 0)
                 break;
-            int32_t length = (int32_t)rn_log_load_be32(h + 8);
+            int32_t length = (int32_t)rn_load_be32(h + 8);
             if (length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD || length > limit - pos - RN_BATCH_LOG_OVERHEAD)
                 break;
             pos += (int64_t)length + RN_BATCH_LOG_OVERHEAD;

@@ -149,10 +149,10 @@ static bool load_active(rn_segment_t *seg)
         const uint8_t *h;
         if (rn_scan_peek(&scan, pos, 43, &h) != 0)   /* through max_timestamp */
             return false;
-        int64_t base = (int64_t)rn_log_load_be64(h);
-        int32_t length = (int32_t)rn_log_load_be32(h + 8);
-        int32_t last_delta = (int32_t)rn_log_load_be32(h + 23);
-        int64_t max_ts = (int64_t)rn_log_load_be64(h + 35);
+        int64_t base = (int64_t)rn_load_be64(h);
+        int32_t length = (int32_t)rn_load_be32(h + 8);
+        int32_t last_delta = (int32_t)rn_load_be32(h + 23);
+        int64_t max_ts = (int64_t)rn_load_be64(h + 35);
         if (h[16] != 2 || length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD || last_delta < 0 ||
             length > seg->size - pos - RN_BATCH_LOG_OVERHEAD || (first && n > 0 && base != expect) ||
             base < expect)

@@ -274,9 +274,9 @@ int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *ba
         int rc = rn_scan_peek(s, pos, RN_LOG_PEEK_LEN, &h);
         if (rc != 0)
             return rc < 0 ? rc : (pos == s->end ? 1 : -EIO);
-        int64_t b = (int64_t)rn_log_load_be64(h);
-        int32_t length = (int32_t)rn_log_load_be32(h + 8);
-        int32_t last_delta = (int32_t)rn_log_load_be32(h + 23);
+        int64_t b = (int64_t)rn_load_be64(h);
+        int32_t length = (int32_t)rn_load_be32(h + 8);
+        int32_t last_delta = (int32_t)rn_load_be32(h + 23);
         /* These bytes were validated before they were written; a header that is wrong now means
          * the file was damaged underneath us. Stop rather than loop or read past the end. */
         if (length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD || last_delta < 0 ||

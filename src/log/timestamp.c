@@ -147,7 +147,7 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
                 rc = rc < 0 ? rc : -EIO;
                 break;
             }
-            int64_t max_ts = (int64_t)rn_log_load_be64(h + 35);
+            int64_t max_ts = (int64_t)rn_load_be64(h + 35);
             if (max_ts >= ts) {
                 rc = answer_in_batch(seg, batch_pos, batch_len, from, ts, from > base ? from : base, max_ts, offset,
                                      timestamp);

@@ -21,16 +21,12 @@
 #include <unistd.h>
 
 #include "net/internal.h"
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/logging.h"
 
 static void conn_process_input(rn_net_conn_t *conn);
 static void conn_flush(rn_net_conn_t *conn);
-
-static uint32_t load_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
 
 static size_t min_size(size_t a, size_t b)
 {
@@ -330,7 +326,7 @@ static void conn_read(rn_net_conn_t *conn)
  * connection: a size no request can have, or no memory for the frame. */
 static bool frame_start(rn_net_conn_t *conn, const uint8_t *prefix)
 {
-    int32_t size = (int32_t)load_be32(prefix);
+    int32_t size = (int32_t)rn_load_be32(prefix);
     size_t max = conn->loop->net->config.max_request_bytes;
     /* Checked before allocating: the size is the client's word, not ours. */
     if (size < RN_NET_MIN_FRAME || (uint64_t)size > max) {
@@ -634,7 +630,7 @@ void rn_net_respond(rn_net_req_t *req, rn_outbuf_t *out)
     }
     /* A frame whose prefix disagrees with its length would desynchronise the client for good;
      * closing is the only honest answer to a bug in the encoder. */
-    if (slot->out.len < 4 || wire_len - 4 > INT32_MAX || load_be32(slot->out.data) != wire_len - 4) {
+    if (slot->out.len < 4 || wire_len - 4 > INT32_MAX || rn_load_be32(slot->out.data) != wire_len - 4) {
         rn_log(RN_LOG_ERROR, "net", "peer %s: malformed response (%zu bytes, size prefix does not match); closing",
                conn->peer, wire_len);
         rn_net_conn_close(conn);

@@ -27,7 +27,7 @@ rn_decode_t rn_batch_parse_header(const uint8_t *p, size_t len, rn_batch_header_
 {
     if (len < RN_BATCH_LOG_OVERHEAD)
         return RN_DECODE_PARTIAL;
-    if ((int32_t)rn_be32_get(p + POS_BATCH_LENGTH) < MIN_BATCH_LENGTH)
+    if ((int32_t)rn_load_be32(p + POS_BATCH_LENGTH) < MIN_BATCH_LENGTH)
         return RN_DECODE_INVALID;
     if (len <= POS_MAGIC)
         return RN_DECODE_PARTIAL;
@@ -58,7 +58,7 @@ bool rn_batch_crc_ok(const uint8_t *batch, size_t len)
 {
     if (len < RN_BATCH_HEADER_LEN)
         return false;
-    return rn_be32_get(batch + POS_CRC) == rn_crc32c(0, batch + RN_BATCH_CRC_START, len - RN_BATCH_CRC_START);
+    return rn_load_be32(batch + POS_CRC) == rn_crc32c(0, batch + RN_BATCH_CRC_START, len - RN_BATCH_CRC_START);
 }
 
 /* The walks below trust a blob that rn_records_validate() accepted; the length checks only
@@ -67,7 +67,7 @@ static size_t next_batch_size(const uint8_t *p, size_t left)
 {
     if (left < RN_BATCH_HEADER_LEN)
         return 0;
-    int32_t batch_length = (int32_t)rn_be32_get(p + POS_BATCH_LENGTH);
+    int32_t batch_length = (int32_t)rn_load_be32(p + POS_BATCH_LENGTH);
     if (batch_length < MIN_BATCH_LENGTH || (size_t)batch_length + RN_BATCH_LOG_OVERHEAD > left)
         return 0;
     return (size_t)batch_length + RN_BATCH_LOG_OVERHEAD;
@@ -79,9 +79,9 @@ int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset, 
     size_t size;
     for (size_t pos = 0; (size = next_batch_size(p + pos, len - pos)) != 0; pos += size) {
         uint8_t *batch = p + pos;
-        rn_be64_put(batch, (uint64_t)offset);
-        rn_be32_put(batch + POS_LEADER_EPOCH, (uint32_t)leader_epoch);
-        offset += (int64_t)(int32_t)rn_be32_get(batch + POS_LAST_OFFSET_DELTA) + 1;
+        rn_store_be64(batch, (uint64_t)offset);
+        rn_store_be32(batch + POS_LEADER_EPOCH, (uint32_t)leader_epoch);
+        offset += (int64_t)(int32_t)rn_load_be32(batch + POS_LAST_OFFSET_DELTA) + 1;
     }
     return offset;
 }
@@ -92,8 +92,8 @@ void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms)
     for (size_t pos = 0; (size = next_batch_size(p + pos, len - pos)) != 0; pos += size) {
         uint8_t *batch = p + pos;
         uint16_t attributes = (uint16_t)(batch[POS_ATTRIBUTES] << 8 | batch[POS_ATTRIBUTES + 1]);
-        rn_be16_put(batch + POS_ATTRIBUTES, attributes | RN_BATCH_ATTR_LOG_APPEND_TIME);
-        rn_be64_put(batch + POS_MAX_TIMESTAMP, (uint64_t)now_ms);
-        rn_be32_put(batch + POS_CRC, rn_crc32c(0, batch + RN_BATCH_CRC_START, size - RN_BATCH_CRC_START));
+        rn_store_be16(batch + POS_ATTRIBUTES, attributes | RN_BATCH_ATTR_LOG_APPEND_TIME);
+        rn_store_be64(batch + POS_MAX_TIMESTAMP, (uint64_t)now_ms);
+        rn_store_be32(batch + POS_CRC, rn_crc32c(0, batch + RN_BATCH_CRC_START, size - RN_BATCH_CRC_START));
     }
 }

@@ -138,19 +138,19 @@ int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_le
     if (b->count == 0)
         return RN_EINVAL;
     uint8_t *p = b->buf;
-    rn_be64_put(p + 0, 0);                                         /* base_offset */
-    rn_be32_put(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));   /* batch_length */
-    rn_be32_put(p + 12, (uint32_t)-1);                             /* partition_leader_epoch */
+    rn_store_be64(p + 0, 0);                                         /* base_offset */
+    rn_store_be32(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));   /* batch_length */
+    rn_store_be32(p + 12, (uint32_t)-1);                             /* partition_leader_epoch */
     p[16] = 2;                                                     /* magic */
-    rn_be16_put(p + 21, 0);                                        /* attributes: none, CreateTime */
-    rn_be32_put(p + 23, (uint32_t)(b->count - 1));                 /* last_offset_delta */
-    rn_be64_put(p + 27, (uint64_t)b->base_timestamp);
-    rn_be64_put(p + 35, (uint64_t)b->max_timestamp);
-    rn_be64_put(p + 43, (uint64_t)-1);                             /* producer_id */
-    rn_be16_put(p + 51, (uint16_t)-1);                             /* producer_epoch */
-    rn_be32_put(p + 53, (uint32_t)-1);                             /* base_sequence */
-    rn_be32_put(p + 57, (uint32_t)b->count);                       /* records_count */
-    rn_be32_put(p + 17, rn_crc32c(0, p + RN_BATCH_CRC_START, b->len - RN_BATCH_CRC_START));
+    rn_store_be16(p + 21, 0);                                        /* attributes: none, CreateTime */
+    rn_store_be32(p + 23, (uint32_t)(b->count - 1));                 /* last_offset_delta */
+    rn_store_be64(p + 27, (uint64_t)b->base_timestamp);
+    rn_store_be64(p + 35, (uint64_t)b->max_timestamp);
+    rn_store_be64(p + 43, (uint64_t)-1);                             /* producer_id */
+    rn_store_be16(p + 51, (uint16_t)-1);                             /* producer_epoch */
+    rn_store_be32(p + 53, (uint32_t)-1);                             /* base_sequence */
+    rn_store_be32(p + 57, (uint32_t)b->count);                       /* records_count */
+    rn_store_be32(p + 17, rn_crc32c(0, p + RN_BATCH_CRC_START, b->len - RN_BATCH_CRC_START));
     if (sum != NULL) {
         /* As rn_records_validate() would summarize this blob: one batch, a max timestamp only
          * when above -1, carried by the batch's last offset. */

@@ -198,7 +198,7 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, 
      * and a v0 message is shorter than a v2 header, so look before parsing the header. Only a
      * message_size a real v0/v1 message can have counts, so that zeros are not a message set. */
     if (left > 16 && (p[16] == 0 || p[16] == 1)) {
-        int32_t message_size = (int32_t)rn_be32_get(p + 8);
+        int32_t message_size = (int32_t)rn_load_be32(p + 8);
         if (message_size >= (p[16] == 0 ? MIN_MESSAGE_V0_LEN : MIN_MESSAGE_V1_LEN)) {
             fail(c, RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT, "magic 0/1 message sets are not supported");
             return;

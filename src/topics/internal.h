@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "topics/topics.h"
 
 #define RN_TOPICS_FILE "runnel-topics"

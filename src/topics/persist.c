@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/fs.h"
 #include "util/logging.h"
+#include "util/parse.h"
 #include "util/xmalloc.h"
 
 static int join(char *out, size_t outlen, const char *dir, const char *name, const char *suffix)
@@ -47,16 +49,6 @@ static int write_all(int fd, const char *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int err = fsync(fd) != 0 ? -errno : 0;
-    close(fd);
-    return err;
 }
 
 int rn_persist_write_atomic(const char *dir, const char *name, const char *data, size_t len)
@@ -83,7 +75,7 @@ int rn_persist_write_atomic(const char *dir, const char *name, const char *data,
         goto fail_unlink;
     }
     /* The rename is durable only once the directory entry is. */
-    return fsync_dir(dir);
+    return rn_fsync_dir(dir);
 fail_close:
     close(fd);
 fail_unlink:
@@ -182,7 +174,7 @@ static bool parse_decimal(const char *s, size_t len, bool sign, int64_t min, int
     if (buf[0] == '+')
         return false;
     int64_t v;
-    if (rn_config_parse_int64(buf, &v) != 0 || v < min || v > max)
+    if (rn_parse_int64(buf, &v) != 0 || v < min || v > max)
         return false;
     *out = v;
     return true;
@@ -530,7 +522,7 @@ int rn_clean_marker_remove(const char *dir)
     if (unlink(path) != 0)
         return errno == ENOENT ? 0 : -errno;
     /* Until the unlink is durable, a crash could bring the marker back and skip recovery. */
-    return fsync_dir(dir);
+    return rn_fsync_dir(dir);
 }
 
 /* ---- Partition directories ---- */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/parse.h"
 #include "util/xmalloc.h"
 
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
@@ -223,7 +224,7 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
     case RN_CONFIG_TYPE_LONG: {
         int64_t n;
         bool is_int = k->type == RN_CONFIG_TYPE_INT;
-        if (rn_config_parse_int64(value, &n) != 0 || (is_int && (n < INT32_MIN || n > INT32_MAX)))
+        if (rn_parse_int64(value, &n) != 0 || (is_int && (n < INT32_MIN || n > INT32_MAX)))
             return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type %s",
                         shown(value, v), k->name, is_int ? "INT" : "LONG");
         if (n < k->min)
@@ -302,7 +303,7 @@ static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw
     if (syn->unit == 1 && !k->minus_one_floor)
         return rn_xstrdup(raw);
     int64_t v;
-    if (rn_config_parse_int64(raw, &v) != 0)
+    if (rn_parse_int64(raw, &v) != 0)
         return rn_xstrdup(raw);   /* config.c checked it; keep the text rather than guess */
     if (syn->unit != 1 && v > INT64_MAX / syn->unit)
         v = INT64_MAX;
@@ -352,7 +353,7 @@ static effective_t effective(const rn_config_t *cfg, const topic_key_t *k, const
 static int64_t as_int(const char *value)
 {
     int64_t v = 0;
-    rn_config_parse_int64(value, &v);
+    rn_parse_int64(value, &v);
     return v;
 }
 

@@ -28,10 +28,12 @@
 #include <stdint.h>
 #include <pthread.h>
 
-#include "config.h"
 #include "log/log.h"
 #include "proto/errors.h"
 #include "util/bytes.h"
+
+/* The broker configuration (config/config.h); only pointers to it pass through here. */
+typedef struct rn_config rn_config_t;
 
 typedef struct rn_topics rn_topics_t;
 typedef struct rn_topic rn_topic_t;

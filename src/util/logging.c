@@ -7,6 +7,7 @@
  * lines from different threads never interleave (writes to a pipe or terminal of up to PIPE_BUF
  * bytes are atomic; longer lines are cut to fit). Control characters in the message become '?',
  * so bytes a client chose can never start a fake line. */
+#include "util/clock.h"
 #include "util/logging.h"
 
 #include <errno.h>
@@ -68,13 +69,13 @@ void rn_log(rn_log_level_t level, const char *room, const char *fmt, ...)
         level = RN_LOG_TRACE;
 
     char line[LINE_MAX_LEN];
-    struct timespec now;
+    int64_t now_ms = rn_clock_wall_ms();
+    time_t now_s = (time_t)(now_ms / 1000);
     struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
+    gmtime_r(&now_s, &tm);
     int head = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, now.tv_nsec / 1000000L, level_names[level], room);
+                        tm.tm_sec, (long)(now_ms % 1000), level_names[level], room);
     if (head < 0)
         return;
     size_t len = (size_t)head < sizeof(line) ? (size_t)head : sizeof(line) - 1;

@@ -4,6 +4,7 @@
  * failures are reported through `failed` instead of aborting; the caller then fails that one
  * response. Ranges are owned from the moment they are appended: each is released exactly once,
  * by rn_outbuf_deinit or by the network writer once it has been sent. */
+#include "util/endian.h"
 #include "util/outbuf.h"
 
 #include <assert.h>
@@ -110,11 +111,7 @@ void rn_outbuf_patch_be32(rn_outbuf_t *out, size_t at, uint32_t v)
     if (out->failed)
         return;
     assert(at <= out->len && out->len - at >= 4);
-    uint8_t *p = out->data + at;
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    rn_store_be32(out->data + at, v);
 }
 
 size_t rn_outbuf_wire_len(const rn_outbuf_t *out)

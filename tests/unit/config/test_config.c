@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "util/err.h"
 
 /* Parses `text` into a new property list; the text must be valid. */
@@ -626,16 +626,6 @@ Test(config, values_in_effect_and_whether_they_were_set)
     cr_assert_str_eq(rn_config_value(&cfg, "num.partitions"), "3");
     rn_config_deinit(&cfg);
     cr_assert_null(rn_config_value(&cfg, "num.partitions"), "a deinited config has no values");
-}
-
-Test(config, parse_int64_is_strict)
-{
-    int64_t v = 0;
-    cr_assert_eq(rn_config_parse_int64("-9223372036854775808", &v), 0);
-    cr_assert_eq(v, INT64_MIN);
-    cr_assert_eq(rn_config_parse_int64("9223372036854775808", &v), -ERANGE);
-    cr_assert_eq(rn_config_parse_int64("12 ", &v), RN_EINVAL);
-    cr_assert_eq(rn_config_parse_int64("", &v), RN_EINVAL);
 }
 
 /* ---- Listeners ---- */

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "coord/offsets.h"
 #include "coord/store.h"
 #include "topics/topics.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "coord/coord.h"
 #include "handlers/handlers.h"
 #include "topics/topics.h"

@@ -14,6 +14,7 @@
 #include "helpers.h"
 #include "log/internal.h"
 #include "records/records.h"
+#include "util/clock.h"
 #include "util/logging.h"
 
 static char *dir;
@@ -99,7 +100,7 @@ Test(log, an_offset_inside_a_batch_returns_that_whole_batch)
         cr_assert_eq(slice.range.len, one, "max_bytes 1: still the first batch whole (KIP-74)");
         cr_assert_eq(slice.range.pos, (int64_t)((off / 5) * one), "offset %ld", (long)off);
         uint8_t *got = lt_read_range(&slice.range);
-        cr_assert_eq(rn_log_load_be64(got), (uint64_t)(off / 5 * 5));
+        cr_assert_eq(rn_load_be64(got), (uint64_t)(off / 5 * 5));
         free(got);
         slice.range.release(slice.range.owner);
     }
@@ -221,7 +222,7 @@ Test(log, rolls_by_time_through_maintain_and_on_append)
     cfg.segment_ms = 60000;
     rn_log_t *log = open_log(&cfg);
     lt_buf_t stored = append_batches(log, 3, 1, 10, 1000);
-    int64_t now = rn_log_now_ms();
+    int64_t now = rn_clock_wall_ms();
     cr_assert_eq(rn_log_maintain(log, now), 0);
     cr_assert_eq(lt_count_segments(dir), 1, "not old yet");
     cr_assert_eq(rn_log_maintain(log, now + 60001), 0);
@@ -256,7 +257,7 @@ Test(log, rolls_when_the_index_is_full)
         rn_log_slice_t slice;
         cr_assert_eq(rn_log_read(log, off, 1, &slice), 0);
         uint8_t *got = lt_read_range(&slice.range);
-        cr_assert_eq(rn_log_load_be64(got), (uint64_t)off);
+        cr_assert_eq(rn_load_be64(got), (uint64_t)off);
         free(got);
         slice.range.release(slice.range.owner);
     }
@@ -269,7 +270,7 @@ Test(log, retention_by_time_deletes_old_segments_but_never_the_active_one)
     rn_log_config_t cfg = lt_config();
     cfg.segment_bytes = 600;
     rn_log_t *log = open_log(&cfg);
-    int64_t now = rn_log_now_ms();
+    int64_t now = rn_clock_wall_ms();
     lt_buf_t old = append_batches(log, 6, 1, 200, now - 7200000);   /* two hours old: 3 segments */
     lt_buf_t fresh = append_batches(log, 4, 1, 200, now);
     int before = lt_count_segments(dir);
@@ -336,7 +337,7 @@ Test(log, delete_records_moves_the_start_and_deletes_whole_segments_below)
     rn_log_slice_t slice;
     cr_assert_eq(rn_log_read(log, 5, 1, &slice), 0, "offset 5 is inside batch 4..5");
     uint8_t *got = lt_read_range(&slice.range);
-    cr_assert_eq(rn_log_load_be64(got), 4);
+    cr_assert_eq(rn_load_be64(got), 4);
     free(got);
     slice.range.release(slice.range.owner);
     cr_assert_eq(rn_log_delete_records(log, 3), 0, "below the start: nothing to do");
@@ -404,7 +405,7 @@ Test(log, flush_policy_asks_for_a_sync_and_sync_moves_the_recovery_point)
     rn_log_set_config(log, &cfg);
     cr_assert_eq(rn_log_append(log, b.p, b.len, &sum, &base, &need), 0);
     cr_assert(need, "flush.ms 0: always due");
-    cr_assert_eq(rn_log_maintain(log, rn_log_now_ms()), 0);
+    cr_assert_eq(rn_log_maintain(log, rn_clock_wall_ms()), 0);
     cr_assert_eq(rn_log_recovery_point(log), 10, "maintain ran the due flush");
     lt_buf_free(&b);
     rn_log_close(log);
@@ -511,7 +512,7 @@ Test(log, clean_reopen_keeps_offsets_indexes_and_timestamps)
         rn_log_slice_t slice;
         cr_assert_eq(rn_log_read(log, off, 1, &slice), 0);
         uint8_t *got = lt_read_range(&slice.range);
-        cr_assert_eq(rn_log_load_be64(got), (uint64_t)(off / 3 * 3));
+        cr_assert_eq(rn_load_be64(got), (uint64_t)(off / 3 * 3));
         free(got);
         slice.range.release(slice.range.owner);
     }

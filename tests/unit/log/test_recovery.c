@@ -134,7 +134,7 @@ Test(recovery, a_tail_cut_at_every_byte_of_the_last_batch_is_truncated_away, .ti
         cr_assert_eq(slice.range.len, b.len);
         uint8_t *got = lt_read_range(&slice.range);
         cr_assert(rn_batch_crc_ok(got, b.len));
-        cr_assert_eq(rn_log_load_be64(got), (uint64_t)last_base);
+        cr_assert_eq(rn_load_be64(got), (uint64_t)last_base);
         free(got);
         slice.range.release(slice.range.owner);
         lt_buf_free(&b);
@@ -155,7 +155,7 @@ Test(recovery, a_bad_crc_in_an_old_segment_truncates_there_and_drops_later_segme
     int fd = open(lt_seg_path(dir, 0, ".log"), O_RDWR);
     uint8_t hdr[12];
     cr_assert_eq(pread(fd, hdr, 12, 0), 12);
-    int64_t second = 12 + (int64_t)rn_log_load_be32(hdr + 8);
+    int64_t second = 12 + (int64_t)rn_load_be32(hdr + 8);
     uint8_t byte;
     cr_assert_eq(pread(fd, &byte, 1, second + 70), 1);
     byte ^= 0xff;

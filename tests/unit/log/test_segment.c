@@ -81,7 +81,7 @@ Test(segment, find_batch_returns_the_batch_holding_an_offset)
         cr_assert_eq(rn_segment_find_batch(&scan, pos, off, &bpos, &blen, &base, &last), 0);
         cr_assert_eq(base, 100 + (off - 100) / 3 * 3, "offset %ld", (long)off);
         cr_assert_eq(last, base + 2);
-        cr_assert_eq(rn_log_load_be64(all.p + bpos), (uint64_t)base);
+        cr_assert_eq(rn_load_be64(all.p + bpos), (uint64_t)base);
     }
     rn_scan_init(&scan, seg->log_fd, seg->size);
     int64_t bpos, base, last;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public runnel_config_t: properties as given, in Java-properties syntax, one entry per
  * key (a later set wins). Typed validation of the values is config.c's job. */
-#include "config.h"
+#include "config/config.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Parsing of `listeners` and `advertised.listeners` entries (see listener.h). */
-#include "listener.h"
+/* Parsing of `listeners` and `advertised.listeners` entries (see internal.h). */
+#include "config/internal.h"
 
-#include "config.h"
+#include "config/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/err.h"
+#include "util/parse.h"
 
 #define MAX_HOSTNAME_BYTES 253
 
@@ -40,10 +43,11 @@ static bool is_hostname(const char *s)
     return true;
 }
 
-/* Parses exactly one NAME://HOST:PORT from a comma list. `advertised` allows DNS names and
- * forbids wildcards. Returns NULL with *ep filled (host owned by the caller), or a reason. A
- * reason of "" means out of memory. */
-const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t *ep)
+/* The endpoint's reason for refusal (static text), NULL with *ep filled (host owned by the
+ * caller), or OUT_OF_MEMORY. */
+static const char OUT_OF_MEMORY[] = "out of memory";
+
+static const char *parse(const char *value, bool advertised, rn_endpoint_t *ep)
 {
     const char *entry = NULL;
     size_t entry_len = 0;
@@ -101,7 +105,7 @@ const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t 
     memcpy(port_text, port_start, (size_t)(end - port_start));
     port_text[end - port_start] = '\0';
     int64_t port = 0;
-    int r = rn_config_parse_int64(port_text, &port);
+    int r = rn_parse_int64(port_text, &port);
     if (r != 0 && r != -ERANGE)
         return "port is not a number";
     if (r == -ERANGE || port < 0 || port > 65535)
@@ -109,7 +113,7 @@ const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t 
 
     char *host = strndup(host_start, (size_t)(host_end - host_start));
     if (host == NULL)
-        return "";
+        return OUT_OF_MEMORY;
     const char *why = NULL;
     if (bracketed) {
         if (!is_ipv6(host))
@@ -136,7 +140,7 @@ const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t 
         why = "cannot advertise the wildcard address; name a host clients can reach";
     }
     if (host == NULL)
-        return "";
+        return OUT_OF_MEMORY;
     if (why != NULL) {
         free(host);
         return why;
@@ -144,4 +148,13 @@ const char *rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t 
     ep->host = host;
     ep->port = (int)port;
     return NULL;
+}
+
+int rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t *ep, const char **why)
+{
+    const char *reason = parse(value, advertised, ep);
+    if (reason == OUT_OF_MEMORY)
+        return RN_ENOMEM;
+    *why = reason;
+    return reason == NULL ? 0 : RN_EINVAL;
 }

@@ -11,8 +11,8 @@
  * it was set (rn_config_is_set): DescribeConfigs reports them, and topic configs derive their
  * defaults from them. Keys derived from several others (log.retention.*, log.roll.*,
  * log.flush.interval.ms) are combined after the walk, in derive_log_defaults. */
-#include "config.h"
-#include "listener.h"
+#include "config/config.h"
+#include "config/internal.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/logging.h"
+#include "util/parse.h"
 
 /* Error messages quote at most this many bytes of a value. */
 #define MAX_QUOTED_BYTES 120
@@ -82,52 +84,6 @@ static void quote(char *dst, size_t dstlen, const char *s)
 }
 
 /* ---- Typed values ---- */
-
-typedef enum int_parse {
-    INT_OK,
-    INT_SYNTAX,   /* not a decimal integer */
-    INT_RANGE,    /* beyond int64 */
-} int_parse_t;
-
-/* A decimal integer with an optional sign and nothing else: no spaces, no hex, no trailing
- * junk. Java's Long.parseLong accepts the same strings. */
-static int_parse_t parse_int64(const char *s, int64_t *out)
-{
-    bool neg = false;
-    if (*s == '+' || *s == '-')
-        neg = *s++ == '-';
-    if (*s == '\0')
-        return INT_SYNTAX;
-    /* Accumulate as a negative number: its range is one larger, so INT64_MIN parses too. */
-    int64_t v = 0;
-    bool overflow = false;
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9')
-            return INT_SYNTAX;
-        int digit = *s - '0';
-        if (v < (INT64_MIN + digit) / 10)
-            overflow = true;   /* keep scanning: "99999999999999999999x" is a syntax error */
-        else
-            v = v * 10 - digit;
-    }
-    if (overflow || (!neg && v == INT64_MIN))
-        return INT_RANGE;
-    *out = neg ? v : -v;
-    return INT_OK;
-}
-
-int rn_config_parse_int64(const char *s, int64_t *out)
-{
-    switch (parse_int64(s, out)) {
-    case INT_OK:
-        return 0;
-    case INT_RANGE:
-        return -ERANGE;
-    case INT_SYNTAX:
-        break;
-    }
-    return RN_EINVAL;
-}
 
 int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len, bool *delete_enabled)
 {
@@ -446,10 +402,10 @@ static int oom(build_t *b)
 static int get_int(build_t *b, const char *key, const char *value, int64_t min, int64_t max, int64_t *out)
 {
     int64_t v = 0;
-    int_parse_t r = parse_int64(value, &v);
-    if (r == INT_SYNTAX)
+    int r = rn_parse_int64(value, &v);
+    if (r == RN_EINVAL)
         return invalid(b, key, value, "not an integer");
-    if (r == INT_RANGE || v < min || v > max) {
+    if (r != 0 || v < min || v > max) {
         if (max == INT64_MAX)
             return invalid(b, key, value, "must be at least %" PRId64, min);
         return invalid(b, key, value, "must be between %" PRId64 " and %" PRId64, min, max);
@@ -546,9 +502,12 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
 static int apply_listeners(build_t *b, const key_def_t *def, const char *value)
 {
     rn_endpoint_t ep;
-    const char *why = rn_endpoint_parse(value, false, &ep);
-    if (why != NULL)
-        return why[0] == '\0' ? oom(b) : invalid(b, def->pub.name, value, "%s", why);
+    const char *why = NULL;
+    int rc = rn_endpoint_parse(value, false, &ep, &why);
+    if (rc == RN_ENOMEM)
+        return oom(b);
+    if (rc != 0)
+        return invalid(b, def->pub.name, value, "%s", why);
     b->cfg.listener_host = ep.host;
     b->cfg.listener_port = ep.port;
     return 0;
@@ -568,9 +527,12 @@ static int apply_advertised_listeners(build_t *b, const key_def_t *def, const ch
         return 0;
     }
     rn_endpoint_t ep;
-    const char *why = rn_endpoint_parse(value, true, &ep);
-    if (why != NULL)
-        return why[0] == '\0' ? oom(b) : invalid(b, def->pub.name, value, "%s", why);
+    const char *why = NULL;
+    int rc = rn_endpoint_parse(value, true, &ep, &why);
+    if (rc == RN_ENOMEM)
+        return oom(b);
+    if (rc != 0)
+        return invalid(b, def->pub.name, value, "%s", why);
     b->cfg.advertised_host = ep.host;
     b->cfg.advertised_port = ep.port != 0 ? ep.port : -1;
     return 0;
@@ -740,7 +702,7 @@ static int64_t int_value(const build_t *b, const char *name, int64_t fallback)
 {
     const char *value = b->cfg.values[key_index(name)];
     int64_t v = fallback;
-    if (value != NULL && parse_int64(value, &v) != INT_OK)
+    if (value != NULL && rn_parse_int64(value, &v) != 0)
         v = fallback;   /* cannot happen: the walk checked it */
     return v;
 }
@@ -750,7 +712,7 @@ static int64_t int_value(const build_t *b, const char *name, int64_t fallback)
  * log.flush.scheduler.interval.ms. */
 static int derive_log_defaults(build_t *b)
 {
-    rn_log_config_t *log = &b->cfg.log_defaults;
+    rn_config_log_defaults_t *log = &b->cfg.log_defaults;
     int64_t retention;
     if (b->cfg.values[key_index("log.retention.ms")] != NULL)
         retention = int_value(b, "log.retention.ms", -1);

@@ -2,14 +2,13 @@
 /* Broker configuration: Java-properties text in, typed values out. Key names and defaults are
  * Kafka's (conf/runnel.properties documents each). Validation happens once, in rn_config_build,
  * so a bad value stops the broker before anything is bound or written. */
-#ifndef RN_CONFIG_H
-#define RN_CONFIG_H
+#ifndef RN_CONFIG_CONFIG_H
+#define RN_CONFIG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log/log.h"
 #include "runnel/runnel.h"
 #include "util/logging.h"
 
@@ -67,6 +66,22 @@ const rn_config_key_t *rn_config_key_at(size_t i);
 /* The known key called `name`, or NULL. */
 const rn_config_key_t *rn_config_key_find(const char *name);
 
+/* The broker's log.* defaults, typed (Kafka's precedence: log.retention.ms over
+ * log.retention.minutes over log.retention.hours, and log.roll.ms over log.roll.hours; a negative
+ * retention means -1, unlimited). Topics derive their settings from the same keys, with their
+ * synonyms (topics/topic_config.c). */
+typedef struct rn_config_log_defaults {
+    int64_t segment_bytes;          /* log.segment.bytes */
+    int64_t segment_ms;             /* log.roll.ms, log.roll.hours */
+    int64_t retention_ms;           /* log.retention.ms, .minutes, .hours */
+    int64_t retention_bytes;        /* log.retention.bytes */
+    int64_t flush_messages;         /* log.flush.interval.messages */
+    int64_t flush_ms;               /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
+    int32_t index_interval_bytes;   /* log.index.interval.bytes, index.interval.bytes */
+    int32_t max_index_bytes;        /* log.index.size.max.bytes */
+    bool delete_enabled;            /* log.cleanup.policy contains "delete" */
+} rn_config_log_defaults_t;
+
 typedef struct rn_config {
     char *listener_host;            /* listeners: "" (all interfaces), an IPv4 or IPv6 literal
                                      * without brackets; "localhost" arrives as "127.0.0.1" */
@@ -84,10 +99,7 @@ typedef struct rn_config {
     int32_t num_partitions;             /* >= 1; default 1 */
     rn_log_level_t log_level;           /* log.level; default info */
 
-    /* The broker's log.* defaults, which topics inherit unless they override them (Kafka's
-     * precedence: log.retention.ms over log.retention.minutes over log.retention.hours, and
-     * log.roll.ms over log.roll.hours; a negative retention means -1, unlimited). */
-    rn_log_config_t log_defaults;
+    rn_config_log_defaults_t log_defaults;
     int64_t log_retention_check_interval_ms;   /* >= 1; default 300000 */
     int32_t message_max_bytes;          /* message.max.bytes, >= 0; default 1048588 */
     bool log_append_time;               /* log.message.timestamp.type=LogAppendTime; default CreateTime */
@@ -131,10 +143,8 @@ const char *rn_config_value(const rn_config_t *config, const char *name);
  * otherwise. */
 bool rn_config_is_set(const rn_config_t *config, const char *name);
 
-/* Value parsing shared with topic configs, as Kafka parses them (values already trimmed). */
-/* A decimal integer with an optional sign and nothing else, as Java's Long.parseLong accepts.
- * Returns 0, RN_EINVAL (not an integer) or -ERANGE (beyond int64). */
-int rn_config_parse_int64(const char *s, int64_t *out);
+/* Value parsing shared with topic configs, as Kafka parses them (values already trimmed;
+ * integers go through rn_parse_int64, util/parse.h). */
 /* Kafka's list syntax: comma-separated, entries trimmed, empty ones ignored. Returns how many
  * entries there are and points *first / *first_len at the first one. */
 size_t rn_config_list_first(const char *value, const char **first, size_t *first_len);
