@@ -75,41 +75,23 @@ rn_bytes_t rn_groups_arena_bytes(rn_arena_t *arena, rn_bytes_t b, bool *oom)
 
 /* ---- the map ---- */
 
-static uint64_t hash_id(rn_str_t s)
+static uint64_t hash_id(const rn_groups_t *groups, rn_str_t s)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (size_t i = 0; i < s.len; i++)
-        h = (h ^ (uint8_t)s.ptr[i]) * 1099511628211ULL;
-    return h;
+    return rn_hmap_hash(&groups->map, s.ptr, s.len);
 }
 
 rn_group_t *rn_groups_find(rn_groups_t *groups, rn_str_t group_id)
 {
     if (group_id.ptr == NULL)
         return NULL;
-    rn_group_t *g = groups->buckets[hash_id(group_id) & (groups->nbuckets - 1)];
-    while (g != NULL && !rn_ostr_eq(g->group_id, group_id))
-        g = g->next;
-    return g;
-}
-
-static void grow(rn_groups_t *groups)
-{
-    size_t n = groups->nbuckets * 2;
-    rn_group_t **buckets = rn_xcalloc(n, sizeof *buckets);
-    for (size_t i = 0; i < groups->nbuckets; i++) {
-        rn_group_t *g = groups->buckets[i];
-        while (g != NULL) {
-            rn_group_t *next = g->next;
-            size_t b = hash_id(rn_ostr_view(g->group_id)) & (n - 1);
-            g->next = buckets[b];
-            buckets[b] = g;
-            g = next;
-        }
+    uint64_t h = hash_id(groups, group_id);
+    for (rn_hmap_node_t *n = rn_hmap_next_match(&groups->map, NULL, h); n != NULL;
+         n = rn_hmap_next_match(&groups->map, n, h)) {
+        rn_group_t *g = rn_container_of(n, rn_group_t, node);
+        if (rn_ostr_eq(g->group_id, group_id))
+            return g;
     }
-    free(groups->buckets);
-    groups->buckets = buckets;
-    groups->nbuckets = n;
+    return NULL;
 }
 
 rn_group_t *rn_groups_create(rn_groups_t *groups, rn_str_t group_id)
@@ -123,12 +105,7 @@ rn_group_t *rn_groups_create(rn_groups_t *groups, rn_str_t group_id)
     g->state_timestamp = groups->now_ms;
     g->join_deadline_ms = RN_GROUPS_NO_DEADLINE;
     g->sync_deadline_ms = RN_GROUPS_NO_DEADLINE;
-    if (groups->ngroups >= groups->nbuckets)
-        grow(groups);
-    size_t b = hash_id(group_id) & (groups->nbuckets - 1);
-    g->next = groups->buckets[b];
-    groups->buckets[b] = g;
-    groups->ngroups++;
+    rn_hmap_insert(&groups->map, &g->node, hash_id(groups, group_id));
     return g;
 }
 
@@ -148,11 +125,7 @@ static void group_free(rn_group_t *g)
 
 void rn_groups_destroy(rn_groups_t *groups, rn_group_t *g)
 {
-    rn_group_t **link = &groups->buckets[hash_id(rn_ostr_view(g->group_id)) & (groups->nbuckets - 1)];
-    while (*link != g)
-        link = &(*link)->next;
-    *link = g->next;
-    groups->ngroups--;
+    rn_hmap_remove(&groups->map, &g->node);
     group_free(g);
 }
 
@@ -195,8 +168,7 @@ rn_groups_t *rn_groups_new(const rn_config_t *cfg, rn_store_t *store, int64_t no
         groups->write = store_write;
         groups->write_ctx = store;
     }
-    groups->nbuckets = 64;
-    groups->buckets = rn_xcalloc(groups->nbuckets, sizeof *groups->buckets);
+    rn_hmap_init(&groups->map);
     groups->writes_tail = &groups->writes;
     return groups;
 }
@@ -213,19 +185,18 @@ void rn_groups_free(rn_groups_t *groups)
         return;
     rn_groups_flush(groups);
     pthread_mutex_lock(&groups->lock);
-    for (size_t b = 0; b < groups->nbuckets; b++) {
-        while (groups->buckets[b] != NULL) {
-            rn_group_t *g = groups->buckets[b];
-            /* The loops stop, answering their parked requests, before the coordinator closes:
-             * a waiter still registered belongs to no request any more, so it is dropped. */
-            for (size_t i = 0; i < g->nmembers; i++)
-                g->members[i]->join_waiter = g->members[i]->sync_waiter = NULL;
-            rn_groups_destroy(groups, g);
-        }
+    rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;) {
+        rn_group_t *g = rn_container_of(n, rn_group_t, node);
+        /* The loops stop, answering their parked requests, before the coordinator closes:
+         * a waiter still registered belongs to no request any more, so it is dropped. */
+        for (size_t i = 0; i < g->nmembers; i++)
+            g->members[i]->join_waiter = g->members[i]->sync_waiter = NULL;
+        rn_groups_destroy(groups, g);
     }
     pthread_mutex_unlock(&groups->lock);
     pthread_mutex_destroy(&groups->lock);
-    free(groups->buckets);
+    rn_hmap_deinit(&groups->map);
     free(groups);
 }
 
@@ -270,9 +241,9 @@ void rn_groups_tick(rn_groups_t *groups, int64_t now_ms)
     pthread_mutex_lock(&groups->lock);
     if (now_ms > groups->now_ms)
         groups->now_ms = now_ms;
-    for (size_t b = 0; b < groups->nbuckets; b++)
-        for (rn_group_t *g = groups->buckets[b]; g != NULL; g = g->next)
-            rn_groups_run_deadlines(groups, g);
+    rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)
+        rn_groups_run_deadlines(groups, rn_container_of(n, rn_group_t, node));
     pthread_mutex_unlock(&groups->lock);
     rn_groups_flush(groups);
 }
@@ -449,11 +420,13 @@ void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, 
     }
     groups->next_sweep_ms = groups->now_ms + SWEEP_INTERVAL_MS;
     size_t n = 0;
-    rn_ostr_t *ids = rn_xcalloc(groups->ngroups + 1, sizeof *ids);
-    for (size_t b = 0; b < groups->nbuckets; b++)
-        for (rn_group_t *g = groups->buckets[b]; g != NULL; g = g->next)
-            if (removable(g) && rn_ostr_set(&ids[n], g->group_id.ptr, g->group_id.len, false))
-                n++;
+    rn_ostr_t *ids = rn_xcalloc(groups->map.count + 1, sizeof *ids);
+    rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+        rn_group_t *g = rn_container_of(node, rn_group_t, node);
+        if (removable(g) && rn_ostr_set(&ids[n], g->group_id.ptr, g->group_id.len, false))
+            n++;
+    }
     pthread_mutex_unlock(&groups->lock);
     /* The offsets are asked without the groups lock: they call rn_groups_is_empty under theirs. */
     for (size_t i = 0; i < n; i++) {
@@ -517,18 +490,18 @@ int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t 
     bool oom = false;
     pthread_mutex_lock(&groups->lock);
     rn_groups_overview_t *items = rn_arena_try_alloc_array(arena, rn_groups_overview_t,
-                                                            groups->ngroups ? groups->ngroups : 1);
+                                                            groups->map.count ? groups->map.count : 1);
     size_t k = 0;
     oom = items == NULL;
-    for (size_t b = 0; !oom && b < groups->nbuckets; b++) {
-        for (rn_group_t *g = groups->buckets[b]; !oom && g != NULL; g = g->next) {
-            items[k].group_id = rn_groups_arena_str(arena, rn_ostr_view(g->group_id), &oom);
-            items[k].protocol_type = g->protocol_type.ptr != NULL
-                                         ? rn_groups_arena_str(arena, rn_ostr_view(g->protocol_type), &oom)
-                                         : (rn_str_t){ "", 0 };
-            items[k].state = rn_groups_state_name(g->state);
-            k++;
-        }
+    rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
+    for (rn_hmap_node_t *node; !oom && (node = rn_hmap_iter_next(&it)) != NULL;) {
+        rn_group_t *g = rn_container_of(node, rn_group_t, node);
+        items[k].group_id = rn_groups_arena_str(arena, rn_ostr_view(g->group_id), &oom);
+        items[k].protocol_type = g->protocol_type.ptr != NULL
+                                     ? rn_groups_arena_str(arena, rn_ostr_view(g->protocol_type), &oom)
+                                     : (rn_str_t){ "", 0 };
+        items[k].state = rn_groups_state_name(g->state);
+        k++;
     }
     pthread_mutex_unlock(&groups->lock);
     *out = items;

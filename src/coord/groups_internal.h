@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "coord/groups.h"
+#include "util/hmap.h"
 #include "util/outbuf.h"
 
 #define RN_GROUPS_NO_DEADLINE INT64_MAX
@@ -65,7 +66,7 @@ typedef struct rn_group_pending {
 
 typedef struct rn_group rn_group_t;
 struct rn_group {
-    rn_group_t *next;            /* hash chain */
+    rn_hmap_node_t node;         /* in groups->map, keyed by group_id */
     rn_ostr_t group_id;
     rn_group_state_t state, previous_state;
     int64_t state_timestamp;
@@ -109,9 +110,8 @@ struct rn_groups {
     int32_t initial_delay_ms, min_session_ms, max_session_ms;
     rn_groups_write_fn write;
     void *write_ctx;
-    /* The groups: a chained hash map by id. */
-    rn_group_t **buckets;
-    size_t nbuckets, ngroups;
+    /* The groups by id (seeded: clients choose the ids). */
+    rn_hmap_t map;
     /* Records waiting for rn_groups_flush, oldest first. */
     rn_groups_write_t *writes, **writes_tail;
     bool flushing;

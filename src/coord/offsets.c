@@ -17,6 +17,7 @@
 #include "proto/reader.h"
 #include "util/endian.h"
 #include "util/err.h"
+#include "util/hmap.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -117,8 +118,7 @@ int rn_offsets_value_decode(rn_bytes_t b, rn_offsets_value_t *out)
 
 typedef struct entry entry_t;
 struct entry {
-    entry_t *next;               /* hash chain */
-    uint64_t hash;
+    rn_hmap_node_t node;         /* in its group's `entries`, keyed by (topic, partition) */
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
@@ -132,10 +132,8 @@ struct entry {
 
 typedef struct group group_t;
 struct group {
-    group_t *next;               /* hash chain */
-    uint64_t hash;
-    entry_t **slots;
-    size_t nslots, count;
+    rn_hmap_node_t node;         /* in offsets->groups, keyed by id */
+    rn_hmap_t entries;           /* hashed with the offsets' key */
     int64_t empty_since;         /* -1: not seen empty since it last had members */
     int64_t next_due;            /* no offset expires before this (0: unknown) */
     size_t id_len;
@@ -146,30 +144,25 @@ struct rn_offsets {
     rn_store_t *store;
     int64_t retention_ms;
     pthread_mutex_t lock;        /* the map lock: groups and everything in them */
-    group_t **slots;
-    size_t nslots, ngroups, noffsets;
+    rn_hmap_t groups;            /* seeded: clients choose group ids and topic names */
+    size_t noffsets;
     int64_t last_expire;
     int32_t nwrite_locks;
     pthread_mutex_t *write_locks;   /* one per __consumer_offsets partition */
 };
 
-static uint64_t fnv1a(const void *data, size_t len, uint64_t h)
+static uint64_t group_hash(const rn_offsets_t *offsets, rn_str_t id)
 {
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
+    return rn_hmap_hash(&offsets->groups, id.ptr, id.len);
 }
 
-#define FNV_SEED 0xcbf29ce484222325ull
-
-static uint64_t group_hash(rn_str_t id) { return fnv1a(id.ptr, id.len, FNV_SEED); }
-
-static uint64_t entry_hash(rn_str_t topic, int32_t partition)
+static uint64_t entry_hash(const group_t *g, rn_str_t topic, int32_t partition)
 {
-    uint64_t h = fnv1a(topic.ptr, topic.len, FNV_SEED);
-    uint32_t p = (uint32_t)partition;
-    return fnv1a(&p, sizeof p, h);
+    rn_hmap_hasher_t h;
+    rn_hmap_hash_begin(&g->entries, &h);
+    rn_hmap_hash_add(&h, topic.ptr, topic.len);
+    rn_hmap_hash_add(&h, &partition, sizeof partition);
+    return rn_hmap_hash_end(&h);
 }
 
 static bool str_eq(const char *a, size_t alen, rn_str_t b)
@@ -180,64 +173,32 @@ static bool str_eq(const char *a, size_t alen, rn_str_t b)
 static rn_str_t group_name(const group_t *g) { return (rn_str_t){ .ptr = g->id, .len = g->id_len }; }
 static rn_str_t entry_topic(const entry_t *e) { return (rn_str_t){ .ptr = e->topic, .len = e->topic_len }; }
 
-/* Doubles a chained table when it holds as many items as slots. */
-static void **grow(void **slots, size_t *nslots, size_t count, uint64_t (*hash_of)(void *), void **(*next_of)(void *))
-{
-    if (count < *nslots)
-        return slots;
-    size_t n = *nslots ? *nslots * 2 : 16;
-    void **fresh = rn_xcalloc(n, sizeof *fresh);
-    for (size_t i = 0; i < *nslots; i++) {
-        for (void *item = slots[i]; item != NULL;) {
-            void *next = *next_of(item);
-            size_t at = (size_t)(hash_of(item) & (n - 1));
-            *next_of(item) = fresh[at];
-            fresh[at] = item;
-            item = next;
-        }
-    }
-    free(slots);
-    *nslots = n;
-    return fresh;
-}
-
-static uint64_t group_hash_of(void *g) { return ((group_t *)g)->hash; }
-static void **group_next_of(void *g) { return (void **)&((group_t *)g)->next; }
-static uint64_t entry_hash_of(void *e) { return ((entry_t *)e)->hash; }
-static void **entry_next_of(void *e) { return (void **)&((entry_t *)e)->next; }
-
-static group_t **group_slot(rn_offsets_t *offsets, rn_str_t id, uint64_t h)
-{
-    if (offsets->nslots == 0)
-        return NULL;
-    group_t **pp = &offsets->slots[h & (offsets->nslots - 1)];
-    while (*pp != NULL && ((*pp)->hash != h || !str_eq((*pp)->id, (*pp)->id_len, id)))
-        pp = &(*pp)->next;
-    return pp;
-}
+static group_t *group_at(rn_hmap_node_t *n) { return n != NULL ? rn_container_of(n, group_t, node) : NULL; }
+static entry_t *entry_at(rn_hmap_node_t *n) { return n != NULL ? rn_container_of(n, entry_t, node) : NULL; }
 
 static group_t *find_group(rn_offsets_t *offsets, rn_str_t id)
 {
-    group_t **pp = group_slot(offsets, id, group_hash(id));
-    return pp != NULL ? *pp : NULL;
+    uint64_t h = group_hash(offsets, id);
+    for (rn_hmap_node_t *n = rn_hmap_next_match(&offsets->groups, NULL, h); n != NULL;
+         n = rn_hmap_next_match(&offsets->groups, n, h))
+        if (str_eq(group_at(n)->id, group_at(n)->id_len, id))
+            return group_at(n);
+    return NULL;
 }
 
 static group_t *get_group(rn_offsets_t *offsets, rn_str_t id)
 {
-    uint64_t h = group_hash(id);
-    group_t **pp = group_slot(offsets, id, h);
-    if (pp != NULL && *pp != NULL)
-        return *pp;
-    offsets->slots = (group_t **)grow((void **)offsets->slots, &offsets->nslots, offsets->ngroups, group_hash_of,
-                                      group_next_of);
-    group_t *g = rn_xmalloc(sizeof *g + id.len);
-    *g = (group_t){ .hash = h, .empty_since = -1, .id_len = id.len };
+    group_t *g = find_group(offsets, id);
+    if (g != NULL)
+        return g;
+    g = rn_xmalloc(sizeof *g + id.len);
+    *g = (group_t){ .empty_since = -1, .id_len = id.len };
+    /* The groups' key, drawn once: a getrandom per group would cost a system call per commit
+     * of a new group at load time, and the key is as secret either way. */
+    rn_hmap_init_keyed(&g->entries, offsets->groups.k0, offsets->groups.k1);
     if (id.len > 0)
         memcpy(g->id, id.ptr, id.len);
-    size_t at = (size_t)(h & (offsets->nslots - 1));
-    g->next = offsets->slots[at];
-    offsets->slots[at] = g;
-    offsets->ngroups++;
+    rn_hmap_insert(&offsets->groups, &g->node, group_hash(offsets, id));
     return g;
 }
 
@@ -249,35 +210,26 @@ static void free_entry(entry_t *e)
 
 static void remove_group(rn_offsets_t *offsets, group_t *g)
 {
-    group_t **pp = group_slot(offsets, group_name(g), g->hash);
-    *pp = g->next;
-    offsets->ngroups--;
-    for (size_t i = 0; i < g->nslots; i++) {
-        for (entry_t *e = g->slots[i], *next; e != NULL; e = next) {
-            next = e->next;
-            free_entry(e);
-            offsets->noffsets--;
-        }
+    rn_hmap_remove(&offsets->groups, &g->node);
+    rn_hmap_iter_t it = rn_hmap_iter(&g->entries);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;) {
+        free_entry(entry_at(n));
+        offsets->noffsets--;
     }
-    free(g->slots);
+    rn_hmap_deinit(&g->entries);
     free(g);
-}
-
-static entry_t **entry_slot(group_t *g, rn_str_t topic, int32_t partition, uint64_t h)
-{
-    if (g->nslots == 0)
-        return NULL;
-    entry_t **pp = &g->slots[h & (g->nslots - 1)];
-    while (*pp != NULL &&
-           ((*pp)->hash != h || (*pp)->partition != partition || !str_eq((*pp)->topic, (*pp)->topic_len, topic)))
-        pp = &(*pp)->next;
-    return pp;
 }
 
 static entry_t *find_entry(group_t *g, rn_str_t topic, int32_t partition)
 {
-    entry_t **pp = entry_slot(g, topic, partition, entry_hash(topic, partition));
-    return pp != NULL ? *pp : NULL;
+    uint64_t h = entry_hash(g, topic, partition);
+    for (rn_hmap_node_t *n = rn_hmap_next_match(&g->entries, NULL, h); n != NULL;
+         n = rn_hmap_next_match(&g->entries, n, h)) {
+        entry_t *e = entry_at(n);
+        if (e->partition == partition && str_eq(e->topic, e->topic_len, topic))
+            return e;
+    }
+    return NULL;
 }
 
 /* Inserts or overwrites; `value->metadata` is copied. */
@@ -285,19 +237,13 @@ static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int
                    const rn_offsets_value_t *value)
 {
     group_t *g = get_group(offsets, group_id);
-    uint64_t h = entry_hash(topic, partition);
-    entry_t **pp = entry_slot(g, topic, partition, h);
-    entry_t *e = pp != NULL ? *pp : NULL;
+    entry_t *e = find_entry(g, topic, partition);
     if (e == NULL) {
-        g->slots = (entry_t **)grow((void **)g->slots, &g->nslots, g->count, entry_hash_of, entry_next_of);
         e = rn_xmalloc(sizeof *e + topic.len);
-        *e = (entry_t){ .hash = h, .partition = partition, .topic_len = topic.len };
+        *e = (entry_t){ .partition = partition, .topic_len = topic.len };
         if (topic.len > 0)
             memcpy(e->topic, topic.ptr, topic.len);
-        size_t at = (size_t)(h & (g->nslots - 1));
-        e->next = g->slots[at];
-        g->slots[at] = e;
-        g->count++;
+        rn_hmap_insert(&g->entries, &e->node, entry_hash(g, topic, partition));
         offsets->noffsets++;
     }
     e->offset = value->offset;
@@ -321,22 +267,16 @@ static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int
 
 static void remove_entry(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition)
 {
-    uint64_t gh = group_hash(group_id);
-    group_t **gpp = group_slot(offsets, group_id, gh);
-    group_t *g = gpp != NULL ? *gpp : NULL;
-    if (g == NULL)
+    group_t *g = find_group(offsets, group_id);
+    entry_t *e = g != NULL ? find_entry(g, topic, partition) : NULL;
+    if (e == NULL)
         return;
-    entry_t **pp = entry_slot(g, topic, partition, entry_hash(topic, partition));
-    if (pp == NULL || *pp == NULL)
-        return;
-    entry_t *e = *pp;
-    *pp = e->next;
+    rn_hmap_remove(&g->entries, &e->node);
     free_entry(e);
-    g->count--;
     offsets->noffsets--;
     /* A group without offsets goes (groups.h keeps its membership); its empty_since goes with
      * it, which can only make retention later. */
-    if (g->count == 0)
+    if (g->entries.count == 0)
         remove_group(offsets, g);
 }
 
@@ -350,6 +290,7 @@ rn_offsets_t *rn_offsets_new(const rn_config_t *cfg, rn_store_t *store)
         .nwrite_locks = rn_store_partitions(store),
     };
     pthread_mutex_init(&offsets->lock, NULL);
+    rn_hmap_init(&offsets->groups);
     offsets->write_locks = rn_xcalloc((size_t)offsets->nwrite_locks, sizeof *offsets->write_locks);
     for (int32_t i = 0; i < offsets->nwrite_locks; i++)
         pthread_mutex_init(&offsets->write_locks[i], NULL);
@@ -360,11 +301,10 @@ void rn_offsets_free(rn_offsets_t *offsets)
 {
     if (offsets == NULL)
         return;
-    for (size_t i = 0; i < offsets->nslots; i++) {
-        while (offsets->slots[i] != NULL)
-            remove_group(offsets, offsets->slots[i]);
-    }
-    free(offsets->slots);
+    rn_hmap_iter_t it = rn_hmap_iter(&offsets->groups);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)
+        remove_group(offsets, group_at(n));
+    rn_hmap_deinit(&offsets->groups);
     for (int32_t i = 0; i < offsets->nwrite_locks; i++)
         pthread_mutex_destroy(&offsets->write_locks[i]);
     free(offsets->write_locks);
@@ -513,16 +453,16 @@ int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *a
     rn_offsets_entry_t *items = NULL;
     pthread_mutex_lock(&offsets->lock);
     group_t *g = find_group(offsets, group_id);
-    if (g != NULL && g->count > 0) {
-        items = rn_arena_try_alloc_array(arena, rn_offsets_entry_t, g->count);
+    if (g != NULL && g->entries.count > 0) {
+        items = rn_arena_try_alloc_array(arena, rn_offsets_entry_t, g->entries.count);
         oom = items == NULL;
-        for (size_t i = 0; i < g->nslots && !oom; i++) {
-            for (entry_t *e = g->slots[i]; e != NULL && !oom; e = e->next) {
-                rn_offsets_entry_t *it = &items[count++];
-                fill_entry(e, it);
-                it->topic = arena_str(arena, e->topic, e->topic_len, &oom);
-                it->metadata = arena_str(arena, e->metadata, e->metadata_len, &oom);
-            }
+        rn_hmap_iter_t iter = rn_hmap_iter(&g->entries);
+        for (rn_hmap_node_t *node; !oom && (node = rn_hmap_iter_next(&iter)) != NULL;) {
+            entry_t *e = entry_at(node);
+            rn_offsets_entry_t *it = &items[count++];
+            fill_entry(e, it);
+            it->topic = arena_str(arena, e->topic, e->topic_len, &oom);
+            it->metadata = arena_str(arena, e->metadata, e->metadata_len, &oom);
         }
     }
     pthread_mutex_unlock(&offsets->lock);
@@ -551,14 +491,15 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
     size_t n = 0, total = 0;
     pthread_mutex_lock(&offsets->lock);
     group_t *g = find_group(offsets, group_id);
-    for (size_t i = 0; g != NULL && i < g->nslots; i++) {
-        for (entry_t *e = g->slots[i]; e != NULL; e = e->next) {
-            if (!match(ctx, e))
-                continue;
-            rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
-            total += rn_offsets_key_len(&k);   /* never 0: the entry was encoded once */
-            n++;
-        }
+    static const rn_hmap_t no_entries;
+    rn_hmap_iter_t it = rn_hmap_iter(g != NULL ? &g->entries : &no_entries);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+        entry_t *e = entry_at(node);
+        if (!match(ctx, e))
+            continue;
+        rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
+        total += rn_offsets_key_len(&k);   /* never 0: the entry was encoded once */
+        n++;
     }
     int rc = 0;
     rn_store_record_t *recs = NULL;
@@ -571,16 +512,16 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
     }
     size_t k_i = 0;
     uint8_t *p = bytes;
-    for (size_t i = 0; rc == 0 && n > 0 && i < g->nslots; i++) {
-        for (entry_t *e = g->slots[i]; e != NULL; e = e->next) {
-            if (!match(ctx, e))
-                continue;
-            rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
-            size_t klen = rn_offsets_key_len(&k);
-            rn_offsets_key_encode(&k, p);
-            recs[k_i++] = (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
-            p += klen;
-        }
+    it = rn_hmap_iter(rc == 0 && n > 0 ? &g->entries : &no_entries);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+        entry_t *e = entry_at(node);
+        if (!match(ctx, e))
+            continue;
+        rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
+        size_t klen = rn_offsets_key_len(&k);
+        rn_offsets_key_encode(&k, p);
+        recs[k_i++] = (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
+        p += klen;
     }
     pthread_mutex_unlock(&offsets->lock);
     if (rc == 0 && n > 0)
@@ -646,20 +587,20 @@ static void id_list_take(rn_offsets_t *offsets, id_list_t *list, bool (*want)(vo
 {
     *list = (id_list_t){ 0 };
     pthread_mutex_lock(&offsets->lock);
-    size_t cap = offsets->ngroups;
+    size_t cap = offsets->groups.count;
     if (cap > 0) {
         list->ids = rn_xcalloc(cap, sizeof *list->ids);
         list->lens = rn_xcalloc(cap, sizeof *list->lens);
     }
-    for (size_t i = 0; i < offsets->nslots; i++) {
-        for (group_t *g = offsets->slots[i]; g != NULL; g = g->next) {
-            if (want != NULL && !want(ctx, g))
-                continue;
-            list->ids[list->n] = rn_xmalloc(g->id_len + 1);
-            memcpy(list->ids[list->n], g->id, g->id_len);
-            list->lens[list->n] = g->id_len;
-            list->n++;
-        }
+    rn_hmap_iter_t it = rn_hmap_iter(&offsets->groups);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;) {
+        group_t *g = group_at(n);
+        if (want != NULL && !want(ctx, g))
+            continue;
+        list->ids[list->n] = rn_xmalloc(g->id_len + 1);
+        memcpy(list->ids[list->n], g->id, g->id_len);
+        list->lens[list->n] = g->id_len;
+        list->n++;
     }
     pthread_mutex_unlock(&offsets->lock);
 }
@@ -684,10 +625,10 @@ static bool match_topic(void *ctx, const entry_t *e)
 
 static bool group_has_topic(void *ctx, group_t *g)
 {
-    for (size_t i = 0; i < g->nslots; i++)
-        for (entry_t *e = g->slots[i]; e != NULL; e = e->next)
-            if (match_topic(ctx, e))
-                return true;
+    rn_hmap_iter_t it = rn_hmap_iter(&g->entries);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)
+        if (match_topic(ctx, entry_at(n)))
+            return true;
     return false;
 }
 
@@ -782,7 +723,7 @@ bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id)
 {
     pthread_mutex_lock(&offsets->lock);
     group_t *g = find_group(offsets, group_id);
-    bool has = g != NULL && g->count > 0;
+    bool has = g != NULL && g->entries.count > 0;
     pthread_mutex_unlock(&offsets->lock);
     return has;
 }
@@ -790,9 +731,9 @@ bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id)
 void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id), void *ctx)
 {
     pthread_mutex_lock(&offsets->lock);
-    for (size_t i = 0; i < offsets->nslots; i++)
-        for (group_t *g = offsets->slots[i]; g != NULL; g = g->next)
-            fn(ctx, group_name(g));
+    rn_hmap_iter_t it = rn_hmap_iter(&offsets->groups);
+    for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)
+        fn(ctx, group_name(group_at(n)));
     pthread_mutex_unlock(&offsets->lock);
 }
 

@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "topics/topics.h"
+#include "util/hmap.h"
 
 #define RN_TOPICS_FILE "runnel-topics"
 #define RN_TOPICS_FILE_MAGIC "runnel-topics"
@@ -70,11 +71,9 @@ char *rn_unescape(const char *s, size_t len);
 
 /* ---- map.c: the index of live topics by name and by id ---- */
 
-typedef struct rn_topic_node rn_topic_node_t;
 typedef struct rn_topic_index {
-    rn_topic_node_t **by_name, **by_id;   /* chained buckets; both have `nbuckets` */
-    size_t nbuckets, count;
-    uint64_t seed;                        /* random: bucket choice is not predictable */
+    rn_hmap_t by_name, by_id;    /* one node per topic in each (map.c) */
+    size_t count;
 } rn_topic_index_t;
 
 void rn_topic_index_init(rn_topic_index_t *index);
