@@ -3,11 +3,13 @@
  * ApiVersions over a real socket on an ephemeral port. */
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -51,6 +53,45 @@ static int connect_to(int port)
     return fd;
 }
 
+/* 0 when a connection to 127.0.0.1:port is accepted, else connect's errno. */
+static int connect_errno(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int err = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
+    close(fd);
+    return err;
+}
+
+/* 0 when this process can listen on 127.0.0.1:port, else the errno of bind or listen.
+ * SO_REUSEADDR lets the bind past connections in TIME_WAIT on the port, but not past a socket
+ * still listening on it; without SO_REUSEPORT, which the broker's listeners set, a listener
+ * left behind cannot share the port either. */
+static int listen_errno(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    int one = 1;
+    cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int err = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(fd, 1) == 0 ? 0 : errno;
+    close(fd);
+    return err;
+}
+
+/* Kafka's clean-shutdown marker, written by an orderly stop after the last checkpoint and
+ * removed by a start, so that only a crash leaves a data directory without it. */
+static bool clean_marker_exists(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/.kafka_cleanshutdown", datadir);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void read_full(int fd, uint8_t *buf, size_t len)
 {
     size_t got = 0;
@@ -91,10 +132,24 @@ Test(runnel, invalid_configuration_is_refused_with_the_key_named)
     cr_assert_not_null(strstr(err, "70000"), "%s", err);
 }
 
-Test(runnel, free_without_stop_stops)
+Test(runnel, free_without_stop_closes_the_port_and_shuts_down_cleanly)
 {
     runnel_t *rn = start_broker();
+    int port = runnel_port(rn);
+    cr_assert_eq(connect_errno(port), 0, "the broker does not accept on port %d", port);
+    cr_assert_not(clean_marker_exists(), "a running broker left the clean-shutdown marker");
     runnel_free(rn);
-    runnel_free(NULL);
+    int err = connect_errno(port);
+    cr_assert_eq(err, ECONNREFUSED, "port %d after runnel_free: %s", port, strerror(err));
+    err = listen_errno(port);
+    cr_assert_eq(err, 0, "cannot listen on port %d after runnel_free: %s", port, strerror(err));
+    cr_assert(clean_marker_exists(),
+              "runnel_free without runnel_stop wrote no %s/.kafka_cleanshutdown: the orderly stop "
+              "did not run", datadir);
     remove_datadir();
+}
+
+Test(runnel, free_null_does_nothing)
+{
+    runnel_free(NULL);
 }
