@@ -3,7 +3,8 @@
  * a real topic registry (and, when asked, a real coordinator) in a fresh temporary directory,
  * and helpers that frame a request struct as a client would, run it through
  * rn_handlers_dispatch and decode the response. Without a loop, thread-pool work runs inline,
- * so the answer is there when dispatch returns. */
+ * so the answer is there when dispatch returns. A response's file ranges (Fetch records) are
+ * read in with pread, so the captured bytes are what a client would receive. */
 #ifndef RN_TESTS_HANDLERS_FIXTURE_H
 #define RN_TESTS_HANDLERS_FIXTURE_H
 
@@ -107,17 +108,40 @@ typedef struct reply {
     size_t len;
 } reply_t;
 
+/* Copies `len` bytes of a file range, as sendfile would send them. */
+static inline void fixture_read_range(const rn_file_range_t *range, uint8_t *to)
+{
+    size_t done = 0;
+    while (done < range->len) {
+        ssize_t n = pread(range->fd, to + done, range->len - done, range->pos + (off_t)done);
+        cr_assert_gt(n, 0, "file range %zu bytes at %lld", range->len, (long long)range->pos);
+        done += (size_t)n;
+    }
+}
+
+/* The response as it goes on the wire: the memory parts, with each file range (Fetch records,
+ * which the network room sends with sendfile) read in at its place. */
 static inline void fixture_capture(rn_request_t *req, rn_finish_t how)
 {
     reply_t *o = req->finish_ctx;
     o->how = how;
     o->calls++;
-    if (how == RN_FINISH_RESPOND) {
-        o->bytes = malloc(req->out.len);
-        cr_assert_not_null(o->bytes);
-        memcpy(o->bytes, req->out.data, req->out.len);
-        o->len = req->out.len;
+    if (how != RN_FINISH_RESPOND)
+        return;
+    const rn_outbuf_t *out = &req->out;
+    o->len = rn_outbuf_wire_len(out);
+    o->bytes = malloc(o->len ? o->len : 1);
+    cr_assert_not_null(o->bytes);
+    size_t at = 0, pos = 0;
+    for (size_t i = 0; i < out->nsplices; i++) {
+        const rn_splice_t *s = &out->splices[i];
+        memcpy(o->bytes + pos, out->data + at, s->at - at);
+        pos += s->at - at;
+        at = s->at;
+        fixture_read_range(&s->range, o->bytes + pos);
+        pos += s->range.len;
     }
+    memcpy(o->bytes + pos, out->data + at, out->len - at);
 }
 
 static inline reply_t run_frame(const uint8_t *frame, size_t len)
@@ -173,6 +197,10 @@ static inline void call(int16_t key, int16_t version, const void *body, void *re
     cr_assert_not_null(bytes);
     memcpy(bytes, o.bytes, o.len);
     free(o.bytes);
+    cr_assert_geq(o.len, 8);
+    uint32_t size = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8
+                    | bytes[3];
+    cr_assert_eq(size, o.len - 4, "the size prefix counts every byte after it, file ranges too");
     size_t header = 8 + (flexible(key, version) ? 1 : 0);
     rn_reader_t r;
     rn_reader_init(&r, bytes + header, o.len - header);
