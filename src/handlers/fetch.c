@@ -94,6 +94,12 @@ static int64_t read_partitions(fetch_t *f)
         } else if (rc != 0) {
             pr->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
             f->has_error = true;
+        } else if (total > 0 && fp->slice.range.len > limit) {
+            /* Only the first partition with data may go past the limits (KIP-74; Kafka reads
+             * the later ones with minOneMessage=false): a later partition whose first batch does
+             * not fit sends nothing this time and comes first in a later fetch. */
+            fp->slice.range.release(fp->slice.range.owner);
+            memset(&fp->slice, 0, sizeof fp->slice);
         } else if (fp->slice.range.len > 0) {
             pr->records = (rn_records_t){ .file = &fp->slice.range };
             total += (int64_t)fp->slice.range.len;

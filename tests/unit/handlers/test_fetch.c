@@ -4,7 +4,7 @@
  * (sent with sendfile); the fixture reads them in, so each test sees the bytes a consumer gets
  * and walks the batches in them. Without a loop a fetch cannot park: one that would wait for
  * min_bytes answers at once with what is there (long polling is covered by the integration
- * tests). Tests marked .disabled show where Runnel differs from Kafka. */
+ * tests). */
 #include "handlers/fixture.h"
 #include "log/log.h"
 #include "records/builder.h"
@@ -358,11 +358,8 @@ Test(fetch_handler, the_first_partition_with_data_gets_its_first_batch_whole)
 
 /* Kafka (ReplicaManager.readFromLocalLog) lets only the first partition with data exceed the
  * limits: later partitions read with minOneMessage=false and at most the bytes left, so the
- * response stays within max_bytes. fetch.c:81-84 passes the room left to rn_log_read, which
- * always returns the first batch whole, so a later partition can push the response past
- * max_bytes. */
-Test(fetch_handler, a_later_partition_never_pushes_the_response_past_max_bytes,
-     .disabled = true)
+ * response stays within max_bytes. */
+Test(fetch_handler, a_later_partition_never_pushes_the_response_past_max_bytes)
 {
     int32_t max_bytes = (int32_t)(3 * batch_len) + 1;
     want_t w[] = { { "t", 0, 0, 1 << 20 }, { "t", 1, 0, 1 << 20 } };
@@ -373,9 +370,8 @@ Test(fetch_handler, a_later_partition_never_pushes_the_response_past_max_bytes,
     cr_assert_leq(p[0].records.len + p[1].records.len, (size_t)max_bytes);
 }
 
-/* The same for partition_max_bytes: in Kafka it bounds every partition but the first one with
- * data; in Runnel a later partition still gets its first batch whole. */
-Test(fetch_handler, partition_max_bytes_bounds_a_later_partition, .disabled = true)
+/* The same for partition_max_bytes: it bounds every partition but the first one with data. */
+Test(fetch_handler, partition_max_bytes_bounds_a_later_partition)
 {
     int32_t below = (int32_t)batch_len - 1;
     want_t w[] = { { "t", 0, 0, 1 << 20 }, { "t", 1, 0, below } };
