@@ -364,6 +364,7 @@ int runnel_start(runnel_t *rn)
         .port = rn->config.listener_port,
         .nloops = rn->config.num_network_threads,
         .max_request_bytes = (size_t)rn->config.socket_request_max_bytes,
+        .one_at_a_time = true,   /* Kafka: one request per connection at a time */
         .idle_ms = rn->config.connections_max_idle_ms > 0 ? (uint64_t)rn->config.connections_max_idle_ms : 0,
         .on_request = on_request,
         .ctx = rn,

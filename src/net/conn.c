@@ -2,8 +2,11 @@
 /* One client connection: size-prefixed framing, dispatch to the handler, and the ordered writer.
  *
  * The one idea: every complete frame becomes a slot at the tail of the connection's FIFO, and the
- * writer only ever sends from the head. The handler may finish slots in any order and at any
- * later time (on this loop); a response waits in its slot until every earlier one has gone out,
+ * writer only ever sends from the head. Slots go to the handler in order; with one_at_a_time
+ * (Kafka's rule of one request per connection at a time) the next is dispatched only when the
+ * handler has finished the one before (at once for most requests, later for a long poll or
+ * thread-pool work), so a request never runs before the effects of an earlier one on its
+ * connection are in place. A response waits in its slot until every earlier one has gone out,
  * so clients always see correlation ids in request order.
  *
  * The socket is driven with uv_poll_t, not uv_tcp_t, so that the writer can mix writev (memory
@@ -51,6 +54,8 @@ static void fifo_push(rn_net_conn_t *conn, rn_net_slot_t *slot)
     conn->tail = slot;
     conn->nslots++;
     conn->slot_bytes += slot->req.len;
+    if (conn->undispatched == NULL)
+        conn->undispatched = slot;
 }
 
 /* Unlinks `slot`, releases the file ranges it still holds and frees it. */
@@ -176,15 +181,18 @@ void rn_net_conn_close(rn_net_conn_t *conn)
     resume_dequeue(conn);
     free(conn->partial);
     conn->partial = NULL;
-    /* Drop every slot the handler has finished (unsent responses; their ranges are released
-     * now). Slots the handler still holds stay, so its rn_net_req_t remain valid. */
+    /* Drop every slot the handler does not hold: finished ones (unsent responses; their ranges
+     * are released now) and ones never dispatched. The slot the handler still holds stays, so
+     * its rn_net_req_t remains valid. */
     rn_net_slot_t *slot = conn->head;
     while (slot != NULL) {
         rn_net_slot_t *next = slot->next;
-        if (slot->responded)
+        if (slot->responded || !slot->dispatched)
             slot_free(conn, slot);
         slot = next;
     }
+    conn->undispatched = NULL;
+    conn->running = NULL;    /* if the handler still holds it, it stays in the FIFO until finished */
     conn->queued_bytes = 0;
     uv_close((uv_handle_t *)&conn->poll, on_conn_closed);
     conn->loop->nlive--;
@@ -200,6 +208,12 @@ void rn_net_conn_free_abandoned(rn_net_conn_t *conn)
 }
 
 /* ---- polling and back-pressure ---- */
+
+/* Whether the first undispatched frame may go to the handler now. */
+static bool conn_may_dispatch(const rn_net_conn_t *conn)
+{
+    return conn->undispatched != NULL && (conn->running == NULL || !conn->loop->net->config.one_at_a_time);
+}
 
 static bool conn_over_limit(const rn_net_conn_t *conn)
 {
@@ -258,7 +272,10 @@ void rn_net_conn_update(rn_net_conn_t *conn)
         return;
     int write = conn->want_write ? UV_WRITABLE : 0;
     if (conn->loop->stopping) {
-        /* Stopping: read nothing more, but send what is owed; close once nothing is. */
+        /* Stopping: read nothing more, but answer the frames already read and send what is
+         * owed; close once nothing is. */
+        if (!conn->in_dispatch && conn_may_dispatch(conn))
+            resume_enqueue(conn);
         if (conn->head == NULL) {
             rn_log(RN_LOG_DEBUG, "net", "peer %s: closing, broker stopping", conn->peer);
             rn_net_conn_close(conn);
@@ -269,7 +286,9 @@ void rn_net_conn_update(rn_net_conn_t *conn)
     }
     bool rbuf_full = conn->partial == NULL && conn->rbuf_len == sizeof(conn->rbuf);
     bool reading = !conn_over_limit(conn) && !rbuf_full;
-    if (!conn_over_limit(conn) && !conn->in_dispatch && conn->partial == NULL && conn->rbuf_len >= 4)
+    bool can_dispatch = conn_may_dispatch(conn);
+    bool can_parse = !conn_over_limit(conn) && conn->partial == NULL && conn->rbuf_len >= 4;
+    if (!conn->in_dispatch && (can_dispatch || can_parse))
         resume_enqueue(conn);
     /* UV_DISCONNECT (EPOLLRDHUP) lets a connection that is not reading notice that the peer
      * went away; a reading one sees EOF first. */
@@ -349,7 +368,24 @@ static bool frame_start(rn_net_conn_t *conn, const uint8_t *prefix)
     return true;
 }
 
-/* Parses what rbuf holds into frames and hands each complete one to the handler, as long as
+/* Hands waiting frames to the handler in order (with one_at_a_time, while none is running).
+ * Returns false when the handler closed the connection. */
+static bool conn_dispatch(rn_net_conn_t *conn)
+{
+    rn_net_loop_t *loop = conn->loop;
+    while (conn_may_dispatch(conn)) {
+        rn_net_slot_t *slot = conn->undispatched;
+        conn->undispatched = slot->next;
+        slot->dispatched = true;
+        conn->running = slot;
+        loop->net->config.on_request(&slot->req, loop->net->config.ctx);
+        if (conn->dead)    /* the handler closed it; the conn's memory outlives this call */
+            return false;
+    }
+    return true;
+}
+
+/* Parses what rbuf holds into frames and dispatches them (conn_dispatch), as long as
  * back-pressure allows; then writes whatever responses that produced. */
 static void conn_process_input(rn_net_conn_t *conn)
 {
@@ -357,6 +393,8 @@ static void conn_process_input(rn_net_conn_t *conn)
     size_t pos = 0;
     conn->in_dispatch = true;
     for (;;) {
+        if (!conn_dispatch(conn))
+            return;
         rn_net_slot_t *slot = conn->partial;
         if (slot != NULL) {
             size_t take = min_size(conn->rbuf_len - pos, slot->req.len - conn->partial_have);
@@ -367,9 +405,6 @@ static void conn_process_input(rn_net_conn_t *conn)
                 break;
             conn->partial = NULL;
             fifo_push(conn, slot);
-            loop->net->config.on_request(&slot->req, loop->net->config.ctx);
-            if (conn->dead)    /* the handler closed it; the conn's memory outlives this call */
-                return;
             continue;
         }
         if (conn->rbuf_len - pos < 4 || loop->stopping || conn_over_limit(conn))
@@ -597,6 +632,8 @@ static void conn_flush(rn_net_conn_t *conn)
  * the slot goes at once. */
 static void slot_finished(rn_net_conn_t *conn, rn_net_slot_t *slot)
 {
+    if (slot == conn->running)
+        conn->running = NULL;    /* the next request may run: rn_net_conn_update resumes it */
     if (conn->dead) {
         slot_free(conn, slot);
         conn_maybe_free(conn);

@@ -5,7 +5,8 @@
  * Ownership in one picture: an rn_net_t owns `nloops` loops; a loop owns the connections its
  * listener accepted; a connection owns a FIFO of slots, one per complete request frame, in
  * request order. A slot lives from the moment its frame is complete until its response has been
- * written (or the connection has died and the handler has finished it). Everything below a loop
+ * written (or the connection has died and the handler has finished it). Slots are handed to the
+ * handler one at a time, in order: the next only once the one before it has finished. Everything below a loop
  * is touched only by that loop's thread; other threads only read the stats counters and call
  * uv_async_send on `stop_async`. */
 #ifndef RN_NET_INTERNAL_H
@@ -61,6 +62,7 @@ typedef struct rn_net_slot rn_net_slot_t;
 struct rn_net_slot {
     rn_net_req_t req;               /* what the handler sees; req.conn is the owner */
     rn_net_slot_t *prev, *next;     /* conn's FIFO, in request order */
+    bool dispatched;                /* handed to on_request; the handler holds it until it finishes */
     bool responded;                 /* the handler has finished it; `out` holds the response */
     rn_outbuf_t out;                /* the response; its parts are sent in wire order */
     size_t part;                    /* next part to send: 2i = memory chunk i, 2i+1 = splice i */
@@ -83,6 +85,8 @@ struct rn_net_conn {
     rn_net_conn_t *prev, *next;     /* loop->conns */
     rn_net_conn_t *resume_prev, *resume_next;
     rn_net_slot_t *head, *tail;     /* FIFO of slots */
+    rn_net_slot_t *undispatched;    /* first slot not yet handed to on_request; all after it wait too */
+    rn_net_slot_t *running;         /* the dispatched slot the handler has not finished, or NULL */
     size_t nslots;                  /* slots in the FIFO */
     size_t slot_bytes;              /* frame bytes held by those slots */
     size_t queued_bytes;            /* response bytes submitted but not yet sent */

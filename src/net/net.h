@@ -5,8 +5,13 @@
  * A connection reads 4-byte size-prefixed frames. The size is checked against
  * `max_request_bytes` before any allocation; a frame that is too large, or a size below the
  * smallest request header, closes the connection. Each complete frame is handed up through
- * `on_request` as an rn_net_req_t. Responses may be submitted in any order but go out strictly
- * in request order (Kafka clients drop a connection on an out-of-order correlation id).
+ * `on_request` as an rn_net_req_t. With `one_at_a_time` (the broker's choice, Kafka's rule of one
+ * request per connection at a time), a connection's next request is handed up only once the one
+ * before it has been finished (rn_net_respond, _respond_none or _close_conn), so a request's
+ * effects are in place before the next request on that connection runs; frames behind it are
+ * read and kept. Without it, every complete frame is handed up at once. Either way responses go
+ * out strictly in request order (Kafka clients drop a connection on an out-of-order correlation
+ * id).
  *
  * Connections are driven with uv_poll_t on the raw socket, so the writer can mix writev (memory
  * chunks) and sendfile (file ranges) on one descriptor; nothing else writes to it. */
@@ -30,7 +35,9 @@ typedef struct rn_net_conn rn_net_conn_t;
  * any later time. The request stays valid even if its connection closes meanwhile (peer
  * EOF, idle, rn_net_close_conn on an earlier request): finishing it then drops the response
  * and releases its file ranges. At most 64 requests (or 16 MiB of frames, or 4 MiB of unsent
- * responses) are outstanding per connection; beyond that the connection stops reading. */
+ * responses) are outstanding per connection; beyond that the connection stops reading. With
+ * one_at_a_time, a handler that finishes later (a long poll, work on the thread pool) holds up
+ * only its own connection. */
 typedef struct rn_net_req {
     const uint8_t *frame;     /* the request bytes, size prefix stripped */
     size_t len;
@@ -46,6 +53,7 @@ typedef struct rn_net_config {
     int port;                 /* 0: an ephemeral port, shared by every loop's listener */
     int nloops;               /* >= 1 */
     size_t max_request_bytes; /* socket.request.max.bytes */
+    bool one_at_a_time;       /* dispatch a connection's next request only after the last finished */
     uint64_t idle_ms;         /* connections.max.idle.ms; 0: never close idle connections */
     rn_net_request_cb on_request;  /* runs on the connection's loop */
     void *ctx;

@@ -70,13 +70,15 @@ static int32_t req_corr(const rn_net_req_t *req)
 
 /* ---- the server side ---- */
 
-static rn_net_t *net_start(int nloops, size_t max_request_bytes, uint64_t idle_ms, rn_net_request_cb cb)
+static rn_net_t *net_start_with(int nloops, size_t max_request_bytes, uint64_t idle_ms, bool one_at_a_time,
+                                rn_net_request_cb cb)
 {
     rn_net_config_t config = {
         .host = "127.0.0.1",
         .port = 0,
         .nloops = nloops,
         .max_request_bytes = max_request_bytes,
+        .one_at_a_time = one_at_a_time,
         .idle_ms = idle_ms,
         .on_request = cb,
     };
@@ -86,6 +88,11 @@ static rn_net_t *net_start(int nloops, size_t max_request_bytes, uint64_t idle_m
     cr_assert_gt(rn_net_port(net), 0);
     cr_assert_eq(rn_net_start(net), 0);
     return net;
+}
+
+static rn_net_t *net_start(int nloops, size_t max_request_bytes, uint64_t idle_ms, rn_net_request_cb cb)
+{
+    return net_start_with(nloops, max_request_bytes, idle_ms, false, cb);
 }
 
 /* Echoes the correlation id and the payload. */
@@ -644,6 +651,72 @@ Test(net, pipelining_is_bounded_by_back_pressure)
     close(fd);
     rn_net_stop(net);
     rn_net_free(net);
+}
+
+/* ---- one request at a time (Kafka's rule, the broker's setting) ---- */
+
+Test(net, one_at_a_time_hands_up_the_next_request_only_after_the_last_finished)
+{
+    atomic_store(&in_handler, 0);
+    atomic_store(&peak_in_handler, 0);
+    rn_net_t *net = net_start_with(1, 1 << 20, 0, true, slow_handler);   /* answers after 50 ms */
+    int fd = client_connect(net);
+    enum { N = 20 };
+    static uint8_t buf[N * 16];
+    size_t len = 0;
+    for (int i = 0; i < N; i++)
+        len += put_request(buf + len, i, "one", 3);
+    send_all(fd, buf, len);   /* every frame in one read */
+    for (int i = 0; i < N; i++)
+        expect_echo(fd, i, "one");
+    int peak = atomic_load(&peak_in_handler);
+    cr_assert_eq(peak, 1, "%d requests of one connection were with the handler at once", peak);
+    close(fd);
+    rn_net_stop(net);
+    rn_net_free(net);
+}
+
+Test(net, one_at_a_time_holds_up_only_its_own_connection)
+{
+    atomic_store(&in_handler, 0);
+    atomic_store(&peak_in_handler, 0);
+    rn_net_t *net = net_start_with(1, 1 << 20, 0, true, slow_handler);
+    int a = client_connect(net), b = client_connect(net);
+    send_request(a, 1, "a1");
+    send_request(a, 2, "a2");
+    send_request(b, 1, "b1");
+    send_request(b, 2, "b2");
+    expect_echo(a, 1, "a1");
+    expect_echo(b, 1, "b1");
+    expect_echo(a, 2, "a2");
+    expect_echo(b, 2, "b2");
+    cr_assert_eq(atomic_load(&peak_in_handler), 2, "one request of each connection at a time");
+    close(a);
+    close(b);
+    rn_net_stop(net);
+    rn_net_free(net);
+}
+
+static void hold_first_handler(rn_net_req_t *req, void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&received, 1);
+    do_later(req, 300, respond_echo);   /* the peer has gone by then */
+}
+
+Test(net, one_at_a_time_drops_the_frames_waiting_when_the_peer_goes)
+{
+    atomic_store(&received, 0);
+    rn_net_t *net = net_start_with(1, 1 << 20, 0, true, hold_first_handler);
+    int fd = client_connect(net);
+    for (int i = 0; i < 4; i++)
+        send_request(fd, i, "wait");
+    cr_assert(wait_for(&received, 1, 5000));
+    close(fd);               /* three frames still wait behind the held one */
+    usleep(500 * 1000);      /* the held request is answered on a dead connection */
+    cr_assert_eq(atomic_load(&received), 1, "waiting frames of a closed connection never run");
+    rn_net_stop(net);
+    rn_net_free(net);        /* ASan: the waiting frames were freed */
 }
 
 /* ---- idle connections ---- */
