@@ -93,6 +93,7 @@ static void on_request(rn_net_req_t *nreq, void *ctx)
     req->peer = rn_net_conn_peer(nreq->conn);
     req->broker = &rn->info;
     req->loop_ctx = rn_net_req_loop_data(nreq);
+    req->executor = rn_handlers_loop_executor(req->loop_ctx);
     rn_arena_init(&req->arena, ARENA_BASE_LIMIT + 2 * nreq->len);
     rn_outbuf_init(&req->out);
     req->finish = broker_finish;

@@ -159,6 +159,7 @@ rn_groups_t *rn_groups_new(const rn_config_t *cfg, rn_store_t *store, int64_t no
 {
     rn_groups_t *groups = rn_xcalloc(1, sizeof *groups);
     pthread_mutex_init(&groups->lock, NULL);
+    pthread_cond_init(&groups->written_cond, NULL);
     groups->now_ms = now_ms;
     groups->next_sweep_ms = now_ms + SWEEP_INTERVAL_MS;
     groups->initial_delay_ms = cfg ? cfg->group_initial_rebalance_delay_ms : 3000;
@@ -196,6 +197,7 @@ void rn_groups_free(rn_groups_t *groups)
     }
     pthread_mutex_unlock(&groups->lock);
     pthread_mutex_destroy(&groups->lock);
+    pthread_cond_destroy(&groups->written_cond);
     rn_hmap_deinit(&groups->map);
     free(groups);
 }
@@ -281,6 +283,7 @@ static void queue(rn_groups_t *groups, rn_str_t group_id, const rn_group_t *g)
     }
     *groups->writes_tail = w;
     groups->writes_tail = &w->next;
+    groups->queued++;
 }
 
 void rn_groups_queue_metadata(rn_groups_t *groups, rn_group_t *g)
@@ -296,7 +299,7 @@ void rn_groups_queue_tombstone(rn_groups_t *groups, rn_str_t group_id)
 bool rn_groups_has_writes(rn_groups_t *groups)
 {
     pthread_mutex_lock(&groups->lock);
-    bool any = groups->writes != NULL;
+    bool any = groups->written != groups->queued;
     pthread_mutex_unlock(&groups->lock);
     return any;
 }
@@ -304,9 +307,13 @@ bool rn_groups_has_writes(rn_groups_t *groups)
 void rn_groups_flush(rn_groups_t *groups)
 {
     pthread_mutex_lock(&groups->lock);
+    uint64_t target = groups->queued;
     /* One flusher at a time keeps the log in queue order; a second caller leaves its records
-     * to the one already writing, which looks at the queue again before it stops. */
-    if (groups->flushing) {
+     * to the one already writing, which looks at the queue again before it stops, and waits
+     * until they are written: its caller answers a client only then. */
+    while (groups->flushing && groups->written < target)
+        pthread_cond_wait(&groups->written_cond, &groups->lock);
+    if (groups->written >= target) {
         pthread_mutex_unlock(&groups->lock);
         return;
     }
@@ -316,6 +323,7 @@ void rn_groups_flush(rn_groups_t *groups)
         groups->writes = NULL;
         groups->writes_tail = &groups->writes;
         pthread_mutex_unlock(&groups->lock);
+        uint64_t n = 0;
         while (batch != NULL) {
             rn_groups_write_t *w = batch;
             batch = w->next;
@@ -329,10 +337,15 @@ void rn_groups_flush(rn_groups_t *groups)
             rn_outbuf_deinit(&w->key);
             rn_outbuf_deinit(&w->value);
             free(w);
+            n++;
         }
         pthread_mutex_lock(&groups->lock);
+        /* Written, or failed and logged: either way nobody waits for these any longer. */
+        groups->written += n;
+        pthread_cond_broadcast(&groups->written_cond);
     }
     groups->flushing = false;
+    pthread_cond_broadcast(&groups->written_cond);
     pthread_mutex_unlock(&groups->lock);
 }
 

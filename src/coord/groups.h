@@ -19,8 +19,9 @@
  * Persistence: state changes queue records (encoded under the lock); rn_groups_flush appends
  * them to the store in queue order, one flusher at a time, without the lock. rn_groups_tick
  * flushes before it returns (it runs on the broker's maintenance thread, not a loop); a handler
- * whose call queued records runs rn_groups_flush in the thread pool. A failed append is logged:
- * the group state in memory stays, as it would until the next generation in Kafka. */
+ * answers only after the records its call (or an earlier one) queued are written, flushing off
+ * the loop, as Kafka answers SyncGroup once the group's assignment is stored. A failed append is
+ * logged: the group state in memory stays, as it would until the next generation in Kafka. */
 #ifndef RN_COORD_GROUPS_H
 #define RN_COORD_GROUPS_H
 
@@ -221,8 +222,12 @@ int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t 
  * only offsets). Removing the group's offsets is the caller's part. */
 rn_kerr_t rn_groups_delete(rn_groups_t *groups, rn_str_t group_id);
 
-/* Whether records are queued, and writing them (blocking: not on a loop). */
+/* Whether records queued so far are not all written yet (queued, or being written by another
+ * flusher). */
 bool rn_groups_has_writes(rn_groups_t *groups);
+/* Writes the queued records. Returns once every record queued before the call is in the log,
+ * written by this call or by the flusher already at work (it waits for that one). Blocking:
+ * not on a loop. */
 void rn_groups_flush(rn_groups_t *groups);
 /* The groups' clock (the last tick). */
 int64_t rn_groups_now(rn_groups_t *groups);

@@ -115,6 +115,8 @@ struct rn_groups {
     /* Records waiting for rn_groups_flush, oldest first. */
     rn_groups_write_t *writes, **writes_tail;
     bool flushing;
+    uint64_t queued, written;    /* records queued and written since start; written <= queued */
+    pthread_cond_t written_cond; /* signalled when `written` moves */
 };
 
 /* Test seam: send queued records to `fn` instead of the store. */

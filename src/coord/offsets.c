@@ -146,6 +146,7 @@ struct rn_offsets {
     pthread_mutex_t lock;        /* the map lock: groups and everything in them */
     rn_hmap_t groups;            /* seeded: clients choose group ids and topic names */
     size_t noffsets;
+    rn_offsets_pending_t *pending;  /* commits on their way (few: one per request in flight) */
     int64_t last_expire;
     int32_t nwrite_locks;
     pthread_mutex_t *write_locks;   /* one per __consumer_offsets partition */
@@ -717,6 +718,44 @@ void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(v
         pthread_mutex_unlock(&offsets->lock);
     }
     id_list_free(&list);
+}
+
+void rn_offsets_pending_add(rn_offsets_t *offsets, rn_offsets_pending_t *pending)
+{
+    pthread_mutex_lock(&offsets->lock);
+    pending->prev = NULL;
+    pending->next = offsets->pending;
+    if (offsets->pending != NULL)
+        offsets->pending->prev = pending;
+    offsets->pending = pending;
+    pthread_mutex_unlock(&offsets->lock);
+}
+
+void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pending)
+{
+    pthread_mutex_lock(&offsets->lock);
+    if (pending->prev != NULL)
+        pending->prev->next = pending->next;
+    else
+        offsets->pending = pending->next;
+    if (pending->next != NULL)
+        pending->next->prev = pending->prev;
+    pending->prev = pending->next = NULL;
+    pthread_mutex_unlock(&offsets->lock);
+}
+
+bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition)
+{
+    bool found = false;
+    pthread_mutex_lock(&offsets->lock);
+    for (rn_offsets_pending_t *p = offsets->pending; p != NULL && !found; p = p->next) {
+        if (!str_eq(p->group_id.ptr, p->group_id.len, group_id))
+            continue;
+        for (size_t i = 0; i < p->n && !found; i++)
+            found = p->tps[i].partition == partition && str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
+    }
+    pthread_mutex_unlock(&offsets->lock);
+    return found;
 }
 
 bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id)

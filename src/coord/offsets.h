@@ -124,6 +124,23 @@ void rn_offsets_topic_deleted(rn_offsets_t *offsets, const char *topic, int64_t 
  * cheap. Blocking. */
 void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(void *ctx, rn_str_t group), void *ctx);
 
+/* Commits on their way (KIP-447's require_stable): an OffsetCommit handler registers its
+ * partitions when it accepts the request and removes them once rn_offsets_commit has returned
+ * (or the commit will never run). Meanwhile OffsetFetch with require_stable answers
+ * UNSTABLE_OFFSET_COMMIT for them, as Kafka does for an offset still being written. The struct
+ * and the views it holds are the caller's, alive until removed. */
+typedef struct rn_offsets_pending rn_offsets_pending_t;
+struct rn_offsets_pending {
+    rn_str_t group_id;
+    const rn_offsets_tp_t *tps;
+    size_t n;
+    rn_offsets_pending_t *prev, *next;   /* the offsets' list; set by add */
+};
+void rn_offsets_pending_add(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
+void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
+/* Whether a commit of the group's `topic`/`partition` is on its way. */
+bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition);
+
 /* Whether any offset is stored for the group (ListGroups shows such groups as Empty). */
 bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id);
 /* The groups that have offsets, for ListGroups: calls `fn` for each group id (under the map

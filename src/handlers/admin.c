@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Helpers shared by the admin handlers: duplicate detection, response messages, and running the
- * registry calls in the thread pool (admin.h says why). */
+/* Helpers shared by the admin handlers: duplicate detection and response messages. */
 #include "handlers/admin.h"
 
 #include <stdarg.h>
@@ -8,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers/park.h"
 
 typedef struct keyed {
     rn_str_t key;
@@ -77,50 +75,4 @@ rn_str_t rn_admin_str(rn_request_t *req, const char *s, bool *oom)
     if (copy == NULL)
         *oom = true;
     return (rn_str_t){ copy, copy != NULL ? n : 0 };
-}
-
-static void answer(rn_admin_job_t *job)
-{
-    if (job->oom || job->resp == NULL)
-        rn_reject(job->req, "out of memory");
-    else
-        rn_respond(job->req, job->resp);
-}
-
-static void on_admin_work(uv_work_t *work)
-{
-    rn_admin_job_t *job = work->data;
-    job->run(job);
-}
-
-static void on_admin_done(uv_work_t *work, int status)
-{
-    rn_admin_job_t *job = work->data;
-    /* Nothing cancels admin work, but a cancelled job never ran: do it here rather than answer
-     * with an empty response. */
-    if (status != 0)
-        job->run(job);
-    answer(job);
-}
-
-void *rn_admin_job_new(rn_request_t *req, size_t size, void (*run)(rn_admin_job_t *job))
-{
-    rn_admin_job_t *job = rn_arena_try_alloc(&req->arena, size);
-    if (job == NULL) {
-        rn_reject(req, "out of memory");
-        return NULL;
-    }
-    job->req = req;
-    job->run = run;
-    return job;
-}
-
-void rn_admin_run(rn_admin_job_t *job)
-{
-    uv_loop_t *loop = rn_loop_ctx_loop(job->req->loop_ctx);
-    job->work.data = job;
-    if (loop != NULL && uv_queue_work(loop, &job->work, on_admin_work, on_admin_done) == 0)
-        return;
-    job->run(job);
-    answer(job);
 }

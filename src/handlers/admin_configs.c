@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "handlers/admin.h"
+#include "handlers/job.h"
 #include "topics/topics.h"
 
 /* ConfigResource.Type ids. */
@@ -293,7 +294,7 @@ typedef struct alter_resource {
 } alter_resource_t;
 
 typedef struct alter_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     bool incremental;
     bool validate_only;
     int32_t nresources;
@@ -432,7 +433,7 @@ static bool alter_topic(rn_request_t *req, const alter_job_t *j, alter_resource_
     return true;
 }
 
-static void run_alter(rn_admin_job_t *job)
+static void run_alter(rn_job_t *job)
 {
     alter_job_t *j = (alter_job_t *)job;
     rn_request_t *req = job->req;
@@ -512,7 +513,7 @@ static bool copy_op(rn_request_t *req, alter_resource_t *r, int32_t k, rn_str_t 
 /* The job for `n` resources, or NULL after rejecting the request. */
 static alter_job_t *new_alter_job(rn_request_t *req, int32_t n)
 {
-    alter_job_t *j = rn_admin_job_new(req, sizeof *j, run_alter);
+    alter_job_t *j = rn_job_new(req, sizeof *j, run_alter);
     if (j == NULL)
         return NULL;
     j->nresources = n > 0 ? n : 0;
@@ -546,7 +547,7 @@ void rn_handle_alter_configs(rn_request_t *req)
             if (!copy_op(req, r, k, in->configs.items[k].name, in->configs.items[k].value, OP_SET, false))
                 goto oom;
     }
-    rn_admin_run(&j->job);
+    rn_job_start(&j->job);
     return;
 oom:
     rn_reject(req, "out of memory");
@@ -577,7 +578,7 @@ void rn_handle_incremental_alter_configs(rn_request_t *req)
                 goto oom;
         }
     }
-    rn_admin_run(&j->job);
+    rn_job_start(&j->job);
     return;
 oom:
     rn_reject(req, "out of memory");

@@ -7,7 +7,7 @@
  * ReplicationControlManager): duplicate names in one request, manual replica assignments, the
  * order of the checks, and the wording of the messages clients show their users. With one
  * broker, a manual assignment is valid only when every partition lists exactly this node.
- * The registry calls run in the thread pool (admin.h). */
+ * The registry calls run as jobs, off the loop (job.h). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "coord/coord.h"
 #include "handlers/admin.h"
+#include "handlers/job.h"
 #include "log/log.h"
 #include "topics/topics.h"
 #include "util/logging.h"
@@ -66,7 +67,7 @@ static const char *check_replicas(const rn_request_t *req, const int32_t *ids, i
 /* ---- CreateTopics ---- */
 
 typedef struct create_topics_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_create_topics_request_t body;
     rn_create_topics_response_t resp;
 } create_topics_job_t;
@@ -216,7 +217,7 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
     return ok;
 }
 
-static void run_create_topics(rn_admin_job_t *job)
+static void run_create_topics(rn_job_t *job)
 {
     create_topics_job_t *j = (create_topics_job_t *)job;
     rn_request_t *req = job->req;
@@ -257,15 +258,15 @@ oom:
 
 void rn_handle_create_topics(rn_request_t *req)
 {
-    create_topics_job_t *j = rn_admin_job_new(req, sizeof *j, run_create_topics);
+    create_topics_job_t *j = rn_job_new(req, sizeof *j, run_create_topics);
     if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+        rn_job_start(&j->job);
 }
 
 /* ---- DeleteTopics ---- */
 
 typedef struct delete_topics_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_delete_topics_request_t body;
     rn_delete_topics_response_t resp;
 } delete_topics_job_t;
@@ -369,7 +370,7 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
     return true;
 }
 
-static void run_delete_topics(rn_admin_job_t *job)
+static void run_delete_topics(rn_job_t *job)
 {
     delete_topics_job_t *j = (delete_topics_job_t *)job;
     rn_request_t *req = job->req;
@@ -426,15 +427,15 @@ oom:
 
 void rn_handle_delete_topics(rn_request_t *req)
 {
-    delete_topics_job_t *j = rn_admin_job_new(req, sizeof *j, run_delete_topics);
+    delete_topics_job_t *j = rn_job_new(req, sizeof *j, run_delete_topics);
     if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+        rn_job_start(&j->job);
 }
 
 /* ---- CreatePartitions ---- */
 
 typedef struct create_partitions_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_create_partitions_request_t body;
     rn_create_partitions_response_t resp;
 } create_partitions_job_t;
@@ -471,7 +472,7 @@ static rn_kerr_t precheck_partitions(rn_request_t *req, const rn_create_partitio
     return RN_KERR_NONE;
 }
 
-static void run_create_partitions(rn_admin_job_t *job)
+static void run_create_partitions(rn_job_t *job)
 {
     create_partitions_job_t *j = (create_partitions_job_t *)job;
     rn_request_t *req = job->req;
@@ -522,15 +523,15 @@ static void run_create_partitions(rn_admin_job_t *job)
 
 void rn_handle_create_partitions(rn_request_t *req)
 {
-    create_partitions_job_t *j = rn_admin_job_new(req, sizeof *j, run_create_partitions);
+    create_partitions_job_t *j = rn_job_new(req, sizeof *j, run_create_partitions);
     if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+        rn_job_start(&j->job);
 }
 
 /* ---- DeleteRecords ---- */
 
 typedef struct delete_records_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_delete_records_request_t body;
     rn_delete_records_response_t resp;
 } delete_records_job_t;
@@ -575,7 +576,7 @@ static void delete_partition_records(rn_topic_t *topic, bool delete_enabled,
     res->low_watermark = rn_log_start_offset(part->log);
 }
 
-static void run_delete_records(rn_admin_job_t *job)
+static void run_delete_records(rn_job_t *job)
 {
     delete_records_job_t *j = (delete_records_job_t *)job;
     rn_request_t *req = job->req;
@@ -621,7 +622,7 @@ oom:
 
 void rn_handle_delete_records(rn_request_t *req)
 {
-    delete_records_job_t *j = rn_admin_job_new(req, sizeof *j, run_delete_records);
+    delete_records_job_t *j = rn_job_new(req, sizeof *j, run_delete_records);
     if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+        rn_job_start(&j->job);
 }

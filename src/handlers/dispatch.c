@@ -34,7 +34,7 @@ static const char *printable(rn_str_t s, char *buf, size_t cap)
     return buf;
 }
 
-static void finish_response(rn_request_t *req, int16_t version, bool flexible_header,
+static bool encode_response(rn_request_t *req, int16_t version, bool flexible_header,
                             void (*encode)(rn_outbuf_t *, int16_t, const void *), const void *resp)
 {
     rn_outbuf_t *w = &req->out;
@@ -45,19 +45,30 @@ static void finish_response(rn_request_t *req, int16_t version, bool flexible_he
     encode(w, version, resp);
     if (w->failed) {
         rn_reject(req, "out of memory while encoding the response");
-        return;
+        return false;
     }
     rn_outbuf_patch_be32(w, 0, (uint32_t)(rn_outbuf_wire_len(w) - 4));
-    req->finish(req, RN_FINISH_RESPOND);
+    return true;
 }
 
-void rn_respond(rn_request_t *req, const void *resp)
+bool rn_encode_response(rn_request_t *req, const void *resp)
 {
     const rn_proto_api_t *api = rn_proto_api_find(req->api_key);
     /* ApiVersions' response header is always v0, even when its body is flexible (KIP-511),
      * so that a client can read it before it knows which versions the broker has. */
     bool flex_header = req->api_key != RN_API_API_VERSIONS && is_flexible(req->api_key, req->api_version);
-    finish_response(req, req->api_version, flex_header, api->response_encode, resp);
+    return encode_response(req, req->api_version, flex_header, api->response_encode, resp);
+}
+
+void rn_send_encoded(rn_request_t *req)
+{
+    req->finish(req, RN_FINISH_RESPOND);
+}
+
+void rn_respond(rn_request_t *req, const void *resp)
+{
+    if (rn_encode_response(req, resp))
+        rn_send_encoded(req);
 }
 
 void rn_respond_none(rn_request_t *req)
@@ -109,7 +120,8 @@ static void answer_unsupported_api_versions(rn_request_t *req)
         return;
     }
     const rn_proto_api_t *api = rn_proto_api_find(RN_API_API_VERSIONS);
-    finish_response(req, 0, false, api->response_encode, &resp);
+    if (encode_response(req, 0, false, api->response_encode, &resp))
+        rn_send_encoded(req);
 }
 
 void rn_handlers_dispatch(rn_request_t *req)

@@ -10,6 +10,7 @@
 #include "coord/store.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
+#include "handlers/job.h"
 
 enum { KEY_TYPE_GROUP = 0, KEY_TYPE_TRANSACTION = 1 };
 
@@ -59,12 +60,12 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
 /* The first group lookup creates __consumer_offsets, as Kafka's does: file work, so it runs
  * on the thread pool. */
 typedef struct find_job {
-    rn_admin_job_t job;          /* first: rn_admin_job_new's contract */
+    rn_job_t job;          /* first: rn_job_new's contract */
     rn_find_coordinator_request_t body;
     rn_find_coordinator_response_t resp;
 } find_job_t;
 
-static void run_job(rn_admin_job_t *job)
+static void run_job(rn_job_t *job)
 {
     find_job_t *fj = (find_job_t *)job;
     rn_store_t *store = rn_coord_store(job->req->broker->coord);
@@ -83,11 +84,11 @@ void rn_handle_find_coordinator(rn_request_t *req)
     if (error == 0 && coord == NULL)
         error = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     if (error == 0 && !rn_store_ready(rn_coord_store(coord))) {
-        find_job_t *fj = rn_admin_job_new(req, sizeof *fj, run_job);
+        find_job_t *fj = rn_job_new(req, sizeof *fj, run_job);
         if (fj == NULL)
             return;
         fj->body = body;
-        rn_admin_run(&fj->job);
+        rn_job_start(&fj->job);
         return;
     }
     rn_find_coordinator_response_t resp;

@@ -11,8 +11,9 @@
  * or when its loop stops gets a retriable error: REBALANCE_IN_PROGRESS, or
  * COORDINATOR_NOT_AVAILABLE when the broker is stopping.
  *
- * Records a call queued for __consumer_offsets are written by rn_groups_flush in the thread
- * pool, never on the loop: an append may fsync. */
+ * An answer goes out only once the records the groups room queued for __consumer_offsets are
+ * written (as Kafka answers SyncGroup once the assignment is stored): rn_groups_flush runs on
+ * the request's executor, never on the loop, since an append may fsync. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "handlers/handlers.h"
 #include "handlers/park.h"
 #include "util/err.h"
+#include "util/logging.h"
 
 /* The groups of this broker, or NULL before the coordinator is there. */
 static rn_groups_t *groups_of(const rn_request_t *req)
@@ -27,38 +29,50 @@ static rn_groups_t *groups_of(const rn_request_t *req)
     return req->broker != NULL && req->broker->coord != NULL ? rn_coord_groups(req->broker->coord) : NULL;
 }
 
-/* ---- writing queued records off the loop ---- */
+/* ---- answering once the group's records are written ---- */
 
-typedef struct flush_job {
-    uv_work_t work;
+typedef struct written_answer {
+    rn_work_t work;
+    rn_request_t *req;
     rn_groups_t *groups;
-} flush_job_t;
+} written_answer_t;
 
-static void flush_work(uv_work_t *work)
+static void on_flush_work(rn_work_t *w)
 {
-    flush_job_t *job = rn_container_of(work, flush_job_t, work);
-    rn_groups_flush(job->groups);
+    rn_groups_flush(rn_container_of(w, written_answer_t, work)->groups);
 }
 
-static void flush_done(uv_work_t *work, int status)
+static void on_flush_done(rn_work_t *w, int status)
 {
-    (void)status;
-    free(rn_container_of(work, flush_job_t, work));
+    written_answer_t *a = rn_container_of(w, written_answer_t, work);
+    if (status != 0)
+        rn_reject(a->req, "the group's records were not written");
+    else
+        rn_send_encoded(a->req);
 }
 
-/* `loop` is the request's (NULL in unit tests: written here and now). */
-static void flush_later(uv_loop_t *loop, rn_groups_t *groups)
+/* Answers `resp` now, or, when records queued by this call or an earlier one are not written
+ * yet, encodes it now and sends it once they are. */
+static void respond_written(rn_request_t *req, const void *resp)
 {
-    if (groups == NULL || !rn_groups_has_writes(groups))
+    rn_groups_t *groups = groups_of(req);
+    if (groups == NULL || !rn_groups_has_writes(groups)) {
+        rn_respond(req, resp);
         return;
-    flush_job_t *job = loop != NULL ? malloc(sizeof *job) : NULL;
-    if (job != NULL) {
-        job->groups = groups;
-        if (uv_queue_work(loop, &job->work, flush_work, flush_done) == 0)
-            return;
-        free(job);
     }
-    rn_groups_flush(groups);
+    if (!rn_encode_response(req, resp))
+        return;
+    written_answer_t *a = rn_arena_try_alloc(&req->arena, sizeof *a);
+    if (a == NULL) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    *a = (written_answer_t){ .work = { .run = on_flush_work, .done = on_flush_done }, .req = req, .groups = groups };
+    int err = rn_work_queue(req->executor, &a->work);
+    if (err != 0) {
+        rn_log(RN_LOG_ERROR, "handlers", "cannot queue the write of a group's records: %s", strerror(-err));
+        rn_reject(req, "the group's records could not be written");
+    }
 }
 
 /* Kafka's client host: "/" and the peer's address, without the port. */
@@ -105,7 +119,7 @@ static void respond_join(rn_request_t *req, const rn_groups_join_result_t *r)
         resp.members.items = items;
         resp.members.count = r->nmembers;
     }
-    rn_respond(req, &resp);
+    respond_written(req, &resp);
 }
 
 static void respond_join_error(rn_request_t *req, rn_kerr_t error, rn_str_t member_id)
@@ -124,7 +138,7 @@ static void respond_sync(rn_request_t *req, const rn_groups_sync_result_t *r)
     resp.protocol_type = r->protocol_type;
     resp.protocol_name = r->protocol_name;
     resp.assignment = r->assignment.ptr != NULL ? r->assignment : (rn_bytes_t){ (const uint8_t *)"", 0 };
-    rn_respond(req, &resp);
+    respond_written(req, &resp);
 }
 
 static void respond_sync_error(rn_request_t *req, rn_kerr_t error)
@@ -153,7 +167,6 @@ static void on_group_wake(rn_groups_waiter_t *w)
 static void answer(group_wait_t *gw, rn_kerr_t error)
 {
     rn_request_t *req = gw->req;
-    uv_loop_t *loop = rn_loop_ctx_loop(req->loop_ctx);
     gw->req = NULL;
     if (gw->sync && error != 0)
         respond_sync_error(req, error);
@@ -163,7 +176,6 @@ static void answer(group_wait_t *gw, rn_kerr_t error)
         respond_join_error(req, error, gw->member_id);
     else
         respond_join(req, &gw->waiter.join);
-    flush_later(loop, gw->groups);
 }
 
 static void on_retry(rn_parked_t *p, bool final)
@@ -369,7 +381,5 @@ void rn_handle_leave_group(rn_request_t *req)
         resp.members.items = items;
         resp.members.count = (int32_t)n;
     }
-    uv_loop_t *loop = rn_loop_ctx_loop(req->loop_ctx);
-    rn_respond(req, &resp);
-    flush_later(loop, groups);
+    respond_written(req, &resp);
 }

@@ -4,7 +4,7 @@
  * simple consumer that never joined, or a group loaded without its metadata), offsets.h: Kafka
  * shows those as Empty groups with protocol type "", and deletes them like any empty group.
  *
- * DeleteGroups writes tombstones (blocking), so it runs in the thread pool (admin.h). */
+ * DeleteGroups writes tombstones (blocking), so it runs as a job (job.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +13,7 @@
 #include "coord/offsets.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
+#include "handlers/job.h"
 #include "util/err.h"
 
 /* Kafka without an authorizer reports every operation a group supports: READ (3), DELETE (6)
@@ -226,7 +227,7 @@ void rn_handle_list_groups(rn_request_t *req)
 /* ---- DeleteGroups ---- */
 
 typedef struct delete_groups_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_delete_groups_request_t body;
     rn_delete_groups_response_t resp;
     rn_groups_t *groups;
@@ -247,7 +248,7 @@ static rn_kerr_t delete_one(delete_groups_job_t *j, rn_str_t group_id, int64_t n
     return err;
 }
 
-static void run_delete_groups(rn_admin_job_t *job)
+static void run_delete_groups(rn_job_t *job)
 {
     delete_groups_job_t *j = rn_container_of(job, delete_groups_job_t, job);
     rn_request_t *req = job->req;
@@ -280,10 +281,10 @@ static void run_delete_groups(rn_admin_job_t *job)
 
 void rn_handle_delete_groups(rn_request_t *req)
 {
-    delete_groups_job_t *j = rn_admin_job_new(req, sizeof *j, run_delete_groups);
+    delete_groups_job_t *j = rn_job_new(req, sizeof *j, run_delete_groups);
     if (j == NULL || !rn_decode_body(req, &j->body))
         return;
     j->groups = groups_of(req);
     j->offsets = offsets_of(req);
-    rn_admin_run(&j->job);
+    rn_job_start(&j->job);
 }

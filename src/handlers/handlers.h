@@ -21,6 +21,7 @@
 #include "util/arena.h"
 #include "util/bytes.h"
 #include "util/outbuf.h"
+#include "util/work.h"
 
 /* What handlers know of the broker they run in. Read-only once the broker has started,
  * except `port`, published when the listeners are bound. */
@@ -55,6 +56,7 @@ struct rn_request {
     size_t frame_len;
     const char *peer;            /* "ip:port", for log lines */
     struct rn_loop_ctx *loop_ctx;  /* the connection's loop, for requests that wait (park.h) */
+    rn_executor_t *executor;     /* where blocking work goes (util/work.h): the loop's thread pool */
     const rn_broker_info_t *broker;
     rn_arena_t arena;            /* everything decoded for this request */
     rn_outbuf_t out;             /* the response frame: size prefix, header, body */
@@ -87,6 +89,12 @@ bool rn_api_versions_fill(rn_request_t *req, rn_api_versions_response_t *resp);
 /* Response helpers for handlers. rn_respond encodes `resp` (the API's response struct) at the
  * request's version behind the right response header and finishes the request. */
 void rn_respond(rn_request_t *req, const void *resp);
+/* rn_respond in two steps, for an answer that is known before it may go out (a group's answer
+ * waits for its records to be written): rn_encode_response encodes `resp` into req->out (false:
+ * out of memory, and the request has been rejected), rn_send_encoded later finishes the request
+ * with it. */
+bool rn_encode_response(rn_request_t *req, const void *resp);
+void rn_send_encoded(rn_request_t *req);
 void rn_respond_none(rn_request_t *req);
 /* Logs `why` (with peer, client id, API, version and reader position when given) and closes
  * the connection. */
@@ -100,6 +108,9 @@ bool rn_decode_body(rn_request_t *req, void *msg);
 void *rn_handlers_loop_start(uv_loop_t *loop, int index, void *unused);
 void rn_handlers_loop_stop(void *loop_ctx);
 void rn_handlers_loop_end(void *loop_ctx);
+/* The executor of a loop's state (rn_request_t.executor): libuv's thread pool, completions on
+ * that loop. */
+rn_executor_t *rn_handlers_loop_executor(void *loop_ctx);
 
 /* Handlers. */
 void rn_handle_api_versions(rn_request_t *req);

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
+#include "handlers/job.h"
 #include "topics/topics.h"
 #include "util/logging.h"
 
@@ -170,12 +171,12 @@ static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 }
 
 typedef struct metadata_job {
-    rn_admin_job_t job;          /* first: rn_admin_job_new's contract */
+    rn_job_t job;          /* first: rn_job_new's contract */
     rn_metadata_request_t body;
     rn_metadata_response_t resp;
 } metadata_job_t;
 
-static void run_job(rn_admin_job_t *job)
+static void run_job(rn_job_t *job)
 {
     metadata_job_t *mj = (metadata_job_t *)job;
     job->oom = !build(job->req, &mj->body, &mj->resp);
@@ -188,11 +189,11 @@ void rn_handle_metadata(rn_request_t *req)
     if (!rn_decode_body(req, &body))
         return;
     if (may_create(req, &body)) {
-        metadata_job_t *mj = rn_admin_job_new(req, sizeof *mj, run_job);
+        metadata_job_t *mj = rn_job_new(req, sizeof *mj, run_job);
         if (mj == NULL)
             return;
         mj->body = body;
-        rn_admin_run(&mj->job);
+        rn_job_start(&mj->job);
         return;
     }
     rn_metadata_response_t resp;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* OffsetCommit (key 8) v0-v8, OffsetFetch (key 9) v0-v8 and OffsetDelete (key 47) v0: committed
  * offsets kept by the coordinator (src/coord/offsets.h). Commits and deletes write to
- * __consumer_offsets, where a flush policy may fsync, so they run in the thread pool
- * (rn_admin_run) and answer back on the loop; fetches only read memory and answer at once.
+ * __consumer_offsets, where a flush policy may fsync, so they run as jobs (job.h) and answer
+ * back on the loop; fetches only read memory and answer at once. A connection's requests run
+ * one at a time (net.h), so pipelined commits are applied in the order they were sent.
  *
  * Kafka's order of checks for a commit (KafkaApis.handleOffsetCommitRequest, then the group
  * coordinator): a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION whatever the
@@ -16,6 +17,7 @@
 #include "coord/offsets.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
+#include "handlers/job.h"
 #include "topics/topics.h"
 #include "util/err.h"
 #include "util/logging.h"
@@ -44,12 +46,52 @@ static bool partition_exists(rn_topic_t *topic, int32_t partition)
 /* ---- OffsetCommit ---- */
 
 typedef struct commit_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_offset_commit_request_t body;
     rn_offset_commit_response_t resp;
+    rn_offsets_pending_t pending;   /* registered while the commit is on its way; n 0: none */
 } commit_job_t;
 
-static void run_commit(rn_admin_job_t *job)
+static void pending_end(commit_job_t *j)
+{
+    if (j->pending.n > 0)
+        rn_offsets_pending_remove(rn_coord_offsets(j->job.req->broker->coord), &j->pending);
+    j->pending.n = 0;
+}
+
+static void on_commit_dropped(rn_job_t *job)
+{
+    pending_end((commit_job_t *)job);
+}
+
+/* From the moment the request is accepted until its offsets are visible, OffsetFetch with
+ * require_stable answers UNSTABLE_OFFSET_COMMIT for its partitions (KIP-447), as Kafka does
+ * while an offset commit is being written. False when the arena ran out. */
+static bool pending_begin(commit_job_t *j)
+{
+    rn_request_t *req = j->job.req;
+    const rn_offset_commit_request_t *body = &j->body;
+    if (req->broker->coord == NULL)
+        return true;
+    size_t total = 0;
+    for (int32_t t = 0; t < body->topics.count; t++)
+        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+    if (total == 0)
+        return true;
+    rn_offsets_tp_t *tps = rn_arena_try_alloc_array(&req->arena, rn_offsets_tp_t, total);
+    if (tps == NULL)
+        return false;
+    size_t n = 0;
+    for (int32_t t = 0; t < body->topics.count; t++)
+        for (int32_t i = 0; i < body->topics.items[t].partitions.count; i++)
+            tps[n++] = (rn_offsets_tp_t){ body->topics.items[t].name,
+                                          body->topics.items[t].partitions.items[i].partition_index };
+    j->pending = (rn_offsets_pending_t){ .group_id = body->group_id, .tps = tps, .n = n };
+    rn_offsets_pending_add(rn_coord_offsets(req->broker->coord), &j->pending);
+    return true;
+}
+
+static void run_commit(rn_job_t *job)
 {
     commit_job_t *j = (commit_job_t *)job;
     rn_request_t *req = job->req;
@@ -140,16 +182,24 @@ static void run_commit(rn_admin_job_t *job)
     j->resp.topics.items = rtopics;
     j->resp.topics.count = nt;
     job->resp = &j->resp;
+    pending_end(j);
     return;
 oom:
+    pending_end(j);
     job->oom = true;
 }
 
 void rn_handle_offset_commit(rn_request_t *req)
 {
-    commit_job_t *j = rn_admin_job_new(req, sizeof *j, run_commit);
-    if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+    commit_job_t *j = rn_job_new(req, sizeof *j, run_commit);
+    if (j == NULL || !rn_decode_body(req, &j->body))
+        return;
+    if (!pending_begin(j)) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    j->job.dropped = on_commit_dropped;
+    rn_job_start(&j->job);
 }
 
 /* ---- OffsetFetch ---- */
@@ -159,7 +209,7 @@ void rn_handle_offset_commit(rn_request_t *req)
 typedef rn_offset_fetch_response_group_partition_t fetched_t;
 
 static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, rn_str_t topic, int32_t partition,
-                     rn_kerr_t group_error, fetched_t *out)
+                     rn_kerr_t group_error, bool require_stable, fetched_t *out)
 {
     rn_offset_fetch_response_group_partition_init(out);
     out->partition_index = partition;
@@ -169,6 +219,10 @@ static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, r
     out->error_code = group_error;
     if (group_error != 0)
         return 0;
+    if (require_stable && rn_offsets_is_pending(offsets, group, topic, partition)) {
+        out->error_code = RN_KERR_UNSTABLE_OFFSET_COMMIT;
+        return 0;
+    }
     rn_offsets_entry_t e;
     int found = rn_offsets_fetch(offsets, group, topic, partition, &req->arena, &e);
     if (found < 0)
@@ -190,7 +244,8 @@ typedef struct requested_topic {
 } requested_topic_t;
 
 static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, const requested_topic_t *topics,
-                        int32_t ntopics, rn_kerr_t group_error, rn_offset_fetch_response_group_t *out)
+                        int32_t ntopics, rn_kerr_t group_error, bool require_stable,
+                        rn_offset_fetch_response_group_t *out)
 {
     rn_offset_fetch_response_group_init(out);
     out->group_id = group;
@@ -209,7 +264,8 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
                 return false;
             for (int32_t i = 0; i < np; i++) {
                 int32_t partition = topics[t].partitions[i];
-                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error, &parts[i]) != 0)
+                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error, require_stable,
+                              &parts[i]) != 0)
                     return false;
             }
             rtopics[t].partitions.items = parts;
@@ -249,6 +305,12 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         p->committed_offset = entries[i].offset;
         p->committed_leader_epoch = entries[i].leader_epoch;
         p->metadata = entries[i].metadata;
+        if (require_stable && rn_offsets_is_pending(offsets, group, entries[i].topic, entries[i].partition)) {
+            p->error_code = RN_KERR_UNSTABLE_OFFSET_COMMIT;
+            p->committed_offset = -1;
+            p->committed_leader_epoch = -1;
+            p->metadata = rn_str_from_cstr("");
+        }
         rtopics[t].partitions.count++;
     }
     out->topics.items = rtopics;
@@ -303,8 +365,9 @@ void rn_handle_offset_fetch(rn_request_t *req)
     rn_kerr_t group_error = coord == NULL ? RN_KERR_COORDINATOR_NOT_AVAILABLE : 0;
     rn_offset_fetch_response_t resp;
     rn_offset_fetch_response_init(&resp);
-    /* require_stable (v7+, KIP-447) asks to wait for pending transactional commits; there are
-     * none without TxnOffsetCommit, so every offset is stable. */
+    /* require_stable (v7+, KIP-447): an offset whose commit is still being written is answered
+     * UNSTABLE_OFFSET_COMMIT, and the client asks again. */
+    bool require_stable = v >= 7 && body.require_stable;
     if (v < 8) {
         int32_t nt = body.topics.count;
         requested_topic_t *topics = rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
@@ -317,8 +380,7 @@ void rn_handle_offset_fetch(rn_request_t *req)
                 .npartitions = body.topics.items[t].partition_indexes.count,
             };
         rn_offset_fetch_response_group_t g;
-        if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error,
-                         &g) ||
+        if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error, require_stable, &g) ||
             !to_old_shape(req, &g, &resp))
             goto oom;
         rn_respond(req, &resp);
@@ -341,7 +403,7 @@ void rn_handle_offset_fetch(rn_request_t *req)
                 .partitions = qg->topics.items[t].partition_indexes.items,
                 .npartitions = qg->topics.items[t].partition_indexes.count,
             };
-        if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error,
+        if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error, require_stable,
                          &groups[i]))
             goto oom;
     }
@@ -356,12 +418,12 @@ oom:
 /* ---- OffsetDelete ---- */
 
 typedef struct delete_job {
-    rn_admin_job_t job;
+    rn_job_t job;
     rn_offset_delete_request_t body;
     rn_offset_delete_response_t resp;
 } delete_job_t;
 
-static void run_delete(rn_admin_job_t *job)
+static void run_delete(rn_job_t *job)
 {
     delete_job_t *j = (delete_job_t *)job;
     rn_request_t *req = job->req;
@@ -436,7 +498,7 @@ oom:
 
 void rn_handle_offset_delete(rn_request_t *req)
 {
-    delete_job_t *j = rn_admin_job_new(req, sizeof *j, run_delete);
+    delete_job_t *j = rn_job_new(req, sizeof *j, run_delete);
     if (j != NULL && rn_decode_body(req, &j->body))
-        rn_admin_run(&j->job);
+        rn_job_start(&j->job);
 }

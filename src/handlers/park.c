@@ -7,10 +7,12 @@
 
 #include "handlers/handlers.h"
 #include "util/err.h"
+#include "util/logging.h"
 #include "util/xmalloc.h"
 
 struct rn_loop_ctx {
     uv_loop_t *loop;
+    rn_uv_executor_t executor;   /* the thread pool, completions on `loop` */
     uv_async_t wake;             /* signalled from any thread when a parked request may be ready */
     rn_parked_t *parked;         /* waiting requests of this loop */
     bool stopping;
@@ -41,9 +43,10 @@ static void on_timer_closed(uv_handle_t *handle)
     p->release(p);
 }
 
-uv_loop_t *rn_loop_ctx_loop(const rn_loop_ctx_t *ctx)
+rn_executor_t *rn_handlers_loop_executor(void *loop_ctx)
 {
-    return ctx != NULL ? ctx->loop : NULL;
+    rn_loop_ctx_t *ctx = loop_ctx;
+    return ctx != NULL ? &ctx->executor.ex : NULL;
 }
 
 bool rn_can_park(const rn_loop_ctx_t *ctx)
@@ -86,17 +89,24 @@ void rn_parked_wake(rn_parked_t *p)
 
 void *rn_handlers_loop_start(uv_loop_t *loop, int index, void *unused)
 {
-    (void)index;
     (void)unused;
     rn_loop_ctx_t *ctx = rn_xcalloc(1, sizeof *ctx);
     ctx->loop = loop;
-    uv_async_init(loop, &ctx->wake, on_wake);
+    rn_uv_executor_init(&ctx->executor, loop);
+    int err = uv_async_init(loop, &ctx->wake, on_wake);
+    if (err != 0) {
+        /* Without its state the loop still serves: requests that would wait or queue work
+         * answer with an error instead (rn_can_park and the executor see NULL). */
+        rn_log(RN_LOG_ERROR, "handlers", "loop %d: cannot make its wake-up handle: %s", index, uv_strerror(err));
+        free(ctx);
+        return NULL;
+    }
     return ctx;
 }
 
-void rn_handlers_loop_stop(void *data)
+void rn_handlers_loop_stop(void *loop_ctx)
 {
-    rn_loop_ctx_t *ctx = data;
+    rn_loop_ctx_t *ctx = loop_ctx;
     if (ctx == NULL || ctx->stopping)
         return;
     ctx->stopping = true;
@@ -106,7 +116,7 @@ void rn_handlers_loop_stop(void *data)
     uv_close((uv_handle_t *)&ctx->wake, NULL);
 }
 
-void rn_handlers_loop_end(void *data)
+void rn_handlers_loop_end(void *loop_ctx)
 {
-    free(data);
+    free(loop_ctx);
 }

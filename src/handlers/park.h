@@ -31,8 +31,6 @@ struct rn_parked {
 /* The loop context of a request (see rn_request_t.loop_ctx). False when the loop is stopping or
  * absent (then the request must answer at once instead of parking). */
 bool rn_can_park(const rn_loop_ctx_t *ctx);
-/* The libuv loop of `ctx` (for work queued to the thread pool), or NULL. */
-uv_loop_t *rn_loop_ctx_loop(const rn_loop_ctx_t *ctx);
 /* Parks `p` for at most `timeout_ms`. retry and release must be set. Owner loop: ctx's. */
 void rn_park(rn_loop_ctx_t *ctx, rn_parked_t *p, uint64_t timeout_ms);
 /* Takes `p` off its loop; release() runs once its timer handle has closed. */

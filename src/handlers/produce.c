@@ -5,10 +5,11 @@
  * more precise code rn_records_validate gives).
  *
  * acks=1 and acks=-1 answer once the bytes are in the page cache, as Kafka does on one node,
- * unless the flush policy asks for a sync: then rn_log_sync runs on the libuv thread pool
- * (never on an event loop) and concurrent requests share the fdatasync (group commit).
- * acks=0 gets no response; like Kafka, an error closes the connection instead, the only way
- * such a producer can learn of it. Produce v0-v2 carry magic 0/1 message sets, which need
+ * unless the flush policy asks for a sync: then rn_log_sync runs on the request's executor
+ * (the thread pool, never an event loop) and concurrent requests share the fdatasync (group
+ * commit); the answer waits for it. acks=0 gets no response, and its sync runs all the same;
+ * like Kafka, an error closes the connection instead, the only way such a producer can learn
+ * of it. Produce v0-v2 carry magic 0/1 message sets, which need
  * conversion (a later issue): UNSUPPORTED_FOR_MESSAGE_FORMAT, nothing written. */
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,13 @@
 #define DECOMPRESS_BOUND_MAX ((size_t)1 << 30)
 
 typedef struct produce {
-    uv_work_t work;
-    rn_request_t *req;
+    rn_work_t work;              /* the sync, when the flush policy asks for one */
+    rn_request_t *req;           /* NULL once an acks=0 request is finished: nobody waits */
     rn_produce_response_t resp;
     rn_topic_t **synced;         /* topics whose partitions need a sync (references) */
     rn_log_t **logs;             /* the logs to sync */
     size_t nlogs;
     int sync_err;
-    int64_t start_ms;
-    int32_t timeout_ms;
 } produce_t;
 
 /* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
@@ -45,14 +44,26 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
 {
     if (req->api_version < 3)
         return RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    /* ProduceRequest.validateRecords: a partition must carry at least one batch. */
     if (rn_records_is_null(records) || records->len == 0)
-        return RN_KERR_CORRUPT_MESSAGE;
+        return RN_KERR_INVALID_RECORD;
     rn_topic_config_t cfg;
     rn_topic_get_config(req->broker->topics, topic, &cfg);
     /* The frame is the request's own memory until it finishes: offsets and LogAppendTime are
      * written into it in place, then the same bytes go to the log. */
     uint8_t *bytes = (uint8_t *)records->ptr;
     size_t len = records->len;
+    /* Kafka's order (UnifiedLog.analyzeAndValidateRecords): a client's batch starts at offset 0,
+     * then its size is held against max.message.bytes (RecordTooLargeException), and only then
+     * is its CRC checked; so an oversized batch is MESSAGE_TOO_LARGE even when damaged, and it
+     * is never inflated. A header that does not parse is left to the validation below. */
+    rn_batch_header_t h;
+    if (rn_batch_parse_header(bytes, len, &h) == RN_DECODE_OK) {
+        if (h.base_offset != 0)
+            return RN_KERR_INVALID_RECORD;
+        if (rn_batch_size(&h) > (size_t)cfg.max_message_bytes)
+            return RN_KERR_MESSAGE_TOO_LARGE;
+    }
     size_t bound = len * 32;
     bound = bound < DECOMPRESS_BOUND_MIN ? DECOMPRESS_BOUND_MIN : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX : bound;
     rn_records_summary_t sum;
@@ -63,14 +74,10 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                part->index, rn_kerr_name(err), why ? why : "");
         return err;
     }
-    /* max.message.bytes bounds each batch as stored (Kafka's RecordTooLargeException). */
-    if (sum.max_batch_size > (size_t)cfg.max_message_bytes)
-        return RN_KERR_MESSAGE_TOO_LARGE;
-    /* Kafka's LogValidator: v3+ carries exactly one batch per partition, clients may not
-     * write control batches, and zstd needs Produce v7 (KIP-110). */
-    rn_batch_header_t h;
-    if (sum.nbatches != 1 || rn_batch_parse_header(bytes, len, &h) != RN_DECODE_OK
-        || (h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
+    /* Kafka's LogValidator: v3+ carries exactly one batch per partition (the one whose size
+     * was checked above), clients may not write control batches, and zstd needs Produce v7
+     * (KIP-110). */
+    if (sum.nbatches != 1 || (h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
         return RN_KERR_INVALID_RECORD;
     if ((h.attributes & RN_BATCH_ATTR_CODEC_MASK) == RN_CODEC_ZSTD && req->api_version < 7)
         return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
@@ -101,7 +108,7 @@ static void produce_free(produce_t *p)
     free(p);
 }
 
-/* After a sync failure or a sync past timeout_ms, acknowledged becomes an error. */
+/* After a failed sync, what was appended is not acknowledged. */
 static void mark_all(produce_t *p, rn_kerr_t code)
 {
     for (int32_t t = 0; t < p->resp.responses.count; t++) {
@@ -112,29 +119,42 @@ static void mark_all(produce_t *p, rn_kerr_t code)
     }
 }
 
-static void on_sync_work(uv_work_t *work)
+static void on_sync_work(rn_work_t *w)
 {
-    produce_t *p = rn_container_of(work, produce_t, work);
+    produce_t *p = rn_container_of(w, produce_t, work);
     for (size_t i = 0; i < p->nlogs && p->sync_err == 0; i++)
         p->sync_err = rn_log_sync(p->logs[i]);
 }
 
-static void finish(produce_t *p)
+/* Answers once the sync is over. Like Kafka, whose flush runs inside the append, a slow sync
+ * delays the answer but does not turn written data into a timeout: a retry would write it
+ * twice. */
+static void on_sync_done(rn_work_t *w, int status)
 {
-    if (p->sync_err != 0)
-        mark_all(p, RN_KERR_KAFKA_STORAGE_ERROR);
-    else if (p->nlogs > 0 && rn_clock_mono_ms() - p->start_ms > (p->timeout_ms > 0 ? p->timeout_ms : 0))
-        mark_all(p, RN_KERR_REQUEST_TIMED_OUT);
-    rn_respond(p->req, &p->resp);
+    produce_t *p = rn_container_of(w, produce_t, work);
+    if (status != 0 && p->sync_err == 0)
+        p->sync_err = status;
+    if (p->sync_err != 0) {
+        rn_log(RN_LOG_ERROR, "produce", "sync after append failed: %s", strerror(-p->sync_err));
+        if (p->req != NULL)
+            mark_all(p, RN_KERR_KAFKA_STORAGE_ERROR);
+    }
+    if (p->req != NULL)
+        rn_respond(p->req, &p->resp);
     produce_free(p);
 }
 
-static void on_sync_done(uv_work_t *work, int status)
+/* The flush policy's sync, off the loop; the request (unless acks=0) answers when it is over.
+ * When it cannot be queued, an acks=1/all request fails rather than block the loop. */
+static void sync_then_answer(produce_t *p, rn_executor_t *executor)
 {
-    produce_t *p = rn_container_of(work, produce_t, work);
-    if (status != 0 && p->sync_err == 0)
-        p->sync_err = -EIO;
-    finish(p);
+    p->work.run = on_sync_work;
+    p->work.done = on_sync_done;
+    int err = rn_work_queue(executor, &p->work);
+    if (err == 0)
+        return;
+    rn_log(RN_LOG_ERROR, "produce", "cannot queue the sync after an append: %s", strerror(-err));
+    on_sync_done(&p->work, err);
 }
 
 static bool remember_sync(produce_t *p, rn_topic_t *topic, rn_log_t *log)
@@ -167,8 +187,6 @@ void rn_handle_produce(rn_request_t *req)
         return;
     }
     p->req = req;
-    p->start_ms = rn_clock_mono_ms();
-    p->timeout_ms = body.timeout_ms;
     rn_produce_response_init(&p->resp);
     bool acks_ok = body.acks == 0 || body.acks == 1 || body.acks == -1;
     bool any_error = false;
@@ -205,11 +223,12 @@ void rn_handle_produce(rn_request_t *req)
                 rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else
                 rp->error_code = append_partition(req, topic, part, &qp->records, rp, &sync_needed);
-            if (part != NULL)
+            /* Kafka answers -1 for the log start offset of a partition in error. */
+            if (rp->error_code == RN_KERR_NONE)
                 rp->log_start_offset = rn_log_start_offset(part->log);
-            if (rp->error_code != 0)
+            if (rp->error_code != RN_KERR_NONE)
                 any_error = true;
-            else if (sync_needed && body.acks != 0 && !remember_sync(p, topic, part->log))
+            else if (sync_needed && !remember_sync(p, topic, part->log))
                 rp->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
         }
         if (topic != NULL)
@@ -217,20 +236,25 @@ void rn_handle_produce(rn_request_t *req)
     }
 
     if (body.acks == 0) {
-        /* No response for acks=0; an error can only be told by closing the connection. */
+        /* No response for acks=0; an error can only be told by closing the connection. The
+         * flush policy still holds (Kafka flushes inside the append, whatever the acks): the
+         * sync runs on its own, and nobody waits for it. */
+        rn_executor_t *executor = req->executor;   /* finishing frees the request */
+        p->req = NULL;
         if (any_error)
             rn_reject(req, "produce with acks=0 failed");
         else
             rn_respond_none(req);
-        produce_free(p);
+        if (p->nlogs > 0)
+            sync_then_answer(p, executor);
+        else
+            produce_free(p);
         return;
     }
-    uv_loop_t *loop = rn_loop_ctx_loop(req->loop_ctx);
-    if (p->nlogs > 0 && loop != NULL && uv_queue_work(loop, &p->work, on_sync_work, on_sync_done) == 0)
-        return;
     if (p->nlogs > 0)
-        on_sync_work(&p->work);   /* no loop (unit tests): sync here */
-    finish(p);
+        sync_then_answer(p, req->executor);
+    else
+        on_sync_done(&p->work, 0);
     return;
 oom:
     produce_free(p);

@@ -2,13 +2,16 @@
 /* A broker without sockets for the handler tests: a configuration built from properties text,
  * a real topic registry (and, when asked, a real coordinator) in a fresh temporary directory,
  * and helpers that frame a request struct as a client would, run it through
- * rn_handlers_dispatch and decode the response. Without a loop, thread-pool work runs inline,
- * so the answer is there when dispatch returns. A response's file ranges (Fetch records) are
+ * rn_handlers_dispatch and decode the response. Work a handler queues (util/work.h) goes to
+ * the fixture's own executor, which runs it after the handler has returned, as the broker's
+ * thread pool would run it later; the answer is there when run_frame returns. A response's
+ * file ranges (Fetch records) are
  * read in with pread, so the captured bytes are what a client would receive. */
 #ifndef RN_TESTS_HANDLERS_FIXTURE_H
 #define RN_TESTS_HANDLERS_FIXTURE_H
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +22,21 @@
 #include "coord/coord.h"
 #include "handlers/handlers.h"
 #include "topics/topics.h"
+#include "util/err.h"
 #include "util/logging.h"
 
 #define NOW 1700000000000
 
+/* The fixture's executor: a FIFO the test drains (fixture_run_work). */
+typedef struct fixture_executor {
+    rn_executor_t ex;
+    rn_work_t *head, **tail;
+    int queued;                  /* pieces of work queued since the fixture started */
+    bool refuse;                 /* queue fails with -EAGAIN, as a broken executor would */
+} fixture_executor_t;
+
 static struct {
+    fixture_executor_t executor;
     char dir[64];
     runnel_config_t *props;
     rn_config_t cfg;
@@ -36,6 +49,32 @@ static struct {
 } fx;
 
 static inline rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+
+static inline int fixture_queue(rn_executor_t *ex, rn_work_t *w)
+{
+    fixture_executor_t *fe = rn_container_of(ex, fixture_executor_t, ex);
+    if (fe->refuse)
+        return -EAGAIN;
+    w->next = NULL;
+    *fe->tail = w;
+    fe->tail = &w->next;
+    fe->queued++;
+    return 0;
+}
+
+/* Runs queued work, first in first out, until none is left (done may queue more). */
+static inline void fixture_run_work(void)
+{
+    fixture_executor_t *fe = &fx.executor;
+    while (fe->head != NULL) {
+        rn_work_t *w = fe->head;
+        fe->head = w->next;
+        if (fe->head == NULL)
+            fe->tail = &fe->head;
+        w->run(w);
+        w->done(w, 0);
+    }
+}
 
 /* Opens the registry, and the coordinator when `with_coord`. */
 static inline void fixture_open(bool with_coord)
@@ -63,6 +102,8 @@ static inline void fixture_close(void)
 static inline void fixture_start(const char *name, const char *props, bool with_coord)
 {
     memset(&fx, 0, sizeof fx);
+    fx.executor.ex.queue = fixture_queue;
+    fx.executor.tail = &fx.executor.head;
     rn_log_set_level(RN_LOG_ERROR);   /* the registry's INFO lines and the sweeps' WARN lines */
     snprintf(fx.dir, sizeof fx.dir, "/tmp/runnel-%s-XXXXXX", name);
     cr_assert_not_null(mkdtemp(fx.dir));
@@ -153,11 +194,13 @@ static inline reply_t run_frame(const uint8_t *frame, size_t len)
     req.frame_len = len;
     req.peer = fx.peer;
     req.broker = &fx.info;
+    req.executor = &fx.executor.ex;
     rn_arena_init(&req.arena, 0);
     rn_outbuf_init(&req.out);
     req.finish = fixture_capture;
     req.finish_ctx = &o;
     rn_handlers_dispatch(&req);
+    fixture_run_work();
     rn_outbuf_deinit(&req.out);
     rn_arena_deinit(&req.arena);
     cr_assert_eq(o.calls, 1, "every request is finished exactly once");

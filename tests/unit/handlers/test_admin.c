@@ -273,6 +273,29 @@ Test(admin, every_truncation_of_a_create_topics_request_closes_without_a_crash)
     stop();
 }
 
+Test(admin, work_that_cannot_be_queued_fails_the_request_and_runs_nowhere)
+{
+    start(NULL);
+    rn_create_topics_request_topic_t t;
+    rn_create_topics_request_topic_init(&t);
+    t.name = S("unqueued");
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    rn_create_topics_request_t body;
+    rn_create_topics_request_init(&body);
+    body.topics.items = &t;
+    body.topics.count = 1;
+    rn_outbuf_t w;
+    build_frame(RN_API_CREATE_TOPICS, 5, &body, &w);
+    fx.executor.refuse = true;
+    reply_t o = run_frame(w.data, w.len);
+    fx.executor.refuse = false;
+    cr_assert_eq(o.how, RN_FINISH_CLOSE, "the request fails");
+    cr_assert_eq(partitions_of("unqueued"), -1, "and its work did not run on the caller's thread");
+    rn_outbuf_deinit(&w);
+    stop();
+}
+
 Test(admin, with_a_loop_the_work_runs_in_the_thread_pool_and_answers_on_the_loop)
 {
     start(NULL);
@@ -300,6 +323,7 @@ Test(admin, with_a_loop_the_work_runs_in_the_thread_pool_and_answers_on_the_loop
     req.peer = "test";
     req.broker = &fx.info;
     req.loop_ctx = ctx;
+    req.executor = rn_handlers_loop_executor(ctx);   /* as the broker sets it */
     rn_arena_init(&req.arena, 0);
     rn_outbuf_init(&req.out);
     req.finish = fixture_capture;

@@ -114,6 +114,113 @@ static bool str_is(rn_str_t s, const char *c)
 
 /* ---- OffsetCommit and OffsetFetch ---- */
 
+/* A commit the handler has accepted whose work has not run yet: dispatched without draining the
+ * executor. The caller's request and reply outlive the call; a later drain finishes it. */
+static void commit_accepted(rn_request_t *req, reply_t *o, rn_outbuf_t *frame, const char *group, int64_t offset)
+{
+    rn_offset_commit_request_t body;
+    rn_offset_commit_request_init(&body);
+    body.group_id = S(group);
+    body.generation_id_or_member_epoch = -1;
+    body.member_id = S("");
+    rn_offset_commit_request_topic_t t;
+    rn_offset_commit_request_topic_init(&t);
+    rn_offset_commit_request_partition_t p;
+    rn_offset_commit_request_partition_init(&p);
+    t.name = S("t");
+    p.partition_index = 0;
+    p.committed_offset = offset;
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    body.topics.items = &t;
+    body.topics.count = 1;
+    build_frame(RN_API_OFFSET_COMMIT, 8, &body, frame);
+    *o = (reply_t){ 0 };
+    memset(req, 0, sizeof *req);
+    req->frame = frame->data;
+    req->frame_len = frame->len;
+    req->peer = fx.peer;
+    req->broker = &fx.info;
+    req->executor = &fx.executor.ex;
+    rn_arena_init(&req->arena, 0);
+    rn_outbuf_init(&req->out);
+    req->finish = fixture_capture;
+    req->finish_ctx = o;
+    rn_handlers_dispatch(req);
+    cr_assert_eq(o->calls, 0, "the commit waits for its work");
+}
+
+static void commit_release(rn_request_t *req, reply_t *o, rn_outbuf_t *frame)
+{
+    cr_assert_eq(o->calls, 1);
+    free(o->bytes);
+    rn_outbuf_deinit(&req->out);
+    rn_arena_deinit(&req->arena);
+    rn_outbuf_deinit(frame);
+}
+
+Test(offsets_handlers, require_stable_answers_unstable_while_a_commit_is_being_written)
+{
+    cr_assert_eq(commit_one(2, "g", "t", 0, 5), 0);
+    rn_request_t req;
+    reply_t o;
+    rn_outbuf_t frame;
+    commit_accepted(&req, &o, &frame, "g", 9);
+    /* OffsetFetch v7 asks for stable offsets (fetch_v sets require_stable): KIP-447. */
+    rn_offset_fetch_response_partition_t p = fetch_v(7, "g", "t", 0);
+    cr_assert_eq(p.error_code, RN_KERR_UNSTABLE_OFFSET_COMMIT, "got %s", rn_kerr_name(p.error_code));
+    cr_assert_eq(p.committed_offset, -1);
+    commit_release(&req, &o, &frame);   /* the fetch's call ran the queued commit afterwards */
+    p = fetch_v(7, "g", "t", 0);
+    cr_assert_eq(p.error_code, 0);
+    cr_assert_eq(p.committed_offset, 9);
+
+    /* Below v7 there is no require_stable: the last offset written is the answer. Other
+     * partitions and groups are stable meanwhile. */
+    commit_accepted(&req, &o, &frame, "g", 12);
+    cr_assert_eq(fetch_v(6, "g", "t", 0).committed_offset, 9);
+    commit_release(&req, &o, &frame);
+    commit_accepted(&req, &o, &frame, "g", 14);
+    cr_assert_eq(fetch_v(7, "g", "t", 1).error_code, 0, "another partition");
+    commit_release(&req, &o, &frame);
+    commit_accepted(&req, &o, &frame, "g", 15);
+    cr_assert_eq(fetch_v(7, "other", "t", 0).error_code, 0, "another group");
+    commit_release(&req, &o, &frame);
+    cr_assert_eq(fetch_v(7, "g", "t", 0).committed_offset, 15);
+}
+
+Test(offsets_handlers, a_commit_whose_work_cannot_be_queued_leaves_nothing_unstable)
+{
+    cr_assert_eq(commit_one(2, "g", "t", 0, 5), 0);
+    fx.executor.refuse = true;
+    want_t w = { "t", 0, 9, "md" };
+    rn_offset_commit_request_t body;
+    rn_offset_commit_request_init(&body);
+    body.group_id = S("g");
+    body.generation_id_or_member_epoch = -1;
+    body.member_id = S("");
+    rn_offset_commit_request_topic_t t;
+    rn_offset_commit_request_topic_init(&t);
+    rn_offset_commit_request_partition_t p;
+    rn_offset_commit_request_partition_init(&p);
+    t.name = S(w.topic);
+    p.partition_index = w.partition;
+    p.committed_offset = w.offset;
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    body.topics.items = &t;
+    body.topics.count = 1;
+    rn_outbuf_t frame;
+    build_frame(RN_API_OFFSET_COMMIT, 8, &body, &frame);
+    reply_t o = run_frame(frame.data, frame.len);
+    rn_outbuf_deinit(&frame);
+    fx.executor.refuse = false;
+    cr_assert_eq(o.how, RN_FINISH_CLOSE, "the commit fails");
+    rn_offset_fetch_response_partition_t f = fetch_v(7, "g", "t", 0);
+    cr_assert_eq(f.error_code, 0, "got %s", rn_kerr_name(f.error_code));
+    cr_assert_eq(f.committed_offset, 5);
+}
+
 Test(offsets_handlers, every_version_commits_and_fetches)
 {
     for (int16_t v = 0; v <= 8; v++) {

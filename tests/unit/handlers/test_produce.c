@@ -2,8 +2,7 @@
 /* Produce (src/handlers/produce.c) driven through rn_handlers_dispatch with real frames, against
  * a real topic registry in a temporary data directory: the error code and offsets each
  * partition gets, how acks=0 finishes, and what the log holds afterwards (read back as a fetch
- * would). Records are librdkafka's golden batches (every codec) or batches built by hand.
- * Tests marked .disabled show where Runnel differs from Kafka; the comment above each says how. */
+ * would). Records are librdkafka's golden batches (every codec) or batches built by hand. */
 #include <time.h>
 
 #include "handlers/fixture.h"
@@ -447,12 +446,53 @@ Test(produce_handler_flush, a_flush_policy_syncs_before_the_answer)
     cr_assert_eq(recovery_point("t", 1), 10);
 }
 
-/* ---- differences from Kafka (disabled: they fail today) ---- */
+Test(produce_handler_flush, the_sync_runs_off_the_handler_and_the_answer_waits_for_it)
+{
+    int before = fx.executor.queued;
+    cr_assert_eq(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    cr_assert_eq(fx.executor.queued, before + 1, "one sync queued, none run inline");
+    cr_assert_eq(recovery_point("t", 0), 10);
+}
+
+Test(produce_handler_flush, a_slow_sync_delays_the_answer_but_never_times_it_out)
+{
+    /* Kafka flushes inside the append: the answer comes late, never REQUEST_TIMED_OUT for data
+     * that was written (a retry would write it twice). */
+    part_t p = { "t", 0, golden_none, sizeof golden_none };
+    produce_body_t b;
+    produce_body_init(&b, -1, &p, 1);
+    b.body.timeout_ms = 0;
+    rn_produce_response_t resp;
+    call(RN_API_PRODUCE, 9, &b.body, &resp);
+    cr_assert_eq(resp.responses.items[0].partition_responses.items[0].error_code, 0);
+    cr_assert_eq(recovery_point("t", 0), 10);
+}
+
+Test(produce_handler_flush, a_sync_that_cannot_be_queued_fails_the_request_not_the_loop)
+{
+    fx.executor.refuse = true;
+    rn_produce_response_partition_t p = produce(9, "t", 0, golden_none, sizeof golden_none);
+    fx.executor.refuse = false;
+    cr_assert_eq(p.error_code, RN_KERR_KAFKA_STORAGE_ERROR);
+    cr_assert_eq(recovery_point("t", 0), 0, "nothing synced on the caller's thread");
+}
+
+Test(produce_handler, a_partition_in_error_answers_log_start_offset_minus_1)
+{
+    rn_produce_response_partition_t p = produce(9, "t", 7, golden_none, sizeof golden_none);
+    cr_assert_eq(p.error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    cr_assert_eq(p.log_start_offset, -1);
+    static const uint8_t none[1];
+    p = produce(9, "t", 0, none, 0);
+    cr_assert_eq(p.error_code, RN_KERR_INVALID_RECORD);
+    cr_assert_eq(p.log_start_offset, -1);
+}
+
+/* ---- where Runnel used to differ from Kafka ---- */
 
 /* Kafka's flush policy runs inside the log append (UnifiedLog.append flushes once
- * flush.messages are unflushed), whatever the acks. produce.c:224 only remembers a sync when
- * acks != 0, so an acks=0 producer is never synced by log.flush.interval.messages. */
-Test(produce_handler_flush, acks_0_is_synced_by_the_flush_policy_too, .disabled = true)
+ * flush.messages are unflushed), whatever the acks. */
+Test(produce_handler_flush, acks_0_is_synced_by_the_flush_policy_too)
 {
     part_t p = { "t", 0, golden_none, sizeof golden_none };
     cr_assert_eq(produce_acks0(9, &p, 1), RN_FINISH_NONE);
@@ -461,9 +501,8 @@ Test(produce_handler_flush, acks_0_is_synced_by_the_flush_policy_too, .disabled 
 }
 
 /* Kafka (UnifiedLog.analyzeAndValidateRecords) refuses a client batch whose base offset is not
- * 0 with INVALID_RECORD; Runnel's validation does not look at it and overwrites it. */
-Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record,
-     .disabled = true)
+ * 0 with INVALID_RECORD. */
+Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record)
 {
     uint8_t moved[sizeof golden_none];
     memcpy(moved, golden_none, sizeof moved);
@@ -473,9 +512,8 @@ Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record,
 }
 
 /* Kafka's ProduceRequest.validateRecords answers INVALID_RECORD for a partition without a
- * batch ("must have at least one record batch"), and rn_records_validate says so too;
- * produce.c:60 answers CORRUPT_MESSAGE before validation runs. */
-Test(produce_handler, empty_records_are_invalid_record, .disabled = true)
+ * batch ("must have at least one record batch"), and rn_records_validate says so too. */
+Test(produce_handler, empty_records_are_invalid_record)
 {
     static const uint8_t none[1];
     cr_assert_eq(produce(9, "t", 0, none, 0).error_code, RN_KERR_INVALID_RECORD);
@@ -483,11 +521,8 @@ Test(produce_handler, empty_records_are_invalid_record, .disabled = true)
 
 /* Kafka checks each batch against max.message.bytes before its CRC
  * (analyzeAndValidateRecords: RecordTooLargeException, then batch.ensureValid()), so an
- * oversized batch is MESSAGE_TOO_LARGE even when damaged. Since 4544d42 produce.c:79 checks
- * the size after rn_records_validate, which answers CORRUPT_MESSAGE first (and decompresses a
- * batch that is refused anyway). */
-Test(produce_handler, an_oversized_batch_is_message_too_large_even_when_corrupt,
-     .disabled = true)
+ * oversized batch is MESSAGE_TOO_LARGE even when damaged (and is never inflated). */
+Test(produce_handler, an_oversized_batch_is_message_too_large_even_when_corrupt)
 {
     create("small", 1, "max.message.bytes", "964");
     uint8_t corrupt[sizeof golden_none];
