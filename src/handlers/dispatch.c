@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "log/log.h"
 #include "util/logging.h"
 
 static bool is_flexible(int16_t api_key, int16_t version)
@@ -84,6 +85,13 @@ void rn_reject(rn_request_t *req, const char *why)
            req->peer ? req->peer : "?", printable(req->client_id, id, sizeof id),
            api ? api->name : "unknown API", req->api_key, req->api_version, why);
     req->finish(req, RN_FINISH_CLOSE);
+}
+
+rn_kerr_t rn_leader_epoch_check(int32_t current_leader_epoch)
+{
+    if (current_leader_epoch < 0 || current_leader_epoch == RN_LOG_LEADER_EPOCH)
+        return RN_KERR_NONE;
+    return current_leader_epoch > RN_LOG_LEADER_EPOCH ? RN_KERR_UNKNOWN_LEADER_EPOCH : RN_KERR_FENCED_LEADER_EPOCH;
 }
 
 bool rn_decode_body(rn_request_t *req, void *msg)

@@ -216,11 +216,16 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
             fp->offset = qp->fetch_offset;
             fp->max_bytes = qp->partition_max_bytes;
             rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition) : NULL;
+            /* A partition in error answers -1 for its offsets, as Kafka does. */
+            rparts[i].high_watermark = rparts[i].last_stable_offset = rparts[i].log_start_offset = -1;
             if (v < 4) {
                 rparts[i].error_code = RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 f->has_error = true;
             } else if (part == NULL) {
                 rparts[i].error_code = topic == NULL ? missing : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                f->has_error = true;
+            } else if (v >= 9 && rn_leader_epoch_check(qp->current_leader_epoch) != RN_KERR_NONE) {
+                rparts[i].error_code = rn_leader_epoch_check(qp->current_leader_epoch);
                 f->has_error = true;
             } else {
                 rn_topic_ref(topic);

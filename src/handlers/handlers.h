@@ -103,6 +103,12 @@ void rn_reject(rn_request_t *req, const char *why);
  * rejecting the request (and returning false) on malformed input or trailing bytes. */
 bool rn_decode_body(rn_request_t *req, void *msg);
 
+/* KIP-320: a client's current_leader_epoch (-1: not given) against the partition's, always
+ * RN_LOG_LEADER_EPOCH here: a newer one is UNKNOWN_LEADER_EPOCH (the client knows of a leader
+ * this broker does not), an older one FENCED_LEADER_EPOCH, as Kafka answers Fetch v9+ and
+ * ListOffsets v4+. */
+rn_kerr_t rn_leader_epoch_check(int32_t current_leader_epoch);
+
 /* Loop hooks for the network room (rn_net_config_t.loop_start/_stop/_end): per-loop state for
  * requests that wait. */
 void *rn_handlers_loop_start(uv_loop_t *loop, int index, void *unused);

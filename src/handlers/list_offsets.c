@@ -2,13 +2,44 @@
 /* ListOffsets (key 2), v0-v7: earliest (-2), latest (-1), the record with the largest
  * timestamp (-3, KIP-734, v7+), or the first record at or after a timestamp (time index).
  * v0 answers in its own shape: a list of offsets (at most one here). */
+#include <string.h>
+
+#include "handlers/admin.h"
 #include "handlers/handlers.h"
+#include "log/log.h"
 #include "topics/topics.h"
+#include "util/endian.h"
 
 enum { TS_LATEST = -1, TS_EARLIEST = -2, TS_MAX_TIMESTAMP = -3 };
 
-/* The partitions' leader epoch: one node, never re-elected, so always 0 (as in Metadata). */
-enum { LEADER_EPOCH = 0 };
+/* KafkaApis.handleListOffsetRequestV1AndAbove: every copy of a partition named twice in one
+ * request is INVALID_REQUEST. Sets dup[k] for the k-th partition of the request, in order.
+ * False when the arena ran out. */
+static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *body, uint8_t *dup, int32_t total)
+{
+    rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, total ? total : 1);
+    if (keys == NULL)
+        return false;
+    int32_t k = 0;
+    for (int32_t t = 0; t < body->topics.count; t++) {
+        rn_str_t name = body->topics.items[t].name;
+        for (int32_t i = 0; i < body->topics.items[t].partitions.count; i++) {
+            /* The key: the topic's bytes, then the partition's 4. */
+            char *key = rn_arena_try_alloc(&req->arena, name.len + 4);
+            if (key == NULL)
+                return false;
+            if (name.len > 0)
+                memcpy(key, name.ptr, name.len);
+            rn_store_be32((uint8_t *)key + name.len, (uint32_t)body->topics.items[t].partitions.items[i].partition_index);
+            keys[k++] = (rn_str_t){ key, name.len + 4 };
+        }
+    }
+    if (!rn_admin_classify_keys(&req->arena, keys, total, dup))
+        return false;
+    for (int32_t i = 0; i < total; i++)
+        dup[i] = dup[i] != RN_ADMIN_KEY_UNIQUE;
+    return true;
+}
 
 static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
@@ -50,6 +81,15 @@ void rn_handle_list_offsets(rn_request_t *req)
     }
     resp.topics.items = rtopics;
     resp.topics.count = nt;
+    int32_t total = 0;
+    for (int32_t t = 0; t < nt; t++)
+        total += body.topics.items[t].partitions.count > 0 ? body.topics.items[t].partitions.count : 0;
+    uint8_t *dup = rn_arena_try_alloc_array(&req->arena, uint8_t, total ? total : 1);
+    if (dup == NULL || !find_duplicates(req, &body, dup, total)) {
+        rn_reject(req, "out of memory");
+        return;
+    }
+    int32_t k = 0;
     for (int32_t t = 0; t < nt; t++) {
         const rn_list_offsets_request_topic_t *qt = &body.topics.items[t];
         rn_list_offsets_response_topic_t *rt = &rtopics[t];
@@ -71,15 +111,21 @@ void rn_handle_list_offsets(rn_request_t *req)
             rn_list_offsets_response_partition_init(rp);
             rp->partition_index = qp->partition_index;
             rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition_index) : NULL;
+            if (dup[k++] && v >= 1) {
+                rp->error_code = RN_KERR_INVALID_REQUEST;
+                continue;
+            }
             if (part == NULL) {
                 rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
+            if (v >= 4 && (rp->error_code = rn_leader_epoch_check(qp->current_leader_epoch)) != RN_KERR_NONE)
+                continue;
             int64_t offset = -1, timestamp = -1;
             rp->error_code = lookup(part->log, v, qp->timestamp, &offset, &timestamp);
             rp->offset = offset;
             rp->timestamp = timestamp;
-            rp->leader_epoch = LEADER_EPOCH;
+            rp->leader_epoch = RN_LOG_LEADER_EPOCH;
             if (v == 0 && rp->error_code == 0 && offset >= 0 && qp->max_num_offsets > 0) {
                 olds[i] = offset;
                 rp->old_style_offsets.items = &olds[i];

@@ -41,7 +41,7 @@ static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_res
         rn_metadata_response_partition_init(&parts[i]);
         parts[i].partition_index = i;
         parts[i].leader_id = *node;
-        parts[i].leader_epoch = 0;
+        parts[i].leader_epoch = RN_LOG_LEADER_EPOCH;
         /* One node: it is the only replica and the whole ISR. The arrays share one element. */
         parts[i].replica_nodes.items = node;
         parts[i].replica_nodes.count = 1;

@@ -306,7 +306,7 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
     }
 
     int64_t base = log->leo;
-    int64_t next = rn_records_assign_offsets(records, len, base, 0);
+    int64_t next = rn_records_assign_offsets(records, len, base, RN_LOG_LEADER_EPOCH);
     if ((err = rn_segment_write(seg, records, len)) != 0) {
         rn_log(RN_LOG_ERROR, "log", "%s: append of %zu bytes at offset %" PRId64 " failed: %s", log->dir, len,
                base, strerror(-err));

@@ -29,6 +29,10 @@
 
 typedef struct rn_log rn_log_t;
 
+/* One node never elects a new leader: every partition's leader epoch is 0, written into each
+ * batch's partition_leader_epoch and reported by Metadata and ListOffsets (KIP-320). */
+#define RN_LOG_LEADER_EPOCH 0
+
 /* Effective settings of one partition's log: the topic's overrides over the broker's log.*
  * defaults. Kafka's names in comments. -1 means unlimited where Kafka allows it. */
 typedef struct rn_log_config {

@@ -384,6 +384,32 @@ Test(fetch_handler, partition_max_bytes_bounds_a_later_partition)
 
 /* ---- errors ---- */
 
+Test(fetch_handler, a_current_leader_epoch_other_than_the_leaders_is_refused_from_v9)
+{
+    want_t w = { "t", 0, 0, 1 << 20 };
+    int32_t epochs[] = { 3, -1, 0 };   /* newer, none given, the leader's own */
+    rn_kerr_t want[] = { RN_KERR_UNKNOWN_LEADER_EPOCH, RN_KERR_NONE, RN_KERR_NONE };
+    for (int i = 0; i < 3; i++) {
+        fetch_body_t b;
+        fetch_body_init(&b, 12, &w, 1);
+        b.parts[0].current_leader_epoch = epochs[i];
+        rn_fetch_response_partition_t p;
+        fetch_body(12, &b, &p);
+        cr_assert_eq(p.error_code, want[i], "epoch %d: got %s", epochs[i], rn_kerr_name(p.error_code));
+        if (want[i] != RN_KERR_NONE) {
+            cr_assert_eq(p.records.len, 0);
+            cr_assert_eq(p.high_watermark, -1, "a partition in error answers -1");
+        }
+    }
+    fetch_body_t b;
+    fetch_body_init(&b, 8, &w, 1);
+    b.parts[0].current_leader_epoch = 3;   /* not on the wire below v9 */
+    rn_fetch_response_partition_t p;
+    fetch_body(8, &b, &p);
+    cr_assert_eq(p.error_code, 0);
+}
+
+
 Test(fetch_handler, unknown_topics_and_partitions_are_unknown_topic_or_partition)
 {
     want_t w[] = { { "missing", 0, 0, 1 << 20 }, { "t", 2, 0, 1 << 20 }, { "t", 0, 0, 1 << 20 } };

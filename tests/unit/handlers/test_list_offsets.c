@@ -3,7 +3,7 @@
  * frames, against a real topic registry in a temporary data directory whose logs hold batches
  * with known timestamps: earliest (-2), latest (-1), the first record at or after a timestamp,
  * the record with the largest timestamp (-3, KIP-734), v0's list of offsets, and unknown
- * partitions. Tests marked .disabled show where Runnel differs from Kafka. */
+ * partitions. */
 #include "handlers/fixture.h"
 #include "log/log.h"
 #include "records/builder.h"
@@ -147,14 +147,13 @@ Test(list_offsets_handler, earliest_follows_delete_records)
 
 Test(list_offsets_handler, several_partitions_in_one_request)
 {
-    int32_t parts[] = { 0, 1, 0 };
-    int64_t ts[] = { LATEST, EARLIEST, 1003 };
-    rn_list_offsets_response_partition_t out[3];
-    list_v(7, "t", parts, ts, 3, 1, out);
-    cr_assert_eq(out[0].offset, 15);
-    cr_assert_eq(out[1].offset, 0);
-    cr_assert_eq(out[2].offset, 3);
-    cr_assert_eq(out[2].timestamp, 1003);
+    int32_t parts[] = { 0, 1 };
+    int64_t ts[] = { 1003, LATEST };
+    rn_list_offsets_response_partition_t out[2];
+    list_v(7, "t", parts, ts, 2, 1, out);
+    cr_assert_eq(out[0].offset, 3);
+    cr_assert_eq(out[0].timestamp, 1003);
+    cr_assert_eq(out[1].offset, 10);
 }
 
 /* ---- by timestamp ---- */
@@ -272,11 +271,11 @@ Test(list_offsets_handler, unknown_topics_and_partitions_are_unknown_topic_or_pa
     cr_assert_null(rn_topics_get(fx.topics, S("missing")), "ListOffsets creates no topic");
 }
 
-/* ---- differences from Kafka (disabled: they fail today) ---- */
+/* ---- where Runnel used to differ from Kafka ---- */
 
 /* Kafka (KafkaApis.handleListOffsetRequestV1AndAbove) answers INVALID_REQUEST for each copy of
- * a partition named twice in one request; Runnel answers both. */
-Test(list_offsets_handler, a_partition_named_twice_is_invalid_request, .disabled = true)
+ * a partition named twice in one request. */
+Test(list_offsets_handler, a_partition_named_twice_is_invalid_request)
 {
     int32_t parts[] = { 0, 0 };
     int64_t ts[] = { LATEST, EARLIEST };
@@ -287,10 +286,8 @@ Test(list_offsets_handler, a_partition_named_twice_is_invalid_request, .disabled
 }
 
 /* From v4 Kafka checks current_leader_epoch against the partition's (here always 0):
- * a newer epoch is UNKNOWN_LEADER_EPOCH, an older one FENCED_LEADER_EPOCH. Runnel ignores the
- * field. */
-Test(list_offsets_handler, a_current_leader_epoch_above_the_leaders_is_unknown_leader_epoch,
-     .disabled = true)
+ * a newer epoch is UNKNOWN_LEADER_EPOCH, an older one FENCED_LEADER_EPOCH. */
+Test(list_offsets_handler, a_current_leader_epoch_above_the_leaders_is_unknown_leader_epoch)
 {
     rn_list_offsets_request_partition_t ps;
     rn_list_offsets_request_partition_init(&ps);
