@@ -417,21 +417,20 @@ static void fill_entry(const entry_t *e, rn_offsets_entry_t *out)
 }
 
 int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition, rn_arena_t *arena,
-                     rn_offsets_entry_t *out)
+                     rn_offsets_entry_t *out, bool *found)
 {
     bool oom = false;
-    int found = 0;
     pthread_mutex_lock(&offsets->lock);
     group_t *g = find_group(offsets, group_id);
     entry_t *e = g != NULL ? find_entry(g, topic, partition) : NULL;
+    *found = e != NULL;
     if (e != NULL) {
-        found = 1;
         out->topic = topic;
         fill_entry(e, out);
         out->metadata = arena_str(arena, e->metadata, e->metadata_len, &oom);
     }
     pthread_mutex_unlock(&offsets->lock);
-    return oom ? RN_ENOMEM : found;
+    return oom ? RN_ENOMEM : 0;
 }
 
 static int cmp_entry(const void *a, const void *b)

@@ -97,10 +97,10 @@ typedef struct rn_offsets_entry {
     rn_str_t metadata;           /* in the arena; "" when none */
     int64_t commit_timestamp;
 } rn_offsets_entry_t;
-/* OffsetFetch for one partition: 1 with *out filled (metadata copied into `arena`), 0 when
- * nothing is committed, RN_ENOMEM when the arena is exhausted. */
+/* OffsetFetch for one partition: 0 with *found set, and *out filled when it is (metadata copied
+ * into `arena`); RN_ENOMEM when the arena is exhausted. */
 int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition, rn_arena_t *arena,
-                     rn_offsets_entry_t *out);
+                     rn_offsets_entry_t *out, bool *found);
 /* OffsetFetch with topics null: every offset of the group, sorted by topic then partition, in
  * `arena`. 0 (*n may be 0) or RN_ENOMEM. */
 int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena, rn_offsets_entry_t **out,

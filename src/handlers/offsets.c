@@ -224,9 +224,10 @@ static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, r
         return 0;
     }
     rn_offsets_entry_t e;
-    int found = rn_offsets_fetch(offsets, group, topic, partition, &req->arena, &e);
-    if (found < 0)
-        return found;
+    bool found;
+    int rc = rn_offsets_fetch(offsets, group, topic, partition, &req->arena, &e, &found);
+    if (rc != 0)
+        return rc;
     if (found) {
         out->committed_offset = e.offset;
         out->committed_leader_epoch = e.leader_epoch;

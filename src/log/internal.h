@@ -170,9 +170,13 @@ void rn_scan_init(rn_scan_t *s, int fd, int64_t end);
  * before `end`, or a negative errno. */
 int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p);
 
+/* A positive result of the searches below: they looked, and nothing qualifies (not an errno). */
+#define RN_LOG_NOT_FOUND 1
+
 /* The position of the first batch at or after `pos` whose last offset is >= `offset`, from a
- * scan that stops at s->end. Sets *batch_pos, *batch_len, *base, *last. Returns 0, 1 when no such
- * batch lies before end, or a negative errno (-EIO for a header that cannot be right). */
+ * scan that stops at s->end. Sets *batch_pos, *batch_len, *base, *last. Returns 0,
+ * RN_LOG_NOT_FOUND when no such batch lies before end, or a negative errno (-EIO for a header
+ * that cannot be right). */
 int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *batch_pos,
                           size_t *batch_len, int64_t *base, int64_t *last);
 
@@ -182,12 +186,19 @@ int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *ba
 int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean);
 
 /* ---- timestamp.c ---- */
+/* What a search for a record in one batch found. */
+typedef enum rn_log_find {
+    RN_LOG_FIND_FOUND,           /* *offset and *record_ts are set */
+    RN_LOG_FIND_NONE,            /* no record of the batch qualifies */
+    RN_LOG_FIND_UNWALKABLE,      /* the records cannot be walked (a compressed batch over
+                                    RN_LOG_MAX_DECOMPRESSED, bad codec data, not a whole batch):
+                                    the caller answers with the batch's own offsets */
+    RN_LOG_FIND_NOMEM,           /* no memory to decompress the batch */
+} rn_log_find_t;
 /* The first record at or after `min_offset` in the batch `batch`/`len` (whole, as on disk) whose
- * timestamp is >= `timestamp`. Returns 0 and sets *offset and *record_ts; 1 when no record
- * qualifies; -ENOMEM; or 2 when the records cannot be walked (a compressed batch over
- * RN_LOG_MAX_DECOMPRESSED): the caller then answers with the batch's own offsets. */
-int rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
-                       int64_t *offset, int64_t *record_ts);
+ * timestamp is >= `timestamp`. */
+rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
+                                 int64_t *offset, int64_t *record_ts);
 
 /* ---- log.c ---- */
 struct rn_log {

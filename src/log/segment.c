@@ -273,7 +273,7 @@ int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *ba
         const uint8_t *h;
         int rc = rn_scan_peek(s, pos, RN_LOG_PEEK_LEN, &h);
         if (rc != 0)
-            return rc < 0 ? rc : (pos == s->end ? 1 : -EIO);
+            return rc < 0 ? rc : (pos == s->end ? RN_LOG_NOT_FOUND : -EIO);
         int64_t b = (int64_t)rn_load_be64(h);
         int32_t length = (int32_t)rn_load_be32(h + 8);
         int32_t last_delta = (int32_t)rn_load_be32(h + 23);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 /* Walks `count` records (DefaultRecord: length varint, attributes int8, timestampDelta varlong,
- * offsetDelta varint, ...). 0 found, 1 none, 2 the records do not parse. */
-static int walk_records(const uint8_t *p, size_t len, int32_t count, int64_t base_offset, int64_t base_ts,
+ * offsetDelta varint, ...); UNWALKABLE when they do not parse. */
+static rn_log_find_t walk_records(const uint8_t *p, size_t len, int32_t count, int64_t base_offset, int64_t base_ts,
                         int64_t min_offset, int64_t timestamp, int64_t *offset, int64_t *record_ts)
 {
     rn_reader_t r;
@@ -21,38 +21,38 @@ static int walk_records(const uint8_t *p, size_t len, int32_t count, int64_t bas
     for (int32_t i = 0; i < count; i++) {
         int32_t rec_len = rn_read_varint(&r, "record length");
         if (!rn_reader_ok(&r) || rec_len < 0 || (size_t)rec_len > rn_reader_left(&r))
-            return 2;
+            return RN_LOG_FIND_UNWALKABLE;
         rn_reader_t rec = rn_reader_split(&r, (size_t)rec_len, "record");
         (void)rn_read_int8(&rec, "attributes");
         int64_t ts_delta = rn_read_varlong(&rec, "timestampDelta");
         int32_t off_delta = rn_read_varint(&rec, "offsetDelta");
         if (!rn_reader_ok(&rec))
-            return 2;
+            return RN_LOG_FIND_UNWALKABLE;
         /* Wrapping arithmetic: the deltas were only checked for form, not for range. */
         int64_t ts = (int64_t)((uint64_t)base_ts + (uint64_t)ts_delta);
         int64_t off = (int64_t)((uint64_t)base_offset + (uint64_t)(int64_t)off_delta);
         if (off >= min_offset && ts >= timestamp) {
             *offset = off;
             *record_ts = ts;
-            return 0;
+            return RN_LOG_FIND_FOUND;
         }
     }
-    return 1;
+    return RN_LOG_FIND_NONE;
 }
 
-int rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
-                       int64_t *offset, int64_t *record_ts)
+rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
+                                 int64_t *offset, int64_t *record_ts)
 {
     rn_batch_header_t h;
     if (rn_batch_parse_header(batch, len, &h) != RN_DECODE_OK || rn_batch_size(&h) != len)
-        return 2;
+        return RN_LOG_FIND_UNWALKABLE;
     int64_t last = h.base_offset + h.last_offset_delta;
     if (h.attributes & RN_BATCH_ATTR_LOG_APPEND_TIME) {
         if (h.max_timestamp < timestamp || min_offset > last)
-            return 1;
+            return RN_LOG_FIND_NONE;
         *offset = min_offset > h.base_offset ? min_offset : h.base_offset;
         *record_ts = h.max_timestamp;
-        return 0;
+        return RN_LOG_FIND_FOUND;
     }
     const uint8_t *records = batch + RN_BATCH_HEADER_LEN;
     size_t records_len = len - RN_BATCH_HEADER_LEN;
@@ -69,22 +69,23 @@ int rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int
     for (;;) {
         uint8_t *buf = malloc(cap);
         if (buf == NULL)
-            return -ENOMEM;
+            return RN_LOG_FIND_NOMEM;
         size_t out_len;
         if (rn_codec_decompress(codec, records, records_len, buf, cap, &out_len) == 0) {
-            int rc = walk_records(buf, out_len, h.records_count, h.base_offset, h.base_timestamp, min_offset,
+            rn_log_find_t rc = walk_records(buf, out_len, h.records_count, h.base_offset, h.base_timestamp, min_offset,
                                   timestamp, offset, record_ts);
             free(buf);
             return rc;
         }
         free(buf);
         if (cap >= RN_LOG_MAX_DECOMPRESSED)
-            return 2;
+            return RN_LOG_FIND_UNWALKABLE;
         cap = cap * 4 > RN_LOG_MAX_DECOMPRESSED ? RN_LOG_MAX_DECOMPRESSED : cap * 4;
     }
 }
 
-/* Reads the batch at pos whole and looks inside it; the batch-level answer when it cannot. */
+/* Reads the batch at pos whole and looks inside it; the batch-level answer when it cannot.
+ * Returns 0 with the answer set, RN_LOG_NOT_FOUND, or a negative errno. */
 static int answer_in_batch(rn_segment_t *seg, int64_t pos, size_t len, int64_t min_offset, int64_t timestamp,
                            int64_t fallback_offset, int64_t batch_max_ts, int64_t *offset, int64_t *record_ts)
 {
@@ -92,15 +93,25 @@ static int answer_in_batch(rn_segment_t *seg, int64_t pos, size_t len, int64_t m
     if (batch == NULL)
         return -ENOMEM;
     int rc = rn_segment_read(seg, pos, batch, len);
+    rn_log_find_t found = RN_LOG_FIND_NONE;
     if (rc == 0)
-        rc = rn_log_find_record(batch, len, min_offset, timestamp, offset, record_ts);
+        found = rn_log_find_record(batch, len, min_offset, timestamp, offset, record_ts);
     free(batch);
-    if (rc == 2) {
+    if (rc != 0)
+        return rc;
+    switch (found) {
+    case RN_LOG_FIND_FOUND:
+        return 0;
+    case RN_LOG_FIND_NONE:
+        return RN_LOG_NOT_FOUND;
+    case RN_LOG_FIND_UNWALKABLE:
         *offset = fallback_offset;
         *record_ts = batch_max_ts;
-        rc = 0;
+        return 0;
+    case RN_LOG_FIND_NOMEM:
+        break;
     }
-    return rc;
+    return -ENOMEM;
 }
 
 int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int64_t *timestamp)
@@ -151,16 +162,16 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
             if (max_ts >= ts) {
                 rc = answer_in_batch(seg, batch_pos, batch_len, from, ts, from > base ? from : base, max_ts, offset,
                                      timestamp);
-                if (rc <= 0)
+                if (rc != RN_LOG_NOT_FOUND)
                     break;
             }
             pos = batch_pos + (int64_t)batch_len;
         }
         after_base = seg->base_offset;
         rn_segment_unref(seg);
-        if (rc <= 0)
+        if (rc != RN_LOG_NOT_FOUND)
             return rc;
-        /* rc == 1: the segment ended without a match (records below the log start): go on. */
+        /* The segment ended without a match (records below the log start): go on. */
     }
 }
 
@@ -194,12 +205,12 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp)
     int rc = rn_segment_find_batch(&scan, pos, max_offset, &batch_pos, &batch_len, &base, &last);
     if (rc == 0) {
         rc = answer_in_batch(seg, batch_pos, batch_len, base, max_ts, max_offset, max_ts, offset, timestamp);
-        if (rc == 1) {   /* the header promised a record it does not have: answer as Kafka 3.7 did */
+        if (rc == RN_LOG_NOT_FOUND) {   /* the header promised a record it does not have: answer as Kafka 3.7 did */
             *offset = max_offset;
             *timestamp = max_ts;
             rc = 0;
         }
-    } else if (rc == 1) {
+    } else if (rc == RN_LOG_NOT_FOUND) {
         rc = -EIO;
     }
     rn_segment_unref(seg);

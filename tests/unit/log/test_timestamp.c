@@ -171,14 +171,14 @@ Test(timestamp, find_record_walks_and_reports_what_it_cannot_walk)
     lt_batch(&b, &spec);
     rn_records_assign_offsets(b.p, b.len, 50, 0);
     int64_t off, ts;
-    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 25, &off, &ts), 0);
+    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 25, &off, &ts), RN_LOG_FIND_FOUND);
     cr_assert_eq(off, 51);
     cr_assert_eq(ts, 30);
-    cr_assert_eq(rn_log_find_record(b.p, b.len, 52, 15, &off, &ts), 0, "skips records below min_offset");
+    cr_assert_eq(rn_log_find_record(b.p, b.len, 52, 15, &off, &ts), RN_LOG_FIND_FOUND, "skips records below min_offset");
     cr_assert_eq(off, 52);
-    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 31, &off, &ts), 1);
+    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 31, &off, &ts), RN_LOG_FIND_NONE);
     b.p[RN_BATCH_HEADER_LEN] = 0x7f;   /* the first record's length now runs past the batch */
-    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 0, &off, &ts), 2);
-    cr_assert_eq(rn_log_find_record(b.p, b.len - 1, 0, 0, &off, &ts), 2, "not a whole batch");
+    cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 0, &off, &ts), RN_LOG_FIND_UNWALKABLE);
+    cr_assert_eq(rn_log_find_record(b.p, b.len - 1, 0, 0, &off, &ts), RN_LOG_FIND_UNWALKABLE, "not a whole batch");
     lt_buf_free(&b);
 }
