@@ -797,6 +797,11 @@ int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, s
             quote(shown, sizeof shown, props->props[i].key);
             rn_log(RN_LOG_WARN, "config", "unknown key '%s' ignored", shown);
         }
+        /* Kafka's keys that Runnel checks and reports (DescribeConfigs says "Not in effect
+         * yet") but does not act on: a user who sets one expects something to happen. */
+        for (size_t i = 0; i < NKEYS; i++)
+            if (b.cfg.set[i] && !keys[i].pub.in_effect)
+                rn_log(RN_LOG_WARN, "config", "key '%s' is accepted but has no effect yet", keys[i].pub.name);
         if (b.extra_log_dirs > 0)
             rn_log(RN_LOG_WARN, "config", "log.dirs names %zu directories; only the first, '%s', is used",
                    b.extra_log_dirs + 1, b.cfg.log_dir);

@@ -57,7 +57,8 @@ typedef struct rn_config_key {
     const char *name;
     const char *default_value;  /* as a properties value; NULL: none, or computed (`doc` says how) */
     const char *doc;            /* one line */
-    bool in_effect;             /* false: accepted (and checked) without a warning but not used yet */
+    bool in_effect;             /* false: accepted and checked but not used yet: setting it logs a
+                                   warning, and DescribeConfigs' doc says "Not in effect yet" */
     int8_t type;                /* RN_CONFIG_TYPE_*, Kafka's type for the key */
 } rn_config_key_t;
 

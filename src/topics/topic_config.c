@@ -416,7 +416,7 @@ size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_
             .synonym_name = e.synonym != NULL ? rn_xstrdup(e.synonym) : NULL,
             .synonym_value = e.synonym_value != NULL ? rn_xstrdup(e.synonym_value) : NULL,
             .synonym_source = e.synonym_source,
-            .doc = keys[i].doc,
+            .doc = rn_xstrdup(keys[i].doc),
         };
     }
     *out = entries;
@@ -622,6 +622,8 @@ size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **
         const rn_config_key_t *key = rn_config_key_at(i);
         const char *value = rn_config_value(topics->cfg, key->name);
         bool set = rn_config_is_set(topics->cfg, key->name);
+        char *doc = rn_xmalloc(strlen(key->doc) + 32);
+        snprintf(doc, strlen(key->doc) + 32, "%s%s", key->in_effect ? "" : "Not in effect yet: ", key->doc);
         entries[i] = (rn_config_entry_t){
             .name = rn_xstrdup(key->name),
             .value = value != NULL ? rn_xstrdup(value) : NULL,
@@ -629,7 +631,7 @@ size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **
             .is_default = !set,
             .source = set ? 4 : 5,
             .type = key->type,
-            .doc = key->doc,
+            .doc = doc,
         };
     }
     *out = entries;
@@ -645,6 +647,7 @@ void rn_config_entries_free(rn_config_entry_t *entries, size_t n)
         free(entries[i].value);
         free(entries[i].synonym_name);
         free(entries[i].synonym_value);
+        free(entries[i].doc);
     }
     free(entries);
 }

@@ -191,13 +191,14 @@ typedef struct rn_config_entry {
     char *synonym_name;          /* the broker key behind a default, or NULL */
     char *synonym_value;
     int8_t synonym_source;
-    const char *doc;
+    char *doc;                   /* says "Not in effect" for a key accepted but not used yet */
 } rn_config_entry_t;
 size_t rn_topic_config_entries(rn_topics_t *topics, rn_topic_t *topic, rn_config_entry_t **out);
 /* DescribeConfigs for the broker resource: every key of the broker's table (rn_config_key_at
  * order) with its value in effect, source STATIC_BROKER_CONFIG (4) when the configuration set it,
  * else DEFAULT_CONFIG (5) (is_default then), read_only true (Runnel has no dynamic broker
- * configs), its type and doc; no synonym. Free with rn_config_entries_free. */
+ * configs), its type and doc (a key the broker accepts but does not use yet starts "Not in
+ * effect yet:"); no synonym. Free with rn_config_entries_free. */
 size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **out);
 void rn_config_entries_free(rn_config_entry_t *entries, size_t n);
 

@@ -71,6 +71,17 @@ class Cli(unittest.TestCase):
         finally:
             broker.stop()
 
+    def test_a_key_not_in_effect_yet_warns_and_starts(self):
+        # log.cleaner.enable is Kafka's and accepted, but nothing compacts yet: the user is told.
+        broker = Broker(overrides=["log.cleaner.enable=true"]).start()
+        try:
+            line = broker.wait_for_line(r"log\.cleaner\.enable", 5)
+            self.assertIsNotNone(line, "no warning names the key")
+            self.assertRegex(line, re.compile(r"\bWARN(ING)?\b", re.I), "not a warning: %s" % line)
+            self.assertIn("no effect", line)
+        finally:
+            broker.stop()
+
     @unittest.skipUnless(CONF, "RUNNEL_CONF is not set")
     def test_default_config_file_starts_without_warnings(self):
         # conf/runnel.properties, with its listener and data dir overridden: every key in it is

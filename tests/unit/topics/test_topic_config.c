@@ -348,3 +348,24 @@ Test(topic_config, broker_entries_say_what_the_configuration_set)
     rn_config_entries_free(e, n);
     fixture_deinit(&f);
 }
+
+Test(topic_config, broker_keys_not_in_effect_say_so_in_their_doc)
+{
+    fixture_t f;
+    fixture_init(&f, "");
+    rn_topics_t topics = { .cfg = &f.cfg };
+    rn_config_entry_t *e;
+    size_t n = rn_topics_broker_config_entries(&topics, &e);
+    size_t later = 0;
+    for (size_t i = 0; i < n; i++) {
+        const rn_config_key_t *key = rn_config_key_find(e[i].name);
+        cr_assert_not_null(key);
+        bool says = strncmp(e[i].doc, "Not in effect yet: ", 19) == 0;
+        cr_assert_eq(says, !key->in_effect, "%s: '%s'", e[i].name, e[i].doc);
+        later += !key->in_effect;
+    }
+    cr_assert_gt(later, 0, "log.cleaner.enable and others are not in effect yet");
+    cr_assert_str_eq(entry(e, n, "log.cleaner.enable")->doc, "Not in effect yet: run compaction for compacted topics");
+    rn_config_entries_free(e, n);
+    fixture_deinit(&f);
+}
