@@ -34,11 +34,8 @@
 #define MAX_QUOTED_BYTES 120
 #define MAX_NETWORK_THREADS 256
 #define MAX_CLUSTER_ID_BYTES 255
-#define MAX_HOSTNAME_BYTES 253
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void rn_config_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err == NULL || errlen == 0)
         return;
@@ -388,13 +385,13 @@ static int invalid(build_t *b, const char *key, const char *value, const char *f
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     quote(shown, sizeof shown, value);
-    set_err(b->err, b->errlen, "invalid value for %s: '%s' (%s)", key, shown, reason);
+    rn_config_set_err(b->err, b->errlen, "invalid value for %s: '%s' (%s)", key, shown, reason);
     return RN_ECONFIG;
 }
 
 static int oom(build_t *b)
 {
-    set_err(b->err, b->errlen, "out of memory");
+    rn_config_set_err(b->err, b->errlen, "out of memory");
     return RN_ENOMEM;
 }
 

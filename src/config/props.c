@@ -2,6 +2,7 @@
 /* The public runnel_config_t: properties as given, in Java-properties syntax, one entry per
  * key (a later set wins). Typed validation of the values is config.c's job. */
 #include "config/config.h"
+#include "config/internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,17 +16,6 @@
  * file, /dev/zero) from eating memory. */
 #define MAX_CONFIG_FILE_BYTES (16u << 20)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- The property list ---- */
 
@@ -281,7 +271,7 @@ static int parse_logical_line(runnel_config_t *config, const char *line, size_t 
         break;
     }
     if (key_len == 0) {
-        set_err(err, errlen, "line %zu: missing key", lineno);
+        rn_config_set_err(err, errlen, "line %zu: missing key", lineno);
         return RN_ECONFIG;
     }
     char *key = NULL, *value = NULL;
@@ -292,13 +282,13 @@ static int parse_logical_line(runnel_config_t *config, const char *line, size_t 
     if (rc != 0) {
         free(key);
         if (rc == RN_ECONFIG)
-            set_err(err, errlen, "line %zu: %s", lineno, why);
+            rn_config_set_err(err, errlen, "line %zu: %s", lineno, why);
         else
-            set_err(err, errlen, "line %zu: out of memory", lineno);
+            rn_config_set_err(err, errlen, "line %zu: out of memory", lineno);
         return rc;
     }
     if ((rc = set_owned(config, key, value)) != 0)
-        set_err(err, errlen, "line %zu: out of memory", lineno);
+        rn_config_set_err(err, errlen, "line %zu: out of memory", lineno);
     return rc;
 }
 
@@ -342,12 +332,12 @@ int rn_props_parse(runnel_config_t *config, const char *text, size_t len, char *
                 continue;
             }
             if (c == '\0') {
-                set_err(err, errlen, "line %zu: NUL byte", lineno);
+                rn_config_set_err(err, errlen, "line %zu: NUL byte", lineno);
                 rc = RN_ECONFIG;
                 goto done;
             }
             if ((rc = linebuf_push(&buf, c)) != 0) {
-                set_err(err, errlen, "line %zu: out of memory", lineno);
+                rn_config_set_err(err, errlen, "line %zu: out of memory", lineno);
                 goto done;
             }
             backslash = c == '\\' ? !backslash : false;
@@ -368,13 +358,13 @@ done:
 int runnel_config_load(runnel_config_t *config, const char *path, char *err, size_t errlen)
 {
     if (config == NULL || path == NULL) {
-        set_err(err, errlen, "no configuration or path given");
+        rn_config_set_err(err, errlen, "no configuration or path given");
         return RN_EINVAL;
     }
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         int rc = -errno;
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        rn_config_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return rc;
     }
     /* Read in chunks rather than trusting a size from fstat: the path may be a pipe. */
@@ -384,7 +374,7 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
     for (;;) {
         if (len == cap) {
             if (cap == MAX_CONFIG_FILE_BYTES) {
-                set_err(err, errlen, "%s: larger than %u bytes", path, MAX_CONFIG_FILE_BYTES);
+                rn_config_set_err(err, errlen, "%s: larger than %u bytes", path, MAX_CONFIG_FILE_BYTES);
                 rc = RN_ECONFIG;
                 goto done;
             }
@@ -393,7 +383,7 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
                 ncap = MAX_CONFIG_FILE_BYTES;
             char *ntext = realloc(text, ncap);
             if (ntext == NULL) {
-                set_err(err, errlen, "%s: out of memory", path);
+                rn_config_set_err(err, errlen, "%s: out of memory", path);
                 rc = RN_ENOMEM;
                 goto done;
             }
@@ -405,7 +395,7 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
         if (got == 0) {
             if (ferror(f)) {
                 rc = -(errno ? errno : EIO);
-                set_err(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+                rn_config_set_err(err, errlen, "cannot read %s: %s", path, strerror(-rc));
                 goto done;
             }
             break;
@@ -414,17 +404,17 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
     /* Parse into a scratch list first, so a file with a bad line changes nothing. */
     runnel_config_t *scratch = runnel_config_new();
     if (scratch == NULL) {
-        set_err(err, errlen, "%s: out of memory", path);
+        rn_config_set_err(err, errlen, "%s: out of memory", path);
         rc = RN_ENOMEM;
         goto done;
     }
     char why[256] = "";
     if ((rc = rn_props_parse(scratch, text, len, why, sizeof why)) != 0)
-        set_err(err, errlen, "%s: %s", path, why);
+        rn_config_set_err(err, errlen, "%s: %s", path, why);
     for (size_t i = 0; rc == 0 && i < scratch->count; i++) {
         rn_prop_t *prop = &scratch->props[i];
         if ((rc = set_owned(config, prop->key, prop->value)) != 0)
-            set_err(err, errlen, "%s: out of memory", path);
+            rn_config_set_err(err, errlen, "%s: out of memory", path);
         prop->key = prop->value = NULL;   /* moved, or freed by set_owned */
     }
     runnel_config_free(scratch);

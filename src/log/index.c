@@ -202,14 +202,16 @@ void rn_index_time_entry(const rn_index_t *idx, size_t i, int64_t *timestamp, ui
     time_entry_at(idx->map, i, timestamp, rel_offset);
 }
 
-uint32_t rn_index_lookup_offset(const rn_index_t *idx, uint32_t rel_offset)
+/* The position of the last offset-index entry whose relative offset (by_position false) or
+ * position (true) is <= `key`, or 0 when none is. Both columns grow along the index. */
+static uint32_t last_position_at_most(const rn_index_t *idx, uint32_t key, bool by_position)
 {
     size_t lo = 0, hi = rn_index_entries(idx);   /* answer: the last entry in [0, lo) */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         uint32_t rel, pos;
         offset_entry_at(idx->map, mid, &rel, &pos);
-        if (rel <= rel_offset)
+        if ((by_position ? pos : rel) <= key)
             lo = mid + 1;
         else
             hi = mid;
@@ -221,23 +223,14 @@ uint32_t rn_index_lookup_offset(const rn_index_t *idx, uint32_t rel_offset)
     return pos;
 }
 
+uint32_t rn_index_lookup_offset(const rn_index_t *idx, uint32_t rel_offset)
+{
+    return last_position_at_most(idx, rel_offset, false);
+}
+
 uint32_t rn_index_lookup_position(const rn_index_t *idx, uint32_t pos)
 {
-    size_t lo = 0, hi = rn_index_entries(idx);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint32_t rel, p;
-        offset_entry_at(idx->map, mid, &rel, &p);
-        if (p <= pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return 0;
-    uint32_t rel, p;
-    offset_entry_at(idx->map, lo - 1, &rel, &p);
-    return p;
+    return last_position_at_most(idx, pos, true);
 }
 
 int64_t rn_index_lookup_time(const rn_index_t *idx, int64_t timestamp)
