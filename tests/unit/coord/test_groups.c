@@ -7,6 +7,7 @@
  * A "client" below is a waiter as a handler would embed it: its wake callback counts calls, and
  * the test plays the loop's part (arm after the call, wait_end when woken). */
 #include <criterion/criterion.h>
+#include "kerr_assert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static bool join(client_t *c, const char *group) { return join_v(c, 7, group); }
 static bool join_new(client_t *c, const char *group)
 {
     cr_assert(join(c, group));
-    cr_assert_eq(c->w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
+    assert_kerr(c->w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     return join(c, group);
 }
 
@@ -254,7 +255,7 @@ static void stable_one(client_t *a, const char *group)
     cr_assert_eq(a->generation, 1);
     rn_groups_assignment_t as[] = { { S(a->id), { (const uint8_t *)"A1", 2 } } };
     cr_assert(sync_with(a, group, as, 1));
-    cr_assert_eq(a->w.sync.error_code, 0);
+    assert_kerr(a->w.sync.error_code, 0);
 }
 
 /* Two members (a leads), Stable at generation 2, a assigned "A", b assigned "B". */
@@ -288,7 +289,7 @@ Test(groups, first_member_waits_the_initial_delay_then_leads_generation_1)
     client_t a;
     client_init(&a, NULL);
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
+    assert_kerr(a.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_eq(strncmp(a.id, "client-", 7), 0, "client id, dash, UUID: %s", a.id);
     cr_assert_eq(strlen(a.id), 7 + 36);
     cr_assert_str_eq(state("g"), "Empty", "a member waiting for its id is not in the group yet");
@@ -300,7 +301,7 @@ Test(groups, first_member_waits_the_initial_delay_then_leads_generation_1)
     tick(100);
     cr_assert(join_answered(&a));
     const rn_groups_join_result_t *r = &a.w.join;
-    cr_assert_eq(r->error_code, 0);
+    assert_kerr(r->error_code, 0);
     cr_assert_eq(r->generation_id, 1);
     cr_assert(str_is(r->leader, a.id));
     cr_assert(str_is(r->protocol_type, "consumer"));
@@ -313,7 +314,7 @@ Test(groups, first_member_waits_the_initial_delay_then_leads_generation_1)
 
     rn_groups_assignment_t as[] = { { S(a.id), { (const uint8_t *)"A1", 2 } } };
     cr_assert(sync_with(&a, "g", as, 1), "the leader's sync answers at once");
-    cr_assert_eq(a.w.sync.error_code, 0);
+    assert_kerr(a.w.sync.error_code, 0);
     cr_assert(bytes_are(a.w.sync.assignment, "A1"));
     cr_assert(str_is(a.w.sync.protocol_name, "range"));
     cr_assert_str_eq(state("g"), "Stable");
@@ -339,7 +340,7 @@ Test(groups, member_id_required_only_for_v4_and_later_without_instance_id)
     client_init(&st, "instance-1");
     cr_assert_not(join_v(&old, 3, "g"), "a v3 client joins at once (CLIENTS.md rule 5)");
     cr_assert(join_v(&v4, 4, "g"));
-    cr_assert_eq(v4.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
+    assert_kerr(v4.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_neq(v4.id[0], '\0');
     cr_assert_eq(v4.w.join.generation_id, -1);
     cr_assert_not(join_v(&st, 5, "g"), "a static member joins at once");
@@ -361,7 +362,7 @@ Test(groups, pending_member_blocks_the_join_phase_until_its_session_expires)
     client_init(&c, NULL);
     stable_two(&a, &b, "g");
     cr_assert(join(&c, "g"));
-    cr_assert_eq(c.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
+    assert_kerr(c.w.join.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_not(join(&a, "g"), "the leader's join starts a rebalance");
     cr_assert_not(join(&b, "g"));
     tick(5000);
@@ -378,7 +379,7 @@ Test(groups, second_member_triggers_a_rebalance_and_gets_its_assignment_from_the
     client_init(&a, NULL);
     client_init(&b, NULL);
     stable_two(&a, &b, "g");
-    cr_assert_eq(a.w.sync.error_code, 0);
+    assert_kerr(a.w.sync.error_code, 0);
     cr_assert(bytes_are(a.w.sync.assignment, "A"));
     cr_assert_eq(heartbeat(&b, "g"), 0);
     cr_assert_eq(heartbeat(&a, "g"), 0);
@@ -520,7 +521,7 @@ Test(groups, a_member_that_never_syncs_is_removed_after_the_rebalance_timeout)
     cr_assert_not(answered(&b));
     tick(2000);
     cr_assert(answered(&b), "a sent no SyncGroup within the rebalance timeout: removed");
-    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
+    assert_kerr(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
     cr_assert_eq(heartbeat(&a, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(join(&b, "g"), "b, the only member left, rejoins and completes the join phase");
     cr_assert_eq(b.generation, 3);
@@ -567,7 +568,7 @@ Test(groups, zero_initial_delay_completes_the_first_join_at_once)
     client_t a;
     client_init(&a, NULL);
     cr_assert(join_v(&a, 3, "g"));
-    cr_assert_eq(a.w.join.error_code, 0);
+    assert_kerr(a.w.join.error_code, 0);
     cr_assert_eq(a.w.join.generation_id, 1);
 }
 
@@ -620,7 +621,7 @@ Test(groups, inconsistent_protocol_type_or_protocols_get_error_23)
     cr_assert_not(join_v(&a, 3, "g"));
     b.protocols = STICKY;
     cr_assert(join_v(&b, 3, "g"));
-    cr_assert_eq(b.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_kerr(b.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
     rn_groups_join_args_t args = {
         .version = 3, .group_id = S("g"), .member_id = S(""), .protocol_type = S("connect"), .client_id = S("c"),
         .session_timeout_ms = 10000, .rebalance_timeout_ms = 10000, .protocols = RANGE, .nprotocols = 1,
@@ -628,11 +629,11 @@ Test(groups, inconsistent_protocol_type_or_protocols_get_error_23)
     uint64_t wait_ms;
     c.w.arena = &ARENA;
     cr_assert(rn_groups_join(G, &args, &c.w, &wait_ms));
-    cr_assert_eq(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "protocol type differs");
+    assert_kerr(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "protocol type differs");
     args.protocol_type = S("");
     args.group_id = S("other");
     cr_assert(rn_groups_join(G, &args, &c.w, &wait_ms));
-    cr_assert_eq(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "an empty protocol type");
+    assert_kerr(c.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "an empty protocol type");
     rn_groups_overview_t *list;
     size_t n;
     cr_assert_eq(rn_groups_list(G, &ARENA, &list, &n), 0);
@@ -645,16 +646,16 @@ Test(groups, session_timeout_outside_the_configured_range_gets_error_26)
     client_init(&a, NULL);
     a.session_ms = 5999;
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
+    assert_kerr(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
     a.session_ms = 1800001;
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
+    assert_kerr(a.w.join.error_code, RN_KERR_INVALID_SESSION_TIMEOUT);
     a.session_ms = 6000;
     cr_assert(join(&a, ""));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_INVALID_GROUP_ID);
+    assert_kerr(a.w.join.error_code, RN_KERR_INVALID_GROUP_ID);
     snprintf(a.id, sizeof a.id, "stale-id");
     cr_assert(join(&a, "g"));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "a member id for a group that does not exist");
+    assert_kerr(a.w.join.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "a member id for a group that does not exist");
 }
 
 /* ---- sync and heartbeat errors ---- */
@@ -668,7 +669,7 @@ Test(groups, sync_and_heartbeat_check_member_generation_and_state)
     a.generation = 1;
     cr_assert_eq(heartbeat(&a, "g"), RN_KERR_ILLEGAL_GENERATION);
     cr_assert(sync(&a, "g"));
-    cr_assert_eq(a.w.sync.error_code, RN_KERR_ILLEGAL_GENERATION);
+    assert_kerr(a.w.sync.error_code, RN_KERR_ILLEGAL_GENERATION);
     a.generation = 2;
     client_t x;
     client_init(&x, NULL);
@@ -676,23 +677,23 @@ Test(groups, sync_and_heartbeat_check_member_generation_and_state)
     x.generation = 2;
     cr_assert_eq(heartbeat(&x, "g"), RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(sync(&x, "g"));
-    cr_assert_eq(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
+    assert_kerr(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(sync(&x, "no-group"));
-    cr_assert_eq(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
+    assert_kerr(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
 
     rn_groups_sync_args_t v5 = { .group_id = S("g"), .generation_id = 2, .member_id = S(b.id),
                                  .protocol_type = S("consumer"), .protocol_name = S("roundrobin") };
     uint64_t wait_ms;
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
-    cr_assert_eq(b.w.sync.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "v5 checks the protocol name");
+    assert_kerr(b.w.sync.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "v5 checks the protocol name");
     v5.protocol_name = S("range");
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
-    cr_assert_eq(b.w.sync.error_code, 0, "a Stable group answers a sync at once");
+    assert_kerr(b.w.sync.error_code, 0, "a Stable group answers a sync at once");
     cr_assert(bytes_are(b.w.sync.assignment, "B"));
 
     cr_assert_not(join(&a, "g"));
     cr_assert(sync(&b, "g"));
-    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
+    assert_kerr(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 Test(groups, a_rebalance_answers_waiting_syncs_with_rebalance_in_progress)
@@ -708,7 +709,7 @@ Test(groups, a_rebalance_answers_waiting_syncs_with_rebalance_in_progress)
     cr_assert_not(sync(&b, "g"));
     cr_assert_not(join_new(&c, "g"), "a new member while b waits for its assignment");
     cr_assert(answered(&b));
-    cr_assert_eq(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
+    assert_kerr(b.w.sync.error_code, RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 /* ---- static membership ---- */
@@ -727,7 +728,7 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
     /* a restarts: same instance id, no member id. */
     a.id[0] = '\0';
     cr_assert(join_v(&a, 5, "g"), "answered at once");
-    cr_assert_eq(a.w.join.error_code, 0);
+    assert_kerr(a.w.join.error_code, 0);
     cr_assert_str_neq(a.id, old_id, "a new member id");
     cr_assert_eq(a.generation, 2, "same generation");
     cr_assert(str_is(a.w.join.leader, old_id), "before v9 the old leader id: no assignment to compute");
@@ -738,17 +739,17 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
     cr_assert_eq(NRECORDS, before + 1, "the new member id is persisted");
 
     cr_assert(sync(&a, "g"));
-    cr_assert_eq(a.w.sync.error_code, 0);
+    assert_kerr(a.w.sync.error_code, 0);
     cr_assert(bytes_are(a.w.sync.assignment, "A"), "its old assignment");
 
     client_t zombie = a;
     snprintf(zombie.id, sizeof zombie.id, "%s", old_id);
     cr_assert_eq(heartbeat(&zombie, "g"), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(sync(&zombie, "g"));
-    cr_assert_eq(zombie.w.sync.error_code, RN_KERR_FENCED_INSTANCE_ID);
+    assert_kerr(zombie.w.sync.error_code, RN_KERR_FENCED_INSTANCE_ID);
     cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(join(&zombie, "g"));
-    cr_assert_eq(zombie.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID);
+    assert_kerr(zombie.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID);
 }
 
 Test(groups, static_leader_rejoining_with_v9_skips_the_assignment)
@@ -759,7 +760,7 @@ Test(groups, static_leader_rejoining_with_v9_skips_the_assignment)
     stable_two(&a, &b, "g");
     a.id[0] = '\0';
     cr_assert(join_v(&a, 9, "g"));
-    cr_assert_eq(a.w.join.error_code, 0);
+    assert_kerr(a.w.join.error_code, 0);
     cr_assert(str_is(a.w.join.leader, a.id), "v9: the leader learns it leads ...");
     cr_assert(a.w.join.skip_assignment, "... and that it must not assign");
     cr_assert_eq(a.w.join.nmembers, 2);
@@ -776,10 +777,10 @@ Test(groups, static_member_replacing_a_waiting_one_fences_it)
     client_init(&a2, "ia");
     cr_assert_not(join(&a2, "g"), "a second process with a's instance id takes its place");
     cr_assert(answered(&a));
-    cr_assert_eq(a.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID, "the first one is fenced");
+    assert_kerr(a.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID, "the first one is fenced");
     cr_assert(join(&b, "g"), "b is the last to rejoin");
     cr_assert(join_answered(&a2));
-    cr_assert_eq(a2.w.join.error_code, 0);
+    assert_kerr(a2.w.join.error_code, 0);
     cr_assert_eq(a2.generation, 3);
     cr_assert_eq(a2.w.join.nmembers, 2, "a2 took a's place as leader too");
     cr_assert_eq(heartbeat(&a, "g"), RN_KERR_FENCED_INSTANCE_ID);

@@ -3,6 +3,7 @@
  * rn_handlers_dispatch with real frames, against a real topic registry in a temporary data
  * directory: what a client sees in the response, and what the registry holds afterwards. */
 #include <uv.h>
+#include "kerr_assert.h"
 
 #include "handlers/fixture.h"
 #include "log/log.h"
@@ -129,7 +130,7 @@ Test(admin, replication_factor_3_is_38_unless_the_broker_accepts_it)
 
     start("runnel.accept.replication.factor=true\n");
     rn_create_topics_response_topic_t t = create_topic_v(5, "connect-offsets", 25, 3, NULL, NULL);
-    cr_assert_eq(t.error_code, 0);
+    assert_kerr(t.error_code, 0);
     cr_assert_eq(t.num_partitions, 25);
     cr_assert_eq(t.replication_factor, 1, "honest metadata: one replica");
     stop();
@@ -139,7 +140,7 @@ Test(admin, create_topics_defaults_minus_one_to_the_broker_settings)
 {
     start("num.partitions=4\n");
     rn_create_topics_response_topic_t t = create_topic_v(5, "defaults", -1, -1, NULL, NULL);
-    cr_assert_eq(t.error_code, 0);
+    assert_kerr(t.error_code, 0);
     cr_assert_eq(t.num_partitions, 4);
     cr_assert_eq(partitions_of("defaults"), 4);
     stop();
@@ -149,7 +150,7 @@ Test(admin, create_topics_v7_returns_the_topic_id_and_its_configs)
 {
     start(NULL);
     rn_create_topics_response_topic_t t = create_topic_v(7, "with-id", 2, 1, "cleanup.policy", "compact");
-    cr_assert_eq(t.error_code, 0);
+    assert_kerr(t.error_code, 0);
     rn_topic_t *topic = rn_topics_get(fx.topics, S("with-id"));
     cr_assert_not_null(topic);
     cr_assert_eq(memcmp(t.topic_id.b, topic->id.b, 16), 0, "the id Metadata will show");
@@ -244,7 +245,7 @@ Test(admin, validate_only_checks_without_creating)
     body.validate_only = true;
     rn_create_topics_response_t resp;
     call(RN_API_CREATE_TOPICS, 5, &body, &resp);
-    cr_assert_eq(resp.topics.items[0].error_code, 0);
+    assert_kerr(resp.topics.items[0].error_code, 0);
     cr_assert_eq(resp.topics.items[0].num_partitions, 2);
     cr_assert_eq(partitions_of("dry-run"), -1);
     stop();
@@ -411,7 +412,7 @@ Test(admin, delete_topics_v6_by_an_unknown_id_is_100_and_by_a_known_id_deletes)
     rn_delete_topics_response_t resp;
     call(RN_API_DELETE_TOPICS, 6, &body, &resp);
     cr_assert_eq(resp.responses.count, 2);
-    cr_assert_eq(resp.responses.items[0].error_code, 0);
+    assert_kerr(resp.responses.items[0].error_code, 0);
     cr_assert(rn_str_eq_cstr(resp.responses.items[0].name, "by-id"), "the name is resolved from the id");
     cr_assert_eq(resp.responses.items[1].error_code, 100, "UNKNOWN_TOPIC_ID");
     cr_assert_eq(partitions_of("by-id"), -1);
@@ -541,16 +542,16 @@ Test(admin, delete_records_moves_the_low_watermark)
     cr_assert_eq(create_topic("trimmed", 1, 1), 0);
     append_records("trimmed", 5);
     rn_delete_records_response_partition_result_t r = delete_records("trimmed", 3);
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     cr_assert_eq(r.low_watermark, 3);
     r = delete_records("trimmed", 1);
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     cr_assert_eq(r.low_watermark, 3, "the log start never moves back");
     r = delete_records("trimmed", 6);
     cr_assert_eq(r.error_code, 1, "OFFSET_OUT_OF_RANGE above the high watermark");
     cr_assert_eq(r.low_watermark, -1);
     r = delete_records("trimmed", -1);
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     cr_assert_eq(r.low_watermark, 5, "-1 means the high watermark");
     cr_assert_eq(delete_records("nowhere", 0).error_code, 3);
     stop();
@@ -561,9 +562,9 @@ Test(admin, delete_records_moves_the_low_watermark)
 Test(admin, describe_configs_shows_overrides_and_defaults_with_their_sources)
 {
     start(NULL);
-    cr_assert_eq(create_topic_v(4, "compacted", 1, 1, "cleanup.policy", "compact").error_code, 0);
+    assert_kerr(create_topic_v(4, "compacted", 1, 1, "cleanup.policy", "compact").error_code, 0);
     rn_describe_configs_response_result_t r = describe(2, "compacted");
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     const rn_describe_configs_response_config_t *c = find_config(&r, "cleanup.policy");
     cr_assert_not_null(c);
     cr_assert(rn_str_eq_cstr(c->value, "compact"), "exactly `compact` (CLIENTS.md rule 10)");
@@ -615,7 +616,7 @@ Test(admin, describe_configs_of_this_broker_tells_set_keys_from_defaults)
 {
     start("num.partitions=1\n");
     rn_describe_configs_response_result_t r = describe(4, "1");
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     const rn_describe_configs_response_config_t *set = find_config(&r, "num.partitions");
     cr_assert_not_null(set);
     cr_assert_eq(set->config_source, 4, "STATIC_BROKER_CONFIG");
@@ -673,7 +674,7 @@ Test(admin, incremental_alter_configs_then_describe)
 Test(admin, alter_configs_replaces_every_override_and_refuses_broker_changes)
 {
     start(NULL);
-    cr_assert_eq(create_topic_v(4, "replaced", 1, 1, "cleanup.policy", "compact").error_code, 0);
+    assert_kerr(create_topic_v(4, "replaced", 1, 1, "cleanup.policy", "compact").error_code, 0);
     rn_alter_configs_request_config_t c;
     rn_alter_configs_request_config_init(&c);
     c.name = S("retention.ms");
@@ -696,7 +697,7 @@ Test(admin, alter_configs_replaces_every_override_and_refuses_broker_changes)
     rn_alter_configs_response_t resp;
     call(RN_API_ALTER_CONFIGS, 1, &body, &resp);
     cr_assert_eq(resp.responses.count, 2);
-    cr_assert_eq(resp.responses.items[0].error_code, 0);
+    assert_kerr(resp.responses.items[0].error_code, 0);
     cr_assert_eq(resp.responses.items[1].error_code, 42, "no dynamic broker configs");
     rn_describe_configs_response_result_t r = describe(2, "replaced");
     cr_assert(rn_str_eq_cstr(find_config(&r, "retention.ms")->value, "5000"));
@@ -727,7 +728,7 @@ Test(admin, alter_configs_validate_only_changes_nothing)
     body.validate_only = true;
     rn_incremental_alter_configs_response_t resp;
     call(RN_API_INCREMENTAL_ALTER_CONFIGS, 0, &body, &resp);
-    cr_assert_eq(resp.responses.items[0].error_code, 0);
+    assert_kerr(resp.responses.items[0].error_code, 0);
     rn_describe_configs_response_result_t r = describe(2, "steady");
     cr_assert(rn_str_eq_cstr(find_config(&r, "cleanup.policy")->value, "delete"));
     stop();

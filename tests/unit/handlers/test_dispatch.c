@@ -2,6 +2,7 @@
 /* The dispatcher and the first handlers, driven without a socket: a frame in, and what the
  * broker would do with the connection out. */
 #include <criterion/criterion.h>
+#include "kerr_assert.h"
 #include <string.h>
 
 #include <ftw.h>
@@ -152,7 +153,7 @@ Test(dispatch, api_versions_v3_lists_metadata_and_itself)
     rn_api_versions_response_t resp;
     cr_assert_eq(rn_api_versions_response_decode(&r, 3, &arena, &resp), RN_DECODE_OK);
     cr_assert_eq(rn_reader_left(&r), 0);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     int found = 0;
     for (int32_t i = 0; i < resp.api_keys.count; i++) {
         const rn_api_versions_response_api_version_t *a = &resp.api_keys.items[i];

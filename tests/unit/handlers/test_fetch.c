@@ -6,6 +6,7 @@
  * min_bytes answers at once with what is there (long polling is covered by the integration
  * tests). */
 #include "handlers/fixture.h"
+#include "kerr_assert.h"
 #include "log/log.h"
 #include "records/builder.h"
 #include "records/records.h"
@@ -49,10 +50,10 @@ static void start(void)
 {
     fixture_start("fetch", "auto.create.topics.enable=false\n", false);
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 2, .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     spec.name = S("u");
     spec.num_partitions = 1;
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     append("t", 0, 3);
     append("t", 1, 2);
 }
@@ -189,7 +190,7 @@ static batches_t batches_in(rn_records_t rec)
 /* The partition answered without error with `count` whole batches from `first`. */
 static void assert_batches(const rn_fetch_response_partition_t *p, int count, int64_t first)
 {
-    cr_assert_eq(p->error_code, 0);
+    assert_kerr(p->error_code, 0);
     batches_t b = batches_in(p->records);
     cr_assert_eq(b.count, count);
     cr_assert_eq(b.partial, 0, "Runnel sends whole batches only");
@@ -227,7 +228,7 @@ Test(fetch_handler, the_top_level_answer_has_no_error_and_no_session)
     want_t w = { "t", 1, 0, 1 << 20 };
     rn_fetch_response_partition_t p;
     rn_fetch_response_t resp = fetch_v(12, 1 << 20, &w, 1, &p);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.session_id, 0, "sessions (KIP-227) are not kept");
     assert_batches(&p, 2, 0);
     cr_assert_eq(p.high_watermark, 10);
@@ -264,15 +265,15 @@ Test(fetch_handler, a_fetch_inside_the_log_starts_at_the_batch_holding_the_offse
 Test(fetch_handler, an_offset_outside_the_log_is_offset_out_of_range)
 {
     rn_fetch_response_partition_t p = fetch(12, "t", 0, 16);
-    cr_assert_eq(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
+    assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(p.high_watermark, 15, "so the consumer can reset");
     cr_assert_eq(p.log_start_offset, 0);
     cr_assert_eq(p.records.len, 0);
-    cr_assert_eq(fetch(12, "t", 0, -1).error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
+    assert_kerr(fetch(12, "t", 0, -1).error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     /* Below the log start offset after DeleteRecords. */
     cr_assert_eq(rn_log_delete_records(log_of("t", 0), 5), 0);
     p = fetch(12, "t", 0, 4);
-    cr_assert_eq(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
+    assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(p.log_start_offset, 5);
     cr_assert_eq(p.high_watermark, 15);
     p = fetch(12, "t", 0, 5);
@@ -406,7 +407,7 @@ Test(fetch_handler, a_current_leader_epoch_other_than_the_leaders_is_refused_fro
     b.parts[0].current_leader_epoch = 3;   /* not on the wire below v9 */
     rn_fetch_response_partition_t p;
     fetch_body(8, &b, &p);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
 }
 
 
@@ -418,7 +419,7 @@ Test(fetch_handler, unknown_topics_and_partitions_are_unknown_topic_or_partition
         fetch_v(v, 1 << 20, w, 3, p);
         cr_assert_eq(p[0].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "v%d", v);
         cr_assert_eq(p[0].records.len, 0);
-        cr_assert_eq(p[1].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "t has 0 and 1");
+        assert_kerr(p[1].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "t has 0 and 1");
         cr_assert_eq(p[1].records.len, 0);
         assert_batches(&p[2], 3, 0);
     }
@@ -434,9 +435,9 @@ Test(fetch_handler, v13_names_topics_by_id_and_an_unknown_id_is_unknown_topic_id
     rn_fetch_response_partition_t p[3];
     fetch_body(13, &b, p);
     assert_batches(&p[0], 3, 0);
-    cr_assert_eq(p[1].error_code, RN_KERR_UNKNOWN_TOPIC_ID);
+    assert_kerr(p[1].error_code, RN_KERR_UNKNOWN_TOPIC_ID);
     cr_assert_eq(p[1].records.len, 0);
-    cr_assert_eq(p[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "a known id, no partition 3");
+    assert_kerr(p[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "a known id, no partition 3");
 }
 
 Test(fetch_handler, fetch_v0_to_v3_is_unsupported_for_message_format)
@@ -467,7 +468,7 @@ Test(fetch_handler, an_incremental_fetch_is_fetch_session_id_not_found)
     b.body.session_epoch = -1;
     rn_fetch_response_partition_t p;
     resp = fetch_body(12, &b, &p);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     assert_batches(&p, 3, 0);
 }
 

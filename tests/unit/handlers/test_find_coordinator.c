@@ -6,6 +6,7 @@
  * Transaction coordinators do not exist yet, and a broker started without a coordinator
  * answers COORDINATOR_NOT_AVAILABLE (15) to every lookup. */
 #include "handlers/fixture.h"
+#include "kerr_assert.h"
 
 enum { KEY_GROUP = 0, KEY_TRANSACTION = 1 };
 enum { COORDINATOR_NOT_AVAILABLE = 15 };
@@ -138,7 +139,7 @@ Test(find_coordinator_handler, the_advertised_port_is_read_when_answering)
     /* The listener publishes its port once bound (port 0 picks one at start). */
     atomic_store(&fx.info.advertised_port, 19092);
     rn_find_coordinator_response_t r = find_v(2, KEY_GROUP, "g");
-    cr_assert_eq(r.error_code, 0);
+    assert_kerr(r.error_code, 0);
     cr_assert_eq(r.port, 19092);
     static const char *const keys[] = { "g" };
     r = find_keys(KEY_GROUP, keys, 1);
@@ -152,7 +153,7 @@ Test(find_coordinator_handler, a_failed_creation_of_the_offsets_topic_is_coordin
      * each attempt). */
     rn_topic_spec_t spec = { .name = S("__consumer.offsets"), .num_partitions = 1,
                              .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     rn_find_coordinator_response_t r = find_v(3, KEY_GROUP, "g");
     assert_no_node(&r, 3, COORDINATOR_NOT_AVAILABLE);
     static const char *const keys[] = { "g", "h" };
@@ -195,7 +196,7 @@ Test(find_coordinator_handler, an_unknown_key_type_is_invalid_request)
         }
         static const char *const keys[] = { "g" };
         rn_find_coordinator_response_t r = find_keys(unknown[i], keys, 1);
-        cr_assert_eq(r.coordinators.items[0].error_code, RN_KERR_INVALID_REQUEST);
+        assert_kerr(r.coordinators.items[0].error_code, RN_KERR_INVALID_REQUEST);
         cr_assert_eq(r.coordinators.items[0].node_id, -1);
     }
     cr_assert_not(offsets_topic_exists());
@@ -216,5 +217,5 @@ Test(find_coordinator_handler_without_coordinator, every_group_lookup_is_coordin
     cr_assert_not(offsets_topic_exists());
     /* An unknown key type is still the request's fault. */
     r = find_keys(9, keys, 1);
-    cr_assert_eq(r.coordinators.items[0].error_code, RN_KERR_INVALID_REQUEST);
+    assert_kerr(r.coordinators.items[0].error_code, RN_KERR_INVALID_REQUEST);
 }

@@ -5,6 +5,7 @@
  * once. Without a loop a request that would wait cannot park: it gets COORDINATOR_NOT_AVAILABLE
  * (the parking itself is covered by the integration tests with real clients). */
 #include "coord/groups.h"
+#include "kerr_assert.h"
 #include "handlers/fixture.h"
 
 static const rn_str_t NUL = { NULL, 0 };
@@ -15,7 +16,7 @@ static void start(void)
     fx.client_id = "groups-test";
     fx.peer = "10.0.0.7:51234";
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 1, .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
 }
 
 static void stop(void)
@@ -142,18 +143,18 @@ static int16_t commit_standalone(const char *group)
 Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
 {
     rn_join_group_response_t j = join_v(5, "g", S(""), NUL);
-    cr_assert_eq(j.error_code, RN_KERR_MEMBER_ID_REQUIRED);
+    assert_kerr(j.error_code, RN_KERR_MEMBER_ID_REQUIRED);
     cr_assert_eq(strncmp(j.member_id.ptr, "groups-test-", 12), 0, "the client id, a dash and a UUID");
     rn_str_t id = j.member_id;
     j = join_v(5, "g", id, NUL);
-    cr_assert_eq(j.error_code, 0, "group.initial.rebalance.delay.ms=0: answered at once");
+    assert_kerr(j.error_code, 0, "group.initial.rebalance.delay.ms=0: answered at once");
     cr_assert_eq(j.generation_id, 1);
     cr_assert(j.leader.len == id.len && memcmp(j.leader.ptr, id.ptr, id.len) == 0, "it leads");
     cr_assert(str_is(j.protocol_name, "range"));
     cr_assert_eq(j.members.count, 1);
     cr_assert_eq(j.members.items[0].metadata.len, 3);
     rn_sync_group_response_t s = sync_v(5, "g", 1, id, "assigned");
-    cr_assert_eq(s.error_code, 0);
+    assert_kerr(s.error_code, 0);
     cr_assert(str_is(s.protocol_type, "consumer"));
     cr_assert(str_is(s.protocol_name, "range"));
     cr_assert_eq(s.assignment.len, 8);
@@ -161,7 +162,7 @@ Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
     cr_assert_eq(heartbeat_v(0, "g", 0, id), RN_KERR_ILLEGAL_GENERATION);
 
     rn_describe_groups_response_group_t d = describe_v(5, "g");
-    cr_assert_eq(d.error_code, 0);
+    assert_kerr(d.error_code, 0);
     cr_assert(str_is(d.group_state, "Stable"));
     cr_assert(str_is(d.protocol_type, "consumer"));
     cr_assert(str_is(d.protocol_data, "range"));
@@ -175,31 +176,31 @@ Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
 Test(groups_handlers, join_v0_joins_at_once_and_v7_names_the_protocol_type)
 {
     rn_join_group_response_t j = join_v(0, "old", S(""), NUL);
-    cr_assert_eq(j.error_code, 0, "no MEMBER_ID_REQUIRED before v4");
+    assert_kerr(j.error_code, 0, "no MEMBER_ID_REQUIRED before v4");
     cr_assert_eq(j.generation_id, 1);
     cr_assert_gt(j.member_id.len, 0);
     rn_str_t id = j.member_id;
     rn_sync_group_response_t s = sync_v(0, "old", 1, id, "x");
-    cr_assert_eq(s.error_code, 0);
+    assert_kerr(s.error_code, 0);
     j = join_v(7, "new", S(""), S("instance"));
-    cr_assert_eq(j.error_code, 0, "a static member joins without MEMBER_ID_REQUIRED");
+    assert_kerr(j.error_code, 0, "a static member joins without MEMBER_ID_REQUIRED");
     cr_assert(str_is(j.protocol_type, "consumer"));
 }
 
 Test(groups_handlers, a_join_that_must_wait_without_a_loop_gets_coordinator_not_available)
 {
     rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(a.error_code, 0);
-    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    assert_kerr(a.error_code, 0);
+    assert_kerr(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
     rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(b.error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
+    assert_kerr(b.error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
     cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_KERR_REBALANCE_IN_PROGRESS);
 }
 
 Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
 {
     rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    assert_kerr(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
     cr_assert_eq(delete_v(2, "g"), RN_KERR_NON_EMPTY_GROUP);
     cr_assert_eq(delete_v(0, "nosuch"), RN_KERR_GROUP_ID_NOT_FOUND);
 
@@ -209,7 +210,7 @@ Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
     body.member_id = S("stranger");
     rn_leave_group_response_t resp;
     call(RN_API_LEAVE_GROUP, 0, &body, &resp);
-    cr_assert_eq(resp.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "v0: the member's error is the error");
+    assert_kerr(resp.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "v0: the member's error is the error");
 
     rn_leave_group_request_member_t ms[2];
     rn_leave_group_request_member_init(&ms[0]);
@@ -219,28 +220,28 @@ Test(groups_handlers, leave_v0_and_v3_and_delete_groups)
     body.members.items = ms;
     body.members.count = 2;
     call(RN_API_LEAVE_GROUP, 5, &body, &resp);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.members.count, 2);
-    cr_assert_eq(resp.members.items[0].error_code, 0);
-    cr_assert_eq(resp.members.items[1].error_code, RN_KERR_UNKNOWN_MEMBER_ID);
+    assert_kerr(resp.members.items[0].error_code, 0);
+    assert_kerr(resp.members.items[1].error_code, RN_KERR_UNKNOWN_MEMBER_ID);
     cr_assert(str_is(describe_v(0, "g").group_state, "Empty"));
     cr_assert_eq(delete_v(1, "g"), 0);
     rn_describe_groups_response_group_t d = describe_v(5, "g");
-    cr_assert_eq(d.error_code, 0, "before v6 an unknown group is described, not an error");
+    assert_kerr(d.error_code, 0, "before v6 an unknown group is described, not an error");
     cr_assert(str_is(d.group_state, "Dead"));
 }
 
 Test(groups_handlers, list_groups_with_offsets_only_groups_and_state_filter)
 {
     rn_join_group_response_t a = join_v(3, "active", S(""), NUL);
-    cr_assert_eq(sync_v(3, "active", 1, a.member_id, "x").error_code, 0);
+    assert_kerr(sync_v(3, "active", 1, a.member_id, "x").error_code, 0);
     cr_assert_eq(commit_standalone("solo"), 0, "kcat-style commit without a group");
 
     rn_list_groups_request_t body;
     rn_list_groups_request_init(&body);
     rn_list_groups_response_t resp;
     call(RN_API_LIST_GROUPS, 0, &body, &resp);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.groups.count, 2);
     cr_assert(str_is(resp.groups.items[0].group_id, "active"));
     cr_assert(str_is(resp.groups.items[0].protocol_type, "consumer"));
@@ -264,7 +265,7 @@ Test(groups_handlers, list_groups_with_offsets_only_groups_and_state_filter)
 Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
 {
     rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
+    assert_kerr(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
     rn_coord_close(fx.coord);
     cr_assert_eq(rn_coord_open(&fx.cfg, fx.topics, NOW + 1000, &fx.coord), 0);
     fx.info.coord = fx.coord;
@@ -273,6 +274,6 @@ Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
     cr_assert(str_is(d.protocol_type, "consumer"));
     cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_KERR_UNKNOWN_MEMBER_ID);
     rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
-    cr_assert_eq(b.error_code, 0);
+    assert_kerr(b.error_code, 0);
     cr_assert_eq(b.generation_id, 2, "the generation goes on");
 }

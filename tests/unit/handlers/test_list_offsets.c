@@ -5,6 +5,7 @@
  * the record with the largest timestamp (-3, KIP-734), v0's list of offsets, and unknown
  * partitions. */
 #include "handlers/fixture.h"
+#include "kerr_assert.h"
 #include "log/log.h"
 #include "records/builder.h"
 #include "records/records.h"
@@ -46,10 +47,10 @@ static void start(void)
 {
     fixture_start("list-offsets", "auto.create.topics.enable=false\n", false);
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 2, .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     spec.name = S("empty");
     spec.num_partitions = 1;
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     append("t", 0, RN_CODEC_NONE, 5, 1000, -1);
     append("t", 0, RN_CODEC_NONE, 5, 5000, -1);
     append("t", 0, RN_CODEC_NONE, 5, 3000, -1);
@@ -184,7 +185,7 @@ Test(list_offsets_handler, records_inside_a_compressed_batch_are_found_exactly)
 Test(list_offsets_handler, a_log_append_time_batch_answers_its_first_offset_and_its_time)
 {
     rn_topic_spec_t spec = { .name = S("stamped"), .num_partitions = 1, .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     append("stamped", 0, RN_CODEC_NONE, 3, 1000, 7000);
     append("stamped", 0, RN_CODEC_LZ4, 3, 1000, 8000);
     /* Every record of a LogAppendTime batch carries the batch's max_timestamp. */
@@ -228,7 +229,7 @@ static rn_list_offsets_response_partition_t list_v0(const char *topic, int32_t p
 Test(list_offsets_handler, v0_answers_a_list_of_offsets)
 {
     rn_list_offsets_response_partition_t p = list_v0("t", 0, LATEST, 1);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.old_style_offsets.count, 1);
     cr_assert_eq(p.old_style_offsets.items[0], 15);
     p = list_v0("t", 0, EARLIEST, 1);
@@ -238,7 +239,7 @@ Test(list_offsets_handler, v0_answers_a_list_of_offsets)
     cr_assert_eq(p.old_style_offsets.count, 1);
     cr_assert_eq(p.old_style_offsets.items[0], 0);
     p = list_v0("t", 0, LATEST, 0);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.old_style_offsets.count, 0, "asked for none");
     cr_assert_eq(rn_log_delete_records(log_of("t", 0), 7), 0);
     p = list_v0("t", 0, EARLIEST, 1);
@@ -281,8 +282,8 @@ Test(list_offsets_handler, a_partition_named_twice_is_invalid_request)
     int64_t ts[] = { LATEST, EARLIEST };
     rn_list_offsets_response_partition_t out[2];
     list_v(7, "t", parts, ts, 2, 1, out);
-    cr_assert_eq(out[0].error_code, RN_KERR_INVALID_REQUEST);
-    cr_assert_eq(out[1].error_code, RN_KERR_INVALID_REQUEST);
+    assert_kerr(out[0].error_code, RN_KERR_INVALID_REQUEST);
+    assert_kerr(out[1].error_code, RN_KERR_INVALID_REQUEST);
 }
 
 /* From v4 Kafka checks current_leader_epoch against the partition's (here always 0):

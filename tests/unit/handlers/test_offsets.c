@@ -3,6 +3,7 @@
  * rn_handlers_dispatch with real frames, against a real coordinator over a topic registry in a
  * temporary data directory: what a client sees, at every version, and what survives a restart. */
 #include "handlers/fixture.h"
+#include "kerr_assert.h"
 
 static void open_coord(void)
 {
@@ -18,10 +19,10 @@ static void start(void)
 {
     fixture_start("offsets", "offsets.topic.num.partitions=3\n", true);
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 3, .replication_factor = 1 };
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     spec.name = S("u");
     spec.num_partitions = 1;
-    cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
 }
 
 static void stop(void)
@@ -101,7 +102,7 @@ static rn_offset_fetch_response_partition_t fetch_v(int16_t version, const char 
     rn_offset_fetch_response_t resp;
     call(RN_API_OFFSET_FETCH, version, &body, &resp);
     if (version >= 2)
-        cr_assert_eq(resp.error_code, 0);
+        assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.topics.count, 1);
     cr_assert_eq(resp.topics.items[0].partitions.count, 1);
     return resp.topics.items[0].partitions.items[0];
@@ -172,7 +173,7 @@ Test(offsets_handlers, require_stable_answers_unstable_while_a_commit_is_being_w
     cr_assert_eq(p.committed_offset, -1);
     commit_release(&req, &o, &frame);   /* the fetch's call ran the queued commit afterwards */
     p = fetch_v(7, "g", "t", 0);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.committed_offset, 9);
 
     /* Below v7 there is no require_stable: the last offset written is the answer. Other
@@ -181,10 +182,10 @@ Test(offsets_handlers, require_stable_answers_unstable_while_a_commit_is_being_w
     cr_assert_eq(fetch_v(6, "g", "t", 0).committed_offset, 9);
     commit_release(&req, &o, &frame);
     commit_accepted(&req, &o, &frame, "g", 14);
-    cr_assert_eq(fetch_v(7, "g", "t", 1).error_code, 0, "another partition");
+    assert_kerr(fetch_v(7, "g", "t", 1).error_code, 0, "another partition");
     commit_release(&req, &o, &frame);
     commit_accepted(&req, &o, &frame, "g", 15);
-    cr_assert_eq(fetch_v(7, "other", "t", 0).error_code, 0, "another group");
+    assert_kerr(fetch_v(7, "other", "t", 0).error_code, 0, "another group");
     commit_release(&req, &o, &frame);
     cr_assert_eq(fetch_v(7, "g", "t", 0).committed_offset, 15);
 }
@@ -229,7 +230,7 @@ Test(offsets_handlers, every_version_commits_and_fetches)
         cr_assert_eq(commit_one(v, group, "t", 1, 100 + v), 0, "OffsetCommit v%d", v);
         for (int16_t fv = 0; fv <= 7; fv++) {
             rn_offset_fetch_response_partition_t p = fetch_v(fv, group, "t", 1);
-            cr_assert_eq(p.error_code, 0);
+            assert_kerr(p.error_code, 0);
             cr_assert_eq(p.committed_offset, 100 + v, "commit v%d fetch v%d", v, fv);
             cr_assert(str_is(p.metadata, "md"));
             if (fv >= 5)
@@ -241,12 +242,12 @@ Test(offsets_handlers, every_version_commits_and_fetches)
 Test(offsets_handlers, unknown_offsets_are_minus_one_without_error)
 {
     rn_offset_fetch_response_partition_t p = fetch_v(7, "nobody", "t", 0);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.committed_offset, -1);
     cr_assert_eq(p.committed_leader_epoch, -1);
     cr_assert(str_is(p.metadata, ""));
     p = fetch_v(1, "nobody", "no-such-topic", 0);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.committed_offset, -1);
 }
 
@@ -304,7 +305,7 @@ Test(offsets_handlers, null_topics_fetch_every_offset_of_the_group)
     body.topics.count = -1;
     rn_offset_fetch_response_t resp;
     call(RN_API_OFFSET_FETCH, 7, &body, &resp);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.topics.count, 2);
     cr_assert(str_is(resp.topics.items[0].name, "t"));
     cr_assert_eq(resp.topics.items[0].partitions.count, 2);
@@ -347,7 +348,7 @@ Test(offsets_handlers, v8_fetches_several_groups)
     cr_assert_eq(resp.groups.count, 2);
     const rn_offset_fetch_response_group_t *a = &resp.groups.items[0], *b = &resp.groups.items[1];
     cr_assert(str_is(a->group_id, "a"));
-    cr_assert_eq(a->error_code, 0);
+    assert_kerr(a->error_code, 0);
     cr_assert_eq(a->topics.items[0].partitions.count, 2);
     cr_assert_eq(a->topics.items[0].partitions.items[0].committed_offset, 1);
     cr_assert_eq(a->topics.items[0].partitions.items[1].committed_offset, -1);
@@ -419,11 +420,11 @@ Test(offsets_handlers, offset_delete_removes_an_empty_groups_offsets)
     cr_assert_eq(commit_one(2, "g", "t", 1, 2), 0);
     int32_t parts[] = { 0, 2, 7 };
     rn_offset_delete_response_t resp = delete_offsets("g", "t", parts, 3);
-    cr_assert_eq(resp.error_code, 0);
+    assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.topics.count, 1);
-    cr_assert_eq(resp.topics.items[0].partitions.items[0].error_code, 0);
-    cr_assert_eq(resp.topics.items[0].partitions.items[1].error_code, 0, "nothing to delete is no error");
-    cr_assert_eq(resp.topics.items[0].partitions.items[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_kerr(resp.topics.items[0].partitions.items[0].error_code, 0);
+    assert_kerr(resp.topics.items[0].partitions.items[1].error_code, 0, "nothing to delete is no error");
+    assert_kerr(resp.topics.items[0].partitions.items[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
     cr_assert_eq(fetch_v(2, "g", "t", 1).committed_offset, 2);
     close_coord();

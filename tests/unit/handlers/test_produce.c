@@ -4,6 +4,7 @@
  * partition gets, how acks=0 finishes, and what the log holds afterwards (read back as a fetch
  * would). Records are librdkafka's golden batches (every codec) or batches built by hand. */
 #include <time.h>
+#include "kerr_assert.h"
 
 #include "handlers/fixture.h"
 #include "log/log.h"
@@ -217,7 +218,7 @@ Test(produce_handler, acks_all_answers_like_acks_1)
     part_t p = { "t", 0, golden_none, sizeof golden_none };
     rn_produce_response_partition_t out;
     produce_v(8, -1, &p, 1, &out);
-    cr_assert_eq(out.error_code, 0);
+    assert_kerr(out.error_code, 0);
     cr_assert_eq(out.base_offset, 0);
     cr_assert_eq(high_watermark("t", 0), 10);
 }
@@ -234,11 +235,11 @@ Test(produce_handler, partitions_of_one_request_answer_independently)
     };
     rn_produce_response_partition_t out[3];
     produce_v(9, 1, parts, 3, out);
-    cr_assert_eq(out[0].error_code, 0);
+    assert_kerr(out[0].error_code, 0);
     cr_assert_eq(out[0].base_offset, 0);
-    cr_assert_eq(out[1].error_code, RN_KERR_CORRUPT_MESSAGE);
+    assert_kerr(out[1].error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(out[1].base_offset, -1);
-    cr_assert_eq(out[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_kerr(out[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(out[2].base_offset, -1);
     cr_assert_eq(high_watermark("t", 0), 10);
     cr_assert_eq(high_watermark("t", 1), 0);
@@ -246,13 +247,13 @@ Test(produce_handler, partitions_of_one_request_answer_independently)
 
 Test(produce_handler, log_start_offset_is_in_the_answer)
 {
-    cr_assert_eq(produce(8, "t", 0, golden_none, sizeof golden_none).error_code, 0);
-    cr_assert_eq(produce(8, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    assert_kerr(produce(8, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    assert_kerr(produce(8, "t", 0, golden_none, sizeof golden_none).error_code, 0);
     rn_topic_t *t = rn_topics_get(fx.topics, S("t"));
     cr_assert_eq(rn_log_delete_records(rn_topic_partition(t, 0)->log, 15), 0);
     rn_topic_unref(t);
     rn_produce_response_partition_t p = produce(8, "t", 0, golden_none, sizeof golden_none);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.base_offset, 20);
     cr_assert_eq(p.log_start_offset, 15);
 }
@@ -317,18 +318,18 @@ Test(produce_handler, a_bad_crc_or_a_truncated_batch_is_corrupt_message)
     memcpy(corrupt, golden_snappy, sizeof corrupt);
     corrupt[sizeof corrupt - 1] ^= 0x80;               /* inside the compressed records */
     rn_produce_response_partition_t p = produce(9, "t", 0, corrupt, sizeof corrupt);
-    cr_assert_eq(p.error_code, RN_KERR_CORRUPT_MESSAGE);
+    assert_kerr(p.error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(p.base_offset, -1);
     cr_assert_eq(produce(9, "t", 0, golden_none, sizeof golden_none - 1).error_code,
                  RN_KERR_CORRUPT_MESSAGE, "the batch runs past the records");
     uint8_t flipped[sizeof golden_none];
     memcpy(flipped, golden_none, sizeof flipped);
     flipped[sizeof flipped - 5] ^= 0x01;               /* a byte of the last value */
-    cr_assert_eq(produce(9, "t", 0, flipped, sizeof flipped).error_code, RN_KERR_CORRUPT_MESSAGE);
+    assert_kerr(produce(9, "t", 0, flipped, sizeof flipped).error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(high_watermark("t", 0), 0);
     /* The same bytes with a CRC that matches are accepted: the CRC was the reason. */
     tb_fix_crc(flipped, sizeof flipped);
-    cr_assert_eq(produce(9, "t", 0, flipped, sizeof flipped).error_code, RN_KERR_NONE);
+    assert_kerr(produce(9, "t", 0, flipped, sizeof flipped).error_code, RN_KERR_NONE);
     cr_assert_eq(high_watermark("t", 0), 10);
 }
 
@@ -339,7 +340,7 @@ Test(produce_handler, two_batches_in_one_partition_are_invalid_record)
     memcpy(two, golden_none, sizeof golden_none);
     memcpy(two + sizeof golden_none, golden_none, sizeof golden_none);
     rn_produce_response_partition_t p = produce(9, "t", 0, two, sizeof two);
-    cr_assert_eq(p.error_code, RN_KERR_INVALID_RECORD);
+    assert_kerr(p.error_code, RN_KERR_INVALID_RECORD);
     cr_assert_eq(p.base_offset, -1);
     cr_assert_eq(high_watermark("t", 0), 0);
 }
@@ -348,11 +349,10 @@ Test(produce_handler, a_control_batch_is_invalid_record)
 {
     tb_spec_t s = { .nrecords = 1, .value_len = 6, .base_timestamp = NOW };
     tb_buf_t b = tb_batch(&s);
-    cr_assert_eq(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_NONE, "as built: accepted");
+    assert_kerr(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_NONE, "as built: accepted");
     b.p[22] |= RN_BATCH_ATTR_CONTROL;                  /* attributes, low byte */
     tb_fix_crc(b.p, b.len);
-    cr_assert_eq(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_INVALID_RECORD,
-                 "clients may not write control batches");
+    assert_kerr(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_INVALID_RECORD, "clients may not write control batches");
     free(b.p);
     cr_assert_eq(high_watermark("t", 0), 1);
 }
@@ -366,8 +366,8 @@ Test(produce_handler, zstd_needs_produce_v7)
         cr_assert_eq(p.base_offset, -1);
     }
     cr_assert_eq(high_watermark("t", 0), 0);
-    cr_assert_eq(produce(3, "t", 0, golden_lz4, sizeof golden_lz4).error_code, 0, "lz4 at v3");
-    cr_assert_eq(produce(7, "t", 0, golden_zstd, sizeof golden_zstd).error_code, 0, "zstd at v7");
+    assert_kerr(produce(3, "t", 0, golden_lz4, sizeof golden_lz4).error_code, 0, "lz4 at v3");
+    assert_kerr(produce(7, "t", 0, golden_zstd, sizeof golden_zstd).error_code, 0, "zstd at v7");
     cr_assert_eq(high_watermark("t", 0), 20);
 }
 
@@ -378,12 +378,12 @@ Test(produce_handler, a_batch_over_max_message_bytes_is_message_too_large)
     create("small", 1, "max.message.bytes", "964");
     cr_assert_eq(sizeof golden_none, 965);
     rn_produce_response_partition_t p = produce(9, "small", 0, golden_none, sizeof golden_none);
-    cr_assert_eq(p.error_code, RN_KERR_MESSAGE_TOO_LARGE);
+    assert_kerr(p.error_code, RN_KERR_MESSAGE_TOO_LARGE);
     cr_assert_eq(p.base_offset, -1);
     cr_assert_eq(high_watermark("small", 0), 0);
-    cr_assert_eq(produce(9, "exact", 0, golden_none, sizeof golden_none).error_code, 0);
+    assert_kerr(produce(9, "exact", 0, golden_none, sizeof golden_none).error_code, 0);
     /* A compressed batch is measured as sent, not as inflated. */
-    cr_assert_eq(produce(9, "small", 0, golden_zstd, sizeof golden_zstd).error_code, 0);
+    assert_kerr(produce(9, "small", 0, golden_zstd, sizeof golden_zstd).error_code, 0);
 }
 
 Test(produce_handler, produce_v0_to_v2_is_unsupported_for_message_format)
@@ -405,7 +405,7 @@ Test(produce_handler, log_append_time_topics_stamp_the_batch_with_the_broker_tim
     int64_t before = wall_ms();
     rn_produce_response_partition_t p = produce(9, "stamped", 0, golden_lz4, sizeof golden_lz4);
     int64_t after = wall_ms();
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_geq(p.log_append_time_ms, before);
     cr_assert_leq(p.log_append_time_ms, after);
     uint8_t back[1024];
@@ -425,23 +425,23 @@ Test(produce_handler, log_append_time_topics_stamp_the_batch_with_the_broker_tim
 
 Test(produce_handler, without_a_flush_policy_the_answer_does_not_wait_for_a_sync)
 {
-    cr_assert_eq(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    assert_kerr(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
     cr_assert_eq(recovery_point("t", 0), 0, "in the page cache, not synced");
 }
 
 Test(produce_handler_flush, a_flush_policy_syncs_before_the_answer)
 {
     rn_produce_response_partition_t p = produce(9, "t", 0, golden_none, sizeof golden_none);
-    cr_assert_eq(p.error_code, 0);
+    assert_kerr(p.error_code, 0);
     cr_assert_eq(p.base_offset, 0);
     cr_assert_eq(recovery_point("t", 0), 10, "log.flush.interval.messages=1: synced");
     part_t parts[] = { { "t", 0, golden_gzip, sizeof golden_gzip },
                        { "t", 1, golden_snappy, sizeof golden_snappy } };
     rn_produce_response_partition_t out[2];
     produce_v(9, -1, parts, 2, out);
-    cr_assert_eq(out[0].error_code, 0);
+    assert_kerr(out[0].error_code, 0);
     cr_assert_eq(out[0].base_offset, 10);
-    cr_assert_eq(out[1].error_code, 0);
+    assert_kerr(out[1].error_code, 0);
     cr_assert_eq(recovery_point("t", 0), 20);
     cr_assert_eq(recovery_point("t", 1), 10);
 }
@@ -449,7 +449,7 @@ Test(produce_handler_flush, a_flush_policy_syncs_before_the_answer)
 Test(produce_handler_flush, the_sync_runs_off_the_handler_and_the_answer_waits_for_it)
 {
     int before = fx.executor.queued;
-    cr_assert_eq(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    assert_kerr(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
     cr_assert_eq(fx.executor.queued, before + 1, "one sync queued, none run inline");
     cr_assert_eq(recovery_point("t", 0), 10);
 }
@@ -464,7 +464,7 @@ Test(produce_handler_flush, a_slow_sync_delays_the_answer_but_never_times_it_out
     b.body.timeout_ms = 0;
     rn_produce_response_t resp;
     call(RN_API_PRODUCE, 9, &b.body, &resp);
-    cr_assert_eq(resp.responses.items[0].partition_responses.items[0].error_code, 0);
+    assert_kerr(resp.responses.items[0].partition_responses.items[0].error_code, 0);
     cr_assert_eq(recovery_point("t", 0), 10);
 }
 
@@ -473,18 +473,18 @@ Test(produce_handler_flush, a_sync_that_cannot_be_queued_fails_the_request_not_t
     fx.executor.refuse = true;
     rn_produce_response_partition_t p = produce(9, "t", 0, golden_none, sizeof golden_none);
     fx.executor.refuse = false;
-    cr_assert_eq(p.error_code, RN_KERR_KAFKA_STORAGE_ERROR);
+    assert_kerr(p.error_code, RN_KERR_KAFKA_STORAGE_ERROR);
     cr_assert_eq(recovery_point("t", 0), 0, "nothing synced on the caller's thread");
 }
 
 Test(produce_handler, a_partition_in_error_answers_log_start_offset_minus_1)
 {
     rn_produce_response_partition_t p = produce(9, "t", 7, golden_none, sizeof golden_none);
-    cr_assert_eq(p.error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_kerr(p.error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(p.log_start_offset, -1);
     static const uint8_t none[1];
     p = produce(9, "t", 0, none, 0);
-    cr_assert_eq(p.error_code, RN_KERR_INVALID_RECORD);
+    assert_kerr(p.error_code, RN_KERR_INVALID_RECORD);
     cr_assert_eq(p.log_start_offset, -1);
 }
 
@@ -507,7 +507,7 @@ Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record)
     uint8_t moved[sizeof golden_none];
     memcpy(moved, golden_none, sizeof moved);
     moved[7] = 5;                                      /* base_offset 5, outside the CRC */
-    cr_assert_eq(produce(9, "t", 0, moved, sizeof moved).error_code, RN_KERR_INVALID_RECORD);
+    assert_kerr(produce(9, "t", 0, moved, sizeof moved).error_code, RN_KERR_INVALID_RECORD);
     cr_assert_eq(high_watermark("t", 0), 0);
 }
 
@@ -516,7 +516,7 @@ Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record)
 Test(produce_handler, empty_records_are_invalid_record)
 {
     static const uint8_t none[1];
-    cr_assert_eq(produce(9, "t", 0, none, 0).error_code, RN_KERR_INVALID_RECORD);
+    assert_kerr(produce(9, "t", 0, none, 0).error_code, RN_KERR_INVALID_RECORD);
 }
 
 /* Kafka checks each batch against max.message.bytes before its CRC
