@@ -27,6 +27,7 @@
 #include "coord/coord.h"
 #include "topics/topics.h"
 #include "util/clock.h"
+#include "util/fs.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -189,13 +190,9 @@ static int write_meta(const char *dir, const char *cluster_id, int32_t node_id)
     close(fd);
     if (err == 0 && rename(tmp, path) != 0)
         err = -errno;
-    if (err == 0) {
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
+    /* The rename is durable only once the directory entry is. */
+    if (err == 0)
+        err = rn_fsync_dir(dir);
     if (err != 0)
         unlink(tmp);
     return err;

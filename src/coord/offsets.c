@@ -292,7 +292,7 @@ rn_offsets_t *rn_offsets_new(const rn_config_t *cfg, rn_store_t *store)
     };
     pthread_mutex_init(&offsets->lock, NULL);
     rn_hmap_init(&offsets->groups);
-    offsets->write_locks = rn_xcalloc((size_t)offsets->nwrite_locks, sizeof *offsets->write_locks);
+    offsets->write_locks = rn_xcalloc((size_t)offsets->nwrite_locks, sizeof(pthread_mutex_t));
     for (int32_t i = 0; i < offsets->nwrite_locks; i++)
         pthread_mutex_init(&offsets->write_locks[i], NULL);
     return offsets;

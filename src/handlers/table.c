@@ -51,11 +51,11 @@ const rn_handler_t *rn_handlers_find(int16_t api_key)
 size_t rn_handlers_list(int16_t *keys, int16_t *mins, int16_t *maxs, size_t cap)
 {
     size_t n = 0;
-    for (int16_t k = 0; k < HANDLER_SLOTS; k++) {
+    for (int k = 0; k < HANDLER_SLOTS; k++) {
         if (handlers[k].fn == NULL)
             continue;
         if (n < cap) {
-            keys[n] = k;
+            keys[n] = (int16_t)k;
             mins[n] = handlers[k].min;
             maxs[n] = handlers[k].max;
         }

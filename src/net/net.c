@@ -118,8 +118,15 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events);
 static void on_accept_timer(uv_timer_t *timer)
 {
     rn_net_loop_t *loop = rn_container_of(timer, rn_net_loop_t, accept_timer);
-    if (!loop->stopping)
-        uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable);
+    if (loop->stopping)
+        return;
+    int err = uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable);
+    if (err != 0) {
+        /* Try again later rather than stop accepting for good. */
+        rn_log(RN_LOG_WARN, "net", "loop %d: cannot poll the listener: %s; retrying in %d ms", loop->index,
+               uv_strerror(err), RN_NET_ACCEPT_RETRY_MS);
+        uv_timer_start(&loop->accept_timer, on_accept_timer, RN_NET_ACCEPT_RETRY_MS, 0);
+    }
 }
 
 static void on_listen_readable(uv_poll_t *poll, int status, int events)
@@ -327,12 +334,19 @@ static int loop_open(rn_net_t *net, rn_net_loop_t *loop, int index, int fd)
     uv_timer_init(&loop->uv, &loop->grace_timer);
     uv_timer_init(&loop->uv, &loop->accept_timer);
     uv_idle_init(&loop->uv, &loop->resume_idle);
-    uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable);
+    if ((err = uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable)) != 0)
+        goto fail_close_handles;
     if (net->config.idle_ms > 0) {
         uint64_t every = sweep_interval(net->config.idle_ms);
         uv_timer_start(&loop->sweep_timer, on_sweep, every, every);
     }
     return 0;
+fail_close_handles:
+    uv_close((uv_handle_t *)&loop->resume_idle, NULL);
+    uv_close((uv_handle_t *)&loop->accept_timer, NULL);
+    uv_close((uv_handle_t *)&loop->grace_timer, NULL);
+    uv_close((uv_handle_t *)&loop->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&loop->listen_poll, NULL);   /* the fd is closed below, after the run */
 fail_close_async:
     uv_close((uv_handle_t *)&loop->stop_async, NULL);
     uv_run(&loop->uv, UV_RUN_DEFAULT);

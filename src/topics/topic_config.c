@@ -509,9 +509,8 @@ static char *list_op(const char *current, const char *operand, int8_t op)
             bool present = false;
             for (size_t i = 0; i < nitems; i++)
                 present = present || strcmp(items[i], t) == 0;
-            if (pass == 0 && !present && t[0] != '\0' && nitems < 16) {
-                items[nitems++] = t;
-            } else if (pass == 1 && op == OP_APPEND && !present && t[0] != '\0' && nitems < 16) {
+            /* Pass 0 takes the current list, pass 1 appends new items (or subtracts). */
+            if ((pass == 0 || op == OP_APPEND) && !present && t[0] != '\0' && nitems < 16) {
                 items[nitems++] = t;
             } else {
                 if (pass == 1 && op == OP_SUBTRACT)
