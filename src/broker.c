@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "coord/coord.h"
 #include "handlers/handlers.h"
 #include "net/net.h"
-#include "coord/coord.h"
 #include "topics/topics.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -34,17 +34,17 @@
 struct runnel {
     rn_config_t config;
     rn_broker_info_t info;
-    char *cluster_id;          /* owned: configured, read from meta.properties, or made */
-    char *advertised_host;     /* owned */
-    rn_net_t *net;             /* NULL until started */
-    rn_topics_t *topics;       /* NULL until started */
-    rn_coord_t *coord;         /* NULL until started */
+    char *cluster_id;      /* owned: configured, read from meta.properties, or made */
+    char *advertised_host; /* owned */
+    rn_net_t *net;         /* NULL until started */
+    rn_topics_t *topics;   /* NULL until started */
+    rn_coord_t *coord;     /* NULL until started */
     /* Two maintenance threads, off the event loops: the coordinator's clock, and the logs'
      * disk work (retention, time-based flush and roll, checkpoints), apart so that a long
      * retention pass never delays a session timeout. */
     pthread_t maint[2];
     int nmaint;
-    bool maint_stop;           /* guarded by maint_lock */
+    bool maint_stop; /* guarded by maint_lock */
     pthread_mutex_t maint_lock;
     pthread_cond_t maint_cond;
 };
@@ -85,7 +85,8 @@ static void on_request(rn_net_req_t *nreq, void *ctx)
     runnel_t *rn = ctx;
     rn_request_t *req = calloc(1, sizeof *req);
     if (req == NULL) {
-        rn_log(RN_LOG_ERROR, "broker", "out of memory for a request from %s", rn_net_conn_peer(nreq->conn));
+        rn_log(RN_LOG_ERROR, "broker", "out of memory for a request from %s",
+               rn_net_conn_peer(nreq->conn));
         rn_net_close_conn(nreq);
         return;
     }
@@ -129,7 +130,8 @@ static int mkdir_p(const char *path)
 /* Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (22 chars). */
 static char *make_cluster_id(void)
 {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[16];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         return NULL;
@@ -182,8 +184,9 @@ static int write_meta(const char *dir, const char *cluster_id, int32_t node_id)
     if (fd < 0)
         return -errno;
     char text[256];
-    int n = snprintf(text, sizeof text, "#Written by runnel %s\nversion=1\ncluster.id=%s\nnode.id=%d\n",
-                     RUNNEL_VERSION, cluster_id, node_id);
+    int n =
+        snprintf(text, sizeof text, "#Written by runnel %s\nversion=1\ncluster.id=%s\nnode.id=%d\n",
+                 RUNNEL_VERSION, cluster_id, node_id);
     int err = 0;
     if (write(fd, text, (size_t)n) != n || fsync(fd) != 0)
         err = errno ? -errno : -EIO;
@@ -316,7 +319,8 @@ runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
         /* A wildcard listener cannot be advertised; loopback is the honest default for a
          * development broker (set advertised.listeners for anything else). */
         const char *l = rn->config.listener_host;
-        host = (l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0) ? "127.0.0.1" : l;
+        host =
+            (l[0] == '\0' || strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0) ? "127.0.0.1" : l;
     }
     rn->advertised_host = rn_xstrdup(host);
     rn->info.config = &rn->config;
@@ -362,8 +366,10 @@ int runnel_start(runnel_t *rn)
         .port = rn->config.listener_port,
         .nloops = rn->config.num_network_threads,
         .max_request_bytes = (size_t)rn->config.socket_request_max_bytes,
-        .one_at_a_time = true,   /* Kafka: one request per connection at a time */
-        .idle_ms = rn->config.connections_max_idle_ms > 0 ? (uint64_t)rn->config.connections_max_idle_ms : 0,
+        .one_at_a_time = true, /* Kafka: one request per connection at a time */
+        .idle_ms = rn->config.connections_max_idle_ms > 0
+                       ? (uint64_t)rn->config.connections_max_idle_ms
+                       : 0,
         .on_request = on_request,
         .ctx = rn,
         .loop_start = rn_handlers_loop_start,
@@ -386,7 +392,8 @@ int runnel_start(runnel_t *rn)
         goto fail_maint;
     }
     rn_log(RN_LOG_INFO, "broker", "node %d of cluster %s, %d network threads, data in %s",
-           rn->info.node_id, rn->info.cluster_id, rn->config.num_network_threads, rn->config.log_dir);
+           rn->info.node_id, rn->info.cluster_id, rn->config.num_network_threads,
+           rn->config.log_dir);
     rn_log(RN_LOG_INFO, "broker", "listening on %s:%d (advertised %s:%d)",
            rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
            rn->info.advertised_host, adv);

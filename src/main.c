@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < noverrides; i++) {
-        const char *eq = strchr(overrides[i], '=');   /* checked while parsing options */
+        const char *eq = strchr(overrides[i], '='); /* checked while parsing options */
         char *key = strndup(overrides[i], (size_t)(eq - overrides[i]));
         if (key == NULL) {
             fprintf(stderr, "runnel: out of memory\n");

@@ -9,7 +9,8 @@
  *     runnel_t *rn = runnel_new(cfg, err, sizeof err);                   // NULL: err says why
  *     runnel_config_free(cfg);
  *     runnel_start(rn);
- *     int port = runnel_port(rn);                                        // bootstrap 127.0.0.1:port
+ *     int port = runnel_port(rn);                                        // bootstrap
+ * 127.0.0.1:port
  *     ...
  *     runnel_stop(rn);
  *     runnel_free(rn);
@@ -46,7 +47,8 @@ RUNNEL_EXPORT int runnel_config_set(runnel_config_t *config, const char *key, co
 /* Reads a Java-properties file into `config` (its keys win over earlier ones). Returns 0, or a
  * negative code with a one-line message naming the file (and line) in `err`; then `config` is
  * unchanged. */
-RUNNEL_EXPORT int runnel_config_load(runnel_config_t *config, const char *path, char *err, size_t errlen);
+RUNNEL_EXPORT int runnel_config_load(runnel_config_t *config, const char *path, char *err,
+                                     size_t errlen);
 
 /* Validates `config` and prepares a broker (nothing is bound or started yet). Returns NULL with
  * a one-line message naming the key and value in `err` when the configuration is invalid.

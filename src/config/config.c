@@ -82,7 +82,8 @@ static void quote(char *dst, size_t dstlen, const char *s)
 
 /* ---- Typed values ---- */
 
-int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len, bool *delete_enabled)
+int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len,
+                                   bool *delete_enabled)
 {
     bool compact = false, del = false;
     const char *p = value;
@@ -135,21 +136,21 @@ typedef struct build {
     rn_config_t cfg;
     char *err;
     size_t errlen;
-    size_t extra_log_dirs;   /* directories of log.dirs after the first, for a warning */
+    size_t extra_log_dirs; /* directories of log.dirs after the first, for a warning */
 } build_t;
 
 /* For KEY_INT32, KEY_INT64 and KEY_BOOL, a row without a field (field_size 0) is checked but
  * stored nowhere: its text (rn_config_value) is what other code reads, or nothing does yet. A
  * key without a static default is not checked when absent. */
 typedef enum key_kind {
-    KEY_INT32,    /* an int32_t field in [min, max] */
-    KEY_INT64,    /* an int64_t field in [min, max] */
-    KEY_BOOL,     /* a bool field: true or false, any case */
-    KEY_DOUBLE,   /* a finite decimal number in [dmin, dmax]; never stored */
-    KEY_ENUM,     /* one of `choices`, exactly (Kafka compares case-sensitively); never stored */
-    KEY_CUSTOM,   /* checked by `apply` */
-    KEY_ALIAS,    /* in effect, checked by the `apply` of the key named in its doc */
-    KEY_LATER,    /* accepted, not yet in effect: no check until its issue lands */
+    KEY_INT32,  /* an int32_t field in [min, max] */
+    KEY_INT64,  /* an int64_t field in [min, max] */
+    KEY_BOOL,   /* a bool field: true or false, any case */
+    KEY_DOUBLE, /* a finite decimal number in [dmin, dmax]; never stored */
+    KEY_ENUM,   /* one of `choices`, exactly (Kafka compares case-sensitively); never stored */
+    KEY_CUSTOM, /* checked by `apply` */
+    KEY_ALIAS,  /* in effect, checked by the `apply` of the key named in its doc */
+    KEY_LATER,  /* accepted, not yet in effect: no check until its issue lands */
 } key_kind_t;
 
 typedef struct key_def key_def_t;
@@ -158,16 +159,17 @@ typedef struct key_def key_def_t;
 typedef int (*key_apply_fn)(build_t *b, const key_def_t *def, const char *value);
 
 struct key_def {
-    rn_config_key_t pub;   /* first, so rn_config_key_at can hand it out */
+    rn_config_key_t pub; /* first, so rn_config_key_at can hand it out */
     key_kind_t kind;
-    int64_t min, max;      /* KEY_INT32, KEY_INT64 */
-    double dmin, dmax;     /* KEY_DOUBLE */
-    const char *const *choices;   /* KEY_ENUM: NULL-terminated */
-    size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t; 0: nowhere */
-    key_apply_fn apply;    /* KEY_CUSTOM */
+    int64_t min, max;           /* KEY_INT32, KEY_INT64 */
+    double dmin, dmax;          /* KEY_DOUBLE */
+    const char *const *choices; /* KEY_ENUM: NULL-terminated */
+    size_t field, field_size; /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t; 0: nowhere */
+    key_apply_fn apply;       /* KEY_CUSTOM */
 };
 
-#define FIELD(name) .field = offsetof(rn_config_t, name), .field_size = sizeof(((rn_config_t *)0)->name)
+#define FIELD(name) \
+    .field = offsetof(rn_config_t, name), .field_size = sizeof(((rn_config_t *)0)->name)
 
 static int apply_listeners(build_t *b, const key_def_t *def, const char *value);
 static int apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value);
@@ -202,7 +204,8 @@ static int apply_cleanup_policy(build_t *b, const key_def_t *def, const char *va
 static int apply_timestamp_type(build_t *b, const key_def_t *def, const char *value);
 static int apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
 
-static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", "snappy", "gzip", "producer", NULL };
+static const char *const compression_types[] = { "uncompressed", "zstd",     "lz4", "snappy",
+                                                 "gzip",         "producer", NULL };
 
 #define B RN_CONFIG_TYPE_BOOLEAN
 #define S RN_CONFIG_TYPE_STRING
@@ -215,133 +218,264 @@ static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", 
 /* Order matters where one key reads another: listeners comes before advertised.listeners. */
 static const key_def_t keys[] = {
     { .pub = { "listeners", "PLAINTEXT://127.0.0.1:9092",
-               "the one listener, PLAINTEXT://HOST:PORT; empty host: all interfaces; port 0: ephemeral", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_listeners },
+               "the one listener, PLAINTEXT://HOST:PORT; empty host: all interfaces; port 0: "
+               "ephemeral",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_listeners },
     { .pub = { "advertised.listeners", NULL,
-               "address given to clients; default: the listener, with 127.0.0.1 for a wildcard host", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_advertised_listeners },
+               "address given to clients; default: the listener, with 127.0.0.1 for a wildcard "
+               "host",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_advertised_listeners },
     { .pub = { "node.id", "1", "this broker's id (0 or more)", true, I },
-      .kind = KEY_CUSTOM, .apply = apply_node_id },
-    { .pub = { "broker.id", "1", "older name of node.id; if both are set they must agree", true, I },
+      .kind = KEY_CUSTOM,
+      .apply = apply_node_id },
+    { .pub = { "broker.id", "1", "older name of node.id; if both are set they must agree", true,
+               I },
       .kind = KEY_ALIAS },
-    { .pub = { "cluster.id", NULL, "cluster id reported to clients; default: kept in the data directory", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_cluster_id },
-    { .pub = { "log.dirs", "./data", "data directory (comma list; only the first is used)", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_log_dirs },
+    { .pub = { "cluster.id", NULL,
+               "cluster id reported to clients; default: kept in the data directory", true, S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_cluster_id },
+    { .pub = { "log.dirs", "./data", "data directory (comma list; only the first is used)", true,
+               S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_log_dirs },
     { .pub = { "log.dir", "./data", "data directory, used when log.dirs is not set", true, S },
       .kind = KEY_ALIAS },
-    { .pub = { "num.network.threads", NULL, "network threads (1-256); default: number of CPUs", true, I },
-      .kind = KEY_CUSTOM, .apply = apply_num_network_threads },
-    { .pub = { "socket.request.max.bytes", "104857600", "largest request accepted, in bytes", true, I },
-      .kind = KEY_INT64, .min = 1, .max = INT32_MAX, FIELD(socket_request_max_bytes) },
-    { .pub = { "connections.max.idle.ms", "600000", "close connections idle this long; -1: never", true, L },
-      .kind = KEY_CUSTOM, .apply = apply_idle_ms },
-    { .pub = { "auto.create.topics.enable", "true", "create a topic when a client asks for an unknown one", true, B },
-      .kind = KEY_BOOL, FIELD(auto_create_topics_enable) },
+    { .pub = { "num.network.threads", NULL, "network threads (1-256); default: number of CPUs",
+               true, I },
+      .kind = KEY_CUSTOM,
+      .apply = apply_num_network_threads },
+    { .pub = { "socket.request.max.bytes", "104857600", "largest request accepted, in bytes", true,
+               I },
+      .kind = KEY_INT64,
+      .min = 1,
+      .max = INT32_MAX,
+      FIELD(socket_request_max_bytes) },
+    { .pub = { "connections.max.idle.ms", "600000", "close connections idle this long; -1: never",
+               true, L },
+      .kind = KEY_CUSTOM,
+      .apply = apply_idle_ms },
+    { .pub = { "auto.create.topics.enable", "true",
+               "create a topic when a client asks for an unknown one", true, B },
+      .kind = KEY_BOOL,
+      FIELD(auto_create_topics_enable) },
     { .pub = { "num.partitions", "1", "partitions of an auto-created topic", true, I },
-      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(num_partitions) },
-    { .pub = { "log.level", "info", "most verbose log level: error, warn, info, debug or trace", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_log_level },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = INT32_MAX,
+      FIELD(num_partitions) },
+    { .pub = { "log.level", "info", "most verbose log level: error, warn, info, debug or trace",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_log_level },
 
     /* Topics and their logs: each is the broker default of a topic config (topic_config.c). */
-    { .pub = { "default.replication.factor", "1", "replication factor of a topic created with -1 (auto-created ones too)",
-               true, I },
-      .kind = KEY_CUSTOM, .apply = apply_replication_factor },
+    { .pub = { "default.replication.factor", "1",
+               "replication factor of a topic created with -1 (auto-created ones too)", true, I },
+      .kind = KEY_CUSTOM,
+      .apply = apply_replication_factor },
     { .pub = { "runnel.accept.replication.factor", "false",
-               "accept a replication factor above 1 with a warning (one replica is kept) instead of refusing it", true, B },
-      .kind = KEY_BOOL, FIELD(accept_replication_factor) },
+               "accept a replication factor above 1 with a warning (one replica is kept) instead "
+               "of refusing it",
+               true, B },
+      .kind = KEY_BOOL,
+      FIELD(accept_replication_factor) },
     { .pub = { "delete.topic.enable", "true", "allow DeleteTopics", true, B },
-      .kind = KEY_BOOL, FIELD(delete_topic_enable) },
-    { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled (14 or more)", true, I },
-      .kind = KEY_INT64, .min = 14, .max = INT32_MAX, FIELD(log_defaults.segment_bytes) },
-    { .pub = { "log.roll.ms", NULL, "age at which a segment is rolled; default: log.roll.hours", true, L },
-      .kind = KEY_INT64, .min = 1, .max = INT64_MAX },
-    { .pub = { "log.roll.hours", "168", "age at which a segment is rolled, in hours", true, I },
-      .kind = KEY_INT32, .min = 1, .max = INT32_MAX },
-    { .pub = { "log.retention.ms", NULL, "how long data is kept; -1: forever; default: log.retention.minutes", true, L },
-      .kind = KEY_INT64, .min = INT64_MIN, .max = INT64_MAX },
-    { .pub = { "log.retention.minutes", NULL, "how long data is kept; default: log.retention.hours", true, I },
-      .kind = KEY_INT32, .min = INT32_MIN, .max = INT32_MAX },
-    { .pub = { "log.retention.hours", "168", "how long data is kept, in hours", true, I },
-      .kind = KEY_INT32, .min = INT32_MIN, .max = INT32_MAX },
-    { .pub = { "log.retention.bytes", "-1", "size a partition is trimmed to; -1: no limit", true, L },
-      .kind = KEY_INT64, .min = INT64_MIN, .max = INT64_MAX, FIELD(log_defaults.retention_bytes) },
-    { .pub = { "log.retention.check.interval.ms", "300000", "how often retention runs", true, L },
-      .kind = KEY_INT64, .min = 1, .max = INT64_MAX, FIELD(log_retention_check_interval_ms) },
-    { .pub = { "log.flush.interval.messages", "9223372036854775807", "fsync after this many records", true, L },
-      .kind = KEY_INT64, .min = 1, .max = INT64_MAX, FIELD(log_defaults.flush_messages) },
-    { .pub = { "log.flush.interval.ms", NULL, "fsync after this long; default: log.flush.scheduler.interval.ms", true, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
-    { .pub = { "log.flush.scheduler.interval.ms", "9223372036854775807",
-               "default of log.flush.interval.ms (Kafka's flusher period); default: never", true, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
-    { .pub = { "log.index.interval.bytes", "4096", "bytes between offset index entries", true, I },
-      .kind = KEY_CUSTOM, .apply = apply_index_interval },
-    { .pub = { "index.interval.bytes", "4096", "older Runnel name of log.index.interval.bytes, used when that is not set",
+      .kind = KEY_BOOL,
+      FIELD(delete_topic_enable) },
+    { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled (14 or more)",
                true, I },
+      .kind = KEY_INT64,
+      .min = 14,
+      .max = INT32_MAX,
+      FIELD(log_defaults.segment_bytes) },
+    { .pub = { "log.roll.ms", NULL, "age at which a segment is rolled; default: log.roll.hours",
+               true, L },
+      .kind = KEY_INT64,
+      .min = 1,
+      .max = INT64_MAX },
+    { .pub = { "log.roll.hours", "168", "age at which a segment is rolled, in hours", true, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = INT32_MAX },
+    { .pub = { "log.retention.ms", NULL,
+               "how long data is kept; -1: forever; default: log.retention.minutes", true, L },
+      .kind = KEY_INT64,
+      .min = INT64_MIN,
+      .max = INT64_MAX },
+    { .pub = { "log.retention.minutes", NULL, "how long data is kept; default: log.retention.hours",
+               true, I },
+      .kind = KEY_INT32,
+      .min = INT32_MIN,
+      .max = INT32_MAX },
+    { .pub = { "log.retention.hours", "168", "how long data is kept, in hours", true, I },
+      .kind = KEY_INT32,
+      .min = INT32_MIN,
+      .max = INT32_MAX },
+    { .pub = { "log.retention.bytes", "-1", "size a partition is trimmed to; -1: no limit", true,
+               L },
+      .kind = KEY_INT64,
+      .min = INT64_MIN,
+      .max = INT64_MAX,
+      FIELD(log_defaults.retention_bytes) },
+    { .pub = { "log.retention.check.interval.ms", "300000", "how often retention runs", true, L },
+      .kind = KEY_INT64,
+      .min = 1,
+      .max = INT64_MAX,
+      FIELD(log_retention_check_interval_ms) },
+    { .pub = { "log.flush.interval.messages", "9223372036854775807",
+               "fsync after this many records", true, L },
+      .kind = KEY_INT64,
+      .min = 1,
+      .max = INT64_MAX,
+      FIELD(log_defaults.flush_messages) },
+    { .pub = { "log.flush.interval.ms", NULL,
+               "fsync after this long; default: log.flush.scheduler.interval.ms", true, L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.flush.scheduler.interval.ms", "9223372036854775807",
+               "default of log.flush.interval.ms (Kafka's flusher period); default: never", true,
+               L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.index.interval.bytes", "4096", "bytes between offset index entries", true, I },
+      .kind = KEY_CUSTOM,
+      .apply = apply_index_interval },
+    { .pub = { "index.interval.bytes", "4096",
+               "older Runnel name of log.index.interval.bytes, used when that is not set", true,
+               I },
       .kind = KEY_ALIAS },
-    { .pub = { "log.index.size.max.bytes", "10485760", "largest offset index of a segment (4 or more)", true, I },
-      .kind = KEY_INT32, .min = 4, .max = INT32_MAX, FIELD(log_defaults.max_index_bytes) },
+    { .pub = { "log.index.size.max.bytes", "10485760",
+               "largest offset index of a segment (4 or more)", true, I },
+      .kind = KEY_INT32,
+      .min = 4,
+      .max = INT32_MAX,
+      FIELD(log_defaults.max_index_bytes) },
     { .pub = { "message.max.bytes", "1048588", "largest record batch accepted", true, I },
-      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(message_max_bytes) },
-    { .pub = { "log.cleanup.policy", "delete", "default cleanup policy: delete, compact or both (compact,delete)",
-               true, LIST },
-      .kind = KEY_CUSTOM, .apply = apply_cleanup_policy },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(message_max_bytes) },
+    { .pub = { "log.cleanup.policy", "delete",
+               "default cleanup policy: delete, compact or both (compact,delete)", true, LIST },
+      .kind = KEY_CUSTOM,
+      .apply = apply_cleanup_policy },
     { .pub = { "log.message.timestamp.type", "CreateTime",
-               "CreateTime keeps the producer's timestamps, LogAppendTime replaces them with the broker's clock", true, S },
-      .kind = KEY_CUSTOM, .apply = apply_timestamp_type },
-    { .pub = { "min.insync.replicas", "1", "replicas that must acknowledge acks=all (one node has one)", true, I },
-      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(min_insync_replicas) },
+               "CreateTime keeps the producer's timestamps, LogAppendTime replaces them with the "
+               "broker's clock",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = apply_timestamp_type },
+    { .pub = { "min.insync.replicas", "1",
+               "replicas that must acknowledge acks=all (one node has one)", true, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = INT32_MAX,
+      FIELD(min_insync_replicas) },
 
     /* Topic config defaults that are checked and reported (DescribeConfigs) but change nothing
      * yet: compaction, recompression, preallocation and replication come later or never. */
     { .pub = { "compression.type", "producer",
-               "codec topics store (uncompressed, zstd, lz4, snappy, gzip, producer); batches are kept as sent", false, S },
-      .kind = KEY_ENUM, .choices = compression_types },
+               "codec topics store (uncompressed, zstd, lz4, snappy, gzip, producer); batches are "
+               "kept as sent",
+               false, S },
+      .kind = KEY_ENUM,
+      .choices = compression_types },
     { .pub = { "log.cleaner.enable", "true", "run compaction for compacted topics", false, B },
       .kind = KEY_BOOL },
-    { .pub = { "log.cleaner.delete.retention.ms", "86400000", "how long compaction keeps tombstones", false, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
-    { .pub = { "log.cleaner.min.compaction.lag.ms", "0", "youngest record compaction may remove", false, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
-    { .pub = { "log.cleaner.max.compaction.lag.ms", "9223372036854775807", "oldest a record may stay uncompacted",
+    { .pub = { "log.cleaner.delete.retention.ms", "86400000",
+               "how long compaction keeps tombstones", false, L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.cleaner.min.compaction.lag.ms", "0", "youngest record compaction may remove",
                false, L },
-      .kind = KEY_INT64, .min = 1, .max = INT64_MAX },
-    { .pub = { "log.cleaner.min.cleanable.ratio", "0.5", "dirty ratio at which a log is compacted (0 to 1)", false, D },
-      .kind = KEY_DOUBLE, .dmin = 0, .dmax = 1 },
-    { .pub = { "log.segment.delete.delay.ms", "60000", "wait before a deleted segment's file is removed", false, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.cleaner.max.compaction.lag.ms", "9223372036854775807",
+               "oldest a record may stay uncompacted", false, L },
+      .kind = KEY_INT64,
+      .min = 1,
+      .max = INT64_MAX },
+    { .pub = { "log.cleaner.min.cleanable.ratio", "0.5",
+               "dirty ratio at which a log is compacted (0 to 1)", false, D },
+      .kind = KEY_DOUBLE,
+      .dmin = 0,
+      .dmax = 1 },
+    { .pub = { "log.segment.delete.delay.ms", "60000",
+               "wait before a deleted segment's file is removed", false, L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
     { .pub = { "log.preallocate", "false", "preallocate segment files", false, B },
       .kind = KEY_BOOL },
-    { .pub = { "unclean.leader.election.enable", "false", "elect an out-of-sync replica (one node: no effect)", false, B },
+    { .pub = { "unclean.leader.election.enable", "false",
+               "elect an out-of-sync replica (one node: no effect)", false, B },
       .kind = KEY_BOOL },
     { .pub = { "log.message.timestamp.difference.max.ms", "9223372036854775807",
                "largest difference between a record's timestamp and the broker's clock", false, L },
-      .kind = KEY_INT64, .min = 0, .max = INT64_MAX },
-    { .pub = { "log.message.downconversion.enable", "true", "down-convert batches for old Fetch versions", false, B },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.message.downconversion.enable", "true",
+               "down-convert batches for old Fetch versions", false, B },
       .kind = KEY_BOOL },
 
     /* Accepted so that a Kafka configuration starts without warnings; each takes effect (and
      * gets its checks) with the issue that implements it. Defaults are Kafka's, except where
      * a single node cannot meet them (replication factors and min ISR). */
-    { .pub = { "offsets.topic.num.partitions", "50", "partitions of __consumer_offsets (used when it is created)", true, I },
-      .kind = KEY_INT32, .min = 1, .max = 10000, FIELD(offsets_topic_num_partitions) },
-    { .pub = { "offsets.topic.replication.factor", "1", "replication factor of __consumer_offsets (Kafka: 3)", false, H },
+    { .pub = { "offsets.topic.num.partitions", "50",
+               "partitions of __consumer_offsets (used when it is created)", true, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = 10000,
+      FIELD(offsets_topic_num_partitions) },
+    { .pub = { "offsets.topic.replication.factor", "1",
+               "replication factor of __consumer_offsets (Kafka: 3)", false, H },
       .kind = KEY_LATER },
     { .pub = { "transaction.state.log.replication.factor", "1",
-               "replication factor of __transaction_state (Kafka: 3)", false, H }, .kind = KEY_LATER },
-    { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)", false, I },
+               "replication factor of __transaction_state (Kafka: 3)", false, H },
       .kind = KEY_LATER },
-    { .pub = { "group.initial.rebalance.delay.ms", "3000", "wait for more members before the first rebalance", true, I },
-      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_initial_rebalance_delay_ms) },
-    { .pub = { "group.min.session.timeout.ms", "6000", "smallest session timeout a member may ask for", true, I },
-      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_min_session_timeout_ms) },
-    { .pub = { "group.max.session.timeout.ms", "1800000", "largest session timeout a member may ask for", true, I },
-      .kind = KEY_INT32, .min = 0, .max = INT32_MAX, FIELD(group_max_session_timeout_ms) },
-    { .pub = { "offsets.retention.minutes", "10080", "how long committed offsets of empty groups are kept", true, I },
-      .kind = KEY_INT32, .min = 1, .max = INT32_MAX, FIELD(offsets_retention_minutes) },
-    { .pub = { "offset.metadata.max.bytes", "4096", "largest metadata string of a committed offset", true, I },
-      .kind = KEY_INT32, .min = 0, .max = INT16_MAX, FIELD(offset_metadata_max_bytes) },
+    { .pub = { "transaction.state.log.min.isr", "1", "min ISR of __transaction_state (Kafka: 2)",
+               false, I },
+      .kind = KEY_LATER },
+    { .pub = { "group.initial.rebalance.delay.ms", "3000",
+               "wait for more members before the first rebalance", true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(group_initial_rebalance_delay_ms) },
+    { .pub = { "group.min.session.timeout.ms", "6000",
+               "smallest session timeout a member may ask for", true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(group_min_session_timeout_ms) },
+    { .pub = { "group.max.session.timeout.ms", "1800000",
+               "largest session timeout a member may ask for", true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(group_max_session_timeout_ms) },
+    { .pub = { "offsets.retention.minutes", "10080",
+               "how long committed offsets of empty groups are kept", true, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = INT32_MAX,
+      FIELD(offsets_retention_minutes) },
+    { .pub = { "offset.metadata.max.bytes", "4096", "largest metadata string of a committed offset",
+               true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT16_MAX,
+      FIELD(offset_metadata_max_bytes) },
 };
 
 #undef B
@@ -396,7 +530,8 @@ static int oom(build_t *b)
 }
 
 /* Parses an integer for `key` and checks it against [min, max]. */
-static int get_int(build_t *b, const char *key, const char *value, int64_t min, int64_t max, int64_t *out)
+static int get_int(build_t *b, const char *key, const char *value, int64_t min, int64_t max,
+                   int64_t *out)
 {
     int64_t v = 0;
     int r = rn_parse_int64(value, &v);
@@ -473,7 +608,8 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
         if (value[0] == '\0' || *end != '\0' || !isfinite(v))
             return invalid(b, def->pub.name, value, "not a number");
         if (v < def->dmin || v > def->dmax)
-            return invalid(b, def->pub.name, value, "must be between %g and %g", def->dmin, def->dmax);
+            return invalid(b, def->pub.name, value, "must be between %g and %g", def->dmin,
+                           def->dmax);
         return 0;
     }
     case KEY_ENUM: {
@@ -481,7 +617,8 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
         for (const char *const *c = def->choices; *c != NULL; c++) {
             if (strcmp(value, *c) == 0)
                 return 0;
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == def->choices ? "" : ", ", *c);
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     c == def->choices ? "" : ", ", *c);
         }
         return invalid(b, def->pub.name, value, "must be one of %s", list);
     }
@@ -566,13 +703,14 @@ out:
 
 static int apply_cluster_id(build_t *b, const key_def_t *def, const char *value)
 {
-    if (value == NULL || value[0] == '\0')   /* `cluster.id=` leaves it to the data directory */
+    if (value == NULL || value[0] == '\0') /* `cluster.id=` leaves it to the data directory */
         return 0;
     if (strlen(value) > MAX_CLUSTER_ID_BYTES)
         return invalid(b, def->pub.name, value, "longer than %d bytes", MAX_CLUSTER_ID_BYTES);
     for (const char *p = value; *p != '\0'; p++)
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-            return invalid(b, def->pub.name, value, "only printable ASCII without spaces is allowed");
+            return invalid(b, def->pub.name, value,
+                           "only printable ASCII without spaces is allowed");
     if ((b->cfg.cluster_id = strdup(value)) == NULL)
         return oom(b);
     return 0;
@@ -607,7 +745,9 @@ static int apply_num_network_threads(build_t *b, const key_def_t *def, const cha
 {
     if (value == NULL) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        b->cfg.num_network_threads = n < 1 ? 1 : n > MAX_NETWORK_THREADS ? MAX_NETWORK_THREADS : (int)n;
+        b->cfg.num_network_threads = n < 1                     ? 1
+                                     : n > MAX_NETWORK_THREADS ? MAX_NETWORK_THREADS
+                                                               : (int)n;
         return 0;
     }
     int64_t n = 0;
@@ -643,7 +783,8 @@ static int apply_index_interval(build_t *b, const key_def_t *def, const char *va
 {
     const char *key = def->pub.name;
     char *alias = NULL;
-    if (rn_props_get(b->props, key) == NULL && rn_props_get(b->props, "index.interval.bytes") != NULL) {
+    if (rn_props_get(b->props, key) == NULL &&
+        rn_props_get(b->props, "index.interval.bytes") != NULL) {
         key = "index.interval.bytes";
         if ((alias = trimmed_dup(rn_props_get(b->props, key))) == NULL)
             return oom(b);
@@ -659,7 +800,8 @@ static int apply_index_interval(build_t *b, const key_def_t *def, const char *va
 
 static int apply_cleanup_policy(build_t *b, const key_def_t *def, const char *value)
 {
-    if (rn_config_parse_cleanup_policy(value, b->cfg.log_cleanup_policy, sizeof b->cfg.log_cleanup_policy,
+    if (rn_config_parse_cleanup_policy(value, b->cfg.log_cleanup_policy,
+                                       sizeof b->cfg.log_cleanup_policy,
                                        &b->cfg.log_defaults.delete_enabled) != 0)
         return invalid(b, def->pub.name, value, "must be a comma list of delete and compact");
     return 0;
@@ -700,7 +842,7 @@ static int64_t int_value(const build_t *b, const char *name, int64_t fallback)
     const char *value = b->cfg.values[key_index(name)];
     int64_t v = fallback;
     if (value != NULL && rn_parse_int64(value, &v) != 0)
-        v = fallback;   /* cannot happen: the walk checked it */
+        v = fallback; /* cannot happen: the walk checked it */
     return v;
 }
 
@@ -770,7 +912,8 @@ int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, s
         const key_def_t *def = &keys[i];
         const char *given = rn_props_get(props, def->pub.name);
         const char *value = given != NULL ? given : def->pub.default_value;
-        if (value != NULL && (b.cfg.values[i] = given != NULL ? trimmed_dup(value) : strdup(value)) == NULL) {
+        if (value != NULL &&
+            (b.cfg.values[i] = given != NULL ? trimmed_dup(value) : strdup(value)) == NULL) {
             rc = oom(&b);
             break;
         }
@@ -798,9 +941,11 @@ int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, s
          * yet") but does not act on: a user who sets one expects something to happen. */
         for (size_t i = 0; i < NKEYS; i++)
             if (b.cfg.set[i] && !keys[i].pub.in_effect)
-                rn_log(RN_LOG_WARN, "config", "key '%s' is accepted but has no effect yet", keys[i].pub.name);
+                rn_log(RN_LOG_WARN, "config", "key '%s' is accepted but has no effect yet",
+                       keys[i].pub.name);
         if (b.extra_log_dirs > 0)
-            rn_log(RN_LOG_WARN, "config", "log.dirs names %zu directories; only the first, '%s', is used",
+            rn_log(RN_LOG_WARN, "config",
+                   "log.dirs names %zu directories; only the first, '%s', is used",
                    b.extra_log_dirs + 1, b.cfg.log_dir);
     }
     *out = b.cfg;

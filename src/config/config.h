@@ -55,11 +55,11 @@ enum {
 /* A key the broker accepts, for documentation and DescribeConfigs. */
 typedef struct rn_config_key {
     const char *name;
-    const char *default_value;  /* as a properties value; NULL: none, or computed (`doc` says how) */
-    const char *doc;            /* one line */
-    bool in_effect;             /* false: accepted and checked but not used yet: setting it logs a
-                                   warning, and DescribeConfigs' doc says "Not in effect yet" */
-    int8_t type;                /* RN_CONFIG_TYPE_*, Kafka's type for the key */
+    const char *default_value; /* as a properties value; NULL: none, or computed (`doc` says how) */
+    const char *doc;           /* one line */
+    bool in_effect;            /* false: accepted and checked but not used yet: setting it logs a
+                                  warning, and DescribeConfigs' doc says "Not in effect yet" */
+    int8_t type;               /* RN_CONFIG_TYPE_*, Kafka's type for the key */
 } rn_config_key_t;
 
 /* The i-th known key in table order, or NULL past the end. Static storage. */
@@ -72,53 +72,55 @@ const rn_config_key_t *rn_config_key_find(const char *name);
  * retention means -1, unlimited). Topics derive their settings from the same keys, with their
  * synonyms (topics/topic_config.c). */
 typedef struct rn_config_log_defaults {
-    int64_t segment_bytes;          /* log.segment.bytes */
-    int64_t segment_ms;             /* log.roll.ms, log.roll.hours */
-    int64_t retention_ms;           /* log.retention.ms, .minutes, .hours */
-    int64_t retention_bytes;        /* log.retention.bytes */
-    int64_t flush_messages;         /* log.flush.interval.messages */
-    int64_t flush_ms;               /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
-    int32_t index_interval_bytes;   /* log.index.interval.bytes, index.interval.bytes */
-    int32_t max_index_bytes;        /* log.index.size.max.bytes */
-    bool delete_enabled;            /* log.cleanup.policy contains "delete" */
+    int64_t segment_bytes;        /* log.segment.bytes */
+    int64_t segment_ms;           /* log.roll.ms, log.roll.hours */
+    int64_t retention_ms;         /* log.retention.ms, .minutes, .hours */
+    int64_t retention_bytes;      /* log.retention.bytes */
+    int64_t flush_messages;       /* log.flush.interval.messages */
+    int64_t flush_ms;             /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
+    int32_t index_interval_bytes; /* log.index.interval.bytes, index.interval.bytes */
+    int32_t max_index_bytes;      /* log.index.size.max.bytes */
+    bool delete_enabled;          /* log.cleanup.policy contains "delete" */
 } rn_config_log_defaults_t;
 
 typedef struct rn_config {
-    char *listener_host;            /* listeners: "" (all interfaces), an IPv4 or IPv6 literal
-                                     * without brackets; "localhost" arrives as "127.0.0.1" */
-    int listener_port;              /* 0..65535; 0: ephemeral */
-    char *advertised_host;          /* advertised.listeners, never NULL after a build: derived
-                                     * from the listener when absent (wildcards become loopback) */
-    int advertised_port;            /* 1..65535, or -1: the bound port */
-    int32_t node_id;                /* node.id or broker.id; default 1 */
-    char *cluster_id;               /* cluster.id; NULL: read or made in the data dir */
-    char *log_dir;                  /* first of log.dirs (or log.dir); default "./data" */
-    int num_network_threads;        /* 1..256; default: number of online CPUs (at most 256) */
-    int64_t socket_request_max_bytes;   /* 1..2^31-1; default 104857600 */
-    int64_t connections_max_idle_ms;    /* default 600000; 0: never close idle connections */
-    bool auto_create_topics_enable;     /* default true */
-    int32_t num_partitions;             /* >= 1; default 1 */
-    rn_log_level_t log_level;           /* log.level; default info */
+    char *listener_host;              /* listeners: "" (all interfaces), an IPv4 or IPv6 literal
+                                       * without brackets; "localhost" arrives as "127.0.0.1" */
+    int listener_port;                /* 0..65535; 0: ephemeral */
+    char *advertised_host;            /* advertised.listeners, never NULL after a build: derived
+                                       * from the listener (a wildcard becomes loopback) */
+    int advertised_port;              /* 1..65535, or -1: the bound port */
+    int32_t node_id;                  /* node.id or broker.id; default 1 */
+    char *cluster_id;                 /* cluster.id; NULL: read or made in the data dir */
+    char *log_dir;                    /* first of log.dirs (or log.dir); default "./data" */
+    int num_network_threads;          /* 1..256; default: number of online CPUs (at most 256) */
+    int64_t socket_request_max_bytes; /* 1..2^31-1; default 104857600 */
+    int64_t connections_max_idle_ms;  /* default 600000; 0: never close idle connections */
+    bool auto_create_topics_enable;   /* default true */
+    int32_t num_partitions;           /* >= 1; default 1 */
+    rn_log_level_t log_level;         /* log.level; default info */
 
     rn_config_log_defaults_t log_defaults;
-    int64_t log_retention_check_interval_ms;   /* >= 1; default 300000 */
-    int32_t message_max_bytes;          /* message.max.bytes, >= 0; default 1048588 */
-    bool log_append_time;               /* log.message.timestamp.type=LogAppendTime; default CreateTime */
-    char log_cleanup_policy[16];        /* log.cleanup.policy, canonical (rn_config_parse_cleanup_policy) */
+    int64_t log_retention_check_interval_ms; /* >= 1; default 300000 */
+    int32_t message_max_bytes;               /* message.max.bytes, >= 0; default 1048588 */
+    bool log_append_time; /* log.message.timestamp.type=LogAppendTime; default CreateTime */
+    /* log.cleanup.policy, canonical (rn_config_parse_cleanup_policy) */
+    char log_cleanup_policy[16];
     int32_t min_insync_replicas;        /* >= 1; default 1 */
     int16_t default_replication_factor; /* 1..32767; default 1 (used for replication factor -1) */
-    bool delete_topic_enable;           /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
-    bool accept_replication_factor;     /* runnel.accept.replication.factor; default false */
+    bool delete_topic_enable; /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
+    bool accept_replication_factor; /* runnel.accept.replication.factor; default false */
 
     /* Consumer groups (src/coord/groups.h). */
-    int32_t group_initial_rebalance_delay_ms;   /* >= 0; default 3000 (Kafka's) */
-    int32_t group_min_session_timeout_ms;       /* >= 0; default 6000 */
-    int32_t group_max_session_timeout_ms;       /* >= 0; default 1800000 */
+    int32_t group_initial_rebalance_delay_ms; /* >= 0; default 3000 (Kafka's) */
+    int32_t group_min_session_timeout_ms;     /* >= 0; default 6000 */
+    int32_t group_max_session_timeout_ms;     /* >= 0; default 1800000 */
 
     /* Committed offsets (src/coord/offsets.h). */
-    int32_t offsets_topic_num_partitions;       /* 1..10000; default 50; used when __consumer_offsets is created */
-    int32_t offsets_retention_minutes;          /* >= 1; default 10080 (7 days) */
-    int32_t offset_metadata_max_bytes;          /* 0..32767 (the record's INT16 length); default 4096 */
+    int32_t offsets_topic_num_partitions; /* 1..10000; default 50; used when __consumer_offsets is
+                                             created */
+    int32_t offsets_retention_minutes;    /* >= 1; default 10080 (7 days) */
+    int32_t offset_metadata_max_bytes;    /* 0..32767 (the record's INT16 length); default 4096 */
 
     /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
      * the configuration set it. Read through rn_config_value and rn_config_is_set. */
@@ -153,6 +155,7 @@ size_t rn_config_list_first(const char *value, const char **first, size_t *first
  * allowed, repeats allowed (as in Kafka); empty means neither (nothing is ever deleted). Writes the
  * canonical form ("", "delete", "compact" or "compact,delete") into `canon` (16 bytes or more)
  * and whether "delete" is in it. Returns 0 or RN_EINVAL. */
-int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len, bool *delete_enabled);
+int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len,
+                                   bool *delete_enabled);
 
 #endif

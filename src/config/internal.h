@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 typedef struct rn_endpoint {
-    char *host;   /* owned by the caller (malloc); without brackets */
+    char *host; /* owned by the caller (malloc); without brackets */
     int port;
 } rn_endpoint_t;
 
@@ -20,6 +20,7 @@ typedef struct rn_endpoint {
 int rn_endpoint_parse(const char *value, bool advertised, rn_endpoint_t *ep, const char **why);
 
 /* Formats a one-line error into `err` (nothing when err is NULL or errlen 0). */
-void rn_config_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void rn_config_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

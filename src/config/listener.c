@@ -17,7 +17,6 @@
 
 #define MAX_HOSTNAME_BYTES 253
 
-
 static bool is_ipv4(const char *s)
 {
     struct in_addr a;

@@ -16,7 +16,6 @@
  * file, /dev/zero) from eating memory. */
 #define MAX_CONFIG_FILE_BYTES (16u << 20)
 
-
 /* ---- The property list ---- */
 
 runnel_config_t *runnel_config_new(void)
@@ -188,13 +187,21 @@ static int unescape(const char *s, size_t n, char **out, const char **why)
             dst[len++] = s[i];
             continue;
         }
-        if (++i == n)   /* a lone trailing backslash: the line reader already dropped it */
+        if (++i == n) /* a lone trailing backslash: the line reader already dropped it */
             break;
         switch (s[i]) {
-        case 't': dst[len++] = '\t'; break;
-        case 'n': dst[len++] = '\n'; break;
-        case 'r': dst[len++] = '\r'; break;
-        case 'f': dst[len++] = '\f'; break;
+        case 't':
+            dst[len++] = '\t';
+            break;
+        case 'n':
+            dst[len++] = '\n';
+            break;
+        case 'r':
+            dst[len++] = '\r';
+            break;
+        case 'f':
+            dst[len++] = '\f';
+            break;
         case 'u': {
             long cp = read_u4(s, n, i + 1);
             if (cp < 0) {
@@ -212,7 +219,8 @@ static int unescape(const char *s, size_t n, char **out, const char **why)
             }
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 /* Java strings are UTF-16, so characters beyond the BMP arrive as two escapes. */
-                long low = (n - i > 2 && s[i + 1] == '\\' && s[i + 2] == 'u') ? read_u4(s, n, i + 3) : -1;
+                long low =
+                    (n - i > 2 && s[i + 1] == '\\' && s[i + 2] == 'u') ? read_u4(s, n, i + 3) : -1;
                 if (low < 0xdc00 || low > 0xdfff) {
                     *why = "unpaired surrogate in \\u escape";
                     goto fail;
@@ -223,7 +231,7 @@ static int unescape(const char *s, size_t n, char **out, const char **why)
             len += put_utf8(dst + len, (unsigned long)cp);
             break;
         }
-        default:   /* \\, \=, \:, \#, \!, \ and any other character stand for themselves */
+        default: /* \\, \=, \:, \#, \!, \ and any other character stand for themselves */
             dst[len++] = s[i];
             break;
         }
@@ -308,7 +316,7 @@ int rn_props_parse(runnel_config_t *config, const char *text, size_t len, char *
             lineno++;
             continue;
         }
-        if (*p == '#' || *p == '!') {   /* a comment line never continues, even after a '\' */
+        if (*p == '#' || *p == '!') { /* a comment line never continues, even after a '\' */
             while (p < end && *p != '\n' && *p != '\r')
                 p++;
             continue;
@@ -343,9 +351,9 @@ int rn_props_parse(runnel_config_t *config, const char *text, size_t len, char *
             backslash = c == '\\' ? !backslash : false;
             p++;
         }
-        if (p == end && backslash)   /* continued past the end of the text, as Java allows */
+        if (p == end && backslash) /* continued past the end of the text, as Java allows */
             buf.len--;
-        if (buf.len == 0)   /* nothing but continuation backslashes */
+        if (buf.len == 0) /* nothing but continuation backslashes */
             continue;
         if ((rc = parse_logical_line(config, buf.ptr, buf.len, first_line, err, errlen)) != 0)
             goto done;
@@ -374,7 +382,8 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
     for (;;) {
         if (len == cap) {
             if (cap == MAX_CONFIG_FILE_BYTES) {
-                rn_config_set_err(err, errlen, "%s: larger than %u bytes", path, MAX_CONFIG_FILE_BYTES);
+                rn_config_set_err(err, errlen, "%s: larger than %u bytes", path,
+                                  MAX_CONFIG_FILE_BYTES);
                 rc = RN_ECONFIG;
                 goto done;
             }
@@ -415,7 +424,7 @@ int runnel_config_load(runnel_config_t *config, const char *path, char *err, siz
         rn_prop_t *prop = &scratch->props[i];
         if ((rc = set_owned(config, prop->key, prop->value)) != 0)
             rn_config_set_err(err, errlen, "%s: out of memory", path);
-        prop->key = prop->value = NULL;   /* moved, or freed by set_owned */
+        prop->key = prop->value = NULL; /* moved, or freed by set_owned */
     }
     runnel_config_free(scratch);
 done:

@@ -28,7 +28,7 @@ struct rn_coord {
     rn_store_t *store;
     rn_groups_t *groups;
     rn_offsets_t *offsets;
-    _Atomic int64_t now_ms;      /* the last time given to open or tick; relaxed: a clock reading */
+    _Atomic int64_t now_ms; /* the last time given to open or tick; relaxed: a clock reading */
 };
 
 typedef struct load {
@@ -60,8 +60,10 @@ static void on_record(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t v
         break;
     }
     if (!ok && ld->bad_records++ < LOG_BAD_RECORDS)
-        rn_log(RN_LOG_WARN, "coord", "%s-%" PRId32 ": skipping a record that does not parse (key version %d, %zu "
-               "key bytes, %zu value bytes)", RN_STORE_TOPIC, partition, version, key.len, value.len);
+        rn_log(RN_LOG_WARN, "coord",
+               "%s-%" PRId32 ": skipping a record that does not parse (key version %d, %zu "
+               "key bytes, %zu value bytes)",
+               RN_STORE_TOPIC, partition, version, key.len, value.len);
 }
 
 int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out)
@@ -76,18 +78,19 @@ int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, r
     coord->offsets = rn_offsets_new(cfg, coord->store);
     load_t ld = { .coord = coord };
     rn_store_stats_t stats;
-    int64_t started = rn_clock_mono_ms();   /* the load alone: creating the topic is logged apart */
+    int64_t started = rn_clock_mono_ms(); /* the load alone: creating the topic is logged apart */
     if ((rc = rn_store_load(coord->store, on_record, &ld, &stats)) != 0) {
         rn_log(RN_LOG_ERROR, "coord", "cannot read %s: %s", RN_STORE_TOPIC, strerror(-rc));
         goto fail_maps;
     }
     rn_log(RN_LOG_INFO, "coord",
-           "loaded %s in %" PRId64 " ms: %" PRId64 " records in %" PRId64 " batches (%" PRId64 " bytes) from %" PRId32
-           " partitions; %" PRId64 " offset commits (%zu offsets kept), %" PRId64 " group records, %" PRId64
+           "loaded %s in %" PRId64 " ms: %" PRId64 " records in %" PRId64 " batches (%" PRId64
+           " bytes) from %" PRId32 " partitions; %" PRId64
+           " offset commits (%zu offsets kept), %" PRId64 " group records, %" PRId64
            " other records skipped, %" PRId64 " bad records, %" PRId32 " partitions stopped early",
            RN_STORE_TOPIC, rn_clock_mono_ms() - started, stats.records, stats.batches, stats.bytes,
-           rn_store_partitions(coord->store), ld.offset_records, rn_offsets_count(coord->offsets), ld.group_records,
-           ld.other_records, ld.bad_records, stats.bad_partitions);
+           rn_store_partitions(coord->store), ld.offset_records, rn_offsets_count(coord->offsets),
+           ld.group_records, ld.other_records, ld.bad_records, stats.bad_partitions);
     *out = coord;
     return 0;
 fail_maps:
@@ -139,6 +142,15 @@ int64_t rn_coord_now(rn_coord_t *coord)
     return atomic_load_explicit(&coord->now_ms, memory_order_relaxed);
 }
 
-rn_store_t *rn_coord_store(rn_coord_t *coord) { return coord->store; }
-rn_groups_t *rn_coord_groups(rn_coord_t *coord) { return coord->groups; }
-rn_offsets_t *rn_coord_offsets(rn_coord_t *coord) { return coord->offsets; }
+rn_store_t *rn_coord_store(rn_coord_t *coord)
+{
+    return coord->store;
+}
+rn_groups_t *rn_coord_groups(rn_coord_t *coord)
+{
+    return coord->groups;
+}
+rn_offsets_t *rn_coord_offsets(rn_coord_t *coord)
+{
+    return coord->offsets;
+}

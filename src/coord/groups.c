@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord/groups_internal.h"
 #include "config/config.h"
+#include "coord/groups_internal.h"
 #include "coord/store.h"
 #include "util/err.h"
 #include "util/logging.h"
@@ -132,11 +132,16 @@ void rn_groups_destroy(rn_groups_t *groups, rn_group_t *g)
 const char *rn_groups_state_name(rn_group_state_t state)
 {
     switch (state) {
-    case RN_GROUP_EMPTY: return "Empty";
-    case RN_GROUP_PREPARING_REBALANCE: return "PreparingRebalance";
-    case RN_GROUP_COMPLETING_REBALANCE: return "CompletingRebalance";
-    case RN_GROUP_STABLE: return "Stable";
-    case RN_GROUP_DEAD: return "Dead";
+    case RN_GROUP_EMPTY:
+        return "Empty";
+    case RN_GROUP_PREPARING_REBALANCE:
+        return "PreparingRebalance";
+    case RN_GROUP_COMPLETING_REBALANCE:
+        return "CompletingRebalance";
+    case RN_GROUP_STABLE:
+        return "Stable";
+    case RN_GROUP_DEAD:
+        return "Dead";
     }
     return "Dead";
 }
@@ -150,7 +155,8 @@ void rn_groups_transition(rn_groups_t *groups, rn_group_t *g, rn_group_state_t s
 
 /* ---- lifecycle and the clock ---- */
 
-static int store_write(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms)
+static int store_write(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value,
+                       int64_t now_ms)
 {
     return rn_store_append(ctx, group_id, key, value, now_ms);
 }
@@ -207,8 +213,9 @@ void rn_groups_run_deadlines(rn_groups_t *groups, rn_group_t *g)
     int64_t now = groups->now_ms;
     for (size_t i = g->npending; i-- > 0;) {
         if (i < g->npending && g->pending[i].deadline_ms <= now) {
-            rn_log(RN_LOG_INFO, "coord", "group %s: pending member %s removed after its session timeout",
-                   g->group_id.ptr, g->pending[i].member_id.ptr);
+            rn_log(RN_LOG_INFO, "coord",
+                   "group %s: pending member %s removed after its session timeout", g->group_id.ptr,
+                   g->pending[i].member_id.ptr);
             rn_groups_remove_pending_and_update(groups, g, i);
         }
     }
@@ -227,8 +234,10 @@ void rn_groups_run_deadlines(rn_groups_t *groups, rn_group_t *g)
             i++;
             continue;
         }
-        rn_log(RN_LOG_INFO, "coord", "group %s: member %s removed: %s", g->group_id.ptr, m->member_id.ptr,
-               m->is_new ? "its JoinGroup was not answered within 5 minutes" : "session timeout expired");
+        rn_log(RN_LOG_INFO, "coord", "group %s: member %s removed: %s", g->group_id.ptr,
+               m->member_id.ptr,
+               m->is_new ? "its JoinGroup was not answered within 5 minutes"
+                         : "session timeout expired");
         rn_groups_remove_member_and_update(groups, g, m);
         i = 0;
     }
@@ -272,8 +281,10 @@ static void queue(rn_groups_t *groups, rn_str_t group_id, const rn_group_t *g)
     rn_groups_key_encode(&w->key, group_id);
     if (g != NULL)
         rn_groups_value_encode(&w->value, g, groups->now_ms);
-    if (!rn_ostr_set(&w->group_id, group_id.ptr, group_id.len, false) || w->key.failed || w->value.failed) {
-        rn_log(RN_LOG_WARN, "coord", "group %.*s: out of memory encoding its metadata; not persisted",
+    if (!rn_ostr_set(&w->group_id, group_id.ptr, group_id.len, false) || w->key.failed ||
+        w->value.failed) {
+        rn_log(RN_LOG_WARN, "coord",
+               "group %.*s: out of memory encoding its metadata; not persisted",
                (int)(group_id.len > 200 ? 200 : group_id.len), group_id.ptr);
         rn_ostr_clear(&w->group_id);
         rn_outbuf_deinit(&w->key);
@@ -328,11 +339,14 @@ void rn_groups_flush(rn_groups_t *groups)
             rn_groups_write_t *w = batch;
             batch = w->next;
             rn_bytes_t key = { w->key.data, w->key.len };
-            rn_bytes_t value = w->tombstone ? (rn_bytes_t){ NULL, 0 } : (rn_bytes_t){ w->value.data, w->value.len };
-            int rc = groups->write(groups->write_ctx, rn_ostr_view(w->group_id), key, value, w->now_ms);
+            rn_bytes_t value = w->tombstone ? (rn_bytes_t){ NULL, 0 }
+                                            : (rn_bytes_t){ w->value.data, w->value.len };
+            int rc =
+                groups->write(groups->write_ctx, rn_ostr_view(w->group_id), key, value, w->now_ms);
             if (rc != 0)
-                rn_log(RN_LOG_WARN, "coord", "group %s: cannot write its %s to " RN_STORE_TOPIC ": %s",
-                       w->group_id.ptr, w->tombstone ? "tombstone" : "metadata", strerror(rc < 0 ? -rc : rc));
+                rn_log(RN_LOG_WARN, "coord",
+                       "group %s: cannot write its %s to " RN_STORE_TOPIC ": %s", w->group_id.ptr,
+                       w->tombstone ? "tombstone" : "metadata", strerror(rc < 0 ? -rc : rc));
             rn_ostr_clear(&w->group_id);
             rn_outbuf_deinit(&w->key);
             rn_outbuf_deinit(&w->value);
@@ -369,10 +383,12 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
         /* Members are not restored: they must join again after a restart, and the group keeps
          * its generation so that commits from before the restart are told apart. */
         g->generation = v.generation;
-        ok = rn_ostr_set(&g->protocol_type, v.protocol_type.ptr, v.protocol_type.len, v.protocol_type.len == 0);
+        ok = rn_ostr_set(&g->protocol_type, v.protocol_type.ptr, v.protocol_type.len,
+                         v.protocol_type.len == 0);
         rn_ostr_clear(&g->protocol_name);
         g->state = g->previous_state = RN_GROUP_EMPTY;
-        g->state_timestamp = v.current_state_timestamp >= 0 ? v.current_state_timestamp : groups->now_ms;
+        g->state_timestamp =
+            v.current_state_timestamp >= 0 ? v.current_state_timestamp : groups->now_ms;
     }
     pthread_mutex_unlock(&groups->lock);
     return ok;
@@ -381,7 +397,7 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
 /* ---- calls that read or remove groups ---- */
 
 rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
-                               rn_str_t group_instance_id, int32_t generation)
+                                 rn_str_t group_instance_id, int32_t generation)
 {
     rn_kerr_t err = 0;
     pthread_mutex_lock(&groups->lock);
@@ -397,7 +413,7 @@ rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_
         if (err == 0 && generation != g->generation)
             err = RN_KERR_ILLEGAL_GENERATION;
     } else if (g->state != RN_GROUP_EMPTY) {
-        err = RN_KERR_UNKNOWN_MEMBER_ID;   /* only members commit to a group that has them */
+        err = RN_KERR_UNKNOWN_MEMBER_ID; /* only members commit to a group that has them */
     }
     if (err == 0 && g != NULL && g->state == RN_GROUP_COMPLETING_REBALANCE)
         err = RN_KERR_REBALANCE_IN_PROGRESS;
@@ -424,7 +440,8 @@ static bool removable(const rn_group_t *g)
     return g->state == RN_GROUP_EMPTY && g->nmembers == 0 && g->npending == 0;
 }
 
-void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, rn_str_t group_id), void *ctx)
+void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, rn_str_t group_id),
+                            void *ctx)
 {
     pthread_mutex_lock(&groups->lock);
     if (groups->now_ms < groups->next_sweep_ms) {
@@ -447,7 +464,8 @@ void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, 
             pthread_mutex_lock(&groups->lock);
             rn_group_t *g = rn_groups_find(groups, rn_ostr_view(ids[i]));
             if (g != NULL && removable(g)) {
-                rn_log(RN_LOG_INFO, "coord", "group %s: empty and without offsets; removed", ids[i].ptr);
+                rn_log(RN_LOG_INFO, "coord", "group %s: empty and without offsets; removed",
+                       ids[i].ptr);
                 rn_groups_queue_tombstone(groups, rn_ostr_view(ids[i]));
                 rn_groups_destroy(groups, g);
             }
@@ -459,7 +477,8 @@ void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, 
     rn_groups_flush(groups);
 }
 
-int rn_groups_describe(rn_groups_t *groups, rn_str_t group_id, rn_arena_t *arena, rn_groups_description_t *out)
+int rn_groups_describe(rn_groups_t *groups, rn_str_t group_id, rn_arena_t *arena,
+                       rn_groups_description_t *out)
 {
     bool oom = false;
     memset(out, 0, sizeof *out);
@@ -475,20 +494,23 @@ int rn_groups_describe(rn_groups_t *groups, rn_str_t group_id, rn_arena_t *arena
             out->protocol_type = rn_groups_arena_str(arena, rn_ostr_view(g->protocol_type), &oom);
         if (stable)
             out->protocol_data = rn_groups_arena_str(arena, rn_ostr_view(g->protocol_name), &oom);
-        out->members = rn_arena_try_alloc_array(arena, rn_groups_described_member_t, g->nmembers ? g->nmembers : 1);
+        out->members = rn_arena_try_alloc_array(arena, rn_groups_described_member_t,
+                                                g->nmembers ? g->nmembers : 1);
         oom |= out->members == NULL;
         for (size_t i = 0; !oom && i < g->nmembers; i++) {
             const rn_group_member_t *m = g->members[i];
             rn_groups_described_member_t *d = &out->members[i];
             d->member_id = rn_groups_arena_str(arena, rn_ostr_view(m->member_id), &oom);
-            d->group_instance_id = rn_groups_arena_str(arena, rn_ostr_view(m->group_instance_id), &oom);
+            d->group_instance_id =
+                rn_groups_arena_str(arena, rn_ostr_view(m->group_instance_id), &oom);
             d->client_id = rn_groups_arena_str(arena, rn_ostr_view(m->client_id), &oom);
             d->client_host = rn_groups_arena_str(arena, rn_ostr_view(m->client_host), &oom);
             d->metadata = d->assignment = (rn_bytes_t){ (const uint8_t *)"", 0 };
             /* Kafka shows metadata and assignment only for a Stable group. */
             for (size_t p = 0; stable && p < m->nprotocols; p++)
                 if (rn_ostr_eq(m->protocols[p].name, rn_ostr_view(g->protocol_name)))
-                    d->metadata = rn_groups_arena_bytes(arena, rn_ostr_bytes(m->protocols[p].metadata), &oom);
+                    d->metadata =
+                        rn_groups_arena_bytes(arena, rn_ostr_bytes(m->protocols[p].metadata), &oom);
             if (stable && m->assignment.ptr != NULL)
                 d->assignment = rn_groups_arena_bytes(arena, rn_ostr_bytes(m->assignment), &oom);
         }
@@ -502,17 +524,19 @@ int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t 
 {
     bool oom = false;
     pthread_mutex_lock(&groups->lock);
-    rn_groups_overview_t *items = rn_arena_try_alloc_array(arena, rn_groups_overview_t,
-                                                            groups->map.count ? groups->map.count : 1);
+    rn_groups_overview_t *items =
+        rn_arena_try_alloc_array(arena, rn_groups_overview_t,
+                                 groups->map.count ? groups->map.count : 1);
     size_t k = 0;
     oom = items == NULL;
     rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
     for (rn_hmap_node_t *node; !oom && (node = rn_hmap_iter_next(&it)) != NULL;) {
         rn_group_t *g = rn_container_of(node, rn_group_t, node);
         items[k].group_id = rn_groups_arena_str(arena, rn_ostr_view(g->group_id), &oom);
-        items[k].protocol_type = g->protocol_type.ptr != NULL
-                                     ? rn_groups_arena_str(arena, rn_ostr_view(g->protocol_type), &oom)
-                                     : (rn_str_t){ "", 0 };
+        items[k].protocol_type =
+            g->protocol_type.ptr != NULL
+                ? rn_groups_arena_str(arena, rn_ostr_view(g->protocol_type), &oom)
+                : (rn_str_t){ "", 0 };
         items[k].state = rn_groups_state_name(g->state);
         k++;
     }

@@ -55,14 +55,15 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
  * is CompletingRebalance), FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
  * as in Kafka. */
 rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
-                               rn_str_t group_instance_id, int32_t generation);
+                                 rn_str_t group_instance_id, int32_t generation);
 /* True when the group does not exist or is Empty (offsets retention may apply). */
 bool rn_groups_is_empty(rn_groups_t *groups, rn_str_t group_id);
 /* Removes Empty groups that have no committed offsets (`has_offsets` says, called without the
  * groups lock), writing their tombstones, as Kafka's periodic cleanup does; a group that was
  * joined meanwhile stays. Meant for the coordinator's tick after rn_offsets_expire; cheap to
  * call often (it looks at most once a minute of the groups' clock). */
-void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, rn_str_t group_id), void *ctx);
+void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, rn_str_t group_id),
+                            void *ctx);
 
 /* ---- handler-facing calls ---- */
 
@@ -79,26 +80,26 @@ void rn_groups_remove_empty(rn_groups_t *groups, bool (*has_offsets)(void *ctx, 
 typedef struct rn_groups_member_meta {
     rn_str_t member_id;
     rn_str_t group_instance_id;
-    rn_bytes_t metadata;         /* the member's metadata for the chosen protocol */
+    rn_bytes_t metadata; /* the member's metadata for the chosen protocol */
 } rn_groups_member_meta_t;
 
 typedef struct rn_groups_join_result {
     rn_kerr_t error_code;
-    int32_t generation_id;       /* -1 on error */
-    rn_str_t protocol_type;      /* null on error */
-    rn_str_t protocol_name;      /* null on error or when the group has none */
+    int32_t generation_id;  /* -1 on error */
+    rn_str_t protocol_type; /* null on error */
+    rn_str_t protocol_name; /* null on error or when the group has none */
     rn_str_t leader;
-    rn_str_t member_id;          /* the member's id; the one to rejoin with for MEMBER_ID_REQUIRED */
-    bool skip_assignment;        /* v9+: a static leader that rejoined a Stable group */
-    rn_groups_member_meta_t *members;   /* for the leader: every member; else NULL */
+    rn_str_t member_id;   /* the member's id; the one to rejoin with for MEMBER_ID_REQUIRED */
+    bool skip_assignment; /* v9+: a static leader that rejoined a Stable group */
+    rn_groups_member_meta_t *members; /* for the leader: every member; else NULL */
     int32_t nmembers;
 } rn_groups_join_result_t;
 
 typedef struct rn_groups_sync_result {
     rn_kerr_t error_code;
-    rn_str_t protocol_type;      /* null on error */
+    rn_str_t protocol_type; /* null on error */
     rn_str_t protocol_name;
-    rn_bytes_t assignment;       /* empty on error */
+    rn_bytes_t assignment; /* empty on error */
 } rn_groups_sync_result_t;
 
 /* A request that may wait. The caller owns the storage (embedded in its parked request) and
@@ -113,7 +114,7 @@ struct rn_groups_waiter {
      * it may only wake the request's loop (rn_parked_wake). */
     void (*wake)(rn_groups_waiter_t *w);
     /* Private. */
-    void *member;                /* the member whose join or sync it waits for */
+    void *member; /* the member whose join or sync it waits for */
     bool armed, done;
     rn_groups_join_result_t join;
     rn_groups_sync_result_t sync;
@@ -126,15 +127,15 @@ typedef struct rn_groups_protocol {
 
 /* A JoinGroup. Every view is borrowed for the call only. */
 typedef struct rn_groups_join_args {
-    int16_t version;             /* v4+: a new dynamic member gets MEMBER_ID_REQUIRED; v9+: skip_assignment */
+    int16_t version; /* v4+: a new dynamic member gets MEMBER_ID_REQUIRED; v9+: skip_assignment */
     rn_str_t group_id;
-    rn_str_t member_id;          /* empty: a new member */
-    rn_str_t group_instance_id;  /* ptr NULL: dynamic member */
+    rn_str_t member_id;         /* empty: a new member */
+    rn_str_t group_instance_id; /* ptr NULL: dynamic member */
     rn_str_t protocol_type;
     rn_str_t client_id;
-    rn_str_t client_host;        /* as Kafka shows it: "/127.0.0.1" */
+    rn_str_t client_host; /* as Kafka shows it: "/127.0.0.1" */
     int32_t session_timeout_ms;
-    int32_t rebalance_timeout_ms;   /* v0: the session timeout */
+    int32_t rebalance_timeout_ms; /* v0: the session timeout */
     const rn_groups_protocol_t *protocols;
     size_t nprotocols;
 } rn_groups_join_args_t;
@@ -142,7 +143,8 @@ typedef struct rn_groups_join_args {
 /* Joins (Kafka's GroupCoordinator rules; see groups_join.c). Returns true when the answer is in
  * w->join now. Otherwise the member waits for the rebalance: the caller parks for *wait_ms, then
  * calls rn_groups_arm; w->wake runs when the answer is in. Owner: the request's loop. */
-bool rn_groups_join(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w, uint64_t *wait_ms);
+bool rn_groups_join(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w,
+                    uint64_t *wait_ms);
 
 typedef struct rn_groups_assignment {
     rn_str_t member_id;
@@ -153,16 +155,17 @@ typedef struct rn_groups_sync_args {
     rn_str_t group_id;
     int32_t generation_id;
     rn_str_t member_id;
-    rn_str_t group_instance_id;  /* ptr NULL: none */
-    rn_str_t protocol_type;      /* v5; ptr NULL: not checked */
-    rn_str_t protocol_name;      /* v5; ptr NULL: not checked */
-    const rn_groups_assignment_t *assignments;   /* the leader's; others send none */
+    rn_str_t group_instance_id;                /* ptr NULL: none */
+    rn_str_t protocol_type;                    /* v5; ptr NULL: not checked */
+    rn_str_t protocol_name;                    /* v5; ptr NULL: not checked */
+    const rn_groups_assignment_t *assignments; /* the leader's; others send none */
     size_t nassignments;
 } rn_groups_sync_args_t;
 
 /* SyncGroup: as rn_groups_join, with the answer in w->sync. A follower waits for the leader's
  * assignment; the leader's SyncGroup answers everyone. */
-bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w, uint64_t *wait_ms);
+bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w,
+                    uint64_t *wait_ms);
 
 /* After parking a waiter: true when its answer already came (answer now and unpark); else from
  * now on w->wake runs when it comes. */
@@ -174,18 +177,18 @@ bool rn_groups_wait_end(rn_groups_t *groups, rn_groups_waiter_t *w, bool give_up
 
 /* Heartbeat: 0, INVALID_GROUP_ID, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION or
  * REBALANCE_IN_PROGRESS (the member must rejoin). Resets the member's session deadline. */
-rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
-                            int32_t generation_id);
+rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
+                              rn_str_t group_instance_id, int32_t generation_id);
 
 /* LeaveGroup for `n` members (v0-v2 send one, with a null instance id). An empty member id with
  * an instance id removes that static member. Fills errors[i] per member and returns the
  * top-level error (INVALID_GROUP_ID, else 0). The rest of the group rebalances. */
 typedef struct rn_groups_leaver {
     rn_str_t member_id;
-    rn_str_t group_instance_id;  /* ptr NULL: none */
+    rn_str_t group_instance_id; /* ptr NULL: none */
 } rn_groups_leaver_t;
-rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
-                        rn_kerr_t *errors);
+rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members,
+                          size_t n, rn_kerr_t *errors);
 
 /* DescribeGroups for one group, copied into `arena`. A group this room does not know is
  * described as Kafka does before v6: state "Dead", empty protocol type and protocol, no members,
@@ -201,19 +204,20 @@ typedef struct rn_groups_described_member {
 } rn_groups_described_member_t;
 typedef struct rn_groups_description {
     bool found;
-    const char *state;           /* static: "Empty", "PreparingRebalance", ... */
+    const char *state; /* static: "Empty", "PreparingRebalance", ... */
     rn_str_t protocol_type;
-    rn_str_t protocol_data;      /* the chosen protocol when Stable, else "" */
+    rn_str_t protocol_data; /* the chosen protocol when Stable, else "" */
     rn_groups_described_member_t *members;
     size_t nmembers;
 } rn_groups_description_t;
-int rn_groups_describe(rn_groups_t *groups, rn_str_t group_id, rn_arena_t *arena, rn_groups_description_t *out);
+int rn_groups_describe(rn_groups_t *groups, rn_str_t group_id, rn_arena_t *arena,
+                       rn_groups_description_t *out);
 
 /* ListGroups: every group this room knows, copied into `arena`. 0 or RN_ENOMEM. */
 typedef struct rn_groups_overview {
     rn_str_t group_id;
-    rn_str_t protocol_type;      /* "" when none */
-    const char *state;           /* static */
+    rn_str_t protocol_type; /* "" when none */
+    const char *state;      /* static */
 } rn_groups_overview_t;
 int rn_groups_list(rn_groups_t *groups, rn_arena_t *arena, rn_groups_overview_t **out, size_t *n);
 

@@ -38,7 +38,7 @@ typedef struct rn_ostr {
 
 typedef struct rn_group_protocol {
     rn_ostr_t name;
-    rn_ostr_t metadata;          /* bytes */
+    rn_ostr_t metadata; /* bytes */
 } rn_group_protocol_t;
 
 typedef struct rn_group_member {
@@ -47,26 +47,26 @@ typedef struct rn_group_member {
     rn_ostr_t client_id;
     rn_ostr_t client_host;
     rn_ostr_t protocol_type;
-    rn_group_protocol_t *protocols;   /* in the member's order of preference */
+    rn_group_protocol_t *protocols; /* in the member's order of preference */
     size_t nprotocols;
-    rn_ostr_t assignment;        /* bytes; ptr NULL: none yet */
+    rn_ostr_t assignment; /* bytes; ptr NULL: none yet */
     int32_t session_timeout_ms;
     int32_t rebalance_timeout_ms;
-    int64_t deadline_ms;         /* session expiry; RN_GROUPS_NO_DEADLINE while waiting in a rebalance */
-    bool is_new;                 /* joined during the current rebalance */
-    bool pending_sync;           /* got its JoinGroup answer, has not sent SyncGroup yet */
-    rn_groups_waiter_t *join_waiter;   /* a parked JoinGroup: the member "awaits join" */
-    rn_groups_waiter_t *sync_waiter;   /* a parked SyncGroup */
+    int64_t deadline_ms; /* session expiry; RN_GROUPS_NO_DEADLINE while waiting in a rebalance */
+    bool is_new;         /* joined during the current rebalance */
+    bool pending_sync;   /* got its JoinGroup answer, has not sent SyncGroup yet */
+    rn_groups_waiter_t *join_waiter; /* a parked JoinGroup: the member "awaits join" */
+    rn_groups_waiter_t *sync_waiter; /* a parked SyncGroup */
 } rn_group_member_t;
 
 typedef struct rn_group_pending {
-    rn_ostr_t member_id;         /* handed out with MEMBER_ID_REQUIRED */
+    rn_ostr_t member_id; /* handed out with MEMBER_ID_REQUIRED */
     int64_t deadline_ms;
 } rn_group_pending_t;
 
 typedef struct rn_group rn_group_t;
 struct rn_group {
-    rn_hmap_node_t node;         /* in groups->map, keyed by group_id */
+    rn_hmap_node_t node; /* in groups->map, keyed by group_id */
     rn_ostr_t group_id;
     rn_group_state_t state, previous_state;
     int64_t state_timestamp;
@@ -100,12 +100,13 @@ struct rn_groups_write {
 };
 
 /* Where queued records go: the store (rn_store_append), or a unit test's recorder. */
-typedef int (*rn_groups_write_fn)(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms);
+typedef int (*rn_groups_write_fn)(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value,
+                                  int64_t now_ms);
 
 struct rn_groups {
-    pthread_mutex_t lock;        /* guards everything below but the settings */
+    pthread_mutex_t lock; /* guards everything below but the settings */
     int64_t now_ms;
-    int64_t next_sweep_ms;       /* rn_groups_remove_empty's next look */
+    int64_t next_sweep_ms; /* rn_groups_remove_empty's next look */
     /* Settings, fixed at creation. */
     int32_t initial_delay_ms, min_session_ms, max_session_ms;
     rn_groups_write_fn write;
@@ -125,16 +126,22 @@ void rn_groups_set_writer(rn_groups_t *groups, rn_groups_write_fn fn, void *ctx)
 /* ---- groups.c ---- */
 bool rn_ostr_set(rn_ostr_t *dst, const void *ptr, size_t len, bool null);
 void rn_ostr_clear(rn_ostr_t *s);
-static inline rn_str_t rn_ostr_view(rn_ostr_t s) { return (rn_str_t){ s.ptr, s.len }; }
-static inline rn_bytes_t rn_ostr_bytes(rn_ostr_t s) { return (rn_bytes_t){ (const uint8_t *)s.ptr, s.len }; }
+static inline rn_str_t rn_ostr_view(rn_ostr_t s)
+{
+    return (rn_str_t){ s.ptr, s.len };
+}
+static inline rn_bytes_t rn_ostr_bytes(rn_ostr_t s)
+{
+    return (rn_bytes_t){ (const uint8_t *)s.ptr, s.len };
+}
 bool rn_ostr_eq(rn_ostr_t a, rn_str_t b);
 /* A copy of `s` (or of bytes) in `arena`; null stays null. Sets *oom when the arena says no. */
 rn_str_t rn_groups_arena_str(rn_arena_t *arena, rn_str_t s, bool *oom);
 rn_bytes_t rn_groups_arena_bytes(rn_arena_t *arena, rn_bytes_t b, bool *oom);
 
 rn_group_t *rn_groups_find(rn_groups_t *groups, rn_str_t group_id);
-rn_group_t *rn_groups_create(rn_groups_t *groups, rn_str_t group_id);   /* NULL on ENOMEM */
-void rn_groups_destroy(rn_groups_t *groups, rn_group_t *g);             /* unlinks and frees */
+rn_group_t *rn_groups_create(rn_groups_t *groups, rn_str_t group_id); /* NULL on ENOMEM */
+void rn_groups_destroy(rn_groups_t *groups, rn_group_t *g);           /* unlinks and frees */
 const char *rn_groups_state_name(rn_group_state_t state);
 void rn_groups_transition(rn_groups_t *groups, rn_group_t *g, rn_group_state_t state);
 /* Fires the group's due deadlines. */
@@ -166,12 +173,15 @@ bool rn_groups_all_joined(const rn_group_t *g);
 rn_kerr_t rn_groups_validate_member(rn_group_t *g, rn_str_t member_id, rn_str_t group_instance_id);
 /* Answers a JoinGroup. On success (error 0) the generation, protocol type and name come from
  * `g`; `with_members` gives the member list (the leader's answer). */
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
-                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
+void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w,
+                            rn_kerr_t error, rn_str_t member_id, rn_str_t leader, bool with_members,
+                            bool skip_assignment);
 /* The same for the member's parked JoinGroup, if it has one. */
-void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, rn_kerr_t error,
-                           rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment);
-void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error, rn_str_t member_id);
+void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m,
+                           rn_kerr_t error, rn_str_t member_id, rn_str_t leader, bool with_members,
+                           bool skip_assignment);
+void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error,
+                                 rn_str_t member_id);
 /* Makes `w` the member's parked JoinGroup (an older one still parked is answered first). */
 void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w);
 /* Appends the member (the first one sets the group's protocol type and leads). False on ENOMEM. */
@@ -191,8 +201,8 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g);
 void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g);
 
 /* ---- groups_sync.c ---- */
-void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
-                            rn_bytes_t assignment);
+void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w,
+                            rn_kerr_t error, rn_bytes_t assignment);
 /* Kafka's resetAndPropagateAssignmentWithError (CompletingRebalance only). */
 void rn_groups_reset_assignments(rn_groups_t *groups, rn_group_t *g, rn_kerr_t error);
 /* The sync deadline fired: members that never sent SyncGroup are removed. */
@@ -218,11 +228,11 @@ typedef struct rn_groups_value {
     int16_t version;
     rn_str_t protocol_type;
     int32_t generation;
-    rn_str_t protocol;           /* ptr NULL: null */
+    rn_str_t protocol; /* ptr NULL: null */
     rn_str_t leader;
     int64_t current_state_timestamp;
     int32_t nmembers;
-    rn_groups_value_member_t *members;   /* in the decode's arena; NULL when none was given */
+    rn_groups_value_member_t *members; /* in the decode's arena; NULL when none was given */
 } rn_groups_value_t;
 
 void rn_groups_key_encode(rn_outbuf_t *w, rn_str_t group_id);

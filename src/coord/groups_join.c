@@ -53,11 +53,12 @@ void rn_groups_prepare_rebalance(rn_groups_t *groups, rn_group_t *g)
         g->join_initial = true;
         g->new_member_added = false;
         g->initial_delay_ms = groups->initial_delay_ms;
-        g->initial_remaining_ms = timeout > groups->initial_delay_ms ? timeout - groups->initial_delay_ms : 0;
+        g->initial_remaining_ms =
+            timeout > groups->initial_delay_ms ? timeout - groups->initial_delay_ms : 0;
         g->join_deadline_ms = groups->now_ms + groups->initial_delay_ms;
     }
-    rn_log(RN_LOG_INFO, "coord", "group %s: preparing to rebalance from %s, generation %" PRId32, g->group_id.ptr,
-           rn_groups_state_name(g->state), g->generation);
+    rn_log(RN_LOG_INFO, "coord", "group %s: preparing to rebalance from %s, generation %" PRId32,
+           g->group_id.ptr, rn_groups_state_name(g->state), g->generation);
     rn_groups_transition(groups, g, RN_GROUP_PREPARING_REBALANCE);
     if (initial)
         return;
@@ -71,7 +72,8 @@ void rn_groups_prepare_rebalance(rn_groups_t *groups, rn_group_t *g)
 
 void rn_groups_maybe_prepare_or_complete(rn_groups_t *groups, rn_group_t *g)
 {
-    if (g->state == RN_GROUP_STABLE || g->state == RN_GROUP_COMPLETING_REBALANCE || g->state == RN_GROUP_EMPTY)
+    if (g->state == RN_GROUP_STABLE || g->state == RN_GROUP_COMPLETING_REBALANCE ||
+        g->state == RN_GROUP_EMPTY)
         rn_groups_prepare_rebalance(groups, g);
     else
         rn_groups_maybe_complete_join(groups, g);
@@ -80,7 +82,8 @@ void rn_groups_maybe_prepare_or_complete(rn_groups_t *groups, rn_group_t *g)
 void rn_groups_maybe_complete_join(rn_groups_t *groups, rn_group_t *g)
 {
     /* The initial rebalance ends only with its delay, however fast the members are. */
-    if (g->state == RN_GROUP_PREPARING_REBALANCE && rn_groups_all_joined(g) && g->previous_state != RN_GROUP_EMPTY)
+    if (g->state == RN_GROUP_PREPARING_REBALANCE && rn_groups_all_joined(g) &&
+        g->previous_state != RN_GROUP_EMPTY)
         rn_groups_complete_join(groups, g);
 }
 
@@ -94,8 +97,8 @@ static bool elect_joined_leader(rn_group_t *g)
         return true;
     for (size_t i = 0; i < g->nmembers; i++) {
         if (g->members[i]->join_waiter != NULL) {
-            rn_log(RN_LOG_INFO, "coord", "group %s: leader %s did not rejoin; %s leads", g->group_id.ptr,
-                   g->leader->member_id.ptr, g->members[i]->member_id.ptr);
+            rn_log(RN_LOG_INFO, "coord", "group %s: leader %s did not rejoin; %s leads",
+                   g->group_id.ptr, g->leader->member_id.ptr, g->members[i]->member_id.ptr);
             g->leader = g->members[i];
             return true;
         }
@@ -117,14 +120,16 @@ static const rn_ostr_t *select_protocol(const rn_group_t *g)
     for (size_t c = 0; c < first->nprotocols; c++) {
         candidate[c] = true;
         for (size_t i = 1; candidate[c] && i < g->nmembers; i++)
-            candidate[c] = rn_groups_member_supports(g->members[i], rn_ostr_view(first->protocols[c].name));
+            candidate[c] =
+                rn_groups_member_supports(g->members[i], rn_ostr_view(first->protocols[c].name));
     }
     for (size_t i = 0; i < g->nmembers; i++) {
         const rn_group_member_t *m = g->members[i];
         for (size_t p = 0; p < m->nprotocols; p++) {
             size_t c = 0;
-            while (c < first->nprotocols && !(candidate[c] && rn_ostr_eq(first->protocols[c].name,
-                                                                          rn_ostr_view(m->protocols[p].name))))
+            while (c < first->nprotocols &&
+                   !(candidate[c] &&
+                     rn_ostr_eq(first->protocols[c].name, rn_ostr_view(m->protocols[p].name))))
                 c++;
             if (c < first->nprotocols) {
                 votes[c]++;
@@ -170,8 +175,8 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g)
     for (size_t i = 0; i < g->nmembers;) {
         rn_group_member_t *m = g->members[i];
         if (m->join_waiter == NULL && m->group_instance_id.ptr == NULL) {
-            rn_log(RN_LOG_INFO, "coord", "group %s: member %s did not rejoin in time; removed", g->group_id.ptr,
-                   m->member_id.ptr);
+            rn_log(RN_LOG_INFO, "coord", "group %s: member %s did not rejoin in time; removed",
+                   g->group_id.ptr, m->member_id.ptr);
             rn_groups_remove_member(groups, g, m);
         } else {
             i++;
@@ -180,7 +185,8 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g)
     if (!elect_joined_leader(g) && g->nmembers > 0) {
         /* Only static members that have not rejoined are left: wait another rebalance timeout,
          * until their sessions expire or they come back. */
-        rn_log(RN_LOG_WARN, "coord", "group %s: no member rejoined; the rebalance goes on", g->group_id.ptr);
+        rn_log(RN_LOG_WARN, "coord", "group %s: no member rejoined; the rebalance goes on",
+               g->group_id.ptr);
         g->join_deadline_ms = groups->now_ms + rn_groups_rebalance_timeout(g);
         return;
     }
@@ -188,7 +194,8 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g)
     if (g->nmembers == 0) {
         rn_ostr_clear(&g->protocol_name);
         rn_groups_transition(groups, g, RN_GROUP_EMPTY);
-        rn_log(RN_LOG_INFO, "coord", "group %s: empty at generation %" PRId32, g->group_id.ptr, g->generation);
+        rn_log(RN_LOG_INFO, "coord", "group %s: empty at generation %" PRId32, g->group_id.ptr,
+               g->generation);
         rn_groups_queue_metadata(groups, g);
         return;
     }
@@ -200,12 +207,15 @@ void rn_groups_complete_join(rn_groups_t *groups, rn_group_t *g)
     rn_ostr_clear(&g->protocol_name);
     g->protocol_name = (rn_ostr_t){ name, protocol->len };
     rn_groups_transition(groups, g, RN_GROUP_COMPLETING_REBALANCE);
-    rn_log(RN_LOG_INFO, "coord", "group %s: generation %" PRId32 " with %zu members, protocol %s, leader %s",
-           g->group_id.ptr, g->generation, g->nmembers, g->protocol_name.ptr, g->leader->member_id.ptr);
+    rn_log(RN_LOG_INFO, "coord",
+           "group %s: generation %" PRId32 " with %zu members, protocol %s, leader %s",
+           g->group_id.ptr, g->generation, g->nmembers, g->protocol_name.ptr,
+           g->leader->member_id.ptr);
     rn_str_t leader = rn_ostr_view(g->leader->member_id);
     for (size_t i = 0; i < g->nmembers; i++) {
         rn_group_member_t *m = g->members[i];
-        rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), leader, m == g->leader, false);
+        rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), leader, m == g->leader,
+                              false);
         m->deadline_ms = groups->now_ms + m->session_timeout_ms;
         m->is_new = false;
         m->pending_sync = true;
@@ -222,8 +232,9 @@ void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g)
         return;
     if (g->join_initial && g->new_member_added && g->initial_remaining_ms != 0) {
         /* A member joined during the delay: wait once more, within the rebalance timeout. */
-        int32_t delay = groups->initial_delay_ms < g->initial_remaining_ms ? groups->initial_delay_ms
-                                                                           : g->initial_remaining_ms;
+        int32_t delay = groups->initial_delay_ms < g->initial_remaining_ms
+                            ? groups->initial_delay_ms
+                            : g->initial_remaining_ms;
         int32_t remaining = g->initial_remaining_ms - g->initial_delay_ms;
         g->new_member_added = false;
         g->initial_delay_ms = delay;
@@ -236,8 +247,8 @@ void rn_groups_join_deadline(rn_groups_t *groups, rn_group_t *g)
 
 /* ---- JoinGroup ---- */
 
-static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args, rn_str_t member_id,
-                       rn_groups_waiter_t *w)
+static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args,
+                       rn_str_t member_id, rn_groups_waiter_t *w)
 {
     rn_group_member_t *m = rn_groups_new_member(args, member_id);
     if (m == NULL || !rn_groups_add_to_group(g, m)) {
@@ -247,19 +258,19 @@ static void add_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_
     }
     m->is_new = true;
     if (g->state == RN_GROUP_PREPARING_REBALANCE && g->previous_state == RN_GROUP_EMPTY)
-        g->new_member_added = true;   /* extends the initial delay */
+        g->new_member_added = true; /* extends the initial delay */
     rn_groups_await_join(groups, m, w);
     /* A new member has no id to heartbeat with until the rebalance answers it, so its JoinGroup
      * is bounded by the new-member timeout instead of its session. */
     m->deadline_ms = groups->now_ms + RN_GROUPS_NEW_MEMBER_JOIN_TIMEOUT_MS;
-    rn_log(RN_LOG_INFO, "coord", "group %s: member %s (client %s) joins", g->group_id.ptr, m->member_id.ptr,
-           m->client_id.ptr);
+    rn_log(RN_LOG_INFO, "coord", "group %s: member %s (client %s) joins", g->group_id.ptr,
+           m->member_id.ptr, m->client_id.ptr);
     rn_groups_maybe_prepare_or_complete(groups, g);
 }
 
 /* Kafka's updateMember: new protocols and timeouts, and the JoinGroup to answer. */
-static bool update_member(rn_groups_t *groups, rn_group_member_t *m, const rn_groups_join_args_t *args,
-                          rn_groups_waiter_t *w)
+static bool update_member(rn_groups_t *groups, rn_group_member_t *m,
+                          const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
 {
     if (!rn_groups_set_protocols(m, args)) {
         rn_groups_answer_join_error(groups, w, RN_KERR_UNKNOWN_SERVER_ERROR, args->member_id);
@@ -279,15 +290,17 @@ static void update_member_and_rebalance(rn_groups_t *groups, rn_group_t *g, rn_g
 }
 
 static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m,
-                                 const rn_groups_join_args_t *args, rn_ostr_t *new_id, rn_groups_waiter_t *w)
+                                 const rn_groups_join_args_t *args, rn_ostr_t *new_id,
+                                 rn_groups_waiter_t *w)
 {
     /* The leader id as it was: a client before v9 must not take the lead of a Stable group, whose
      * new assignment nobody would hear of. */
     rn_ostr_t old_id = m->member_id;
-    rn_str_t old_leader = g->leader != NULL ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ "", 0 };
+    rn_str_t old_leader =
+        g->leader != NULL ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ "", 0 };
     /* The instance that had this id is fenced at once if it still waits. */
-    rn_groups_answer_join(groups, g, m, RN_KERR_FENCED_INSTANCE_ID, rn_ostr_view(old_id), (rn_str_t){ 0 }, false,
-                          false);
+    rn_groups_answer_join(groups, g, m, RN_KERR_FENCED_INSTANCE_ID, rn_ostr_view(old_id),
+                          (rn_str_t){ 0 }, false, false);
     if (m->sync_waiter != NULL) {
         rn_groups_waiter_t *sw = m->sync_waiter;
         m->sync_waiter = NULL;
@@ -296,8 +309,8 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
     m->member_id = *new_id;
     *new_id = (rn_ostr_t){ NULL, 0 };
     m->deadline_ms = groups->now_ms + m->session_timeout_ms;
-    rn_log(RN_LOG_INFO, "coord", "group %s: static member %s rejoins as %s, replacing %s", g->group_id.ptr,
-           m->group_instance_id.ptr, m->member_id.ptr, old_id.ptr);
+    rn_log(RN_LOG_INFO, "coord", "group %s: static member %s rejoins as %s, replacing %s",
+           g->group_id.ptr, m->group_instance_id.ptr, m->member_id.ptr, old_id.ptr);
     if (update_member(groups, m, args, w)) {
         if (g->state == RN_GROUP_STABLE) {
             const rn_ostr_t *next = select_protocol(g);
@@ -310,7 +323,8 @@ static void update_static_member(rn_groups_t *groups, rn_group_t *g, rn_group_me
                     rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id),
                                           rn_ostr_view(g->leader->member_id), leader, leader);
                 else
-                    rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), old_leader, false, false);
+                    rn_groups_answer_join(groups, g, m, 0, rn_ostr_view(m->member_id), old_leader,
+                                          false, false);
             } else {
                 rn_groups_maybe_prepare_or_complete(groups, g);
             }
@@ -354,7 +368,8 @@ static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_
             g->pending_cap = g->pending_cap ? g->pending_cap * 2 : 4;
             g->pending = rn_xrealloc(g->pending, g->pending_cap * sizeof *g->pending);
         }
-        g->pending[g->npending++] = (rn_group_pending_t){ id, groups->now_ms + args->session_timeout_ms };
+        g->pending[g->npending++] =
+            (rn_group_pending_t){ id, groups->now_ms + args->session_timeout_ms };
         rn_groups_answer_join_error(groups, w, RN_KERR_MEMBER_ID_REQUIRED, rn_ostr_view(id));
         return;
     } else {
@@ -363,11 +378,12 @@ static void join_new_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_
     rn_ostr_clear(&id);
 }
 
-static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_groups_join_args_t *args,
-                                 rn_groups_waiter_t *w)
+static void join_existing_member(rn_groups_t *groups, rn_group_t *g,
+                                 const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
 {
     if (!supports_protocols(g, args)) {
-        rn_groups_answer_join_error(groups, w, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, args->member_id);
+        rn_groups_answer_join_error(groups, w, RN_KERR_INCONSISTENT_GROUP_PROTOCOL,
+                                    args->member_id);
         return;
     }
     if (args->group_instance_id.ptr == NULL && rn_groups_pending_index(g, args->member_id) >= 0) {
@@ -410,13 +426,15 @@ static void join_existing_member(rn_groups_t *groups, rn_group_t *g, const rn_gr
 }
 
 /* Runs the join; returns the group (NULL when there is none after it). */
-static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w)
+static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t *args,
+                               rn_groups_waiter_t *w)
 {
     if (args->group_id.len == 0) {
         rn_groups_answer_join_error(groups, w, RN_KERR_INVALID_GROUP_ID, args->member_id);
         return NULL;
     }
-    if (args->session_timeout_ms < groups->min_session_ms || args->session_timeout_ms > groups->max_session_ms) {
+    if (args->session_timeout_ms < groups->min_session_ms ||
+        args->session_timeout_ms > groups->max_session_ms) {
         rn_groups_answer_join_error(groups, w, RN_KERR_INVALID_SESSION_TIMEOUT, args->member_id);
         return NULL;
     }
@@ -445,24 +463,26 @@ static rn_group_t *join_locked(rn_groups_t *groups, const rn_groups_join_args_t 
     else
         join_existing_member(groups, g, args, w);
     if (created && g->nmembers == 0 && g->npending == 0) {
-        rn_groups_destroy(groups, g);   /* a join that failed leaves no group behind */
+        rn_groups_destroy(groups, g); /* a join that failed leaves no group behind */
         return NULL;
     }
     return g;
 }
 
-bool rn_groups_join(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w, uint64_t *wait_ms)
+bool rn_groups_join(rn_groups_t *groups, const rn_groups_join_args_t *args, rn_groups_waiter_t *w,
+                    uint64_t *wait_ms)
 {
     w->member = NULL;
     w->armed = w->done = false;
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = join_locked(groups, args, w);
     if (g != NULL)
-        rn_groups_run_deadlines(groups, g);   /* a delay of 0 ends the initial rebalance now */
+        rn_groups_run_deadlines(groups, g); /* a delay of 0 ends the initial rebalance now */
     bool done = w->done;
     if (!done) {
         int64_t wait = rn_groups_rebalance_timeout(g);
-        if (g->join_deadline_ms != RN_GROUPS_NO_DEADLINE && g->join_deadline_ms - groups->now_ms > wait)
+        if (g->join_deadline_ms != RN_GROUPS_NO_DEADLINE &&
+            g->join_deadline_ms - groups->now_ms > wait)
             wait = g->join_deadline_ms - groups->now_ms;
         *wait_ms = (uint64_t)wait + RN_GROUPS_WAIT_SLACK_MS;
     }

@@ -94,8 +94,8 @@ rn_group_member_t *rn_groups_new_member(const rn_groups_join_args_t *args, rn_st
     rn_str_t client_id = args->client_id.ptr ? args->client_id : (rn_str_t){ "", 0 };
     rn_str_t host = args->client_host.ptr ? args->client_host : (rn_str_t){ "", 0 };
     if (!rn_ostr_set(&m->member_id, member_id.ptr, member_id.len, false) ||
-        !rn_ostr_set(&m->group_instance_id, args->group_instance_id.ptr, args->group_instance_id.len,
-                     args->group_instance_id.ptr == NULL) ||
+        !rn_ostr_set(&m->group_instance_id, args->group_instance_id.ptr,
+                     args->group_instance_id.len, args->group_instance_id.ptr == NULL) ||
         !rn_ostr_set(&m->client_id, client_id.ptr, client_id.len, false) ||
         !rn_ostr_set(&m->client_host, host.ptr, host.len, false) ||
         !rn_ostr_set(&m->protocol_type, args->protocol_type.ptr, args->protocol_type.len, false) ||
@@ -117,7 +117,8 @@ bool rn_groups_member_matches(const rn_group_member_t *m, const rn_groups_join_a
     for (size_t i = 0; i < m->nprotocols; i++) {
         const rn_groups_protocol_t *p = &args->protocols[i];
         if (!rn_ostr_eq(m->protocols[i].name, p->name) ||
-            !rn_ostr_eq(m->protocols[i].metadata, (rn_str_t){ (const char *)p->metadata.ptr, p->metadata.len }))
+            !rn_ostr_eq(m->protocols[i].metadata,
+                        (rn_str_t){ (const char *)p->metadata.ptr, p->metadata.len }))
             return false;
     }
     return true;
@@ -168,15 +169,19 @@ bool rn_groups_generate_member_id(rn_str_t prefix, rn_ostr_t *out)
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
         /* No entropy source: ids need only be unique, not secret. */
         static _Atomic uint64_t counter;
-        uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^ ++counter * 0x9e3779b97f4a7c15ULL;
-        for (size_t i = 0; i < sizeof b; i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
+        uint64_t x = (uint64_t)time(NULL) ^ ((uint64_t)(uintptr_t)out << 16) ^
+                     ++counter * 0x9e3779b97f4a7c15ULL;
+        for (size_t i = 0; i < sizeof b;
+             i++, x = x * 6364136223846793005ULL + 1442695040888963407ULL)
             b[i] = (uint8_t)(x >> 56);
     }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);   /* version 4 */
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);   /* IETF variant */
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* IETF variant */
     char uuid[37];
-    snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    snprintf(uuid, sizeof uuid,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
     size_t len = prefix.len + 1 + 36;
     char *id = malloc(len + 1);
     if (id == NULL)
@@ -200,8 +205,9 @@ rn_bytes_t rn_groups_member_metadata(const rn_group_member_t *m, rn_ostr_t name)
     return (rn_bytes_t){ (const uint8_t *)"", 0 };
 }
 
-void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
-                            rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment)
+void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w,
+                            rn_kerr_t error, rn_str_t member_id, rn_str_t leader, bool with_members,
+                            bool skip_assignment)
 {
     (void)groups;
     rn_groups_join_result_t *r = &w->join;
@@ -210,7 +216,8 @@ void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
     r->error_code = error;
     r->generation_id = -1;
     r->leader = (rn_str_t){ "", 0 };
-    r->member_id = rn_groups_arena_str(w->arena, member_id.ptr ? member_id : (rn_str_t){ "", 0 }, &oom);
+    r->member_id =
+        rn_groups_arena_str(w->arena, member_id.ptr ? member_id : (rn_str_t){ "", 0 }, &oom);
     if (error == 0 && g != NULL) {
         r->generation_id = g->generation;
         r->protocol_type = rn_groups_arena_str(w->arena, rn_ostr_view(g->protocol_type), &oom);
@@ -222,7 +229,8 @@ void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
             oom |= r->members == NULL;
             for (size_t i = 0; !oom && i < g->nmembers; i++) {
                 const rn_group_member_t *m = g->members[i];
-                r->members[i].member_id = rn_groups_arena_str(w->arena, rn_ostr_view(m->member_id), &oom);
+                r->members[i].member_id =
+                    rn_groups_arena_str(w->arena, rn_ostr_view(m->member_id), &oom);
                 rn_bytes_t metadata = rn_groups_member_metadata(m, g->protocol_name);
                 r->members[i].group_instance_id =
                     rn_groups_arena_str(w->arena, rn_ostr_view(m->group_instance_id), &oom);
@@ -244,8 +252,9 @@ void rn_groups_deliver_join(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter
 }
 
 /* Answers the member's parked JoinGroup, if it has one. */
-void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m, rn_kerr_t error,
-                           rn_str_t member_id, rn_str_t leader, bool with_members, bool skip_assignment)
+void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t *m,
+                           rn_kerr_t error, rn_str_t member_id, rn_str_t leader, bool with_members,
+                           bool skip_assignment)
 {
     rn_groups_waiter_t *w = m->join_waiter;
     if (w == NULL)
@@ -254,7 +263,8 @@ void rn_groups_answer_join(rn_groups_t *groups, rn_group_t *g, rn_group_member_t
     rn_groups_deliver_join(groups, g, w, error, member_id, leader, with_members, skip_assignment);
 }
 
-void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error, rn_str_t member_id)
+void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_kerr_t error,
+                                 rn_str_t member_id)
 {
     rn_groups_deliver_join(groups, NULL, w, error, member_id, (rn_str_t){ "", 0 }, false, false);
 }
@@ -264,8 +274,8 @@ void rn_groups_answer_join_error(rn_groups_t *groups, rn_groups_waiter_t *w, rn_
 void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_waiter_t *w)
 {
     if (m->join_waiter != NULL && m->join_waiter != w)
-        rn_groups_answer_join(groups, NULL, m, RN_KERR_REBALANCE_IN_PROGRESS, rn_ostr_view(m->member_id),
-                              (rn_str_t){ 0 }, false, false);
+        rn_groups_answer_join(groups, NULL, m, RN_KERR_REBALANCE_IN_PROGRESS,
+                              rn_ostr_view(m->member_id), (rn_str_t){ 0 }, false, false);
     m->join_waiter = w;
     w->member = m;
 }
@@ -274,7 +284,8 @@ void rn_groups_await_join(rn_groups_t *groups, rn_group_member_t *m, rn_groups_w
 
 bool rn_groups_add_to_group(rn_group_t *g, rn_group_member_t *m)
 {
-    if (g->nmembers == 0 && !rn_ostr_set(&g->protocol_type, m->protocol_type.ptr, m->protocol_type.len, false))
+    if (g->nmembers == 0 &&
+        !rn_ostr_set(&g->protocol_type, m->protocol_type.ptr, m->protocol_type.len, false))
         return false;
     if (g->nmembers == g->members_cap) {
         g->members_cap = g->members_cap ? g->members_cap * 2 : 4;
@@ -293,8 +304,8 @@ void rn_groups_remove_member(rn_groups_t *groups, rn_group_t *g, rn_group_member
 {
     /* Kafka answers a member removed during a rebalance with UNKNOWN_MEMBER_ID, so that a client
      * that is still there joins again; a parked SyncGroup gets the same. */
-    rn_groups_answer_join(groups, g, m, RN_KERR_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 }, (rn_str_t){ 0 }, false,
-                          false);
+    rn_groups_answer_join(groups, g, m, RN_KERR_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 },
+                          (rn_str_t){ 0 }, false, false);
     if (m->sync_waiter != NULL) {
         rn_groups_waiter_t *w = m->sync_waiter;
         m->sync_waiter = NULL;
@@ -302,7 +313,8 @@ void rn_groups_remove_member(rn_groups_t *groups, rn_group_t *g, rn_group_member
     }
     for (size_t i = 0; i < g->nmembers; i++) {
         if (g->members[i] == m) {
-            memmove(&g->members[i], &g->members[i + 1], (g->nmembers - i - 1) * sizeof g->members[0]);
+            memmove(&g->members[i], &g->members[i + 1],
+                    (g->nmembers - i - 1) * sizeof g->members[0]);
             g->nmembers--;
             break;
         }

@@ -28,10 +28,12 @@ void rn_groups_value_encode(rn_outbuf_t *w, const rn_group_t *g, int64_t now_ms)
 {
     rn_write_int16(w, RN_GROUPS_VALUE_VERSION);
     /* Kafka writes "" for a group that never had a protocol type (offsets-only groups). */
-    rn_write_string(w, false, g->protocol_type.ptr ? rn_ostr_view(g->protocol_type) : rn_str_from_cstr(""));
+    rn_write_string(w, false,
+                    g->protocol_type.ptr ? rn_ostr_view(g->protocol_type) : rn_str_from_cstr(""));
     rn_write_int32(w, g->generation);
     rn_write_string(w, false, rn_ostr_view(g->protocol_name));
-    rn_write_string(w, false, g->leader ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ NULL, 0 });
+    rn_write_string(w, false,
+                    g->leader ? rn_ostr_view(g->leader->member_id) : (rn_str_t){ NULL, 0 });
     rn_write_int64(w, g->state_timestamp >= 0 ? g->state_timestamp : now_ms);
     rn_write_array_len(w, false, (int32_t)g->nmembers);
     for (size_t i = 0; i < g->nmembers; i++) {
@@ -75,7 +77,8 @@ static bool decode_member(rn_reader_t *r, int16_t v, rn_groups_value_member_t *m
 {
     bool flex = v >= 4;
     m->member_id = rn_read_string(r, flex, false, "memberId");
-    m->group_instance_id = v >= 3 ? rn_read_string(r, flex, true, "groupInstanceId") : (rn_str_t){ NULL, 0 };
+    m->group_instance_id =
+        v >= 3 ? rn_read_string(r, flex, true, "groupInstanceId") : (rn_str_t){ NULL, 0 };
     m->client_id = rn_read_string(r, flex, false, "clientId");
     m->client_host = rn_read_string(r, flex, false, "clientHost");
     m->rebalance_timeout = v >= 1 ? rn_read_int32(r, "rebalanceTimeout") : -1;

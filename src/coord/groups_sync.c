@@ -18,8 +18,8 @@
 
 /* ---- waiters ---- */
 
-void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w, rn_kerr_t error,
-                            rn_bytes_t assignment)
+void rn_groups_deliver_sync(rn_groups_t *groups, rn_group_t *g, rn_groups_waiter_t *w,
+                            rn_kerr_t error, rn_bytes_t assignment)
 {
     (void)groups;
     rn_groups_sync_result_t *r = &w->sync;
@@ -107,7 +107,8 @@ void rn_groups_sync_deadline(rn_groups_t *groups, rn_group_t *g)
     for (size_t i = 0; i < g->nmembers;) {
         rn_group_member_t *m = g->members[i];
         if (m->pending_sync) {
-            rn_log(RN_LOG_INFO, "coord", "group %s: member %s sent no SyncGroup within the rebalance timeout; removed",
+            rn_log(RN_LOG_INFO, "coord",
+                   "group %s: member %s sent no SyncGroup within the rebalance timeout; removed",
                    g->group_id.ptr, m->member_id.ptr);
             rn_groups_remove_member(groups, g, m);
             removed = true;
@@ -141,21 +142,24 @@ static void set_assignments(rn_group_t *g, const rn_groups_sync_args_t *args)
             if (rn_ostr_eq(m->member_id, args->assignments[k].member_id))
                 a = args->assignments[k].assignment;
         if (!rn_ostr_set(&m->assignment, a.ptr, a.len, false)) {
-            rn_log(RN_LOG_WARN, "coord", "group %s: out of memory for the assignment of %s; it gets none",
+            rn_log(RN_LOG_WARN, "coord",
+                   "group %s: out of memory for the assignment of %s; it gets none",
                    g->group_id.ptr, m->member_id.ptr);
             rn_ostr_set(&m->assignment, "", 0, false);
         }
     }
 }
 
-static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w)
+static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync_args_t *args,
+                        rn_groups_waiter_t *w)
 {
     rn_kerr_t err = rn_groups_validate_member(g, args->member_id, args->group_instance_id);
     if (err == 0 && args->generation_id != g->generation)
         err = RN_KERR_ILLEGAL_GENERATION;
     /* v5 (KIP-559): a member whose idea of the protocol differs from the group's. */
-    if (err == 0 && ((args->protocol_type.ptr != NULL && !rn_ostr_eq(g->protocol_type, args->protocol_type)) ||
-                     (args->protocol_name.ptr != NULL && !rn_ostr_eq(g->protocol_name, args->protocol_name))))
+    if (err == 0 &&
+        ((args->protocol_type.ptr != NULL && !rn_ostr_eq(g->protocol_type, args->protocol_type)) ||
+         (args->protocol_name.ptr != NULL && !rn_ostr_eq(g->protocol_name, args->protocol_name))))
         err = RN_KERR_INCONSISTENT_GROUP_PROTOCOL;
     if (err == 0 && g->state == RN_GROUP_EMPTY)
         err = RN_KERR_UNKNOWN_MEMBER_ID;
@@ -176,13 +180,14 @@ static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync
     if (m->sync_waiter != NULL && m->sync_waiter != w) {
         rn_groups_waiter_t *old = m->sync_waiter;
         m->sync_waiter = NULL;
-        rn_groups_deliver_sync(groups, g, old, RN_KERR_REBALANCE_IN_PROGRESS, (rn_bytes_t){ NULL, 0 });
+        rn_groups_deliver_sync(groups, g, old, RN_KERR_REBALANCE_IN_PROGRESS,
+                               (rn_bytes_t){ NULL, 0 });
     }
     m->sync_waiter = w;
     w->member = m;
     if (m == g->leader) {
-        rn_log(RN_LOG_INFO, "coord", "group %s: assignment from leader %s for generation %" PRId32, g->group_id.ptr,
-               m->member_id.ptr, g->generation);
+        rn_log(RN_LOG_INFO, "coord", "group %s: assignment from leader %s for generation %" PRId32,
+               g->group_id.ptr, m->member_id.ptr, g->generation);
         set_assignments(g, args);
         rn_groups_transition(groups, g, RN_GROUP_STABLE);
         rn_groups_queue_metadata(groups, g);
@@ -190,7 +195,8 @@ static void sync_locked(rn_groups_t *groups, rn_group_t *g, const rn_groups_sync
     }
 }
 
-bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w, uint64_t *wait_ms)
+bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_groups_waiter_t *w,
+                    uint64_t *wait_ms)
 {
     w->member = NULL;
     w->armed = w->done = false;
@@ -211,14 +217,15 @@ bool rn_groups_sync(rn_groups_t *groups, const rn_groups_sync_args_t *args, rn_g
 
 /* ---- Heartbeat ---- */
 
-rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id, rn_str_t group_instance_id,
-                            int32_t generation_id)
+rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
+                              rn_str_t group_instance_id, int32_t generation_id)
 {
     if (group_id.len == 0)
         return RN_KERR_INVALID_GROUP_ID;
     pthread_mutex_lock(&groups->lock);
     rn_group_t *g = rn_groups_find(groups, group_id);
-    rn_kerr_t err = g == NULL ? RN_KERR_UNKNOWN_MEMBER_ID : rn_groups_validate_member(g, member_id, group_instance_id);
+    rn_kerr_t err = g == NULL ? RN_KERR_UNKNOWN_MEMBER_ID
+                              : rn_groups_validate_member(g, member_id, group_instance_id);
     if (err == 0 && generation_id != g->generation)
         err = RN_KERR_ILLEGAL_GENERATION;
     if (err == 0) {
@@ -246,8 +253,8 @@ rn_kerr_t rn_groups_heartbeat(rn_groups_t *groups, rn_str_t group_id, rn_str_t m
 
 /* ---- LeaveGroup ---- */
 
-rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members, size_t n,
-                        rn_kerr_t *errors)
+rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_groups_leaver_t *members,
+                          size_t n, rn_kerr_t *errors)
 {
     if (group_id.len == 0) {
         for (size_t i = 0; i < n; i++)
@@ -268,7 +275,8 @@ rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_group
             rn_group_member_t *m = rn_groups_static_member(g, instance_id);
             errors[i] = m != NULL ? 0 : RN_KERR_UNKNOWN_MEMBER_ID;
             if (m != NULL) {
-                rn_log(RN_LOG_INFO, "coord", "group %s: static member %s (%s) removed by LeaveGroup", g->group_id.ptr,
+                rn_log(RN_LOG_INFO, "coord",
+                       "group %s: static member %s (%s) removed by LeaveGroup", g->group_id.ptr,
                        m->group_instance_id.ptr, m->member_id.ptr);
                 rn_groups_remove_member(groups, g, m);
                 removed = true;
@@ -280,8 +288,8 @@ rn_kerr_t rn_groups_leave(rn_groups_t *groups, rn_str_t group_id, const rn_group
         } else {
             errors[i] = rn_groups_validate_member(g, member_id, instance_id);
             if (errors[i] == 0) {
-                rn_log(RN_LOG_INFO, "coord", "group %s: member %.*s leaves", g->group_id.ptr, (int)member_id.len,
-                       member_id.ptr);
+                rn_log(RN_LOG_INFO, "coord", "group %s: member %.*s leaves", g->group_id.ptr,
+                       (int)member_id.len, member_id.ptr);
                 rn_groups_remove_member(groups, g, rn_groups_member(g, member_id));
                 removed = true;
             }

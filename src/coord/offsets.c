@@ -118,13 +118,13 @@ int rn_offsets_value_decode(rn_bytes_t b, rn_offsets_value_t *out)
 
 typedef struct entry entry_t;
 struct entry {
-    rn_hmap_node_t node;         /* in its group's `entries`, keyed by (topic, partition) */
+    rn_hmap_node_t node; /* in its group's `entries`, keyed by (topic, partition) */
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
     int64_t commit_timestamp;
     int64_t expire_timestamp;
-    char *metadata;              /* NULL when empty */
+    char *metadata; /* NULL when empty */
     size_t metadata_len;
     size_t topic_len;
     char topic[];
@@ -132,10 +132,10 @@ struct entry {
 
 typedef struct group group_t;
 struct group {
-    rn_hmap_node_t node;         /* in offsets->groups, keyed by id */
-    rn_hmap_t entries;           /* hashed with the offsets' key */
-    int64_t empty_since;         /* -1: not seen empty since it last had members */
-    int64_t next_due;            /* no offset expires before this (0: unknown) */
+    rn_hmap_node_t node; /* in offsets->groups, keyed by id */
+    rn_hmap_t entries;   /* hashed with the offsets' key */
+    int64_t empty_since; /* -1: not seen empty since it last had members */
+    int64_t next_due;    /* no offset expires before this (0: unknown) */
     size_t id_len;
     char id[];
 };
@@ -143,13 +143,13 @@ struct group {
 struct rn_offsets {
     rn_store_t *store;
     int64_t retention_ms;
-    pthread_mutex_t lock;        /* the map lock: groups and everything in them */
-    rn_hmap_t groups;            /* seeded: clients choose group ids and topic names */
+    pthread_mutex_t lock; /* the map lock: groups and everything in them */
+    rn_hmap_t groups;     /* seeded: clients choose group ids and topic names */
     size_t noffsets;
-    rn_offsets_pending_t *pending;  /* commits on their way (few: one per request in flight) */
+    rn_offsets_pending_t *pending; /* commits on their way (few: one per request in flight) */
     int64_t last_expire;
     int32_t nwrite_locks;
-    pthread_mutex_t *write_locks;   /* one per __consumer_offsets partition */
+    pthread_mutex_t *write_locks; /* one per __consumer_offsets partition */
 };
 
 static uint64_t group_hash(const rn_offsets_t *offsets, rn_str_t id)
@@ -171,11 +171,23 @@ static bool str_eq(const char *a, size_t alen, rn_str_t b)
     return alen == b.len && (alen == 0 || memcmp(a, b.ptr, alen) == 0);
 }
 
-static rn_str_t group_name(const group_t *g) { return (rn_str_t){ .ptr = g->id, .len = g->id_len }; }
-static rn_str_t entry_topic(const entry_t *e) { return (rn_str_t){ .ptr = e->topic, .len = e->topic_len }; }
+static rn_str_t group_name(const group_t *g)
+{
+    return (rn_str_t){ .ptr = g->id, .len = g->id_len };
+}
+static rn_str_t entry_topic(const entry_t *e)
+{
+    return (rn_str_t){ .ptr = e->topic, .len = e->topic_len };
+}
 
-static group_t *group_at(rn_hmap_node_t *n) { return n != NULL ? rn_container_of(n, group_t, node) : NULL; }
-static entry_t *entry_at(rn_hmap_node_t *n) { return n != NULL ? rn_container_of(n, entry_t, node) : NULL; }
+static group_t *group_at(rn_hmap_node_t *n)
+{
+    return n != NULL ? rn_container_of(n, group_t, node) : NULL;
+}
+static entry_t *entry_at(rn_hmap_node_t *n)
+{
+    return n != NULL ? rn_container_of(n, entry_t, node) : NULL;
+}
 
 static group_t *find_group(rn_offsets_t *offsets, rn_str_t id)
 {
@@ -251,8 +263,8 @@ static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int
     e->leader_epoch = value->leader_epoch;
     e->commit_timestamp = value->commit_timestamp;
     e->expire_timestamp = value->expire_timestamp;
-    if (value->metadata.len != e->metadata_len || (e->metadata_len > 0 && memcmp(e->metadata, value->metadata.ptr,
-                                                                                  e->metadata_len) != 0)) {
+    if (value->metadata.len != e->metadata_len ||
+        (e->metadata_len > 0 && memcmp(e->metadata, value->metadata.ptr, e->metadata_len) != 0)) {
         free(e->metadata);
         e->metadata = NULL;
         e->metadata_len = 0;
@@ -263,10 +275,11 @@ static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int
             e->metadata_len = value->metadata.len;
         }
     }
-    g->next_due = 0;   /* a new commit time: expiry looks again */
+    g->next_due = 0; /* a new commit time: expiry looks again */
 }
 
-static void remove_entry(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition)
+static void remove_entry(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
+                         int32_t partition)
 {
     group_t *g = find_group(offsets, group_id);
     entry_t *e = g != NULL ? find_entry(g, topic, partition) : NULL;
@@ -335,8 +348,8 @@ bool rn_offsets_load_record(rn_offsets_t *offsets, rn_bytes_t key, rn_bytes_t va
     return true;
 }
 
-int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
-                      int64_t now_ms)
+int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits,
+                      size_t n, int64_t now_ms)
 {
     if (n == 0)
         return 0;
@@ -345,7 +358,9 @@ int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets
     /* Sizes first, so that one allocation holds every encoded key and value. */
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        rn_offsets_key_t k = { .group = group_id, .topic = commits[i].topic, .partition = commits[i].partition };
+        rn_offsets_key_t k = { .group = group_id,
+                               .topic = commits[i].topic,
+                               .partition = commits[i].partition };
         rn_offsets_value_t v = { .metadata = commits[i].metadata };
         size_t klen = rn_offsets_key_len(&k), vlen = rn_offsets_value_len(&v);
         if (klen == 0 || vlen == 0 || klen + vlen > (size_t)INT32_MAX - total)
@@ -416,8 +431,8 @@ static void fill_entry(const entry_t *e, rn_offsets_entry_t *out)
     out->commit_timestamp = e->commit_timestamp;
 }
 
-int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition, rn_arena_t *arena,
-                     rn_offsets_entry_t *out, bool *found)
+int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition,
+                     rn_arena_t *arena, rn_offsets_entry_t *out, bool *found)
 {
     bool oom = false;
     pthread_mutex_lock(&offsets->lock);
@@ -445,8 +460,8 @@ static int cmp_entry(const void *a, const void *b)
     return x->partition < y->partition ? -1 : x->partition > y->partition;
 }
 
-int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena, rn_offsets_entry_t **out,
-                         size_t *n)
+int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena,
+                         rn_offsets_entry_t **out, size_t *n)
 {
     bool oom = false;
     size_t count = 0;
@@ -483,7 +498,8 @@ typedef bool (*match_fn)(void *ctx, const entry_t *e);
 /* Writes tombstones for the group's offsets that `match` selects and removes them. The write
  * lock keeps the group's offsets from changing between the choice and the removal. Returns 0
  * or a negative errno (nothing removed). */
-static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn match, void *ctx, int64_t now_ms)
+static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn match, void *ctx,
+                              int64_t now_ms)
 {
     pthread_mutex_t *wl = write_lock(offsets, group_id);
     pthread_mutex_lock(wl);
@@ -497,8 +513,10 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
         entry_t *e = entry_at(node);
         if (!match(ctx, e))
             continue;
-        rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
-        total += rn_offsets_key_len(&k);   /* never 0: the entry was encoded once */
+        rn_offsets_key_t k = { .group = group_id,
+                               .topic = entry_topic(e),
+                               .partition = e->partition };
+        total += rn_offsets_key_len(&k); /* never 0: the entry was encoded once */
         n++;
     }
     int rc = 0;
@@ -517,10 +535,13 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
         entry_t *e = entry_at(node);
         if (!match(ctx, e))
             continue;
-        rn_offsets_key_t k = { .group = group_id, .topic = entry_topic(e), .partition = e->partition };
+        rn_offsets_key_t k = { .group = group_id,
+                               .topic = entry_topic(e),
+                               .partition = e->partition };
         size_t klen = rn_offsets_key_len(&k);
         rn_offsets_key_encode(&k, p);
-        recs[k_i++] = (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
+        recs[k_i++] =
+            (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
         p += klen;
     }
     pthread_mutex_unlock(&offsets->lock);
@@ -551,12 +572,14 @@ static bool match_tps(void *ctx, const entry_t *e)
 {
     const tp_set_t *set = ctx;
     for (size_t i = 0; i < set->n; i++)
-        if (set->tps[i].partition == e->partition && str_eq(e->topic, e->topic_len, set->tps[i].topic))
+        if (set->tps[i].partition == e->partition &&
+            str_eq(e->topic, e->topic_len, set->tps[i].topic))
             return true;
     return false;
 }
 
-int rn_offsets_delete(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_tp_t *tps, size_t n, int64_t now_ms)
+int rn_offsets_delete(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_tp_t *tps,
+                      size_t n, int64_t now_ms)
 {
     /* A linear match per stored offset: OffsetDelete names few partitions, and only offsets of
      * one group are looked at. */
@@ -583,7 +606,8 @@ typedef struct id_list {
     size_t n;
 } id_list_t;
 
-static void id_list_take(rn_offsets_t *offsets, id_list_t *list, bool (*want)(void *ctx, group_t *g), void *ctx)
+static void id_list_take(rn_offsets_t *offsets, id_list_t *list,
+                         bool (*want)(void *ctx, group_t *g), void *ctx)
 {
     *list = (id_list_t){ 0 };
     pthread_mutex_lock(&offsets->lock);
@@ -640,7 +664,8 @@ void rn_offsets_topic_deleted(rn_offsets_t *offsets, const char *topic, int64_t 
     for (size_t i = 0; i < list.n; i++) {
         int rc = tombstone_matching(offsets, id_at(&list, i), match_topic, &name, now_ms);
         if (rc != 0)
-            rn_log(RN_LOG_ERROR, "coord", "cannot remove offsets of deleted topic %s for group %.*s: %s", topic,
+            rn_log(RN_LOG_ERROR, "coord",
+                   "cannot remove offsets of deleted topic %s for group %.*s: %s", topic,
                    (int)list.lens[i], list.ids[i], strerror(-rc));
     }
     id_list_free(&list);
@@ -649,8 +674,8 @@ void rn_offsets_topic_deleted(rn_offsets_t *offsets, const char *topic, int64_t 
 typedef struct expiry {
     int64_t now;
     int64_t retention_ms;
-    int64_t base;                /* the group's empty_since */
-    int64_t next_due;            /* smallest due time among offsets kept */
+    int64_t base;     /* the group's empty_since */
+    int64_t next_due; /* smallest due time among offsets kept */
 } expiry_t;
 
 /* When an offset expires: its own expire timestamp (value v1), else the retention after both
@@ -674,10 +699,12 @@ static bool match_expired(void *ctx, const entry_t *e)
     return false;
 }
 
-void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(void *ctx, rn_str_t group), void *ctx)
+void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms,
+                       bool (*is_empty)(void *ctx, rn_str_t group), void *ctx)
 {
     pthread_mutex_lock(&offsets->lock);
-    bool due = offsets->last_expire == INT64_MIN || now_ms - offsets->last_expire >= EXPIRE_CHECK_MS;
+    bool due =
+        offsets->last_expire == INT64_MIN || now_ms - offsets->last_expire >= EXPIRE_CHECK_MS;
     if (due)
         offsets->last_expire = now_ms;
     pthread_mutex_unlock(&offsets->lock);
@@ -687,8 +714,10 @@ void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(v
     id_list_take(offsets, &list, NULL, NULL);
     for (size_t i = 0; i < list.n; i++) {
         rn_str_t id = id_at(&list, i);
-        bool empty = is_empty(ctx, id);   /* no lock of ours held: groups may call back in */
-        expiry_t x = { .now = now_ms, .retention_ms = offsets->retention_ms, .next_due = INT64_MAX };
+        bool empty = is_empty(ctx, id); /* no lock of ours held: groups may call back in */
+        expiry_t x = { .now = now_ms,
+                       .retention_ms = offsets->retention_ms,
+                       .next_due = INT64_MAX };
         bool scan = false;
         pthread_mutex_lock(&offsets->lock);
         group_t *g = find_group(offsets, id);
@@ -707,8 +736,8 @@ void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(v
             continue;
         int rc = tombstone_matching(offsets, id, match_expired, &x, now_ms);
         if (rc != 0) {
-            rn_log(RN_LOG_ERROR, "coord", "cannot expire offsets of group %.*s: %s", (int)id.len, id.ptr,
-                   strerror(-rc));
+            rn_log(RN_LOG_ERROR, "coord", "cannot expire offsets of group %.*s: %s", (int)id.len,
+                   id.ptr, strerror(-rc));
             continue;
         }
         pthread_mutex_lock(&offsets->lock);
@@ -743,7 +772,8 @@ void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pend
     pthread_mutex_unlock(&offsets->lock);
 }
 
-bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition)
+bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
+                           int32_t partition)
 {
     bool found = false;
     pthread_mutex_lock(&offsets->lock);
@@ -751,7 +781,8 @@ bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t to
         if (!str_eq(p->group_id.ptr, p->group_id.len, group_id))
             continue;
         for (size_t i = 0; i < p->n && !found; i++)
-            found = p->tps[i].partition == partition && str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
+            found = p->tps[i].partition == partition &&
+                    str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
     }
     pthread_mutex_unlock(&offsets->lock);
     return found;
@@ -766,7 +797,8 @@ bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id)
     return has;
 }
 
-void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id), void *ctx)
+void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id),
+                           void *ctx)
 {
     pthread_mutex_lock(&offsets->lock);
     rn_hmap_iter_t it = rn_hmap_iter(&offsets->groups);

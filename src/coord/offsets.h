@@ -44,10 +44,10 @@ typedef struct rn_offsets_key {
 
 typedef struct rn_offsets_value {
     int64_t offset;
-    int32_t leader_epoch;        /* -1: none (always for values 0-2) */
-    rn_str_t metadata;           /* never null: Kafka's NoMetadata is "" */
+    int32_t leader_epoch; /* -1: none (always for values 0-2) */
+    rn_str_t metadata;    /* never null: Kafka's NoMetadata is "" */
     int64_t commit_timestamp;
-    int64_t expire_timestamp;    /* -1: none (set only by value version 1) */
+    int64_t expire_timestamp; /* -1: none (set only by value version 1) */
 } rn_offsets_value_t;
 
 /* Encoded sizes, or 0 when a string is longer than an INT16 length allows. */
@@ -81,30 +81,30 @@ typedef struct rn_offsets_commit {
     rn_str_t topic;
     int32_t partition;
     int64_t offset;
-    int32_t leader_epoch;        /* -1: none */
-    rn_str_t metadata;           /* ptr NULL is stored as "" */
-    int64_t commit_timestamp;    /* -1: now_ms (OffsetCommit v1 may set it) */
+    int32_t leader_epoch;     /* -1: none */
+    rn_str_t metadata;        /* ptr NULL is stored as "" */
+    int64_t commit_timestamp; /* -1: now_ms (OffsetCommit v1 may set it) */
 } rn_offsets_commit_t;
-int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
-                      int64_t now_ms);
+int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits,
+                      size_t n, int64_t now_ms);
 
 /* One stored offset, copied out for a response. */
 typedef struct rn_offsets_entry {
-    rn_str_t topic;              /* in the arena (fetch_all) or the caller's (fetch) */
+    rn_str_t topic; /* in the arena (fetch_all) or the caller's (fetch) */
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    rn_str_t metadata;           /* in the arena; "" when none */
+    rn_str_t metadata; /* in the arena; "" when none */
     int64_t commit_timestamp;
 } rn_offsets_entry_t;
 /* OffsetFetch for one partition: 0 with *found set, and *out filled when it is (metadata copied
  * into `arena`); RN_ENOMEM when the arena is exhausted. */
-int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition, rn_arena_t *arena,
-                     rn_offsets_entry_t *out, bool *found);
+int rn_offsets_fetch(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition,
+                     rn_arena_t *arena, rn_offsets_entry_t *out, bool *found);
 /* OffsetFetch with topics null: every offset of the group, sorted by topic then partition, in
  * `arena`. 0 (*n may be 0) or RN_ENOMEM. */
-int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena, rn_offsets_entry_t **out,
-                         size_t *n);
+int rn_offsets_fetch_all(rn_offsets_t *offsets, rn_str_t group_id, rn_arena_t *arena,
+                         rn_offsets_entry_t **out, size_t *n);
 
 /* OffsetDelete: writes tombstones for the given partitions that have an offset (others are
  * ignored) and removes them. Blocking. 0 or a negative errno (nothing removed then). */
@@ -112,7 +112,8 @@ typedef struct rn_offsets_tp {
     rn_str_t topic;
     int32_t partition;
 } rn_offsets_tp_t;
-int rn_offsets_delete(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_tp_t *tps, size_t n, int64_t now_ms);
+int rn_offsets_delete(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_tp_t *tps,
+                      size_t n, int64_t now_ms);
 /* DeleteGroups: removes every offset of the group (writing tombstones). Blocking. */
 int rn_offsets_delete_group(rn_offsets_t *offsets, rn_str_t group_id, int64_t now_ms);
 /* Removes every offset of a topic, in every group (writing tombstones). Blocking. Failures are
@@ -122,7 +123,8 @@ void rn_offsets_topic_deleted(rn_offsets_t *offsets, const char *topic, int64_t 
 /* Expires offsets of groups for which `is_empty(ctx, group)` holds (see Retention above),
  * writing tombstones. Checks at most once per second of `now_ms`, so calling it on every tick is
  * cheap. Blocking. */
-void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms, bool (*is_empty)(void *ctx, rn_str_t group), void *ctx);
+void rn_offsets_expire(rn_offsets_t *offsets, int64_t now_ms,
+                       bool (*is_empty)(void *ctx, rn_str_t group), void *ctx);
 
 /* Commits on their way (KIP-447's require_stable): an OffsetCommit handler registers its
  * partitions when it accepts the request and removes them once rn_offsets_commit has returned
@@ -134,18 +136,20 @@ struct rn_offsets_pending {
     rn_str_t group_id;
     const rn_offsets_tp_t *tps;
     size_t n;
-    rn_offsets_pending_t *prev, *next;   /* the offsets' list; set by add */
+    rn_offsets_pending_t *prev, *next; /* the offsets' list; set by add */
 };
 void rn_offsets_pending_add(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
 void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
 /* Whether a commit of the group's `topic`/`partition` is on its way. */
-bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition);
+bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
+                           int32_t partition);
 
 /* Whether any offset is stored for the group (ListGroups shows such groups as Empty). */
 bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id);
 /* The groups that have offsets, for ListGroups: calls `fn` for each group id (under the map
  * lock: fn must only copy, and must not call back into the offsets). */
-void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id), void *ctx);
+void rn_offsets_each_group(rn_offsets_t *offsets, void (*fn)(void *ctx, rn_str_t group_id),
+                           void *ctx);
 /* Offsets stored, in all groups (start-up log line, tests). */
 size_t rn_offsets_count(rn_offsets_t *offsets);
 

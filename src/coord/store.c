@@ -33,7 +33,7 @@ struct rn_store {
      * partitions to create. Set once under create_lock, read with acquire. */
     _Atomic(rn_topic_t *) topic;
     pthread_mutex_t create_lock;
-    int32_t npartitions;         /* fixed at open: a group's partition must never move */
+    int32_t npartitions; /* fixed at open: a group's partition must never move */
 };
 
 static rn_topic_t *store_topic(const rn_store_t *store)
@@ -70,7 +70,8 @@ int rn_store_ensure(rn_store_t *store)
         if (res.error_code != 0) {
             rn_log(RN_LOG_ERROR, "coord", "cannot create %s: %s: %s", RN_STORE_TOPIC,
                    rn_kerr_name(res.error_code), res.message);
-            rc = res.error_code == RN_KERR_KAFKA_STORAGE_ERROR ? -EIO : RN_EINVAL;   /* a disk failure */
+            rc = res.error_code == RN_KERR_KAFKA_STORAGE_ERROR ? -EIO
+                                                               : RN_EINVAL; /* a disk failure */
             topic = NULL;
         }
     }
@@ -90,8 +91,10 @@ int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
     if (topic != NULL) {
         int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
         if (n != cfg->offsets_topic_num_partitions)
-            rn_log(RN_LOG_WARN, "coord", "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
-                   " applies only when the topic is created", RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
+            rn_log(RN_LOG_WARN, "coord",
+                   "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
+                   " applies only when the topic is created",
+                   RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
         store->npartitions = n;
         atomic_store_explicit(&store->topic, topic, memory_order_release);
     }
@@ -126,7 +129,7 @@ static size_t utf8_next(const uint8_t *p, size_t left, uint32_t *cp)
     }
     size_t need;
     uint32_t v;
-    uint8_t lo = 0x80, hi = 0xBF;   /* the range of the second byte */
+    uint8_t lo = 0x80, hi = 0xBF; /* the range of the second byte */
     if (b0 >= 0xC2 && b0 <= 0xDF) {
         need = 1;
         v = b0 & 0x1F;
@@ -134,16 +137,16 @@ static size_t utf8_next(const uint8_t *p, size_t left, uint32_t *cp)
         need = 2;
         v = b0 & 0x0F;
         if (b0 == 0xE0)
-            lo = 0xA0;              /* overlong */
+            lo = 0xA0; /* overlong */
         else if (b0 == 0xED)
-            hi = 0x9F;              /* surrogates */
+            hi = 0x9F; /* surrogates */
     } else if (b0 >= 0xF0 && b0 <= 0xF4) {
         need = 3;
         v = b0 & 0x07;
         if (b0 == 0xF0)
-            lo = 0x90;              /* overlong */
+            lo = 0x90; /* overlong */
         else if (b0 == 0xF4)
-            hi = 0x8F;              /* above U+10FFFF */
+            hi = 0x8F; /* above U+10FFFF */
     } else {
         *cp = 0xFFFD;
         return 1;
@@ -188,23 +191,25 @@ int32_t rn_store_partition_for(const rn_store_t *store, rn_str_t group_id)
     return a % store->npartitions;
 }
 
-int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms)
+int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value,
+                    int64_t now_ms)
 {
     rn_store_record_t rec = { .key = key, .value = value };
     return rn_store_append_many(store, group_id, &rec, 1, now_ms);
 }
 
-int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records, size_t n,
-                         int64_t now_ms)
+int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records,
+                         size_t n, int64_t now_ms)
 {
     if (n == 0)
         return 0;
     int rc = rn_store_ensure(store);
     if (rc != 0)
         return rc;
-    rn_partition_t *part = rn_topic_partition(store_topic(store), rn_store_partition_for(store, group_id));
+    rn_partition_t *part =
+        rn_topic_partition(store_topic(store), rn_store_partition_for(store, group_id));
     if (part == NULL)
-        return RN_EINVAL;   /* cannot happen: partitions only grow */
+        return RN_EINVAL; /* cannot happen: partitions only grow */
     rn_batch_builder_t b;
     rn_batch_builder_init(&b);
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -224,7 +229,7 @@ int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_re
     if (rc == 0 && sync_needed)
         rc = rn_log_sync(part->log);
     if (rc == 0)
-        rn_partition_notify(part);   /* anyone fetching __consumer_offsets */
+        rn_partition_notify(part); /* anyone fetching __consumer_offsets */
     return rc;
 }
 
@@ -256,7 +261,7 @@ static int read_range(loader_t *ld, const rn_file_range_t *range)
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
-            return got < 0 ? -errno : -EIO;   /* a segment cut short under us */
+            return got < 0 ? -errno : -EIO; /* a segment cut short under us */
         done += (size_t)got;
     }
     return 0;
@@ -268,15 +273,18 @@ static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *o
 {
     for (size_t pos = 0; pos < len;) {
         if (rn_record_iter_start(&ld->it, ld->buf + pos, len - pos) != 0) {
-            rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 " offset %" PRId64 ": %s; loading of this partition stops here",
+            rn_log(RN_LOG_ERROR, "coord",
+                   "%s-%" PRId32 " offset %" PRId64 ": %s; loading of this partition stops here",
                    RN_STORE_TOPIC, partition, *offset, ld->it.err);
             return false;
         }
         const rn_batch_header_t *h = &ld->it.header;
         /* Unsigned: hostile header values wrap instead of overflowing. */
-        int64_t next = (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta + 1);
+        int64_t next =
+            (int64_t)((uint64_t)h->base_offset + (uint64_t)(int64_t)h->last_offset_delta + 1);
         if (next <= *offset) {
-            rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 ": batch at offset %" PRId64 " goes backwards; loading stops",
+            rn_log(RN_LOG_ERROR, "coord",
+                   "%s-%" PRId32 ": batch at offset %" PRId64 " goes backwards; loading stops",
                    RN_STORE_TOPIC, partition, h->base_offset);
             return false;
         }
@@ -286,12 +294,13 @@ static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *o
             int rc;
             while ((rc = rn_record_iter_next(&ld->it, &rec)) == 1) {
                 if (rec.offset < *offset)
-                    continue;   /* below the log start (DeleteRecords inside a batch) */
+                    continue; /* below the log start (DeleteRecords inside a batch) */
                 ld->stats.records++;
                 ld->fn(ld->ctx, partition, rec.key, rec.value);
             }
             if (rc < 0) {
-                rn_log(RN_LOG_ERROR, "coord", "%s-%" PRId32 " batch at offset %" PRId64 ": %s; loading stops",
+                rn_log(RN_LOG_ERROR, "coord",
+                       "%s-%" PRId32 " batch at offset %" PRId64 ": %s; loading stops",
                        RN_STORE_TOPIC, partition, h->base_offset, ld->it.err);
                 return false;
             }
@@ -313,8 +322,8 @@ static int load_partition(loader_t *ld, int32_t index)
         int rc = rn_log_read(part->log, offset, LOAD_CHUNK, &slice);
         if (rc == RN_LOG_OFFSET_OUT_OF_RANGE) {
             if (offset >= slice.log_start_offset)
-                return 0;                         /* past the end */
-            offset = slice.log_start_offset;     /* retention moved the start */
+                return 0;                    /* past the end */
+            offset = slice.log_start_offset; /* retention moved the start */
             continue;
         }
         if (rc < 0)

@@ -10,8 +10,8 @@
 #ifndef RN_COORD_STORE_H
 #define RN_COORD_STORE_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "coord/coord.h"
@@ -43,14 +43,15 @@ int32_t rn_store_partition_for(const rn_store_t *store, rn_str_t group_id);
  * timestamped `now_ms`. In the page cache when it returns (like a Produce with acks=1); when the
  * flush policy asks for a sync the sync runs here, so call it off the event loops if that can be
  * slow. Returns 0 or a negative errno (RN_EINVAL: too large for one batch). */
-int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms);
+int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value,
+                    int64_t now_ms);
 /* Appends several records for one group as one batch (atomic in the log). n == 0 does nothing. */
 typedef struct rn_store_record {
     rn_bytes_t key;
-    rn_bytes_t value;            /* ptr NULL: tombstone */
+    rn_bytes_t value; /* ptr NULL: tombstone */
 } rn_store_record_t;
-int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records, size_t n,
-                         int64_t now_ms);
+int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records,
+                         size_t n, int64_t now_ms);
 
 /* Start-up: reads every partition from its log start to its end, in offset order within each
  * partition, and calls `fn` for each record (value ptr NULL: tombstone; the views are valid
@@ -61,7 +62,7 @@ typedef struct rn_store_stats {
     int64_t batches;
     int64_t records;
     int64_t bytes;
-    int32_t bad_partitions;      /* partitions whose load stopped at a bad batch */
+    int32_t bad_partitions; /* partitions whose load stopped at a bad batch */
 } rn_store_stats_t;
 typedef void (*rn_store_record_fn)(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t value);
 int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_stats_t *stats);

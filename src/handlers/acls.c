@@ -31,7 +31,8 @@ void rn_handle_create_acls(rn_request_t *req)
     rn_create_acls_response_t resp;
     rn_create_acls_response_init(&resp);
     int32_t n = body.creations.count > 0 ? body.creations.count : 0;
-    rn_create_acls_response_result_t *results = rn_arena_try_alloc_array(&req->arena, rn_create_acls_response_result_t, n);
+    rn_create_acls_response_result_t *results =
+        rn_arena_try_alloc_array(&req->arena, rn_create_acls_response_result_t, n);
     if (n > 0 && results == NULL) {
         rn_reject(req, "out of memory");
         return;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 typedef struct keyed {
     rn_str_t key;
     int32_t idx;

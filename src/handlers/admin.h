@@ -22,7 +22,8 @@ bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, 
 
 /* A formatted message for a response, in the request's arena; null (no message) when the arena
  * is exhausted, which only loses the text. */
-rn_str_t rn_admin_message(rn_request_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+rn_str_t rn_admin_message(rn_request_t *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* A copy of NUL-terminated `s` in the request's arena; null for NULL. Sets *oom on failure. */
 rn_str_t rn_admin_str(rn_request_t *req, const char *s, bool *oom);

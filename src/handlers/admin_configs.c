@@ -41,20 +41,24 @@ static const char *topic_name_problem(rn_str_t name, char *buf, size_t cap)
 {
     if (name.ptr == NULL || name.len == 0)
         return "Topic name is illegal, it can't be empty";
-    if ((name.len == 1 && name.ptr[0] == '.') || (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
+    if ((name.len == 1 && name.ptr[0] == '.') ||
+        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.'))
         return "Topic name cannot be \".\" or \"..\"";
     if (name.len > 249) {
-        snprintf(buf, cap, "Topic name is illegal, it can't be longer than 249 characters, topic name: %.*s", 64,
-                 name.ptr);
+        snprintf(buf, cap,
+                 "Topic name is illegal, it can't be longer than 249 characters, topic name: %.*s",
+                 64, name.ptr);
         return buf;
     }
     for (size_t i = 0; i < name.len; i++) {
         char ch = name.ptr[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.'
-                  || ch == '_' || ch == '-';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
         if (!ok) {
-            snprintf(buf, cap, "Topic name is illegal, it contains a character other than ASCII alphanumerics, "
-                               "'.', '_' and '-'");
+            snprintf(buf, cap,
+                     "Topic name is illegal, it contains a character other than ASCII "
+                     "alphanumerics, "
+                     "'.', '_' and '-'");
             return buf;
         }
     }
@@ -83,7 +87,7 @@ static bool parse_node_id(rn_str_t name, int32_t *out)
 typedef struct describe_ctx {
     rn_request_t *req;
     bool synonyms, documentation;
-    const rn_str_t *keys;        /* the requested names, sorted; NULL: all */
+    const rn_str_t *keys; /* the requested names, sorted; NULL: all */
     int32_t nkeys;
 } describe_ctx_t;
 
@@ -95,7 +99,8 @@ static bool wanted(const describe_ctx_t *d, const char *name)
     return bsearch(&key, d->keys, (size_t)d->nkeys, sizeof *d->keys, compare_strs) != NULL;
 }
 
-static void add_synonym(rn_describe_configs_response_config_t *c, rn_str_t name, rn_str_t value, int8_t source)
+static void add_synonym(rn_describe_configs_response_config_t *c, rn_str_t name, rn_str_t value,
+                        int8_t source)
 {
     rn_describe_configs_response_synonym_t *s = &c->synonyms.items[c->synonyms.count++];
     rn_describe_configs_response_synonym_init(s);
@@ -106,7 +111,8 @@ static void add_synonym(rn_describe_configs_response_config_t *c, rn_str_t name,
 
 /* One topic key. Synonyms, most specific first as Kafka lists them: the topic's override, the
  * broker key when the configuration sets it, then the broker key's default. */
-static bool fill_topic_entry(const describe_ctx_t *d, const rn_config_entry_t *e, rn_describe_configs_response_config_t *c)
+static bool fill_topic_entry(const describe_ctx_t *d, const rn_config_entry_t *e,
+                             rn_describe_configs_response_config_t *c)
 {
     rn_request_t *req = d->req;
     bool oom = false;
@@ -122,7 +128,8 @@ static bool fill_topic_entry(const describe_ctx_t *d, const rn_config_entry_t *e
         c->documentation = rn_str_from_cstr(e->doc);
     if (!d->synonyms)
         return !oom;
-    c->synonyms.items = rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_synonym_t, 3);
+    c->synonyms.items =
+        rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_synonym_t, 3);
     if (c->synonyms.items == NULL)
         return false;
     if (e->source == SOURCE_TOPIC_CONFIG)
@@ -151,14 +158,15 @@ static bool describe_topic(const describe_ctx_t *d, const rn_describe_configs_re
     }
     rn_topic_t *topic = rn_topics_get(req->broker->topics, r->resource_name);
     if (topic == NULL) {
-        res->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;   /* Kafka sends no message here */
+        res->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION; /* Kafka sends no message here */
         return true;
     }
     rn_config_entry_t *entries = NULL;
     size_t n = rn_topic_config_entries(req->broker->topics, topic, &entries);
     rn_topic_unref(topic);
     bool ok = true;
-    res->configs.items = rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, n);
+    res->configs.items =
+        rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, n);
     if (n > 0 && res->configs.items == NULL)
         ok = false;
     for (size_t i = 0; i < n && ok; i++)
@@ -170,7 +178,8 @@ static bool describe_topic(const describe_ctx_t *d, const rn_describe_configs_re
 
 /* The broker's keys, from the key table. Values and the key table are static for the broker's
  * life, so the response borrows them. */
-static bool describe_broker(const describe_ctx_t *d, const rn_describe_configs_request_resource_t *r,
+static bool describe_broker(const describe_ctx_t *d,
+                            const rn_describe_configs_request_resource_t *r,
                             rn_describe_configs_response_result_t *res)
 {
     rn_request_t *req = d->req;
@@ -188,14 +197,17 @@ static bool describe_broker(const describe_ctx_t *d, const rn_describe_configs_r
     }
     if (id != req->broker->node_id) {
         res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, "Unexpected broker id, expected %d or empty string, but received %.*s",
-                                              req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
+        res->error_message =
+            rn_admin_message(req,
+                             "Unexpected broker id, expected %d or empty string, but received %.*s",
+                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
         return true;
     }
     size_t n = 0;
     while (rn_config_key_at(n) != NULL)
         n++;
-    res->configs.items = rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, n);
+    res->configs.items =
+        rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, n);
     if (n > 0 && res->configs.items == NULL)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -218,13 +230,15 @@ static bool describe_broker(const describe_ctx_t *d, const rn_describe_configs_r
             c->documentation = rn_str_from_cstr(k->doc);
         if (!d->synonyms)
             continue;
-        c->synonyms.items = rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_synonym_t, 2);
+        c->synonyms.items =
+            rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_synonym_t, 2);
         if (c->synonyms.items == NULL)
             return false;
         if (set)
             add_synonym(c, c->name, value, SOURCE_STATIC_BROKER_CONFIG);
         if (k->default_value != NULL)
-            add_synonym(c, c->name, sensitive ? null_str : rn_str_from_cstr(k->default_value), SOURCE_DEFAULT_CONFIG);
+            add_synonym(c, c->name, sensitive ? null_str : rn_str_from_cstr(k->default_value),
+                        SOURCE_DEFAULT_CONFIG);
     }
     return true;
 }
@@ -247,13 +261,16 @@ void rn_handle_describe_configs(rn_request_t *req)
         res->resource_type = r->resource_type;
         res->resource_name = r->resource_name;
         /* Null or empty configuration_keys means every key; a named unknown key is left out. */
-        describe_ctx_t d = { .req = req, .synonyms = body.include_synonyms,
+        describe_ctx_t d = { .req = req,
+                             .synonyms = body.include_synonyms,
                              .documentation = body.include_documentation };
         if (r->configuration_keys.count > 0) {
-            rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, r->configuration_keys.count);
+            rn_str_t *keys =
+                rn_arena_try_alloc_array(&req->arena, rn_str_t, r->configuration_keys.count);
             if (keys == NULL)
                 goto oom;
-            memcpy(keys, r->configuration_keys.items, sizeof *keys * (size_t)r->configuration_keys.count);
+            memcpy(keys, r->configuration_keys.items,
+                   sizeof *keys * (size_t)r->configuration_keys.count);
             qsort(keys, (size_t)r->configuration_keys.count, sizeof *keys, compare_strs);
             d.keys = keys;
             d.nkeys = r->configuration_keys.count;
@@ -265,7 +282,8 @@ void rn_handle_describe_configs(rn_request_t *req)
             ok = describe_broker(&d, r, res);
         } else {
             res->error_code = RN_KERR_INVALID_REQUEST;
-            res->error_message = rn_admin_message(req, "Unsupported resource type: %d", r->resource_type);
+            res->error_message =
+                rn_admin_message(req, "Unsupported resource type: %d", r->resource_type);
         }
         if (!ok)
             goto oom;
@@ -287,9 +305,9 @@ typedef struct alter_resource {
     int8_t resource_type;
     rn_str_t resource_name;
     int32_t nconfigs;
-    rn_config_op_t *ops;         /* NUL-terminated copies; op is OP_SET for AlterConfigs */
-    bool has_null_value;         /* a null value where one is not allowed */
-    rn_kerr_t error_code;          /* set while checking */
+    rn_config_op_t *ops;  /* NUL-terminated copies; op is OP_SET for AlterConfigs */
+    bool has_null_value;  /* a null value where one is not allowed */
+    rn_kerr_t error_code; /* set while checking */
     rn_str_t error_message;
 } alter_resource_t;
 
@@ -354,7 +372,8 @@ static bool preprocess(rn_request_t *req, alter_job_t *j)
             for (int32_t k = 0; k < r->nconfigs && len < sizeof list - 1; k++) {
                 if (r->ops[k].value != NULL || (j->incremental && r->ops[k].op == OP_DELETE))
                     continue;
-                int w = snprintf(list + len, sizeof list - len, "%s%s", len > 0 ? ", " : "", r->ops[k].key);
+                int w = snprintf(list + len, sizeof list - len, "%s%s", len > 0 ? ", " : "",
+                                 r->ops[k].key);
                 len = w < 0 ? len : len + (size_t)w;
             }
             r->error_code = RN_KERR_INVALID_REQUEST;
@@ -379,8 +398,9 @@ static void alter_broker(rn_request_t *req, bool incremental, alter_resource_t *
     }
     if (r->resource_name.len > 0 && id != req->broker->node_id) {
         r->error_code = RN_KERR_INVALID_REQUEST;
-        r->error_message = rn_admin_message(req, "Unexpected broker id, expected %d, but received %.*s",
-                                            req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
+        r->error_message =
+            rn_admin_message(req, "Unexpected broker id, expected %d, but received %.*s",
+                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
         return;
     }
     char list[256] = "";
@@ -399,7 +419,8 @@ static void alter_broker(rn_request_t *req, bool incremental, alter_resource_t *
     }
     if (list[0] != '\0') {
         r->error_code = RN_KERR_INVALID_REQUEST;
-        r->error_message = rn_admin_message(req, "Cannot update these configs dynamically: Set(%s)", list);
+        r->error_message =
+            rn_admin_message(req, "Cannot update these configs dynamically: Set(%s)", list);
     }
 }
 
@@ -412,20 +433,24 @@ static bool alter_topic(rn_request_t *req, const alter_job_t *j, alter_resource_
         for (int32_t k = 0; k < r->nconfigs; k++) {
             if (r->ops[k].op < OP_SET || r->ops[k].op > OP_SUBTRACT) {
                 r->error_code = RN_KERR_INVALID_REQUEST;
-                r->error_message = rn_admin_message(req, "Unknown operations type %d", r->ops[k].op);
+                r->error_message =
+                    rn_admin_message(req, "Unknown operations type %d", r->ops[k].op);
                 return true;
             }
         }
-        res = rn_topics_incremental_alter_configs(topics, r->resource_name, r->ops, (size_t)r->nconfigs, j->validate_only);
+        res = rn_topics_incremental_alter_configs(topics, r->resource_name, r->ops,
+                                                  (size_t)r->nconfigs, j->validate_only);
     } else {
         /* AlterConfigs replaces every override with the given set. */
-        rn_topic_override_t *set = rn_arena_try_alloc_array(&req->arena, rn_topic_override_t, r->nconfigs);
+        rn_topic_override_t *set =
+            rn_arena_try_alloc_array(&req->arena, rn_topic_override_t, r->nconfigs);
         if (r->nconfigs > 0 && set == NULL)
             return false;
         /* The registry only reads the overrides it is given; the strings are the arena copies. */
         for (int32_t k = 0; k < r->nconfigs; k++)
             set[k] = (rn_topic_override_t){ (char *)r->ops[k].key, (char *)r->ops[k].value };
-        res = rn_topics_alter_configs(topics, r->resource_name, set, (size_t)r->nconfigs, j->validate_only);
+        res = rn_topics_alter_configs(topics, r->resource_name, set, (size_t)r->nconfigs,
+                                      j->validate_only);
     }
     r->error_code = res.error_code;
     if (res.error_code != RN_KERR_NONE && res.message[0] != '\0')
@@ -461,7 +486,8 @@ static void run_alter(rn_job_t *job)
     int32_t n = j->nresources;
     if (j->incremental) {
         rn_incremental_alter_configs_response_resource_t *out =
-            rn_arena_try_alloc_array(&req->arena, rn_incremental_alter_configs_response_resource_t, n);
+            rn_arena_try_alloc_array(&req->arena, rn_incremental_alter_configs_response_resource_t,
+                                     n);
         if (n > 0 && out == NULL) {
             job->oom = true;
             return;
@@ -478,7 +504,8 @@ static void run_alter(rn_job_t *job)
         j->iresp.responses.count = n;
         job->resp = &j->iresp;
     } else {
-        rn_alter_configs_response_result_t *out = rn_arena_try_alloc_array(&req->arena, rn_alter_configs_response_result_t, n);
+        rn_alter_configs_response_result_t *out =
+            rn_arena_try_alloc_array(&req->arena, rn_alter_configs_response_result_t, n);
         if (n > 0 && out == NULL) {
             job->oom = true;
             return;
@@ -498,8 +525,8 @@ static void run_alter(rn_job_t *job)
 }
 
 /* Copies one config of either request into r->ops[k]. False when out of memory. */
-static bool copy_op(rn_request_t *req, alter_resource_t *r, int32_t k, rn_str_t name, rn_str_t value, int8_t op,
-                    bool null_allowed)
+static bool copy_op(rn_request_t *req, alter_resource_t *r, int32_t k, rn_str_t name,
+                    rn_str_t value, int8_t op, bool null_allowed)
 {
     rn_config_op_t *o = &r->ops[k];
     o->key = rn_arena_strndup(&req->arena, name.ptr != NULL ? name.ptr : "", name.len);
@@ -544,7 +571,8 @@ void rn_handle_alter_configs(rn_request_t *req)
         if (r->nconfigs > 0 && r->ops == NULL)
             goto oom;
         for (int32_t k = 0; k < r->nconfigs; k++)
-            if (!copy_op(req, r, k, in->configs.items[k].name, in->configs.items[k].value, OP_SET, false))
+            if (!copy_op(req, r, k, in->configs.items[k].name, in->configs.items[k].value, OP_SET,
+                         false))
                 goto oom;
     }
     rn_job_start(&j->job);
@@ -574,7 +602,8 @@ void rn_handle_incremental_alter_configs(rn_request_t *req)
             goto oom;
         for (int32_t k = 0; k < r->nconfigs; k++) {
             const rn_incremental_alter_configs_request_config_t *c = &in->configs.items[k];
-            if (!copy_op(req, r, k, c->name, c->value, c->config_operation, c->config_operation == OP_DELETE))
+            if (!copy_op(req, r, k, c->name, c->value, c->config_operation,
+                         c->config_operation == OP_DELETE))
                 goto oom;
         }
     }

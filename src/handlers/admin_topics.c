@@ -37,7 +37,8 @@ static bool uuid_is_zero(rn_uuid_t id)
 /* Kafka's validateManualPartitionAssignment with one registered broker: the replica list must
  * be exactly [node_id]. Kafka walks the sorted list and reports the first problem it meets, so
  * an unknown broker below this node's id wins over a repeat of this node. NULL when valid. */
-static const char *check_replicas(const rn_request_t *req, const int32_t *ids, int32_t n, char *buf, size_t cap)
+static const char *check_replicas(const rn_request_t *req, const int32_t *ids, int32_t n, char *buf,
+                                  size_t cap)
 {
     if (n <= 0)
         return "The manual partition assignment includes an empty replica list.";
@@ -53,12 +54,15 @@ static const char *check_replicas(const rn_request_t *req, const int32_t *ids, i
         }
     }
     if (have_unknown && (min_unknown < node || self_count <= 1)) {
-        snprintf(buf, cap, "The manual partition assignment includes broker %d, but no such broker is registered.",
+        snprintf(buf, cap,
+                 "The manual partition assignment includes broker %d, but no such broker is "
+                 "registered.",
                  min_unknown);
         return buf;
     }
     if (self_count > 1) {
-        snprintf(buf, cap, "The manual partition assignment includes the broker %d more than once.", node);
+        snprintf(buf, cap, "The manual partition assignment includes the broker %d more than once.",
+                 node);
         return buf;
     }
     return NULL;
@@ -75,16 +79,16 @@ typedef struct create_topics_job {
 /* The checks made here before the topics room sees the topic: null config values
  * (computeConfigChanges) and manual assignments (createTopic). On success *spec holds the
  * partition count and replication factor to ask for. Returns the error code, with *why. */
-static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_request_topic_t *t, rn_topic_spec_t *spec,
-                               rn_str_t *why)
+static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_request_topic_t *t,
+                                 rn_topic_spec_t *spec, rn_str_t *why)
 {
     char nulls[256] = "";
     size_t nulls_len = 0;
     for (int32_t i = 0; i < t->configs.count; i++) {
         const rn_create_topics_request_config_t *c = &t->configs.items[i];
         if (c->value.ptr == NULL && nulls_len < sizeof nulls - 1) {
-            int len = snprintf(nulls + nulls_len, sizeof nulls - nulls_len, "%s%.*s", nulls_len > 0 ? "," : "",
-                               (int)c->name.len, c->name.ptr);
+            int len = snprintf(nulls + nulls_len, sizeof nulls - nulls_len, "%s%.*s",
+                               nulls_len > 0 ? "," : "", (int)c->name.len, c->name.ptr);
             nulls_len = len < 0 ? nulls_len : nulls_len + (size_t)len;
         }
     }
@@ -97,11 +101,13 @@ static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_reque
     if (n <= 0)
         return RN_KERR_NONE;
     if (t->replication_factor != -1) {
-        *why = rn_admin_message(req, "A manual partition assignment was specified, but replication factor was not set to -1.");
+        *why = rn_admin_message(req, "A manual partition assignment was specified, but replication "
+                                     "factor was not set to -1.");
         return RN_KERR_INVALID_REQUEST;
     }
     if (t->num_partitions != -1) {
-        *why = rn_admin_message(req, "A manual partition assignment was specified, but numPartitions was not set to -1.");
+        *why = rn_admin_message(req, "A manual partition assignment was specified, but "
+                                     "numPartitions was not set to -1.");
         return RN_KERR_INVALID_REQUEST;
     }
     bool *seen = rn_arena_try_alloc_array(&req->arena, bool, n);
@@ -112,11 +118,14 @@ static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_reque
         const rn_create_topics_request_assignment_t *a = &t->assignments.items[i];
         bool in_range = a->partition_index >= 0 && a->partition_index < n;
         if (in_range && seen[a->partition_index]) {
-            *why = rn_admin_message(req, "Found multiple manual partition assignments for partition %d", a->partition_index);
+            *why = rn_admin_message(req,
+                                    "Found multiple manual partition assignments for partition %d",
+                                    a->partition_index);
             return RN_KERR_INVALID_REPLICA_ASSIGNMENT;
         }
         char buf[160];
-        const char *bad = check_replicas(req, a->broker_ids.items, a->broker_ids.count, buf, sizeof buf);
+        const char *bad =
+            check_replicas(req, a->broker_ids.items, a->broker_ids.count, buf, sizeof buf);
         if (bad != NULL) {
             *why = rn_admin_message(req, "%s", bad);
             return RN_KERR_INVALID_REPLICA_ASSIGNMENT;
@@ -136,11 +145,13 @@ static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_reque
 }
 
 /* CreateTopics v5+ returns the new topic's configs as DescribeConfigs shows them. */
-static bool fill_created_configs(rn_request_t *req, rn_topic_t *topic, rn_create_topics_response_topic_t *res)
+static bool fill_created_configs(rn_request_t *req, rn_topic_t *topic,
+                                 rn_create_topics_response_topic_t *res)
 {
     rn_config_entry_t *entries = NULL;
     size_t n = rn_topic_config_entries(req->broker->topics, topic, &entries);
-    rn_create_topics_response_config_t *items = rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_config_t, n);
+    rn_create_topics_response_config_t *items =
+        rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_config_t, n);
     bool oom = n > 0 && items == NULL;
     for (size_t i = 0; i < n && !oom; i++) {
         rn_create_topics_response_config_init(&items[i]);
@@ -157,11 +168,13 @@ static bool fill_created_configs(rn_request_t *req, rn_topic_t *topic, rn_create
 }
 
 /* Creates (or validates) one topic and fills its result. False only when out of memory. */
-static bool create_one(rn_request_t *req, bool validate_only, const rn_create_topics_request_topic_t *t,
+static bool create_one(rn_request_t *req, bool validate_only,
+                       const rn_create_topics_request_topic_t *t,
                        rn_create_topics_response_topic_t *res)
 {
     rn_topics_t *topics = req->broker->topics;
-    rn_topic_spec_t spec = { .name = t->name, .num_partitions = t->num_partitions,
+    rn_topic_spec_t spec = { .name = t->name,
+                             .num_partitions = t->num_partitions,
                              .replication_factor = t->replication_factor };
     rn_str_t why = { NULL, 0 };
     rn_kerr_t code = precheck_create(req, t, &spec, &why);
@@ -172,7 +185,8 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
          * topics room about those alone, so that they win here too. */
         rn_topic_spec_t plain = { .name = t->name, .num_partitions = -1, .replication_factor = -1 };
         rn_topics_result_t r = rn_topics_create(topics, &plain, true, NULL);
-        if (r.error_code == RN_KERR_INVALID_TOPIC_EXCEPTION || r.error_code == RN_KERR_TOPIC_ALREADY_EXISTS) {
+        if (r.error_code == RN_KERR_INVALID_TOPIC_EXCEPTION ||
+            r.error_code == RN_KERR_TOPIC_ALREADY_EXISTS) {
             res->error_code = r.error_code;
             res->error_message = result_message(req, &r);
         } else {
@@ -183,12 +197,14 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
     }
 
     int32_t nconfigs = t->configs.count > 0 ? t->configs.count : 0;
-    rn_topic_override_t *configs = rn_arena_try_alloc_array(&req->arena, rn_topic_override_t, nconfigs);
+    rn_topic_override_t *configs =
+        rn_arena_try_alloc_array(&req->arena, rn_topic_override_t, nconfigs);
     if (nconfigs > 0 && configs == NULL)
         return false;
     for (int32_t i = 0; i < nconfigs; i++) {
         const rn_create_topics_request_config_t *c = &t->configs.items[i];
-        configs[i].key = rn_arena_strndup(&req->arena, c->name.ptr != NULL ? c->name.ptr : "", c->name.len);
+        configs[i].key =
+            rn_arena_strndup(&req->arena, c->name.ptr != NULL ? c->name.ptr : "", c->name.len);
         configs[i].value = rn_arena_strndup(&req->arena, c->value.ptr, c->value.len);
         if (configs[i].key == NULL || configs[i].value == NULL)
             return false;
@@ -197,7 +213,8 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
     spec.nconfigs = (size_t)nconfigs;
 
     rn_topic_t *topic = NULL;
-    rn_topics_result_t r = rn_topics_create(topics, &spec, validate_only, validate_only ? NULL : &topic);
+    rn_topics_result_t r =
+        rn_topics_create(topics, &spec, validate_only, validate_only ? NULL : &topic);
     if (r.error_code != RN_KERR_NONE) {
         res->error_code = r.error_code;
         res->error_message = result_message(req, &r);
@@ -207,7 +224,8 @@ static bool create_one(rn_request_t *req, bool validate_only, const rn_create_to
     res->replication_factor = 1;
     if (topic == NULL) {
         /* validate_only: nothing was created, so there is no id and no config to show. */
-        res->num_partitions = spec.num_partitions == -1 ? req->broker->num_partitions : spec.num_partitions;
+        res->num_partitions =
+            spec.num_partitions == -1 ? req->broker->num_partitions : spec.num_partitions;
         return true;
     }
     res->num_partitions = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
@@ -224,7 +242,8 @@ static void run_create_topics(rn_job_t *job)
     int32_t n = j->body.topics.count > 0 ? j->body.topics.count : 0;
     rn_str_t *names = rn_arena_try_alloc_array(&req->arena, rn_str_t, n);
     uint8_t *kind = rn_arena_try_alloc_array(&req->arena, uint8_t, n);
-    rn_create_topics_response_topic_t *results = rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_topic_t, n);
+    rn_create_topics_response_topic_t *results =
+        rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_topic_t, n);
     if (n > 0 && (names == NULL || kind == NULL || results == NULL))
         goto oom;
     for (int32_t i = 0; i < n; i++)
@@ -272,9 +291,9 @@ typedef struct delete_topics_job {
 } delete_topics_job_t;
 
 typedef struct delete_entry {
-    rn_str_t name;               /* null when given by id */
-    rn_uuid_t id;                /* zero when given by name */
-    uint8_t kind;                /* among the names, or among the ids */
+    rn_str_t name; /* null when given by id */
+    rn_uuid_t id;  /* zero when given by name */
+    uint8_t kind;  /* among the names, or among the ids */
 } delete_entry_t;
 
 static int compare_uuids(const void *a, const void *b)
@@ -284,8 +303,8 @@ static int compare_uuids(const void *a, const void *b)
 
 /* Fills entries[] from either request layout and classifies duplicates, names among names and
  * ids among ids. Returns false when out of memory. */
-static bool collect_deletes(rn_request_t *req, const rn_delete_topics_request_t *body, delete_entry_t *entries,
-                            int32_t n)
+static bool collect_deletes(rn_request_t *req, const rn_delete_topics_request_t *body,
+                            delete_entry_t *entries, int32_t n)
 {
     rn_str_t *names = rn_arena_try_alloc_array(&req->arena, rn_str_t, n);
     rn_str_t *ids = rn_arena_try_alloc_array(&req->arena, rn_str_t, n);
@@ -298,7 +317,8 @@ static bool collect_deletes(rn_request_t *req, const rn_delete_topics_request_t 
     for (int32_t i = 0; i < n; i++) {
         delete_entry_t *e = &entries[i];
         if (req->api_version >= 6)
-            *e = (delete_entry_t){ .name = body->topics.items[i].name, .id = body->topics.items[i].topic_id };
+            *e = (delete_entry_t){ .name = body->topics.items[i].name,
+                                   .id = body->topics.items[i].topic_id };
         else
             *e = (delete_entry_t){ .name = body->topic_names.items[i] };
         if (e->name.ptr != NULL) {
@@ -322,8 +342,8 @@ static bool collect_deletes(rn_request_t *req, const rn_delete_topics_request_t 
 
 /* Deletes one entry and fills its result. The id list is sorted: a name that resolves to an id
  * also given by id is refused, as ControllerApis.deleteTopics does. False when out of memory. */
-static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid_t *given_ids, size_t ngiven,
-                       rn_delete_topics_response_topic_t *res)
+static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid_t *given_ids,
+                       size_t ngiven, rn_delete_topics_response_topic_t *res)
 {
     bool by_id = e->name.ptr == NULL;
     if (by_id && uuid_is_zero(e->id)) {
@@ -333,12 +353,14 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
     }
     if (!by_id && !uuid_is_zero(e->id)) {
         res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, "You may not specify both topic name and topic id.");
+        res->error_message =
+            rn_admin_message(req, "You may not specify both topic name and topic id.");
         return true;
     }
     if (e->kind == RN_ADMIN_KEY_FIRST_OF_MANY) {
         res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, by_id ? "Duplicate topic id." : "Duplicate topic name.");
+        res->error_message =
+            rn_admin_message(req, by_id ? "Duplicate topic id." : "Duplicate topic name.");
         return true;
     }
     rn_topics_t *topics = req->broker->topics;
@@ -353,9 +375,12 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
     rn_topic_unref(topic);
     if (oom)
         return false;
-    if (!by_id && bsearch(&res->topic_id, given_ids, ngiven, sizeof *given_ids, compare_uuids) != NULL) {
+    if (!by_id &&
+        bsearch(&res->topic_id, given_ids, ngiven, sizeof *given_ids, compare_uuids) != NULL) {
         res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, "The provided topic name maps to an ID that was already supplied.");
+        res->error_message =
+            rn_admin_message(req,
+                             "The provided topic name maps to an ID that was already supplied.");
         return true;
     }
     rn_topics_result_t r = rn_topics_delete(topics, res->name);
@@ -379,7 +404,8 @@ static void run_delete_topics(rn_job_t *job)
     n = n > 0 ? n : 0;
     delete_entry_t *entries = rn_arena_try_alloc_array(&req->arena, delete_entry_t, n);
     rn_uuid_t *given_ids = rn_arena_try_alloc_array(&req->arena, rn_uuid_t, n);
-    rn_delete_topics_response_topic_t *results = rn_arena_try_alloc_array(&req->arena, rn_delete_topics_response_topic_t, n);
+    rn_delete_topics_response_topic_t *results =
+        rn_arena_try_alloc_array(&req->arena, rn_delete_topics_response_topic_t, n);
     if (n > 0 && (entries == NULL || given_ids == NULL || results == NULL))
         goto oom;
     if (!collect_deletes(req, &j->body, entries, n))
@@ -391,7 +417,8 @@ static void run_delete_topics(rn_job_t *job)
     /* ControllerApis.deleteTopics fails the whole request when deletion is disabled; versions
      * before 3 have no TOPIC_DELETION_DISABLED and get INVALID_REQUEST. */
     if (!req->broker->config->delete_topic_enable) {
-        rn_kerr_t code = req->api_version < 3 ? RN_KERR_INVALID_REQUEST : RN_KERR_TOPIC_DELETION_DISABLED;
+        rn_kerr_t code =
+            req->api_version < 3 ? RN_KERR_INVALID_REQUEST : RN_KERR_TOPIC_DELETION_DISABLED;
         for (int32_t i = 0; i < n; i++) {
             rn_delete_topics_response_topic_init(&results[i]);
             results[i].name = entries[i].name;
@@ -443,7 +470,8 @@ typedef struct create_partitions_job {
 /* The assignment checks of ReplicationControlManager.createPartitions, made before the topics
  * room grows the topic. RN_KERR_NONE when there is nothing to object to here (an unknown topic
  * or a count that is no increase is left to the topics room, which words those). */
-static rn_kerr_t precheck_partitions(rn_request_t *req, const rn_create_partitions_request_topic_t *t, rn_str_t *why)
+static rn_kerr_t precheck_partitions(rn_request_t *req,
+                                     const rn_create_partitions_request_topic_t *t, rn_str_t *why)
 {
     if (t->assignments.count < 0)
         return RN_KERR_NONE;
@@ -456,14 +484,17 @@ static rn_kerr_t precheck_partitions(rn_request_t *req, const rn_create_partitio
         return RN_KERR_NONE;
     int32_t additional = t->count - current;
     if (t->assignments.count != additional) {
-        *why = rn_admin_message(req, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.",
-                       additional, t->assignments.count);
+        *why = rn_admin_message(req,
+                                "Attempted to add %d additional partition(s), but only %d "
+                                "assignment(s) were specified.",
+                                additional, t->assignments.count);
         return RN_KERR_INVALID_REPLICA_ASSIGNMENT;
     }
     for (int32_t i = 0; i < t->assignments.count; i++) {
         const rn_create_partitions_request_assignment_t *a = &t->assignments.items[i];
         char buf[160];
-        const char *bad = check_replicas(req, a->broker_ids.items, a->broker_ids.count, buf, sizeof buf);
+        const char *bad =
+            check_replicas(req, a->broker_ids.items, a->broker_ids.count, buf, sizeof buf);
         if (bad != NULL) {
             *why = rn_admin_message(req, "%s", bad);
             return RN_KERR_INVALID_REPLICA_ASSIGNMENT;
@@ -511,7 +542,8 @@ static void run_create_partitions(rn_job_t *job)
             res->error_message = why;
             continue;
         }
-        rn_topics_result_t r = rn_topics_add_partitions(req->broker->topics, t->name, t->count, j->body.validate_only);
+        rn_topics_result_t r =
+            rn_topics_add_partitions(req->broker->topics, t->name, t->count, j->body.validate_only);
         res->error_code = r.error_code;
         res->error_message = result_message(req, &r);
     }
@@ -567,8 +599,8 @@ static void delete_partition_records(rn_topic_t *topic, bool delete_enabled,
             return;
         }
         if (rc < 0) {
-            rn_log(RN_LOG_ERROR, "handlers", "DeleteRecords on %s-%d up to offset %lld failed: %s", topic->name,
-                   p->partition_index, (long long)offset, strerror(-rc));
+            rn_log(RN_LOG_ERROR, "handlers", "DeleteRecords on %s-%d up to offset %lld failed: %s",
+                   topic->name, p->partition_index, (long long)offset, strerror(-rc));
             res->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
             return;
         }
@@ -592,7 +624,8 @@ static void run_delete_records(rn_job_t *job)
         res->name = t->name;
         int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
         rn_delete_records_response_partition_result_t *parts =
-            rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_partition_result_t, np);
+            rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_partition_result_t,
+                                     np);
         if (np > 0 && parts == NULL)
             goto oom;
         rn_topic_t *topic = rn_topics_get(req->broker->topics, t->name);

@@ -14,7 +14,8 @@ static bool valid_software_field(rn_str_t s)
         return false;
     for (size_t i = 0; i < s.len; i++) {
         char ch = s.ptr[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         bool inner = ch == '-' || ch == '.';
         if (!alnum && !(inner && i > 0 && i + 1 < s.len))
             return false;
@@ -50,14 +51,14 @@ void rn_handle_api_versions(rn_request_t *req)
 
     const rn_proto_api_t *api = rn_proto_api_find(RN_API_API_VERSIONS);
     /* A malformed body is answered, not dropped: INVALID_REQUEST sends librdkafka back to v0. */
-    if (api->request_decode(&req->body, req->api_version, &req->arena, &body) != RN_DECODE_OK
-        || rn_reader_left(&req->body) != 0) {
+    if (api->request_decode(&req->body, req->api_version, &req->arena, &body) != RN_DECODE_OK ||
+        rn_reader_left(&req->body) != 0) {
         resp.error_code = RN_KERR_INVALID_REQUEST;
         rn_respond(req, &resp);
         return;
     }
-    if (req->api_version >= 3
-        && (!valid_software_field(body.client_software_name) || !valid_software_field(body.client_software_version))) {
+    if (req->api_version >= 3 && (!valid_software_field(body.client_software_name) ||
+                                  !valid_software_field(body.client_software_version))) {
         resp.error_code = RN_KERR_INVALID_REQUEST;
         rn_respond(req, &resp);
         return;

@@ -39,10 +39,10 @@ static bool encode_response(rn_request_t *req, int16_t version, bool flexible_he
                             void (*encode)(rn_outbuf_t *, int16_t, const void *), const void *resp)
 {
     rn_outbuf_t *w = &req->out;
-    rn_write_int32(w, 0);                  /* size, patched below */
+    rn_write_int32(w, 0); /* size, patched below */
     rn_write_int32(w, req->correlation_id);
     if (flexible_header)
-        rn_write_uvarint(w, 0);            /* response header v1: empty tag section */
+        rn_write_uvarint(w, 0); /* response header v1: empty tag section */
     encode(w, version, resp);
     if (w->failed) {
         rn_reject(req, "out of memory while encoding the response");
@@ -57,7 +57,8 @@ bool rn_encode_response(rn_request_t *req, const void *resp)
     const rn_proto_api_t *api = rn_proto_api_find(req->api_key);
     /* ApiVersions' response header is always v0, even when its body is flexible (KIP-511),
      * so that a client can read it before it knows which versions the broker has. */
-    bool flex_header = req->api_key != RN_API_API_VERSIONS && is_flexible(req->api_key, req->api_version);
+    bool flex_header =
+        req->api_key != RN_API_API_VERSIONS && is_flexible(req->api_key, req->api_version);
     return encode_response(req, req->api_version, flex_header, api->response_encode, resp);
 }
 
@@ -81,7 +82,8 @@ void rn_reject(rn_request_t *req, const char *why)
 {
     char id[128];
     const rn_proto_api_t *api = rn_proto_api_find(req->api_key);
-    rn_log(RN_LOG_WARN, "handlers", "closing connection from %s (client id '%s'): %s (key %d) v%d: %s",
+    rn_log(RN_LOG_WARN, "handlers",
+           "closing connection from %s (client id '%s'): %s (key %d) v%d: %s",
            req->peer ? req->peer : "?", printable(req->client_id, id, sizeof id),
            api ? api->name : "unknown API", req->api_key, req->api_version, why);
     req->finish(req, RN_FINISH_CLOSE);
@@ -91,7 +93,8 @@ rn_kerr_t rn_leader_epoch_check(int32_t current_leader_epoch)
 {
     if (current_leader_epoch < 0 || current_leader_epoch == RN_LOG_LEADER_EPOCH)
         return RN_KERR_NONE;
-    return current_leader_epoch > RN_LOG_LEADER_EPOCH ? RN_KERR_UNKNOWN_LEADER_EPOCH : RN_KERR_FENCED_LEADER_EPOCH;
+    return current_leader_epoch > RN_LOG_LEADER_EPOCH ? RN_KERR_UNKNOWN_LEADER_EPOCH
+                                                      : RN_KERR_FENCED_LEADER_EPOCH;
 }
 
 bool rn_decode_body(rn_request_t *req, void *msg)

@@ -20,17 +20,16 @@
 #include "topics/topics.h"
 #include "util/err.h"
 
-
 typedef struct fetch fetch_t;
 
 typedef struct fetch_part {
     fetch_t *f;
-    rn_topic_t *topic;                   /* counted reference, or NULL (error already set) */
+    rn_topic_t *topic; /* counted reference, or NULL (error already set) */
     rn_partition_t *part;
     rn_fetch_response_partition_t *resp; /* in the request's arena */
     int64_t offset;
     int32_t max_bytes;
-    rn_log_slice_t slice;                /* held between a read and the response */
+    rn_log_slice_t slice; /* held between a read and the response */
     rn_watch_t watch;
     bool watching;
 } fetch_part_t;
@@ -80,7 +79,7 @@ static int64_t read_partitions(fetch_t *f)
         if (room > 0 && (size_t)room < limit)
             limit = (size_t)room;
         if (limit == 0)
-            limit = 1;   /* still returns the first batch whole */
+            limit = 1; /* still returns the first batch whole */
         int rc = rn_log_read(log, fp->offset, limit, &fp->slice);
         /* The slice's offsets were read at the same instant as its range. */
         pr->high_watermark = rc == 0 ? fp->slice.high_watermark : rn_log_high_watermark(log);
@@ -151,7 +150,7 @@ static void answer(fetch_t *f)
     watch_all(f, false);
     rn_request_t *req = f->req;
     f->req = NULL;
-    rn_respond(req, &f->resp);     /* the encoder took the file ranges */
+    rn_respond(req, &f->resp); /* the encoder took the file ranges */
     for (size_t i = 0; i < f->nparts; i++)
         memset(&f->parts[i].slice, 0, sizeof f->parts[i].slice);
     drop_topics(f);
@@ -182,10 +181,13 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
     int16_t v = req->api_version;
     size_t n = 0;
     for (int32_t t = 0; t < body->topics.count; t++)
-        n += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+        n += body->topics.items[t].partitions.count > 0
+                 ? (size_t)body->topics.items[t].partitions.count
+                 : 0;
     f->parts = calloc(n ? n : 1, sizeof *f->parts);
-    rn_fetch_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_fetch_response_topic_t,
-                                                                   body->topics.count > 0 ? body->topics.count : 1);
+    rn_fetch_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_fetch_response_topic_t,
+                                 body->topics.count > 0 ? body->topics.count : 1);
     if (f->parts == NULL || rtopics == NULL)
         return false;
     f->resp.responses.items = rtopics;
@@ -198,12 +200,14 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
         rt->topic = qt->topic;
         rt->topic_id = qt->topic_id;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
-        rn_fetch_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_fetch_response_partition_t, np ? np : 1);
+        rn_fetch_response_partition_t *rparts =
+            rn_arena_try_alloc_array(&req->arena, rn_fetch_response_partition_t, np ? np : 1);
         if (rparts == NULL)
             return false;
         rt->partitions.items = rparts;
         rt->partitions.count = np;
-        rn_topic_t *topic = v >= 13 ? rn_topics_get_by_id(topics, qt->topic_id) : rn_topics_get(topics, qt->topic);
+        rn_topic_t *topic =
+            v >= 13 ? rn_topics_get_by_id(topics, qt->topic_id) : rn_topics_get(topics, qt->topic);
         int16_t missing = v >= 13 ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         for (int32_t i = 0; i < np; i++) {
             const rn_fetch_request_partition_t *qp = &qt->partitions.items[i];
@@ -217,7 +221,8 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
             fp->max_bytes = qp->partition_max_bytes;
             rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition) : NULL;
             /* A partition in error answers -1 for its offsets, as Kafka does. */
-            rparts[i].high_watermark = rparts[i].last_stable_offset = rparts[i].log_start_offset = -1;
+            rparts[i].high_watermark = rparts[i].last_stable_offset = rparts[i].log_start_offset =
+                -1;
             if (v < 4) {
                 rparts[i].error_code = RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 f->has_error = true;
@@ -268,7 +273,8 @@ void rn_handle_fetch(rn_request_t *req)
         return;
     }
     int64_t total = read_partitions(f);
-    bool may_wait = body.max_wait_ms > 0 && !f->has_error && total < f->min_bytes && rn_can_park(req->loop_ctx);
+    bool may_wait =
+        body.max_wait_ms > 0 && !f->has_error && total < f->min_bytes && rn_can_park(req->loop_ctx);
     if (may_wait) {
         /* Park first (a wake-up needs a parked request to land on), then watch, then look
          * again: an append between the two looks is not missed. */
@@ -280,7 +286,7 @@ void rn_handle_fetch(rn_request_t *req)
         total = read_partitions(f);
         if (f->has_error || total >= f->min_bytes) {
             answer(f);
-            rn_unpark(&f->parked);    /* frees f once its timer has closed */
+            rn_unpark(&f->parked); /* frees f once its timer has closed */
         } else {
             release_slices(f);
         }

@@ -41,7 +41,8 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
     /* v4+ (KIP-699): one answer per key. */
     int32_t n = body->coordinator_keys.count > 0 ? body->coordinator_keys.count : 0;
     rn_find_coordinator_response_coordinator_t *items =
-        rn_arena_try_alloc_array(&req->arena, rn_find_coordinator_response_coordinator_t, n ? n : 1);
+        rn_arena_try_alloc_array(&req->arena, rn_find_coordinator_response_coordinator_t,
+                                 n ? n : 1);
     if (items == NULL)
         return false;
     for (int32_t i = 0; i < n; i++) {
@@ -60,7 +61,7 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
 /* The first group lookup creates __consumer_offsets, as Kafka's does: file work, so it runs
  * on the thread pool. */
 typedef struct find_job {
-    rn_job_t job;          /* first: rn_job_new's contract */
+    rn_job_t job; /* first: rn_job_new's contract */
     rn_find_coordinator_request_t body;
     rn_find_coordinator_response_t resp;
 } find_job_t;
@@ -69,7 +70,8 @@ static void run_job(rn_job_t *job)
 {
     find_job_t *fj = (find_job_t *)job;
     rn_store_t *store = rn_coord_store(job->req->broker->coord);
-    rn_kerr_t error = rn_store_ensure(store) == 0 ? RN_KERR_NONE : RN_KERR_COORDINATOR_NOT_AVAILABLE;
+    rn_kerr_t error =
+        rn_store_ensure(store) == 0 ? RN_KERR_NONE : RN_KERR_COORDINATOR_NOT_AVAILABLE;
     job->oom = !build(job->req, &fj->body, error, &fj->resp);
     job->resp = &fj->resp;
 }

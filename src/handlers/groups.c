@@ -26,7 +26,8 @@
 /* The groups of this broker, or NULL before the coordinator is there. */
 static rn_groups_t *groups_of(const rn_request_t *req)
 {
-    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_groups(req->broker->coord) : NULL;
+    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_groups(req->broker->coord)
+                                                             : NULL;
 }
 
 /* ---- answering once the group's records are written ---- */
@@ -67,10 +68,13 @@ static void respond_written(rn_request_t *req, const void *resp)
         rn_reject(req, "out of memory");
         return;
     }
-    *a = (written_answer_t){ .work = { .run = on_flush_work, .done = on_flush_done }, .req = req, .groups = groups };
+    *a = (written_answer_t){ .work = { .run = on_flush_work, .done = on_flush_done },
+                             .req = req,
+                             .groups = groups };
     int err = rn_work_queue(req->executor, &a->work);
     if (err != 0) {
-        rn_log(RN_LOG_ERROR, "handlers", "cannot queue the write of a group's records: %s", strerror(-err));
+        rn_log(RN_LOG_ERROR, "handlers", "cannot queue the write of a group's records: %s",
+               strerror(-err));
         rn_reject(req, "the group's records could not be written");
     }
 }
@@ -125,7 +129,10 @@ static void respond_join(rn_request_t *req, const rn_groups_join_result_t *r)
 static void respond_join_error(rn_request_t *req, rn_kerr_t error, rn_str_t member_id)
 {
     rn_groups_join_result_t r = {
-        .error_code = error, .generation_id = -1, .leader = { "", 0 }, .member_id = member_id,
+        .error_code = error,
+        .generation_id = -1,
+        .leader = { "", 0 },
+        .member_id = member_id,
     };
     respond_join(req, &r);
 }
@@ -137,7 +144,8 @@ static void respond_sync(rn_request_t *req, const rn_groups_sync_result_t *r)
     resp.error_code = r->error_code;
     resp.protocol_type = r->protocol_type;
     resp.protocol_name = r->protocol_name;
-    resp.assignment = r->assignment.ptr != NULL ? r->assignment : (rn_bytes_t){ (const uint8_t *)"", 0 };
+    resp.assignment =
+        r->assignment.ptr != NULL ? r->assignment : (rn_bytes_t){ (const uint8_t *)"", 0 };
     respond_written(req, &resp);
 }
 
@@ -150,12 +158,12 @@ static void respond_sync_error(rn_request_t *req, rn_kerr_t error)
 /* ---- requests that wait ---- */
 
 typedef struct group_wait {
-    rn_parked_t parked;          /* owner loop: the request's */
+    rn_parked_t parked; /* owner loop: the request's */
     rn_request_t *req;
     rn_groups_t *groups;
     rn_groups_waiter_t waiter;
-    bool sync;                   /* a SyncGroup, else a JoinGroup */
-    rn_str_t member_id;          /* the request's, for an error answer */
+    bool sync;          /* a SyncGroup, else a JoinGroup */
+    rn_str_t member_id; /* the request's, for an error answer */
 } group_wait_t;
 
 static void on_group_wake(rn_groups_waiter_t *w)
@@ -184,9 +192,10 @@ static void on_retry(rn_parked_t *p, bool final)
     if (rn_groups_wait_end(gw->groups, &gw->waiter, final))
         answer(gw, 0);
     else if (final)
-        answer(gw, rn_can_park(p->ctx) ? RN_KERR_REBALANCE_IN_PROGRESS : RN_KERR_COORDINATOR_NOT_AVAILABLE);
+        answer(gw, rn_can_park(p->ctx) ? RN_KERR_REBALANCE_IN_PROGRESS
+                                       : RN_KERR_COORDINATOR_NOT_AVAILABLE);
     else
-        return;   /* a wake-up that was not for us: wake-ups coalesce */
+        return; /* a wake-up that was not for us: wake-ups coalesce */
     rn_unpark(p);
 }
 
@@ -251,13 +260,15 @@ void rn_handle_join_group(rn_request_t *req)
         return;
     }
     size_t n = body.protocols.count > 0 ? (size_t)body.protocols.count : 0;
-    rn_groups_protocol_t *protocols = rn_arena_try_alloc_array(&req->arena, rn_groups_protocol_t, n ? n : 1);
+    rn_groups_protocol_t *protocols =
+        rn_arena_try_alloc_array(&req->arena, rn_groups_protocol_t, n ? n : 1);
     if (protocols == NULL) {
         rn_reject(req, "out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++)
-        protocols[i] = (rn_groups_protocol_t){ body.protocols.items[i].name, body.protocols.items[i].metadata };
+        protocols[i] = (rn_groups_protocol_t){ body.protocols.items[i].name,
+                                               body.protocols.items[i].metadata };
     rn_groups_join_args_t args = {
         .version = req->api_version,
         .group_id = body.group_id,
@@ -268,7 +279,8 @@ void rn_handle_join_group(rn_request_t *req)
         .client_host = client_host(req),
         .session_timeout_ms = body.session_timeout_ms,
         /* v0 has no rebalance timeout: Kafka uses the session timeout. */
-        .rebalance_timeout_ms = req->api_version >= 1 ? body.rebalance_timeout_ms : body.session_timeout_ms,
+        .rebalance_timeout_ms =
+            req->api_version >= 1 ? body.rebalance_timeout_ms : body.session_timeout_ms,
         .protocols = protocols,
         .nprotocols = n,
     };
@@ -293,7 +305,8 @@ void rn_handle_sync_group(rn_request_t *req)
         return;
     }
     size_t n = body.assignments.count > 0 ? (size_t)body.assignments.count : 0;
-    rn_groups_assignment_t *assignments = rn_arena_try_alloc_array(&req->arena, rn_groups_assignment_t, n ? n : 1);
+    rn_groups_assignment_t *assignments =
+        rn_arena_try_alloc_array(&req->arena, rn_groups_assignment_t, n ? n : 1);
     if (assignments == NULL) {
         rn_reject(req, "out of memory");
         return;
@@ -332,8 +345,8 @@ void rn_handle_heartbeat(rn_request_t *req)
     rn_heartbeat_response_init(&resp);
     rn_str_t instance = req->api_version >= 3 ? body.group_instance_id : (rn_str_t){ NULL, 0 };
     resp.error_code = groups == NULL ? RN_KERR_COORDINATOR_NOT_AVAILABLE
-                                     : rn_groups_heartbeat(groups, body.group_id, body.member_id, instance,
-                                                           body.generation_id);
+                                     : rn_groups_heartbeat(groups, body.group_id, body.member_id,
+                                                           instance, body.generation_id);
     rn_respond(req, &resp);
 }
 
@@ -348,10 +361,12 @@ void rn_handle_leave_group(rn_request_t *req)
     int16_t v = req->api_version;
     /* v0-v2 name one member; v3+ (KIP-345) a batch, each with its instance id. */
     size_t n = v < 3 ? 1 : (body.members.count > 0 ? (size_t)body.members.count : 0);
-    rn_groups_leaver_t *leavers = rn_arena_try_alloc_array(&req->arena, rn_groups_leaver_t, n ? n : 1);
+    rn_groups_leaver_t *leavers =
+        rn_arena_try_alloc_array(&req->arena, rn_groups_leaver_t, n ? n : 1);
     rn_kerr_t *errors = rn_arena_try_alloc_array(&req->arena, rn_kerr_t, n ? n : 1);
     rn_leave_group_response_member_t *items =
-        v >= 3 ? rn_arena_try_alloc_array(&req->arena, rn_leave_group_response_member_t, n ? n : 1) : NULL;
+        v >= 3 ? rn_arena_try_alloc_array(&req->arena, rn_leave_group_response_member_t, n ? n : 1)
+               : NULL;
     if (leavers == NULL || errors == NULL || (v >= 3 && items == NULL)) {
         rn_reject(req, "out of memory");
         return;
@@ -359,7 +374,8 @@ void rn_handle_leave_group(rn_request_t *req)
     if (v < 3)
         leavers[0] = (rn_groups_leaver_t){ body.member_id, { NULL, 0 } };
     for (size_t i = 0; v >= 3 && i < n; i++)
-        leavers[i] = (rn_groups_leaver_t){ body.members.items[i].member_id, body.members.items[i].group_instance_id };
+        leavers[i] = (rn_groups_leaver_t){ body.members.items[i].member_id,
+                                           body.members.items[i].group_instance_id };
     rn_kerr_t top = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     if (groups != NULL)
         top = rn_groups_leave(groups, body.group_id, leavers, n, errors);

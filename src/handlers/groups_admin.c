@@ -22,18 +22,20 @@
 
 static rn_groups_t *groups_of(const rn_request_t *req)
 {
-    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_groups(req->broker->coord) : NULL;
+    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_groups(req->broker->coord)
+                                                             : NULL;
 }
 
 static rn_offsets_t *offsets_of(const rn_request_t *req)
 {
-    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_offsets(req->broker->coord) : NULL;
+    return req->broker != NULL && req->broker->coord != NULL ? rn_coord_offsets(req->broker->coord)
+                                                             : NULL;
 }
 
 /* ---- DescribeGroups ---- */
 
-static bool describe_one(rn_request_t *req, rn_groups_t *groups, rn_offsets_t *offsets, bool with_operations,
-                         rn_describe_groups_response_group_t *out)
+static bool describe_one(rn_request_t *req, rn_groups_t *groups, rn_offsets_t *offsets,
+                         bool with_operations, rn_describe_groups_response_group_t *out)
 {
     rn_groups_description_t d;
     if (rn_groups_describe(groups, out->group_id, &req->arena, &d) != 0)
@@ -117,7 +119,9 @@ static void collect_offsets_group(void *ctx, rn_str_t group_id)
 {
     collect_t *c = ctx;
     id_node_t *node = c->oom ? NULL : rn_arena_try_alloc(c->arena, sizeof *node);
-    char *copy = node != NULL ? rn_arena_strndup(c->arena, group_id.ptr ? group_id.ptr : "", group_id.len) : NULL;
+    char *copy = node != NULL
+                     ? rn_arena_strndup(c->arena, group_id.ptr ? group_id.ptr : "", group_id.len)
+                     : NULL;
     if (copy == NULL) {
         c->oom = true;
         return;
@@ -137,7 +141,8 @@ static int compare_ids(rn_str_t a, rn_str_t b)
 
 static int compare_overviews(const void *a, const void *b)
 {
-    return compare_ids(((const rn_groups_overview_t *)a)->group_id, ((const rn_groups_overview_t *)b)->group_id);
+    return compare_ids(((const rn_groups_overview_t *)a)->group_id,
+                       ((const rn_groups_overview_t *)b)->group_id);
 }
 
 static int compare_strs(const void *a, const void *b)
@@ -184,7 +189,8 @@ void rn_handle_list_groups(rn_request_t *req)
         rn_offsets_each_group(offsets, collect_offsets_group, &c);
     rn_str_t *extra = rn_arena_try_alloc_array(&req->arena, rn_str_t, c.n ? c.n : 1);
     rn_list_groups_response_group_t *items =
-        rn_arena_try_alloc_array(&req->arena, rn_list_groups_response_group_t, (nknown + c.n) ? nknown + c.n : 1);
+        rn_arena_try_alloc_array(&req->arena, rn_list_groups_response_group_t,
+                                 (nknown + c.n) ? nknown + c.n : 1);
     if (c.oom || extra == NULL || items == NULL) {
         rn_reject(req, "out of memory");
         return;
@@ -232,7 +238,7 @@ typedef struct delete_groups_job {
     rn_delete_groups_response_t resp;
     rn_groups_t *groups;
     rn_offsets_t *offsets;
-    uint8_t *classes;            /* rn_admin_classify_keys of the group ids */
+    uint8_t *classes; /* rn_admin_classify_keys of the group ids */
 } delete_groups_job_t;
 
 /* Deletes one group and its offsets. */
@@ -241,10 +247,12 @@ static rn_kerr_t delete_one(delete_groups_job_t *j, rn_str_t group_id, int64_t n
     if (j->groups == NULL)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     int16_t err = rn_groups_delete(j->groups, group_id);
-    if (err == RN_KERR_GROUP_ID_NOT_FOUND && j->offsets != NULL && rn_offsets_has_group(j->offsets, group_id))
+    if (err == RN_KERR_GROUP_ID_NOT_FOUND && j->offsets != NULL &&
+        rn_offsets_has_group(j->offsets, group_id))
         err = 0;
-    if (err == 0 && j->offsets != NULL && rn_offsets_delete_group(j->offsets, group_id, now_ms) != 0)
-        err = RN_KERR_UNKNOWN_SERVER_ERROR;   /* the tombstones could not be written; logged there */
+    if (err == 0 && j->offsets != NULL &&
+        rn_offsets_delete_group(j->offsets, group_id, now_ms) != 0)
+        err = RN_KERR_UNKNOWN_SERVER_ERROR; /* the tombstones could not be written; logged there */
     return err;
 }
 
@@ -267,7 +275,7 @@ static void run_delete_groups(rn_job_t *job)
     int32_t k = 0;
     for (int32_t i = 0; i < n; i++) {
         if (j->classes[i] == RN_ADMIN_KEY_REPEAT)
-            continue;   /* Kafka answers each group once */
+            continue; /* Kafka answers each group once */
         rn_delete_groups_response_result_init(&items[k]);
         items[k].group_id = j->body.groups_names.items[i];
         items[k].error_code = delete_one(j, items[k].group_id, now_ms);

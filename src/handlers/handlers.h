@@ -26,9 +26,9 @@
 /* What handlers know of the broker they run in. Read-only once the broker has started,
  * except `port`, published when the listeners are bound. */
 typedef struct rn_broker_info {
-    struct rn_topics *topics;    /* the topic registry (src/topics/topics.h) */
-    struct rn_coord *coord;      /* groups and committed offsets (src/coord/coord.h) */
-    const struct rn_config *config;   /* the broker's validated configuration (src/config.h) */
+    struct rn_topics *topics;       /* the topic registry (src/topics/topics.h) */
+    struct rn_coord *coord;         /* groups and committed offsets (src/coord/coord.h) */
+    const struct rn_config *config; /* the broker's validated configuration (src/config.h) */
     int32_t node_id;
     const char *cluster_id;
     const char *advertised_host;
@@ -38,9 +38,9 @@ typedef struct rn_broker_info {
 } rn_broker_info_t;
 
 typedef enum rn_finish {
-    RN_FINISH_RESPOND,     /* send `out` */
-    RN_FINISH_NONE,        /* no response (Produce acks=0) */
-    RN_FINISH_CLOSE,       /* close the connection */
+    RN_FINISH_RESPOND, /* send `out` */
+    RN_FINISH_NONE,    /* no response (Produce acks=0) */
+    RN_FINISH_CLOSE,   /* close the connection */
 } rn_finish_t;
 
 typedef struct rn_request rn_request_t;
@@ -49,17 +49,17 @@ struct rn_request {
     int16_t api_key;
     int16_t api_version;
     int32_t correlation_id;
-    rn_str_t client_id;          /* points into the frame; NULL ptr when the client sent null */
-    rn_reader_t body;            /* the bytes after the header */
+    rn_str_t client_id; /* points into the frame; NULL ptr when the client sent null */
+    rn_reader_t body;   /* the bytes after the header */
     /* Set by the broker before dispatch. */
-    const uint8_t *frame;        /* the request, size prefix stripped; alive until finish */
+    const uint8_t *frame; /* the request, size prefix stripped; alive until finish */
     size_t frame_len;
-    const char *peer;            /* "ip:port", for log lines */
-    struct rn_loop_ctx *loop_ctx;  /* the connection's loop, for requests that wait (park.h) */
-    rn_executor_t *executor;     /* where blocking work goes (util/work.h): the loop's thread pool */
+    const char *peer;             /* "ip:port", for log lines */
+    struct rn_loop_ctx *loop_ctx; /* the connection's loop, for requests that wait (park.h) */
+    rn_executor_t *executor; /* where blocking work goes (util/work.h): the loop's thread pool */
     const rn_broker_info_t *broker;
-    rn_arena_t arena;            /* everything decoded for this request */
-    rn_outbuf_t out;             /* the response frame: size prefix, header, body */
+    rn_arena_t arena; /* everything decoded for this request */
+    rn_outbuf_t out;  /* the response frame: size prefix, header, body */
     /* Called exactly once per request, on the connection's loop. May free the request. */
     void (*finish)(rn_request_t *req, rn_finish_t how);
     void *finish_ctx;
@@ -69,7 +69,7 @@ struct rn_request {
 typedef void (*rn_handler_fn)(rn_request_t *req);
 
 typedef struct rn_handler {
-    int16_t min, max;            /* versions handled, a subset of the schema's */
+    int16_t min, max; /* versions handled, a subset of the schema's */
     rn_handler_fn fn;
 } rn_handler_t;
 

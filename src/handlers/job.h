@@ -28,8 +28,8 @@ struct rn_job {
     /* Optional, on the loop: run will never run (the work could not be queued); undo what the
      * handler set up for it. The request is rejected after it returns. */
     void (*dropped)(rn_job_t *job);
-    const void *resp;            /* set by run: the response struct to send */
-    bool oom;                    /* set by run: the arena ran out; the request is rejected */
+    const void *resp; /* set by run: the response struct to send */
+    bool oom;         /* set by run: the arena ran out; the request is rejected */
 };
 
 /* Allocates a zeroed job struct of `size` bytes (rn_job_t first) from req->arena, with `req`

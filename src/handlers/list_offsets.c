@@ -15,7 +15,8 @@ enum { TS_LATEST = -1, TS_EARLIEST = -2, TS_MAX_TIMESTAMP = -3 };
 /* KafkaApis.handleListOffsetRequestV1AndAbove: every copy of a partition named twice in one
  * request is INVALID_REQUEST. Sets dup[k] for the k-th partition of the request, in order.
  * False when the arena ran out. */
-static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *body, uint8_t *dup, int32_t total)
+static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *body, uint8_t *dup,
+                            int32_t total)
 {
     rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, total ? total : 1);
     if (keys == NULL)
@@ -30,7 +31,8 @@ static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *
                 return false;
             if (name.len > 0)
                 memcpy(key, name.ptr, name.len);
-            rn_store_be32((uint8_t *)key + name.len, (uint32_t)body->topics.items[t].partitions.items[i].partition_index);
+            rn_store_be32((uint8_t *)key + name.len,
+                          (uint32_t)body->topics.items[t].partitions.items[i].partition_index);
             keys[k++] = (rn_str_t){ key, name.len + 4 };
         }
     }
@@ -41,7 +43,8 @@ static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *
     return true;
 }
 
-static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset, int64_t *timestamp)
+static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset,
+                        int64_t *timestamp)
 {
     *timestamp = -1;
     switch (ts) {
@@ -62,7 +65,9 @@ static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *off
         *offset = -1;
         return RN_KERR_INVALID_REQUEST;
     }
-    return rn_log_offset_for_timestamp(log, ts, offset, timestamp) == 0 ? 0 : RN_KERR_KAFKA_STORAGE_ERROR;
+    return rn_log_offset_for_timestamp(log, ts, offset, timestamp) == 0
+               ? 0
+               : RN_KERR_KAFKA_STORAGE_ERROR;
 }
 
 void rn_handle_list_offsets(rn_request_t *req)
@@ -74,7 +79,8 @@ void rn_handle_list_offsets(rn_request_t *req)
     rn_list_offsets_response_t resp;
     rn_list_offsets_response_init(&resp);
     int32_t nt = body.topics.count > 0 ? body.topics.count : 0;
-    rn_list_offsets_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_topic_t, nt ? nt : 1);
+    rn_list_offsets_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_topic_t, nt ? nt : 1);
     if (rtopics == NULL) {
         rn_reject(req, "out of memory");
         return;
@@ -83,7 +89,8 @@ void rn_handle_list_offsets(rn_request_t *req)
     resp.topics.count = nt;
     int32_t total = 0;
     for (int32_t t = 0; t < nt; t++)
-        total += body.topics.items[t].partitions.count > 0 ? body.topics.items[t].partitions.count : 0;
+        total +=
+            body.topics.items[t].partitions.count > 0 ? body.topics.items[t].partitions.count : 0;
     uint8_t *dup = rn_arena_try_alloc_array(&req->arena, uint8_t, total ? total : 1);
     if (dup == NULL || !find_duplicates(req, &body, dup, total)) {
         rn_reject(req, "out of memory");
@@ -96,7 +103,9 @@ void rn_handle_list_offsets(rn_request_t *req)
         rn_list_offsets_response_topic_init(rt);
         rt->name = qt->name;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
-        rn_list_offsets_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_partition_t, np ? np : 1);
+        rn_list_offsets_response_partition_t *rparts =
+            rn_arena_try_alloc_array(&req->arena, rn_list_offsets_response_partition_t,
+                                     np ? np : 1);
         int64_t *olds = rn_arena_try_alloc_array(&req->arena, int64_t, np ? np : 1);
         if (rparts == NULL || olds == NULL) {
             rn_reject(req, "out of memory");
@@ -110,7 +119,8 @@ void rn_handle_list_offsets(rn_request_t *req)
             rn_list_offsets_response_partition_t *rp = &rparts[i];
             rn_list_offsets_response_partition_init(rp);
             rp->partition_index = qp->partition_index;
-            rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->partition_index) : NULL;
+            rn_partition_t *part =
+                topic != NULL ? rn_topic_partition(topic, qp->partition_index) : NULL;
             if (dup[k++] && v >= 1) {
                 rp->error_code = RN_KERR_INVALID_REQUEST;
                 continue;
@@ -119,7 +129,8 @@ void rn_handle_list_offsets(rn_request_t *req)
                 rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            if (v >= 4 && (rp->error_code = rn_leader_epoch_check(qp->current_leader_epoch)) != RN_KERR_NONE)
+            if (v >= 4 &&
+                (rp->error_code = rn_leader_epoch_check(qp->current_leader_epoch)) != RN_KERR_NONE)
                 continue;
             int64_t offset = -1, timestamp = -1;
             rp->error_code = lookup(part->log, v, qp->timestamp, &offset, &timestamp);

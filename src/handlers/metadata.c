@@ -17,7 +17,6 @@
 #include "topics/topics.h"
 #include "util/logging.h"
 
-
 static bool uuid_is_zero(const rn_uuid_t *id)
 {
     for (size_t i = 0; i < sizeof id->b; i++)
@@ -27,14 +26,16 @@ static bool uuid_is_zero(const rn_uuid_t *id)
 }
 
 /* Fills `t` from `topic`; false on allocation failure. */
-static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_response_topic_t *t, int32_t *node)
+static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_response_topic_t *t,
+                           int32_t *node)
 {
     t->error_code = 0;
     t->name = rn_str_from_cstr(topic->name);
     t->topic_id = topic->id;
     t->is_internal = topic->internal;
     int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
-    rn_metadata_response_partition_t *parts = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_partition_t, n ? n : 1);
+    rn_metadata_response_partition_t *parts =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_partition_t, n ? n : 1);
     if (parts == NULL)
         return false;
     for (int32_t i = 0; i < n; i++) {
@@ -54,32 +55,35 @@ static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_res
 }
 
 /* A requested topic that does not exist: create it when allowed, else report it unknown. */
-static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body, rn_str_t name,
-                                  rn_kerr_t *error)
+static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body,
+                                  rn_str_t name, rn_kerr_t *error)
 {
     rn_topics_t *topics = req->broker->topics;
     rn_topic_t *topic = rn_topics_get(topics, name);
     if (topic != NULL)
         return topic;
     *error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    bool allowed = req->broker->auto_create_topics_enable && (req->api_version < 4 || body->allow_auto_topic_creation);
+    bool allowed = req->broker->auto_create_topics_enable &&
+                   (req->api_version < 4 || body->allow_auto_topic_creation);
     if (!allowed)
         return NULL;
     rn_topic_spec_t spec = { .name = name, .num_partitions = -1, .replication_factor = -1 };
     rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
-    if (res.error_code == RN_KERR_TOPIC_ALREADY_EXISTS)   /* created meanwhile by another request */
+    if (res.error_code == RN_KERR_TOPIC_ALREADY_EXISTS) /* created meanwhile by another request */
         return rn_topics_get(topics, name);
     if (res.error_code != 0) {
         *error = res.error_code == RN_KERR_INVALID_TOPIC_EXCEPTION ? RN_KERR_INVALID_TOPIC_EXCEPTION
                                                                    : RN_KERR_LEADER_NOT_AVAILABLE;
         return NULL;
     }
-    rn_log(RN_LOG_INFO, "metadata", "auto-created topic %.*s for %s", (int)name.len, name.ptr, req->peer);
+    rn_log(RN_LOG_INFO, "metadata", "auto-created topic %.*s for %s", (int)name.len, name.ptr,
+           req->peer);
     return topic;
 }
 
 /* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
-static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metadata_response_t *resp)
+static bool build(rn_request_t *req, const rn_metadata_request_t *body,
+                  rn_metadata_response_t *resp)
 {
     const rn_broker_info_t *info = req->broker;
     rn_metadata_response_init(resp);
@@ -102,7 +106,8 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metad
     if (all) {
         rn_topic_t **list = NULL;
         size_t n = rn_topics_list(info->topics, &list);
-        rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+        rn_metadata_response_topic_t *topics =
+            rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
         bool ok = topics != NULL;
         size_t shown = 0;
         for (size_t i = 0; ok && i < n; i++) {
@@ -120,7 +125,8 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metad
     }
 
     int32_t nreq = body->topics.count;
-    rn_metadata_response_topic_t *topics = rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
+    rn_metadata_response_topic_t *topics =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
     if (topics == NULL)
         return false;
     resp->topics.items = topics;
@@ -156,7 +162,8 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body, rn_metad
 static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 {
     const rn_broker_info_t *info = req->broker;
-    if (!info->auto_create_topics_enable || (req->api_version >= 4 && !body->allow_auto_topic_creation))
+    if (!info->auto_create_topics_enable ||
+        (req->api_version >= 4 && !body->allow_auto_topic_creation))
         return false;
     for (int32_t i = 0; i < body->topics.count; i++) {
         rn_str_t name = body->topics.items[i].name;
@@ -171,7 +178,7 @@ static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 }
 
 typedef struct metadata_job {
-    rn_job_t job;          /* first: rn_job_new's contract */
+    rn_job_t job; /* first: rn_job_new's contract */
     rn_metadata_request_t body;
     rn_metadata_response_t resp;
 } metadata_job_t;

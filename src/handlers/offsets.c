@@ -49,7 +49,7 @@ typedef struct commit_job {
     rn_job_t job;
     rn_offset_commit_request_t body;
     rn_offset_commit_response_t resp;
-    rn_offsets_pending_t pending;   /* registered while the commit is on its way; n 0: none */
+    rn_offsets_pending_t pending; /* registered while the commit is on its way; n 0: none */
 } commit_job_t;
 
 static void pending_end(commit_job_t *j)
@@ -75,7 +75,9 @@ static bool pending_begin(commit_job_t *j)
         return true;
     size_t total = 0;
     for (int32_t t = 0; t < body->topics.count; t++)
-        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+        total += body->topics.items[t].partitions.count > 0
+                     ? (size_t)body->topics.items[t].partitions.count
+                     : 0;
     if (total == 0)
         return true;
     rn_offsets_tp_t *tps = rn_arena_try_alloc_array(&req->arena, rn_offsets_tp_t, total);
@@ -84,8 +86,9 @@ static bool pending_begin(commit_job_t *j)
     size_t n = 0;
     for (int32_t t = 0; t < body->topics.count; t++)
         for (int32_t i = 0; i < body->topics.items[t].partitions.count; i++)
-            tps[n++] = (rn_offsets_tp_t){ body->topics.items[t].name,
-                                          body->topics.items[t].partitions.items[i].partition_index };
+            tps[n++] =
+                (rn_offsets_tp_t){ body->topics.items[t].name,
+                                   body->topics.items[t].partitions.items[i].partition_index };
     j->pending = (rn_offsets_pending_t){ .group_id = body->group_id, .tps = tps, .n = n };
     rn_offsets_pending_add(rn_coord_offsets(req->broker->coord), &j->pending);
     return true;
@@ -103,12 +106,16 @@ static void run_commit(rn_job_t *job)
     int32_t nt = body->topics.count > 0 ? body->topics.count : 0;
     size_t total = 0;
     for (int32_t t = 0; t < nt; t++)
-        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+        total += body->topics.items[t].partitions.count > 0
+                     ? (size_t)body->topics.items[t].partitions.count
+                     : 0;
     rn_offset_commit_response_topic_t *rtopics =
         rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_topic_t, nt ? nt : 1);
-    rn_offsets_commit_t *commits = rn_arena_try_alloc_array(&req->arena, rn_offsets_commit_t, total ? total : 1);
+    rn_offsets_commit_t *commits =
+        rn_arena_try_alloc_array(&req->arena, rn_offsets_commit_t, total ? total : 1);
     rn_offset_commit_response_partition_t **slots =
-        rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t *, total ? total : 1);
+        rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t *,
+                                 total ? total : 1);
     if (rtopics == NULL || commits == NULL || slots == NULL)
         goto oom;
 
@@ -121,10 +128,11 @@ static void run_commit(rn_job_t *job)
         group_error = RN_KERR_INVALID_GROUP_ID;
     } else {
         int32_t generation = v >= 1 ? body->generation_id_or_member_epoch : -1;
-        rn_str_t member_id = v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
+        rn_str_t member_id =
+            v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
         rn_str_t instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 };
-        group_error = rn_groups_check_commit(rn_coord_groups(coord), body->group_id, member_id, instance_id,
-                                             generation);
+        group_error = rn_groups_check_commit(rn_coord_groups(coord), body->group_id, member_id,
+                                             instance_id, generation);
     }
     int32_t max_metadata = cfg != NULL ? cfg->offset_metadata_max_bytes : 4096;
 
@@ -136,7 +144,8 @@ static void run_commit(rn_job_t *job)
         rt->name = qt->name;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
         rn_offset_commit_response_partition_t *rparts =
-            rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t, np ? np : 1);
+            rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t,
+                                     np ? np : 1);
         if (rparts == NULL)
             goto oom;
         rt->partitions.items = rparts;
@@ -170,10 +179,13 @@ static void run_commit(rn_job_t *job)
     }
     if (n > 0) {
         /* retention_time_ms (v2-v4) is not honoured: offsets.retention.minutes applies to all. */
-        int rc = rn_offsets_commit(rn_coord_offsets(coord), body->group_id, commits, n, rn_coord_now(coord));
+        int rc = rn_offsets_commit(rn_coord_offsets(coord), body->group_id, commits, n,
+                                   rn_coord_now(coord));
         if (rc != 0) {
-            rn_log(RN_LOG_ERROR, "handlers", "OffsetCommit of %zu offsets for group %.*s failed: %s", n,
-                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr, strerror(-rc));
+            rn_log(RN_LOG_ERROR, "handlers",
+                   "OffsetCommit of %zu offsets for group %.*s failed: %s", n,
+                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr,
+                   strerror(-rc));
             for (size_t i = 0; i < n; i++)
                 slots[i]->error_code = append_error(rc);
         }
@@ -208,8 +220,8 @@ void rn_handle_offset_commit(rn_request_t *req)
  * are -1 with no error, as Kafka answers them. */
 typedef rn_offset_fetch_response_group_partition_t fetched_t;
 
-static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, rn_str_t topic, int32_t partition,
-                     rn_kerr_t group_error, bool require_stable, fetched_t *out)
+static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, rn_str_t topic,
+                     int32_t partition, rn_kerr_t group_error, bool require_stable, fetched_t *out)
 {
     rn_offset_fetch_response_group_partition_init(out);
     out->partition_index = partition;
@@ -244,16 +256,17 @@ typedef struct requested_topic {
     int32_t npartitions;
 } requested_topic_t;
 
-static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, const requested_topic_t *topics,
-                        int32_t ntopics, rn_kerr_t group_error, bool require_stable,
-                        rn_offset_fetch_response_group_t *out)
+static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group,
+                        const requested_topic_t *topics, int32_t ntopics, rn_kerr_t group_error,
+                        bool require_stable, rn_offset_fetch_response_group_t *out)
 {
     rn_offset_fetch_response_group_init(out);
     out->group_id = group;
     out->error_code = group_error;
     if (ntopics >= 0) {
         rn_offset_fetch_response_group_topic_t *rtopics =
-            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_topic_t, ntopics ? ntopics : 1);
+            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_topic_t,
+                                     ntopics ? ntopics : 1);
         if (rtopics == NULL)
             return false;
         for (int32_t t = 0; t < ntopics; t++) {
@@ -265,8 +278,8 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
                 return false;
             for (int32_t i = 0; i < np; i++) {
                 int32_t partition = topics[t].partitions[i];
-                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error, require_stable,
-                              &parts[i]) != 0)
+                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error,
+                              require_stable, &parts[i]) != 0)
                     return false;
             }
             rtopics[t].partitions.items = parts;
@@ -293,8 +306,9 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         return false;
     int32_t t = -1;
     for (size_t i = 0; i < n; i++) {
-        if (t < 0 || !(entries[i].topic.len == rtopics[t].name.len &&
-                       memcmp(entries[i].topic.ptr, rtopics[t].name.ptr, entries[i].topic.len) == 0)) {
+        if (t < 0 ||
+            !(entries[i].topic.len == rtopics[t].name.len &&
+              memcmp(entries[i].topic.ptr, rtopics[t].name.ptr, entries[i].topic.len) == 0)) {
             t++;
             rn_offset_fetch_response_group_topic_init(&rtopics[t]);
             rtopics[t].name = entries[i].topic;
@@ -306,7 +320,8 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         p->committed_offset = entries[i].offset;
         p->committed_leader_epoch = entries[i].leader_epoch;
         p->metadata = entries[i].metadata;
-        if (require_stable && rn_offsets_is_pending(offsets, group, entries[i].topic, entries[i].partition)) {
+        if (require_stable &&
+            rn_offsets_is_pending(offsets, group, entries[i].topic, entries[i].partition)) {
             p->error_code = RN_KERR_UNSTABLE_OFFSET_COMMIT;
             p->committed_offset = -1;
             p->committed_leader_epoch = -1;
@@ -320,7 +335,8 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
 }
 
 /* v0-v7: the single group's answer moved into the older shape. */
-static bool to_old_shape(rn_request_t *req, const rn_offset_fetch_response_group_t *g, rn_offset_fetch_response_t *resp)
+static bool to_old_shape(rn_request_t *req, const rn_offset_fetch_response_group_t *g,
+                         rn_offset_fetch_response_t *resp)
 {
     int32_t nt = g->topics.count;
     rn_offset_fetch_response_topic_t *rtopics =
@@ -333,7 +349,8 @@ static bool to_old_shape(rn_request_t *req, const rn_offset_fetch_response_group
         rtopics[t].name = src->name;
         int32_t np = src->partitions.count;
         rn_offset_fetch_response_partition_t *parts =
-            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_partition_t, np ? np : 1);
+            rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_partition_t,
+                                     np ? np : 1);
         if (parts == NULL)
             return false;
         for (int32_t i = 0; i < np; i++) {
@@ -371,7 +388,8 @@ void rn_handle_offset_fetch(rn_request_t *req)
     bool require_stable = v >= 7 && body.require_stable;
     if (v < 8) {
         int32_t nt = body.topics.count;
-        requested_topic_t *topics = rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
+        requested_topic_t *topics =
+            rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
         if (topics == NULL)
             goto oom;
         for (int32_t t = 0; t < nt; t++)
@@ -381,7 +399,8 @@ void rn_handle_offset_fetch(rn_request_t *req)
                 .npartitions = body.topics.items[t].partition_indexes.count,
             };
         rn_offset_fetch_response_group_t g;
-        if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error, require_stable, &g) ||
+        if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error,
+                         require_stable, &g) ||
             !to_old_shape(req, &g, &resp))
             goto oom;
         rn_respond(req, &resp);
@@ -395,7 +414,8 @@ void rn_handle_offset_fetch(rn_request_t *req)
     for (int32_t i = 0; i < ng; i++) {
         const rn_offset_fetch_request_group_t *qg = &body.groups.items[i];
         int32_t nt = qg->topics.count;
-        requested_topic_t *topics = rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
+        requested_topic_t *topics =
+            rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
         if (topics == NULL)
             goto oom;
         for (int32_t t = 0; t < nt; t++)
@@ -404,8 +424,8 @@ void rn_handle_offset_fetch(rn_request_t *req)
                 .partitions = qg->topics.items[t].partition_indexes.items,
                 .npartitions = qg->topics.items[t].partition_indexes.count,
             };
-        if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error, require_stable,
-                         &groups[i]))
+        if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error,
+                         require_stable, &groups[i]))
             goto oom;
     }
     resp.groups.items = groups;
@@ -436,10 +456,13 @@ static void run_delete(rn_job_t *job)
     int32_t nt = body->topics.count > 0 ? body->topics.count : 0;
     size_t total = 0;
     for (int32_t t = 0; t < nt; t++)
-        total += body->topics.items[t].partitions.count > 0 ? (size_t)body->topics.items[t].partitions.count : 0;
+        total += body->topics.items[t].partitions.count > 0
+                     ? (size_t)body->topics.items[t].partitions.count
+                     : 0;
     rn_offset_delete_response_topic_t *rtopics =
         rn_arena_try_alloc_array(&req->arena, rn_offset_delete_response_topic_t, nt ? nt : 1);
-    rn_offsets_tp_t *tps = rn_arena_try_alloc_array(&req->arena, rn_offsets_tp_t, total ? total : 1);
+    rn_offsets_tp_t *tps =
+        rn_arena_try_alloc_array(&req->arena, rn_offsets_tp_t, total ? total : 1);
     if (rtopics == NULL || tps == NULL)
         goto oom;
     if (coord == NULL) {
@@ -461,7 +484,8 @@ static void run_delete(rn_job_t *job)
         rt->name = qt->name;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
         rn_offset_delete_response_partition_t *rparts =
-            rn_arena_try_alloc_array(&req->arena, rn_offset_delete_response_partition_t, np ? np : 1);
+            rn_arena_try_alloc_array(&req->arena, rn_offset_delete_response_partition_t,
+                                     np ? np : 1);
         if (rparts == NULL)
             goto oom;
         rt->partitions.items = rparts;
@@ -485,10 +509,12 @@ static void run_delete(rn_job_t *job)
     j->resp.topics.items = rtopics;
     j->resp.topics.count = nt;
     if (n > 0) {
-        int rc = rn_offsets_delete(rn_coord_offsets(coord), body->group_id, tps, n, rn_coord_now(coord));
+        int rc =
+            rn_offsets_delete(rn_coord_offsets(coord), body->group_id, tps, n, rn_coord_now(coord));
         if (rc != 0) {
             rn_log(RN_LOG_ERROR, "handlers", "OffsetDelete for group %.*s failed: %s",
-                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr, strerror(-rc));
+                   (int)(body->group_id.len > 200 ? 200 : body->group_id.len), body->group_id.ptr,
+                   strerror(-rc));
             j->resp.error_code = append_error(rc);
         }
     }

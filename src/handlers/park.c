@@ -12,9 +12,9 @@
 
 struct rn_loop_ctx {
     uv_loop_t *loop;
-    rn_uv_executor_t executor;   /* the thread pool, completions on `loop` */
-    uv_async_t wake;             /* signalled from any thread when a parked request may be ready */
-    rn_parked_t *parked;         /* waiting requests of this loop */
+    rn_uv_executor_t executor; /* the thread pool, completions on `loop` */
+    uv_async_t wake;           /* signalled from any thread when a parked request may be ready */
+    rn_parked_t *parked;       /* waiting requests of this loop */
     bool stopping;
 };
 
@@ -24,7 +24,7 @@ static void on_wake(uv_async_t *async)
     /* Wake-ups coalesce: one signal may stand for many, so look at every parked request. */
     rn_parked_t *p = ctx->parked;
     while (p != NULL) {
-        rn_parked_t *next = p->next;   /* retry may unpark (and so unlink) p, never another */
+        rn_parked_t *next = p->next; /* retry may unpark (and so unlink) p, never another */
         if (atomic_exchange_explicit(&p->woken, false, memory_order_acq_rel))
             p->retry(p, false);
         p = next;
@@ -97,7 +97,8 @@ void *rn_handlers_loop_start(uv_loop_t *loop, int index, void *unused)
     if (err != 0) {
         /* Without its state the loop still serves: requests that would wait or queue work
          * answer with an error instead (rn_can_park and the executor see NULL). */
-        rn_log(RN_LOG_ERROR, "handlers", "loop %d: cannot make its wake-up handle: %s", index, uv_strerror(err));
+        rn_log(RN_LOG_ERROR, "handlers", "loop %d: cannot make its wake-up handle: %s", index,
+               uv_strerror(err));
         free(ctx);
         return NULL;
     }

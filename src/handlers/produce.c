@@ -29,18 +29,19 @@
 #define DECOMPRESS_BOUND_MAX ((size_t)1 << 30)
 
 typedef struct produce {
-    rn_work_t work;              /* the sync, when the flush policy asks for one */
-    rn_request_t *req;           /* NULL once an acks=0 request is finished: nobody waits */
+    rn_work_t work;    /* the sync, when the flush policy asks for one */
+    rn_request_t *req; /* NULL once an acks=0 request is finished: nobody waits */
     rn_produce_response_t resp;
-    rn_topic_t **synced;         /* topics whose partitions need a sync (references) */
-    rn_log_t **logs;             /* the logs to sync */
+    rn_topic_t **synced; /* topics whose partitions need a sync (references) */
+    rn_log_t **logs;     /* the logs to sync */
     size_t nlogs;
     int sync_err;
 } produce_t;
 
 /* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
 static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
-                                rn_records_t *records, rn_produce_response_partition_t *out, bool *sync_needed)
+                                  rn_records_t *records, rn_produce_response_partition_t *out,
+                                  bool *sync_needed)
 {
     if (req->api_version < 3)
         return RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
@@ -65,13 +66,15 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
             return RN_KERR_MESSAGE_TOO_LARGE;
     }
     size_t bound = len * 32;
-    bound = bound < DECOMPRESS_BOUND_MIN ? DECOMPRESS_BOUND_MIN : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX : bound;
+    bound = bound < DECOMPRESS_BOUND_MIN   ? DECOMPRESS_BOUND_MIN
+            : bound > DECOMPRESS_BOUND_MAX ? DECOMPRESS_BOUND_MAX
+                                           : bound;
     rn_records_summary_t sum;
     const char *why = NULL;
     rn_kerr_t err = rn_records_validate(bytes, len, bound, &sum, &why);
     if (err != RN_KERR_NONE) {
-        rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%s): %s", req->peer, topic->name,
-               part->index, rn_kerr_name(err), why ? why : "");
+        rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%s): %s", req->peer,
+               topic->name, part->index, rn_kerr_name(err), why ? why : "");
         return err;
     }
     /* Kafka's LogValidator: v3+ carries exactly one batch per partition (the one whose size
@@ -90,7 +93,8 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
     int64_t base = 0;
     int rc = rn_log_append(part->log, bytes, len, &sum, &base, sync_needed);
     if (rc != 0) {
-        rn_log(RN_LOG_ERROR, "produce", "%s-%d: append failed: %s", topic->name, part->index, strerror(-rc));
+        rn_log(RN_LOG_ERROR, "produce", "%s-%d: append failed: %s", topic->name, part->index,
+               strerror(-rc));
         return RN_KERR_KAFKA_STORAGE_ERROR;
     }
     rn_partition_notify(part);
@@ -192,7 +196,8 @@ void rn_handle_produce(rn_request_t *req)
     bool any_error = false;
 
     int32_t nt = body.topic_data.count > 0 ? body.topic_data.count : 0;
-    rn_produce_response_topic_t *rtopics = rn_arena_try_alloc_array(&req->arena, rn_produce_response_topic_t, nt ? nt : 1);
+    rn_produce_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(&req->arena, rn_produce_response_topic_t, nt ? nt : 1);
     if (rtopics == NULL)
         goto oom;
     p->resp.responses.items = rtopics;
@@ -203,7 +208,8 @@ void rn_handle_produce(rn_request_t *req)
         rn_produce_response_topic_init(rt);
         rt->name = qt->name;
         int32_t np = qt->partition_data.count > 0 ? qt->partition_data.count : 0;
-        rn_produce_response_partition_t *rparts = rn_arena_try_alloc_array(&req->arena, rn_produce_response_partition_t, np ? np : 1);
+        rn_produce_response_partition_t *rparts =
+            rn_arena_try_alloc_array(&req->arena, rn_produce_response_partition_t, np ? np : 1);
         if (rparts == NULL)
             goto oom;
         rt->partition_responses.items = rparts;
@@ -239,7 +245,7 @@ void rn_handle_produce(rn_request_t *req)
         /* No response for acks=0; an error can only be told by closing the connection. The
          * flush policy still holds (Kafka flushes inside the append, whatever the acks): the
          * sync runs on its own, and nobody waits for it. */
-        rn_executor_t *executor = req->executor;   /* finishing frees the request */
+        rn_executor_t *executor = req->executor; /* finishing frees the request */
         p->req = NULL;
         if (any_error)
             rn_reject(req, "produce with acks=0 failed");

@@ -35,7 +35,9 @@ static const rn_handler_t handlers[] = {
     [RN_API_DESCRIBE_CONFIGS] = { .min = 0, .max = 4, .fn = rn_handle_describe_configs },
     [RN_API_ALTER_CONFIGS] = { .min = 0, .max = 2, .fn = rn_handle_alter_configs },
     [RN_API_CREATE_PARTITIONS] = { .min = 0, .max = 3, .fn = rn_handle_create_partitions },
-    [RN_API_INCREMENTAL_ALTER_CONFIGS] = { .min = 0, .max = 1, .fn = rn_handle_incremental_alter_configs },
+    [RN_API_INCREMENTAL_ALTER_CONFIGS] = { .min = 0,
+                                           .max = 1,
+                                           .fn = rn_handle_incremental_alter_configs },
     [RN_API_OFFSET_DELETE] = { .min = 0, .max = 0, .fn = rn_handle_offset_delete },
 };
 

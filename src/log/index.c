@@ -62,8 +62,8 @@ static size_t count_entries(const rn_index_t *idx, size_t avail)
     if (avail == 0 || !entry_used(idx, 0))
         return 0;
     if (entry_used(idx, avail - 1))
-        return avail;   /* a trimmed file: the usual case */
-    size_t lo = 1, hi = avail - 1;   /* entry lo-1 used, entry hi unused */
+        return avail;              /* a trimmed file: the usual case */
+    size_t lo = 1, hi = avail - 1; /* entry lo-1 used, entry hi unused */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (entry_used(idx, mid))
@@ -77,7 +77,9 @@ static size_t count_entries(const rn_index_t *idx, size_t avail)
 int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t max_bytes, int flags)
 {
     int err;
-    *idx = (rn_index_t){ .fd = -1, .entry_len = entry_len, .writable = (flags & RN_INDEX_WRITABLE) != 0 };
+    *idx = (rn_index_t){ .fd = -1,
+                         .entry_len = entry_len,
+                         .writable = (flags & RN_INDEX_WRITABLE) != 0 };
     int oflags = O_RDWR | O_CREAT | O_CLOEXEC | ((flags & RN_INDEX_CREATE) ? O_TRUNC : 0);
     if ((idx->fd = open(path, oflags, 0644)) < 0)
         return -errno;
@@ -92,7 +94,7 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
     if (idx->writable) {
         map_len = max_bytes / entry_len * entry_len;
         if (map_len < file_len)
-            map_len = file_len;   /* a bigger file than the setting: keep its entries */
+            map_len = file_len; /* a bigger file than the setting: keep its entries */
         if (ftruncate(idx->fd, (off_t)map_len) != 0) {
             err = -errno;
             goto fail_close;
@@ -116,7 +118,7 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
     idx->max_entries = map_len / entry_len;
     atomic_store_explicit(&idx->n, count_entries(idx, file_len / entry_len), memory_order_relaxed);
     if (!idx->writable)
-        rn_index_drop_fd(idx);   /* the mapping outlives it; a partition's old segments cost no fds */
+        rn_index_drop_fd(idx); /* the mapping outlives it; a partition's old segments cost no fds */
     return 0;
 fail_close:
     close(idx->fd);
@@ -143,7 +145,7 @@ bool rn_index_has_room(const rn_index_t *idx, size_t more)
 /* Returns the place for the next entry, after making sure its page has disk blocks. */
 static uint8_t *next_slot(rn_index_t *idx)
 {
-    size_t n = atomic_load_explicit(&idx->n, memory_order_relaxed);   /* only the writer stores n */
+    size_t n = atomic_load_explicit(&idx->n, memory_order_relaxed); /* only the writer stores n */
     if (!idx->writable || n >= idx->max_entries)
         return NULL;
     size_t at = n * idx->entry_len;
@@ -206,7 +208,7 @@ void rn_index_time_entry(const rn_index_t *idx, size_t i, int64_t *timestamp, ui
  * position (true) is <= `key`, or 0 when none is. Both columns grow along the index. */
 static uint32_t last_position_at_most(const rn_index_t *idx, uint32_t key, bool by_position)
 {
-    size_t lo = 0, hi = rn_index_entries(idx);   /* answer: the last entry in [0, lo) */
+    size_t lo = 0, hi = rn_index_entries(idx); /* answer: the last entry in [0, lo) */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         uint32_t rel, pos;
@@ -275,7 +277,7 @@ int rn_index_seal(rn_index_t *idx)
 int rn_index_sync(rn_index_t *idx)
 {
     if (idx->fd < 0)
-        return 0;   /* sealed and synced before its descriptor was dropped */
+        return 0; /* sealed and synced before its descriptor was dropped */
     return fsync(idx->fd) == 0 ? 0 : -errno;
 }
 

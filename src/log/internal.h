@@ -35,7 +35,6 @@
 /* Largest decompressed size the timestamp lookups accept for one batch (a bound, not a buffer). */
 #define RN_LOG_MAX_DECOMPRESSED (64u << 20)
 
-
 /* ---- index.c: one memory-mapped index file (.index or .timeindex) ----
  *
  * An index is either writable (the active segment's: the file is preallocated, sparse, to the
@@ -44,19 +43,19 @@
  * that loads the count with acquire may read entries [0, n) without a lock. The mapping lives
  * until rn_index_close, which only the segment's last unref calls. */
 typedef struct rn_index {
-    int fd;                 /* -1 once a sealed index is durable (rn_index_drop_fd) */
-    uint8_t *map;           /* MAP_SHARED over the file's first map_len bytes; NULL if map_len is 0 */
+    int fd;       /* -1 once a sealed index is durable (rn_index_drop_fd) */
+    uint8_t *map; /* MAP_SHARED over the file's first map_len bytes; NULL if map_len is 0 */
     size_t map_len;
-    size_t entry_len;       /* RN_OFFSET_INDEX_ENTRY_LEN or RN_TIME_INDEX_ENTRY_LEN */
-    size_t max_entries;     /* entries the mapping can hold */
-    _Atomic size_t n;       /* entries written and visible */
-    size_t alloc_len;       /* writable: bytes of the file known to have disk blocks */
+    size_t entry_len;   /* RN_OFFSET_INDEX_ENTRY_LEN or RN_TIME_INDEX_ENTRY_LEN */
+    size_t max_entries; /* entries the mapping can hold */
+    _Atomic size_t n;   /* entries written and visible */
+    size_t alloc_len;   /* writable: bytes of the file known to have disk blocks */
     bool writable;
 } rn_index_t;
 
 enum {
-    RN_INDEX_CREATE = 1 << 0,     /* start empty (truncating any file left there) */
-    RN_INDEX_WRITABLE = 1 << 1,   /* preallocate to max_bytes and accept appends */
+    RN_INDEX_CREATE = 1 << 0,   /* start empty (truncating any file left there) */
+    RN_INDEX_WRITABLE = 1 << 1, /* preallocate to max_bytes and accept appends */
 };
 
 /* Opens the index at `path`. An existing file's entries are counted from its length, ignoring a
@@ -66,7 +65,7 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
 void rn_index_close(rn_index_t *idx);
 static inline size_t rn_index_entries(const rn_index_t *idx)
 {
-    /* Acquire: pairs with the release in the append functions, so the entries counted are written. */
+    /* Acquire: pairs with the release in the append functions: the entries counted are written. */
     return atomic_load_explicit(&idx->n, memory_order_acquire);
 }
 /* Room for `more` entries? Always false once sealed. Writer only. */
@@ -100,17 +99,17 @@ void rn_index_drop_fd(rn_index_t *idx);
 
 /* ---- segment.c: one segment (.log + .index + .timeindex), reference-counted ---- */
 typedef struct rn_segment {
-    _Atomic int refs;               /* the log's array holds one; every handed-out range one */
-    int64_t base_offset;            /* immutable */
+    _Atomic int refs;    /* the log's array holds one; every handed-out range one */
+    int64_t base_offset; /* immutable */
     int log_fd;
     rn_index_t index;
     rn_index_t timeindex;
 
     /* Published: written holding append_lock and segs_lock, read under either. */
-    int64_t size;                   /* bytes of whole batches in the .log */
-    int64_t next_offset;            /* offset after the last batch (base_offset when empty) */
-    int64_t max_timestamp;          /* largest batch max_timestamp, -1 when none */
-    int64_t max_timestamp_offset;   /* last offset of the batch that has it, -1 when none */
+    int64_t size;                 /* bytes of whole batches in the .log */
+    int64_t next_offset;          /* offset after the last batch (base_offset when empty) */
+    int64_t max_timestamp;        /* largest batch max_timestamp, -1 when none */
+    int64_t max_timestamp_offset; /* last offset of the batch that has it, -1 when none */
 
     /* Writer state: append_lock. */
     int64_t w_max_timestamp;        /* the max-timestamp pair as written, published at the end */
@@ -120,13 +119,15 @@ typedef struct rn_segment {
     int64_t first_append_ms;        /* wall clock of the first append (segment.ms), -1 if none */
     bool changed;                   /* created, rebuilt or appended to since the log was opened */
 
-    bool index_synced;              /* sealed and both indexes fsynced: sync_lock */
+    bool index_synced; /* sealed and both indexes fsynced: sync_lock */
 } rn_segment_t;
 
 /* "<dir>/<20-digit base><suffix>" into buf (at least PATH_MAX). Returns 0 or -ENAMETOOLONG. */
-int rn_segment_path(char *buf, size_t cap, const char *dir, int64_t base_offset, const char *suffix);
+int rn_segment_path(char *buf, size_t cap, const char *dir, int64_t base_offset,
+                    const char *suffix);
 /* Creates an empty segment at `base_offset` (files created or truncated; indexes writable). */
-int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes, rn_segment_t **out);
+int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes,
+                      rn_segment_t **out);
 /* Opens an existing segment. Its size is the file's; next_offset and the max timestamp are
  * left for the caller (load or recovery) to fill. `writable`: the active segment. */
 int rn_segment_open(const char *dir, int64_t base_offset, size_t max_index_bytes, bool writable,
@@ -150,7 +151,8 @@ int rn_segment_sync_indexes(rn_segment_t *seg);
  * only: the caller publishes size, next_offset and the pair afterwards. Used by append and by
  * recovery. */
 void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, int64_t base_offset,
-                            int64_t last_offset, int64_t max_timestamp, int32_t index_interval_bytes);
+                            int64_t last_offset, int64_t max_timestamp,
+                            int32_t index_interval_bytes);
 
 /* Reads exactly `len` bytes at `pos` of the .log. Returns 0 or a negative errno (-EIO when the
  * file ends first). */
@@ -161,7 +163,7 @@ int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len);
 typedef struct rn_scan {
     int fd;
     int64_t end;
-    int64_t buf_pos;        /* file position of buf[0] */
+    int64_t buf_pos; /* file position of buf[0] */
     size_t buf_len;
     uint8_t buf[4096];
 } rn_scan_t;
@@ -188,33 +190,33 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean);
 /* ---- timestamp.c ---- */
 /* What a search for a record in one batch found. */
 typedef enum rn_log_find {
-    RN_LOG_FIND_FOUND,           /* *offset and *record_ts are set */
-    RN_LOG_FIND_NONE,            /* no record of the batch qualifies */
-    RN_LOG_FIND_UNWALKABLE,      /* the records cannot be walked (a compressed batch over
-                                    RN_LOG_MAX_DECOMPRESSED, bad codec data, not a whole batch):
-                                    the caller answers with the batch's own offsets */
-    RN_LOG_FIND_NOMEM,           /* no memory to decompress the batch */
+    RN_LOG_FIND_FOUND,      /* *offset and *record_ts are set */
+    RN_LOG_FIND_NONE,       /* no record of the batch qualifies */
+    RN_LOG_FIND_UNWALKABLE, /* the records cannot be walked (a compressed batch over
+                               RN_LOG_MAX_DECOMPRESSED, bad codec data, not a whole batch):
+                               the caller answers with the batch's own offsets */
+    RN_LOG_FIND_NOMEM,      /* no memory to decompress the batch */
 } rn_log_find_t;
 /* The first record at or after `min_offset` in the batch `batch`/`len` (whole, as on disk) whose
  * timestamp is >= `timestamp`. */
-rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
-                                 int64_t *offset, int64_t *record_ts);
+rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset,
+                                 int64_t timestamp, int64_t *offset, int64_t *record_ts);
 
 /* ---- log.c ---- */
 struct rn_log {
     char *dir;
 
     pthread_mutex_t append_lock;
-    rn_log_config_t cfg;            /* append_lock */
-    int64_t leo;                    /* log end offset: append_lock (equal to hw between appends) */
-    bool closed;                    /* append_lock: close or delete has begun */
+    rn_log_config_t cfg; /* append_lock */
+    int64_t leo;         /* log end offset: append_lock (equal to hw between appends) */
+    bool closed;         /* append_lock: close or delete has begun */
 
     pthread_mutex_t segs_lock;
-    rn_segment_t **segs;            /* sorted by base offset; the last is the active segment.   */
-    size_t nsegs, segs_cap;         /* changed holding both locks, so either lock reads them */
+    rn_segment_t **segs;    /* sorted by base offset; the last is the active segment.   */
+    size_t nsegs, segs_cap; /* changed holding both locks, so either lock reads them */
 
     pthread_mutex_t sync_lock;
-    int64_t flushed_offset;         /* sync_lock: everything below is on disk */
+    int64_t flushed_offset; /* sync_lock: everything below is on disk */
 
     /* Published. Release stores after the data they describe, acquire loads by readers. */
     _Atomic int64_t hw;
@@ -222,7 +224,7 @@ struct rn_log {
     _Atomic int64_t recovery_point;
     _Atomic int64_t size_bytes;
     _Atomic int64_t last_flush_ms;
-    _Atomic bool dir_dirty;         /* a segment was created since the directory was last fsynced */
+    _Atomic bool dir_dirty; /* a segment was created since the directory was last fsynced */
 };
 
 /* Appends `seg` to the array (taking the log's reference). Caller holds append_lock, or is

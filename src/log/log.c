@@ -87,8 +87,10 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
     for (size_t i = 0; i < log->nsegs; i++)
         size += log->segs[i]->size;
     int64_t first = log->segs[0]->base_offset;
-    int64_t start = log_start_offset < first ? first : log_start_offset > log->leo ? log->leo : log_start_offset;
-    /* Everything on disk now is durable: a clean close synced it, recovery synced what it scanned. */
+    int64_t start = log_start_offset < first      ? first
+                    : log_start_offset > log->leo ? log->leo
+                                                  : log_start_offset;
+    /* All on disk now is durable: a clean close synced it, recovery synced what it scanned. */
     log->flushed_offset = log->leo;
     atomic_store_explicit(&log->log_start, start, memory_order_relaxed);
     atomic_store_explicit(&log->recovery_point, log->leo, memory_order_relaxed);
@@ -250,15 +252,16 @@ static int roll(rn_log_t *log, const char *why)
     rn_segment_t *old = log->segs[log->nsegs - 1], *seg;
     int err = rn_segment_create(log->dir, log->leo, (size_t)log->cfg.max_index_bytes, &seg);
     if (err != 0) {
-        rn_log(RN_LOG_ERROR, "log", "%s: cannot roll to a new segment at offset %" PRId64 ": %s", log->dir,
-               log->leo, strerror(-err));
+        rn_log(RN_LOG_ERROR, "log", "%s: cannot roll to a new segment at offset %" PRId64 ": %s",
+               log->dir, log->leo, strerror(-err));
         return err;
     }
     rn_segment_seal(old);
     rn_log_push_segment(log, seg);
     atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);
-    rn_log(RN_LOG_DEBUG, "log", "%s: rolled segment %020" PRId64 " (%" PRId64 " bytes, %s) to %020" PRId64,
-           log->dir, old->base_offset, old->size, why, seg->base_offset);
+    rn_log(RN_LOG_DEBUG, "log",
+           "%s: rolled segment %020" PRId64 " (%" PRId64 " bytes, %s) to %020" PRId64, log->dir,
+           old->base_offset, old->size, why, seg->base_offset);
     return 0;
 }
 
@@ -278,7 +281,8 @@ static const char *roll_reason(const rn_log_t *log, const rn_segment_t *seg, siz
      * a tiny segment.index.bytes would roll on every append. */
     size_t nbatches = sum->nbatches > 0 ? (size_t)sum->nbatches : 1;
     if ((!rn_index_has_room(&seg->index, nbatches) && rn_index_entries(&seg->index) > 0) ||
-        (!rn_index_has_room(&seg->timeindex, nbatches + 1) && rn_index_entries(&seg->timeindex) > 0))
+        (!rn_index_has_room(&seg->timeindex, nbatches + 1) &&
+         rn_index_entries(&seg->timeindex) > 0))
         return "index full";
     if (sum->nrecords > INT32_MAX || log->leo + sum->nrecords - seg->base_offset > INT32_MAX)
         return "relative offsets";
@@ -308,8 +312,8 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
     int64_t base = log->leo;
     int64_t next = rn_records_assign_offsets(records, len, base, RN_LOG_LEADER_EPOCH);
     if ((err = rn_segment_write(seg, records, len)) != 0) {
-        rn_log(RN_LOG_ERROR, "log", "%s: append of %zu bytes at offset %" PRId64 " failed: %s", log->dir, len,
-               base, strerror(-err));
+        rn_log(RN_LOG_ERROR, "log", "%s: append of %zu bytes at offset %" PRId64 " failed: %s",
+               log->dir, len, base, strerror(-err));
         goto out;
     }
 
@@ -357,7 +361,8 @@ int rn_log_maintain(rn_log_t *log, int64_t now_ms)
     if (!log->closed && seg->size > 0 && seg->first_append_ms >= 0 &&
         now_ms - seg->first_append_ms > log->cfg.segment_ms)
         err = roll(log, "segment.ms");
-    bool flush_due = now_ms - atomic_load_explicit(&log->last_flush_ms, memory_order_relaxed) >= log->cfg.flush_ms &&
+    bool flush_due = now_ms - atomic_load_explicit(&log->last_flush_ms, memory_order_relaxed) >=
+                         log->cfg.flush_ms &&
                      log->leo > atomic_load_explicit(&log->recovery_point, memory_order_relaxed);
     pthread_mutex_unlock(&log->append_lock);
     if (err == 0 && flush_due)
@@ -371,7 +376,7 @@ int rn_log_maintain(rn_log_t *log, int64_t now_ms)
  * Caller holds segs_lock. */
 static size_t find_segment(const rn_log_t *log, int64_t offset)
 {
-    size_t lo = 1, hi = log->nsegs;   /* answer in [lo - 1, hi) */
+    size_t lo = 1, hi = log->nsegs; /* answer in [lo - 1, hi) */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (log->segs[mid]->base_offset <= offset)
@@ -426,8 +431,9 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
         int64_t seg_base = seg->base_offset;
         rn_segment_unref(seg);
         if (rc < 0) {
-            rn_log(RN_LOG_ERROR, "log", "%s: segment %020" PRId64 " unreadable near offset %" PRId64 ": %s",
-                   log->dir, seg_base, target, strerror(-rc));
+            rn_log(RN_LOG_ERROR, "log",
+                   "%s: segment %020" PRId64 " unreadable near offset %" PRId64 ": %s", log->dir,
+                   seg_base, target, strerror(-rc));
             return rc;
         }
         /* No batch at or after target in this segment (a gap, as compaction leaves): go on in
@@ -455,14 +461,19 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
             if (rn_scan_peek(&scan, pos, RN_BATCH_LOG_OVERHEAD, &h) != 0)
                 break;
             int32_t length = (int32_t)rn_load_be32(h + 8);
-            if (length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD || length > limit - pos - RN_BATCH_LOG_OVERHEAD)
+            if (length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD ||
+                length > limit - pos - RN_BATCH_LOG_OVERHEAD)
                 break;
             pos += (int64_t)length + RN_BATCH_LOG_OVERHEAD;
         }
     }
     size_t total = (size_t)(pos - batch_pos);
     out->range = (rn_file_range_t){
-        .fd = seg->log_fd, .pos = batch_pos, .len = total, .release = rn_segment_release, .owner = seg,
+        .fd = seg->log_fd,
+        .pos = batch_pos,
+        .len = total,
+        .release = rn_segment_release,
+        .owner = seg,
     };
     return 0;
 }
@@ -514,7 +525,7 @@ static int64_t largest_timestamp(const rn_segment_t *seg)
         return seg->max_timestamp;
     struct stat st;
     if (fstat(seg->log_fd, &st) != 0)
-        return INT64_MAX;   /* unknown: keep it */
+        return INT64_MAX; /* unknown: keep it */
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
@@ -529,7 +540,8 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
     size_t n = log->nsegs, count = 0;
     const char *why = "log start offset";
     if (log->cfg.delete_enabled && log->cfg.retention_ms >= 0) {
-        while (count + 1 < n && now_ms - largest_timestamp(log->segs[count]) > log->cfg.retention_ms)
+        while (count + 1 < n &&
+               now_ms - largest_timestamp(log->segs[count]) > log->cfg.retention_ms)
             count++;
         if (count > 0)
             why = "retention.ms";
@@ -555,8 +567,8 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
     rn_segment_t **removed = remove_prefix(log, count);
     int64_t new_start = atomic_load_explicit(&log->log_start, memory_order_relaxed);
     pthread_mutex_unlock(&log->append_lock);
-    rn_log(RN_LOG_INFO, "log", "%s: deleting %zu segments (%s); log start offset %" PRId64, log->dir, count, why,
-           new_start);
+    rn_log(RN_LOG_INFO, "log", "%s: deleting %zu segments (%s); log start offset %" PRId64,
+           log->dir, count, why, new_start);
     dispose(log, removed, count);
     return (int)count;
 }
@@ -586,7 +598,8 @@ int rn_log_delete_records(rn_log_t *log, int64_t offset)
     pthread_mutex_unlock(&log->append_lock);
     if (count > 0)
         dispose(log, removed, count);
-    rn_log(RN_LOG_INFO, "log", "%s: log start offset %" PRId64 " (DeleteRecords), %zu segments deleted", log->dir,
+    rn_log(RN_LOG_INFO, "log",
+           "%s: log start offset %" PRId64 " (DeleteRecords), %zu segments deleted", log->dir,
            offset, count);
     return 0;
 }

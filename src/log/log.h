@@ -36,15 +36,15 @@ typedef struct rn_log rn_log_t;
 /* Effective settings of one partition's log: the topic's overrides over the broker's log.*
  * defaults. Kafka's names in comments. -1 means unlimited where Kafka allows it. */
 typedef struct rn_log_config {
-    int64_t segment_bytes;          /* segment.bytes / log.segment.bytes, default 1 GiB */
-    int64_t segment_ms;             /* segment.ms / log.roll.ms(hours), default 7 days */
-    int64_t retention_ms;           /* retention.ms / log.retention.ms(minutes, hours), default 7 days; -1 */
-    int64_t retention_bytes;        /* retention.bytes / log.retention.bytes, default -1 */
-    int64_t flush_messages;         /* flush.messages / log.flush.interval.messages, default INT64_MAX */
-    int64_t flush_ms;               /* flush.ms / log.flush.interval.ms, default INT64_MAX */
-    int32_t index_interval_bytes;   /* index.interval.bytes, default 4096 */
-    int32_t max_index_bytes;        /* segment.index.bytes / log.index.size.max.bytes, default 10 MiB */
-    bool delete_enabled;            /* cleanup.policy contains "delete" (retention applies) */
+    int64_t segment_bytes; /* segment.bytes / log.segment.bytes, default 1 GiB */
+    int64_t segment_ms;    /* segment.ms / log.roll.ms(hours), default 7 days */
+    int64_t retention_ms;  /* retention.ms / log.retention.ms(minutes, hours), default 7 days; -1 */
+    int64_t retention_bytes; /* retention.bytes / log.retention.bytes, default -1 */
+    int64_t flush_messages;  /* flush.messages / log.flush.interval.messages, default INT64_MAX */
+    int64_t flush_ms;        /* flush.ms / log.flush.interval.ms, default INT64_MAX */
+    int32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
+    int32_t max_index_bytes; /* segment.index.bytes / log.index.size.max.bytes, default 10 MiB */
+    bool delete_enabled;     /* cleanup.policy contains "delete" (retention applies) */
 } rn_log_config_t;
 
 /* Kafka's defaults, for tests and as the base of the broker's. */
@@ -87,21 +87,22 @@ int rn_log_sync(rn_log_t *log);
 /* Time-based flush (flush.ms) and roll (segment.ms): called periodically off the loops with the
  * wall clock in ms. Rolls a non-empty active segment whose first append is older than segment.ms
  * even when no append comes (so retention, which spares the active segment, can reach its data),
- * and runs rn_log_sync() when flush.ms has passed with unflushed messages. 0 or a negative errno. */
+ * and runs rn_log_sync() when flush.ms has passed with unflushed messages. 0 or a negative errno.
+ */
 int rn_log_maintain(rn_log_t *log, int64_t now_ms);
 
 /* Published offsets, read without the lock. */
-int64_t rn_log_high_watermark(const rn_log_t *log);   /* = log end offset on one node */
+int64_t rn_log_high_watermark(const rn_log_t *log); /* = log end offset on one node */
 int64_t rn_log_start_offset(const rn_log_t *log);
-int64_t rn_log_recovery_point(const rn_log_t *log);   /* everything below is flushed */
+int64_t rn_log_recovery_point(const rn_log_t *log); /* everything below is flushed */
 /* Bytes in all segments (DescribeLogDirs, retention.bytes). */
 int64_t rn_log_size_bytes(const rn_log_t *log);
 
-#define RN_LOG_OFFSET_OUT_OF_RANGE 1   /* a positive return: not an errno */
+#define RN_LOG_OFFSET_OUT_OF_RANGE 1 /* a positive return: not an errno */
 
 /* A byte range to send for a fetch, or an empty one at the high watermark. */
 typedef struct rn_log_slice {
-    rn_file_range_t range;          /* len 0: nothing to send (range.release is NULL then) */
+    rn_file_range_t range; /* len 0: nothing to send (range.release is NULL then) */
     int64_t high_watermark;
     int64_t log_start_offset;
 } rn_log_slice_t;

@@ -78,7 +78,8 @@ static int list_segments(const char *dir, int64_t **out, size_t *count)
             push(&bases, &n, &cap, base);
             continue;
         }
-        if ((base = parse_name(de->d_name, ".index")) >= 0 || (base = parse_name(de->d_name, ".timeindex")) >= 0)
+        if ((base = parse_name(de->d_name, ".index")) >= 0 ||
+            (base = parse_name(de->d_name, ".timeindex")) >= 0)
             push(&indexes, &nindexes, &indexes_cap, base);
     }
     if (n > 0)
@@ -87,9 +88,11 @@ static int list_segments(const char *dir, int64_t **out, size_t *count)
         if (n > 0 && bsearch(&indexes[i], bases, n, sizeof(*bases), cmp_offsets) != NULL)
             continue;
         char path[PATH_MAX];
-        if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".index") == 0 && unlink(path) == 0)
+        if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".index") == 0 &&
+            unlink(path) == 0)
             rn_log(RN_LOG_INFO, "log", "%s: removed orphan index %s", dir, path);
-        if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".timeindex") == 0 && unlink(path) == 0)
+        if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".timeindex") == 0 &&
+            unlink(path) == 0)
             rn_log(RN_LOG_INFO, "log", "%s: removed orphan index %s", dir, path);
     }
     free(indexes);
@@ -147,15 +150,15 @@ static bool load_active(rn_segment_t *seg)
     bool first = true;
     while (pos < seg->size) {
         const uint8_t *h;
-        if (rn_scan_peek(&scan, pos, 43, &h) != 0)   /* through max_timestamp */
+        if (rn_scan_peek(&scan, pos, 43, &h) != 0) /* through max_timestamp */
             return false;
         int64_t base = (int64_t)rn_load_be64(h);
         int32_t length = (int32_t)rn_load_be32(h + 8);
         int32_t last_delta = (int32_t)rn_load_be32(h + 23);
         int64_t max_ts = (int64_t)rn_load_be64(h + 35);
         if (h[16] != 2 || length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD || last_delta < 0 ||
-            length > seg->size - pos - RN_BATCH_LOG_OVERHEAD || (first && n > 0 && base != expect) ||
-            base < expect)
+            length > seg->size - pos - RN_BATCH_LOG_OVERHEAD ||
+            (first && n > 0 && base != expect) || base < expect)
             return false;
         first = false;
         /* The time index's last entry already covers everything sealed at the last close; this
@@ -250,13 +253,14 @@ static int scan_segment(rn_log_t *log, rn_segment_t *seg, uint8_t *buf, int64_t 
         if (rc < 0)
             return rc;
         if (rc > 0)
-            break;   /* fewer than a header's bytes left: a torn tail (or the clean end) */
+            break; /* fewer than a header's bytes left: a torn tail (or the clean end) */
         if (rn_batch_parse_header(p, RN_BATCH_HEADER_LEN, &h) != RN_DECODE_OK)
             break;
         size_t len = rn_batch_size(&h);
         if ((int64_t)len > seg->size - pos || h.last_offset_delta < 0 || h.base_offset < expect ||
             h.base_offset > INT64_MAX - h.last_offset_delta ||
-            h.base_offset + h.last_offset_delta - seg->base_offset > INT32_MAX || pos + (int64_t)len > INT32_MAX)
+            h.base_offset + h.last_offset_delta - seg->base_offset > INT32_MAX ||
+            pos + (int64_t)len > INT32_MAX)
             break;
         bool ok;
         if ((rc = window_get(&w, pos, len, &p)) < 0)
@@ -302,7 +306,7 @@ static int recover_segment(rn_log_t *log, rn_segment_t *seg, uint8_t *buf, int64
         st->truncated_bytes += seg->size - valid_end;
         seg->size = valid_end;
     }
-    /* The recovery point moves to the end once this returns: what it vouches for must be on disk. */
+    /* The recovery point moves to the end once this returns: what it vouches for is on disk. */
     if (fdatasync(seg->log_fd) != 0)
         return -errno;
     return 0;
@@ -310,11 +314,12 @@ static int recover_segment(rn_log_t *log, rn_segment_t *seg, uint8_t *buf, int64
 
 /* Reopens a trusted segment whose indexes are wrong, with fresh writable ones, and rebuilds
  * them. The .log itself is checked as in recovery. */
-static int rebuild_segment(rn_log_t *log, rn_segment_t **segp, bool active, uint8_t **buf, int64_t min_offset,
-                           recovery_stats_t *st, bool *truncated)
+static int rebuild_segment(rn_log_t *log, rn_segment_t **segp, bool active, uint8_t **buf,
+                           int64_t min_offset, recovery_stats_t *st, bool *truncated)
 {
     rn_segment_t *old = *segp, *seg;
-    int err = rn_segment_open(log->dir, old->base_offset, (size_t)log->cfg.max_index_bytes, true, &seg);
+    int err =
+        rn_segment_open(log->dir, old->base_offset, (size_t)log->cfg.max_index_bytes, true, &seg);
     if (err != 0)
         return err;
     rn_segment_unref(old);
@@ -388,10 +393,12 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
                 seg->index_synced = rn_segment_sync_indexes(seg) == 0;
             }
         } else if (!(active ? load_active(seg) : load_sealed(seg, bases[i + 1]))) {
-            rn_log(RN_LOG_WARN, "log", "%s: segment %020" PRId64 " does not match its index; rebuilding",
-                   log->dir, bases[i]);
+            rn_log(RN_LOG_WARN, "log",
+                   "%s: segment %020" PRId64 " does not match its index; rebuilding", log->dir,
+                   bases[i]);
             rebuilt = true;
-            if ((err = rebuild_segment(log, &seg, active, &buf, min_offset, &st, &truncated)) != 0) {
+            if ((err = rebuild_segment(log, &seg, active, &buf, min_offset, &st, &truncated)) !=
+                0) {
                 rn_segment_unref(seg);
                 goto fail;
             }
@@ -419,15 +426,16 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
         atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);
 
     if (clean && !rebuilt) {
-        rn_log(RN_LOG_INFO, "log", "%s: no recovery needed (clean shutdown); %zu segments, log end offset %" PRId64,
+        rn_log(RN_LOG_INFO, "log",
+               "%s: no recovery needed (clean shutdown); %zu segments, log end offset %" PRId64,
                log->dir, n, log->leo);
     } else {
         char deleted[64] = "";
         if (st.deleted_segments > 0)
             snprintf(deleted, sizeof(deleted), "; deleted %d later segments", st.deleted_segments);
         rn_log(RN_LOG_INFO, "log",
-               "recovered %s: scanned %" PRId64 " batches (%" PRId64 " bytes) in %d segments, truncated %" PRId64
-               " bytes at offset %" PRId64 "%s",
+               "recovered %s: scanned %" PRId64 " batches (%" PRId64
+               " bytes) in %d segments, truncated %" PRId64 " bytes at offset %" PRId64 "%s",
                log->dir, st.batches, st.bytes, st.segments, st.truncated_bytes, log->leo, deleted);
     }
     free(bases);

@@ -42,7 +42,8 @@ static rn_segment_t *segment_alloc(int64_t base_offset)
     return seg;
 }
 
-static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes, bool create, bool writable)
+static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes, bool create,
+                      bool writable)
 {
     char path[PATH_MAX];
     int err;
@@ -62,11 +63,13 @@ static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes
 
     if ((err = rn_segment_path(path, sizeof(path), dir, seg->base_offset, ".index")) != 0)
         goto fail_close_log;
-    if ((err = rn_index_open(&seg->index, path, RN_OFFSET_INDEX_ENTRY_LEN, max_index_bytes, flags)) != 0)
+    if ((err = rn_index_open(&seg->index, path, RN_OFFSET_INDEX_ENTRY_LEN, max_index_bytes,
+                             flags)) != 0)
         goto fail_close_log;
     if ((err = rn_segment_path(path, sizeof(path), dir, seg->base_offset, ".timeindex")) != 0)
         goto fail_close_index;
-    if ((err = rn_index_open(&seg->timeindex, path, RN_TIME_INDEX_ENTRY_LEN, max_index_bytes, flags)) != 0)
+    if ((err = rn_index_open(&seg->timeindex, path, RN_TIME_INDEX_ENTRY_LEN, max_index_bytes,
+                             flags)) != 0)
         goto fail_close_index;
     return 0;
 fail_close_index:
@@ -77,7 +80,8 @@ fail_close_log:
     return err;
 }
 
-int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes, rn_segment_t **out)
+int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes,
+                      rn_segment_t **out)
 {
     rn_segment_t *seg = segment_alloc(base_offset);
     int err = open_files(seg, dir, max_index_bytes, true, true);
@@ -99,7 +103,7 @@ int rn_segment_open(const char *dir, int64_t base_offset, size_t max_index_bytes
         free(seg);
         return err;
     }
-    seg->index_synced = !writable;   /* trusted as found; recovery fsyncs what it rebuilds */
+    seg->index_synced = !writable; /* trusted as found; recovery fsyncs what it rebuilds */
     *out = seg;
     return 0;
 }
@@ -158,17 +162,19 @@ int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len)
             /* Readers never see past seg->size, but the next append and recovery would: cut the
              * partial batch off. If even that fails, recovery truncates it at the next start. */
             if (ftruncate(seg->log_fd, (off_t)pos) != 0)
-                rn_log(RN_LOG_ERROR, "log", "segment %020" PRId64 ": cannot cut back a failed write: %s",
+                rn_log(RN_LOG_ERROR, "log",
+                       "segment %020" PRId64 ": cannot cut back a failed write: %s",
                        seg->base_offset, strerror(errno));
             return err;
         }
-        done += (size_t)n;   /* a short write is progress: continue from there */
+        done += (size_t)n; /* a short write is progress: continue from there */
     }
     return 0;
 }
 
 void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, int64_t base_offset,
-                            int64_t last_offset, int64_t max_timestamp, int32_t index_interval_bytes)
+                            int64_t last_offset, int64_t max_timestamp,
+                            int32_t index_interval_bytes)
 {
     /* Kafka's rule (LogSegment.append): an entry once more than index.interval.bytes of .log
      * have gone by since the previous one, pointing at the batch that crosses the line. The time
@@ -179,7 +185,8 @@ void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, in
         seg->w_max_timestamp_offset = last_offset;
     }
     if (seg->bytes_since_index > index_interval_bytes) {
-        (void)rn_index_append_offset(&seg->index, (uint32_t)(base_offset - seg->base_offset), (uint32_t)pos);
+        (void)rn_index_append_offset(&seg->index, (uint32_t)(base_offset - seg->base_offset),
+                                     (uint32_t)pos);
         if (seg->w_max_timestamp > seg->indexed_max_timestamp &&
             rn_index_append_time(&seg->timeindex, seg->w_max_timestamp,
                                  (uint32_t)(seg->w_max_timestamp_offset - seg->base_offset)) == 0)
@@ -197,8 +204,8 @@ void rn_segment_seal(rn_segment_t *seg)
         seg->indexed_max_timestamp = seg->w_max_timestamp;
     int err;
     if ((err = rn_index_seal(&seg->index)) != 0 || (err = rn_index_seal(&seg->timeindex)) != 0)
-        rn_log(RN_LOG_WARN, "log", "segment %020" PRId64 ": cannot trim its index: %s", seg->base_offset,
-               strerror(-err));
+        rn_log(RN_LOG_WARN, "log", "segment %020" PRId64 ": cannot trim its index: %s",
+               seg->base_offset, strerror(-err));
 }
 
 int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len)
@@ -255,7 +262,7 @@ int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p)
         if (r < 0)
             return -errno;
         if (r == 0)
-            break;   /* the file is shorter than `end` said: only a damaged file does that */
+            break; /* the file is shorter than `end` said: only a damaged file does that */
         got += (size_t)r;
     }
     s->buf_pos = pos;

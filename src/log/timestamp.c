@@ -13,8 +13,9 @@
 
 /* Walks `count` records (DefaultRecord: length varint, attributes int8, timestampDelta varlong,
  * offsetDelta varint, ...); UNWALKABLE when they do not parse. */
-static rn_log_find_t walk_records(const uint8_t *p, size_t len, int32_t count, int64_t base_offset, int64_t base_ts,
-                        int64_t min_offset, int64_t timestamp, int64_t *offset, int64_t *record_ts)
+static rn_log_find_t walk_records(const uint8_t *p, size_t len, int32_t count, int64_t base_offset,
+                                  int64_t base_ts, int64_t min_offset, int64_t timestamp,
+                                  int64_t *offset, int64_t *record_ts)
 {
     rn_reader_t r;
     rn_reader_init(&r, p, len);
@@ -40,8 +41,8 @@ static rn_log_find_t walk_records(const uint8_t *p, size_t len, int32_t count, i
     return RN_LOG_FIND_NONE;
 }
 
-rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset, int64_t timestamp,
-                                 int64_t *offset, int64_t *record_ts)
+rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset,
+                                 int64_t timestamp, int64_t *offset, int64_t *record_ts)
 {
     rn_batch_header_t h;
     if (rn_batch_parse_header(batch, len, &h) != RN_DECODE_OK || rn_batch_size(&h) != len)
@@ -58,12 +59,13 @@ rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_o
     size_t records_len = len - RN_BATCH_HEADER_LEN;
     int codec = h.attributes & RN_BATCH_ATTR_CODEC_MASK;
     if (codec == RN_CODEC_NONE)
-        return walk_records(records, records_len, h.records_count, h.base_offset, h.base_timestamp, min_offset,
-                            timestamp, offset, record_ts);
+        return walk_records(records, records_len, h.records_count, h.base_offset, h.base_timestamp,
+                            min_offset, timestamp, offset, record_ts);
 
     /* rn_codec_decompress does not say whether it ran out of room or met bad data, so grow the
      * buffer up to the bound before giving up. */
-    size_t cap = records_len < (RN_LOG_MAX_DECOMPRESSED / 8) ? records_len * 8 : RN_LOG_MAX_DECOMPRESSED;
+    size_t cap =
+        records_len < (RN_LOG_MAX_DECOMPRESSED / 8) ? records_len * 8 : RN_LOG_MAX_DECOMPRESSED;
     if (cap < 65536)
         cap = 65536;
     for (;;) {
@@ -72,8 +74,9 @@ rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_o
             return RN_LOG_FIND_NOMEM;
         size_t out_len;
         if (rn_codec_decompress(codec, records, records_len, buf, cap, &out_len) == 0) {
-            rn_log_find_t rc = walk_records(buf, out_len, h.records_count, h.base_offset, h.base_timestamp, min_offset,
-                                  timestamp, offset, record_ts);
+            rn_log_find_t rc =
+                walk_records(buf, out_len, h.records_count, h.base_offset, h.base_timestamp,
+                             min_offset, timestamp, offset, record_ts);
             free(buf);
             return rc;
         }
@@ -86,8 +89,9 @@ rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_o
 
 /* Reads the batch at pos whole and looks inside it; the batch-level answer when it cannot.
  * Returns 0 with the answer set, RN_LOG_NOT_FOUND, or a negative errno. */
-static int answer_in_batch(rn_segment_t *seg, int64_t pos, size_t len, int64_t min_offset, int64_t timestamp,
-                           int64_t fallback_offset, int64_t batch_max_ts, int64_t *offset, int64_t *record_ts)
+static int answer_in_batch(rn_segment_t *seg, int64_t pos, size_t len, int64_t min_offset,
+                           int64_t timestamp, int64_t fallback_offset, int64_t batch_max_ts,
+                           int64_t *offset, int64_t *record_ts)
 {
     uint8_t *batch = malloc(len);
     if (batch == NULL)
@@ -118,7 +122,7 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
 {
     *offset = -1;
     *timestamp = -1;
-    int64_t after_base = INT64_MIN;   /* segments already searched have bases <= this */
+    int64_t after_base = INT64_MIN; /* segments already searched have bases <= this */
     for (;;) {
         /* Kafka: the first segment whose largest timestamp reaches ts, from the log start on. */
         pthread_mutex_lock(&log->segs_lock);
@@ -144,7 +148,9 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
         if (rel >= 0 && seg->base_offset + rel > from)
             from = seg->base_offset + rel;
         int64_t rel_from = from - seg->base_offset;
-        int64_t pos = rn_index_lookup_offset(&seg->index, rel_from > UINT32_MAX ? UINT32_MAX : (uint32_t)rel_from);
+        int64_t pos =
+            rn_index_lookup_offset(&seg->index,
+                                   rel_from > UINT32_MAX ? UINT32_MAX : (uint32_t)rel_from);
         rn_scan_t scan;
         rn_scan_init(&scan, seg->log_fd, end);
         int rc;
@@ -152,7 +158,8 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
             int64_t batch_pos, base, last;
             size_t batch_len;
             const uint8_t *h;
-            if ((rc = rn_segment_find_batch(&scan, pos, from, &batch_pos, &batch_len, &base, &last)) != 0)
+            if ((rc = rn_segment_find_batch(&scan, pos, from, &batch_pos, &batch_len, &base,
+                                            &last)) != 0)
                 break;
             if ((rc = rn_scan_peek(&scan, batch_pos, 43, &h)) != 0) {
                 rc = rc < 0 ? rc : -EIO;
@@ -160,8 +167,8 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
             }
             int64_t max_ts = (int64_t)rn_load_be64(h + 35);
             if (max_ts >= ts) {
-                rc = answer_in_batch(seg, batch_pos, batch_len, from, ts, from > base ? from : base, max_ts, offset,
-                                     timestamp);
+                rc = answer_in_batch(seg, batch_pos, batch_len, from, ts, from > base ? from : base,
+                                     max_ts, offset, timestamp);
                 if (rc != RN_LOG_NOT_FOUND)
                     break;
             }
@@ -183,7 +190,7 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp)
     rn_segment_t *seg = NULL;
     for (size_t i = 0; i < log->nsegs; i++)
         if (log->segs[i]->max_timestamp > (seg ? seg->max_timestamp : -1))
-            seg = log->segs[i];   /* strictly greater: the earliest segment wins a tie */
+            seg = log->segs[i]; /* strictly greater: the earliest segment wins a tie */
     int64_t max_ts = -1, max_offset = -1, end = 0;
     if (seg != NULL) {
         rn_segment_ref(seg);
@@ -204,8 +211,10 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp)
     uint32_t pos = rn_index_lookup_offset(&seg->index, (uint32_t)(max_offset - seg->base_offset));
     int rc = rn_segment_find_batch(&scan, pos, max_offset, &batch_pos, &batch_len, &base, &last);
     if (rc == 0) {
-        rc = answer_in_batch(seg, batch_pos, batch_len, base, max_ts, max_offset, max_ts, offset, timestamp);
-        if (rc == RN_LOG_NOT_FOUND) {   /* the header promised a record it does not have: answer as Kafka 3.7 did */
+        rc = answer_in_batch(seg, batch_pos, batch_len, base, max_ts, max_offset, max_ts, offset,
+                             timestamp);
+        if (rc == RN_LOG_NOT_FOUND) { /* the header promised a record it does not have: answer as
+                                         Kafka 3.7 did */
             *offset = max_offset;
             *timestamp = max_ts;
             rc = 0;

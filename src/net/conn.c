@@ -11,11 +11,11 @@
  *
  * The socket is driven with uv_poll_t, not uv_tcp_t, so that the writer can mix writev (memory
  * parts) and sendfile (file ranges) on one descriptor: libuv never writes to it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +117,8 @@ void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, 
 
     int err = uv_poll_init(&loop->uv, &conn->poll, fd);
     if (err != 0) {
-        rn_log(RN_LOG_WARN, "net", "peer %s: cannot poll the socket: %s", conn->peer, uv_strerror(err));
+        rn_log(RN_LOG_WARN, "net", "peer %s: cannot poll the socket: %s", conn->peer,
+               uv_strerror(err));
         close(fd);
         free(conn);
         return;
@@ -192,7 +193,7 @@ void rn_net_conn_close(rn_net_conn_t *conn)
         slot = next;
     }
     conn->undispatched = NULL;
-    conn->running = NULL;    /* if the handler still holds it, it stays in the FIFO until finished */
+    conn->running = NULL; /* if the handler still holds it, it stays in the FIFO until finished */
     conn->queued_bytes = 0;
     uv_close((uv_handle_t *)&conn->poll, on_conn_closed);
     conn->loop->nlive--;
@@ -212,7 +213,8 @@ void rn_net_conn_free_abandoned(rn_net_conn_t *conn)
 /* Whether the first undispatched frame may go to the handler now. */
 static bool conn_may_dispatch(const rn_net_conn_t *conn)
 {
-    return conn->undispatched != NULL && (conn->running == NULL || !conn->loop->net->config.one_at_a_time);
+    return conn->undispatched != NULL &&
+           (conn->running == NULL || !conn->loop->net->config.one_at_a_time);
 }
 
 static bool conn_over_limit(const rn_net_conn_t *conn)
@@ -226,7 +228,8 @@ static void conn_set_events(rn_net_conn_t *conn, int events)
 {
     if (events == conn->events)
         return;
-    int err = events != 0 ? uv_poll_start(&conn->poll, events, on_conn_poll) : uv_poll_stop(&conn->poll);
+    int err =
+        events != 0 ? uv_poll_start(&conn->poll, events, on_conn_poll) : uv_poll_stop(&conn->poll);
     if (err != 0) {
         rn_log(RN_LOG_WARN, "net", "peer %s: cannot poll the socket: %s; closing", conn->peer,
                uv_strerror(err));
@@ -306,10 +309,12 @@ static void conn_read(rn_net_conn_t *conn)
         /* A frame body in progress goes straight into its buffer; only what follows it lands in
          * rbuf. rbuf is empty here: parsing copies all of it into the partial frame. */
         assert(conn->rbuf_len == 0);
-        iov[niov++] = (struct iovec){ partial->frame + conn->partial_have, partial->req.len - conn->partial_have };
+        iov[niov++] = (struct iovec){ partial->frame + conn->partial_have,
+                                      partial->req.len - conn->partial_have };
     }
     if (conn->rbuf_len < sizeof(conn->rbuf))
-        iov[niov++] = (struct iovec){ conn->rbuf + conn->rbuf_len, sizeof(conn->rbuf) - conn->rbuf_len };
+        iov[niov++] =
+            (struct iovec){ conn->rbuf + conn->rbuf_len, sizeof(conn->rbuf) - conn->rbuf_len };
     if (niov == 0)
         return;
 
@@ -320,7 +325,8 @@ static void conn_read(rn_net_conn_t *conn)
     if (got < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return;
-        rn_log(RN_LOG_DEBUG, "net", "peer %s: read failed: %s; closing", conn->peer, strerror(errno));
+        rn_log(RN_LOG_DEBUG, "net", "peer %s: read failed: %s; closing", conn->peer,
+               strerror(errno));
         rn_net_conn_close(conn);
         return;
     }
@@ -379,7 +385,7 @@ static bool conn_dispatch(rn_net_conn_t *conn)
         slot->dispatched = true;
         conn->running = slot;
         loop->net->config.on_request(&slot->req, loop->net->config.ctx);
-        if (conn->dead)    /* the handler closed it; the conn's memory outlives this call */
+        if (conn->dead) /* the handler closed it; the conn's memory outlives this call */
             return false;
     }
     return true;
@@ -416,7 +422,7 @@ static void conn_process_input(rn_net_conn_t *conn)
     conn->in_dispatch = false;
     memmove(conn->rbuf, conn->rbuf + pos, conn->rbuf_len - pos);
     conn->rbuf_len -= pos;
-    conn_flush(conn);      /* responses given during dispatch go out in one batch */
+    conn_flush(conn); /* responses given during dispatch go out in one batch */
     rn_net_conn_update(conn);
 }
 
@@ -424,7 +430,8 @@ static void on_conn_poll(uv_poll_t *poll, int status, int events)
 {
     rn_net_conn_t *conn = rn_container_of(poll, rn_net_conn_t, poll);
     if (status < 0) {
-        rn_log(RN_LOG_DEBUG, "net", "peer %s: poll error: %s; closing", conn->peer, uv_strerror(status));
+        rn_log(RN_LOG_DEBUG, "net", "peer %s: poll error: %s; closing", conn->peer,
+               uv_strerror(status));
         rn_net_conn_close(conn);
         return;
     }
@@ -526,8 +533,9 @@ static int send_range(rn_net_conn_t *conn, rn_net_slot_t *slot)
     if (n == 0) {
         /* The file is shorter than the range promised (truncated under us): the frame can no
          * longer be completed, and the client would wait forever for the missing bytes. */
-        rn_log(RN_LOG_WARN, "net", "peer %s: file range ends early (%zu bytes missing at %lld); closing",
-               conn->peer, want, (long long)pos);
+        rn_log(RN_LOG_WARN, "net",
+               "peer %s: file range ends early (%zu bytes missing at %lld); closing", conn->peer,
+               want, (long long)pos);
     } else {
         rn_log(errno == EPIPE || errno == ECONNRESET ? RN_LOG_DEBUG : RN_LOG_WARN, "net",
                "peer %s: sendfile failed: %s; closing", conn->peer, strerror(errno));
@@ -547,7 +555,7 @@ static void advance_memory(rn_net_conn_t *conn, size_t n)
             slot = next;
             continue;
         }
-        assert(!part_is_range(slot->part));   /* gathering stops at a range with bytes left */
+        assert(!part_is_range(slot->part)); /* gathering stops at a range with bytes left */
         size_t take = min_size(n, part_len(&slot->out, slot->part) - slot->part_sent);
         slot->part_sent += take;
         n -= take;
@@ -571,7 +579,7 @@ static int send_memory(rn_net_conn_t *conn)
             if (part_is_range(part)) {
                 if (len > 0)
                     goto gathered;
-                continue;    /* an empty range: released when the cursor passes it */
+                continue; /* an empty range: released when the cursor passes it */
             }
             if (len == 0)
                 continue;
@@ -598,7 +606,8 @@ gathered:
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return SEND_BLOCKED;
     rn_log(errno == EPIPE || errno == ECONNRESET ? RN_LOG_DEBUG : RN_LOG_WARN, "net",
-           "peer %s: write failed: %s; closing", conn->peer, n == 0 ? "wrote nothing" : strerror(errno));
+           "peer %s: write failed: %s; closing", conn->peer,
+           n == 0 ? "wrote nothing" : strerror(errno));
     return SEND_FAILED;
 }
 
@@ -633,13 +642,13 @@ static void conn_flush(rn_net_conn_t *conn)
 static void slot_finished(rn_net_conn_t *conn, rn_net_slot_t *slot)
 {
     if (slot == conn->running)
-        conn->running = NULL;    /* the next request may run: rn_net_conn_update resumes it */
+        conn->running = NULL; /* the next request may run: rn_net_conn_update resumes it */
     if (conn->dead) {
         slot_free(conn, slot);
         conn_maybe_free(conn);
         return;
     }
-    if (conn->in_dispatch)    /* conn_process_input flushes once the dispatch is over */
+    if (conn->in_dispatch) /* conn_process_input flushes once the dispatch is over */
         return;
     if (slot == conn->head)
         conn_flush(conn);
@@ -661,14 +670,17 @@ void rn_net_respond(rn_net_req_t *req, rn_outbuf_t *out)
     /* On the two failure paths below, closing frees `slot` with every other finished slot. */
     size_t wire_len = rn_outbuf_wire_len(&slot->out);
     if (slot->out.failed) {
-        rn_log(RN_LOG_WARN, "net", "peer %s: response incomplete (out of memory); closing", conn->peer);
+        rn_log(RN_LOG_WARN, "net", "peer %s: response incomplete (out of memory); closing",
+               conn->peer);
         rn_net_conn_close(conn);
         return;
     }
     /* A frame whose prefix disagrees with its length would desynchronise the client for good;
      * closing is the only honest answer to a bug in the encoder. */
-    if (slot->out.len < 4 || wire_len - 4 > INT32_MAX || rn_load_be32(slot->out.data) != wire_len - 4) {
-        rn_log(RN_LOG_ERROR, "net", "peer %s: malformed response (%zu bytes, size prefix does not match); closing",
+    if (slot->out.len < 4 || wire_len - 4 > INT32_MAX ||
+        rn_load_be32(slot->out.data) != wire_len - 4) {
+        rn_log(RN_LOG_ERROR, "net",
+               "peer %s: malformed response (%zu bytes, size prefix does not match); closing",
                conn->peer, wire_len);
         rn_net_conn_close(conn);
         return;
@@ -682,7 +694,7 @@ void rn_net_respond_none(rn_net_req_t *req)
     rn_net_slot_t *slot = slot_of(req);
     RN_NET_ASSERT_ON_LOOP(req->conn->loop);
     assert(!slot->responded);
-    slot->responded = true;   /* an empty response: the writer pops it when it reaches the head */
+    slot->responded = true; /* an empty response: the writer pops it when it reaches the head */
     slot_finished(req->conn, slot);
 }
 
@@ -698,7 +710,7 @@ void rn_net_close_conn(rn_net_req_t *req)
         return;
     }
     rn_log(RN_LOG_DEBUG, "net", "peer %s: closed by the handler", conn->peer);
-    rn_net_conn_close(conn);   /* frees `slot` with every other finished slot */
+    rn_net_conn_close(conn); /* frees `slot` with every other finished slot */
 }
 
 const char *rn_net_conn_peer(const rn_net_conn_t *conn)

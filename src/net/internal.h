@@ -6,9 +6,9 @@
  * listener accepted; a connection owns a FIFO of slots, one per complete request frame, in
  * request order. A slot lives from the moment its frame is complete until its response has been
  * written (or the connection has died and the handler has finished it). Slots are handed to the
- * handler one at a time, in order: the next only once the one before it has finished. Everything below a loop
- * is touched only by that loop's thread; other threads only read the stats counters and call
- * uv_async_send on `stop_async`. */
+ * handler one at a time, in order: the next only once the one before it has finished. Everything
+ * below a loop is touched only by that loop's thread; other threads only read the stats counters
+ * and call uv_async_send on `stop_async`. */
 #ifndef RN_NET_INTERNAL_H
 #define RN_NET_INTERNAL_H
 
@@ -60,13 +60,13 @@ typedef struct rn_net_slot rn_net_slot_t;
 /* One request frame and, later, its response. Owner: the connection's loop. The frame bytes
  * follow the struct in the same allocation, so `req.frame` stays valid as long as the slot. */
 struct rn_net_slot {
-    rn_net_req_t req;               /* what the handler sees; req.conn is the owner */
-    rn_net_slot_t *prev, *next;     /* conn's FIFO, in request order */
-    bool dispatched;                /* handed to on_request; the handler holds it until it finishes */
-    bool responded;                 /* the handler has finished it; `out` holds the response */
-    rn_outbuf_t out;                /* the response; its parts are sent in wire order */
-    size_t part;                    /* next part to send: 2i = memory chunk i, 2i+1 = splice i */
-    size_t part_sent;               /* bytes of that part already sent */
+    rn_net_req_t req;           /* what the handler sees; req.conn is the owner */
+    rn_net_slot_t *prev, *next; /* conn's FIFO, in request order */
+    bool dispatched;            /* handed to on_request; the handler holds it until it finishes */
+    bool responded;             /* the handler has finished it; `out` holds the response */
+    rn_outbuf_t out;            /* the response; its parts are sent in wire order */
+    size_t part;                /* next part to send: 2i = memory chunk i, 2i+1 = splice i */
+    size_t part_sent;           /* bytes of that part already sent */
     uint8_t frame[];
 };
 
@@ -76,25 +76,25 @@ struct rn_net_conn {
     rn_net_loop_t *loop;
     uv_poll_t poll;
     int fd;
-    int events;                     /* what `poll` is started with; 0 while stopped */
-    bool dead;                      /* closed: nothing more is read or written */
-    bool poll_closed;               /* the close callback has run and the fd is closed */
-    bool in_dispatch;               /* on_request is running for one of its frames */
-    bool want_write;                /* the writer met EAGAIN: poll for writable */
-    bool resume_queued;             /* on loop->resume_head: frames wait in rbuf */
-    rn_net_conn_t *prev, *next;     /* loop->conns */
+    int events;                 /* what `poll` is started with; 0 while stopped */
+    bool dead;                  /* closed: nothing more is read or written */
+    bool poll_closed;           /* the close callback has run and the fd is closed */
+    bool in_dispatch;           /* on_request is running for one of its frames */
+    bool want_write;            /* the writer met EAGAIN: poll for writable */
+    bool resume_queued;         /* on loop->resume_head: frames wait in rbuf */
+    rn_net_conn_t *prev, *next; /* loop->conns */
     rn_net_conn_t *resume_prev, *resume_next;
-    rn_net_slot_t *head, *tail;     /* FIFO of slots */
-    rn_net_slot_t *undispatched;    /* first slot not yet handed to on_request; all after it wait too */
-    rn_net_slot_t *running;         /* the dispatched slot the handler has not finished, or NULL */
-    size_t nslots;                  /* slots in the FIFO */
-    size_t slot_bytes;              /* frame bytes held by those slots */
-    size_t queued_bytes;            /* response bytes submitted but not yet sent */
-    uint64_t last_active;           /* uv_now() when a byte was last read or written */
-    rn_net_slot_t *partial;         /* frame being received; not in the FIFO yet */
-    size_t partial_have;            /* its bytes received so far */
-    size_t rbuf_len;                /* bytes in rbuf not yet parsed */
-    char peer[64];                  /* "ip:port" or "[ip6]:port" */
+    rn_net_slot_t *head, *tail;  /* FIFO of slots */
+    rn_net_slot_t *undispatched; /* first slot not yet dispatched; all after it wait too */
+    rn_net_slot_t *running;      /* the dispatched slot the handler has not finished, or NULL */
+    size_t nslots;               /* slots in the FIFO */
+    size_t slot_bytes;           /* frame bytes held by those slots */
+    size_t queued_bytes;         /* response bytes submitted but not yet sent */
+    uint64_t last_active;        /* uv_now() when a byte was last read or written */
+    rn_net_slot_t *partial;      /* frame being received; not in the FIFO yet */
+    size_t partial_have;         /* its bytes received so far */
+    size_t rbuf_len;             /* bytes in rbuf not yet parsed */
+    char peer[64];               /* "ip:port" or "[ip6]:port" */
     uint8_t rbuf[RN_NET_READ_BUF];
 };
 
@@ -102,24 +102,24 @@ struct rn_net_conn {
 struct rn_net_loop {
     rn_net_t *net;
     int index;
-    void *user;                     /* what config.loop_start returned */
+    void *user; /* what config.loop_start returned */
     uv_loop_t uv;
-    pthread_t thread;               /* as returned by pthread_create */
-    pthread_t owner;                /* the thread running `uv`, for RN_NET_ASSERT_ON_LOOP */
+    pthread_t thread; /* as returned by pthread_create */
+    pthread_t owner;  /* the thread running `uv`, for RN_NET_ASSERT_ON_LOOP */
     bool thread_started;
-    bool closed;                    /* uv_loop_close has been called */
-    int listen_fd;                  /* owned by listen_poll: closed in its close callback */
+    bool closed;   /* uv_loop_close has been called */
+    int listen_fd; /* owned by listen_poll: closed in its close callback */
     uv_poll_t listen_poll;
-    uv_async_t stop_async;          /* the only handle other threads touch (uv_async_send) */
-    uv_timer_t sweep_timer;         /* idle connections */
-    uv_timer_t grace_timer;         /* the stop grace period */
-    uv_timer_t accept_timer;        /* resumes accepting after EMFILE and friends */
-    uv_idle_t resume_idle;          /* parses frames left in rbuf once back-pressure lifts */
-    rn_net_conn_t *conns;           /* live connections and dead ones the handler still uses */
+    uv_async_t stop_async;   /* the only handle other threads touch (uv_async_send) */
+    uv_timer_t sweep_timer;  /* idle connections */
+    uv_timer_t grace_timer;  /* the stop grace period */
+    uv_timer_t accept_timer; /* resumes accepting after EMFILE and friends */
+    uv_idle_t resume_idle;   /* parses frames left in rbuf once back-pressure lifts */
+    rn_net_conn_t *conns;    /* live connections and dead ones the handler still uses */
     rn_net_conn_t *resume_head;
-    size_t nlive;                   /* connections not yet dead */
-    bool stopping;                  /* no accepting, no reading: drain, then finish */
-    bool finishing;                 /* every handle is being closed */
+    size_t nlive;   /* connections not yet dead */
+    bool stopping;  /* no accepting, no reading: drain, then finish */
+    bool finishing; /* every handle is being closed */
     /* Counters: written only by this loop, read by rn_net_get_stats from any thread. Relaxed
      * order: they are statistics and publish no other memory. */
     _Atomic uint64_t connections_accepted;
@@ -128,9 +128,9 @@ struct rn_net_loop {
 };
 
 struct rn_net {
-    rn_net_config_t config;         /* config.host points at `host` */
+    rn_net_config_t config; /* config.host points at `host` */
     char *host;
-    int port;                       /* the bound port */
+    int port; /* the bound port */
     int nloops;
     rn_net_loop_t *loops;
     bool started;

@@ -9,9 +9,9 @@
  * Stop, per loop: close the listener, stop reading, let connections send what they owe (the
  * handler may still answer requests it holds) for up to RN_NET_STOP_GRACE_MS, then close every
  * connection and handle so uv_run returns and uv_loop_close succeeds. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +123,8 @@ static void on_accept_timer(uv_timer_t *timer)
     int err = uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable);
     if (err != 0) {
         /* Try again later rather than stop accepting for good. */
-        rn_log(RN_LOG_WARN, "net", "loop %d: cannot poll the listener: %s; retrying in %d ms", loop->index,
-               uv_strerror(err), RN_NET_ACCEPT_RETRY_MS);
+        rn_log(RN_LOG_WARN, "net", "loop %d: cannot poll the listener: %s; retrying in %d ms",
+               loop->index, uv_strerror(err), RN_NET_ACCEPT_RETRY_MS);
         uv_timer_start(&loop->accept_timer, on_accept_timer, RN_NET_ACCEPT_RETRY_MS, 0);
     }
 }
@@ -140,7 +140,8 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events)
     for (int i = 0; i < RN_NET_ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        int fd = accept4(loop->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            accept4(loop->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             atomic_fetch_add_explicit(&loop->connections_accepted, 1, memory_order_relaxed);
             rn_net_conn_open(loop, fd, (struct sockaddr *)&ss, len);
@@ -172,7 +173,7 @@ static void on_sweep(uv_timer_t *timer)
     uint64_t idle_ms = loop->net->config.idle_ms;
     rn_net_conn_t *conn = loop->conns;
     while (conn != NULL) {
-        rn_net_conn_t *next = conn->next;   /* closing never frees at once, but be plain about it */
+        rn_net_conn_t *next = conn->next; /* closing never frees at once, but be plain about it */
         /* Idle means nothing owed either way: a request the handler is slow to answer is not
          * the client's silence. */
         if (!conn->dead && conn->head == NULL && now - conn->last_active >= idle_ms) {
@@ -282,8 +283,9 @@ static void loop_end(rn_net_loop_t *loop)
         rn_net_conn_free_abandoned(loop->conns);
     int err = uv_loop_close(&loop->uv);
     if (err != 0)
-        rn_log(RN_LOG_ERROR, "net", "loop %d: uv_loop_close: %s (a handle on this loop was left open)",
-               loop->index, uv_strerror(err));
+        rn_log(RN_LOG_ERROR, "net",
+               "loop %d: uv_loop_close: %s (a handle on this loop was left open)", loop->index,
+               uv_strerror(err));
     loop->closed = true;
     if (loop->net->config.loop_end != NULL)
         loop->net->config.loop_end(loop->user);
@@ -346,7 +348,7 @@ fail_close_handles:
     uv_close((uv_handle_t *)&loop->accept_timer, NULL);
     uv_close((uv_handle_t *)&loop->grace_timer, NULL);
     uv_close((uv_handle_t *)&loop->sweep_timer, NULL);
-    uv_close((uv_handle_t *)&loop->listen_poll, NULL);   /* the fd is closed below, after the run */
+    uv_close((uv_handle_t *)&loop->listen_poll, NULL); /* the fd is closed below, after the run */
 fail_close_async:
     uv_close((uv_handle_t *)&loop->stop_async, NULL);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
@@ -375,7 +377,7 @@ int rn_net_new(const rn_net_config_t *config, rn_net_t **out)
     net->config = *config;
     net->host = rn_xstrdup(config->host != NULL ? config->host : "");
     net->config.host = net->host;
-    if (net->config.max_request_bytes > INT32_MAX)   /* the size prefix is an int32 anyway */
+    if (net->config.max_request_bytes > INT32_MAX) /* the size prefix is an int32 anyway */
         net->config.max_request_bytes = INT32_MAX;
     net->port = config->port;
     net->loops = rn_xcalloc((size_t)config->nloops, sizeof(rn_net_loop_t));
@@ -485,7 +487,8 @@ void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out)
     *out = (rn_net_stats_t){ 0 };
     for (int i = 0; i < net->nloops; i++) {
         rn_net_loop_t *loop = &net->loops[i];
-        out->connections_accepted += atomic_load_explicit(&loop->connections_accepted, memory_order_relaxed);
+        out->connections_accepted +=
+            atomic_load_explicit(&loop->connections_accepted, memory_order_relaxed);
         out->bytes_sendfile += atomic_load_explicit(&loop->bytes_sendfile, memory_order_relaxed);
         out->bytes_written += atomic_load_explicit(&loop->bytes_written, memory_order_relaxed);
     }

@@ -39,23 +39,23 @@ typedef struct rn_net_conn rn_net_conn_t;
  * one_at_a_time, a handler that finishes later (a long poll, work on the thread pool) holds up
  * only its own connection. */
 typedef struct rn_net_req {
-    const uint8_t *frame;     /* the request bytes, size prefix stripped */
+    const uint8_t *frame; /* the request bytes, size prefix stripped */
     size_t len;
     rn_net_conn_t *conn;
-    void *user;               /* free for the handler layer */
+    void *user; /* free for the handler layer */
 } rn_net_req_t;
 
 /* Runs on the connection's loop. It may finish `req` before returning, or keep it. */
 typedef void (*rn_net_request_cb)(rn_net_req_t *req, void *ctx);
 
 typedef struct rn_net_config {
-    const char *host;         /* numeric IPv4 or IPv6 address to bind, e.g. "127.0.0.1", "0.0.0.0" */
-    int port;                 /* 0: an ephemeral port, shared by every loop's listener */
-    int nloops;               /* >= 1 */
+    const char *host; /* numeric IPv4 or IPv6 address to bind, e.g. "127.0.0.1", "0.0.0.0" */
+    int port;         /* 0: an ephemeral port, shared by every loop's listener */
+    int nloops;       /* >= 1 */
     size_t max_request_bytes; /* socket.request.max.bytes */
-    bool one_at_a_time;       /* dispatch a connection's next request only after the last finished */
-    uint64_t idle_ms;         /* connections.max.idle.ms; 0: never close idle connections */
-    rn_net_request_cb on_request;  /* runs on the connection's loop */
+    bool one_at_a_time; /* dispatch a connection's next request only after the last finished */
+    uint64_t idle_ms;   /* connections.max.idle.ms; 0: never close idle connections */
+    rn_net_request_cb on_request; /* runs on the connection's loop */
     void *ctx;
     /* Optional per-loop state for the layers above (parked requests, their timers). Each runs
      * on the loop's own thread: loop_start before the loop runs (its result is the loop's
@@ -102,8 +102,8 @@ void *rn_net_req_loop_data(const rn_net_req_t *req);
 /* Counters for tests and benchmarks (summed over loops, read without locks). */
 typedef struct rn_net_stats {
     uint64_t connections_accepted;
-    uint64_t bytes_sendfile;   /* bytes sent with sendfile(2) */
-    uint64_t bytes_written;    /* bytes sent with write/writev */
+    uint64_t bytes_sendfile; /* bytes sent with sendfile(2) */
+    uint64_t bytes_written;  /* bytes sent with write/writev */
 } rn_net_stats_t;
 void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out);
 

@@ -34,12 +34,30 @@ static uint64_t read_be(rn_reader_t *r, size_t n, const char *what)
     return v;
 }
 
-int8_t rn_read_int8(rn_reader_t *r, const char *what) { return (int8_t)read_be(r, 1, what); }
-int16_t rn_read_int16(rn_reader_t *r, const char *what) { return (int16_t)read_be(r, 2, what); }
-int32_t rn_read_int32(rn_reader_t *r, const char *what) { return (int32_t)read_be(r, 4, what); }
-int64_t rn_read_int64(rn_reader_t *r, const char *what) { return (int64_t)read_be(r, 8, what); }
-uint16_t rn_read_uint16(rn_reader_t *r, const char *what) { return (uint16_t)read_be(r, 2, what); }
-uint32_t rn_read_uint32(rn_reader_t *r, const char *what) { return (uint32_t)read_be(r, 4, what); }
+int8_t rn_read_int8(rn_reader_t *r, const char *what)
+{
+    return (int8_t)read_be(r, 1, what);
+}
+int16_t rn_read_int16(rn_reader_t *r, const char *what)
+{
+    return (int16_t)read_be(r, 2, what);
+}
+int32_t rn_read_int32(rn_reader_t *r, const char *what)
+{
+    return (int32_t)read_be(r, 4, what);
+}
+int64_t rn_read_int64(rn_reader_t *r, const char *what)
+{
+    return (int64_t)read_be(r, 8, what);
+}
+uint16_t rn_read_uint16(rn_reader_t *r, const char *what)
+{
+    return (uint16_t)read_be(r, 2, what);
+}
+uint32_t rn_read_uint32(rn_reader_t *r, const char *what)
+{
+    return (uint32_t)read_be(r, 4, what);
+}
 
 double rn_read_float64(rn_reader_t *r, const char *what)
 {
@@ -50,7 +68,10 @@ double rn_read_float64(rn_reader_t *r, const char *what)
 }
 
 /* Kafka reads any non-zero byte as true. */
-bool rn_read_bool(rn_reader_t *r, const char *what) { return read_be(r, 1, what) != 0; }
+bool rn_read_bool(rn_reader_t *r, const char *what)
+{
+    return read_be(r, 1, what) != 0;
+}
 
 rn_uuid_t rn_read_uuid(rn_reader_t *r, const char *what)
 {
@@ -83,8 +104,14 @@ static uint64_t read_uvar(rn_reader_t *r, unsigned max_bytes, unsigned width, co
     return 0;
 }
 
-uint32_t rn_read_uvarint(rn_reader_t *r, const char *what) { return (uint32_t)read_uvar(r, 5, 32, what); }
-uint64_t rn_read_uvarlong(rn_reader_t *r, const char *what) { return read_uvar(r, 10, 64, what); }
+uint32_t rn_read_uvarint(rn_reader_t *r, const char *what)
+{
+    return (uint32_t)read_uvar(r, 5, 32, what);
+}
+uint64_t rn_read_uvarlong(rn_reader_t *r, const char *what)
+{
+    return read_uvar(r, 10, 64, what);
+}
 
 int32_t rn_read_varint(rn_reader_t *r, const char *what)
 {
@@ -143,7 +170,8 @@ rn_bytes_t rn_read_bytes(rn_reader_t *r, bool compact, bool nullable, const char
     return b;
 }
 
-int32_t rn_read_array_len(rn_reader_t *r, bool compact, bool nullable, size_t min_elem_len, const char *what)
+int32_t rn_read_array_len(rn_reader_t *r, bool compact, bool nullable, size_t min_elem_len,
+                          const char *what)
 {
     int64_t n;
     if (compact)

@@ -13,8 +13,8 @@
 #include "util/bytes.h"
 
 typedef struct rn_reader {
-    const uint8_t *cur, *end;   /* next unread byte; one past the last readable byte */
-    const char *err;            /* first failure, sticky; NULL while healthy */
+    const uint8_t *cur, *end; /* next unread byte; one past the last readable byte */
+    const char *err;          /* first failure, sticky; NULL while healthy */
 } rn_reader_t;
 
 /* Decoders answer complete, need-more, or bad; "need more" and "bad" never share a code.
@@ -32,8 +32,14 @@ static inline void rn_reader_init(rn_reader_t *r, const void *data, size_t len)
     r->err = NULL;
 }
 
-static inline bool rn_reader_ok(const rn_reader_t *r) { return r->err == NULL; }
-static inline size_t rn_reader_left(const rn_reader_t *r) { return (size_t)(r->end - r->cur); }
+static inline bool rn_reader_ok(const rn_reader_t *r)
+{
+    return r->err == NULL;
+}
+static inline size_t rn_reader_left(const rn_reader_t *r)
+{
+    return (size_t)(r->end - r->cur);
+}
 
 /* Marks the reader failed (if it is not already) with `what`. Returns false. */
 static inline bool rn_reader_fail(rn_reader_t *r, const char *what)
@@ -45,7 +51,8 @@ static inline bool rn_reader_fail(rn_reader_t *r, const char *what)
 
 static inline bool rn_reader_need(rn_reader_t *r, size_t n, const char *what)
 {
-    if (r->err == NULL && n > (size_t)(r->end - r->cur))   /* compare lengths: `cur + n` can overflow */
+    if (r->err == NULL &&
+        n > (size_t)(r->end - r->cur)) /* compare lengths: `cur + n` can overflow */
         r->err = what;
     return r->err == NULL;
 }
@@ -81,6 +88,7 @@ rn_bytes_t rn_read_bytes(rn_reader_t *r, bool compact, bool nullable, const char
 /* An array's element count (INT32 or compact UNSIGNED_VARINT count+1). Returns -1 for null
  * (only when `nullable`), else a count whose elements, at `min_elem_len` bytes each, fit in what
  * is left of the reader. */
-int32_t rn_read_array_len(rn_reader_t *r, bool compact, bool nullable, size_t min_elem_len, const char *what);
+int32_t rn_read_array_len(rn_reader_t *r, bool compact, bool nullable, size_t min_elem_len,
+                          const char *what);
 
 #endif

@@ -13,13 +13,34 @@ static void write_be(rn_outbuf_t *w, uint64_t v, size_t n)
         p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
 }
 
-void rn_write_int8(rn_outbuf_t *w, int8_t v) { write_be(w, (uint8_t)v, 1); }
-void rn_write_int16(rn_outbuf_t *w, int16_t v) { write_be(w, (uint16_t)v, 2); }
-void rn_write_int32(rn_outbuf_t *w, int32_t v) { write_be(w, (uint32_t)v, 4); }
-void rn_write_int64(rn_outbuf_t *w, int64_t v) { write_be(w, (uint64_t)v, 8); }
-void rn_write_uint16(rn_outbuf_t *w, uint16_t v) { write_be(w, v, 2); }
-void rn_write_uint32(rn_outbuf_t *w, uint32_t v) { write_be(w, v, 4); }
-void rn_write_bool(rn_outbuf_t *w, bool v) { write_be(w, v ? 1 : 0, 1); }
+void rn_write_int8(rn_outbuf_t *w, int8_t v)
+{
+    write_be(w, (uint8_t)v, 1);
+}
+void rn_write_int16(rn_outbuf_t *w, int16_t v)
+{
+    write_be(w, (uint16_t)v, 2);
+}
+void rn_write_int32(rn_outbuf_t *w, int32_t v)
+{
+    write_be(w, (uint32_t)v, 4);
+}
+void rn_write_int64(rn_outbuf_t *w, int64_t v)
+{
+    write_be(w, (uint64_t)v, 8);
+}
+void rn_write_uint16(rn_outbuf_t *w, uint16_t v)
+{
+    write_be(w, v, 2);
+}
+void rn_write_uint32(rn_outbuf_t *w, uint32_t v)
+{
+    write_be(w, v, 4);
+}
+void rn_write_bool(rn_outbuf_t *w, bool v)
+{
+    write_be(w, v ? 1 : 0, 1);
+}
 
 void rn_write_float64(rn_outbuf_t *w, double v)
 {
@@ -28,7 +49,10 @@ void rn_write_float64(rn_outbuf_t *w, double v)
     write_be(w, bits, 8);
 }
 
-void rn_write_uuid(rn_outbuf_t *w, rn_uuid_t v) { rn_outbuf_append(w, v.b, sizeof v.b); }
+void rn_write_uuid(rn_outbuf_t *w, rn_uuid_t v)
+{
+    rn_outbuf_append(w, v.b, sizeof v.b);
+}
 
 void rn_write_uvarlong(rn_outbuf_t *w, uint64_t v)
 {
@@ -42,9 +66,18 @@ void rn_write_uvarlong(rn_outbuf_t *w, uint64_t v)
     rn_outbuf_append(w, tmp, n);
 }
 
-void rn_write_uvarint(rn_outbuf_t *w, uint32_t v) { rn_write_uvarlong(w, v); }
-void rn_write_varint(rn_outbuf_t *w, int32_t v) { rn_write_uvarlong(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31)); }
-void rn_write_varlong(rn_outbuf_t *w, int64_t v) { rn_write_uvarlong(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+void rn_write_uvarint(rn_outbuf_t *w, uint32_t v)
+{
+    rn_write_uvarlong(w, v);
+}
+void rn_write_varint(rn_outbuf_t *w, int32_t v)
+{
+    rn_write_uvarlong(w, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+}
+void rn_write_varlong(rn_outbuf_t *w, int64_t v)
+{
+    rn_write_uvarlong(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
 
 size_t rn_uvarint_len(uint32_t v)
 {

@@ -51,14 +51,15 @@ rn_decode_t rn_batch_parse_header(const uint8_t *p, size_t len, rn_batch_header_
     out->producer_epoch = rn_read_int16(&r, "producer_epoch");
     out->base_sequence = rn_read_int32(&r, "base_sequence");
     out->records_count = rn_read_int32(&r, "records_count");
-    return RN_DECODE_OK;   /* the reader cannot fail: exactly 61 bytes were checked above */
+    return RN_DECODE_OK; /* the reader cannot fail: exactly 61 bytes were checked above */
 }
 
 bool rn_batch_crc_ok(const uint8_t *batch, size_t len)
 {
     if (len < RN_BATCH_HEADER_LEN)
         return false;
-    return rn_load_be32(batch + POS_CRC) == rn_crc32c(0, batch + RN_BATCH_CRC_START, len - RN_BATCH_CRC_START);
+    return rn_load_be32(batch + POS_CRC) ==
+           rn_crc32c(0, batch + RN_BATCH_CRC_START, len - RN_BATCH_CRC_START);
 }
 
 /* The walks below trust a blob that rn_records_validate() accepted; the length checks only
@@ -73,7 +74,8 @@ static size_t next_batch_size(const uint8_t *p, size_t left)
     return (size_t)batch_length + RN_BATCH_LOG_OVERHEAD;
 }
 
-int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset, int32_t leader_epoch)
+int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset,
+                                  int32_t leader_epoch)
 {
     int64_t offset = first_offset;
     size_t size;
@@ -94,6 +96,7 @@ void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms)
         uint16_t attributes = (uint16_t)(batch[POS_ATTRIBUTES] << 8 | batch[POS_ATTRIBUTES + 1]);
         rn_store_be16(batch + POS_ATTRIBUTES, attributes | RN_BATCH_ATTR_LOG_APPEND_TIME);
         rn_store_be64(batch + POS_MAX_TIMESTAMP, (uint64_t)now_ms);
-        rn_store_be32(batch + POS_CRC, rn_crc32c(0, batch + RN_BATCH_CRC_START, size - RN_BATCH_CRC_START));
+        rn_store_be32(batch + POS_CRC,
+                      rn_crc32c(0, batch + RN_BATCH_CRC_START, size - RN_BATCH_CRC_START));
     }
 }

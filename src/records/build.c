@@ -33,7 +33,10 @@ static uint64_t zigzag(int64_t v)
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-static size_t varlong_len(int64_t v) { return uvarint_len(zigzag(v)); }
+static size_t varlong_len(int64_t v)
+{
+    return uvarint_len(zigzag(v));
+}
 
 static uint8_t *put_uvarint(uint8_t *p, uint64_t v)
 {
@@ -45,7 +48,10 @@ static uint8_t *put_uvarint(uint8_t *p, uint64_t v)
     return p;
 }
 
-static uint8_t *put_varlong(uint8_t *p, int64_t v) { return put_uvarint(p, zigzag(v)); }
+static uint8_t *put_varlong(uint8_t *p, int64_t v)
+{
+    return put_uvarint(p, zigzag(v));
+}
 
 /* A key or value: varint length (-1 for null) then the bytes. */
 static size_t field_len(rn_bytes_t b)
@@ -108,8 +114,8 @@ int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t ke
     int64_t ts_delta;
     if (__builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
         return RN_EINVAL;
-    size_t body = 1 /* attributes */ + varlong_len(ts_delta) + varlong_len(b->count) + field_len(key) +
-                  field_len(value) + 1 /* headers count 0 */;
+    size_t body = 1 /* attributes */ + varlong_len(ts_delta) + varlong_len(b->count) +
+                  field_len(key) + field_len(value) + 1 /* headers count 0 */;
     if (body > MAX_FIELD_LEN)
         return RN_EINVAL;
     size_t total = varlong_len((int64_t)body) + body;
@@ -120,12 +126,12 @@ int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t ke
         return rc;
     uint8_t *p = b->buf + b->len;
     p = put_varlong(p, (int64_t)body);
-    *p++ = 0;                                  /* record attributes: unused */
+    *p++ = 0; /* record attributes: unused */
     p = put_varlong(p, ts_delta);
-    p = put_varlong(p, b->count);              /* offsetDelta */
+    p = put_varlong(p, b->count); /* offsetDelta */
     p = put_field(p, key);
     p = put_field(p, value);
-    p = put_varlong(p, 0);                     /* no headers */
+    p = put_varlong(p, 0); /* no headers */
     b->len = (size_t)(p - b->buf);
     if (b->count == 0 || timestamp > b->max_timestamp)
         b->max_timestamp = timestamp;
@@ -133,23 +139,24 @@ int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t ke
     return 0;
 }
 
-int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len, rn_records_summary_t *sum)
+int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len,
+                            rn_records_summary_t *sum)
 {
     if (b->count == 0)
         return RN_EINVAL;
     uint8_t *p = b->buf;
-    rn_store_be64(p + 0, 0);                                         /* base_offset */
-    rn_store_be32(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD));   /* batch_length */
-    rn_store_be32(p + 12, (uint32_t)-1);                             /* partition_leader_epoch */
-    p[16] = 2;                                                     /* magic */
-    rn_store_be16(p + 21, 0);                                        /* attributes: none, CreateTime */
-    rn_store_be32(p + 23, (uint32_t)(b->count - 1));                 /* last_offset_delta */
+    rn_store_be64(p + 0, 0);                                          /* base_offset */
+    rn_store_be32(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD)); /* batch_length */
+    rn_store_be32(p + 12, (uint32_t)-1);                              /* partition_leader_epoch */
+    p[16] = 2;                                                        /* magic */
+    rn_store_be16(p + 21, 0);                        /* attributes: none, CreateTime */
+    rn_store_be32(p + 23, (uint32_t)(b->count - 1)); /* last_offset_delta */
     rn_store_be64(p + 27, (uint64_t)b->base_timestamp);
     rn_store_be64(p + 35, (uint64_t)b->max_timestamp);
-    rn_store_be64(p + 43, (uint64_t)-1);                             /* producer_id */
-    rn_store_be16(p + 51, (uint16_t)-1);                             /* producer_epoch */
-    rn_store_be32(p + 53, (uint32_t)-1);                             /* base_sequence */
-    rn_store_be32(p + 57, (uint32_t)b->count);                       /* records_count */
+    rn_store_be64(p + 43, (uint64_t)-1);       /* producer_id */
+    rn_store_be16(p + 51, (uint16_t)-1);       /* producer_epoch */
+    rn_store_be32(p + 53, (uint32_t)-1);       /* base_sequence */
+    rn_store_be32(p + 57, (uint32_t)b->count); /* records_count */
     rn_store_be32(p + 17, rn_crc32c(0, p + RN_BATCH_CRC_START, b->len - RN_BATCH_CRC_START));
     if (sum != NULL) {
         /* As rn_records_validate() would summarize this blob: one batch, a max timestamp only

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
-#include <zstd_errors.h>   /* ZSTD_getErrorCode(), a stable API */
+#include <zstd_errors.h> /* ZSTD_getErrorCode(), a stable API */
 
 #include "records/internal.h"
 
@@ -23,10 +23,10 @@ static int gzip_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t c
 {
     z_stream z = { 0 };
     if (in_len > UINT_MAX)
-        return RN_CODEC_EINVAL;   /* a batch is at most 2 GiB, so this is not one */
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)   /* 16: gzip wrapper, not zlib or raw */
+        return RN_CODEC_EINVAL;                   /* a batch is at most 2 GiB, so this is not one */
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) /* 16: gzip wrapper, not zlib or raw */
         return RN_CODEC_EINVAL;
-    z.next_in = (Bytef *)(uintptr_t)in;   /* zlib's API is not const-correct; it only reads */
+    z.next_in = (Bytef *)(uintptr_t)in; /* zlib's API is not const-correct; it only reads */
     z.avail_in = (uInt)in_len;
     size_t pos = 0;
     int err;
@@ -43,14 +43,14 @@ static int gzip_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t c
                 break;
             }
             if (z.avail_in < 2 || z.next_in[0] != 0x1f || z.next_in[1] != 0x8b) {
-                err = RN_CODEC_EINVAL;   /* trailing bytes that are not another member */
+                err = RN_CODEC_EINVAL; /* trailing bytes that are not another member */
                 break;
             }
             inflateReset(&z);
             continue;
         }
         if (ret != Z_OK && ret != Z_BUF_ERROR) {
-            err = RN_CODEC_EINVAL;   /* Z_DATA_ERROR, Z_NEED_DICT, Z_MEM_ERROR */
+            err = RN_CODEC_EINVAL; /* Z_DATA_ERROR, Z_NEED_DICT, Z_MEM_ERROR */
             break;
         }
         if (z.avail_out == avail_out_before && z.avail_in == avail_in_before) {
@@ -82,13 +82,14 @@ static int snappy_block(const uint8_t *in, size_t in_len, uint8_t *out, size_t r
 }
 
 static const uint8_t xerial_magic[8] = { 0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0 };
-#define XERIAL_HEADER_LEN 16   /* magic, version int32, compatible version int32 */
+#define XERIAL_HEADER_LEN 16 /* magic, version int32, compatible version int32 */
 
 /* Java clients compress with org.xerial.snappy.SnappyOutputStream: the header above, then
  * blocks of [int32 compressed length][raw block]. librdkafka sends a bare raw block, and
  * reads both, as we do; a raw block cannot start with 0x82 'S' 'N' and still be valid in
  * practice, which is how Kafka's own reader tells them apart too. */
-static int snappy_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
+static int snappy_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                          size_t *out_len)
 {
     if (in_len < XERIAL_HEADER_LEN || memcmp(in, xerial_magic, sizeof xerial_magic) != 0)
         return snappy_block(in, in_len, out, cap, out_len);
@@ -134,7 +135,7 @@ static int lz4_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t ca
         }
         ipos += src_len;
         pos += dst_len;
-        if (hint == 0) {   /* the frame is complete */
+        if (hint == 0) { /* the frame is complete */
             err = ipos == in_len ? 0 : RN_CODEC_EINVAL;
             break;
         }
@@ -162,16 +163,18 @@ static int zstd_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t c
     size_t n = ZSTD_decompressDCtx(dctx, out, cap, in, in_len);
     ZSTD_freeDCtx(dctx);
     if (ZSTD_isError(n))
-        return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? RN_CODEC_ETOOBIG : RN_CODEC_EINVAL;
+        return ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall ? RN_CODEC_ETOOBIG
+                                                                   : RN_CODEC_EINVAL;
     *out_len = n;
     return 0;
 }
 
-int rn_codec_inflate(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
+int rn_codec_inflate(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                     size_t *out_len)
 {
     uint8_t none;
     if (cap == 0)
-        out = &none;   /* zlib refuses a NULL output even when there is no room in it */
+        out = &none; /* zlib refuses a NULL output even when there is no room in it */
     /* No compressor writes an empty stream; zstd alone would read it as zero frames. */
     if (codec != RN_CODEC_NONE && in_len == 0)
         return RN_CODEC_EINVAL;
@@ -196,7 +199,8 @@ int rn_codec_inflate(int codec, const uint8_t *in, size_t in_len, uint8_t *out, 
     }
 }
 
-int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len)
+int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                        size_t *out_len)
 {
     return rn_codec_inflate(codec, in, in_len, out, cap, out_len) == 0 ? 0 : -1;
 }

@@ -34,7 +34,8 @@ static void table_fill(void)
 static inline uint64_t load_le64(const uint8_t *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
 }
 
 uint32_t rn_crc32c_sw(uint32_t crc, const void *data, size_t len)
@@ -75,7 +76,7 @@ __attribute__((target("sse4.2"))) uint32_t rn_crc32c_hw(uint32_t crc, const void
         c = __builtin_ia32_crc32qi((uint32_t)c, *p);
     for (; len >= 8; len -= 8, p += 8) {
         uint64_t w;
-        memcpy(&w, p, sizeof w);   /* x86 is little-endian, as the instruction expects */
+        memcpy(&w, p, sizeof w); /* x86 is little-endian, as the instruction expects */
         c = __builtin_ia32_crc32di(c, w);
     }
     if (len >= 4) {
@@ -92,9 +93,15 @@ __attribute__((target("sse4.2"))) uint32_t rn_crc32c_hw(uint32_t crc, const void
 
 #else
 
-bool rn_crc32c_hw_available(void) { return false; }
+bool rn_crc32c_hw_available(void)
+{
+    return false;
+}
 
-uint32_t rn_crc32c_hw(uint32_t crc, const void *data, size_t len) { return rn_crc32c_sw(crc, data, len); }
+uint32_t rn_crc32c_hw(uint32_t crc, const void *data, size_t len)
+{
+    return rn_crc32c_sw(crc, data, len);
+}
 
 #endif
 

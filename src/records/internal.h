@@ -20,9 +20,9 @@ bool rn_crc32c_hw_available(void);
 
 /* rn_codec_decompress() results, told apart so that validation can retry with a larger buffer
  * when the output, not the input, was the problem. The public function folds both into -1. */
-#define RN_CODEC_EINVAL (-1)   /* not valid data for the codec */
-#define RN_CODEC_ETOOBIG (-2)  /* valid so far, but the output would exceed `cap` */
-int rn_codec_inflate(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
-
+#define RN_CODEC_EINVAL (-1)  /* not valid data for the codec */
+#define RN_CODEC_ETOOBIG (-2) /* valid so far, but the output would exceed `cap` */
+int rn_codec_inflate(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                     size_t *out_len);
 
 #endif

@@ -13,8 +13,9 @@
 #include "records/internal.h"
 #include "util/err.h"
 
-#define MIN_RECORD_LEN 7         /* length, attributes, timestampDelta, offsetDelta, key, value, headers */
-#define MIN_HEADER_LEN 2         /* headerKeyLength, headerValueLength */
+/* length, attributes, timestampDelta, offsetDelta, key, value, headers: one byte each */
+#define MIN_RECORD_LEN 7
+#define MIN_HEADER_LEN 2 /* headerKeyLength, headerValueLength */
 #define SCRATCH_FIRST (64u << 10)
 
 static int fail(rn_record_iter_t *it, const char *why)
@@ -36,7 +37,8 @@ void rn_record_iter_deinit(rn_record_iter_t *it)
 }
 
 /* Inflates into the scratch buffer, growing it while the output does not fit. */
-static int inflate(rn_record_iter_t *it, int codec, const uint8_t *in, size_t in_len, size_t *out_len)
+static int inflate(rn_record_iter_t *it, int codec, const uint8_t *in, size_t in_len,
+                   size_t *out_len)
 {
     size_t cap = it->scratch_cap;
     if (cap < SCRATCH_FIRST)
@@ -62,7 +64,8 @@ static int inflate(rn_record_iter_t *it, int codec, const uint8_t *in, size_t in
             return fail(it, "compressed records are not valid for their codec");
         if (it->scratch_cap >= it->max_uncompressed)
             return fail(it, "decompressed records exceed the bound");
-        cap = it->scratch_cap > it->max_uncompressed / 4 ? it->max_uncompressed : it->scratch_cap * 4;
+        cap =
+            it->scratch_cap > it->max_uncompressed / 4 ? it->max_uncompressed : it->scratch_cap * 4;
     }
 }
 
@@ -135,7 +138,8 @@ int rn_record_iter_next(rn_record_iter_t *it, rn_record_t *out)
     int32_t rec_len = rn_read_varint(r, "record length");
     if (rn_reader_ok(r) && rec_len < MIN_RECORD_LEN - 1)
         return fail(it, "record length is too small");
-    rn_reader_t rec = rn_reader_split(r, rn_reader_ok(r) ? (size_t)rec_len : 0, "record runs past the batch");
+    rn_reader_t rec =
+        rn_reader_split(r, rn_reader_ok(r) ? (size_t)rec_len : 0, "record runs past the batch");
     if (!rn_reader_ok(r))
         return fail(it, r->err);
     rn_read_int8(&rec, "record attributes");
@@ -144,7 +148,8 @@ int rn_record_iter_next(rn_record_iter_t *it, rn_record_t *out)
     rn_bytes_t key = read_field(&rec, true, "record key");
     rn_bytes_t value = read_field(&rec, true, "record value");
     int32_t nheaders = rn_read_varint(&rec, "record headers count");
-    if (rn_reader_ok(&rec) && (nheaders < 0 || (size_t)nheaders > rn_reader_left(&rec) / MIN_HEADER_LEN))
+    if (rn_reader_ok(&rec) &&
+        (nheaders < 0 || (size_t)nheaders > rn_reader_left(&rec) / MIN_HEADER_LEN))
         rn_reader_fail(&rec, "record headers count");
     const uint8_t *headers = rec.cur;
     for (int32_t h = 0; h < nheaders && rn_reader_ok(&rec); h++) {
@@ -162,7 +167,8 @@ int rn_record_iter_next(rn_record_iter_t *it, rn_record_t *out)
     *out = (rn_record_t){
         /* Unsigned additions: hostile values wrap instead of overflowing. */
         .offset = (int64_t)((uint64_t)hd->base_offset + (uint64_t)offset_delta),
-        .timestamp = log_append_time ? hd->max_timestamp : (int64_t)((uint64_t)hd->base_timestamp + (uint64_t)ts_delta),
+        .timestamp = log_append_time ? hd->max_timestamp
+                                     : (int64_t)((uint64_t)hd->base_timestamp + (uint64_t)ts_delta),
         .key = key,
         .value = value,
         .nheaders = nheaders,

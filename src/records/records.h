@@ -19,11 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/errors.h"   /* rn_kerr_t */
-#include "proto/reader.h"   /* rn_decode_t */
+#include "proto/errors.h" /* rn_kerr_t */
+#include "proto/reader.h" /* rn_decode_t */
 
 #define RN_BATCH_HEADER_LEN 61
-#define RN_BATCH_LOG_OVERHEAD 12          /* base_offset + batch_length */
+#define RN_BATCH_LOG_OVERHEAD 12 /* base_offset + batch_length */
 #define RN_BATCH_CRC_START 21
 
 enum {
@@ -115,7 +115,8 @@ rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompres
  * Walks every batch of the blob `p`/`len`, which rn_records_validate() accepted, setting base
  * offsets consecutively from `first_offset` and the leader epoch to `leader_epoch`; CRCs stay
  * valid. Returns the offset after the last record. */
-int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset, int32_t leader_epoch);
+int64_t rn_records_assign_offsets(uint8_t *p, size_t len, int64_t first_offset,
+                                  int32_t leader_epoch);
 
 /* message.timestamp.type=LogAppendTime: sets the timestamp-type bit and max_timestamp to
  * `now_ms` in every batch of the validated blob and recomputes each CRC. base_timestamp and
@@ -127,7 +128,8 @@ void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms);
  * decoding stops at the bound, and nothing is allocated from sizes the data declares. Snappy
  * accepts raw blocks and the xerial framing Java clients use; gzip accepts concatenated
  * members; lz4 and zstd reject bytes after the last frame. RN_CODEC_NONE copies. Any thread. */
-int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap, size_t *out_len);
+int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
+                        size_t *out_len);
 
 /* ---- Building a batch (build.c) ----
  * One v2 batch of uncompressed records with keys and values, for what the broker writes itself
@@ -137,10 +139,10 @@ int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *ou
  * client, so running out of memory is an error, not an abort. Not thread-safe: one builder per
  * caller. */
 typedef struct rn_batch_builder {
-    uint8_t *buf;                /* header room + the records so far; owned by the builder */
+    uint8_t *buf; /* header room + the records so far; owned by the builder */
     size_t len, cap;
     int32_t count;
-    int64_t base_timestamp;      /* the first record's */
+    int64_t base_timestamp; /* the first record's */
     int64_t max_timestamp;
 } rn_batch_builder_t;
 
@@ -150,11 +152,13 @@ void rn_batch_builder_deinit(rn_batch_builder_t *b);
 /* Appends a record; a NULL `ptr` in key or value is null (a null value is a tombstone). Returns
  * 0, RN_ENOMEM, or RN_EINVAL when the batch would exceed INT32_MAX bytes or a timestamp delta
  * does not fit; the builder is unchanged on failure. */
-int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t key, rn_bytes_t value);
+int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t key,
+                         rn_bytes_t value);
 /* Writes the header and CRC-32C and hands the batch out: *out (free() it) and *out_len, plus the
  * summary rn_records_validate() would give (`sum` may be NULL), ready for rn_log_append. The
  * builder is empty afterwards. RN_EINVAL when no record was added (nothing handed out). */
-int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len, rn_records_summary_t *sum);
+int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_len,
+                            rn_records_summary_t *sum);
 
 /* ---- Walking a batch's records (iter.c) ----
  * For batches read back from a log. Checks the header, that the batch is whole, its CRC and
@@ -164,23 +168,23 @@ int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_le
  * Compressed batches are inflated (at most `max_uncompressed` bytes) into a buffer the iterator
  * owns and reuses from batch to batch. Not thread-safe: one iterator per caller. */
 typedef struct rn_record {
-    int64_t offset;              /* base_offset + offsetDelta */
-    int64_t timestamp;           /* base_timestamp + timestampDelta; max_timestamp for LogAppendTime */
-    rn_bytes_t key;              /* ptr NULL: null */
-    rn_bytes_t value;            /* ptr NULL: null (a tombstone) */
+    int64_t offset;    /* base_offset + offsetDelta */
+    int64_t timestamp; /* base_timestamp + timestampDelta; max_timestamp for LogAppendTime */
+    rn_bytes_t key;    /* ptr NULL: null */
+    rn_bytes_t value;  /* ptr NULL: null (a tombstone) */
     int32_t nheaders;
-    rn_bytes_t headers;          /* the nheaders encoded headers, already checked */
+    rn_bytes_t headers; /* the nheaders encoded headers, already checked */
 } rn_record_t;
 
 typedef struct rn_record_iter {
-    rn_batch_header_t header;    /* the current batch's, valid after a successful start */
-    rn_reader_t r;               /* the records not yet returned */
-    int32_t index;               /* records returned from the current batch */
+    rn_batch_header_t header; /* the current batch's, valid after a successful start */
+    rn_reader_t r;            /* the records not yet returned */
+    int32_t index;            /* records returned from the current batch */
     int32_t left;
-    uint8_t *scratch;            /* inflated records; owned, reused */
+    uint8_t *scratch; /* inflated records; owned, reused */
     size_t scratch_cap;
     size_t max_uncompressed;
-    const char *err;             /* why the batch was refused; NULL while fine */
+    const char *err; /* why the batch was refused; NULL while fine */
 } rn_record_iter_t;
 
 void rn_record_iter_init(rn_record_iter_t *it, size_t max_uncompressed);

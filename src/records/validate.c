@@ -15,7 +15,7 @@
 /* The smallest record: length, attributes, timestampDelta, offsetDelta, keyLength,
  * valueLength and headers count, one byte each. Bounds a declared count before the loop. */
 #define MIN_RECORD_LEN 7
-#define MIN_HEADER_LEN 2      /* headerKeyLength, headerValueLength */
+#define MIN_HEADER_LEN 2 /* headerKeyLength, headerValueLength */
 
 /* Message v0: crc, magic, attributes, key length, value length; v1 adds a timestamp. */
 #define MIN_MESSAGE_V0_LEN (4 + 1 + 1 + 4 + 4)
@@ -26,7 +26,7 @@
 #define SCRATCH_FIRST (64u << 10)
 
 typedef struct check {
-    rn_kerr_t err;     /* RN_KERR_NONE while fine */
+    rn_kerr_t err; /* RN_KERR_NONE while fine */
     const char *why;
 } check_t;
 
@@ -57,7 +57,7 @@ static void skip_bytes_field(rn_reader_t *r, bool nullable, const char *what)
 /* One record (DefaultRecord, magic 2), `rec` narrowed to its declared length. */
 static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
 {
-    rn_read_int8(rec, "record attributes");          /* unused by the spec */
+    rn_read_int8(rec, "record attributes"); /* unused by the spec */
     rn_read_varlong(rec, "record timestampDelta");
     int32_t offset_delta = rn_read_varint(rec, "record offsetDelta");
     /* LogValidator: inner offsets must run 0, 1, 2...; Kafka answers INVALID_RECORD. */
@@ -68,10 +68,11 @@ static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
     skip_bytes_field(rec, true, "record key");
     skip_bytes_field(rec, true, "record value");
     int32_t nheaders = rn_read_varint(rec, "record headers count");
-    if (rn_reader_ok(rec) && (nheaders < 0 || (size_t)nheaders > rn_reader_left(rec) / MIN_HEADER_LEN))
+    if (rn_reader_ok(rec) &&
+        (nheaders < 0 || (size_t)nheaders > rn_reader_left(rec) / MIN_HEADER_LEN))
         rn_reader_fail(rec, "record headers count");
     for (int32_t h = 0; h < nheaders && rn_reader_ok(rec); h++) {
-        skip_bytes_field(rec, false, "header key");   /* Kafka: "Invalid negative header key size" */
+        skip_bytes_field(rec, false, "header key"); /* Kafka: "Invalid negative header key size" */
         skip_bytes_field(rec, true, "header value");
     }
     if (!rn_reader_ok(rec))
@@ -120,7 +121,10 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static _Thread_local uint8_t *scratch;
 static _Thread_local size_t scratch_cap;
 
-static void scratch_key_create(void) { (void)pthread_key_create(&scratch_key, free); }
+static void scratch_key_create(void)
+{
+    (void)pthread_key_create(&scratch_key, free);
+}
 
 static void scratch_set(uint8_t *p, size_t cap)
 {
@@ -191,8 +195,8 @@ static void walk_compressed(int codec, const uint8_t *in, size_t in_len, int32_t
 }
 
 /* One batch at the start of `p` (`left` bytes to the end of the blob). Sets *size on success. */
-static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, rn_batch_header_t *h,
-                        size_t *size, check_t *c)
+static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed,
+                        rn_batch_header_t *h, size_t *size, check_t *c)
 {
     /* Message sets v0/v1 keep magic at the same position (offset, message_size, crc, magic),
      * and a v0 message is shorter than a v2 header, so look before parsing the header. Only a
@@ -200,7 +204,8 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed, 
     if (left > 16 && (p[16] == 0 || p[16] == 1)) {
         int32_t message_size = (int32_t)rn_load_be32(p + 8);
         if (message_size >= (p[16] == 0 ? MIN_MESSAGE_V0_LEN : MIN_MESSAGE_V1_LEN)) {
-            fail(c, RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT, "magic 0/1 message sets are not supported");
+            fail(c, RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT,
+                 "magic 0/1 message sets are not supported");
             return;
         }
     }
@@ -249,7 +254,7 @@ rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompres
     rn_records_summary_t sum = { .max_timestamp = -1, .max_timestamp_delta = -1 };
     check_t c = { 0 };
     if (len == 0)
-        fail(&c, RN_KERR_INVALID_RECORD, "no record batch");   /* ProduceRequest.validateRecords */
+        fail(&c, RN_KERR_INVALID_RECORD, "no record batch"); /* ProduceRequest.validateRecords */
     for (size_t pos = 0; pos < len && c.err == 0;) {
         rn_batch_header_t h;
         size_t size = 0;

@@ -10,9 +10,9 @@
 #include "topics/internal.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +22,8 @@
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
-static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...)
 {
@@ -83,7 +84,8 @@ static int clear_stale_dirs(rn_topics_t *topics, const char *name, int32_t from,
         struct stat st;
         int err = 0;
         if (lstat(dir, &st) == 0) {
-            rn_log(RN_LOG_WARN, "topics", "removing stale directory %s before creating its partition", dir);
+            rn_log(RN_LOG_WARN, "topics",
+                   "removing stale directory %s before creating its partition", dir);
             err = rn_persist_remove_tree(dir);
         }
         free(dir);
@@ -93,8 +95,10 @@ static int clear_stale_dirs(rn_topics_t *topics, const char *name, int32_t from,
     return 0;
 }
 
-/* Opens partitions [from, to) of `t` into parts[0..to-from). On failure, those opened are deleted. */
-static int open_new_partitions(rn_topics_t *topics, rn_topic_impl_t *t, int32_t from, int32_t to, rn_partition_t **parts)
+/* Opens partitions [from, to) of `t` into parts[0..to-from). On failure, those opened are
+ * deleted. */
+static int open_new_partitions(rn_topics_t *topics, rn_topic_impl_t *t, int32_t from, int32_t to,
+                               rn_partition_t **parts)
 {
     int err = clear_stale_dirs(topics, t->pub.name, from, to);
     for (int32_t i = from; i < to && err == 0; i++)
@@ -105,8 +109,8 @@ static int open_new_partitions(rn_topics_t *topics, rn_topic_impl_t *t, int32_t 
     return err;
 }
 
-rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec, bool validate_only,
-                                    rn_topic_t **out_topic)
+rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec,
+                                    bool validate_only, rn_topic_t **out_topic)
 {
     const rn_config_t *cfg = topics->cfg;
     rn_topics_result_t res = ok();
@@ -118,21 +122,27 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     int n = name_len(spec->name);
     int32_t npartitions = spec->num_partitions == -1 ? cfg->num_partitions : spec->num_partitions;
     if (npartitions <= 0)
-        return result(RN_KERR_INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.");
+        return result(RN_KERR_INVALID_PARTITIONS,
+                      "Number of partitions was set to an invalid non-positive value.");
     if (npartitions > RN_TOPICS_MAX_PARTITIONS)
-        return result(RN_KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.",
+        return result(RN_KERR_INVALID_PARTITIONS,
+                      "Number of partitions %d is above Runnel's limit of %d per topic.",
                       npartitions, RN_TOPICS_MAX_PARTITIONS);
-    int32_t rf = spec->replication_factor == -1 ? cfg->default_replication_factor : spec->replication_factor;
+    int32_t rf =
+        spec->replication_factor == -1 ? cfg->default_replication_factor : spec->replication_factor;
     if (rf <= 0)
         return result(RN_KERR_INVALID_REPLICATION_FACTOR,
                       "Replication factor must be larger than 0, or -1 to use the default value.");
     if (rf > 1 && !cfg->accept_replication_factor)
         return result(RN_KERR_INVALID_REPLICATION_FACTOR,
-                      "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be "
-                      "reached because only 1 broker(s) are registered.", rf, rf);
+                      "Unable to replicate the partition %d time(s): The target replication factor "
+                      "of %d cannot be "
+                      "reached because only 1 broker(s) are registered.",
+                      rf, rf);
     rn_topic_override_t *ov = NULL;
     size_t nov = 0;
-    if (rn_topic_config_from_entries(cfg, spec->configs, spec->nconfigs, false, &ov, &nov, &res) != 0)
+    if (rn_topic_config_from_entries(cfg, spec->configs, spec->nconfigs, false, &ov, &nov, &res) !=
+        0)
         return res;
 
     pthread_mutex_lock(&topics->admin_lock);
@@ -140,17 +150,20 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     rn_topic_name_collision_key(spec->name, c.key);
     /* The index changes only under admin_lock, which we hold: reading it needs no other lock. */
     if (rn_topic_index_find(&topics->index, spec->name) != NULL) {
-        res = result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.", n, spec->name.ptr);
+        res =
+            result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' already exists.", n, spec->name.ptr);
         goto out_unlock;
     }
     if (pending_has(topics, spec->name)) {
-        res = result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' is marked for deletion.", n, spec->name.ptr);
+        res = result(RN_KERR_TOPIC_ALREADY_EXISTS, "Topic '%.*s' is marked for deletion.", n,
+                     spec->name.ptr);
         goto out_unlock;
     }
     rn_topic_index_each(&topics->index, find_collision, &c);
     if (c.with != NULL) {
-        res = result(RN_KERR_INVALID_TOPIC_EXCEPTION, "Topic '%.*s' collides with existing topic: %.*s", n, spec->name.ptr,
-                      100, c.with);
+        res = result(RN_KERR_INVALID_TOPIC_EXCEPTION,
+                     "Topic '%.*s' collides with existing topic: %.*s", n, spec->name.ptr, 100,
+                     c.with);
         goto out_unlock;
     }
     if (validate_only)
@@ -160,7 +173,8 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     int err;
     do {
         if ((err = rn_topic_id_make(&id)) != 0) {
-            res = result(RN_KERR_UNKNOWN_SERVER_ERROR, "Cannot make a topic id: %s", strerror(-err));
+            res =
+                result(RN_KERR_UNKNOWN_SERVER_ERROR, "Cannot make a topic id: %s", strerror(-err));
             goto out_unlock;
         }
     } while (rn_topic_index_find_id(&topics->index, &id) != NULL);
@@ -168,33 +182,42 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     memcpy(name, spec->name.ptr, spec->name.len);
     name[spec->name.len] = '\0';
     rn_topic_impl_t *t = rn_topic_new(topics, name, &id, spec->internal, ov, nov);
-    ov = NULL;   /* the topic owns them now */
+    ov = NULL; /* the topic owns them now */
     free(name);
     rn_partition_t **parts = rn_xcalloc((size_t)npartitions, sizeof *parts);
     if ((err = open_new_partitions(topics, t, 0, npartitions, parts)) != 0) {
-        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot create the partitions of topic '%s': %s", t->pub.name,
-                     strerror(-err));
+        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot create the partitions of topic '%s': %s",
+                     t->pub.name, strerror(-err));
         goto out_free_topic;
     }
-    rn_partitions_publish(t, parts, 0, npartitions);   /* not visible yet: no lock needed */
+    rn_partitions_publish(t, parts, 0, npartitions); /* not visible yet: no lock needed */
     rn_topic_line_t line = {
-        .name = t->pub.name, .id = id, .npartitions = npartitions, .internal = t->pub.internal,
-        .overrides = t->pub.overrides, .noverrides = t->pub.noverrides,
+        .name = t->pub.name,
+        .id = id,
+        .npartitions = npartitions,
+        .internal = t->pub.internal,
+        .overrides = t->pub.overrides,
+        .noverrides = t->pub.noverrides,
     };
     if ((err = rn_topics_write_file(topics, NULL, &line)) != 0) {
-        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
-        atomic_store_explicit(&t->pub.deleted, true, memory_order_release);   /* the last unref deletes the logs */
+        res =
+            result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        atomic_store_explicit(&t->pub.deleted, true,
+                              memory_order_release); /* the last unref deletes the logs */
         goto out_free_topic;
     }
     free(parts);
     parts = NULL;
     if (rf > 1)
         rn_log(RN_LOG_WARN, "topics",
-               "topic %s: replication factor %d accepted (runnel.accept.replication.factor), but this one node keeps "
-               "one replica", t->pub.name, rf);
+               "topic %s: replication factor %d accepted (runnel.accept.replication.factor), but "
+               "this one node keeps "
+               "one replica",
+               t->pub.name, rf);
     char idtext[23];
     rn_uuid_format(&id, idtext);
-    rn_log(RN_LOG_INFO, "topics", "created topic %s (id %s, %d partitions)", t->pub.name, idtext, npartitions);
+    rn_log(RN_LOG_INFO, "topics", "created topic %s (id %s, %d partitions)", t->pub.name, idtext,
+           npartitions);
     pthread_rwlock_wrlock(&topics->lock);
     rn_topic_index_insert(&topics->index, &t->pub);
     pthread_rwlock_unlock(&topics->lock);
@@ -223,12 +246,14 @@ rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name)
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
         pthread_mutex_unlock(&topics->admin_lock);
-        return result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+        return result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
+                      "This server does not host this topic-partition.");
     }
     int err = rn_topics_write_file(topics, topic, NULL);
     if (err != 0) {
         pthread_mutex_unlock(&topics->admin_lock);
-        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s",
+                      strerror(-err));
     }
     rn_topic_impl_t *t = impl_of(topic);
     /* On the pending list before it leaves the index, so its name is never free while its
@@ -255,17 +280,19 @@ rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name)
     int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
     for (int32_t i = 0; i < n; i++)
         rn_partition_notify(rn_topic_partition(topic, i));
-    rn_topic_unref(topic);   /* the index's reference */
+    rn_topic_unref(topic); /* the index's reference */
     return ok();
 }
 
-rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count, bool validate_only)
+rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count,
+                                            bool validate_only)
 {
     rn_topics_result_t res = ok();
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
-        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
+                     "This server does not host this topic-partition.");
         goto out_unlock;
     }
     int32_t cur = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
@@ -274,12 +301,14 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
         goto out_unlock;
     }
     if (count < cur) {
-        res = result(RN_KERR_INVALID_PARTITIONS, "The topic %s currently has %d partition(s); %d would not be an increase.",
+        res = result(RN_KERR_INVALID_PARTITIONS,
+                     "The topic %s currently has %d partition(s); %d would not be an increase.",
                      topic->name, cur, count);
         goto out_unlock;
     }
     if (count > RN_TOPICS_MAX_PARTITIONS) {
-        res = result(RN_KERR_INVALID_PARTITIONS, "Number of partitions %d is above Runnel's limit of %d per topic.", count,
+        res = result(RN_KERR_INVALID_PARTITIONS,
+                     "Number of partitions %d is above Runnel's limit of %d per topic.", count,
                      RN_TOPICS_MAX_PARTITIONS);
         goto out_unlock;
     }
@@ -290,14 +319,19 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
     int err = open_new_partitions(topics, t, cur, count, parts);
     if (err == 0) {
         rn_topic_line_t line = {
-            .name = topic->name, .id = topic->id, .npartitions = count, .internal = topic->internal,
-            .overrides = topic->overrides, .noverrides = topic->noverrides,
+            .name = topic->name,
+            .id = topic->id,
+            .npartitions = count,
+            .internal = topic->internal,
+            .overrides = topic->overrides,
+            .noverrides = topic->noverrides,
         };
         if ((err = rn_topics_write_file(topics, NULL, &line)) != 0)
             rn_partitions_discard(parts, count - cur);
     }
     if (err != 0) {
-        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot add partitions to topic '%s': %s", topic->name, strerror(-err));
+        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot add partitions to topic '%s': %s",
+                     topic->name, strerror(-err));
         free(parts);
         goto out_unlock;
     }
@@ -312,17 +346,22 @@ out_unlock:
 }
 
 /* Persists and publishes `ov` (taken) as the overrides of `topic`. Caller holds admin_lock. */
-static rn_topics_result_t replace_overrides(rn_topics_t *topics, rn_topic_t *topic, rn_topic_override_t *ov,
-                                            size_t nov)
+static rn_topics_result_t replace_overrides(rn_topics_t *topics, rn_topic_t *topic,
+                                            rn_topic_override_t *ov, size_t nov)
 {
     rn_topic_line_t line = {
-        .name = topic->name, .id = topic->id, .npartitions = atomic_load(&topic->npartitions),
-        .internal = topic->internal, .overrides = ov, .noverrides = nov,
+        .name = topic->name,
+        .id = topic->id,
+        .npartitions = atomic_load(&topic->npartitions),
+        .internal = topic->internal,
+        .overrides = ov,
+        .noverrides = nov,
     };
     int err = rn_topics_write_file(topics, NULL, &line);
     if (err != 0) {
         rn_overrides_free(ov, nov);
-        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s", strerror(-err));
+        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot write the topic file: %s",
+                      strerror(-err));
     }
     rn_topic_config_t config;
     rn_topic_config_compute(topics->cfg, ov, nov, &config);
@@ -341,8 +380,9 @@ static rn_topics_result_t replace_overrides(rn_topics_t *topics, rn_topic_t *top
     return ok();
 }
 
-rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name, const rn_topic_override_t *set,
-                                           size_t n, bool validate_only)
+rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name,
+                                           const rn_topic_override_t *set, size_t n,
+                                           bool validate_only)
 {
     rn_topics_result_t res = ok();
     rn_topic_override_t *ov = NULL;
@@ -352,7 +392,8 @@ rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name, c
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL)
-        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.",
+                     name_len(name), name.ptr);
     if (topic == NULL || validate_only) {
         rn_overrides_free(ov, nov);
     } else {
@@ -362,8 +403,9 @@ rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name, c
     return res;
 }
 
-rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_str_t name, const rn_config_op_t *ops,
-                                                       size_t n, bool validate_only)
+rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_str_t name,
+                                                       const rn_config_op_t *ops, size_t n,
+                                                       bool validate_only)
 {
     rn_topics_result_t res = ok();
     pthread_mutex_lock(&topics->admin_lock);
@@ -371,8 +413,10 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
     rn_topic_override_t *ov = NULL;
     size_t nov = 0;
     if (topic == NULL) {
-        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.", name_len(name), name.ptr);
-    } else if (rn_topic_config_apply_ops(topics->cfg, topic->overrides, topic->noverrides, ops, n, &ov, &nov, &res) == 0) {
+        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.",
+                     name_len(name), name.ptr);
+    } else if (rn_topic_config_apply_ops(topics->cfg, topic->overrides, topic->noverrides, ops, n,
+                                         &ov, &nov, &res) == 0) {
         /* Overrides change only under admin_lock, which we hold: reading them needs no lock. */
         if (validate_only)
             rn_overrides_free(ov, nov);

@@ -30,10 +30,10 @@
 #define RN_LOG_START_CHECKPOINT "log-start-offset-checkpoint"
 #define RN_CLEAN_SHUTDOWN_FILE ".kafka_cleanshutdown"
 
-#define RN_TOPIC_NAME_MAX 249              /* Kafka's Topic.MAX_NAME_LENGTH */
-#define RN_TOPICS_MAX_PARTITIONS 10000     /* per topic: each partition holds files open */
-#define RN_TOPICS_FILE_MAX_BYTES (64u << 20)   /* topic file or checkpoint we agree to read */
-#define RN_CHECKPOINT_INTERVAL_MS 60000    /* Kafka's log.flush.offset.checkpoint.interval.ms */
+#define RN_TOPIC_NAME_MAX 249                /* Kafka's Topic.MAX_NAME_LENGTH */
+#define RN_TOPICS_MAX_PARTITIONS 10000       /* per topic: each partition holds files open */
+#define RN_TOPICS_FILE_MAX_BYTES (64u << 20) /* topic file or checkpoint we agree to read */
+#define RN_CHECKPOINT_INTERVAL_MS 60000      /* Kafka's log.flush.offset.checkpoint.interval.ms */
 
 /* ---- names.c: topic names, topic ids, text escapes ---- */
 
@@ -72,7 +72,7 @@ char *rn_unescape(const char *s, size_t len);
 /* ---- map.c: the index of live topics by name and by id ---- */
 
 typedef struct rn_topic_index {
-    rn_hmap_t by_name, by_id;    /* one node per topic in each (map.c) */
+    rn_hmap_t by_name, by_id; /* one node per topic in each (map.c) */
     size_t count;
 } rn_topic_index_t;
 
@@ -85,7 +85,8 @@ rn_topic_t *rn_topic_index_find_id(const rn_topic_index_t *index, const rn_uuid_
 void rn_topic_index_insert(rn_topic_index_t *index, rn_topic_t *topic);
 void rn_topic_index_remove(rn_topic_index_t *index, rn_topic_t *topic);
 /* Calls fn for every topic, in no particular order; fn must not change the index. */
-void rn_topic_index_each(const rn_topic_index_t *index, void (*fn)(rn_topic_t *topic, void *arg), void *arg);
+void rn_topic_index_each(const rn_topic_index_t *index, void (*fn)(rn_topic_t *topic, void *arg),
+                         void *arg);
 
 /* ---- persist.c: files in the log directory ---- */
 
@@ -112,7 +113,8 @@ void rn_topics_file_encode(const rn_topic_line_t *lines, size_t n, rn_text_t *ou
 /* Parses a topic file, checking every field (legal names, ids, counts, known keys with valid
  * values, no duplicate names or ids). Returns 0 with owned lines, or RN_EINVAL with "line N:
  * reason" in `why`. */
-int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, size_t *n, char *why, size_t whylen);
+int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, size_t *n, char *why,
+                          size_t whylen);
 void rn_topic_lines_free(rn_topic_line_t *lines, size_t n);
 
 /* One entry of a Kafka offset checkpoint file. */
@@ -127,11 +129,11 @@ typedef struct rn_checkpoint_entry {
 void rn_checkpoint_encode(const rn_checkpoint_entry_t *entries, size_t n, rn_text_t *out);
 /* Parses a checkpoint file; on success the entries are sorted by topic and partition for
  * rn_checkpoint_find. Returns 0 or RN_EINVAL with the reason in `why`. */
-int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **out, size_t *n, char *why,
-                         size_t whylen);
+int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **out, size_t *n,
+                         char *why, size_t whylen);
 /* The offset for (topic, partition) in sorted entries, or `missing`. */
-int64_t rn_checkpoint_find(const rn_checkpoint_entry_t *entries, size_t n, const char *topic, int32_t partition,
-                           int64_t missing);
+int64_t rn_checkpoint_find(const rn_checkpoint_entry_t *entries, size_t n, const char *topic,
+                           int32_t partition, int64_t missing);
 void rn_checkpoint_entries_free(rn_checkpoint_entry_t *entries, size_t n);
 /* Sorts entries by topic, then partition (the order we write them in). */
 void rn_checkpoint_sort(rn_checkpoint_entry_t *entries, size_t n);
@@ -147,7 +149,8 @@ int rn_clean_marker_remove(const char *dir);
  * `<topic>-<partition>.<id>-delete`). Calls `keep` for each; those it refuses are removed with
  * everything in them. `*found` counts the partition-shaped directories seen. Returns 0 or a
  * negative errno. */
-int rn_persist_sweep_partition_dirs(const char *dir, bool (*keep)(const char *topic, int32_t partition, void *arg),
+int rn_persist_sweep_partition_dirs(const char *dir,
+                                    bool (*keep)(const char *topic, int32_t partition, void *arg),
                                     void *arg, size_t *found);
 /* Removes `path` and everything below it. Returns 0 or a negative errno. */
 int rn_persist_remove_tree(const char *path);
@@ -167,19 +170,22 @@ rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_re
 /* Checks a whole set: each entry, then rules across keys (min.compaction.lag.ms <=
  * max.compaction.lag.ms, against the broker defaults where one is not overridden). */
 rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
-                                  rn_topics_result_t *res);
+                                    rn_topics_result_t *res);
 /* A new override list from CreateTopics or AlterConfigs entries: values trimmed as Kafka trims
  * them, a key given twice keeps its last value; with `skip_null`, a NULL value drops the key
  * (AlterConfigs) instead of being refused (CreateTopics). Everything is checked. */
-rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
-                                     rn_topic_override_t **out, size_t *nout, rn_topics_result_t *res);
+rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set,
+                                       size_t n, bool skip_null, rn_topic_override_t **out,
+                                       size_t *nout, rn_topics_result_t *res);
 /* IncrementalAlterConfigs on a copy of `cur`: SET, DELETE, APPEND and SUBTRACT (LIST keys
  * only), each key at most once per request (INVALID_REQUEST otherwise). */
-rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
-                                  const rn_config_op_t *ops, size_t nops, rn_topic_override_t **out, size_t *nout,
-                                  rn_topics_result_t *res);
+rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur,
+                                    size_t ncur, const rn_config_op_t *ops, size_t nops,
+                                    rn_topic_override_t **out, size_t *nout,
+                                    rn_topics_result_t *res);
 /* The effective typed config: broker defaults (from `cfg`) under the (valid) overrides. */
-void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n, rn_topic_config_t *out);
+void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+                             rn_topic_config_t *out);
 /* DescribeConfigs entries for a topic with these overrides; see rn_topic_config_entries. */
 size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
                                 rn_config_entry_t **out);
@@ -190,35 +196,35 @@ size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_
 typedef struct rn_topic_impl rn_topic_impl_t;
 struct rn_topic_impl {
     rn_topic_t pub;
-    rn_topics_t *registry;            /* NULL once detached by a close that found it still referenced */
-    int32_t capacity;                 /* slots in pub.partitions */
-    rn_partition_t ***retired;        /* replaced partition arrays, freed with the topic */
+    rn_topics_t *registry;     /* NULL once detached by a close that found it still referenced */
+    int32_t capacity;          /* slots in pub.partitions */
+    rn_partition_t ***retired; /* replaced partition arrays, freed with the topic */
     size_t nretired;
-    rn_topic_impl_t *pending_prev, *pending_next;   /* registry->pending while deleted */
+    rn_topic_impl_t *pending_prev, *pending_next; /* registry->pending while deleted */
 };
 
 struct rn_topics {
-    const rn_config_t *cfg;           /* the broker's; outlives the registry */
+    const rn_config_t *cfg; /* the broker's; outlives the registry */
     char *log_dir;
     pthread_mutex_t admin_lock;
     pthread_rwlock_t lock;
     rn_topic_index_t index;
     pthread_mutex_t pending_lock;
-    rn_topic_impl_t *pending;         /* deleted, still referenced: directories not removed yet */
+    rn_topic_impl_t *pending; /* deleted, still referenced: directories not removed yet */
     pthread_mutex_t checkpoint_lock;
-    int64_t last_checkpoint_ms;       /* guarded by checkpoint_lock */
+    int64_t last_checkpoint_ms; /* guarded by checkpoint_lock */
 };
 
 /* `dir/<name>-<index>`, malloc'd. */
 char *rn_partition_dir(const rn_topics_t *topics, const char *name, int32_t index);
 /* A topic not yet published, holding the index's reference (refs 1), its config computed from
  * `ov`. Takes ownership of `ov`. */
-rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uuid_t *id, bool internal,
-                              rn_topic_override_t *ov, size_t nov);
+rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uuid_t *id,
+                              bool internal, rn_topic_override_t *ov, size_t nov);
 /* Opens partition `index` of `t` (its log with t's config). Returns 0 or a negative errno,
  * logged. */
-int rn_partition_open(rn_topics_t *topics, rn_topic_impl_t *t, int32_t index, int64_t recovery_point,
-                      int64_t log_start, bool clean, rn_partition_t **out);
+int rn_partition_open(rn_topics_t *topics, rn_topic_impl_t *t, int32_t index,
+                      int64_t recovery_point, int64_t log_start, bool clean, rn_partition_t **out);
 /* Deletes the logs of partitions opened for a change that failed, and frees them. */
 void rn_partitions_discard(rn_partition_t **parts, int32_t n);
 /* Makes partitions [from, to) of `t` visible (parts[0] is partition `from`); caller holds the
@@ -227,15 +233,16 @@ void rn_partitions_publish(rn_topic_impl_t *t, rn_partition_t **parts, int32_t f
 /* Rewrites the topic file from the index, leaving `skip` out and putting `change` in (replacing
  * the line of its name, or added). Caller holds admin_lock. Returns 0 or a negative errno,
  * logged. */
-int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_topic_line_t *change);
+int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip,
+                         const rn_topic_line_t *change);
 
 /* Offsets gathered for the two checkpoint files; topic names borrowed. */
 typedef struct rn_checkpoint_offsets {
     rn_checkpoint_entry_t *recovery, *start;
     size_t n, cap;
 } rn_checkpoint_offsets_t;
-void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point,
-                               int64_t log_start);
+void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition,
+                               int64_t recovery_point, int64_t log_start);
 void rn_checkpoint_offsets_free(rn_checkpoint_offsets_t *o);
 /* Writes both checkpoint files from `o` (sorting it); caller holds checkpoint_lock. Returns 0
  * or a negative errno, logged. */

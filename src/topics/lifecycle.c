@@ -61,7 +61,8 @@ static void registry_free(rn_topics_t *topics)
         next = t->pending_next;
         if (atomic_load(&t->pub.refs) > 0) {
             /* Detached: its last unref deletes its logs without touching the freed registry. */
-            rn_log(RN_LOG_ERROR, "topics", "deleted topic %s still referenced at close", t->pub.name);
+            rn_log(RN_LOG_ERROR, "topics", "deleted topic %s still referenced at close",
+                   t->pub.name);
             t->registry = NULL;
             t->pending_prev = t->pending_next = NULL;
             continue;
@@ -79,7 +80,8 @@ static void registry_free(rn_topics_t *topics)
 
 /* Reads one checkpoint file; a missing or damaged one counts as empty, which only costs a
  * longer recovery (and, for log starts, the first segment's base). */
-static void read_checkpoint(const char *dir, const char *name, rn_checkpoint_entry_t **entries, size_t *n)
+static void read_checkpoint(const char *dir, const char *name, rn_checkpoint_entry_t **entries,
+                            size_t *n)
 {
     char *text = NULL, why[200];
     size_t len = 0;
@@ -89,7 +91,8 @@ static void read_checkpoint(const char *dir, const char *name, rn_checkpoint_ent
     if (err == -ENOENT)
         return;
     if (err != 0) {
-        rn_log(RN_LOG_WARN, "topics", "cannot read %s/%s: %s; ignoring it", dir, name, strerror(-err));
+        rn_log(RN_LOG_WARN, "topics", "cannot read %s/%s: %s; ignoring it", dir, name,
+               strerror(-err));
         return;
     }
     if (rn_checkpoint_decode(text, len, entries, n, why, sizeof why) != 0)
@@ -127,18 +130,21 @@ static int load_topic_file(const char *dir, rn_topic_line_t **lines, size_t *n)
     size_t len = 0, found = 0;
     int err = rn_persist_read(dir, RN_TOPICS_FILE, &text, &len);
     if (err == -ENOENT) {
-        if ((err = rn_persist_sweep_partition_dirs(dir, keep_all, NULL, &found)) != 0 && err != -ENOENT)
+        if ((err = rn_persist_sweep_partition_dirs(dir, keep_all, NULL, &found)) != 0 &&
+            err != -ENOENT)
             return err;
         if (found > 0) {
             rn_log(RN_LOG_ERROR, "topics",
-                   "%s holds %zu partition directories but no %s: restore that file or move the directories away",
+                   "%s holds %zu partition directories but no %s: restore that file or move the "
+                   "directories away",
                    dir, found, RN_TOPICS_FILE);
             return RN_EINVAL;
         }
         return 0;
     }
     if (err != 0) {
-        rn_log(RN_LOG_ERROR, "topics", "cannot read %s/%s: %s", dir, RN_TOPICS_FILE, strerror(-err));
+        rn_log(RN_LOG_ERROR, "topics", "cannot read %s/%s: %s", dir, RN_TOPICS_FILE,
+               strerror(-err));
         return err;
     }
     err = rn_topics_file_decode(text, len, lines, n, why, sizeof why);
@@ -149,7 +155,8 @@ static int load_topic_file(const char *dir, rn_topic_line_t **lines, size_t *n)
     }
     listed_t listed = { *lines, *n };
     if ((err = rn_persist_sweep_partition_dirs(dir, is_listed, &listed, &found)) != 0)
-        rn_log(RN_LOG_WARN, "topics", "cannot remove every stale partition directory in %s: %s", dir, strerror(-err));
+        rn_log(RN_LOG_WARN, "topics", "cannot remove every stale partition directory in %s: %s",
+               dir, strerror(-err));
     return 0;
 }
 
@@ -177,15 +184,16 @@ int rn_topics_open(const rn_config_t *cfg, rn_topics_t **out)
     for (size_t i = 0; i < nlines; i++)
         total += (size_t)lines[i].npartitions;
     if (clean)
-        rn_log(RN_LOG_INFO, "topics", "clean shutdown marker found: skipping recovery (%zu topics, %zu partitions)",
+        rn_log(RN_LOG_INFO, "topics",
+               "clean shutdown marker found: skipping recovery (%zu topics, %zu partitions)",
                nlines, total);
     else
         rn_log(RN_LOG_INFO, "topics", "no clean shutdown marker: recovering %zu partitions", total);
 
     for (size_t i = 0; i < nlines && err == 0; i++) {
         rn_topic_line_t *line = &lines[i];
-        rn_topic_impl_t *t = rn_topic_new(topics, line->name, &line->id, line->internal, line->overrides,
-                                          line->noverrides);
+        rn_topic_impl_t *t = rn_topic_new(topics, line->name, &line->id, line->internal,
+                                          line->overrides, line->noverrides);
         line->overrides = NULL;
         line->noverrides = 0;
         rn_partition_t **parts = rn_xcalloc((size_t)line->npartitions, sizeof *parts);
@@ -193,7 +201,8 @@ int rn_topics_open(const rn_config_t *cfg, rn_topics_t **out)
         for (; opened < line->npartitions && err == 0; opened++) {
             int64_t recovery = rn_checkpoint_find(rp, nrp, line->name, opened, 0);
             int64_t start = rn_checkpoint_find(ls, nls, line->name, opened, -1);
-            if ((err = rn_partition_open(topics, t, opened, recovery, start, clean, &parts[opened])) != 0)
+            if ((err = rn_partition_open(topics, t, opened, recovery, start, clean,
+                                         &parts[opened])) != 0)
                 break;
         }
         /* Published even when incomplete, so registry_free closes what was opened. */
@@ -207,7 +216,8 @@ int rn_topics_open(const rn_config_t *cfg, rn_topics_t **out)
      * name would start from them. */
     rn_topics_write_checkpoints(topics);
     if ((err = rn_clean_marker_remove(dir)) != 0) {
-        rn_log(RN_LOG_ERROR, "topics", "cannot remove %s/%s: %s", dir, RN_CLEAN_SHUTDOWN_FILE, strerror(-err));
+        rn_log(RN_LOG_ERROR, "topics", "cannot remove %s/%s: %s", dir, RN_CLEAN_SHUTDOWN_FILE,
+               strerror(-err));
         goto fail;
     }
     rn_topic_lines_free(lines, nlines);
@@ -220,7 +230,7 @@ fail:
     rn_topic_lines_free(lines, nlines);
     rn_checkpoint_entries_free(rp, nrp);
     rn_checkpoint_entries_free(ls, nls);
-    registry_free(topics);   /* closes the logs opened so far; the marker stays as it was */
+    registry_free(topics); /* closes the logs opened so far; the marker stays as it was */
     return err;
 }
 
@@ -242,11 +252,14 @@ static void close_topic(rn_topic_t *topic, void *arg)
          * the recovery point is its end. */
         int err = rn_log_sync(part->log);
         if (err != 0) {
-            rn_log(RN_LOG_ERROR, "topics", "%s-%d: sync failed at shutdown: %s", topic->name, i, strerror(-err));
+            rn_log(RN_LOG_ERROR, "topics", "%s-%d: sync failed at shutdown: %s", topic->name, i,
+                   strerror(-err));
             c->ok = false;
         }
-        int64_t recovery = err == 0 ? rn_log_high_watermark(part->log) : rn_log_recovery_point(part->log);
-        rn_checkpoint_offsets_add(&c->offsets, topic->name, i, recovery, rn_log_start_offset(part->log));
+        int64_t recovery =
+            err == 0 ? rn_log_high_watermark(part->log) : rn_log_recovery_point(part->log);
+        rn_checkpoint_offsets_add(&c->offsets, topic->name, i, recovery,
+                                  rn_log_start_offset(part->log));
         rn_log_close(part->log);
         part->log = NULL;
     }
@@ -267,10 +280,11 @@ void rn_topics_close(rn_topics_t *topics)
     if (c.ok) {
         int err = rn_clean_marker_write(topics->log_dir);
         if (err != 0)
-            rn_log(RN_LOG_ERROR, "topics", "cannot write %s/%s: %s; the next start recovers", topics->log_dir,
-                   RN_CLEAN_SHUTDOWN_FILE, strerror(-err));
+            rn_log(RN_LOG_ERROR, "topics", "cannot write %s/%s: %s; the next start recovers",
+                   topics->log_dir, RN_CLEAN_SHUTDOWN_FILE, strerror(-err));
     } else {
-        rn_log(RN_LOG_WARN, "topics", "shutdown was not clean: the next start recovers every partition");
+        rn_log(RN_LOG_WARN, "topics",
+               "shutdown was not clean: the next start recovers every partition");
     }
     pthread_mutex_unlock(&topics->admin_lock);
     registry_free(topics);
@@ -287,21 +301,25 @@ void rn_topics_maintain(rn_topics_t *topics, int64_t now_ms, bool retention_due)
             rn_log_t *log = rn_topic_partition(topic, p)->log;
             int err = rn_log_maintain(log, now_ms);
             if (err < 0)
-                rn_log(RN_LOG_ERROR, "topics", "%s-%d: flush or roll failed: %s", topic->name, p, strerror(-err));
+                rn_log(RN_LOG_ERROR, "topics", "%s-%d: flush or roll failed: %s", topic->name, p,
+                       strerror(-err));
             if (!retention_due)
                 continue;
             int removed = rn_log_enforce_retention(log, now_ms);
             if (removed < 0)
-                rn_log(RN_LOG_ERROR, "topics", "%s-%d: retention failed: %s", topic->name, p, strerror(-removed));
+                rn_log(RN_LOG_ERROR, "topics", "%s-%d: retention failed: %s", topic->name, p,
+                       strerror(-removed));
             else if (removed > 0)
-                rn_log(RN_LOG_INFO, "topics", "%s-%d: retention removed %d segment(s); log start offset now %lld",
+                rn_log(RN_LOG_INFO, "topics",
+                       "%s-%d: retention removed %d segment(s); log start offset now %lld",
                        topic->name, p, removed, (long long)rn_log_start_offset(log));
         }
     }
     rn_topics_list_free(list, n);
 
     pthread_mutex_lock(&topics->checkpoint_lock);
-    bool due = topics->last_checkpoint_ms >= 0 && now_ms - topics->last_checkpoint_ms >= RN_CHECKPOINT_INTERVAL_MS;
+    bool due = topics->last_checkpoint_ms >= 0 &&
+               now_ms - topics->last_checkpoint_ms >= RN_CHECKPOINT_INTERVAL_MS;
     if (topics->last_checkpoint_ms < 0 || due)
         topics->last_checkpoint_ms = now_ms;
     pthread_mutex_unlock(&topics->checkpoint_lock);

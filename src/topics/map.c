@@ -81,7 +81,8 @@ void rn_topic_index_insert(rn_topic_index_t *index, rn_topic_t *topic)
 {
     topic_node_t *node = rn_xmalloc(sizeof *node);
     node->topic = topic;
-    rn_hmap_insert(&index->by_name, &node->by_name, name_hash(index, topic->name, strlen(topic->name)));
+    rn_hmap_insert(&index->by_name, &node->by_name,
+                   name_hash(index, topic->name, strlen(topic->name)));
     rn_hmap_insert(&index->by_id, &node->by_id, id_hash(index, &topic->id));
     index->count++;
 }
@@ -97,7 +98,8 @@ void rn_topic_index_remove(rn_topic_index_t *index, rn_topic_t *topic)
     free(node);
 }
 
-void rn_topic_index_each(const rn_topic_index_t *index, void (*fn)(rn_topic_t *topic, void *arg), void *arg)
+void rn_topic_index_each(const rn_topic_index_t *index, void (*fn)(rn_topic_t *topic, void *arg),
+                         void *arg)
 {
     rn_hmap_iter_t it = rn_hmap_iter(&index->by_name);
     for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)

@@ -17,8 +17,8 @@
 
 static bool legal_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 /* Kafka's messages (org.apache.kafka.common.internals.Topic.validate), so clients show the same
@@ -29,18 +29,21 @@ bool rn_topic_name_valid(rn_str_t name, char *why, size_t whylen)
         snprintf(why, whylen, "Topic name is illegal, it can't be empty");
         return false;
     }
-    if ((name.len == 1 && name.ptr[0] == '.') || (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.')) {
+    if ((name.len == 1 && name.ptr[0] == '.') ||
+        (name.len == 2 && name.ptr[0] == '.' && name.ptr[1] == '.')) {
         snprintf(why, whylen, "Topic name cannot be \".\" or \"..\"");
         return false;
     }
     if (name.len > RN_TOPIC_NAME_MAX) {
-        snprintf(why, whylen, "Topic name is illegal, it can't be longer than %d characters", RN_TOPIC_NAME_MAX);
+        snprintf(why, whylen, "Topic name is illegal, it can't be longer than %d characters",
+                 RN_TOPIC_NAME_MAX);
         return false;
     }
     for (size_t i = 0; i < name.len; i++)
         if (!legal_char(name.ptr[i])) {
             snprintf(why, whylen,
-                     "Topic name is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+                     "Topic name is illegal, it contains a character other than ASCII "
+                     "alphanumerics, '.', '_' and '-'");
             return false;
         }
     return true;
@@ -77,8 +80,8 @@ int rn_topic_id_make(rn_uuid_t *id)
             }
             got += (size_t)n;
         }
-        id->b[6] = (uint8_t)((id->b[6] & 0x0f) | 0x40);   /* version 4 */
-        id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80);   /* IETF variant */
+        id->b[6] = (uint8_t)((id->b[6] & 0x0f) | 0x40); /* version 4 */
+        id->b[8] = (uint8_t)((id->b[8] & 0x3f) | 0x80); /* IETF variant */
         /* Kafka's Uuid.randomUuid also refuses ZERO_UUID and METADATA_TOPIC_ID (0, 1), which the
          * version bits already exclude, and ids whose text starts with '-' (62 in the top six
          * bits), which command-line tools would read as an option. */

@@ -55,7 +55,8 @@ int rn_persist_write_atomic(const char *dir, const char *name, const char *data,
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     int err;
-    if ((err = join(path, sizeof path, dir, name, "")) != 0 || (err = join(tmp, sizeof tmp, dir, name, ".tmp")) != 0)
+    if ((err = join(path, sizeof path, dir, name, "")) != 0 ||
+        (err = join(tmp, sizeof tmp, dir, name, ".tmp")) != 0)
         return err;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -133,7 +134,7 @@ out_close:
 /* A cursor over lines of a text; a last line without "\n" is still a line. */
 typedef struct lines {
     const char *cur, *end;
-    size_t number;            /* of the line last returned, from 1 */
+    size_t number; /* of the line last returned, from 1 */
 } lines_t;
 
 static bool next_line(lines_t *l, const char **line, size_t *len, bool *terminated)
@@ -162,7 +163,8 @@ static bool next_field(const char *s, size_t len, size_t *pos, const char **fiel
 }
 
 /* A decimal integer of plain digits (an optional '-' where `sign`), within [min, max]. */
-static bool parse_decimal(const char *s, size_t len, bool sign, int64_t min, int64_t max, int64_t *out)
+static bool parse_decimal(const char *s, size_t len, bool sign, int64_t min, int64_t max,
+                          int64_t *out)
 {
     char buf[24];
     if (len == 0 || len >= sizeof buf)
@@ -214,12 +216,14 @@ void rn_topic_lines_free(rn_topic_line_t *lines, size_t n)
 
 static int compare_names(const void *a, const void *b)
 {
-    return strcmp((*(const rn_topic_line_t *const *)a)->name, (*(const rn_topic_line_t *const *)b)->name);
+    return strcmp((*(const rn_topic_line_t *const *)a)->name,
+                  (*(const rn_topic_line_t *const *)b)->name);
 }
 
 static int compare_ids(const void *a, const void *b)
 {
-    return memcmp((*(const rn_topic_line_t *const *)a)->id.b, (*(const rn_topic_line_t *const *)b)->id.b, 16);
+    return memcmp((*(const rn_topic_line_t *const *)a)->id.b,
+                  (*(const rn_topic_line_t *const *)b)->id.b, 16);
 }
 
 /* Two topics with one name or one id would make every later lookup ambiguous. */
@@ -242,7 +246,8 @@ static int check_unique(rn_topic_line_t *lines, size_t n, char *why, size_t whyl
     qsort(sorted, n, sizeof *sorted, compare_ids);
     for (size_t i = 1; i < n && err == 0; i++)
         if (memcmp(sorted[i - 1]->id.b, sorted[i]->id.b, 16) == 0) {
-            snprintf(why, whylen, "topics %s and %s have the same id", sorted[i - 1]->name, sorted[i]->name);
+            snprintf(why, whylen, "topics %s and %s have the same id", sorted[i - 1]->name,
+                     sorted[i]->name);
             err = RN_EINVAL;
         }
     free(sorted);
@@ -294,11 +299,13 @@ static int decode_topic(const char *s, size_t len, rn_topic_line_t *t, char *why
         return RN_EINVAL;
     if ((t->name = strndup(f, flen)) == NULL)
         return RN_ENOMEM;
-    if (!next_field(s, len, &pos, &f, &flen) || !rn_uuid_parse(f, flen, &t->id) || rn_uuid_is_zero(&t->id)) {
+    if (!next_field(s, len, &pos, &f, &flen) || !rn_uuid_parse(f, flen, &t->id) ||
+        rn_uuid_is_zero(&t->id)) {
         snprintf(why, whylen, "topic %s: bad topic id", t->name);
         return RN_EINVAL;
     }
-    if (!next_field(s, len, &pos, &f, &flen) || !parse_decimal(f, flen, false, 1, RN_TOPICS_MAX_PARTITIONS, &v)) {
+    if (!next_field(s, len, &pos, &f, &flen) ||
+        !parse_decimal(f, flen, false, 1, RN_TOPICS_MAX_PARTITIONS, &v)) {
         snprintf(why, whylen, "topic %s: bad partition count", t->name);
         return RN_EINVAL;
     }
@@ -324,7 +331,8 @@ static int decode_topic(const char *s, size_t len, rn_topic_line_t *t, char *why
     return 0;
 }
 
-int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, size_t *n, char *why, size_t whylen)
+int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, size_t *n, char *why,
+                          size_t whylen)
 {
     lines_t l = { .cur = text, .end = text + len };
     const char *line;
@@ -341,8 +349,10 @@ int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, s
     size_t magic = strlen(RN_TOPICS_FILE_MAGIC);
     if (llen != strlen(header) || memcmp(line, header, llen) != 0) {
         if (llen > magic && memcmp(line, RN_TOPICS_FILE_MAGIC " ", magic + 1) == 0)
-            snprintf(why, whylen, "line 1: unsupported version '%.*s' (this Runnel reads version %d)",
-                     (int)(llen - magic - 1 > 20 ? 20 : llen - magic - 1), line + magic + 1, RN_TOPICS_FILE_VERSION);
+            snprintf(why, whylen,
+                     "line 1: unsupported version '%.*s' (this Runnel reads version %d)",
+                     (int)(llen - magic - 1 > 20 ? 20 : llen - magic - 1), line + magic + 1,
+                     RN_TOPICS_FILE_VERSION);
         else
             snprintf(why, whylen, "line 1: not a topic file");
         return RN_EINVAL;
@@ -352,7 +362,8 @@ int rn_topics_file_decode(const char *text, size_t len, rn_topic_line_t **out, s
     int err = 0;
     while (err == 0 && next_line(&l, &line, &llen, &terminated)) {
         if (memchr(line, '\0', llen) != NULL || !terminated) {
-            snprintf(why, whylen, "line %zu: %s", l.number, terminated ? "NUL byte" : "no end of line (file cut short?)");
+            snprintf(why, whylen, "line %zu: %s", l.number,
+                     terminated ? "NUL byte" : "no end of line (file cut short?)");
             err = RN_EINVAL;
             break;
         }
@@ -382,7 +393,8 @@ void rn_checkpoint_encode(const rn_checkpoint_entry_t *entries, size_t n, rn_tex
 {
     rn_text_printf(out, "0\n%zu\n", n);
     for (size_t i = 0; i < n; i++)
-        rn_text_printf(out, "%s %d %lld\n", entries[i].topic, entries[i].partition, (long long)entries[i].offset);
+        rn_text_printf(out, "%s %d %lld\n", entries[i].topic, entries[i].partition,
+                       (long long)entries[i].offset);
 }
 
 static int compare_entries(const void *a, const void *b)
@@ -415,14 +427,16 @@ static int decode_entry(const char *s, size_t len, rn_checkpoint_entry_t *e)
     const char *f;
     int64_t v;
     char why[8];
-    if (!next_field(s, len, &pos, &f, &flen) || !rn_topic_name_valid((rn_str_t){ f, flen }, why, sizeof why))
+    if (!next_field(s, len, &pos, &f, &flen) ||
+        !rn_topic_name_valid((rn_str_t){ f, flen }, why, sizeof why))
         return RN_EINVAL;
     const char *name = f;
     size_t name_len = flen;
     if (!next_field(s, len, &pos, &f, &flen) || !parse_decimal(f, flen, false, 0, INT32_MAX, &v))
         return RN_EINVAL;
     e->partition = (int32_t)v;
-    if (!next_field(s, len, &pos, &f, &flen) || !parse_decimal(f, flen, true, INT64_MIN, INT64_MAX, &v))
+    if (!next_field(s, len, &pos, &f, &flen) ||
+        !parse_decimal(f, flen, true, INT64_MIN, INT64_MAX, &v))
         return RN_EINVAL;
     e->offset = v;
     if (pos < len || s[len - 1] == ' ')
@@ -432,8 +446,8 @@ static int decode_entry(const char *s, size_t len, rn_checkpoint_entry_t *e)
     return 0;
 }
 
-int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **out, size_t *n, char *why,
-                         size_t whylen)
+int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **out, size_t *n,
+                         char *why, size_t whylen)
 {
     lines_t l = { .cur = text, .end = text + len };
     const char *line;
@@ -446,7 +460,8 @@ int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **o
         snprintf(why, whylen, "line 1: expected version 0");
         return RN_EINVAL;
     }
-    if (!next_line(&l, &line, &llen, &terminated) || !parse_decimal(line, llen, false, 0, INT32_MAX, &count)) {
+    if (!next_line(&l, &line, &llen, &terminated) ||
+        !parse_decimal(line, llen, false, 0, INT32_MAX, &count)) {
         snprintf(why, whylen, "line 2: bad entry count");
         return RN_EINVAL;
     }
@@ -489,11 +504,12 @@ int rn_checkpoint_decode(const char *text, size_t len, rn_checkpoint_entry_t **o
     return 0;
 }
 
-int64_t rn_checkpoint_find(const rn_checkpoint_entry_t *entries, size_t n, const char *topic, int32_t partition,
-                           int64_t missing)
+int64_t rn_checkpoint_find(const rn_checkpoint_entry_t *entries, size_t n, const char *topic,
+                           int32_t partition, int64_t missing)
 {
     rn_checkpoint_entry_t key = { .topic = (char *)topic, .partition = partition };
-    const rn_checkpoint_entry_t *e = n > 0 ? bsearch(&key, entries, n, sizeof *entries, compare_entries) : NULL;
+    const rn_checkpoint_entry_t *e =
+        n > 0 ? bsearch(&key, entries, n, sizeof *entries, compare_entries) : NULL;
     return e != NULL ? e->offset : missing;
 }
 
@@ -551,7 +567,8 @@ static bool partition_dir_name(const char *name, size_t len, char *topic, int32_
             dash = p;
     int64_t v;
     char why[8];
-    if (dash == NULL || dash == name || !parse_decimal(dash + 1, len - (size_t)(dash + 1 - name), false, 0, INT32_MAX, &v))
+    if (dash == NULL || dash == name ||
+        !parse_decimal(dash + 1, len - (size_t)(dash + 1 - name), false, 0, INT32_MAX, &v))
         return false;
     size_t tlen = (size_t)(dash - name);
     if (!rn_topic_name_valid((rn_str_t){ name, tlen }, why, sizeof why))
@@ -562,7 +579,8 @@ static bool partition_dir_name(const char *name, size_t len, char *topic, int32_
     return true;
 }
 
-int rn_persist_sweep_partition_dirs(const char *dir, bool (*keep)(const char *topic, int32_t partition, void *arg),
+int rn_persist_sweep_partition_dirs(const char *dir,
+                                    bool (*keep)(const char *topic, int32_t partition, void *arg),
                                     void *arg, size_t *found)
 {
     DIR *d = opendir(dir);
@@ -576,15 +594,17 @@ int rn_persist_sweep_partition_dirs(const char *dir, bool (*keep)(const char *to
         int32_t partition;
         struct stat st;
         size_t len = strlen(de->d_name);
-        if (join(path, sizeof path, dir, de->d_name, "") != 0 || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        if (join(path, sizeof path, dir, de->d_name, "") != 0 || lstat(path, &st) != 0 ||
+            !S_ISDIR(st.st_mode))
             continue;
         /* Kafka renames a deleted partition to `<topic>-<partition>.<id>-delete` and removes it
          * later; one left behind by a crash is garbage. */
         static const char suffix[] = "-delete";
         size_t slen = sizeof suffix - 1;
         const char *dot = len > slen ? memrchr(de->d_name, '.', len - slen) : NULL;
-        bool deleted = len > slen && memcmp(de->d_name + len - slen, suffix, slen) == 0 && dot != NULL &&
-                       partition_dir_name(de->d_name, (size_t)(dot - de->d_name), topic, &partition);
+        bool deleted =
+            len > slen && memcmp(de->d_name + len - slen, suffix, slen) == 0 && dot != NULL &&
+            partition_dir_name(de->d_name, (size_t)(dot - de->d_name), topic, &partition);
         if (!deleted && !partition_dir_name(de->d_name, len, topic, &partition))
             continue;
         (*found)++;

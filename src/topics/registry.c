@@ -35,14 +35,15 @@ char *rn_partition_dir(const rn_topics_t *topics, const char *name, int32_t inde
 /* ---- Topics and partitions ---- */
 
 /* A topic not yet published, holding the index's reference. Takes ownership of `ov`. */
-rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uuid_t *id, bool internal,
-                                  rn_topic_override_t *ov, size_t nov)
+rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uuid_t *id,
+                              bool internal, rn_topic_override_t *ov, size_t nov)
 {
     rn_topic_impl_t *t = rn_xcalloc(1, sizeof *t);
     atomic_init(&t->pub.refs, 1);
     t->pub.name = rn_xstrdup(name);
     t->pub.id = *id;
-    t->pub.internal = internal || strcmp(name, "__consumer_offsets") == 0 || strcmp(name, "__transaction_state") == 0;
+    t->pub.internal = internal || strcmp(name, "__consumer_offsets") == 0 ||
+                      strcmp(name, "__transaction_state") == 0;
     atomic_init(&t->pub.npartitions, 0);
     atomic_init(&t->pub.partitions, NULL);
     atomic_init(&t->pub.deleted, false);
@@ -53,14 +54,15 @@ rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uu
     return t;
 }
 
-int rn_partition_open(rn_topics_t *topics, rn_topic_impl_t *t, int32_t index, int64_t recovery_point,
-                          int64_t log_start, bool clean, rn_partition_t **out)
+int rn_partition_open(rn_topics_t *topics, rn_topic_impl_t *t, int32_t index,
+                      int64_t recovery_point, int64_t log_start, bool clean, rn_partition_t **out)
 {
     char *dir = rn_partition_dir(topics, t->pub.name, index);
     rn_log_t *log = NULL;
     int err = rn_log_open(dir, &t->pub.config.log, recovery_point, log_start, clean, &log);
     if (err != 0) {
-        rn_log(RN_LOG_ERROR, "topics", "cannot open the log in %s: %s", dir, strerror(err < 0 ? -err : err));
+        rn_log(RN_LOG_ERROR, "topics", "cannot open the log in %s: %s", dir,
+               strerror(err < 0 ? -err : err));
         free(dir);
         return err < 0 ? err : -EIO;
     }
@@ -150,8 +152,9 @@ static void topic_free(rn_topic_impl_t *t)
                 char *dir = rn_partition_dir(t->registry, t->pub.name, i);
                 struct stat st;
                 if (stat(dir, &st) == 0 && rn_persist_remove_tree(dir) != 0) {
-                    rn_log(RN_LOG_ERROR, "topics", "cannot remove %s (%s): topic %s stays reserved until restart",
-                           dir, strerror(-err), t->pub.name);
+                    rn_log(RN_LOG_ERROR, "topics",
+                           "cannot remove %s (%s): topic %s stays reserved until restart", dir,
+                           strerror(-err), t->pub.name);
                     stuck = true;
                 }
                 free(dir);
@@ -326,12 +329,13 @@ int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_t
     }
     if (change != NULL && !replaced)
         f.lines[f.n++] = *change;
-    qsort(f.lines, f.n, sizeof *f.lines, compare_lines);   /* stable text for people and diffs */
+    qsort(f.lines, f.n, sizeof *f.lines, compare_lines); /* stable text for people and diffs */
     rn_text_t text = { 0 };
     rn_topics_file_encode(f.lines, f.n, &text);
     int err = rn_persist_write_atomic(topics->log_dir, RN_TOPICS_FILE, text.ptr, text.len);
     if (err != 0)
-        rn_log(RN_LOG_ERROR, "topics", "cannot write %s/%s: %s", topics->log_dir, RN_TOPICS_FILE, strerror(-err));
+        rn_log(RN_LOG_ERROR, "topics", "cannot write %s/%s: %s", topics->log_dir, RN_TOPICS_FILE,
+               strerror(-err));
     rn_text_free(&text);
     free(f.lines);
     return err;
@@ -339,8 +343,8 @@ int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_t
 
 /* ---- Checkpoints ---- */
 
-void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition, int64_t recovery_point,
-                               int64_t log_start)
+void rn_checkpoint_offsets_add(rn_checkpoint_offsets_t *o, char *topic, int32_t partition,
+                               int64_t recovery_point, int64_t log_start)
 {
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 64;
@@ -367,7 +371,8 @@ static void offsets_of(rn_topic_t *topic, void *arg)
         rn_partition_t *part = rn_topic_partition(topic, i);
         if (part->log == NULL)
             continue;
-        rn_checkpoint_offsets_add(o, topic->name, i, rn_log_recovery_point(part->log), rn_log_start_offset(part->log));
+        rn_checkpoint_offsets_add(o, topic->name, i, rn_log_recovery_point(part->log),
+                                  rn_log_start_offset(part->log));
     }
 }
 
@@ -379,11 +384,13 @@ int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_checkpoint_offsets_
     rn_text_t rp = { 0 }, ls = { 0 };
     rn_checkpoint_encode(o->recovery, o->n, &rp);
     rn_checkpoint_encode(o->start, o->n, &ls);
-    int err = rn_persist_write_atomic(topics->log_dir, RN_RECOVERY_POINT_CHECKPOINT, rp.ptr, rp.len);
+    int err =
+        rn_persist_write_atomic(topics->log_dir, RN_RECOVERY_POINT_CHECKPOINT, rp.ptr, rp.len);
     if (err == 0)
         err = rn_persist_write_atomic(topics->log_dir, RN_LOG_START_CHECKPOINT, ls.ptr, ls.len);
     if (err != 0)
-        rn_log(RN_LOG_ERROR, "topics", "cannot write the checkpoints in %s: %s", topics->log_dir, strerror(-err));
+        rn_log(RN_LOG_ERROR, "topics", "cannot write the checkpoints in %s: %s", topics->log_dir,
+               strerror(-err));
     rn_text_free(&rp);
     rn_text_free(&ls);
     return err;

@@ -27,24 +27,25 @@
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
 typedef struct synonym {
-    const char *name;            /* a broker key (config.c's table) */
-    int64_t unit;                /* its value times this is the topic's (ms per minute or hour), else 1 */
+    const char *name; /* a broker key (config.c's table) */
+    int64_t unit;     /* its value times this is the topic's (ms per minute or hour), else 1 */
 } synonym_t;
 
 typedef struct topic_key {
     const char *name;
-    int8_t type;                 /* RN_CONFIG_TYPE_* */
-    const char *kafka_default;   /* when the broker config was not built (tests, embedders) */
-    synonym_t synonyms[3];       /* most precedent first; the last one carries the broker default */
-    int64_t min, max;            /* INT and LONG */
-    double dmin, dmax;           /* DOUBLE */
-    const char *const *choices;  /* STRING: NULL-terminated, compared exactly as Kafka does */
-    bool minus_one_floor;        /* a negative broker value means -1 (retention.ms) */
+    int8_t type;                /* RN_CONFIG_TYPE_* */
+    const char *kafka_default;  /* when the broker config was not built (tests, embedders) */
+    synonym_t synonyms[3];      /* most precedent first; the last one carries the broker default */
+    int64_t min, max;           /* INT and LONG */
+    double dmin, dmax;          /* DOUBLE */
+    const char *const *choices; /* STRING: NULL-terminated, compared exactly as Kafka does */
+    bool minus_one_floor;       /* a negative broker value means -1 (retention.ms) */
     const char *doc;
 } topic_key_t;
 
 static const char *const timestamp_types[] = { "CreateTime", "LogAppendTime", NULL };
-static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", "snappy", "gzip", "producer", NULL };
+static const char *const compression_types[] = { "uncompressed", "zstd",     "lz4", "snappy",
+                                                 "gzip",         "producer", NULL };
 
 #define B RN_CONFIG_TYPE_BOOLEAN
 #define S RN_CONFIG_TYPE_STRING
@@ -57,54 +58,161 @@ static const char *const compression_types[] = { "uncompressed", "zstd", "lz4", 
 
 /* Sorted by name: DescribeConfigs lists them in this order. */
 static const topic_key_t keys[] = {
-    { "cleanup.policy", LIST, "delete", { { "log.cleanup.policy", 1 } }, .doc =
-      "delete: retention.ms and retention.bytes remove old segments; compact is accepted and reported, but "
-      "compaction is not implemented yet: a compact-only topic keeps everything" },
-    { "compression.type", S, "producer", { { "compression.type", 1 } }, .choices = compression_types, .doc =
-      "Not in effect: accepted and reported; batches are always stored as the producer compressed them" },
-    { "delete.retention.ms", L, "86400000", { { "log.cleaner.delete.retention.ms", 1 } }, 0, INT64_MAX, .doc =
-      "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
-    { "file.delete.delay.ms", L, "60000", { { "log.segment.delete.delay.ms", 1 } }, 0, INT64_MAX, .doc =
-      "Not in effect: segments are unlinked at once and stay readable by fetches already sending them" },
-    { "flush.messages", L, "9223372036854775807", { { "log.flush.interval.messages", 1 } }, 1, INT64_MAX, .doc =
-      "fsync the partition after this many records; produce acknowledges after that fsync" },
-    { "flush.ms", L, "9223372036854775807",
-      { { "log.flush.interval.ms", 1 }, { "log.flush.scheduler.interval.ms", 1 } }, 0, INT64_MAX, .doc =
-      "fsync the partition when unflushed data is this many milliseconds old" },
-    { "index.interval.bytes", I, "4096", { { "log.index.interval.bytes", 1 } }, 0, INT32_MAX, .doc =
-      "bytes of batches between two offset index entries" },
-    { "max.compaction.lag.ms", L, "9223372036854775807", { { "log.cleaner.max.compaction.lag.ms", 1 } }, 1,
-      INT64_MAX, .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
-    { "max.message.bytes", I, "1048588", { { "message.max.bytes", 1 } }, 0, INT32_MAX, .doc =
-      "largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE" },
-    { "message.downconversion.enable", B, "true", { { "log.message.downconversion.enable", 1 } }, .doc =
-      "Not in effect: old message formats are not served yet" },
-    { "message.timestamp.difference.max.ms", L, "9223372036854775807",
-      { { "log.message.timestamp.difference.max.ms", 1 } }, 0, INT64_MAX, .doc =
-      "Not in effect: largest allowed gap between a record's timestamp and the broker's clock" },
-    { "message.timestamp.type", S, "CreateTime", { { "log.message.timestamp.type", 1 } }, .choices = timestamp_types,
-      .doc = "CreateTime keeps the producer's timestamps; LogAppendTime sets them to the broker's clock on append" },
-    { "min.cleanable.dirty.ratio", D, "0.5", { { "log.cleaner.min.cleanable.ratio", 1 } }, .dmin = 0, .dmax = 1,
+    { "cleanup.policy",
+      LIST,
+      "delete",
+      { { "log.cleanup.policy", 1 } },
+      .doc = "delete: retention.ms and retention.bytes remove old segments; compact is accepted "
+             "and reported, but "
+             "compaction is not implemented yet: a compact-only topic keeps everything" },
+    { "compression.type",
+      S,
+      "producer",
+      { { "compression.type", 1 } },
+      .choices = compression_types,
+      .doc = "Not in effect: accepted and reported; batches are always stored as the producer "
+             "compressed them" },
+    { "delete.retention.ms",
+      L,
+      "86400000",
+      { { "log.cleaner.delete.retention.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
+    { "file.delete.delay.ms",
+      L,
+      "60000",
+      { { "log.segment.delete.delay.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "Not in effect: segments are unlinked at once and stay readable by fetches already "
+             "sending them" },
+    { "flush.messages",
+      L,
+      "9223372036854775807",
+      { { "log.flush.interval.messages", 1 } },
+      1,
+      INT64_MAX,
+      .doc = "fsync the partition after this many records; produce acknowledges after that fsync" },
+    { "flush.ms",
+      L,
+      "9223372036854775807",
+      { { "log.flush.interval.ms", 1 }, { "log.flush.scheduler.interval.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "fsync the partition when unflushed data is this many milliseconds old" },
+    { "index.interval.bytes",
+      I,
+      "4096",
+      { { "log.index.interval.bytes", 1 } },
+      0,
+      INT32_MAX,
+      .doc = "bytes of batches between two offset index entries" },
+    { "max.compaction.lag.ms",
+      L,
+      "9223372036854775807",
+      { { "log.cleaner.max.compaction.lag.ms", 1 } },
+      1,
+      INT64_MAX,
+      .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
+    { "max.message.bytes",
+      I,
+      "1048588",
+      { { "message.max.bytes", 1 } },
+      0,
+      INT32_MAX,
+      .doc = "largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE" },
+    { "message.downconversion.enable",
+      B,
+      "true",
+      { { "log.message.downconversion.enable", 1 } },
+      .doc = "Not in effect: old message formats are not served yet" },
+    { "message.timestamp.difference.max.ms",
+      L,
+      "9223372036854775807",
+      { { "log.message.timestamp.difference.max.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "Not in effect: largest allowed gap between a record's timestamp and the broker's "
+             "clock" },
+    { "message.timestamp.type",
+      S,
+      "CreateTime",
+      { { "log.message.timestamp.type", 1 } },
+      .choices = timestamp_types,
+      .doc = "CreateTime keeps the producer's timestamps; LogAppendTime sets them to the broker's "
+             "clock on append" },
+    { "min.cleanable.dirty.ratio",
+      D,
+      "0.5",
+      { { "log.cleaner.min.cleanable.ratio", 1 } },
+      .dmin = 0,
+      .dmax = 1,
       .doc = "Not in effect (no compaction yet): dirty ratio at which a log is compacted" },
-    { "min.compaction.lag.ms", L, "0", { { "log.cleaner.min.compaction.lag.ms", 1 } }, 0, INT64_MAX, .doc =
-      "Not in effect (no compaction yet): youngest a record may be and still be compacted" },
-    { "min.insync.replicas", I, "1", { { "min.insync.replicas", 1 } }, 1, INT32_MAX, .doc =
-      "Not in effect: one node is the only replica, so acks=all waits for it alone" },
-    { "preallocate", B, "false", { { "log.preallocate", 1 } }, .doc = "Not in effect: segment files are not preallocated" },
-    { "retention.bytes", L, "-1", { { "log.retention.bytes", 1 } }, INT64_MIN, INT64_MAX, .doc =
-      "with cleanup.policy delete: old segments are removed while the partition is larger; -1: no limit" },
-    { "retention.ms", L, "604800000",
-      { { "log.retention.ms", 1 }, { "log.retention.minutes", MS_PER_MINUTE }, { "log.retention.hours", MS_PER_HOUR } },
-      -1, INT64_MAX, .minus_one_floor = true, .doc =
-      "with cleanup.policy delete: segments whose newest record is older are removed; -1: keep forever" },
-    { "segment.bytes", I, "1073741824", { { "log.segment.bytes", 1 } }, 14, INT32_MAX, .doc =
-      "size at which the active segment is rolled" },
-    { "segment.index.bytes", I, "10485760", { { "log.index.size.max.bytes", 1 } }, 4, INT32_MAX, .doc =
-      "largest offset index of a segment; a full index rolls the segment" },
-    { "segment.ms", L, "604800000", { { "log.roll.ms", 1 }, { "log.roll.hours", MS_PER_HOUR } }, 1, INT64_MAX, .doc =
-      "age at which the active segment is rolled, so retention can remove it" },
-    { "unclean.leader.election.enable", B, "false", { { "unclean.leader.election.enable", 1 } }, .doc =
-      "Not in effect: one node has no other replica to elect" },
+    { "min.compaction.lag.ms",
+      L,
+      "0",
+      { { "log.cleaner.min.compaction.lag.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "Not in effect (no compaction yet): youngest a record may be and still be compacted" },
+    { "min.insync.replicas",
+      I,
+      "1",
+      { { "min.insync.replicas", 1 } },
+      1,
+      INT32_MAX,
+      .doc = "Not in effect: one node is the only replica, so acks=all waits for it alone" },
+    { "preallocate",
+      B,
+      "false",
+      { { "log.preallocate", 1 } },
+      .doc = "Not in effect: segment files are not preallocated" },
+    { "retention.bytes",
+      L,
+      "-1",
+      { { "log.retention.bytes", 1 } },
+      INT64_MIN,
+      INT64_MAX,
+      .doc = "with cleanup.policy delete: old segments are removed while the partition is larger; "
+             "-1: no limit" },
+    { "retention.ms",
+      L,
+      "604800000",
+      { { "log.retention.ms", 1 },
+        { "log.retention.minutes", MS_PER_MINUTE },
+        { "log.retention.hours", MS_PER_HOUR } },
+      -1,
+      INT64_MAX,
+      .minus_one_floor = true,
+      .doc = "with cleanup.policy delete: segments whose newest record is older are removed; -1: "
+             "keep forever" },
+    { "segment.bytes",
+      I,
+      "1073741824",
+      { { "log.segment.bytes", 1 } },
+      14,
+      INT32_MAX,
+      .doc = "size at which the active segment is rolled" },
+    { "segment.index.bytes",
+      I,
+      "10485760",
+      { { "log.index.size.max.bytes", 1 } },
+      4,
+      INT32_MAX,
+      .doc = "largest offset index of a segment; a full index rolls the segment" },
+    { "segment.ms",
+      L,
+      "604800000",
+      { { "log.roll.ms", 1 }, { "log.roll.hours", MS_PER_HOUR } },
+      1,
+      INT64_MAX,
+      .doc = "age at which the active segment is rolled, so retention can remove it" },
+    { "unclean.leader.election.enable",
+      B,
+      "false",
+      { { "unclean.leader.election.enable", 1 } },
+      .doc = "Not in effect: one node has no other replica to elect" },
 };
 
 #undef B
@@ -184,7 +292,8 @@ static void overrides_delete(rn_topic_override_t *ov, size_t *n, const char *key
 
 /* ---- Checking values ---- */
 
-static rn_kerr_t fail(rn_topics_result_t *res, rn_kerr_t code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static rn_kerr_t fail(rn_topics_result_t *res, rn_kerr_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static rn_kerr_t fail(rn_topics_result_t *res, rn_kerr_t code, const char *fmt, ...)
 {
@@ -225,32 +334,39 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
         int64_t n;
         bool is_int = k->type == RN_CONFIG_TYPE_INT;
         if (rn_parse_int64(value, &n) != 0 || (is_int && (n < INT32_MIN || n > INT32_MAX)))
-            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type %s",
+            return fail(res, RN_KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Not a number of type %s",
                         shown(value, v), k->name, is_int ? "INT" : "LONG");
         if (n < k->min)
-            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be at least %" PRId64,
+            return fail(res, RN_KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Value must be at least %" PRId64,
                         shown(value, v), k->name, k->min);
         if (n > k->max)
             return fail(res, RN_KERR_INVALID_CONFIG,
-                        "Invalid value %s for configuration %s: Value must be no more than %" PRId64, shown(value, v),
-                        k->name, k->max);
+                        "Invalid value %s for configuration %s: Value must be no more than "
+                        "%" PRId64,
+                        shown(value, v), k->name, k->max);
         return 0;
     }
     case RN_CONFIG_TYPE_BOOLEAN:
         if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
             return fail(res, RN_KERR_INVALID_CONFIG,
-                        "Invalid value %s for configuration %s: Expected value to be either true or false",
+                        "Invalid value %s for configuration %s: Expected value to be either true "
+                        "or false",
                         shown(value, v), k->name);
         return 0;
     case RN_CONFIG_TYPE_DOUBLE: {
         char *end = NULL;
         double d = strtod(value, &end);
         if (value[0] == '\0' || *end != '\0' || !isfinite(d))
-            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Not a number of type DOUBLE",
+            return fail(res, RN_KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Not a number of type DOUBLE",
                         shown(value, v), k->name);
         if (d < k->dmin || d > k->dmax)
-            return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: Value must be %s %g",
-                        shown(value, v), k->name, d < k->dmin ? "at least" : "no more than", d < k->dmin ? k->dmin : k->dmax);
+            return fail(res, RN_KERR_INVALID_CONFIG,
+                        "Invalid value %s for configuration %s: Value must be %s %g",
+                        shown(value, v), k->name, d < k->dmin ? "at least" : "no more than",
+                        d < k->dmin ? k->dmin : k->dmax);
         return 0;
     }
     case RN_CONFIG_TYPE_STRING:
@@ -261,14 +377,16 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
             return 0;
         char list[96];
         join_choices(k->choices, list, sizeof list);
-        return fail(res, RN_KERR_INVALID_CONFIG, "Invalid value %s for configuration %s: String must be one of: %s",
+        return fail(res, RN_KERR_INVALID_CONFIG,
+                    "Invalid value %s for configuration %s: String must be one of: %s",
                     shown(value, v), k->name, list);
     case RN_CONFIG_TYPE_LIST: {
         char canon[16];
         if (rn_config_parse_cleanup_policy(value, canon, sizeof canon, NULL) != 0)
             return fail(res, RN_KERR_INVALID_CONFIG,
-                        "Invalid value %s for configuration %s: String must be one of: compact, delete", shown(value, v),
-                        k->name);
+                        "Invalid value %s for configuration %s: String must be one of: compact, "
+                        "delete",
+                        shown(value, v), k->name);
         return 0;
     }
     }
@@ -280,20 +398,22 @@ rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_re
     char k[48];
     const topic_key_t *def = key != NULL ? find_key(key) : NULL;
     if (def == NULL)
-        return fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s", key != NULL ? shown(key, k) : "null");
+        return fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s",
+                    key != NULL ? shown(key, k) : "null");
     if (value == NULL)
-        return fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for topic configs: %s", key);
+        return fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for topic configs: %s",
+                    key);
     return check_value(def, value, res);
 }
 
 /* ---- Values in effect ---- */
 
 typedef struct effective {
-    char *value;                 /* malloc'd; NULL only when no value can be found */
-    int8_t source;               /* 1 TOPIC_CONFIG, 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG */
-    const char *synonym;         /* the broker key behind the default, or NULL */
-    const char *synonym_value;   /* borrowed from the broker config, or NULL */
-    int8_t synonym_source;       /* 4 or 5 */
+    char *value;               /* malloc'd; NULL only when no value can be found */
+    int8_t source;             /* 1 TOPIC_CONFIG, 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG */
+    const char *synonym;       /* the broker key behind the default, or NULL */
+    const char *synonym_value; /* borrowed from the broker config, or NULL */
+    int8_t synonym_source;     /* 4 or 5 */
 } effective_t;
 
 /* The broker key's text converted to the topic key's: units multiplied, a negative retention
@@ -304,7 +424,7 @@ static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw
         return rn_xstrdup(raw);
     int64_t v;
     if (rn_parse_int64(raw, &v) != 0)
-        return rn_xstrdup(raw);   /* config.c checked it; keep the text rather than guess */
+        return rn_xstrdup(raw); /* config.c checked it; keep the text rather than guess */
     if (syn->unit != 1 && v > INT64_MAX / syn->unit)
         v = INT64_MAX;
     else if (syn->unit != 1 && v < INT64_MIN / syn->unit)
@@ -318,7 +438,8 @@ static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw
     return rn_xstrdup(buf);
 }
 
-static effective_t effective(const rn_config_t *cfg, const topic_key_t *k, const rn_topic_override_t *ov, size_t n)
+static effective_t effective(const rn_config_t *cfg, const topic_key_t *k,
+                             const rn_topic_override_t *ov, size_t n)
 {
     effective_t e = { .source = 5, .synonym_source = 5 };
     size_t nsyn = 0;
@@ -361,7 +482,8 @@ static void set_typed(rn_topic_config_t *out, const char *key, const char *value
 {
     rn_log_config_t *log = &out->log;
     if (strcmp(key, "cleanup.policy") == 0) {
-        if (rn_config_parse_cleanup_policy(value, out->cleanup_policy, sizeof out->cleanup_policy, &log->delete_enabled) != 0) {
+        if (rn_config_parse_cleanup_policy(value, out->cleanup_policy, sizeof out->cleanup_policy,
+                                           &log->delete_enabled) != 0) {
             strcpy(out->cleanup_policy, "delete");
             log->delete_enabled = true;
         }
@@ -390,7 +512,8 @@ static void set_typed(rn_topic_config_t *out, const char *key, const char *value
     }
 }
 
-void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n, rn_topic_config_t *out)
+void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
+                             rn_topic_config_t *out)
 {
     *out = (rn_topic_config_t){ 0 };
     for (size_t i = 0; i < NKEYS; i++) {
@@ -426,7 +549,7 @@ size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_
 /* ---- Sets of overrides ---- */
 
 rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
-                                  rn_topics_result_t *res)
+                                    rn_topics_result_t *res)
 {
     for (size_t i = 0; i < n; i++)
         if (rn_topic_config_check(ov[i].key, ov[i].value, res) != 0)
@@ -439,7 +562,8 @@ rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_overr
     free(hi.value);
     if (min_lag > max_lag)
         return fail(res, RN_KERR_INVALID_CONFIG,
-                    "conflict topic config setting min.compaction.lag.ms (%" PRId64 ") > max.compaction.lag.ms (%" PRId64 ")",
+                    "conflict topic config setting min.compaction.lag.ms (%" PRId64
+                    ") > max.compaction.lag.ms (%" PRId64 ")",
                     min_lag, max_lag);
     return 0;
 }
@@ -458,8 +582,9 @@ static char *trimmed(const char *s)
     return t;
 }
 
-rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set, size_t n, bool skip_null,
-                                     rn_topic_override_t **out, size_t *nout, rn_topics_result_t *res)
+rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_override_t *set,
+                                       size_t n, bool skip_null, rn_topic_override_t **out,
+                                       size_t *nout, rn_topics_result_t *res)
 {
     rn_topic_override_t *ov = NULL;
     size_t count = 0;
@@ -536,9 +661,10 @@ static char *list_op(const char *current, const char *operand, int8_t op)
     return out.ptr;
 }
 
-rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur, size_t ncur,
-                                  const rn_config_op_t *ops, size_t nops, rn_topic_override_t **out, size_t *nout,
-                                  rn_topics_result_t *res)
+rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur,
+                                    size_t ncur, const rn_config_op_t *ops, size_t nops,
+                                    rn_topic_override_t **out, size_t *nout,
+                                    rn_topics_result_t *res)
 {
     size_t count = ncur;
     rn_topic_override_t *ov = rn_overrides_dup(cur, ncur);
@@ -572,15 +698,18 @@ rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_overr
         case OP_SUBTRACT: {
             const char *verb = op->op == OP_APPEND ? "APPEND" : "SUBTRACT";
             if (def == NULL) {
-                code = fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s", shown(op->key, k));
+                code = fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s",
+                            shown(op->key, k));
                 break;
             }
             if (def->type != RN_CONFIG_TYPE_LIST) {
-                code = fail(res, RN_KERR_INVALID_CONFIG, "Can't %s to key %s because its type is not LIST.", verb, def->name);
+                code = fail(res, RN_KERR_INVALID_CONFIG,
+                            "Can't %s to key %s because its type is not LIST.", verb, def->name);
                 break;
             }
             if (op->value == NULL) {
-                code = fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for : %s", def->name);
+                code = fail(res, RN_KERR_INVALID_CONFIG, "Null value not supported for : %s",
+                            def->name);
                 break;
             }
             effective_t e = effective(cfg, def, ov, count);
@@ -622,7 +751,8 @@ size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **
         const char *value = rn_config_value(topics->cfg, key->name);
         bool set = rn_config_is_set(topics->cfg, key->name);
         char *doc = rn_xmalloc(strlen(key->doc) + 32);
-        snprintf(doc, strlen(key->doc) + 32, "%s%s", key->in_effect ? "" : "Not in effect yet: ", key->doc);
+        snprintf(doc, strlen(key->doc) + 32, "%s%s",
+                 key->in_effect ? "" : "Not in effect yet: ", key->doc);
         entries[i] = (rn_config_entry_t){
             .name = rn_xstrdup(key->name),
             .value = value != NULL ? rn_xstrdup(value) : NULL,

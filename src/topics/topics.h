@@ -22,11 +22,11 @@
 #ifndef RN_TOPICS_TOPICS_H
 #define RN_TOPICS_TOPICS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include "log/log.h"
 #include "proto/errors.h"
@@ -47,14 +47,14 @@ typedef struct rn_partition rn_partition_t;
 typedef struct rn_watch rn_watch_t;
 struct rn_watch {
     void (*wake)(rn_watch_t *w);
-    rn_watch_t *prev, *next;     /* the partition's list; owned by the partition while watching */
+    rn_watch_t *prev, *next; /* the partition's list; owned by the partition while watching */
 };
 
 struct rn_partition {
-    rn_topic_t *topic;           /* not a counted reference: the topic outlives its partitions */
+    rn_topic_t *topic; /* not a counted reference: the topic outlives its partitions */
     int32_t index;
-    rn_log_t *log;               /* never NULL while the registry is open */
-    pthread_mutex_t watch_lock;  /* guards `watchers` */
+    rn_log_t *log;              /* never NULL while the registry is open */
+    pthread_mutex_t watch_lock; /* guards `watchers` */
     rn_watch_t *watchers;
 };
 
@@ -64,7 +64,7 @@ typedef struct rn_topic_config {
     bool log_append_time;        /* message.timestamp.type=LogAppendTime */
     int32_t max_message_bytes;   /* max.message.bytes / message.max.bytes, default 1048588 */
     int32_t min_insync_replicas; /* min.insync.replicas, default 1 */
-    char cleanup_policy[32];     /* canonical: "delete", "compact", "compact,delete" or "" (neither) */
+    char cleanup_policy[32]; /* canonical: "delete", "compact", "compact,delete" or "" (neither) */
 } rn_topic_config_t;
 
 /* One key=value override as the user set it (kept for DescribeConfigs and persistence). */
@@ -82,10 +82,10 @@ struct rn_topic {
     rn_partition_t **_Atomic partitions; /* capacity grows by replacing the array; old arrays are
                                     kept until the topic is freed, so a reader never sees freed
                                     memory; use rn_topic_partition() */
-    rn_topic_config_t config;    /* read under the registry lock, or copy with rn_topic_get_config */
-    rn_topic_override_t *overrides;   /* read under the registry lock (rn_topic_config_entries) */
+    rn_topic_config_t config; /* read under the registry lock, or copy with rn_topic_get_config */
+    rn_topic_override_t *overrides; /* read under the registry lock (rn_topic_config_entries) */
     size_t noverrides;
-    _Atomic bool deleted;        /* removed from the registry; files removed at the last unref */
+    _Atomic bool deleted; /* removed from the registry; files removed at the last unref */
 };
 
 /* Opens the registry in `cfg->log_dir` (made if missing): reads the topic file, removes the
@@ -143,8 +143,8 @@ typedef struct rn_topic_spec {
     size_t nconfigs;
     bool internal;
 } rn_topic_spec_t;
-rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec, bool validate_only,
-                                    rn_topic_t **out_topic);
+rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec,
+                                    bool validate_only, rn_topic_t **out_topic);
 /* DeleteTopics: removes the topic from the registry, the topic file and the checkpoints, wakes
  * its partitions' watchers (a woken fetch sees `deleted`), then deletes its logs and their
  * directories at the last reference (see Lifetime); fetches holding file ranges stay safe.
@@ -154,7 +154,8 @@ rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name);
 /* CreatePartitions: grows to `count` partitions (INVALID_PARTITIONS when not larger, or above
  * 10000; UNKNOWN_TOPIC_OR_PARTITION). The new logs exist and the topic file is rewritten before
  * the new count is published. */
-rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count, bool validate_only);
+rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count,
+                                            bool validate_only);
 /* AlterConfigs replaces all overrides with `set` (a NULL value leaves its key unset);
  * IncrementalAlterConfigs applies `op`s (0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT; APPEND and
  * SUBTRACT only on LIST keys such as cleanup.policy, starting from the value in effect) to the
@@ -162,15 +163,17 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
  * a key given twice or an unknown op, UNKNOWN_TOPIC_OR_PARTITION (3). Deleting an override that
  * is not set does nothing, as in Kafka. Persisted before returning; the logs get the new
  * settings (rn_log_set_config). */
-rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name, const rn_topic_override_t *set,
-                                           size_t n, bool validate_only);
+rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name,
+                                           const rn_topic_override_t *set, size_t n,
+                                           bool validate_only);
 typedef struct rn_config_op {
     const char *key;
-    const char *value;           /* NULL for DELETE */
+    const char *value; /* NULL for DELETE */
     int8_t op;
 } rn_config_op_t;
-rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_str_t name, const rn_config_op_t *ops,
-                                                       size_t n, bool validate_only);
+rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_str_t name,
+                                                       const rn_config_op_t *ops, size_t n,
+                                                       bool validate_only);
 
 /* DescribeConfigs support: the topic config keys Runnel knows, sorted by name. For each: the
  * topic's value, whether it is an override (source TOPIC_CONFIG 1) or comes from the broker's
@@ -183,15 +186,15 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
  * `out` and freed by rn_config_entries_free. */
 typedef struct rn_config_entry {
     char *name;
-    char *value;                 /* NULL for a sensitive or unset value */
+    char *value; /* NULL for a sensitive or unset value */
     bool read_only;
     bool is_default;
     int8_t source;
     int8_t type;
-    char *synonym_name;          /* the broker key behind a default, or NULL */
+    char *synonym_name; /* the broker key behind a default, or NULL */
     char *synonym_value;
     int8_t synonym_source;
-    char *doc;                   /* says "Not in effect" for a key accepted but not used yet */
+    char *doc; /* says "Not in effect" for a key accepted but not used yet */
 } rn_config_entry_t;
 size_t rn_topic_config_entries(rn_topics_t *topics, rn_topic_t *topic, rn_config_entry_t **out);
 /* DescribeConfigs for the broker resource: every key of the broker's table (rn_config_key_at

@@ -16,7 +16,7 @@ typedef struct rn_bytes {
 } rn_bytes_t;
 
 typedef struct rn_str {
-    const char *ptr;   /* not NUL-terminated */
+    const char *ptr; /* not NUL-terminated */
     size_t len;
 } rn_str_t;
 

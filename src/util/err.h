@@ -6,13 +6,13 @@
 
 #include <errno.h>
 
-#define RN_EBASE      (-10000)
-#define RN_ENOMEM     (-ENOMEM)
-#define RN_EINVAL     (-EINVAL)
-#define RN_ECONFIG    (RN_EBASE - 1)   /* an invalid configuration value */
-#define RN_EPROTO     (RN_EBASE - 2)   /* bytes that break the protocol */
+#define RN_EBASE (-10000)
+#define RN_ENOMEM (-ENOMEM)
+#define RN_EINVAL (-EINVAL)
+#define RN_ECONFIG (RN_EBASE - 1) /* an invalid configuration value */
+#define RN_EPROTO (RN_EBASE - 2)  /* bytes that break the protocol */
 
 #define rn_container_of(ptr, type, member) \
-    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+    ((type *)(void *)(((char *)(ptr)) - offsetof(type, member)))
 
 #endif

@@ -72,7 +72,8 @@ void rn_hmap_hash_begin(const rn_hmap_t *map, rn_hmap_hasher_t *h)
 static inline uint64_t load_le64(const uint8_t *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
 }
 
 void rn_hmap_hash_add(rn_hmap_hasher_t *h, const void *data, size_t len)
@@ -194,7 +195,8 @@ bool rn_hmap_remove(rn_hmap_t *map, rn_hmap_node_t *node)
 {
     if (map->nbuckets == 0)
         return false;
-    for (rn_hmap_node_t **p = &map->buckets[bucket_of(map, node->hash)]; *p != NULL; p = &(*p)->next)
+    for (rn_hmap_node_t **p = &map->buckets[bucket_of(map, node->hash)]; *p != NULL;
+         p = &(*p)->next)
         if (*p == node) {
             *p = node->next;
             node->next = NULL;

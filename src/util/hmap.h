@@ -20,15 +20,15 @@
 
 typedef struct rn_hmap_node rn_hmap_node_t;
 struct rn_hmap_node {
-    rn_hmap_node_t *next;        /* the bucket's chain */
+    rn_hmap_node_t *next; /* the bucket's chain */
     uint64_t hash;
 };
 
 typedef struct rn_hmap {
     rn_hmap_node_t **buckets;
-    size_t nbuckets;             /* a power of two */
+    size_t nbuckets; /* a power of two */
     size_t count;
-    uint64_t k0, k1;             /* the SipHash key */
+    uint64_t k0, k1; /* the SipHash key */
 } rn_hmap_t;
 
 /* Makes an empty table with a random key (getrandom). */
@@ -42,8 +42,8 @@ void rn_hmap_deinit(rn_hmap_t *map);
  * boundaries do not matter: "ab" + "c" hashes as "abc". */
 typedef struct rn_hmap_hasher {
     uint64_t v0, v1, v2, v3;
-    uint64_t tail;               /* bytes not yet folded in, little-endian */
-    size_t len;                  /* bytes seen so far */
+    uint64_t tail; /* bytes not yet folded in, little-endian */
+    size_t len;    /* bytes seen so far */
     int c_rounds, d_rounds;
 } rn_hmap_hasher_t;
 void rn_hmap_hash_begin(const rn_hmap_t *map, rn_hmap_hasher_t *h);
@@ -58,7 +58,8 @@ uint64_t rn_hmap_siphash24(uint64_t k0, uint64_t k1, const void *data, size_t le
  * next one after `after`. The caller compares the keys:
  *     for (n = rn_hmap_next_match(m, NULL, h); n != NULL; n = rn_hmap_next_match(m, n, h))
  *         if (key_equals(n, key)) return n;                                                  */
-rn_hmap_node_t *rn_hmap_next_match(const rn_hmap_t *map, const rn_hmap_node_t *after, uint64_t hash);
+rn_hmap_node_t *rn_hmap_next_match(const rn_hmap_t *map, const rn_hmap_node_t *after,
+                                   uint64_t hash);
 
 /* Adds `node` under `hash` (growing the table first when it is full). Equal keys are the
  * caller's concern: look before inserting. */

@@ -7,8 +7,8 @@
  * lines from different threads never interleave (writes to a pipe or terminal of up to PIPE_BUF
  * bytes are atomic; longer lines are cut to fit). Control characters in the message become '?',
  * so bytes a client chose can never start a fake line. */
-#include "util/clock.h"
 #include "util/logging.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,11 +26,8 @@
 static _Atomic int current_level = RN_LOG_INFO;
 
 static const char *const level_names[] = {
-    [RN_LOG_ERROR] = "ERROR",
-    [RN_LOG_WARN] = "WARN",
-    [RN_LOG_INFO] = "INFO",
-    [RN_LOG_DEBUG] = "DEBUG",
-    [RN_LOG_TRACE] = "TRACE",
+    [RN_LOG_ERROR] = "ERROR", [RN_LOG_WARN] = "WARN",   [RN_LOG_INFO] = "INFO",
+    [RN_LOG_DEBUG] = "DEBUG", [RN_LOG_TRACE] = "TRACE",
 };
 
 void rn_log_set_level(rn_log_level_t level)
@@ -51,7 +48,7 @@ int rn_log_level_parse(const char *name, rn_log_level_t *out)
             return 0;
         }
     }
-    if (strcasecmp(name, "warning") == 0) {   /* log4j says WARN, people often write WARNING */
+    if (strcasecmp(name, "warning") == 0) { /* log4j says WARN, people often write WARNING */
         *out = RN_LOG_WARN;
         return 0;
     }
@@ -73,9 +70,10 @@ void rn_log(rn_log_level_t level, const char *room, const char *fmt, ...)
     time_t now_s = (time_t)(now_ms / 1000);
     struct tm tm;
     gmtime_r(&now_s, &tm);
-    int head = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, (long)(now_ms % 1000), level_names[level], room);
+    int head = snprintf(line, sizeof(line),
+                        "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        (long)(now_ms % 1000), level_names[level], room);
     if (head < 0)
         return;
     size_t len = (size_t)head < sizeof(line) ? (size_t)head : sizeof(line) - 1;
@@ -87,7 +85,7 @@ void rn_log(rn_log_level_t level, const char *room, const char *fmt, ...)
     if (body < 0)
         body = 0;
     size_t end = len + (size_t)body;
-    if (end > sizeof(line) - 2) {                 /* cut, leaving room for "..." and '\n' */
+    if (end > sizeof(line) - 2) { /* cut, leaving room for "..." and '\n' */
         end = sizeof(line) - 2;
         memcpy(line + end - 3, "...", 3);
     }

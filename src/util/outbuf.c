@@ -4,8 +4,8 @@
  * failures are reported through `failed` instead of aborting; the caller then fails that one
  * response. Ranges are owned from the moment they are appended: each is released exactly once,
  * by rn_outbuf_deinit or by the network writer once it has been sent. */
-#include "util/endian.h"
 #include "util/outbuf.h"
+#include "util/endian.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -24,7 +24,7 @@ static void release_range(rn_file_range_t *range)
 {
     if (range->release != NULL) {
         void (*release)(void *) = range->release;
-        range->release = NULL;   /* a second deinit must not release it again */
+        range->release = NULL; /* a second deinit must not release it again */
         release(range->owner);
     }
 }
@@ -99,7 +99,7 @@ void rn_outbuf_append_file(rn_outbuf_t *out, const rn_file_range_t *range)
     if (!out->failed && out->nsplices == out->splices_cap)
         grow_splices(out);
     if (out->failed) {
-        rn_file_range_t dropped = *range;   /* the range is ours on this path too */
+        rn_file_range_t dropped = *range; /* the range is ours on this path too */
         release_range(&dropped);
         return;
     }

@@ -22,7 +22,7 @@ typedef struct rn_file_range {
 } rn_file_range_t;
 
 typedef struct rn_splice {
-    size_t at;                /* position in data before which the range goes */
+    size_t at; /* position in data before which the range goes */
     rn_file_range_t range;
 } rn_splice_t;
 
@@ -31,7 +31,7 @@ typedef struct rn_outbuf {
     size_t len, cap;
     rn_splice_t *splices;
     size_t nsplices, splices_cap;
-    bool failed;              /* an allocation failed: the content is incomplete */
+    bool failed; /* an allocation failed: the content is incomplete */
 } rn_outbuf_t;
 
 void rn_outbuf_init(rn_outbuf_t *out);

@@ -21,7 +21,7 @@ int rn_parse_int64(const char *s, int64_t *out)
             return RN_EINVAL;
         int digit = *s - '0';
         if (v < (INT64_MIN + digit) / 10)
-            overflow = true;   /* keep scanning: "99999999999999999999x" is a syntax error */
+            overflow = true; /* keep scanning: "99999999999999999999x" is a syntax error */
         else
             v = v * 10 - digit;
     }

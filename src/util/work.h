@@ -18,8 +18,8 @@ struct rn_work {
     /* The queuing loop, once run has returned; `status` is 0, or a negative errno when run
      * never ran (the executor gave up on it). May free `w`. */
     void (*done)(rn_work_t *w, int status);
-    uv_work_t uv;                /* the libuv executor's */
-    rn_work_t *next;             /* other executors' queues */
+    uv_work_t uv;    /* the libuv executor's */
+    rn_work_t *next; /* other executors' queues */
 };
 
 typedef struct rn_executor rn_executor_t;

@@ -32,7 +32,7 @@ void *rn_xcalloc(size_t count, size_t size)
 {
     if (count == 0 || size == 0)
         count = size = 1;
-    void *ptr = calloc(count, size);   /* calloc checks count * size for overflow */
+    void *ptr = calloc(count, size); /* calloc checks count * size for overflow */
     if (ptr == NULL)
         out_of_memory(count > SIZE_MAX / size ? SIZE_MAX : count * size);
     return ptr;

@@ -13,7 +13,8 @@
  *   report     join raw rows into the table and the CSV
  *
  * Options: --brokers HOST:PORT, --pid BROKER_PID (CPU accounting), --system runnel|mock, --csv RAW,
- * --section, --topic, --partitions, --count, --size, --acks, --compression, --linger-ms, --manifest,
+ * --section, --topic, --partitions, --count, --size, --acks, --compression, --linger-ms,
+ * --manifest,
  * --rate, --duration, --timeout, --no-create (topics made by runnel-mock), --allow-truncated (a
  * broker with retention below the topic size), --set KEY=VALUE (any librdkafka property), and
  * --target/--target-mb (the issue's target for the msgs/s and MB/s rows, see `report`).
@@ -95,7 +96,8 @@ double bench_proc_cpu_s(pid_t pid)
     if (p == NULL)
         return -1;
     unsigned long long utime = 0, stime = 0;
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+        2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -104,8 +106,8 @@ double bench_self_cpu_s(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           (double)ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 long bench_proc_rss_kb(pid_t pid)
@@ -136,7 +138,7 @@ double bench_quantile_sorted(const int64_t *v, size_t n, double q)
 {
     if (n == 0)
         return 0;
-    size_t rank = (size_t)ceil(q * (double)n);   /* nearest rank, 1-based */
+    size_t rank = (size_t)ceil(q * (double)n); /* nearest rank, 1-based */
     if (rank < 1)
         rank = 1;
     if (rank > n)
@@ -172,14 +174,15 @@ void bench_emit(const char *csv, const bench_row_t *row)
     csv_num(f, row->client_cpu_s);
     fputc(',', f);
     csv_num(f, row->bytes);
-    fprintf(f, ",%ld,%s,%s\n", row->size, row->limit_key ? row->limit_key : "", row->target ? row->target : "");
+    fprintf(f, ",%ld,%s,%s\n", row->size, row->limit_key ? row->limit_key : "",
+            row->target ? row->target : "");
     fclose(f);
 }
 
 /* ---- payloads ---- */
 
-#define PAYLOAD_MAGIC 0x31424e52u   /* "RNB1": a measured message */
-#define WARMUP_MAGIC 0x57424e52u    /* "RNBW": a warm-up message, not counted */
+#define PAYLOAD_MAGIC 0x31424e52u /* "RNB1": a measured message */
+#define WARMUP_MAGIC 0x57424e52u  /* "RNBW": a warm-up message, not counted */
 #define HEADER_LEN 32
 #define FILL_LEN (1u << 20)
 
@@ -242,7 +245,7 @@ static uint64_t h64(const uint8_t *p, size_t len, uint64_t seed)
     return h;
 }
 
-static uint8_t *fill_block;   /* FILL_LEN + largest payload bytes of pseudo-random data */
+static uint8_t *fill_block; /* FILL_LEN + largest payload bytes of pseudo-random data */
 static size_t fill_len;
 
 static void fill_init(size_t max_payload)
@@ -270,12 +273,13 @@ _Static_assert(sizeof(header_t) == HEADER_LEN, "payload header is 32 bytes");
 
 static uint64_t header_seed(const header_t *h)
 {
-    return ((uint64_t)h->magic << 32 | (uint32_t)h->partition) * PRIME1 ^ h->seq * PRIME2 ^ (uint64_t)h->ts_ns * PRIME3;
+    return ((uint64_t)h->magic << 32 | (uint32_t)h->partition) * PRIME1 ^ h->seq * PRIME2 ^
+           (uint64_t)h->ts_ns * PRIME3;
 }
 
 /* Writes a payload of `size` >= HEADER_LEN bytes into buf; returns its hash. */
-static uint64_t payload_build(uint8_t *buf, size_t size, uint32_t magic, int32_t partition, uint64_t seq,
-                              int64_t ts_ns)
+static uint64_t payload_build(uint8_t *buf, size_t size, uint32_t magic, int32_t partition,
+                              uint64_t seq, int64_t ts_ns)
 {
     header_t h = { .magic = magic, .partition = partition, .seq = seq, .ts_ns = ts_ns };
     size_t body = size - HEADER_LEN;
@@ -313,14 +317,34 @@ typedef struct opts {
     double rate, duration, timeout;
     bool allow_truncated, no_create;
     int settle_ms;
-    const char *sets[16];   /* extra librdkafka properties, KEY=VALUE, for every client */
+    const char *sets[16]; /* extra librdkafka properties, KEY=VALUE, for every client */
     int nsets;
 } opts_t;
 
 enum {
-    O_BROKERS = 256, O_TOPIC, O_SYSTEM, O_CSV, O_SECTION, O_MANIFEST, O_LOG, O_TARGET, O_TARGET_MB,
-    O_ACKS, O_COMPRESSION, O_PID, O_PARTITIONS, O_COUNT, O_SIZE, O_LINGER, O_RATE, O_DURATION,
-    O_TIMEOUT, O_ALLOW_TRUNCATED, O_SETTLE, O_NO_CREATE, O_SET,
+    O_BROKERS = 256,
+    O_TOPIC,
+    O_SYSTEM,
+    O_CSV,
+    O_SECTION,
+    O_MANIFEST,
+    O_LOG,
+    O_TARGET,
+    O_TARGET_MB,
+    O_ACKS,
+    O_COMPRESSION,
+    O_PID,
+    O_PARTITIONS,
+    O_COUNT,
+    O_SIZE,
+    O_LINGER,
+    O_RATE,
+    O_DURATION,
+    O_TIMEOUT,
+    O_ALLOW_TRUNCATED,
+    O_SETTLE,
+    O_NO_CREATE,
+    O_SET,
 };
 
 static const struct option long_options[] = {
@@ -352,41 +376,96 @@ static const struct option long_options[] = {
 
 static void parse_opts(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){ .system = "runnel", .section = "misc", .acks = "1", .compression = "none", .partitions = 4,
-                   .count = 100000, .size = 100, .linger_ms = 5, .rate = 10000, .duration = 10, .timeout = 120,
+    *o = (opts_t){ .system = "runnel",
+                   .section = "misc",
+                   .acks = "1",
+                   .compression = "none",
+                   .partitions = 4,
+                   .count = 100000,
+                   .size = 100,
+                   .linger_ms = 5,
+                   .rate = 10000,
+                   .duration = 10,
+                   .timeout = 120,
                    .settle_ms = 300 };
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
         switch (opt) {
-        case O_BROKERS: o->brokers = optarg; break;
-        case O_TOPIC: o->topic = optarg; break;
-        case O_SYSTEM: o->system = optarg; break;
-        case O_CSV: o->csv = optarg; break;
-        case O_SECTION: o->section = optarg; break;
-        case O_MANIFEST: o->manifest = optarg; break;
-        case O_LOG: o->log = optarg; break;
-        case O_TARGET: o->target = optarg; break;
-        case O_TARGET_MB: o->target_mb = optarg; break;
-        case O_ACKS: o->acks = optarg; break;
-        case O_COMPRESSION: o->compression = optarg; break;
-        case O_PID: o->pid = (pid_t)atol(optarg); break;
-        case O_PARTITIONS: o->partitions = atoi(optarg); break;
-        case O_COUNT: o->count = atol(optarg); break;
-        case O_SIZE: o->size = atol(optarg); break;
-        case O_LINGER: o->linger_ms = atoi(optarg); break;
-        case O_RATE: o->rate = atof(optarg); break;
-        case O_DURATION: o->duration = atof(optarg); break;
-        case O_TIMEOUT: o->timeout = atof(optarg); break;
-        case O_ALLOW_TRUNCATED: o->allow_truncated = true; break;
-        case O_SETTLE: o->settle_ms = atoi(optarg); break;
-        case O_NO_CREATE: o->no_create = true; break;
+        case O_BROKERS:
+            o->brokers = optarg;
+            break;
+        case O_TOPIC:
+            o->topic = optarg;
+            break;
+        case O_SYSTEM:
+            o->system = optarg;
+            break;
+        case O_CSV:
+            o->csv = optarg;
+            break;
+        case O_SECTION:
+            o->section = optarg;
+            break;
+        case O_MANIFEST:
+            o->manifest = optarg;
+            break;
+        case O_LOG:
+            o->log = optarg;
+            break;
+        case O_TARGET:
+            o->target = optarg;
+            break;
+        case O_TARGET_MB:
+            o->target_mb = optarg;
+            break;
+        case O_ACKS:
+            o->acks = optarg;
+            break;
+        case O_COMPRESSION:
+            o->compression = optarg;
+            break;
+        case O_PID:
+            o->pid = (pid_t)atol(optarg);
+            break;
+        case O_PARTITIONS:
+            o->partitions = atoi(optarg);
+            break;
+        case O_COUNT:
+            o->count = atol(optarg);
+            break;
+        case O_SIZE:
+            o->size = atol(optarg);
+            break;
+        case O_LINGER:
+            o->linger_ms = atoi(optarg);
+            break;
+        case O_RATE:
+            o->rate = atof(optarg);
+            break;
+        case O_DURATION:
+            o->duration = atof(optarg);
+            break;
+        case O_TIMEOUT:
+            o->timeout = atof(optarg);
+            break;
+        case O_ALLOW_TRUNCATED:
+            o->allow_truncated = true;
+            break;
+        case O_SETTLE:
+            o->settle_ms = atoi(optarg);
+            break;
+        case O_NO_CREATE:
+            o->no_create = true;
+            break;
         case O_SET:
-            if (o->nsets == (int)(sizeof o->sets / sizeof o->sets[0]) || strchr(optarg, '=') == NULL)
+            if (o->nsets == (int)(sizeof o->sets / sizeof o->sets[0]) ||
+                strchr(optarg, '=') == NULL)
                 bench_die("--set takes KEY=VALUE, at most 16 times");
             o->sets[o->nsets++] = optarg;
             break;
-        default: bench_die("unknown option (see the header of tests/bench/bench.c)");
+        default:
+            bench_die("unknown option (see the header of tests/bench/bench.c)");
         }
     }
     if (o->partitions < 1 || o->count < 0 || o->rate <= 0 || o->duration <= 0 || o->timeout <= 0)
@@ -448,7 +527,8 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 /* Creates the topic with CreateTopics (an existing one is fine) unless `exists` (the mock, which
  * has no CreateTopics: runnel-mock creates the run's topics at start), then waits until Metadata
  * shows every partition with a leader. A broker that refuses or never shows it fails the run. */
-static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool exists, double timeout_s)
+static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool exists,
+                         double timeout_s)
 {
     char errstr[512];
     if (exists)
@@ -466,12 +546,15 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool
     if (rd_kafka_event_error(ev))
         bench_die("CreateTopics %s: %s", topic, rd_kafka_event_error_string(ev));
     size_t n = 0;
-    const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     for (size_t i = 0; i < n; i++) {
         rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             bench_die("CreateTopics %s: %s (%s)", topic, rd_kafka_err2str(err),
-                      rd_kafka_topic_result_error_string(res[i]) ? rd_kafka_topic_result_error_string(res[i]) : "");
+                      rd_kafka_topic_result_error_string(res[i])
+                          ? rd_kafka_topic_result_error_string(res[i])
+                          : "");
     }
     rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(ao);
@@ -494,10 +577,11 @@ wait:;
         if (ready == partitions)
             break;
         if (ready > partitions)
-            bench_die("topic %s has %d partitions, expected %d (stale data dir?)", topic, ready, partitions);
+            bench_die("topic %s has %d partitions, expected %d (stale data dir?)", topic, ready,
+                      partitions);
         if (bench_now_ns() > deadline)
-            bench_die("topic %s: %d of %d partitions with a leader after %.0f s (%s)", topic, ready, partitions,
-                      timeout_s, rd_kafka_err2str(err));
+            bench_die("topic %s: %d of %d partitions with a leader after %.0f s (%s)", topic, ready,
+                      partitions, timeout_s, rd_kafka_err2str(err));
         usleep(20000);
     }
     rd_kafka_topic_destroy(rkt);
@@ -506,8 +590,8 @@ wait:;
 /* ---- produce ---- */
 
 typedef struct produce_run {
-    int64_t *sent_ns;     /* by message index: when produce() was called */
-    int64_t *lat_ns;      /* delivery latencies, in delivery order */
+    int64_t *sent_ns; /* by message index: when produce() was called */
+    int64_t *lat_ns;  /* delivery latencies, in delivery order */
     size_t nlat;
     uint64_t delivered, failed;
     uint64_t *part_count, *part_sum;
@@ -591,7 +675,8 @@ static int cmd_produce(int argc, char **argv)
         payload_build(buf, (size_t)o.size, PAYLOAD_MAGIC, part, seq, ts);
         for (;;) {
             run.sent_ns[i] = bench_now_ns();
-            if (rd_kafka_produce(rkt, part, flags, buf, (size_t)o.size, NULL, 0, (void *)(uintptr_t)i) == 0)
+            if (rd_kafka_produce(rkt, part, flags, buf, (size_t)o.size, NULL, 0,
+                                 (void *)(uintptr_t)i) == 0)
                 break;
             rd_kafka_resp_err_t err = rd_kafka_last_error();
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -606,8 +691,8 @@ static int cmd_produce(int argc, char **argv)
         rd_kafka_poll(rk, 50);
     double broker1 = bench_proc_cpu_s(o.pid), client1 = bench_self_cpu_s();
     if (run.delivered + run.failed < n)
-        bench_die("produce: only %" PRIu64 " of %zu messages reported after %.0f s", run.delivered + run.failed, n,
-                  o.timeout);
+        bench_die("produce: only %" PRIu64 " of %zu messages reported after %.0f s",
+                  run.delivered + run.failed, n, o.timeout);
 
     double secs = (double)(run.last_dr_ns - t0) / 1e9;
     double bytes = (double)run.delivered * (double)o.size;
@@ -615,20 +700,31 @@ static int cmd_produce(int argc, char **argv)
     char label[32], fig[256];
     size_label(o.size, label, sizeof label);
     char base[160];
-    snprintf(base, sizeof base, "produce %s P=%d acks=%s %s", label, o.partitions, o.acks, o.compression);
+    snprintf(base, sizeof base, "produce %s P=%d acks=%s %s", label, o.partitions, o.acks,
+             o.compression);
 
     if (run.failed > 0) {
         /* Figures of a run the broker refused in part would flatter it: only the failure counts. */
-        fprintf(stderr, "runnel-bench: produce: %" PRIu64 " of %zu deliveries failed; first: %s\n", run.failed, n,
-                run.first_err);
+        fprintf(stderr, "runnel-bench: produce: %" PRIu64 " of %zu deliveries failed; first: %s\n",
+                run.failed, n, run.first_err);
         snprintf(fig, sizeof fig, "%s all delivered", base);
-        bench_emit(o.csv, &(bench_row_t){ .section = o.section, .figure = fig, .unit = "verify", .system = o.system,
-                                          .value = 0, .broker_cpu_s = -1, .client_cpu_s = -1, .bytes = -1,
+        bench_emit(o.csv, &(bench_row_t){ .section = o.section,
+                                          .figure = fig,
+                                          .unit = "verify",
+                                          .system = o.system,
+                                          .value = 0,
+                                          .broker_cpu_s = -1,
+                                          .client_cpu_s = -1,
+                                          .bytes = -1,
                                           .size = o.size });
         return 1;
     }
-    bench_row_t row = { .section = o.section, .system = o.system, .broker_cpu_s = broker_cpu,
-                        .client_cpu_s = client1 - client0, .bytes = bytes, .size = o.size };
+    bench_row_t row = { .section = o.section,
+                        .system = o.system,
+                        .broker_cpu_s = broker_cpu,
+                        .client_cpu_s = client1 - client0,
+                        .bytes = bytes,
+                        .size = o.size };
     snprintf(fig, sizeof fig, "%s msgs/s", base);
     row.figure = fig, row.unit = "msgs/s", row.value = (double)run.delivered / secs;
     row.limit_key = "loopback TCP + page-cache append", row.target = o.target;
@@ -638,13 +734,22 @@ static int cmd_produce(int argc, char **argv)
     bench_emit(o.csv, &row);
 
     qsort(run.lat_ns, run.nlat, sizeof *run.lat_ns, cmp_i64);
-    static const struct { const char *name; double q; } qs[] = {
-        { "p50", 0.50 }, { "p99", 0.99 }, { "p99.9", 0.999 } };
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = { { "p50", 0.50 }, { "p99", 0.99 }, { "p99.9", 0.999 } };
     for (size_t k = 0; k < 3; k++) {
         snprintf(fig, sizeof fig, "%s delivery %s ms", base, qs[k].name);
-        bench_emit(o.csv, &(bench_row_t){ .section = o.section, .figure = fig, .unit = "ms", .system = o.system,
-                                          .value = bench_quantile_sorted(run.lat_ns, run.nlat, qs[k].q) / 1e6,
-                                          .broker_cpu_s = -1, .client_cpu_s = -1, .bytes = -1, .size = o.size });
+        bench_emit(o.csv, &(bench_row_t){
+                              .section = o.section,
+                              .figure = fig,
+                              .unit = "ms",
+                              .system = o.system,
+                              .value = bench_quantile_sorted(run.lat_ns, run.nlat, qs[k].q) / 1e6,
+                              .broker_cpu_s = -1,
+                              .client_cpu_s = -1,
+                              .bytes = -1,
+                              .size = o.size });
     }
 
     if (o.manifest != NULL) {
@@ -664,8 +769,8 @@ static int cmd_produce(int argc, char **argv)
 /* ---- consume ---- */
 
 typedef struct part_state {
-    uint64_t want_count, want_sum;   /* from the manifest */
-    int64_t lo, hi;                  /* watermarks before reading */
+    uint64_t want_count, want_sum; /* from the manifest */
+    int64_t lo, hi;                /* watermarks before reading */
     int64_t next_offset, first_offset;
     uint64_t first_seq, count, sum;
     bool eof, seen;
@@ -705,7 +810,8 @@ static int cmd_consume(int argc, char **argv)
     uint64_t want_total = 0;
     for (int p = 0; p < nparts; p++) {
         int id;
-        if (fscanf(f, "%d %" SCNu64 " %" SCNu64, &id, &ps[p].want_count, &ps[p].want_sum) != 3 || id != p)
+        if (fscanf(f, "%d %" SCNu64 " %" SCNu64, &id, &ps[p].want_count, &ps[p].want_sum) != 3 ||
+            id != p)
             bench_die("%s: bad partition line %d", o.manifest, p);
         want_total += ps[p].want_count;
     }
@@ -723,7 +829,8 @@ static int cmd_consume(int argc, char **argv)
 
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(nparts);
     for (int p = 0; p < nparts; p++) {
-        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic, p, &ps[p].lo, &ps[p].hi, 10000);
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic, p, &ps[p].lo, &ps[p].hi, 10000);
         if (err)
             bench_die("ListOffsets %s [%d]: %s", topic, p, rd_kafka_err2str(err));
         ps[p].next_offset = ps[p].lo;
@@ -768,20 +875,26 @@ static int cmd_consume(int argc, char **argv)
                 if (why != NULL)
                     verify_fail("partition %d offset %" PRId64 ": %s", p, m->offset, why);
                 else if (m->len != (size_t)size)
-                    verify_fail("partition %d offset %" PRId64 ": %zu bytes, produced %ld", p, m->offset, m->len, size);
+                    verify_fail("partition %d offset %" PRId64 ": %zu bytes, produced %ld", p,
+                                m->offset, m->len, size);
                 else if (h.partition != p)
-                    verify_fail("partition %d offset %" PRId64 ": holds a message produced to partition %d", p,
-                                m->offset, (int)h.partition);
+                    verify_fail("partition %d offset %" PRId64
+                                ": holds a message produced to partition %d",
+                                p, m->offset, (int)h.partition);
                 if (m->offset != s->next_offset)
-                    verify_fail("partition %d: offset %" PRId64 " follows %" PRId64 " (expected %" PRId64 ")", p,
-                                m->offset, s->next_offset - 1, s->next_offset);
+                    verify_fail("partition %d: offset %" PRId64 " follows %" PRId64
+                                " (expected %" PRId64 ")",
+                                p, m->offset, s->next_offset - 1, s->next_offset);
                 if (!s->seen) {
                     s->seen = true;
                     s->first_offset = m->offset;
                     s->first_seq = h.seq;
-                } else if (why == NULL && h.seq - s->first_seq != (uint64_t)(m->offset - s->first_offset)) {
-                    verify_fail("partition %d: offset %" PRId64 " holds sequence %" PRIu64 ", expected %" PRIu64, p,
-                                m->offset, h.seq, s->first_seq + (uint64_t)(m->offset - s->first_offset));
+                } else if (why == NULL &&
+                           h.seq - s->first_seq != (uint64_t)(m->offset - s->first_offset)) {
+                    verify_fail("partition %d: offset %" PRId64 " holds sequence %" PRIu64
+                                ", expected %" PRIu64,
+                                p, m->offset, h.seq,
+                                s->first_seq + (uint64_t)(m->offset - s->first_offset));
                 }
                 s->next_offset = m->offset + 1;
                 s->count++;
@@ -795,7 +908,8 @@ static int cmd_consume(int argc, char **argv)
     }
     double broker1 = bench_proc_cpu_s(o.pid), client1 = bench_self_cpu_s();
     if (eofs < nparts)
-        verify_fail("timed out after %.0f s: end reached in %d of %d partitions, %" PRIu64 " of %" PRIu64 " messages",
+        verify_fail("timed out after %.0f s: end reached in %d of %d partitions, %" PRIu64
+                    " of %" PRIu64 " messages",
                     o.timeout, eofs, nparts, total, want_total);
 
     uint64_t retained = 0;
@@ -803,35 +917,44 @@ static int cmd_consume(int argc, char **argv)
         part_state_t *s = &ps[p];
         retained += (uint64_t)(s->hi - s->lo);
         if (s->hi != (int64_t)s->want_count)
-            verify_fail("partition %d: high watermark %" PRId64 ", produced %" PRIu64, p, s->hi, s->want_count);
+            verify_fail("partition %d: high watermark %" PRId64 ", produced %" PRIu64, p, s->hi,
+                        s->want_count);
         if (s->count != (uint64_t)(s->hi - s->lo))
-            verify_fail("partition %d: read %" PRIu64 " messages between watermarks %" PRId64 " and %" PRId64, p,
-                        s->count, s->lo, s->hi);
+            verify_fail("partition %d: read %" PRIu64 " messages between watermarks %" PRId64
+                        " and %" PRId64,
+                        p, s->count, s->lo, s->hi);
         if (s->lo == 0) {
             if (s->count != s->want_count || s->sum != s->want_sum)
-                verify_fail("partition %d: read %" PRIu64 " messages (hash sum %016" PRIx64 "), produced %" PRIu64
-                            " (hash sum %016" PRIx64 ")",
+                verify_fail("partition %d: read %" PRIu64 " messages (hash sum %016" PRIx64
+                            "), produced %" PRIu64 " (hash sum %016" PRIx64 ")",
                             p, s->count, s->sum, s->want_count, s->want_sum);
             if (s->seen && s->first_seq != 0)
                 verify_fail("partition %d: offset 0 holds sequence %" PRIu64, p, s->first_seq);
         } else if (!o.allow_truncated) {
-            verify_fail("partition %d: log start offset %" PRId64 ", but nothing was deleted", p, s->lo);
+            verify_fail("partition %d: log start offset %" PRId64 ", but nothing was deleted", p,
+                        s->lo);
         } else if (s->seen && s->first_seq + s->count != s->want_count) {
-            verify_fail("partition %d: retained tail ends at sequence %" PRIu64 ", produced %" PRIu64, p,
-                        s->first_seq + s->count, s->want_count);
+            verify_fail("partition %d: retained tail ends at sequence %" PRIu64
+                        ", produced %" PRIu64,
+                        p, s->first_seq + s->count, s->want_count);
         }
     }
     if (retained < want_total)
-        printf("  note: %s retained %" PRIu64 " of %" PRIu64 " messages (log start offsets above 0); "
-               "figures cover those\n", o.system, retained, want_total);
+        printf("  note: %s retained %" PRIu64 " of %" PRIu64
+               " messages (log start offsets above 0); "
+               "figures cover those\n",
+               o.system, retained, want_total);
 
     double secs = (double)(t_last - t0) / 1e9;
     char label[32], fig[256], base[160];
     size_label(size, label, sizeof label);
     snprintf(base, sizeof base, "consume %s P=%d", label, nparts);
-    bench_row_t row = { .section = o.section, .system = o.system,
+    bench_row_t row = { .section = o.section,
+                        .system = o.system,
                         .broker_cpu_s = broker0 >= 0 && broker1 >= 0 ? broker1 - broker0 : -1,
-                        .client_cpu_s = client1 - client0, .bytes = bytes, .size = size };
+                        .client_cpu_s = client1 - client0,
+                        .bytes = bytes,
+                        .size = size };
     snprintf(fig, sizeof fig, "%s msgs/s", base);
     row.figure = fig, row.unit = "msgs/s", row.value = secs > 0 ? (double)total / secs : 0;
     row.limit_key = "sendfile cached file over loopback";
@@ -840,9 +963,15 @@ static int cmd_consume(int argc, char **argv)
     row.unit = "MB/s", row.value = secs > 0 ? bytes / 1e6 / secs : 0, row.target = o.target_mb;
     bench_emit(o.csv, &row);
     snprintf(fig, sizeof fig, "%s payloads verified", base);
-    bench_emit(o.csv, &(bench_row_t){ .section = o.section, .figure = fig, .unit = "verify", .system = o.system,
-                                      .value = failures == 0, .broker_cpu_s = -1, .client_cpu_s = -1,
-                                      .bytes = -1, .size = size });
+    bench_emit(o.csv, &(bench_row_t){ .section = o.section,
+                                      .figure = fig,
+                                      .unit = "verify",
+                                      .system = o.system,
+                                      .value = failures == 0,
+                                      .broker_cpu_s = -1,
+                                      .client_cpu_s = -1,
+                                      .bytes = -1,
+                                      .size = size });
     rd_kafka_queue_destroy(q);
     rd_kafka_topic_partition_list_destroy(assignment);
     rd_kafka_consumer_close(rk);
@@ -855,9 +984,9 @@ static int cmd_consume(int argc, char **argv)
 
 typedef struct e2e_run {
     rd_kafka_t *consumer;
-    size_t n;                /* measured messages */
+    size_t n; /* measured messages */
     long size;
-    int64_t *lat_ns;         /* by sequence; -1 until received */
+    int64_t *lat_ns; /* by sequence; -1 until received */
     atomic_size_t received;
     atomic_bool warm, stop;
     int errors;
@@ -883,7 +1012,8 @@ static void *e2e_consumer_main(void *arg)
         } else if (h.magic == WARMUP_MAGIC) {
             atomic_store_explicit(&run->warm, true, memory_order_relaxed);
         } else if (h.seq >= run->n || run->lat_ns[h.seq] >= 0) {
-            verify_fail("e2e offset %" PRId64 ": unexpected or repeated sequence %" PRIu64, m->offset, h.seq);
+            verify_fail("e2e offset %" PRId64 ": unexpected or repeated sequence %" PRIu64,
+                        m->offset, h.seq);
         } else {
             run->lat_ns[h.seq] = now - h.ts_ns;
             atomic_fetch_add_explicit(&run->received, 1, memory_order_relaxed);
@@ -909,7 +1039,7 @@ static int cmd_e2e(int argc, char **argv)
     if (o.size < HEADER_LEN)
         bench_die("--size must be at least %d", HEADER_LEN);
     fill_init((size_t)o.size);
-    prctl(PR_SET_TIMERSLACK, 1UL);   /* wake at 100 us ticks, not 50 us late */
+    prctl(PR_SET_TIMERSLACK, 1UL); /* wake at 100 us ticks, not 50 us late */
 
     int failed = 0;
     rd_kafka_conf_t *pconf = base_conf(&o);
@@ -992,7 +1122,8 @@ static int cmd_e2e(int argc, char **argv)
         verify_fail("e2e: %d deliveries failed", failed);
     double achieved = (double)run.n / ((double)(sent_end - t0) / 1e9);
     if (achieved < 0.95 * o.rate)
-        fprintf(stderr, "runnel-bench: e2e: the producer reached only %.0f msgs/s of %.0f\n", achieved, o.rate);
+        fprintf(stderr, "runnel-bench: e2e: the producer reached only %.0f msgs/s of %.0f\n",
+                achieved, o.rate);
 
     qsort(run.lat_ns, got, sizeof *run.lat_ns, cmp_i64);
     char label[32], fig[256], base[160];
@@ -1001,25 +1132,42 @@ static int cmd_e2e(int argc, char **argv)
     if (failures > 0) {
         /* Latencies of the messages that did arrive would flatter a broker that lost the rest. */
         snprintf(fig, sizeof fig, "%s all received", base);
-        bench_emit(o.csv, &(bench_row_t){ .section = o.section, .figure = fig, .unit = "verify", .system = o.system,
-                                          .value = 0, .broker_cpu_s = -1, .client_cpu_s = -1, .bytes = -1,
+        bench_emit(o.csv, &(bench_row_t){ .section = o.section,
+                                          .figure = fig,
+                                          .unit = "verify",
+                                          .system = o.system,
+                                          .value = 0,
+                                          .broker_cpu_s = -1,
+                                          .client_cpu_s = -1,
+                                          .bytes = -1,
                                           .size = o.size });
-        _exit(1);   /* the handles may wait on a broker that is gone */
+        _exit(1); /* the handles may wait on a broker that is gone */
     }
-    static const struct { const char *name; double q; const char *limit; } qs[] = {
-        { "p50", 0.50, "loopback round trip p50" }, { "p99", 0.99, "loopback round trip p99" },
-        { "p99.9", 0.999, NULL }, { "max", 1.0, NULL } };
+    static const struct {
+        const char *name;
+        double q;
+        const char *limit;
+    } qs[] = { { "p50", 0.50, "loopback round trip p50" },
+               { "p99", 0.99, "loopback round trip p99" },
+               { "p99.9", 0.999, NULL },
+               { "max", 1.0, NULL } };
     char targets[4][16] = { "", "<1", "<5", "" };
-    if (strcmp(o.section, "e2e") != 0)   /* the targets are for the headline 100-byte run */
+    if (strcmp(o.section, "e2e") != 0) /* the targets are for the headline 100-byte run */
         memset(targets, 0, sizeof targets);
     double bytes = (double)got * (double)o.size;
     for (size_t k = 0; k < 4; k++) {
         snprintf(fig, sizeof fig, "%s %s ms", base, qs[k].name);
         double v = k == 3 ? (double)maxlat : bench_quantile_sorted(run.lat_ns, got, qs[k].q);
-        bench_emit(o.csv, &(bench_row_t){ .section = o.section, .figure = fig, .unit = "ms", .system = o.system,
-                                          .value = v / 1e6, .broker_cpu_s = k == 1 ? broker1 - broker0 : -1,
+        bench_emit(o.csv, &(bench_row_t){ .section = o.section,
+                                          .figure = fig,
+                                          .unit = "ms",
+                                          .system = o.system,
+                                          .value = v / 1e6,
+                                          .broker_cpu_s = k == 1 ? broker1 - broker0 : -1,
                                           .client_cpu_s = k == 1 ? client1 - client0 : -1,
-                                          .bytes = k == 1 ? bytes : -1, .size = o.size, .limit_key = qs[k].limit,
+                                          .bytes = k == 1 ? bytes : -1,
+                                          .size = o.size,
+                                          .limit_key = qs[k].limit,
                                           .target = targets[k][0] ? targets[k] : NULL });
     }
     rd_kafka_topic_destroy(rkt);
@@ -1080,21 +1228,32 @@ static bool read_full(int fd, uint8_t *buf, size_t len)
     return true;
 }
 
-static size_t put16(uint8_t *p, int v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return 2; }
+static size_t put16(uint8_t *p, int v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return 2;
+}
 static size_t put32(uint8_t *p, int32_t v)
 {
     p[0] = (uint8_t)((uint32_t)v >> 24), p[1] = (uint8_t)((uint32_t)v >> 16);
     p[2] = (uint8_t)((uint32_t)v >> 8), p[3] = (uint8_t)v;
     return 4;
 }
-static int32_t get32(const uint8_t *p) { return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]); }
-static int16_t get16(const uint8_t *p) { return (int16_t)((uint16_t)p[0] << 8 | p[1]); }
+static int32_t get32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+static int16_t get16(const uint8_t *p)
+{
+    return (int16_t)((uint16_t)p[0] << 8 | p[1]);
+}
 
 /* Sends a request with header v1 (client id "runnel-bench") and an optional body; reads the
  * response into a malloc'd buffer (*resp, *resp_len, excluding the size prefix). Returns false
  * on any failure or a correlation id mismatch. */
-static bool kafka_call(int fd, int api_key, int version, int32_t corr, const uint8_t *body, size_t body_len,
-                       uint8_t **resp, size_t *resp_len)
+static bool kafka_call(int fd, int api_key, int version, int32_t corr, const uint8_t *body,
+                       size_t body_len, uint8_t **resp, size_t *resp_len)
 {
     uint8_t req[64];
     static const char client[] = "runnel-bench";
@@ -1151,7 +1310,8 @@ static bool metadata_ok(const char *hostport)
     uint8_t *resp = NULL, all_topics[4];
     size_t len;
     put32(all_topics, 0);
-    if (api_versions_ok(fd) && kafka_call(fd, 3, 0, 2, all_topics, sizeof all_topics, &resp, &len)) {
+    if (api_versions_ok(fd) &&
+        kafka_call(fd, 3, 0, 2, all_topics, sizeof all_topics, &resp, &len)) {
         /* correlation id, brokers[]: node_id, host (int16 length + bytes), port */
         if (len >= 18 && get32(resp + 4) >= 1) {
             int16_t hl = get16(resp + 12);
@@ -1172,7 +1332,8 @@ static int cmd_spawn(int argc, char **argv)
     while (dash < argc && strcmp(argv[dash], "--") != 0)
         dash++;
     if (dash >= argc - 1)
-        bench_die("usage: runnel-bench spawn --log FILE [--timeout S] [--settle-ms MS] -- COMMAND...");
+        bench_die(
+            "usage: runnel-bench spawn --log FILE [--timeout S] [--settle-ms MS] -- COMMAND...");
     opts_t o;
     parse_opts(dash, argv, &o);
     need(o.log, "--log");
@@ -1217,7 +1378,8 @@ static int cmd_spawn(int argc, char **argv)
                 if (hostport[0] == '\0' && (at = strstr(line, "listening on ")) != NULL) {
                     sscanf(at + strlen("listening on "), "%299s", hostport);
                     /* Runnel: "listening on 127.0.0.1:PORT (advertised ...)". */
-                } else if ((at = strstr(line, "recovered ")) != NULL && (at = strstr(at, ": scanned ")) != NULL) {
+                } else if ((at = strstr(line, "recovered ")) != NULL &&
+                           (at = strstr(at, ": scanned ")) != NULL) {
                     long long batches = 0, bytes = 0;
                     if (sscanf(at, ": scanned %lld batches (%lld bytes)", &batches, &bytes) == 2) {
                         scanned_batches += (double)batches;
@@ -1230,7 +1392,7 @@ static int cmd_spawn(int argc, char **argv)
             acc_len -= (size_t)(line - acc);
             memmove(acc, line, acc_len);
             if (acc_len == sizeof acc - 1)
-                acc_len = 0;   /* a line longer than the buffer: drop it */
+                acc_len = 0; /* a line longer than the buffer: drop it */
         }
         if (hostport[0] != '\0' && metadata_ok(hostport)) {
             ready_ns = bench_now_ns();
@@ -1238,19 +1400,22 @@ static int cmd_spawn(int argc, char **argv)
         }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid)
-            bench_die("spawn: %s exited (status %d) before answering Metadata; see %s", argv[dash + 1],
+            bench_die("spawn: %s exited (status %d) before answering Metadata; see %s",
+                      argv[dash + 1],
                       WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), o.log);
         if (bench_now_ns() > deadline) {
             kill(pid, SIGKILL);
-            bench_die("spawn: no Metadata answer from %s within %.0f s; see %s", argv[dash + 1], o.timeout, o.log);
+            bench_die("spawn: no Metadata answer from %s within %.0f s; see %s", argv[dash + 1],
+                      o.timeout, o.log);
         }
         usleep(hostport[0] ? 500 : 100);
     }
     close(logr);
     usleep((useconds_t)o.settle_ms * 1000);
-    printf("pid=%d hostport=%s startup_ms=%.3f rss_kb=%ld scanned_bytes=%.0f scanned_batches=%.0f recovered_logs=%d\n",
-           (int)pid, hostport, (double)(ready_ns - t0) / 1e6, bench_proc_rss_kb(pid), scanned_bytes, scanned_batches,
-           recovered_logs);
+    printf("pid=%d hostport=%s startup_ms=%.3f rss_kb=%ld scanned_bytes=%.0f scanned_batches=%.0f "
+           "recovered_logs=%d\n",
+           (int)pid, hostport, (double)(ready_ns - t0) / 1e6, bench_proc_rss_kb(pid), scanned_bytes,
+           scanned_batches, recovered_logs);
     return 0;
 }
 
@@ -1299,7 +1464,7 @@ typedef struct figure {
     long size;
     bool has[2];
     int runs[2];
-    double sample[2][4][MAX_RUNS];   /* value, broker CPU, client CPU, bytes */
+    double sample[2][4][MAX_RUNS]; /* value, broker CPU, client CPU, bytes */
     double value[2], broker_cpu[2], client_cpu[2], bytes[2];
 } figure_t;
 
@@ -1397,8 +1562,10 @@ static const char *target_met(const figure_t *fg, double limit)
         }
         if (isnan(lhs) || isnan(rhs))
             return "?";
-        bool ok = strcmp(op, ">=") == 0 ? lhs >= rhs : strcmp(op, "<=") == 0 ? lhs <= rhs
-                : strcmp(op, ">") == 0  ? lhs > rhs  : lhs < rhs;
+        bool ok = strcmp(op, ">=") == 0   ? lhs >= rhs
+                  : strcmp(op, "<=") == 0 ? lhs <= rhs
+                  : strcmp(op, ">") == 0  ? lhs > rhs
+                                          : lhs < rhs;
         all = all && ok;
     }
     return all ? "yes" : "NO";
@@ -1473,7 +1640,8 @@ static int cmd_report(int argc, char **argv)
             fg->value[s] = median(fg->sample[s][0], fg->runs[s]);
             if (strcmp(fg->unit, "verify") == 0) {
                 for (int r = 0; r < fg->runs[s]; r++)
-                    fg->value[s] = fg->sample[s][0][r] < fg->value[s] ? fg->sample[s][0][r] : fg->value[s];
+                    fg->value[s] =
+                        fg->sample[s][0][r] < fg->value[s] ? fg->sample[s][0][r] : fg->value[s];
             }
             fg->broker_cpu[s] = median(fg->sample[s][1], fg->runs[s]);
             fg->client_cpu[s] = median(fg->sample[s][2], fg->runs[s]);
@@ -1482,8 +1650,8 @@ static int cmd_report(int argc, char **argv)
     }
 
     /* Group the rows by section, in this order, keeping the order of the rows within each. */
-    static const char *const order[] = { "startup", "footprint", "produce", "consume", "e2e", "e2e-sizes", "parts",
-                                         "recovery" };
+    static const char *const order[] = { "startup", "footprint", "produce", "consume",
+                                         "e2e",     "e2e-sizes", "parts",   "recovery" };
     int rank[MAX_FIGURES];
     for (int i = 0; i < nfigs; i++) {
         rank[i] = (int)(sizeof order / sizeof order[0]);
@@ -1505,12 +1673,15 @@ static int cmd_report(int argc, char **argv)
     FILE *out = fopen(argv[2], "w");
     if (out == NULL)
         bench_die("%s: %s", argv[2], strerror(errno));
-    fprintf(out, "section,figure,unit,size,runnel,mock,runnel_over_mock,limit,runnel_over_limit,target,met,"
-                 "runnel_broker_cpu_s,runnel_broker_cpu_s_per_gb,mock_broker_cpu_s,mock_broker_cpu_s_per_gb,"
-                 "runnel_client_cpu_s,mock_client_cpu_s\n");
-    printf(TABLE_ROW, "figure", "Runnel", "mock", "R/mock", "limit", "R/limit", "target", "met", "broker", "CPU s", "broker",
-           "s/GB", "client", "CPU s");
-    printf(TABLE_ROW, "", "", "", "", "", "", "", "", "Runnel", "mock", "Runnel", "mock", "Runnel", "mock");
+    fprintf(
+        out,
+        "section,figure,unit,size,runnel,mock,runnel_over_mock,limit,runnel_over_limit,target,met,"
+        "runnel_broker_cpu_s,runnel_broker_cpu_s_per_gb,mock_broker_cpu_s,mock_broker_cpu_s_per_gb,"
+        "runnel_client_cpu_s,mock_client_cpu_s\n");
+    printf(TABLE_ROW, "figure", "Runnel", "mock", "R/mock", "limit", "R/limit", "target", "met",
+           "broker", "CPU s", "broker", "s/GB", "client", "CPU s");
+    printf(TABLE_ROW, "", "", "", "", "", "", "", "", "Runnel", "mock", "Runnel", "mock", "Runnel",
+           "mock");
     const char *last_section = "";
     for (int i = 0; i < nfigs; i++) {
         figure_t *fg = &figs[i];
@@ -1525,7 +1696,8 @@ static int cmd_report(int argc, char **argv)
         }
         double r = fg->has[0] ? fg->value[0] : NAN, m = fg->has[1] ? fg->value[1] : NAN;
         bool verify = strcmp(fg->unit, "verify") == 0;
-        double ratio = verify || m == 0 ? NAN : r / m, rl = isnan(limit) || limit == 0 ? NAN : r / limit;
+        double ratio = verify || m == 0 ? NAN : r / m,
+               rl = isnan(limit) || limit == 0 ? NAN : r / limit;
         double rcpu = cpu_per_gb(fg, 0), mcpu = cpu_per_gb(fg, 1);
         const char *met = target_met(fg, limit);
         /* CPU goes on one row per workload: a workload's msgs/s and MB/s rows share it. */
@@ -1545,8 +1717,8 @@ static int cmd_report(int argc, char **argv)
         if (strcmp(last_section, fg->section) != 0 && i > 0)
             printf("\n");
         last_section = fg->section;
-        printf(TABLE_ROW, fg->name, c[0], c[1], c[2], c[3], c[4], fg->target, met, c[5], c[6], c[7], c[8], c[9],
-               c[10]);
+        printf(TABLE_ROW, fg->name, c[0], c[1], c[2], c[3], c[4], fg->target, met, c[5], c[6], c[7],
+               c[8], c[9], c[10]);
         fprintf(out, "%s,%s,%s,%ld,", fg->section, fg->name, fg->unit, fg->size);
         double cols[] = { r, m, ratio, limit, rl };
         for (size_t k = 0; k < 5; k++) {
@@ -1555,8 +1727,11 @@ static int cmd_report(int argc, char **argv)
             fputc(',', out);
         }
         fprintf(out, "%s,%s,", fg->target, met);
-        double cpu[] = { fg->has[0] ? fg->broker_cpu[0] : NAN, rcpu, fg->has[1] ? fg->broker_cpu[1] : NAN, mcpu,
-                         fg->has[0] ? fg->client_cpu[0] : NAN, fg->has[1] ? fg->client_cpu[1] : NAN };
+        double cpu[] = {
+            fg->has[0] ? fg->broker_cpu[0] : NAN, rcpu,
+            fg->has[1] ? fg->broker_cpu[1] : NAN, mcpu,
+            fg->has[0] ? fg->client_cpu[0] : NAN, fg->has[1] ? fg->client_cpu[1] : NAN
+        };
         for (size_t k = 0; k < 6; k++) {
             if (!isnan(cpu[k]))
                 fprintf(out, "%.4g", cpu[k]);
@@ -1569,7 +1744,8 @@ static int cmd_report(int argc, char **argv)
             char v[32];
             fmt_value(v, sizeof v, limits[k].value[0], "");
             printf("%s %s %s %s", k ? ";" : "", limits[k].name, v, limits[k].unit);
-            fprintf(out, "limits,%s,%s,0,,,,%.6g,,,,,,,,,\n", limits[k].name, limits[k].unit, limits[k].value[0]);
+            fprintf(out, "limits,%s,%s,0,,,,%.6g,,,,,,,,,\n", limits[k].name, limits[k].unit,
+                    limits[k].value[0]);
         }
         printf("\n");
     }
@@ -1581,9 +1757,13 @@ static int cmd_report(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        { "spawn", cmd_spawn }, { "produce", cmd_produce }, { "consume", cmd_consume }, { "e2e", cmd_e2e },
-        { "conns", cmd_conns }, { "limits", bench_limits_main }, { "report", cmd_report },
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        { "spawn", cmd_spawn },   { "produce", cmd_produce }, { "consume", cmd_consume },
+        { "e2e", cmd_e2e },       { "conns", cmd_conns },     { "limits", bench_limits_main },
+        { "report", cmd_report },
     };
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2) {

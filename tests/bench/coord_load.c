@@ -94,8 +94,12 @@ int main(int argc, char **argv)
             partition = (int32_t)((i / 1000) % 10);
         }
         rn_offsets_commit_t c = {
-            .topic = rn_str_from_cstr(topic), .partition = partition, .offset = i,
-            .leader_epoch = 0, .metadata = rn_str_from_cstr(""), .commit_timestamp = -1,
+            .topic = rn_str_from_cstr(topic),
+            .partition = partition,
+            .offset = i,
+            .leader_epoch = 0,
+            .metadata = rn_str_from_cstr(""),
+            .commit_timestamp = -1,
         };
         if (rn_offsets_commit(offsets, rn_str_from_cstr(group), &c, 1, 1700000000000 + i) != 0)
             die("commit");

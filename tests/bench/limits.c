@@ -44,10 +44,10 @@ static void loopback_pair(int *client, int *server)
 }
 
 typedef struct pump {
-    int fd;            /* the sending socket */
-    int file_fd;       /* the file sendfile() sends, or -1 for plain write() */
+    int fd;      /* the sending socket */
+    int file_fd; /* the file sendfile() sends, or -1 for plain write() */
     size_t file_len;
-    int64_t deadline;  /* bench_now_ns() value after which the sender stops */
+    int64_t deadline; /* bench_now_ns() value after which the sender stops */
 } pump_t;
 
 /* Sends until the deadline, then shuts the socket down so the reader sees end of stream. */
@@ -85,7 +85,9 @@ static double stream_rate(int file_fd, size_t file_len, double seconds)
     if (buf == NULL)
         bench_die("limits: out of memory");
     int64_t start = bench_now_ns();
-    pump_t p = { .fd = client, .file_fd = file_fd, .file_len = file_len,
+    pump_t p = { .fd = client,
+                 .file_fd = file_fd,
+                 .file_len = file_len,
                  .deadline = start + (int64_t)(seconds * 1e9) };
     pthread_t th;
     if (pthread_create(&th, NULL, pump_main, &p) != 0)
@@ -169,11 +171,20 @@ int bench_limits_main(int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'o': csv = optarg; break;
-        case 'd': dir = optarg; break;
-        case 's': seconds = atof(optarg); break;
-        case 'f': file_mb = atol(optarg); break;
-        default: bench_die("usage: runnel-bench limits [--csv F] [--dir D] [--seconds S] [--file-mb N]");
+        case 'o':
+            csv = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 's':
+            seconds = atof(optarg);
+            break;
+        case 'f':
+            file_mb = atol(optarg);
+            break;
+        default:
+            bench_die("usage: runnel-bench limits [--csv F] [--dir D] [--seconds S] [--file-mb N]");
         }
     }
     if (file_mb < 1 || seconds <= 0)
@@ -206,7 +217,7 @@ int bench_limits_main(int argc, char **argv)
             bench_die("limits: %s: %s", path, strerror(errno));
         int64_t t0 = bench_now_ns();
         for (size_t pos = 0; pos < len; pos += CHUNK) {
-            chunk[0] = pos;   /* each MiB differs */
+            chunk[0] = pos; /* each MiB differs */
             if (write(fd, chunk, CHUNK) != (ssize_t)CHUNK)
                 bench_die("limits: write %s: %s", path, strerror(errno));
         }
@@ -238,7 +249,10 @@ int bench_limits_main(int argc, char **argv)
     double rtt50, rtt99;
     round_trip(20000, &rtt50, &rtt99);
 
-    const struct { const char *key, *unit; double value; } rows[] = {
+    const struct {
+        const char *key, *unit;
+        double value;
+    } rows[] = {
         { "loopback TCP", "MB/s", tcp },
         { "sendfile cached file over loopback", "MB/s", sendfile_rate },
         { "write to page cache (new file)", "MB/s", cache_write },
@@ -250,9 +264,14 @@ int bench_limits_main(int argc, char **argv)
         { "loopback round trip p99", "ms", rtt99 / 1e3 },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        bench_emit(csv, &(bench_row_t){ .section = "limits", .figure = rows[i].key, .unit = rows[i].unit,
-                                        .system = "limit", .value = rows[i].value, .broker_cpu_s = -1,
-                                        .client_cpu_s = -1, .bytes = -1 });
+        bench_emit(csv, &(bench_row_t){ .section = "limits",
+                                        .figure = rows[i].key,
+                                        .unit = rows[i].unit,
+                                        .system = "limit",
+                                        .value = rows[i].value,
+                                        .broker_cpu_s = -1,
+                                        .client_cpu_s = -1,
+                                        .bytes = -1 });
     }
     return 0;
 }

@@ -22,7 +22,8 @@ static void usage(void)
 {
     fprintf(stderr, "Usage: runnel-mock [--topic NAME:PARTITIONS]...\n"
                     "Starts librdkafka's mock cluster with one broker on 127.0.0.1, creates the\n"
-                    "topics, prints 'listening on HOST:PORT' on stderr and runs until SIGTERM or SIGINT.\n");
+                    "topics, prints 'listening on HOST:PORT' on stderr and runs until SIGTERM or "
+                    "SIGINT.\n");
 }
 
 int main(int argc, char **argv)
@@ -30,7 +31,8 @@ int main(int argc, char **argv)
     char errstr[512];
     for (int i = 1; i < argc; i += 2) {
         const char *colon = i + 1 < argc ? strrchr(argv[i + 1], ':') : NULL;
-        if (strcmp(argv[i], "--topic") != 0 || colon == NULL || colon == argv[i + 1] || atoi(colon + 1) < 1) {
+        if (strcmp(argv[i], "--topic") != 0 || colon == NULL || colon == argv[i + 1] ||
+            atoi(colon + 1) < 1) {
             usage();
             return 2;
         }
@@ -66,7 +68,8 @@ int main(int argc, char **argv)
         *colon = '\0';
         rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mcluster, spec, atoi(colon + 1), 1);
         if (err) {
-            fprintf(stderr, "runnel-mock: cannot create topic %s: %s\n", spec, rd_kafka_err2str(err));
+            fprintf(stderr, "runnel-mock: cannot create topic %s: %s\n", spec,
+                    rd_kafka_err2str(err));
             return 1;
         }
     }

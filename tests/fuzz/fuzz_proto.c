@@ -17,7 +17,8 @@
 static void check_round_trip(const rn_proto_api_t *api, int16_t version, bool request,
                              const void *msg, size_t msg_size)
 {
-    void (*encode)(rn_outbuf_t *, int16_t, const void *) = request ? api->request_encode : api->response_encode;
+    void (*encode)(rn_outbuf_t *, int16_t, const void *) =
+        request ? api->request_encode : api->response_encode;
     rn_decode_t (*decode)(rn_reader_t *, int16_t, rn_arena_t *, void *) =
         request ? api->request_decode : api->response_decode;
 
@@ -50,7 +51,8 @@ static void check_round_trip(const rn_proto_api_t *api, int16_t version, bool re
     encode(&second, version, again);
     if (second.failed)
         goto out_arena;
-    if (first.len != second.len || (first.len > 0 && memcmp(first.data, second.data, first.len) != 0)) {
+    if (first.len != second.len ||
+        (first.len > 0 && memcmp(first.data, second.data, first.len) != 0)) {
         fprintf(stderr, "%s %s v%d: re-encoding differs (%zu vs %zu bytes)\n", api->name,
                 request ? "request" : "response", version, first.len, second.len);
         abort();
@@ -62,7 +64,8 @@ out:
     rn_outbuf_deinit(&second);
 }
 
-static void try_body(const rn_proto_api_t *api, int16_t version, bool request, const uint8_t *data, size_t size)
+static void try_body(const rn_proto_api_t *api, int16_t version, bool request, const uint8_t *data,
+                     size_t size)
 {
     size_t msg_size = request ? api->request_size : api->response_size;
     rn_decode_t (*decode)(rn_reader_t *, int16_t, rn_arena_t *, void *) =

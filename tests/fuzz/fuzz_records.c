@@ -41,7 +41,8 @@ static void walk_records(const uint8_t *data, size_t size)
             if (rc == 0 && count != h.records_count) {
                 /* records_count may be below last_offset_delta + 1 (compaction), but what the
                  * iterator returned is what the batch says it holds. */
-                fprintf(stderr, "iterator returned %d records, batch says %d\n", count, h.records_count);
+                fprintf(stderr, "iterator returned %d records, batch says %d\n", count,
+                        h.records_count);
                 abort();
             }
         }
@@ -91,7 +92,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             expect += (int64_t)h.last_offset_delta + 1;
             if (n > sum.max_batch_size) {
-                fprintf(stderr, "batch of %zu bytes above max_batch_size %zu\n", n, sum.max_batch_size);
+                fprintf(stderr, "batch of %zu bytes above max_batch_size %zu\n", n,
+                        sum.max_batch_size);
                 abort();
             }
             pos += n;
@@ -117,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             while ((rc = rn_record_iter_next(&it, &rec)) == 1)
                 ;
             if (rc != 0) {
-                fprintf(stderr, "validated batch at %zu: iterator failed: %s\n", pos, it.err ? it.err : "?");
+                fprintf(stderr, "validated batch at %zu: iterator failed: %s\n", pos,
+                        it.err ? it.err : "?");
                 abort();
             }
             pos += rn_batch_size(&h);

@@ -9,13 +9,14 @@
 
 #include "proto/errors.h"
 
-#define assert_kerr(actual, expected, ...) assert_kerr_((actual), (expected), #actual, "" __VA_ARGS__)
-#define assert_kerr_(actual, expected, expr, note)                                                 \
-    do {                                                                                           \
-        int kerr_got_ = (actual), kerr_want_ = (expected);                                         \
-        cr_assert_eq(kerr_got_, kerr_want_, "%s%s%s: got %s (%d), want %s (%d)", note,             \
-                     note[0] != '\0' ? ": " : "", expr, rn_kerr_name(kerr_got_), kerr_got_,        \
-                     rn_kerr_name(kerr_want_), kerr_want_);                                        \
+#define assert_kerr(actual, expected, ...) \
+    assert_kerr_((actual), (expected), #actual, "" __VA_ARGS__)
+#define assert_kerr_(actual, expected, expr, note)                                          \
+    do {                                                                                    \
+        int kerr_got_ = (actual), kerr_want_ = (expected);                                  \
+        cr_assert_eq(kerr_got_, kerr_want_, "%s%s%s: got %s (%d), want %s (%d)", note,      \
+                     note[0] != '\0' ? ": " : "", expr, rn_kerr_name(kerr_got_), kerr_got_, \
+                     rn_kerr_name(kerr_want_), kerr_want_);                                 \
     } while (0)
 
 #endif

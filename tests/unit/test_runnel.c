@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The embeddable API: a real broker started and stopped inside the test process, answering
  * ApiVersions over a real socket on an ephemeral port. */
-#include <criterion/criterion.h>
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -106,11 +106,13 @@ Test(runnel, starts_answers_api_versions_and_stops)
 {
     runnel_t *rn = start_broker();
     int fd = connect_to(runnel_port(rn));
-    static const uint8_t req[] = { 0, 0, 0, 10, 0x00, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00 };
+    static const uint8_t req[] = { 0,    0,    0,    10,   0x00, 0x12, 0x00,
+                                   0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00 };
     cr_assert_eq(send(fd, req, sizeof req, 0), (ssize_t)sizeof req);
     uint8_t head[10];
     read_full(fd, head, sizeof head);
-    uint32_t size = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
+    uint32_t size =
+        (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
     cr_assert_eq(head[7], 7, "correlation id");
     cr_assert_eq(head[8] << 8 | head[9], 0, "no error");
     cr_assert_gt(size, 6);
@@ -145,7 +147,8 @@ Test(runnel, free_without_stop_closes_the_port_and_shuts_down_cleanly)
     cr_assert_eq(err, 0, "cannot listen on port %d after runnel_free: %s", port, strerror(err));
     cr_assert(clean_marker_exists(),
               "runnel_free without runnel_stop wrote no %s/.kafka_cleanshutdown: the orderly stop "
-              "did not run", datadir);
+              "did not run",
+              datadir);
     remove_datadir();
 }
 

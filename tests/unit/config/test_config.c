@@ -29,7 +29,8 @@ static const char *parse_error(const char *text, size_t len)
     static char err[256];
     runnel_config_t *props = runnel_config_new();
     err[0] = '\0';
-    cr_assert_eq(rn_props_parse(props, text, len, err, sizeof err), RN_ECONFIG, "accepted: %s", text);
+    cr_assert_eq(rn_props_parse(props, text, len, err, sizeof err), RN_ECONFIG, "accepted: %s",
+                 text);
     runnel_config_free(props);
     return err;
 }
@@ -56,7 +57,8 @@ static void assert_invalid(const char *key, const char *value, const char *messa
 {
     rn_config_t cfg;
     char err[512] = "";
-    cr_assert_eq(build_one(key, value, &cfg, err, sizeof err), RN_ECONFIG, "%s=%s accepted", key, value);
+    cr_assert_eq(build_one(key, value, &cfg, err, sizeof err), RN_ECONFIG, "%s=%s accepted", key,
+                 value);
     cr_assert_str_eq(err, message);
     cr_assert_null(cfg.listener_host, "a failed build leaves nothing to free");
 }
@@ -64,7 +66,8 @@ static void assert_invalid(const char *key, const char *value, const char *messa
 static void assert_valid(const char *key, const char *value, rn_config_t *out)
 {
     char err[512] = "";
-    cr_assert_eq(build_one(key, value, out, err, sizeof err), 0, "%s=%s rejected: %s", key, value, err);
+    cr_assert_eq(build_one(key, value, out, err, sizeof err), 0, "%s=%s rejected: %s", key, value,
+                 err);
 }
 
 /* Runs rn_config_build with fd 2 sent to a file, and returns what was written (caller frees). */
@@ -113,7 +116,7 @@ Test(config, properties_accept_equals_colon_and_whitespace_separators)
     assert_value(props, "d", "4");
     assert_value(props, "e", "5");
     assert_value(props, "f", "");
-    assert_value(props, "g", "= x");   /* only the first separator is skipped */
+    assert_value(props, "g", "= x"); /* only the first separator is skipped */
     assert_value(props, "h", ":y");
     runnel_config_free(props);
 }
@@ -141,7 +144,7 @@ Test(config, properties_join_continued_lines)
 {
     runnel_config_t *props = props_of("k = a \\\n    b\\\n\tc\nj=\\\\\nl=x\n");
     assert_value(props, "k", "a bc");
-    assert_value(props, "j", "\\");   /* an even run of backslashes does not continue */
+    assert_value(props, "j", "\\"); /* an even run of backslashes does not continue */
     assert_value(props, "l", "x");
     runnel_config_free(props);
 }
@@ -182,7 +185,8 @@ Test(config, properties_accept_crlf_and_cr_line_ends)
 
 Test(config, properties_resolve_escapes)
 {
-    runnel_config_t *props = props_of("k=\\t\\n\\r\\f\\\\\\=\\:\\#\\!\\ \\q\\u0041\\u00e9\\u20AC\\uD83D\\uDE00\n");
+    runnel_config_t *props =
+        props_of("k=\\t\\n\\r\\f\\\\\\=\\:\\#\\!\\ \\q\\u0041\\u00e9\\u20AC\\uD83D\\uDE00\n");
     assert_value(props, "k", "\t\n\r\f\\=:#! qA\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     runnel_config_free(props);
 }
@@ -211,7 +215,7 @@ Test(config, properties_read_only_the_given_length)
     assert_value(props, "a", "1");
     cr_assert_null(rn_props_get(props, "b"));
     cr_assert_eq(rn_props_parse(props, text, 2, err, sizeof err), 0);
-    assert_value(props, "a", "");   /* "a=" without its value */
+    assert_value(props, "a", ""); /* "a=" without its value */
     runnel_config_free(props);
 }
 
@@ -285,7 +289,8 @@ Test(config, load_of_a_missing_file_names_it)
 {
     runnel_config_t *props = runnel_config_new();
     char err[256];
-    cr_assert_eq(runnel_config_load(props, "/nonexistent/runnel.properties", err, sizeof err), -ENOENT);
+    cr_assert_eq(runnel_config_load(props, "/nonexistent/runnel.properties", err, sizeof err),
+                 -ENOENT);
     cr_assert_str_eq(err, "cannot open /nonexistent/runnel.properties: No such file or directory");
     runnel_config_free(props);
 }
@@ -329,7 +334,7 @@ Test(config, an_empty_configuration_takes_every_default)
     cr_assert_eq(cfg.num_partitions, 1);
     cr_assert_eq(cfg.log_level, RN_LOG_INFO);
     rn_config_deinit(&cfg);
-    rn_config_deinit(&cfg);   /* safe twice */
+    rn_config_deinit(&cfg); /* safe twice */
     runnel_config_free(props);
 }
 
@@ -353,11 +358,19 @@ Test(config, later_kafka_keys_are_known_but_not_in_effect)
 {
     static const char *later[] = {
         "offsets.topic.replication.factor",
-        "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-        "log.cleaner.enable", "compression.type", "log.cleaner.delete.retention.ms",
-        "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "log.cleaner.min.cleanable.ratio",
-        "log.segment.delete.delay.ms", "log.preallocate", "unclean.leader.election.enable",
-        "log.message.timestamp.difference.max.ms", "log.message.downconversion.enable",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "log.cleaner.enable",
+        "compression.type",
+        "log.cleaner.delete.retention.ms",
+        "log.cleaner.min.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        "log.cleaner.min.cleanable.ratio",
+        "log.segment.delete.delay.ms",
+        "log.preallocate",
+        "unclean.leader.election.enable",
+        "log.message.timestamp.difference.max.ms",
+        "log.message.downconversion.enable",
     };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         const rn_config_key_t *key = rn_config_key_find(later[i]);
@@ -382,7 +395,8 @@ Test(config, group_keys_are_typed_with_kafka_defaults)
     rn_config_deinit(&cfg);
     cr_assert(rn_config_key_find("group.initial.rebalance.delay.ms")->in_effect);
     assert_invalid("group.min.session.timeout.ms", "-1",
-                   "invalid value for group.min.session.timeout.ms: '-1' (must be between 0 and 2147483647)");
+                   "invalid value for group.min.session.timeout.ms: '-1' (must be between 0 and "
+                   "2147483647)");
 }
 
 Test(config, offsets_keys_are_typed_with_kafka_defaults)
@@ -399,20 +413,37 @@ Test(config, offsets_keys_are_typed_with_kafka_defaults)
     rn_config_deinit(&cfg);
     cr_assert(rn_config_key_find("offsets.retention.minutes")->in_effect);
     assert_invalid("offsets.topic.num.partitions", "0",
-                   "invalid value for offsets.topic.num.partitions: '0' (must be between 1 and 10000)");
+                   "invalid value for offsets.topic.num.partitions: '0' (must be between 1 and "
+                   "10000)");
     assert_invalid("offset.metadata.max.bytes", "40000",
-                   "invalid value for offset.metadata.max.bytes: '40000' (must be between 0 and 32767)");
+                   "invalid value for offset.metadata.max.bytes: '40000' (must be between 0 and "
+                   "32767)");
 }
 
 Test(config, log_and_topic_keys_are_in_effect)
 {
     static const char *now[] = {
-        "log.segment.bytes", "log.roll.ms", "log.roll.hours", "log.retention.ms", "log.retention.minutes",
-        "log.retention.hours", "log.retention.bytes", "log.retention.check.interval.ms",
-        "log.flush.interval.messages", "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
-        "log.index.interval.bytes", "index.interval.bytes", "log.index.size.max.bytes", "message.max.bytes",
-        "log.cleanup.policy", "log.message.timestamp.type", "min.insync.replicas", "default.replication.factor",
-        "delete.topic.enable", "runnel.accept.replication.factor",
+        "log.segment.bytes",
+        "log.roll.ms",
+        "log.roll.hours",
+        "log.retention.ms",
+        "log.retention.minutes",
+        "log.retention.hours",
+        "log.retention.bytes",
+        "log.retention.check.interval.ms",
+        "log.flush.interval.messages",
+        "log.flush.interval.ms",
+        "log.flush.scheduler.interval.ms",
+        "log.index.interval.bytes",
+        "index.interval.bytes",
+        "log.index.size.max.bytes",
+        "message.max.bytes",
+        "log.cleanup.policy",
+        "log.message.timestamp.type",
+        "min.insync.replicas",
+        "default.replication.factor",
+        "delete.topic.enable",
+        "runnel.accept.replication.factor",
     };
     for (size_t i = 0; i < sizeof now / sizeof now[0]; i++) {
         const rn_config_key_t *key = rn_config_key_find(now[i]);
@@ -473,14 +504,17 @@ Test(config, retention_prefers_ms_over_minutes_over_hours)
     cr_assert_eq(cfg.log_defaults.retention_ms, -1);
     rn_config_deinit(&cfg);
     build_text("log.retention.hours=-5\n", &cfg);
-    cr_assert_eq(cfg.log_defaults.retention_ms, -1, "any negative retention is unlimited, as in Kafka");
+    cr_assert_eq(cfg.log_defaults.retention_ms, -1,
+                 "any negative retention is unlimited, as in Kafka");
     rn_config_deinit(&cfg);
     build_text("log.retention.bytes=-7\n", &cfg);
     cr_assert_eq(cfg.log_defaults.retention_bytes, -1);
     rn_config_deinit(&cfg);
     assert_invalid("log.retention.minutes", "2147483648",
-                   "invalid value for log.retention.minutes: '2147483648' (must be between -2147483648 and 2147483647)");
-    assert_invalid("log.retention.ms", "1d", "invalid value for log.retention.ms: '1d' (not an integer)");
+                   "invalid value for log.retention.minutes: '2147483648' (must be between "
+                   "-2147483648 and 2147483647)");
+    assert_invalid("log.retention.ms", "1d",
+                   "invalid value for log.retention.ms: '1d' (not an integer)");
 }
 
 Test(config, roll_and_flush_fall_back_to_their_coarser_keys)
@@ -495,15 +529,19 @@ Test(config, roll_and_flush_fall_back_to_their_coarser_keys)
     build_text("log.flush.scheduler.interval.ms=3000\n", &cfg);
     cr_assert_eq(cfg.log_defaults.flush_ms, 3000);
     rn_config_deinit(&cfg);
-    build_text("log.flush.scheduler.interval.ms=3000\nlog.flush.interval.ms=10\nlog.flush.interval.messages=1\n", &cfg);
+    build_text("log.flush.scheduler.interval.ms=3000\nlog.flush.interval.ms=10\nlog.flush.interval."
+               "messages=1\n",
+               &cfg);
     cr_assert_eq(cfg.log_defaults.flush_ms, 10);
     cr_assert_eq(cfg.log_defaults.flush_messages, 1);
     rn_config_deinit(&cfg);
-    assert_invalid("log.roll.hours", "0", "invalid value for log.roll.hours: '0' (must be between 1 and 2147483647)");
+    assert_invalid("log.roll.hours", "0",
+                   "invalid value for log.roll.hours: '0' (must be between 1 and 2147483647)");
     assert_invalid("log.roll.ms", "0", "invalid value for log.roll.ms: '0' (must be at least 1)");
     assert_invalid("log.flush.interval.messages", "0",
                    "invalid value for log.flush.interval.messages: '0' (must be at least 1)");
-    assert_invalid("log.flush.interval.ms", "-1", "invalid value for log.flush.interval.ms: '-1' (must be at least 0)");
+    assert_invalid("log.flush.interval.ms", "-1",
+                   "invalid value for log.flush.interval.ms: '-1' (must be at least 0)");
 }
 
 Test(config, log_sizes_are_checked)
@@ -511,13 +549,18 @@ Test(config, log_sizes_are_checked)
     assert_invalid("log.segment.bytes", "13",
                    "invalid value for log.segment.bytes: '13' (must be between 14 and 2147483647)");
     assert_invalid("log.segment.bytes", "2147483648",
-                   "invalid value for log.segment.bytes: '2147483648' (must be between 14 and 2147483647)");
+                   "invalid value for log.segment.bytes: '2147483648' (must be between 14 and "
+                   "2147483647)");
     assert_invalid("log.index.size.max.bytes", "3",
-                   "invalid value for log.index.size.max.bytes: '3' (must be between 4 and 2147483647)");
+                   "invalid value for log.index.size.max.bytes: '3' (must be between 4 and "
+                   "2147483647)");
     assert_invalid("log.index.interval.bytes", "-1",
-                   "invalid value for log.index.interval.bytes: '-1' (must be between 0 and 2147483647)");
-    assert_invalid("index.interval.bytes", "x", "invalid value for index.interval.bytes: 'x' (not an integer)");
-    assert_invalid("message.max.bytes", "-1", "invalid value for message.max.bytes: '-1' (must be between 0 and 2147483647)");
+                   "invalid value for log.index.interval.bytes: '-1' (must be between 0 and "
+                   "2147483647)");
+    assert_invalid("index.interval.bytes", "x",
+                   "invalid value for index.interval.bytes: 'x' (not an integer)");
+    assert_invalid("message.max.bytes", "-1",
+                   "invalid value for message.max.bytes: '-1' (must be between 0 and 2147483647)");
     assert_invalid("log.retention.check.interval.ms", "0",
                    "invalid value for log.retention.check.interval.ms: '0' (must be at least 1)");
     assert_invalid("min.insync.replicas", "0",
@@ -553,21 +596,28 @@ Test(config, cleanup_policy_is_a_list_of_delete_and_compact)
         const char *value, *canon;
         bool del;
     } ok[] = {
-        { "delete", "delete", true }, { "compact", "compact", false }, { "compact,delete", "compact,delete", true },
-        { "delete, compact", "compact,delete", true }, { " compact ,delete ", "compact,delete", true },
-        { "delete,delete", "delete", true }, { "", "", false },
+        { "delete", "delete", true },
+        { "compact", "compact", false },
+        { "compact,delete", "compact,delete", true },
+        { "delete, compact", "compact,delete", true },
+        { " compact ,delete ", "compact,delete", true },
+        { "delete,delete", "delete", true },
+        { "", "", false },
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         char canon[16];
         bool del = !ok[i].del;
-        cr_assert_eq(rn_config_parse_cleanup_policy(ok[i].value, canon, sizeof canon, &del), 0, "'%s'", ok[i].value);
+        cr_assert_eq(rn_config_parse_cleanup_policy(ok[i].value, canon, sizeof canon, &del), 0,
+                     "'%s'", ok[i].value);
         cr_assert_str_eq(canon, ok[i].canon);
         cr_assert_eq(del, ok[i].del, "'%s'", ok[i].value);
     }
-    static const char *bad[] = { "Delete", "compact,", ",delete", "remove", "compact;delete", "compact,,delete" };
+    static const char *bad[] = { "Delete", "compact,",       ",delete",
+                                 "remove", "compact;delete", "compact,,delete" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char canon[16];
-        cr_assert_eq(rn_config_parse_cleanup_policy(bad[i], canon, sizeof canon, NULL), RN_EINVAL, "'%s'", bad[i]);
+        cr_assert_eq(rn_config_parse_cleanup_policy(bad[i], canon, sizeof canon, NULL), RN_EINVAL,
+                     "'%s'", bad[i]);
     }
     rn_config_t cfg;
     assert_valid("log.cleanup.policy", "compact", &cfg);
@@ -575,25 +625,32 @@ Test(config, cleanup_policy_is_a_list_of_delete_and_compact)
     cr_assert_not(cfg.log_defaults.delete_enabled);
     rn_config_deinit(&cfg);
     assert_invalid("log.cleanup.policy", "shred",
-                   "invalid value for log.cleanup.policy: 'shred' (must be a comma list of delete and compact)");
+                   "invalid value for log.cleanup.policy: 'shred' (must be a comma list of delete "
+                   "and compact)");
 }
 
 Test(config, enumerated_and_typed_topic_defaults_are_checked)
 {
     assert_invalid("log.message.timestamp.type", "createtime",
-                   "invalid value for log.message.timestamp.type: 'createtime' (must be CreateTime or LogAppendTime)");
+                   "invalid value for log.message.timestamp.type: 'createtime' (must be CreateTime "
+                   "or LogAppendTime)");
     assert_invalid("compression.type", "none",
-                   "invalid value for compression.type: 'none' (must be one of uncompressed, zstd, lz4, snappy, gzip, "
+                   "invalid value for compression.type: 'none' (must be one of uncompressed, zstd, "
+                   "lz4, snappy, gzip, "
                    "producer)");
     assert_invalid("log.cleaner.min.cleanable.ratio", "1.5",
-                   "invalid value for log.cleaner.min.cleanable.ratio: '1.5' (must be between 0 and 1)");
+                   "invalid value for log.cleaner.min.cleanable.ratio: '1.5' (must be between 0 "
+                   "and 1)");
     assert_invalid("log.cleaner.min.cleanable.ratio", "nan",
                    "invalid value for log.cleaner.min.cleanable.ratio: 'nan' (not a number)");
-    assert_invalid("log.preallocate", "maybe", "invalid value for log.preallocate: 'maybe' (must be true or false)");
+    assert_invalid("log.preallocate", "maybe",
+                   "invalid value for log.preallocate: 'maybe' (must be true or false)");
     assert_invalid("default.replication.factor", "0",
-                   "invalid value for default.replication.factor: '0' (must be between 1 and 32767)");
+                   "invalid value for default.replication.factor: '0' (must be between 1 and "
+                   "32767)");
     assert_invalid("runnel.accept.replication.factor", "yes",
-                   "invalid value for runnel.accept.replication.factor: 'yes' (must be true or false)");
+                   "invalid value for runnel.accept.replication.factor: 'yes' (must be true or "
+                   "false)");
     rn_config_t cfg;
     assert_valid("log.message.timestamp.type", "LogAppendTime", &cfg);
     cr_assert(cfg.log_append_time);
@@ -633,9 +690,11 @@ Test(config, values_in_effect_and_whether_they_were_set)
 Test(config, listener_port_70000_is_invalid)
 {
     assert_invalid("listeners", "PLAINTEXT://127.0.0.1:70000",
-                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:70000' (port must be between 0 and 65535)");
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:70000' (port must be "
+                   "between 0 and 65535)");
     assert_invalid("listeners", "PLAINTEXT://127.0.0.1:-1",
-                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:-1' (port must be between 0 and 65535)");
+                   "invalid value for listeners: 'PLAINTEXT://127.0.0.1:-1' (port must be between "
+                   "0 and 65535)");
     assert_invalid("listeners", "PLAINTEXT://127.0.0.1:99999999999999999999999",
                    "invalid value for listeners: 'PLAINTEXT://127.0.0.1:99999999999999999999999' "
                    "(port must be between 0 and 65535)");
@@ -649,7 +708,8 @@ Test(config, listener_without_a_port_is_invalid)
                    "invalid value for listeners: 'PLAINTEXT://127.0.0.1:' (missing port)");
     assert_invalid("listeners", "PLAINTEXT://[::1]",
                    "invalid value for listeners: 'PLAINTEXT://[::1]' (missing port)");
-    assert_invalid("listeners", "PLAINTEXT://", "invalid value for listeners: 'PLAINTEXT://' (missing port)");
+    assert_invalid("listeners", "PLAINTEXT://",
+                   "invalid value for listeners: 'PLAINTEXT://' (missing port)");
 }
 
 Test(config, listener_port_must_be_a_number)
@@ -664,13 +724,16 @@ Test(config, listener_port_must_be_a_number)
 
 Test(config, listener_must_be_one_plaintext_endpoint)
 {
-    assert_invalid("listeners", "SSL://:9093", "invalid value for listeners: 'SSL://:9093' (only PLAINTEXT is supported)");
+    assert_invalid("listeners", "SSL://:9093",
+                   "invalid value for listeners: 'SSL://:9093' (only PLAINTEXT is supported)");
     assert_invalid("listeners", "PLAINTEXT://:9092,PLAINTEXT://:9093",
-                   "invalid value for listeners: 'PLAINTEXT://:9092,PLAINTEXT://:9093' (only one listener is supported)");
+                   "invalid value for listeners: 'PLAINTEXT://:9092,PLAINTEXT://:9093' (only one "
+                   "listener is supported)");
     assert_invalid("listeners", "127.0.0.1:9092",
                    "invalid value for listeners: '127.0.0.1:9092' (expected NAME://HOST:PORT)");
     assert_invalid("listeners", "", "invalid value for listeners: '' (expected NAME://HOST:PORT)");
-    assert_invalid("listeners", "://:1", "invalid value for listeners: '://:1' (expected NAME://HOST:PORT)");
+    assert_invalid("listeners", "://:1",
+                   "invalid value for listeners: '://:1' (expected NAME://HOST:PORT)");
 }
 
 Test(config, listener_host_must_be_an_address_or_localhost)
@@ -682,9 +745,11 @@ Test(config, listener_host_must_be_an_address_or_localhost)
                    "invalid value for listeners: 'PLAINTEXT://::1:9092' "
                    "(an IPv6 address needs brackets, e.g. PLAINTEXT://[::1]:9092)");
     assert_invalid("listeners", "PLAINTEXT://[zz]:9092",
-                   "invalid value for listeners: 'PLAINTEXT://[zz]:9092' (not an IPv6 address between the brackets)");
+                   "invalid value for listeners: 'PLAINTEXT://[zz]:9092' (not an IPv6 address "
+                   "between the brackets)");
     assert_invalid("listeners", "PLAINTEXT://[::1:9092",
-                   "invalid value for listeners: 'PLAINTEXT://[::1:9092' (missing ']' after an IPv6 address)");
+                   "invalid value for listeners: 'PLAINTEXT://[::1:9092' (missing ']' after an "
+                   "IPv6 address)");
 }
 
 Test(config, listener_forms_that_are_accepted)
@@ -753,7 +818,8 @@ Test(config, advertised_listener_errors)
                    "invalid value for advertised.listeners: 'PLAINTEXT://bad host:1' "
                    "(host must be a DNS name, an IPv4 address or [IPv6 address])");
     assert_invalid("advertised.listeners", "SASL_SSL://kafka:9093",
-                   "invalid value for advertised.listeners: 'SASL_SSL://kafka:9093' (only PLAINTEXT is supported)");
+                   "invalid value for advertised.listeners: 'SASL_SSL://kafka:9093' (only "
+                   "PLAINTEXT is supported)");
 }
 
 /* ---- Integers, sizes, booleans, levels ---- */
@@ -761,11 +827,14 @@ Test(config, advertised_listener_errors)
 Test(config, negative_size_is_invalid)
 {
     assert_invalid("socket.request.max.bytes", "-1",
-                   "invalid value for socket.request.max.bytes: '-1' (must be between 1 and 2147483647)");
+                   "invalid value for socket.request.max.bytes: '-1' (must be between 1 and "
+                   "2147483647)");
     assert_invalid("socket.request.max.bytes", "0",
-                   "invalid value for socket.request.max.bytes: '0' (must be between 1 and 2147483647)");
+                   "invalid value for socket.request.max.bytes: '0' (must be between 1 and "
+                   "2147483647)");
     assert_invalid("socket.request.max.bytes", "2147483648",
-                   "invalid value for socket.request.max.bytes: '2147483648' (must be between 1 and 2147483647)");
+                   "invalid value for socket.request.max.bytes: '2147483648' (must be between 1 "
+                   "and 2147483647)");
     rn_config_t cfg;
     assert_valid("socket.request.max.bytes", "2147483647", &cfg);
     cr_assert_eq(cfg.socket_request_max_bytes, 2147483647);
@@ -774,24 +843,32 @@ Test(config, negative_size_is_invalid)
 
 Test(config, integers_are_parsed_strictly)
 {
-    assert_invalid("num.partitions", "100MB", "invalid value for num.partitions: '100MB' (not an integer)");
-    assert_invalid("num.partitions", "1 0", "invalid value for num.partitions: '1 0' (not an integer)");
-    assert_invalid("num.partitions", "0x10", "invalid value for num.partitions: '0x10' (not an integer)");
-    assert_invalid("num.partitions", "1.5", "invalid value for num.partitions: '1.5' (not an integer)");
+    assert_invalid("num.partitions", "100MB",
+                   "invalid value for num.partitions: '100MB' (not an integer)");
+    assert_invalid("num.partitions", "1 0",
+                   "invalid value for num.partitions: '1 0' (not an integer)");
+    assert_invalid("num.partitions", "0x10",
+                   "invalid value for num.partitions: '0x10' (not an integer)");
+    assert_invalid("num.partitions", "1.5",
+                   "invalid value for num.partitions: '1.5' (not an integer)");
     assert_invalid("num.partitions", "", "invalid value for num.partitions: '' (not an integer)");
     assert_invalid("num.partitions", "-", "invalid value for num.partitions: '-' (not an integer)");
     assert_invalid("num.partitions", "99999999999999999999x",
                    "invalid value for num.partitions: '99999999999999999999x' (not an integer)");
     assert_invalid("num.partitions", "99999999999999999999",
-                   "invalid value for num.partitions: '99999999999999999999' (must be between 1 and 2147483647)");
+                   "invalid value for num.partitions: '99999999999999999999' (must be between 1 "
+                   "and 2147483647)");
     assert_invalid("num.partitions", "2147483648",
-                   "invalid value for num.partitions: '2147483648' (must be between 1 and 2147483647)");
-    assert_invalid("num.partitions", "0", "invalid value for num.partitions: '0' (must be between 1 and 2147483647)");
+                   "invalid value for num.partitions: '2147483648' (must be between 1 and "
+                   "2147483647)");
+    assert_invalid("num.partitions", "0",
+                   "invalid value for num.partitions: '0' (must be between 1 and 2147483647)");
     assert_invalid("connections.max.idle.ms", "9223372036854775808",
-                   "invalid value for connections.max.idle.ms: '9223372036854775808' (must be at least -1)");
+                   "invalid value for connections.max.idle.ms: '9223372036854775808' (must be at "
+                   "least -1)");
 
     rn_config_t cfg;
-    assert_valid("num.partitions", " +12\t", &cfg);   /* trimmed like Kafka; Java accepts '+' */
+    assert_valid("num.partitions", " +12\t", &cfg); /* trimmed like Kafka; Java accepts '+' */
     cr_assert_eq(cfg.num_partitions, 12);
     rn_config_deinit(&cfg);
     assert_valid("connections.max.idle.ms", "9223372036854775807", &cfg);
@@ -842,7 +919,8 @@ Test(config, bad_boolean_is_invalid)
 Test(config, bad_log_level_is_invalid)
 {
     assert_invalid("log.level", "verbose",
-                   "invalid value for log.level: 'verbose' (must be error, warn, info, debug or trace)");
+                   "invalid value for log.level: 'verbose' (must be error, warn, info, debug or "
+                   "trace)");
     rn_config_t cfg;
     assert_valid("log.level", "DEBUG", &cfg);
     cr_assert_eq(cfg.log_level, RN_LOG_DEBUG);
@@ -873,7 +951,8 @@ Test(config, node_id_and_broker_id_must_agree)
     cr_assert_eq(cfg.node_id, 9, "broker.id alone sets the id");
     rn_config_deinit(&cfg);
 
-    assert_invalid("node.id", "-1", "invalid value for node.id: '-1' (must be between 0 and 2147483647)");
+    assert_invalid("node.id", "-1",
+                   "invalid value for node.id: '-1' (must be between 0 and 2147483647)");
     assert_invalid("broker.id", "x", "invalid value for broker.id: 'x' (not an integer)");
 }
 
@@ -887,7 +966,8 @@ Test(config, cluster_id_is_optional_and_printable)
     cr_assert_null(cfg.cluster_id);
     rn_config_deinit(&cfg);
     assert_invalid("cluster.id", "a b",
-                   "invalid value for cluster.id: 'a b' (only printable ASCII without spaces is allowed)");
+                   "invalid value for cluster.id: 'a b' (only printable ASCII without spaces is "
+                   "allowed)");
 }
 
 Test(config, log_dirs_uses_the_first_directory)
@@ -940,7 +1020,8 @@ Test(config, errors_fit_a_small_buffer)
 
 Test(config, unknown_keys_are_warned_about_by_name)
 {
-    runnel_config_t *props = props_of("listners=PLAINTEXT://:1\nlog.retention.hours=1\nnode.id=1\n");
+    runnel_config_t *props =
+        props_of("listners=PLAINTEXT://:1\nlog.retention.hours=1\nnode.id=1\n");
     rn_config_t cfg;
     int rc;
     char *out = build_capturing_stderr(props, &cfg, &rc);
@@ -978,8 +1059,9 @@ Test(config, shipped_runnel_properties_is_valid_and_fully_known)
 {
     runnel_config_t *props = runnel_config_new();
     char err[256];
-    cr_assert_eq(runnel_config_load(props, RUNNEL_SOURCE_ROOT "/conf/runnel.properties", err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(runnel_config_load(props, RUNNEL_SOURCE_ROOT "/conf/runnel.properties", err,
+                                    sizeof err),
+                 0, "%s", err);
     rn_config_t cfg;
     int rc;
     char *out = build_capturing_stderr(props, &cfg, &rc);
@@ -989,8 +1071,10 @@ Test(config, shipped_runnel_properties_is_valid_and_fully_known)
     cr_assert_eq(cfg.listener_port, 9092);
     cr_assert_str_eq(cfg.log_dir, "./data");
     cr_assert_eq(cfg.node_id, 1);
-    cr_assert(cfg.accept_replication_factor, "the development configuration accepts replication factor 3");
-    cr_assert_eq(cfg.group_initial_rebalance_delay_ms, 0, "the development configuration joins groups at once");
+    cr_assert(cfg.accept_replication_factor,
+              "the development configuration accepts replication factor 3");
+    cr_assert_eq(cfg.group_initial_rebalance_delay_ms, 0,
+                 "the development configuration joins groups at once");
     free(out);
     rn_config_deinit(&cfg);
     runnel_config_free(props);

@@ -6,8 +6,8 @@
  *
  * A "client" below is a waiter as a handler would embed it: its wake callback counts calls, and
  * the test plays the loop's part (arm after the call, wait_end when woken). */
-#include <criterion/criterion.h>
 #include "kerr_assert.h"
+#include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +18,17 @@
 #include "fixture.h"
 #include "util/err.h"
 
-static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+static rn_str_t S(const char *s)
+{
+    return rn_str_from_cstr(s);
+}
 static const rn_str_t NONE = { NULL, 0 };
 
 /* ---- the fixture: groups with a fake clock and a recorder for their records ---- */
 
 typedef struct record {
     char group[64];
-    uint8_t *key, *value;        /* value NULL: tombstone */
+    uint8_t *key, *value; /* value NULL: tombstone */
     size_t key_len, value_len;
 } record_t;
 
@@ -35,7 +38,8 @@ static rn_arena_t ARENA;
 static record_t RECORDS[64];
 static size_t NRECORDS;
 
-static int record_write(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value, int64_t now_ms)
+static int record_write(void *ctx, rn_str_t group_id, rn_bytes_t key, rn_bytes_t value,
+                        int64_t now_ms)
 {
     (void)ctx;
     (void)now_ms;
@@ -94,9 +98,9 @@ static void tick(int64_t ms)
 typedef struct client {
     rn_groups_waiter_t w;
     int wakes;
-    bool waiting;                /* registered and armed, no answer taken yet */
-    char id[160];                /* the member id to send */
-    const char *instance;        /* group.instance.id, or NULL */
+    bool waiting;         /* registered and armed, no answer taken yet */
+    char id[160];         /* the member id to send */
+    const char *instance; /* group.instance.id, or NULL */
     const char *client_id;
     int32_t session_ms, rebalance_ms;
     int32_t generation;
@@ -104,7 +108,8 @@ typedef struct client {
     size_t nprotocols;
 } client_t;
 
-static const rn_groups_protocol_t RANGE[] = { { { "range", 5 }, { (const uint8_t *)"meta-range", 10 } } };
+static const rn_groups_protocol_t RANGE[] = { { { "range", 5 },
+                                                { (const uint8_t *)"meta-range", 10 } } };
 static const rn_groups_protocol_t RANGE_RR[] = {
     { { "range", 5 }, { (const uint8_t *)"r", 1 } },
     { { "roundrobin", 10 }, { (const uint8_t *)"rr", 2 } },
@@ -148,10 +153,17 @@ static void took_join(client_t *c)
 static bool join_v(client_t *c, int16_t version, const char *group)
 {
     rn_groups_join_args_t a = {
-        .version = version, .group_id = S(group), .member_id = S(c->id),
-        .group_instance_id = c->instance ? S(c->instance) : NONE, .protocol_type = S("consumer"),
-        .client_id = S(c->client_id), .client_host = S("/127.0.0.1"), .session_timeout_ms = c->session_ms,
-        .rebalance_timeout_ms = c->rebalance_ms, .protocols = c->protocols, .nprotocols = c->nprotocols,
+        .version = version,
+        .group_id = S(group),
+        .member_id = S(c->id),
+        .group_instance_id = c->instance ? S(c->instance) : NONE,
+        .protocol_type = S("consumer"),
+        .client_id = S(c->client_id),
+        .client_host = S("/127.0.0.1"),
+        .session_timeout_ms = c->session_ms,
+        .rebalance_timeout_ms = c->rebalance_ms,
+        .protocols = c->protocols,
+        .nprotocols = c->nprotocols,
     };
     uint64_t wait_ms = 0;
     c->wakes = 0;
@@ -166,7 +178,10 @@ static bool join_v(client_t *c, int16_t version, const char *group)
     return done;
 }
 
-static bool join(client_t *c, const char *group) { return join_v(c, 7, group); }
+static bool join(client_t *c, const char *group)
+{
+    return join_v(c, 7, group);
+}
 
 /* A v4+ new member: MEMBER_ID_REQUIRED first, then the join with the id it was given. */
 static bool join_new(client_t *c, const char *group)
@@ -196,11 +211,16 @@ static bool join_answered(client_t *c)
     return true;
 }
 
-static bool sync_with(client_t *c, const char *group, const rn_groups_assignment_t *assignments, size_t n)
+static bool sync_with(client_t *c, const char *group, const rn_groups_assignment_t *assignments,
+                      size_t n)
 {
     rn_groups_sync_args_t a = {
-        .group_id = S(group), .generation_id = c->generation, .member_id = S(c->id),
-        .group_instance_id = c->instance ? S(c->instance) : NONE, .assignments = assignments, .nassignments = n,
+        .group_id = S(group),
+        .generation_id = c->generation,
+        .member_id = S(c->id),
+        .group_instance_id = c->instance ? S(c->instance) : NONE,
+        .assignments = assignments,
+        .nassignments = n,
     };
     uint64_t wait_ms = 0;
     c->wakes = 0;
@@ -211,17 +231,21 @@ static bool sync_with(client_t *c, const char *group, const rn_groups_assignment
     return done;
 }
 
-static bool sync(client_t *c, const char *group) { return sync_with(c, group, NULL, 0); }
+static bool sync(client_t *c, const char *group)
+{
+    return sync_with(c, group, NULL, 0);
+}
 
 static int16_t heartbeat(client_t *c, const char *group)
 {
-    return rn_groups_heartbeat(G, S(group), S(c->id), c->instance ? S(c->instance) : NONE, c->generation);
+    return rn_groups_heartbeat(G, S(group), S(c->id), c->instance ? S(c->instance) : NONE,
+                               c->generation);
 }
 
 static int16_t leave(client_t *c, const char *group)
 {
     rn_groups_leaver_t l = { S(c->id), c->instance ? S(c->instance) : NONE };
-    rn_kerr_t err = -2;   /* not a Kafka code: shows it was written */
+    rn_kerr_t err = -2; /* not a Kafka code: shows it was written */
     cr_assert_eq(rn_groups_leave(G, S(group), &l, 1, &err), 0);
     return err;
 }
@@ -346,12 +370,13 @@ Test(groups, member_id_required_only_for_v4_and_later_without_instance_id)
     cr_assert_not(join_v(&st, 5, "g"), "a static member joins at once");
     cr_assert_not(join_v(&v4, 4, "g"), "then joins with the id it was given");
     tick(3000);
-    tick(3000);   /* members joined during the initial delay: it was extended once */
+    tick(3000); /* members joined during the initial delay: it was extended once */
     cr_assert(join_answered(&old));
     cr_assert(join_answered(&v4));
     cr_assert(join_answered(&st));
     cr_assert_eq(old.generation, 1);
-    cr_assert_eq(strncmp(st.id, "instance-1-", 11), 0, "a static member's id starts with its instance id");
+    cr_assert_eq(strncmp(st.id, "instance-1-", 11), 0,
+                 "a static member's id starts with its instance id");
 }
 
 Test(groups, pending_member_blocks_the_join_phase_until_its_session_expires)
@@ -397,7 +422,8 @@ Test(groups, join_answers_carry_the_member_list_only_to_the_leader)
     cr_assert_eq(a.w.join.nmembers, 2);
     cr_assert_eq(b.w.join.nmembers, 0);
     cr_assert(str_is(b.w.join.leader, a.id));
-    cr_assert(join(&b, "g"), "the same join again in CompletingRebalance gets the generation again");
+    cr_assert(join(&b, "g"),
+              "the same join again in CompletingRebalance gets the generation again");
     cr_assert_eq(b.w.join.generation_id, 2);
 }
 
@@ -473,9 +499,11 @@ Test(groups, member_waiting_in_a_rebalance_does_not_expire)
     cr_assert_not(join(&b, "g"), "b rejoins with new metadata: a rebalance");
     for (int i = 0; i < 6; i++) {
         tick(3000);
-        cr_assert_eq(heartbeat(&a, "g"), RN_KERR_REBALANCE_IN_PROGRESS, "a is alive but does not rejoin");
+        cr_assert_eq(heartbeat(&a, "g"), RN_KERR_REBALANCE_IN_PROGRESS,
+                     "a is alive but does not rejoin");
     }
-    cr_assert_not(answered(&b), "18 s without a heartbeat from b, beyond its 10 s session: it waits, so it stays");
+    cr_assert_not(answered(&b), "18 s without a heartbeat from b, beyond its 10 s session: it "
+                                "waits, so it stays");
     cr_assert_str_eq(state("g"), "PreparingRebalance");
     tick(10000);
     cr_assert(join_answered(&b), "a went silent and expired; b was the last member to wait for");
@@ -493,7 +521,8 @@ Test(groups, rebalance_timeout_removes_a_member_that_does_not_rejoin)
     cr_assert_not(join(&a, "g"), "the leader rejoins: a rebalance");
     for (int i = 0; i < 6; i++) {
         tick(3000);
-        cr_assert_eq(heartbeat(&b, "g"), RN_KERR_REBALANCE_IN_PROGRESS, "b is alive but never rejoins");
+        cr_assert_eq(heartbeat(&b, "g"), RN_KERR_REBALANCE_IN_PROGRESS,
+                     "b is alive but never rejoins");
     }
     cr_assert_not(answered(&a), "18 s: within the 20 s rebalance timeout");
     tick(2000);
@@ -534,7 +563,8 @@ Test(groups, given_up_join_stops_counting_as_joined)
     client_init(&b, NULL);
     stable_two(&a, &b, "g");
     cr_assert_not(join(&a, "g"));
-    cr_assert_not(rn_groups_wait_end(G, &a.w, true), "the park timed out: the waiter is taken back");
+    cr_assert_not(rn_groups_wait_end(G, &a.w, true),
+                  "the park timed out: the waiter is taken back");
     a.waiting = false;
     cr_assert_not(join(&b, "g"), "b's join does not complete the phase: a no longer waits");
     tick(20000);
@@ -574,7 +604,6 @@ Test(groups, zero_initial_delay_completes_the_first_join_at_once)
 
 /* ---- protocols ---- */
 
-
 static const char *chosen_protocol(client_t *cs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -584,7 +613,8 @@ static const char *chosen_protocol(client_t *cs, size_t n)
     for (size_t i = 0; i < n; i++)
         cr_assert(join_answered(&cs[i]));
     static char name[32];
-    snprintf(name, sizeof name, "%.*s", (int)cs[0].w.join.protocol_name.len, cs[0].w.join.protocol_name.ptr);
+    snprintf(name, sizeof name, "%.*s", (int)cs[0].w.join.protocol_name.len,
+             cs[0].w.join.protocol_name.ptr);
     return name;
 }
 
@@ -623,8 +653,15 @@ Test(groups, inconsistent_protocol_type_or_protocols_get_error_23)
     cr_assert(join_v(&b, 3, "g"));
     assert_kerr(b.w.join.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL);
     rn_groups_join_args_t args = {
-        .version = 3, .group_id = S("g"), .member_id = S(""), .protocol_type = S("connect"), .client_id = S("c"),
-        .session_timeout_ms = 10000, .rebalance_timeout_ms = 10000, .protocols = RANGE, .nprotocols = 1,
+        .version = 3,
+        .group_id = S("g"),
+        .member_id = S(""),
+        .protocol_type = S("connect"),
+        .client_id = S("c"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 10000,
+        .protocols = RANGE,
+        .nprotocols = 1,
     };
     uint64_t wait_ms;
     c.w.arena = &ARENA;
@@ -655,7 +692,8 @@ Test(groups, session_timeout_outside_the_configured_range_gets_error_26)
     assert_kerr(a.w.join.error_code, RN_KERR_INVALID_GROUP_ID);
     snprintf(a.id, sizeof a.id, "stale-id");
     cr_assert(join(&a, "g"));
-    assert_kerr(a.w.join.error_code, RN_KERR_UNKNOWN_MEMBER_ID, "a member id for a group that does not exist");
+    assert_kerr(a.w.join.error_code, RN_KERR_UNKNOWN_MEMBER_ID,
+                "a member id for a group that does not exist");
 }
 
 /* ---- sync and heartbeat errors ---- */
@@ -681,11 +719,15 @@ Test(groups, sync_and_heartbeat_check_member_generation_and_state)
     cr_assert(sync(&x, "no-group"));
     assert_kerr(x.w.sync.error_code, RN_KERR_UNKNOWN_MEMBER_ID);
 
-    rn_groups_sync_args_t v5 = { .group_id = S("g"), .generation_id = 2, .member_id = S(b.id),
-                                 .protocol_type = S("consumer"), .protocol_name = S("roundrobin") };
+    rn_groups_sync_args_t v5 = { .group_id = S("g"),
+                                 .generation_id = 2,
+                                 .member_id = S(b.id),
+                                 .protocol_type = S("consumer"),
+                                 .protocol_name = S("roundrobin") };
     uint64_t wait_ms;
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
-    assert_kerr(b.w.sync.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL, "v5 checks the protocol name");
+    assert_kerr(b.w.sync.error_code, RN_KERR_INCONSISTENT_GROUP_PROTOCOL,
+                "v5 checks the protocol name");
     v5.protocol_name = S("range");
     cr_assert(rn_groups_sync(G, &v5, &b.w, &wait_ms));
     assert_kerr(b.w.sync.error_code, 0, "a Stable group answers a sync at once");
@@ -731,7 +773,8 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
     assert_kerr(a.w.join.error_code, 0);
     cr_assert_str_neq(a.id, old_id, "a new member id");
     cr_assert_eq(a.generation, 2, "same generation");
-    cr_assert(str_is(a.w.join.leader, old_id), "before v9 the old leader id: no assignment to compute");
+    cr_assert(str_is(a.w.join.leader, old_id),
+              "before v9 the old leader id: no assignment to compute");
     cr_assert_eq(a.w.join.nmembers, 0);
     cr_assert_str_eq(state("g"), "Stable");
     cr_assert_eq(heartbeat(&b, "g"), 0, "b sees no rebalance");
@@ -747,7 +790,8 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
     cr_assert_eq(heartbeat(&zombie, "g"), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(sync(&zombie, "g"));
     assert_kerr(zombie.w.sync.error_code, RN_KERR_FENCED_INSTANCE_ID);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2), RN_KERR_FENCED_INSTANCE_ID);
+    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2),
+                 RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(join(&zombie, "g"));
     assert_kerr(zombie.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID);
 }
@@ -822,7 +866,8 @@ Test(groups, list_shows_every_group_with_state_and_protocol_type)
     cr_assert_eq(n, 2);
     for (size_t i = 0; i < n; i++) {
         cr_assert(str_is(list[i].protocol_type, "consumer"));
-        cr_assert_str_eq(list[i].state, str_is(list[i].group_id, "one") ? "Stable" : "PreparingRebalance");
+        cr_assert_str_eq(list[i].state,
+                         str_is(list[i].group_id, "one") ? "Stable" : "PreparingRebalance");
     }
 }
 
@@ -858,7 +903,9 @@ Test(groups, generation_and_empty_group_are_written_and_load_back_empty)
     rn_groups_flush(G);
     cr_assert_eq(NRECORDS, 1, "the leader's sync writes the generation");
     rn_groups_value_t v;
-    cr_assert_eq(rn_groups_value_decode((rn_bytes_t){ RECORDS[0].value, RECORDS[0].value_len }, &ARENA, &v), 0);
+    cr_assert_eq(rn_groups_value_decode((rn_bytes_t){ RECORDS[0].value, RECORDS[0].value_len },
+                                        &ARENA, &v),
+                 0);
     cr_assert_eq(v.version, 3);
     cr_assert_eq(v.generation, 1);
     cr_assert(str_is(v.protocol, "range"));
@@ -872,7 +919,9 @@ Test(groups, generation_and_empty_group_are_written_and_load_back_empty)
     cr_assert_eq(leave(&a, "g"), 0);
     rn_groups_flush(G);
     cr_assert_eq(NRECORDS, 2, "the group that became empty is written too");
-    cr_assert_eq(rn_groups_value_decode((rn_bytes_t){ RECORDS[1].value, RECORDS[1].value_len }, &ARENA, &v), 0);
+    cr_assert_eq(rn_groups_value_decode((rn_bytes_t){ RECORDS[1].value, RECORDS[1].value_len },
+                                        &ARENA, &v),
+                 0);
     cr_assert_eq(v.generation, 2);
     cr_assert_null(v.protocol.ptr);
     cr_assert_eq(v.nmembers, 0);
@@ -893,7 +942,8 @@ Test(groups, generation_and_empty_group_are_written_and_load_back_empty)
     tick(3000);
     cr_assert(join_answered(&a));
     cr_assert_eq(a.generation, 3, "generations go on after a restart");
-    cr_assert(rn_groups_load_record(G, (rn_bytes_t){ RECORDS[0].key, RECORDS[0].key_len }, (rn_bytes_t){ NULL, 0 }),
+    cr_assert(rn_groups_load_record(G, (rn_bytes_t){ RECORDS[0].key, RECORDS[0].key_len },
+                                    (rn_bytes_t){ NULL, 0 }),
               "a tombstone for a group with members is ignored");
     cr_assert_eq(rn_groups_describe(G, S("g"), &ARENA, &d), 0);
     cr_assert(d.found);
@@ -905,7 +955,8 @@ Test(groups, load_rejects_records_that_do_not_parse)
     static const uint8_t offset_key[] = { 0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 0 };
     static const uint8_t key[] = { 0, 2, 0, 1, 'g' };
     static const uint8_t bad_value[] = { 0, 3, 0, 8, 'c' };
-    cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ offset_key, sizeof offset_key }, (rn_bytes_t){ NULL, 0 }));
+    cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ offset_key, sizeof offset_key },
+                                        (rn_bytes_t){ NULL, 0 }));
     rn_bytes_t bad = { bad_value, sizeof bad_value };
     cr_assert_not(rn_groups_load_record(G, (rn_bytes_t){ key, sizeof key }, bad));
     cr_assert(rn_groups_load_record(G, (rn_bytes_t){ key, sizeof key }, (rn_bytes_t){ NULL, 0 }),

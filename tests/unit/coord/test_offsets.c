@@ -10,7 +10,10 @@
 #include "fixture.h"
 #include "util/err.h"
 
-static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+static rn_str_t S(const char *s)
+{
+    return rn_str_from_cstr(s);
+}
 
 /* ---- record layouts ---- */
 
@@ -18,10 +21,10 @@ Test(offsets, key_is_version_1_group_topic_partition)
 {
     rn_offsets_key_t k = { .group = S("g1"), .topic = S("t"), .partition = 258 };
     static const uint8_t want[] = {
-        0x00, 0x01,                    /* version 1 */
-        0x00, 0x02, 'g', '1',          /* group */
-        0x00, 0x01, 't',               /* topic */
-        0x00, 0x00, 0x01, 0x02,        /* partition 258 */
+        0x00, 0x01,             /* version 1 */
+        0x00, 0x02, 'g',  '1',  /* group */
+        0x00, 0x01, 't',        /* topic */
+        0x00, 0x00, 0x01, 0x02, /* partition 258 */
     };
     cr_assert_eq(rn_offsets_key_len(&k), sizeof want);
     uint8_t out[sizeof want];
@@ -38,15 +41,18 @@ Test(offsets, key_is_version_1_group_topic_partition)
 Test(offsets, value_is_version_3_offset_epoch_metadata_timestamp)
 {
     rn_offsets_value_t v = {
-        .offset = 0x0102030405, .leader_epoch = 7, .metadata = S("md"), .commit_timestamp = 1700000000000,
+        .offset = 0x0102030405,
+        .leader_epoch = 7,
+        .metadata = S("md"),
+        .commit_timestamp = 1700000000000,
         .expire_timestamp = -1,
     };
     static const uint8_t want[] = {
-        0x00, 0x03,                                        /* version 3 */
-        0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05,    /* offset */
-        0x00, 0x00, 0x00, 0x07,                            /* leader epoch */
-        0x00, 0x02, 'm', 'd',                              /* metadata */
-        0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,    /* commit timestamp 1700000000000 */
+        0x00, 0x03,                                     /* version 3 */
+        0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, /* offset */
+        0x00, 0x00, 0x00, 0x07,                         /* leader epoch */
+        0x00, 0x02, 'm',  'd',                          /* metadata */
+        0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, /* commit timestamp 1700000000000 */
     };
     cr_assert_eq(rn_offsets_value_len(&v), sizeof want);
     uint8_t out[sizeof want];
@@ -66,12 +72,13 @@ Test(offsets, older_value_versions_decode)
     /* v0: offset 5, metadata "", commit timestamp 9 */
     static const uint8_t v0[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 };
     /* v1: offset 5, metadata "x", commit 9, expire 100 */
-    static const uint8_t v1[] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 9,
-                                  0, 0, 0, 0, 0, 0, 0, 100 };
+    static const uint8_t v1[] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1, 'x', 0,  0,
+                                  0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0,   100 };
     /* v2: as v0 */
     static const uint8_t v2[] = { 0, 2, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 };
     /* v4 (flexible): offset 5, epoch 3, compact metadata "x" (length 2), commit 9, no tags */
-    static const uint8_t v4[] = { 0, 4, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3, 2, 'x', 0, 0, 0, 0, 0, 0, 0, 9, 0 };
+    static const uint8_t v4[] = { 0, 4, 0,   0, 0, 0, 0, 0, 0, 5, 0, 0, 0,
+                                  3, 2, 'x', 0, 0, 0, 0, 0, 0, 0, 9, 0 };
     rn_offsets_value_t v;
     cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ v0, sizeof v0 }, &v), 0);
     cr_assert_eq(v.offset, 5);
@@ -99,23 +106,27 @@ Test(offsets, older_value_versions_decode)
 Test(offsets, damaged_records_are_refused)
 {
     static const uint8_t v5[] = { 0, 5, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9 };
-    static const uint8_t null_md[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 9 };
-    static const uint8_t v3[] = { 0, 3, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 9 };
+    static const uint8_t null_md[] = { 0,    0,    0, 0, 0, 0, 0, 0, 0, 5,
+                                       0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 9 };
+    static const uint8_t v3[] = { 0, 3, 0, 0,   0, 0, 0, 0, 0, 5, 0, 0, 0,
+                                  3, 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 9 };
     rn_offsets_value_t v;
     cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ v5, sizeof v5 }, &v), RN_EPROTO);
     cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ null_md, sizeof null_md }, &v), RN_EPROTO);
     for (size_t n = 0; n < sizeof v3; n++)
-        cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ v3, n }, &v), RN_EPROTO, "%zu-byte prefix", n);
+        cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ v3, n }, &v), RN_EPROTO,
+                     "%zu-byte prefix", n);
     cr_assert_eq(rn_offsets_value_decode((rn_bytes_t){ v3, sizeof v3 }, &v), 0);
 
-    static const uint8_t k1[] = { 0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 3, 0 };   /* a byte too many */
-    static const uint8_t k2[] = { 0, 2, 0, 1, 'g' };                            /* group metadata */
+    static const uint8_t k1[] = { 0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 3, 0 }; /* a byte too many */
+    static const uint8_t k2[] = { 0, 2, 0, 1, 'g' };                           /* group metadata */
     static const uint8_t kneg[] = { 0, 1, 0x80, 0x00, 'g', 0, 1, 't', 0, 0, 0, 3 };
     rn_offsets_key_t k;
     cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ k1, sizeof k1 }, &k), RN_EPROTO);
     cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ k1, sizeof k1 - 1 }, &k), 0);
     for (size_t n = 0; n < sizeof k1 - 1; n++)
-        cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ k1, n }, &k), RN_EPROTO, "%zu-byte prefix", n);
+        cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ k1, n }, &k), RN_EPROTO, "%zu-byte prefix",
+                     n);
     cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ k2, sizeof k2 }, &k), RN_EPROTO);
     cr_assert_eq(rn_offsets_key_decode((rn_bytes_t){ kneg, sizeof kneg }, &k), RN_EPROTO);
 }
@@ -181,18 +192,23 @@ static void env_deinit(env_t *e)
 
 static const char *PROPS = "offsets.topic.num.partitions=3\noffsets.retention.minutes=1\n";
 
-static int commit(rn_offsets_t *offsets, const char *group, const char *topic, int32_t partition, int64_t offset,
-                  const char *metadata, int64_t now)
+static int commit(rn_offsets_t *offsets, const char *group, const char *topic, int32_t partition,
+                  int64_t offset, const char *metadata, int64_t now)
 {
     rn_offsets_commit_t c = {
-        .topic = S(topic), .partition = partition, .offset = offset, .leader_epoch = -1,
-        .metadata = metadata ? S(metadata) : (rn_str_t){ NULL, 0 }, .commit_timestamp = -1,
+        .topic = S(topic),
+        .partition = partition,
+        .offset = offset,
+        .leader_epoch = -1,
+        .metadata = metadata ? S(metadata) : (rn_str_t){ NULL, 0 },
+        .commit_timestamp = -1,
     };
     return rn_offsets_commit(offsets, S(group), &c, 1, now);
 }
 
 /* The committed offset, or -1 when none. */
-static int64_t fetched(rn_offsets_t *offsets, const char *group, const char *topic, int32_t partition)
+static int64_t fetched(rn_offsets_t *offsets, const char *group, const char *topic,
+                       int32_t partition)
 {
     rn_arena_t arena;
     rn_arena_init(&arena, 0);
@@ -215,7 +231,8 @@ Test(offsets, commit_fetch_overwrite)
     cr_assert_eq(fetched(e.offsets, "other", "t", 0), -1, "groups are apart");
     cr_assert_eq(fetched(e.offsets, "g", "u", 0), -1, "topics are apart");
     cr_assert_eq(commit(e.offsets, "g", "t", 0, 15, "", 2000), 0);
-    cr_assert_eq(fetched(e.offsets, "g", "t", 0), 15, "the latest commit wins, even going backwards");
+    cr_assert_eq(fetched(e.offsets, "g", "t", 0), 15,
+                 "the latest commit wins, even going backwards");
 
     rn_arena_t arena;
     rn_arena_init(&arena, 0);
@@ -239,10 +256,28 @@ Test(offsets, one_commit_of_many_partitions_is_one_batch_and_the_last_duplicate_
     env_t e;
     env_init(&e, PROPS);
     rn_offsets_commit_t c[] = {
-        { .topic = S("b"), .partition = 1, .offset = 1, .leader_epoch = 4, .metadata = S("x"), .commit_timestamp = -1 },
-        { .topic = S("a"), .partition = 0, .offset = 2, .leader_epoch = -1, .commit_timestamp = 77 },
-        { .topic = S("b"), .partition = 1, .offset = 3, .leader_epoch = 5, .metadata = S("y"), .commit_timestamp = -1 },
-        { .topic = S("b"), .partition = 0, .offset = 4, .leader_epoch = -1, .commit_timestamp = -1 },
+        { .topic = S("b"),
+          .partition = 1,
+          .offset = 1,
+          .leader_epoch = 4,
+          .metadata = S("x"),
+          .commit_timestamp = -1 },
+        { .topic = S("a"),
+          .partition = 0,
+          .offset = 2,
+          .leader_epoch = -1,
+          .commit_timestamp = 77 },
+        { .topic = S("b"),
+          .partition = 1,
+          .offset = 3,
+          .leader_epoch = 5,
+          .metadata = S("y"),
+          .commit_timestamp = -1 },
+        { .topic = S("b"),
+          .partition = 0,
+          .offset = 4,
+          .leader_epoch = -1,
+          .commit_timestamp = -1 },
     };
     cr_assert_eq(rn_offsets_commit(e.offsets, S("g"), c, 4, 5000), 0);
     for (int pass = 0; pass < 2; pass++) {
@@ -285,8 +320,16 @@ Test(offsets, unencodable_commits_change_nothing)
     static char big[40000];
     memset(big, 'm', sizeof big);
     rn_offsets_commit_t c[] = {
-        { .topic = S("t"), .partition = 0, .offset = 1, .leader_epoch = -1, .commit_timestamp = -1 },
-        { .topic = S("t"), .partition = 1, .offset = 1, .leader_epoch = -1, .metadata = { big, 40000 },
+        { .topic = S("t"),
+          .partition = 0,
+          .offset = 1,
+          .leader_epoch = -1,
+          .commit_timestamp = -1 },
+        { .topic = S("t"),
+          .partition = 1,
+          .offset = 1,
+          .leader_epoch = -1,
+          .metadata = { big, 40000 },
           .commit_timestamp = -1 },
     };
     cr_assert_eq(rn_offsets_commit(e.offsets, S("g"), c, 2, 1), RN_EINVAL);
@@ -303,7 +346,8 @@ Test(offsets, deletes_write_tombstones_that_survive_a_restart)
     cr_assert_eq(commit(e.offsets, "g", "u", 0, 3, NULL, 1), 0);
     cr_assert_eq(commit(e.offsets, "h", "t", 0, 4, NULL, 1), 0);
     rn_offsets_tp_t tps[] = { { S("t"), 1 }, { S("t"), 9 }, { S("nope"), 0 } };
-    cr_assert_eq(rn_offsets_delete(e.offsets, S("g"), tps, 3, 2), 0, "absent partitions are ignored");
+    cr_assert_eq(rn_offsets_delete(e.offsets, S("g"), tps, 3, 2), 0,
+                 "absent partitions are ignored");
     cr_assert_eq(fetched(e.offsets, "g", "t", 1), -1);
     cr_assert_eq(fetched(e.offsets, "g", "t", 0), 1);
     cr_assert_eq(rn_offsets_delete_group(e.offsets, S("h"), 3), 0);
@@ -368,12 +412,12 @@ static bool is_empty(void *ctx, rn_str_t group)
 Test(offsets, an_empty_groups_offsets_expire_after_the_retention)
 {
     env_t e;
-    env_init(&e, PROPS);   /* offsets.retention.minutes=1 */
+    env_init(&e, PROPS); /* offsets.retention.minutes=1 */
     int64_t t0 = 1000000;
     cr_assert_eq(commit(e.offsets, "g", "t", 0, 5, NULL, t0), 0);
     emptiness_t x = { .empty = true };
-    rn_offsets_expire(e.offsets, t0, is_empty, &x);           /* seen empty from t0 */
-    rn_offsets_expire(e.offsets, t0 + MINUTE - 1000, is_empty, &x);   /* checks run once a second */
+    rn_offsets_expire(e.offsets, t0, is_empty, &x);                 /* seen empty from t0 */
+    rn_offsets_expire(e.offsets, t0 + MINUTE - 1000, is_empty, &x); /* checks run once a second */
     cr_assert_eq(fetched(e.offsets, "g", "t", 0), 5, "kept until the retention has passed");
     rn_offsets_expire(e.offsets, t0 + MINUTE, is_empty, &x);
     cr_assert_eq(fetched(e.offsets, "g", "t", 0), -1);
@@ -465,13 +509,14 @@ Test(offsets, each_group_lists_the_groups_with_offsets)
     env_init(&e, PROPS);
     cr_assert_eq(commit(e.offsets, "g1", "t", 0, 1, NULL, 1), 0);
     cr_assert_eq(commit(e.offsets, "g2", "t", 0, 1, NULL, 1), 0);
-    cr_assert_eq(commit(e.offsets, "", "t", 0, 1, NULL, 1), 0);   /* the empty id is a group too */
+    cr_assert_eq(commit(e.offsets, "", "t", 0, 1, NULL, 1), 0); /* the empty id is a group too */
     names_t names = { 0 };
     rn_offsets_each_group(e.offsets, add_name, &names);
     cr_assert_eq(names.n, 3);
     int found = 0;
     for (int i = 0; i < names.n; i++)
-        found += !strcmp(names.seen[i], "g1") + !strcmp(names.seen[i], "g2") * 2 + !strcmp(names.seen[i], "") * 4;
+        found += !strcmp(names.seen[i], "g1") + !strcmp(names.seen[i], "g2") * 2 +
+                 !strcmp(names.seen[i], "") * 4;
     cr_assert_eq(found, 7);
     env_deinit(&e);
 }
@@ -485,7 +530,10 @@ Test(offsets, many_offsets_in_one_group_grow_the_tables)
     static char topics[N][16];
     for (int i = 0; i < N; i++) {
         snprintf(topics[i], sizeof topics[i], "topic-%d", i % 50);
-        c[i] = (rn_offsets_commit_t){ .topic = S(topics[i]), .partition = i / 50, .offset = i, .leader_epoch = -1,
+        c[i] = (rn_offsets_commit_t){ .topic = S(topics[i]),
+                                      .partition = i / 50,
+                                      .offset = i,
+                                      .leader_epoch = -1,
                                       .commit_timestamp = -1 };
     }
     cr_assert_eq(rn_offsets_commit(e.offsets, S("big"), c, N, 1), 0);

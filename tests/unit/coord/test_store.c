@@ -12,8 +12,14 @@
 #include "fixture.h"
 #include "util/err.h"
 
-static rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
-static rn_bytes_t B(const char *s) { return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) }; }
+static rn_str_t S(const char *s)
+{
+    return rn_str_from_cstr(s);
+}
+static rn_bytes_t B(const char *s)
+{
+    return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) };
+}
 
 /* Expected values computed by hand (h = 31*h + UTF-16 unit, as a signed 32-bit int); the
  * partitions are Kafka's Utils.abs(h) % 50, where Utils.abs is Math.abs with MIN_VALUE -> 0. */
@@ -58,7 +64,8 @@ Test(store, partition_for_is_kafkas)
     cr_assert_eq(rn_store_partitions(o.store), 50);
     cr_assert_eq(rn_store_partition_for(o.store, S("a")), 47);
     cr_assert_eq(rn_store_partition_for(o.store, S("group")), 47);
-    cr_assert_eq(rn_store_partition_for(o.store, S("my-group")), 12, "Math.abs, not & 0x7fffffff (36)");
+    cr_assert_eq(rn_store_partition_for(o.store, S("my-group")), 12,
+                 "Math.abs, not & 0x7fffffff (36)");
     cr_assert_eq(rn_store_partition_for(o.store, S("test-consumer-group")), 31);
     cr_assert_eq(rn_store_partition_for(o.store, S("polygenelubricants")), 0);
     cr_assert_eq(rn_store_partition_for(o.store, S("group\xc3\xa9")), 6);
@@ -97,7 +104,7 @@ typedef struct seen {
     int n;
     int32_t partition[64];
     char key[64][32];
-    char value[64][32];   /* "<null>" for a tombstone */
+    char value[64][32]; /* "<null>" for a tombstone */
 } seen_t;
 
 static void collect(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t value)
@@ -109,7 +116,8 @@ static void collect(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes_t val
     if (value.ptr == NULL)
         snprintf(s->value[s->n], sizeof s->value[0], "<null>");
     else
-        snprintf(s->value[s->n], sizeof s->value[0], "%.*s", (int)value.len, (const char *)value.ptr);
+        snprintf(s->value[s->n], sizeof s->value[0], "%.*s", (int)value.len,
+                 (const char *)value.ptr);
     s->n++;
 }
 

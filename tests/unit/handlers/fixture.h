@@ -31,8 +31,8 @@
 typedef struct fixture_executor {
     rn_executor_t ex;
     rn_work_t *head, **tail;
-    int queued;                  /* pieces of work queued since the fixture started */
-    bool refuse;                 /* queue fails with -EAGAIN, as a broken executor would */
+    int queued;  /* pieces of work queued since the fixture started */
+    bool refuse; /* queue fails with -EAGAIN, as a broken executor would */
 } fixture_executor_t;
 
 static struct {
@@ -41,14 +41,17 @@ static struct {
     runnel_config_t *props;
     rn_config_t cfg;
     rn_topics_t *topics;
-    rn_coord_t *coord;           /* NULL unless the fixture was started with one */
+    rn_coord_t *coord; /* NULL unless the fixture was started with one */
     rn_broker_info_t info;
-    rn_arena_t arena;            /* decoded responses */
-    const char *client_id;       /* sent in every request header */
-    const char *peer;            /* the client's address as the broker sees it */
+    rn_arena_t arena;      /* decoded responses */
+    const char *client_id; /* sent in every request header */
+    const char *peer;      /* the client's address as the broker sees it */
 } fx;
 
-static inline rn_str_t S(const char *s) { return rn_str_from_cstr(s); }
+static inline rn_str_t S(const char *s)
+{
+    return rn_str_from_cstr(s);
+}
 
 static inline int fixture_queue(rn_executor_t *ex, rn_work_t *w)
 {
@@ -104,7 +107,7 @@ static inline void fixture_start(const char *name, const char *props, bool with_
     memset(&fx, 0, sizeof fx);
     fx.executor.ex.queue = fixture_queue;
     fx.executor.tail = &fx.executor.head;
-    rn_log_set_level(RN_LOG_ERROR);   /* the registry's INFO lines and the sweeps' WARN lines */
+    rn_log_set_level(RN_LOG_ERROR); /* the registry's INFO lines and the sweeps' WARN lines */
     snprintf(fx.dir, sizeof fx.dir, "/tmp/runnel-%s-XXXXXX", name);
     cr_assert_not_null(mkdtemp(fx.dir));
     fx.props = runnel_config_new();
@@ -125,7 +128,8 @@ static inline void fixture_start(const char *name, const char *props, bool with_
     fx.peer = "127.0.0.1:51234";
 }
 
-static inline int fixture_remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int fixture_remove_entry(const char *path, const struct stat *sb, int flag,
+                                       struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);
@@ -145,7 +149,7 @@ static inline void fixture_stop(void)
 typedef struct reply {
     rn_finish_t how;
     int calls;
-    uint8_t *bytes;              /* malloc'd copy of the response frame; the caller frees */
+    uint8_t *bytes; /* malloc'd copy of the response frame; the caller frees */
     size_t len;
 } reply_t;
 
@@ -241,13 +245,14 @@ static inline void call(int16_t key, int16_t version, const void *body, void *re
     memcpy(bytes, o.bytes, o.len);
     free(o.bytes);
     cr_assert_geq(o.len, 8);
-    uint32_t size = (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8
-                    | bytes[3];
+    uint32_t size =
+        (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3];
     cr_assert_eq(size, o.len - 4, "the size prefix counts every byte after it, file ranges too");
     size_t header = 8 + (flexible(key, version) ? 1 : 0);
     rn_reader_t r;
     rn_reader_init(&r, bytes + header, o.len - header);
-    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp), RN_DECODE_OK);
+    cr_assert_eq(rn_proto_api_find(key)->response_decode(&r, version, &fx.arena, resp),
+                 RN_DECODE_OK);
     cr_assert_eq(rn_reader_left(&r), 0);
 }
 

@@ -2,8 +2,8 @@
 /* The admin handlers (src/handlers/admin_topics.c, admin_configs.c) driven through
  * rn_handlers_dispatch with real frames, against a real topic registry in a temporary data
  * directory: what a client sees in the response, and what the registry holds afterwards. */
-#include <uv.h>
 #include "kerr_assert.h"
+#include <uv.h>
 
 #include "handlers/fixture.h"
 #include "log/log.h"
@@ -22,11 +22,12 @@ static void stop(void)
     fixture_stop();
 }
 
-
 /* ---- request builders ---- */
 
-static rn_create_topics_response_topic_t create_topic_v(int16_t version, const char *name, int32_t partitions,
-                                                        int16_t rf, const char *config_key, const char *config_value)
+static rn_create_topics_response_topic_t create_topic_v(int16_t version, const char *name,
+                                                        int32_t partitions, int16_t rf,
+                                                        const char *config_key,
+                                                        const char *config_value)
 {
     rn_create_topics_request_topic_t t;
     rn_create_topics_request_topic_init(&t);
@@ -86,8 +87,8 @@ static rn_describe_configs_response_result_t describe(int8_t type, const char *n
     return resp.results.items[0];
 }
 
-static const rn_describe_configs_response_config_t *find_config(const rn_describe_configs_response_result_t *r,
-                                                                const char *name)
+static const rn_describe_configs_response_config_t *
+find_config(const rn_describe_configs_response_result_t *r, const char *name)
 {
     for (int32_t i = 0; i < r->configs.count; i++)
         if (rn_str_eq_cstr(r->configs.items[i].name, name))
@@ -102,7 +103,8 @@ Test(admin, create_topics_creates_and_a_second_create_is_topic_already_exists)
     start(NULL);
     cr_assert_eq(create_topic("orders", 3, 1), 0);
     cr_assert_eq(partitions_of("orders"), 3);
-    cr_assert_eq(create_topic("orders", 3, 1), 36, "TOPIC_ALREADY_EXISTS (kafkajs counts it as success)");
+    cr_assert_eq(create_topic("orders", 3, 1), 36,
+                 "TOPIC_ALREADY_EXISTS (kafkajs counts it as success)");
     stop();
 }
 
@@ -149,7 +151,8 @@ Test(admin, create_topics_defaults_minus_one_to_the_broker_settings)
 Test(admin, create_topics_v7_returns_the_topic_id_and_its_configs)
 {
     start(NULL);
-    rn_create_topics_response_topic_t t = create_topic_v(7, "with-id", 2, 1, "cleanup.policy", "compact");
+    rn_create_topics_response_topic_t t =
+        create_topic_v(7, "with-id", 2, 1, "cleanup.policy", "compact");
     assert_kerr(t.error_code, 0);
     rn_topic_t *topic = rn_topics_get(fx.topics, S("with-id"));
     cr_assert_not_null(topic);
@@ -193,7 +196,8 @@ Test(admin, a_name_given_twice_is_invalid_request_once_and_creates_nothing)
     stop();
 }
 
-static int16_t create_with_assignment(const char *name, const int32_t *replicas, int32_t nreplicas, int32_t nparts)
+static int16_t create_with_assignment(const char *name, const int32_t *replicas, int32_t nreplicas,
+                                      int32_t nparts)
 {
     rn_create_topics_request_assignment_t a[4];
     for (int32_t i = 0; i < nparts; i++) {
@@ -224,7 +228,8 @@ Test(admin, manual_assignments_must_name_only_this_broker)
     static const int32_t self[] = { 1 }, other[] = { 2 }, twice[] = { 1, 1 };
     cr_assert_eq(create_with_assignment("placed", self, 1, 2), 0);
     cr_assert_eq(partitions_of("placed"), 2);
-    cr_assert_eq(create_with_assignment("elsewhere", other, 1, 1), 39, "INVALID_REPLICA_ASSIGNMENT");
+    cr_assert_eq(create_with_assignment("elsewhere", other, 1, 1), 39,
+                 "INVALID_REPLICA_ASSIGNMENT");
     cr_assert_eq(create_with_assignment("doubled", twice, 2, 1), 39);
     cr_assert_eq(partitions_of("elsewhere"), -1);
     stop();
@@ -324,7 +329,7 @@ Test(admin, with_a_loop_the_work_runs_in_the_thread_pool_and_answers_on_the_loop
     req.peer = "test";
     req.broker = &fx.info;
     req.loop_ctx = ctx;
-    req.executor = rn_handlers_loop_executor(ctx);   /* as the broker sets it */
+    req.executor = rn_handlers_loop_executor(ctx); /* as the broker sets it */
     rn_arena_init(&req.arena, 0);
     rn_outbuf_init(&req.out);
     req.finish = fixture_capture;
@@ -413,7 +418,8 @@ Test(admin, delete_topics_v6_by_an_unknown_id_is_100_and_by_a_known_id_deletes)
     call(RN_API_DELETE_TOPICS, 6, &body, &resp);
     cr_assert_eq(resp.responses.count, 2);
     assert_kerr(resp.responses.items[0].error_code, 0);
-    cr_assert(rn_str_eq_cstr(resp.responses.items[0].name, "by-id"), "the name is resolved from the id");
+    cr_assert(rn_str_eq_cstr(resp.responses.items[0].name, "by-id"),
+              "the name is resolved from the id");
     cr_assert_eq(resp.responses.items[1].error_code, 100, "UNKNOWN_TOPIC_ID");
     cr_assert_eq(partitions_of("by-id"), -1);
     stop();
@@ -481,7 +487,7 @@ static size_t make_batch(uint8_t *p, int n)
 {
     size_t len = 61;
     for (int i = 0; i < n; i++) {
-        uint8_t rec[] = { 14, 0, 0, (uint8_t)(2 * i), 1, 2, 'x', 0 };   /* length 7, zigzag varints */
+        uint8_t rec[] = { 14, 0, 0, (uint8_t)(2 * i), 1, 2, 'x', 0 }; /* length 7, zigzag varints */
         memcpy(p + len, rec, sizeof rec);
         len += sizeof rec;
     }
@@ -490,11 +496,12 @@ static size_t make_batch(uint8_t *p, int n)
     p[8] = (uint8_t)(batch_length >> 24), p[9] = (uint8_t)(batch_length >> 16);
     p[10] = (uint8_t)(batch_length >> 8), p[11] = (uint8_t)batch_length;
     p[16] = 2;
-    p[26] = (uint8_t)(n - 1);                                  /* last_offset_delta */
-    memset(p + 43, 0xff, 8 + 2 + 4);                           /* producer id, epoch, sequence: -1 */
-    p[60] = (uint8_t)n;                                        /* records_count */
+    p[26] = (uint8_t)(n - 1);        /* last_offset_delta */
+    memset(p + 43, 0xff, 8 + 2 + 4); /* producer id, epoch, sequence: -1 */
+    p[60] = (uint8_t)n;              /* records_count */
     uint32_t crc = rn_crc32c(0, p + 21, len - 21);
-    p[17] = (uint8_t)(crc >> 24), p[18] = (uint8_t)(crc >> 16), p[19] = (uint8_t)(crc >> 8), p[20] = (uint8_t)crc;
+    p[17] = (uint8_t)(crc >> 24), p[18] = (uint8_t)(crc >> 16), p[19] = (uint8_t)(crc >> 8),
+    p[20] = (uint8_t)crc;
     return len;
 }
 
@@ -510,11 +517,13 @@ static void append_records(const char *name, int n)
     cr_assert_eq(rn_records_validate(batch, len, 1 << 20, &sum, &why), 0, "%s", why ? why : "");
     int64_t base;
     bool sync;
-    cr_assert_eq(rn_log_append(rn_topic_partition(topic, 0)->log, batch, len, &sum, &base, &sync), 0);
+    cr_assert_eq(rn_log_append(rn_topic_partition(topic, 0)->log, batch, len, &sum, &base, &sync),
+                 0);
     rn_topic_unref(topic);
 }
 
-static rn_delete_records_response_partition_result_t delete_records(const char *name, int64_t offset)
+static rn_delete_records_response_partition_result_t delete_records(const char *name,
+                                                                    int64_t offset)
 {
     rn_delete_records_request_partition_t p;
     rn_delete_records_request_partition_init(&p);
@@ -621,7 +630,8 @@ Test(admin, describe_configs_of_this_broker_tells_set_keys_from_defaults)
     cr_assert_not_null(set);
     cr_assert_eq(set->config_source, 4, "STATIC_BROKER_CONFIG");
     cr_assert(set->read_only);
-    const rn_describe_configs_response_config_t *dflt = find_config(&r, "default.replication.factor");
+    const rn_describe_configs_response_config_t *dflt =
+        find_config(&r, "default.replication.factor");
     cr_assert_not_null(dflt, "Debezium reads it");
     cr_assert_eq(dflt->config_source, 5);
     cr_assert(rn_str_eq_cstr(dflt->value, "1"));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The dispatcher and the first handlers, driven without a socket: a frame in, and what the
  * broker would do with the connection out. */
-#include <criterion/criterion.h>
 #include "kerr_assert.h"
+#include <criterion/criterion.h>
 #include <string.h>
 
 #include <ftw.h>
@@ -34,7 +34,9 @@ static void capture(rn_request_t *req, rn_finish_t how)
     }
 }
 
-static rn_broker_info_t info = { .node_id = 1, .cluster_id = "test-cluster", .advertised_host = "127.0.0.1" };
+static rn_broker_info_t info = { .node_id = 1,
+                                 .cluster_id = "test-cluster",
+                                 .advertised_host = "127.0.0.1" };
 
 /* A real, empty topic registry in a temporary log directory. */
 static char dir[64];
@@ -94,8 +96,14 @@ static outcome_t run(const uint8_t *frame, size_t len)
     return o;
 }
 
-static int32_t be32(const uint8_t *p) { return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]); }
-static int16_t be16(const uint8_t *p) { return (int16_t)(p[0] << 8 | p[1]); }
+static int32_t be32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+static int16_t be16(const uint8_t *p)
+{
+    return (int16_t)(p[0] << 8 | p[1]);
+}
 
 Test(dispatch, unknown_api_key_closes_the_connection)
 {
@@ -111,14 +119,16 @@ Test(dispatch, unsupported_version_of_a_known_api_closes_the_connection)
 
 Test(dispatch, api_versions_of_an_unknown_version_answers_35_with_a_v0_body)
 {
-    static const uint8_t frame[] = { 0x00, 0x12, 0x03, 0xe7, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x01, 'x', 0x12, 0x34 };
+    static const uint8_t frame[] = { 0x00, 0x12, 0x03, 0xe7, 0x00, 0x00, 0x00,
+                                     0x2a, 0x00, 0x01, 'x',  0x12, 0x34 };
     outcome_t o = run(frame, sizeof frame);
     cr_assert_eq(o.how, RN_FINISH_RESPOND);
     cr_assert_eq(be32(o.bytes), (int32_t)o.len - 4, "size prefix");
     cr_assert_eq(be32(o.bytes + 4), 42, "correlation id, header v0");
     cr_assert_eq(be16(o.bytes + 8), 35, "UNSUPPORTED_VERSION");
     int32_t n = be32(o.bytes + 10);
-    cr_assert_eq((size_t)(14 + 6 * n), o.len, "a v0 body: INT32 array of 6-byte entries, nothing after");
+    cr_assert_eq((size_t)(14 + 6 * n), o.len,
+                 "a v0 body: INT32 array of 6-byte entries, nothing after");
     bool has_api_versions = false;
     for (int32_t i = 0; i < n; i++)
         if (be16(o.bytes + 14 + 6 * i) == 18)
@@ -129,8 +139,8 @@ Test(dispatch, api_versions_of_an_unknown_version_answers_35_with_a_v0_body)
 Test(dispatch, api_versions_v3_with_an_invalid_software_name_is_invalid_request)
 {
     static const uint8_t frame[] = {
-        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05, 0xff, 0xff, 0x00,
-        0x03, '-', 'x', 0x02, '1', 0x00,
+        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05, 0xff,
+        0xff, 0x00, 0x03, '-',  'x',  0x02, '1',  0x00,
     };
     outcome_t o = run(frame, sizeof frame);
     cr_assert_eq(o.how, RN_FINISH_RESPOND);
@@ -141,13 +151,13 @@ Test(dispatch, api_versions_v3_with_an_invalid_software_name_is_invalid_request)
 Test(dispatch, api_versions_v3_lists_metadata_and_itself)
 {
     static const uint8_t frame[] = {
-        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05, 0xff, 0xff, 0x00,
-        0x03, 'r', 'k', 0x02, '1', 0x00,
+        0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05, 0xff,
+        0xff, 0x00, 0x03, 'r',  'k',  0x02, '1',  0x00,
     };
     outcome_t o = run(frame, sizeof frame);
     cr_assert_eq(o.how, RN_FINISH_RESPOND);
     rn_reader_t r;
-    rn_reader_init(&r, o.bytes + 8, o.len - 8);   /* header v0 even for a flexible body */
+    rn_reader_init(&r, o.bytes + 8, o.len - 8); /* header v0 even for a flexible body */
     rn_arena_t arena;
     rn_arena_init(&arena, 0);
     rn_api_versions_response_t resp;
@@ -170,8 +180,8 @@ Test(dispatch, api_versions_v3_lists_metadata_and_itself)
 Test(dispatch, metadata_v1_lists_this_broker_as_controller_and_unknown_topics)
 {
     static const uint8_t frame[] = {
-        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 't',
+        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 't',
     };
     outcome_t o = run(frame, sizeof frame);
     cr_assert_eq(o.how, RN_FINISH_RESPOND);
@@ -194,8 +204,8 @@ Test(dispatch, metadata_v1_lists_this_broker_as_controller_and_unknown_topics)
 Test(dispatch, metadata_v9_uses_response_header_v1)
 {
     static const uint8_t frame[] = {
-        0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00,
-        0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x09,
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     };
     outcome_t o = run(frame, sizeof frame);
     cr_assert_eq(o.how, RN_FINISH_RESPOND);
@@ -214,8 +224,8 @@ Test(dispatch, metadata_v9_uses_response_header_v1)
 Test(dispatch, trailing_bytes_after_a_body_close_the_connection)
 {
     static const uint8_t frame[] = {
-        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00,
-        0xff, 0xff, 0xff, 0xff, 0xde, 0xad,
+        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09,
+        0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xde, 0xad,
     };
     cr_assert_eq(run(frame, sizeof frame).how, RN_FINISH_CLOSE);
 }
@@ -223,8 +233,8 @@ Test(dispatch, trailing_bytes_after_a_body_close_the_connection)
 Test(dispatch, a_hostile_array_count_closes_the_connection)
 {
     static const uint8_t frame[] = {
-        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00,
-        0x7f, 0xff, 0xff, 0xff, 0x00, 0x01, 't',
+        0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00,
+        0x00, 0x7f, 0xff, 0xff, 0xff, 0x00, 0x01, 't',
     };
     cr_assert_eq(run(frame, sizeof frame).how, RN_FINISH_CLOSE);
 }
@@ -232,8 +242,8 @@ Test(dispatch, a_hostile_array_count_closes_the_connection)
 Test(dispatch, every_truncation_of_a_metadata_request_closes_or_answers_without_a_crash)
 {
     static const uint8_t frame[] = {
-        0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x09, 0x00, 0x02, 'i', 'd', 0x00,
-        0x02, 0x04, 'f', 'o', 'o', 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x09, 0x00, 0x02, 'i',  'd',
+        0x00, 0x02, 0x04, 'f',  'o',  'o',  0x00, 0x01, 0x00, 0x00, 0x00,
     };
     for (size_t n = 0; n < sizeof frame; n++) {
         uint8_t copy[sizeof frame];

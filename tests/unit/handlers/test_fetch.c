@@ -26,7 +26,7 @@ static rn_log_t *log_of(const char *topic, int32_t partition)
     rn_topic_t *t = rn_topics_get(fx.topics, S(topic));
     cr_assert_not_null(t);
     rn_log_t *log = rn_topic_partition(t, partition)->log;
-    rn_topic_unref(t);            /* the registry keeps the topic while it is not deleted */
+    rn_topic_unref(t); /* the registry keeps the topic while it is not deleted */
     return log;
 }
 
@@ -71,7 +71,7 @@ typedef struct want {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    int32_t max_bytes;           /* partition_max_bytes */
+    int32_t max_bytes; /* partition_max_bytes */
 } want_t;
 
 /* A request as consumers send it (min_bytes 1, max_wait 500 ms, no session); each partition
@@ -126,8 +126,8 @@ static rn_fetch_response_t fetch_body(int16_t version, const fetch_body_t *b,
         if (version >= 13)
             cr_assert_eq(memcmp(rt->topic_id.b, b->topics[i].topic_id.b, 16), 0);
         else
-            cr_assert(rt->topic.len == b->topics[i].topic.len
-                      && memcmp(rt->topic.ptr, b->topics[i].topic.ptr, rt->topic.len) == 0);
+            cr_assert(rt->topic.len == b->topics[i].topic.len &&
+                      memcmp(rt->topic.ptr, b->topics[i].topic.ptr, rt->topic.len) == 0);
         cr_assert_eq(rt->partitions.count, 1);
         out[i] = rt->partitions.items[0];
         cr_assert_eq(out[i].partition_index, b->parts[i].partition);
@@ -156,11 +156,11 @@ static rn_fetch_response_partition_t fetch(int16_t version, const char *topic, i
 /* ---- what came back ---- */
 
 typedef struct batches {
-    int count;                   /* whole batches, each with a valid CRC */
-    int64_t first;               /* base offset of the first; -1 without any */
-    int64_t next;                /* the offset after the last record of the last one */
-    size_t whole;                /* bytes in whole batches */
-    size_t partial;              /* bytes after them: a cut batch, which clients skip */
+    int count;      /* whole batches, each with a valid CRC */
+    int64_t first;  /* base offset of the first; -1 without any */
+    int64_t next;   /* the offset after the last record of the last one */
+    size_t whole;   /* bytes in whole batches */
+    size_t partial; /* bytes after them: a cut batch, which clients skip */
 } batches_t;
 
 static batches_t batches_in(rn_records_t rec)
@@ -170,8 +170,8 @@ static batches_t batches_in(rn_records_t rec)
     size_t pos = 0;
     while (pos < rec.len) {
         rn_batch_header_t h;
-        if (rn_batch_parse_header(rec.ptr + pos, rec.len - pos, &h) != RN_DECODE_OK
-            || rn_batch_size(&h) > rec.len - pos)
+        if (rn_batch_parse_header(rec.ptr + pos, rec.len - pos, &h) != RN_DECODE_OK ||
+            rn_batch_size(&h) > rec.len - pos)
             break;
         cr_assert(rn_batch_crc_ok(rec.ptr + pos, rn_batch_size(&h)));
         if (b.count == 0)
@@ -218,7 +218,8 @@ Test(fetch_handler, records_come_back_as_appended_at_every_version)
         /* Each batch is the one appended: only base offset and leader epoch were set. */
         for (int i = 0; i < 3; i++)
             cr_assert_eq(memcmp(p.records.ptr + (size_t)i * want.len + 16, want.p + 16,
-                                want.len - 16), 0, "v%d batch %d", v, i);
+                                want.len - 16),
+                         0, "v%d batch %d", v, i);
     }
     free(want.p);
 }
@@ -239,7 +240,7 @@ Test(fetch_handler, read_committed_reads_up_to_the_high_watermark)
     want_t w = { "t", 0, 0, 1 << 20 };
     fetch_body_t b;
     fetch_body_init(&b, 11, &w, 1);
-    b.body.isolation_level = 1;                        /* READ_COMMITTED */
+    b.body.isolation_level = 1; /* READ_COMMITTED */
     rn_fetch_response_partition_t p;
     fetch_body(11, &b, &p);
     assert_batches(&p, 3, 0);
@@ -388,7 +389,7 @@ Test(fetch_handler, partition_max_bytes_bounds_a_later_partition)
 Test(fetch_handler, a_current_leader_epoch_other_than_the_leaders_is_refused_from_v9)
 {
     want_t w = { "t", 0, 0, 1 << 20 };
-    int32_t epochs[] = { 3, -1, 0 };   /* newer, none given, the leader's own */
+    int32_t epochs[] = { 3, -1, 0 }; /* newer, none given, the leader's own */
     rn_kerr_t want[] = { RN_KERR_UNKNOWN_LEADER_EPOCH, RN_KERR_NONE, RN_KERR_NONE };
     for (int i = 0; i < 3; i++) {
         fetch_body_t b;
@@ -396,7 +397,8 @@ Test(fetch_handler, a_current_leader_epoch_other_than_the_leaders_is_refused_fro
         b.parts[0].current_leader_epoch = epochs[i];
         rn_fetch_response_partition_t p;
         fetch_body(12, &b, &p);
-        cr_assert_eq(p.error_code, want[i], "epoch %d: got %s", epochs[i], rn_kerr_name(p.error_code));
+        cr_assert_eq(p.error_code, want[i], "epoch %d: got %s", epochs[i],
+                     rn_kerr_name(p.error_code));
         if (want[i] != RN_KERR_NONE) {
             cr_assert_eq(p.records.len, 0);
             cr_assert_eq(p.high_watermark, -1, "a partition in error answers -1");
@@ -404,12 +406,11 @@ Test(fetch_handler, a_current_leader_epoch_other_than_the_leaders_is_refused_fro
     }
     fetch_body_t b;
     fetch_body_init(&b, 8, &w, 1);
-    b.parts[0].current_leader_epoch = 3;   /* not on the wire below v9 */
+    b.parts[0].current_leader_epoch = 3; /* not on the wire below v9 */
     rn_fetch_response_partition_t p;
     fetch_body(8, &b, &p);
     assert_kerr(p.error_code, 0);
 }
-
 
 Test(fetch_handler, unknown_topics_and_partitions_are_unknown_topic_or_partition)
 {
@@ -431,7 +432,7 @@ Test(fetch_handler, v13_names_topics_by_id_and_an_unknown_id_is_unknown_topic_id
     fetch_body_t b;
     fetch_body_init(&b, 13, w, 3);
     for (int i = 0; i < 16; i++)
-        b.topics[1].topic_id.b[i] = (uint8_t)(0xa0 + i);   /* no topic has this id */
+        b.topics[1].topic_id.b[i] = (uint8_t)(0xa0 + i); /* no topic has this id */
     rn_fetch_response_partition_t p[3];
     fetch_body(13, &b, p);
     assert_batches(&p[0], 3, 0);

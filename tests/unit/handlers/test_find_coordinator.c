@@ -81,8 +81,7 @@ static void assert_this_node(const rn_find_coordinator_response_t *r, int16_t ve
 }
 
 /* The v0-v3 answer for an error: Kafka's Node.noNode(). */
-static void assert_no_node(const rn_find_coordinator_response_t *r, int16_t version,
-                           int16_t error)
+static void assert_no_node(const rn_find_coordinator_response_t *r, int16_t version, int16_t error)
 {
     cr_assert_eq(r->error_code, error, "v%d", version);
     cr_assert_eq(r->node_id, -1);
@@ -151,7 +150,8 @@ Test(find_coordinator_handler, a_failed_creation_of_the_offsets_topic_is_coordin
     /* "__consumer.offsets" collides with "__consumer_offsets" ('.' and '_' are confused in
      * metric names), so the coordinator cannot create its topic (and logs an ERROR line for
      * each attempt). */
-    rn_topic_spec_t spec = { .name = S("__consumer.offsets"), .num_partitions = 1,
+    rn_topic_spec_t spec = { .name = S("__consumer.offsets"),
+                             .num_partitions = 1,
                              .replication_factor = 1 };
     assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     rn_find_coordinator_response_t r = find_v(3, KEY_GROUP, "g");

@@ -5,14 +5,15 @@
  * once. Without a loop a request that would wait cannot park: it gets COORDINATOR_NOT_AVAILABLE
  * (the parking itself is covered by the integration tests with real clients). */
 #include "coord/groups.h"
-#include "kerr_assert.h"
 #include "handlers/fixture.h"
+#include "kerr_assert.h"
 
 static const rn_str_t NUL = { NULL, 0 };
 
 static void start(void)
 {
-    fixture_start("groups", "offsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0\n", true);
+    fixture_start("groups", "offsets.topic.num.partitions=3\ngroup.initial.rebalance.delay.ms=0\n",
+                  true);
     fx.client_id = "groups-test";
     fx.peer = "10.0.0.7:51234";
     rn_topic_spec_t spec = { .name = S("t"), .num_partitions = 1, .replication_factor = 1 };
@@ -33,7 +34,8 @@ static bool str_is(rn_str_t s, const char *want)
 
 /* ---- request builders ---- */
 
-static rn_join_group_response_t join_v(int16_t version, const char *group, rn_str_t member_id, rn_str_t instance)
+static rn_join_group_response_t join_v(int16_t version, const char *group, rn_str_t member_id,
+                                       rn_str_t instance)
 {
     rn_join_group_request_protocol_t p;
     rn_join_group_request_protocol_init(&p);
@@ -54,8 +56,8 @@ static rn_join_group_response_t join_v(int16_t version, const char *group, rn_st
     return resp;
 }
 
-static rn_sync_group_response_t sync_v(int16_t version, const char *group, int32_t generation, rn_str_t member_id,
-                                       const char *assignment)
+static rn_sync_group_response_t sync_v(int16_t version, const char *group, int32_t generation,
+                                       rn_str_t member_id, const char *assignment)
 {
     rn_sync_group_request_assignment_t a;
     rn_sync_group_request_assignment_init(&a);
@@ -75,7 +77,8 @@ static rn_sync_group_response_t sync_v(int16_t version, const char *group, int32
     return resp;
 }
 
-static int16_t heartbeat_v(int16_t version, const char *group, int32_t generation, rn_str_t member_id)
+static int16_t heartbeat_v(int16_t version, const char *group, int32_t generation,
+                           rn_str_t member_id)
 {
     rn_heartbeat_request_t body;
     rn_heartbeat_request_init(&body);
@@ -144,7 +147,8 @@ Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
 {
     rn_join_group_response_t j = join_v(5, "g", S(""), NUL);
     assert_kerr(j.error_code, RN_KERR_MEMBER_ID_REQUIRED);
-    cr_assert_eq(strncmp(j.member_id.ptr, "groups-test-", 12), 0, "the client id, a dash and a UUID");
+    cr_assert_eq(strncmp(j.member_id.ptr, "groups-test-", 12), 0,
+                 "the client id, a dash and a UUID");
     rn_str_t id = j.member_id;
     j = join_v(5, "g", id, NUL);
     assert_kerr(j.error_code, 0, "group.initial.rebalance.delay.ms=0: answered at once");
@@ -168,7 +172,8 @@ Test(groups_handlers, join_v5_asks_for_a_member_id_then_joins_and_syncs)
     cr_assert(str_is(d.protocol_data, "range"));
     cr_assert_eq(d.members.count, 1);
     cr_assert(str_is(d.members.items[0].client_id, "groups-test"));
-    cr_assert(str_is(d.members.items[0].client_host, "/10.0.0.7"), "Kafka's form of the client's address");
+    cr_assert(str_is(d.members.items[0].client_host, "/10.0.0.7"),
+              "Kafka's form of the client's address");
     cr_assert_eq(d.members.items[0].member_assignment.len, 8);
     cr_assert_eq(d.authorized_operations, (1 << 3) | (1 << 6) | (1 << 8));
 }
@@ -193,7 +198,8 @@ Test(groups_handlers, a_join_that_must_wait_without_a_loop_gets_coordinator_not_
     assert_kerr(a.error_code, 0);
     assert_kerr(sync_v(3, "g", 1, a.member_id, "x").error_code, 0);
     rn_join_group_response_t b = join_v(3, "g", S(""), NUL);
-    assert_kerr(b.error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE, "it would wait for the leader to rejoin");
+    assert_kerr(b.error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE,
+                "it would wait for the leader to rejoin");
     cr_assert_eq(heartbeat_v(3, "g", 1, a.member_id), RN_KERR_REBALANCE_IN_PROGRESS);
 }
 

@@ -17,7 +17,7 @@ static rn_log_t *log_of(const char *topic, int32_t partition)
     rn_topic_t *t = rn_topics_get(fx.topics, S(topic));
     cr_assert_not_null(t);
     rn_log_t *log = rn_topic_partition(t, partition)->log;
-    rn_topic_unref(t);            /* the registry keeps the topic while it is not deleted */
+    rn_topic_unref(t); /* the registry keeps the topic while it is not deleted */
     return log;
 }
 
@@ -257,8 +257,8 @@ Test(list_offsets_handler, unknown_topics_and_partitions_are_unknown_topic_or_pa
             int32_t partition;
         } unknown[] = { { "missing", 0 }, { "t", 2 }, { "t", -1 } };
         for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
-            rn_list_offsets_response_partition_t p = list(v, unknown[i].topic, unknown[i].partition,
-                                                          LATEST);
+            rn_list_offsets_response_partition_t p =
+                list(v, unknown[i].topic, unknown[i].partition, LATEST);
             cr_assert_eq(p.error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "v%d %s-%d", v,
                          unknown[i].topic, unknown[i].partition);
             if (v == 0) {

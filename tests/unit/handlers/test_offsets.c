@@ -38,12 +38,12 @@ typedef struct want {
     const char *topic;
     int32_t partition;
     int64_t offset;
-    const char *metadata;        /* NULL: null on the wire */
+    const char *metadata; /* NULL: null on the wire */
 } want_t;
 
 /* OffsetCommit of `n` partitions (each its own topic entry), answering the error per partition. */
-static void commit_v(int16_t version, const char *group, int32_t generation, const char *member, const want_t *parts,
-                     int n, int16_t *errors)
+static void commit_v(int16_t version, const char *group, int32_t generation, const char *member,
+                     const want_t *parts, int n, int16_t *errors)
 {
     rn_offset_commit_request_t body;
     rn_offset_commit_request_init(&body);
@@ -76,7 +76,8 @@ static void commit_v(int16_t version, const char *group, int32_t generation, con
     }
 }
 
-static int16_t commit_one(int16_t version, const char *group, const char *topic, int32_t partition, int64_t offset)
+static int16_t commit_one(int16_t version, const char *group, const char *topic, int32_t partition,
+                          int64_t offset)
 {
     want_t w = { topic, partition, offset, "md" };
     int16_t err;
@@ -85,8 +86,8 @@ static int16_t commit_one(int16_t version, const char *group, const char *topic,
 }
 
 /* OffsetFetch v0-v7 of one partition. */
-static rn_offset_fetch_response_partition_t fetch_v(int16_t version, const char *group, const char *topic,
-                                                    int32_t partition)
+static rn_offset_fetch_response_partition_t fetch_v(int16_t version, const char *group,
+                                                    const char *topic, int32_t partition)
 {
     rn_offset_fetch_request_t body;
     rn_offset_fetch_request_init(&body);
@@ -117,7 +118,8 @@ static bool str_is(rn_str_t s, const char *c)
 
 /* A commit the handler has accepted whose work has not run yet: dispatched without draining the
  * executor. The caller's request and reply outlive the call; a later drain finishes it. */
-static void commit_accepted(rn_request_t *req, reply_t *o, rn_outbuf_t *frame, const char *group, int64_t offset)
+static void commit_accepted(rn_request_t *req, reply_t *o, rn_outbuf_t *frame, const char *group,
+                            int64_t offset)
 {
     rn_offset_commit_request_t body;
     rn_offset_commit_request_init(&body);
@@ -169,9 +171,10 @@ Test(offsets_handlers, require_stable_answers_unstable_while_a_commit_is_being_w
     commit_accepted(&req, &o, &frame, "g", 9);
     /* OffsetFetch v7 asks for stable offsets (fetch_v sets require_stable): KIP-447. */
     rn_offset_fetch_response_partition_t p = fetch_v(7, "g", "t", 0);
-    cr_assert_eq(p.error_code, RN_KERR_UNSTABLE_OFFSET_COMMIT, "got %s", rn_kerr_name(p.error_code));
+    cr_assert_eq(p.error_code, RN_KERR_UNSTABLE_OFFSET_COMMIT, "got %s",
+                 rn_kerr_name(p.error_code));
     cr_assert_eq(p.committed_offset, -1);
-    commit_release(&req, &o, &frame);   /* the fetch's call ran the queued commit afterwards */
+    commit_release(&req, &o, &frame); /* the fetch's call ran the queued commit afterwards */
     p = fetch_v(7, "g", "t", 0);
     assert_kerr(p.error_code, 0);
     cr_assert_eq(p.committed_offset, 9);
@@ -234,7 +237,8 @@ Test(offsets_handlers, every_version_commits_and_fetches)
             cr_assert_eq(p.committed_offset, 100 + v, "commit v%d fetch v%d", v, fv);
             cr_assert(str_is(p.metadata, "md"));
             if (fv >= 5)
-                cr_assert_eq(p.committed_leader_epoch, v >= 6 ? 3 : -1, "the epoch is sent from v6");
+                cr_assert_eq(p.committed_leader_epoch, v >= 6 ? 3 : -1,
+                             "the epoch is sent from v6");
         }
     }
 }
@@ -258,11 +262,10 @@ Test(offsets_handlers, per_partition_errors)
     static char limit[4097];
     memset(limit, 'm', 4096);
     want_t parts[] = {
-        { "t", 0, 1, NULL },
-        { "missing", 0, 1, NULL },
-        { "t", 3, 1, NULL },          /* t has partitions 0-2 */
-        { "t", 1, 1, big },           /* 4097 bytes */
-        { "t", 2, 1, limit },         /* exactly offset.metadata.max.bytes */
+        { "t", 0, 1, NULL },  { "missing", 0, 1, NULL },
+        { "t", 3, 1, NULL },  /* t has partitions 0-2 */
+        { "t", 1, 1, big },   /* 4097 bytes */
+        { "t", 2, 1, limit }, /* exactly offset.metadata.max.bytes */
     };
     int16_t errors[5];
     commit_v(8, "g", -1, "", parts, 5, errors);
@@ -391,8 +394,8 @@ Test(offsets_handlers, without_a_coordinator_every_answer_is_coordinator_not_ava
 
 /* ---- OffsetDelete ---- */
 
-static rn_offset_delete_response_t delete_offsets(const char *group, const char *topic, const int32_t *partitions,
-                                                  int n)
+static rn_offset_delete_response_t delete_offsets(const char *group, const char *topic,
+                                                  const int32_t *partitions, int n)
 {
     rn_offset_delete_request_t body;
     rn_offset_delete_request_init(&body);
@@ -423,8 +426,10 @@ Test(offsets_handlers, offset_delete_removes_an_empty_groups_offsets)
     assert_kerr(resp.error_code, 0);
     cr_assert_eq(resp.topics.count, 1);
     assert_kerr(resp.topics.items[0].partitions.items[0].error_code, 0);
-    assert_kerr(resp.topics.items[0].partitions.items[1].error_code, 0, "nothing to delete is no error");
-    assert_kerr(resp.topics.items[0].partitions.items[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_kerr(resp.topics.items[0].partitions.items[1].error_code, 0,
+                "nothing to delete is no error");
+    assert_kerr(resp.topics.items[0].partitions.items[2].error_code,
+                RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
     cr_assert_eq(fetch_v(2, "g", "t", 1).committed_offset, 2);
     close_coord();

@@ -3,8 +3,8 @@
  * a real topic registry in a temporary data directory: the error code and offsets each
  * partition gets, how acks=0 finishes, and what the log holds afterwards (read back as a fetch
  * would). Records are librdkafka's golden batches (every codec) or batches built by hand. */
-#include <time.h>
 #include "kerr_assert.h"
+#include <time.h>
 
 #include "handlers/fixture.h"
 #include "log/log.h"
@@ -15,8 +15,11 @@
 static void create(const char *name, int32_t partitions, const char *key, const char *value)
 {
     rn_topic_override_t config = { .key = (char *)key, .value = (char *)value };
-    rn_topic_spec_t spec = { .name = S(name), .num_partitions = partitions, .replication_factor = 1,
-                             .configs = &config, .nconfigs = key != NULL ? 1 : 0 };
+    rn_topic_spec_t spec = { .name = S(name),
+                             .num_partitions = partitions,
+                             .replication_factor = 1,
+                             .configs = &config,
+                             .nconfigs = key != NULL ? 1 : 0 };
     cr_assert_eq(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0, "create %s", name);
 }
 
@@ -93,9 +96,8 @@ static void produce_v(int16_t version, int16_t acks, const part_t *parts, int n,
     }
 }
 
-static rn_produce_response_partition_t produce(int16_t version, const char *topic,
-                                               int32_t partition, const uint8_t *records,
-                                               size_t len)
+static rn_produce_response_partition_t
+produce(int16_t version, const char *topic, int32_t partition, const uint8_t *records, size_t len)
 {
     part_t p = { topic, partition, records, len };
     rn_produce_response_partition_t out;
@@ -191,10 +193,8 @@ Test(produce_handler, every_codec_is_stored_as_received_with_its_offset_assigned
         const uint8_t *batch;
         size_t len;
     } codecs[] = {
-        { golden_none, sizeof golden_none },
-        { golden_gzip, sizeof golden_gzip },
-        { golden_snappy, sizeof golden_snappy },
-        { golden_lz4, sizeof golden_lz4 },
+        { golden_none, sizeof golden_none },     { golden_gzip, sizeof golden_gzip },
+        { golden_snappy, sizeof golden_snappy }, { golden_lz4, sizeof golden_lz4 },
         { golden_zstd, sizeof golden_zstd },
     };
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
@@ -316,7 +316,7 @@ Test(produce_handler, a_bad_crc_or_a_truncated_batch_is_corrupt_message)
 {
     uint8_t corrupt[sizeof golden_snappy];
     memcpy(corrupt, golden_snappy, sizeof corrupt);
-    corrupt[sizeof corrupt - 1] ^= 0x80;               /* inside the compressed records */
+    corrupt[sizeof corrupt - 1] ^= 0x80; /* inside the compressed records */
     rn_produce_response_partition_t p = produce(9, "t", 0, corrupt, sizeof corrupt);
     assert_kerr(p.error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(p.base_offset, -1);
@@ -324,7 +324,7 @@ Test(produce_handler, a_bad_crc_or_a_truncated_batch_is_corrupt_message)
                  RN_KERR_CORRUPT_MESSAGE, "the batch runs past the records");
     uint8_t flipped[sizeof golden_none];
     memcpy(flipped, golden_none, sizeof flipped);
-    flipped[sizeof flipped - 5] ^= 0x01;               /* a byte of the last value */
+    flipped[sizeof flipped - 5] ^= 0x01; /* a byte of the last value */
     assert_kerr(produce(9, "t", 0, flipped, sizeof flipped).error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(high_watermark("t", 0), 0);
     /* The same bytes with a CRC that matches are accepted: the CRC was the reason. */
@@ -350,9 +350,10 @@ Test(produce_handler, a_control_batch_is_invalid_record)
     tb_spec_t s = { .nrecords = 1, .value_len = 6, .base_timestamp = NOW };
     tb_buf_t b = tb_batch(&s);
     assert_kerr(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_NONE, "as built: accepted");
-    b.p[22] |= RN_BATCH_ATTR_CONTROL;                  /* attributes, low byte */
+    b.p[22] |= RN_BATCH_ATTR_CONTROL; /* attributes, low byte */
     tb_fix_crc(b.p, b.len);
-    assert_kerr(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_INVALID_RECORD, "clients may not write control batches");
+    assert_kerr(produce(9, "t", 0, b.p, b.len).error_code, RN_KERR_INVALID_RECORD,
+                "clients may not write control batches");
     free(b.p);
     cr_assert_eq(high_watermark("t", 0), 1);
 }
@@ -506,7 +507,7 @@ Test(produce_handler, a_batch_with_a_base_offset_other_than_0_is_invalid_record)
 {
     uint8_t moved[sizeof golden_none];
     memcpy(moved, golden_none, sizeof moved);
-    moved[7] = 5;                                      /* base_offset 5, outside the CRC */
+    moved[7] = 5; /* base_offset 5, outside the CRC */
     assert_kerr(produce(9, "t", 0, moved, sizeof moved).error_code, RN_KERR_INVALID_RECORD);
     cr_assert_eq(high_watermark("t", 0), 0);
 }

@@ -70,7 +70,9 @@ static lt_buf_t gzip(const uint8_t *in, size_t len)
 {
     lt_buf_t out = { 0 };
     z_stream z = { 0 };
-    cr_assert_eq(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    cr_assert_eq(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                              Z_DEFAULT_STRATEGY),
+                 Z_OK);
     out.cap = deflateBound(&z, (uLong)len) + 64;
     out.p = malloc(out.cap);
     z.next_in = (Bytef *)(uintptr_t)in;
@@ -103,7 +105,7 @@ void lt_batch(lt_buf_t *b, const lt_spec_t *spec)
         put_varint(&body, (int64_t)spec->value_len);
         for (size_t j = 0; j < spec->value_len; j++)
             put_u8(&body, spec->fill ? spec->fill : (uint8_t)(i * 13 + j));
-        put_varint(&body, 0);   /* headers */
+        put_varint(&body, 0); /* headers */
         put_varint(&recs, (int64_t)body.len);
         lt_put(&recs, body.p, body.len);
         lt_buf_free(&body);
@@ -115,21 +117,22 @@ void lt_batch(lt_buf_t *b, const lt_spec_t *spec)
     }
     if (spec->log_append_time)
         max_ts = spec->first_ts;
-    int16_t attributes = (int16_t)(spec->codec | (spec->log_append_time ? RN_BATCH_ATTR_LOG_APPEND_TIME : 0));
+    int16_t attributes =
+        (int16_t)(spec->codec | (spec->log_append_time ? RN_BATCH_ATTR_LOG_APPEND_TIME : 0));
 
     size_t start = b->len;
-    put_be(b, 0, 8);                                      /* base_offset */
-    put_be(b, (uint64_t)(49 + recs.len), 4);              /* batch_length */
-    put_be(b, 0, 4);                                      /* partition_leader_epoch */
-    put_u8(b, 2);                                         /* magic */
-    put_be(b, 0, 4);                                      /* crc, below */
+    put_be(b, 0, 8);                         /* base_offset */
+    put_be(b, (uint64_t)(49 + recs.len), 4); /* batch_length */
+    put_be(b, 0, 4);                         /* partition_leader_epoch */
+    put_u8(b, 2);                            /* magic */
+    put_be(b, 0, 4);                         /* crc, below */
     put_be(b, (uint64_t)(uint16_t)attributes, 2);
-    put_be(b, (uint64_t)(spec->nrecords - 1), 4);         /* last_offset_delta */
+    put_be(b, (uint64_t)(spec->nrecords - 1), 4); /* last_offset_delta */
     put_be(b, (uint64_t)base_ts, 8);
     put_be(b, (uint64_t)max_ts, 8);
-    put_be(b, (uint64_t)-1, 8);                           /* producer_id */
-    put_be(b, (uint64_t)-1, 2);                           /* producer_epoch */
-    put_be(b, (uint64_t)-1, 4);                           /* base_sequence */
+    put_be(b, (uint64_t)-1, 8); /* producer_id */
+    put_be(b, (uint64_t)-1, 2); /* producer_epoch */
+    put_be(b, (uint64_t)-1, 4); /* base_sequence */
     put_be(b, (uint64_t)spec->nrecords, 4);
     lt_put(b, recs.p, recs.len);
     lt_buf_free(&recs);
@@ -180,7 +183,8 @@ uint8_t *lt_read_range(const rn_file_range_t *range)
     uint8_t *buf = malloc(range->len ? range->len : 1);
     size_t got = 0;
     while (got < range->len) {
-        ssize_t n = pread(range->fd, buf + got, range->len - got, (off_t)(range->pos + (int64_t)got));
+        ssize_t n =
+            pread(range->fd, buf + got, range->len - got, (off_t)(range->pos + (int64_t)got));
         cr_assert_gt(n, 0, "pread of a range");
         got += (size_t)n;
     }

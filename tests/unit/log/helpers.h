@@ -27,8 +27,8 @@ typedef struct lt_spec {
     int64_t first_ts;
     size_t value_len;
     uint8_t fill;
-    int codec;                /* RN_CODEC_NONE or RN_CODEC_GZIP */
-    bool log_append_time;     /* attribute bit 3; max_timestamp is then first_ts */
+    int codec;            /* RN_CODEC_NONE or RN_CODEC_GZIP */
+    bool log_append_time; /* attribute bit 3; max_timestamp is then first_ts */
 } lt_spec_t;
 
 /* Appends one batch (base offset 0) to `b`. */

@@ -30,21 +30,26 @@ TestSuite(index, .init = setup, .fini = teardown);
 Test(index, writable_index_is_preallocated_and_sealing_trims_it)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 1000, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 1000,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert_eq(lt_file_size(path), 1000 / 8 * 8, "preallocated to max_index_bytes rounded down");
     cr_assert_eq(rn_index_entries(&idx), 0);
     cr_assert_eq(rn_index_append_offset(&idx, 10, 4100), 0);
     cr_assert_eq(rn_index_append_offset(&idx, 20, 8300), 0);
     cr_assert_eq(rn_index_seal(&idx), 0);
     cr_assert_eq(lt_file_size(path), 16);
-    cr_assert_eq(rn_index_append_offset(&idx, 30, 9000), -ENOSPC, "a sealed index takes no entries");
+    cr_assert_eq(rn_index_append_offset(&idx, 30, 9000), -ENOSPC,
+                 "a sealed index takes no entries");
     rn_index_close(&idx);
 }
 
 Test(index, entries_are_big_endian_as_kafka_writes_them)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 64, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 64,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert_eq(rn_index_append_offset(&idx, 0x01020304, 0x0a0b0c0d), 0);
     rn_index_seal(&idx);
     rn_index_close(&idx);
@@ -57,7 +62,9 @@ Test(index, entries_are_big_endian_as_kafka_writes_them)
 
     char tpath[4096];
     snprintf(tpath, sizeof(tpath), "%s/00000000000000000000.timeindex", dir);
-    cr_assert_eq(rn_index_open(&idx, tpath, RN_TIME_INDEX_ENTRY_LEN, 64, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, tpath, RN_TIME_INDEX_ENTRY_LEN, 64,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert_eq(rn_index_append_time(&idx, 0x0102030405060708LL, 0x11223344), 0);
     rn_index_seal(&idx);
     rn_index_close(&idx);
@@ -72,7 +79,9 @@ Test(index, entries_are_big_endian_as_kafka_writes_them)
 Test(index, offset_lookup_finds_the_largest_entry_at_or_below)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 4096, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 4096,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert_eq(rn_index_lookup_offset(&idx, 5), 0, "empty index: the segment start");
     for (uint32_t i = 1; i <= 100; i++)
         cr_assert_eq(rn_index_append_offset(&idx, i * 10, i * 1000), 0);
@@ -89,12 +98,15 @@ Test(index, offset_lookup_finds_the_largest_entry_at_or_below)
 Test(index, time_lookup_is_strictly_below_the_target)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_TIME_INDEX_ENTRY_LEN, 4096, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_TIME_INDEX_ENTRY_LEN, 4096,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert_eq(rn_index_lookup_time(&idx, 1000), -1);
     cr_assert_eq(rn_index_append_time(&idx, 1000, 5), 0);
     cr_assert_eq(rn_index_append_time(&idx, 2000, 15), 0);
     cr_assert_eq(rn_index_append_time(&idx, 3000, 25), 0);
-    cr_assert_eq(rn_index_lookup_time(&idx, 1000), -1, "an equal timestamp may have earlier records");
+    cr_assert_eq(rn_index_lookup_time(&idx, 1000), -1,
+                 "an equal timestamp may have earlier records");
     cr_assert_eq(rn_index_lookup_time(&idx, 1001), 5);
     cr_assert_eq(rn_index_lookup_time(&idx, 3000), 15);
     cr_assert_eq(rn_index_lookup_time(&idx, 99999), 25);
@@ -104,7 +116,9 @@ Test(index, time_lookup_is_strictly_below_the_target)
 Test(index, a_full_index_refuses_entries)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 20, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 20,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     cr_assert(rn_index_has_room(&idx, 2));
     cr_assert_not(rn_index_has_room(&idx, 3));
     cr_assert_eq(rn_index_append_offset(&idx, 1, 1), 0);
@@ -117,10 +131,12 @@ Test(index, a_full_index_refuses_entries)
 Test(index, reopening_counts_entries_and_ignores_an_untrimmed_zero_tail)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 8000, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 8000,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     for (uint32_t i = 1; i <= 37; i++)
         rn_index_append_offset(&idx, i, i * 100);
-    rn_index_close(&idx);   /* no seal: as after a crash */
+    rn_index_close(&idx); /* no seal: as after a crash */
     cr_assert_eq(lt_file_size(path), 8000);
 
     cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 8000, 0), 0);
@@ -152,7 +168,9 @@ Test(index, an_all_zero_file_has_no_entries)
 Test(index, time_index_reopen_counts_entries)
 {
     rn_index_t idx;
-    cr_assert_eq(rn_index_open(&idx, path, RN_TIME_INDEX_ENTRY_LEN, 1200, RN_INDEX_CREATE | RN_INDEX_WRITABLE), 0);
+    cr_assert_eq(rn_index_open(&idx, path, RN_TIME_INDEX_ENTRY_LEN, 1200,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
     for (int i = 0; i < 10; i++)
         rn_index_append_time(&idx, 1700000000000LL + i, (uint32_t)i * 3);
     rn_index_close(&idx);

@@ -41,7 +41,8 @@ static rn_log_t *open_log(const rn_log_config_t *cfg)
 }
 
 /* Appends `nbatches` single-batch blobs of `records` records; returns the bytes as stored. */
-static lt_buf_t append_batches(rn_log_t *log, int nbatches, int records, size_t value_len, int64_t first_ts)
+static lt_buf_t append_batches(rn_log_t *log, int nbatches, int records, size_t value_len,
+                               int64_t first_ts)
 {
     lt_buf_t stored = { 0 };
     for (int i = 0; i < nbatches; i++) {
@@ -92,7 +93,7 @@ Test(log, an_offset_inside_a_batch_returns_that_whole_batch)
 {
     rn_log_config_t cfg = lt_config();
     rn_log_t *log = open_log(&cfg);
-    lt_buf_t stored = append_batches(log, 30, 5, 40, 1000);   /* offsets 0..149, 5 per batch */
+    lt_buf_t stored = append_batches(log, 30, 5, 40, 1000); /* offsets 0..149, 5 per batch */
     size_t one = stored.len / 30;
     for (int64_t off = 0; off < 150; off++) {
         rn_log_slice_t slice;
@@ -144,13 +145,14 @@ Test(log, max_bytes_agrees_with_a_batch_by_batch_count)
     }
     for (int first = 0; first < N; first += 7) {
         for (size_t max = 1; max < 9000; max += 97) {
-            int want = first + 1;   /* the first batch always */
+            int want = first + 1; /* the first batch always */
             while (want < N && (size_t)(pos[want + 1] - pos[first]) <= max)
                 want++;
             rn_log_slice_t slice;
             cr_assert_eq(rn_log_read(log, first, max, &slice), 0);
             cr_assert_eq(slice.range.pos, pos[first]);
-            cr_assert_eq(slice.range.len, (size_t)(pos[want] - pos[first]), "from %d, max %zu", first, max);
+            cr_assert_eq(slice.range.len, (size_t)(pos[want] - pos[first]), "from %d, max %zu",
+                         first, max);
             slice.range.release(slice.range.owner);
         }
     }
@@ -173,7 +175,8 @@ Test(log, high_watermark_is_empty_and_outside_is_out_of_range)
     cr_assert_eq(rn_log_read(log, 9, 100, &slice), RN_LOG_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(rn_log_read(log, -1, 100, &slice), RN_LOG_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(rn_log_delete_records(log, 4), 0);
-    cr_assert_eq(rn_log_read(log, 3, 100, &slice), RN_LOG_OFFSET_OUT_OF_RANGE, "below the log start");
+    cr_assert_eq(rn_log_read(log, 3, 100, &slice), RN_LOG_OFFSET_OUT_OF_RANGE,
+                 "below the log start");
     cr_assert_eq(slice.log_start_offset, 4);
     cr_assert_eq(rn_log_read(log, 4, 100, &slice), 0);
     cr_assert_eq(slice.range.len, stored.len / 2);
@@ -187,13 +190,15 @@ Test(log, rolls_by_size_and_reads_across_segments)
     rn_log_config_t cfg = lt_config();
     cfg.segment_bytes = 1000;
     rn_log_t *log = open_log(&cfg);
-    lt_buf_t stored = append_batches(log, 20, 1, 150, 1000);   /* 222-byte batches: 4 per segment */
+    lt_buf_t stored = append_batches(log, 20, 1, 150, 1000); /* 222-byte batches: 4 per segment */
     size_t one = stored.len / 20;
     cr_assert_eq(one * 4 <= 1000 && one * 5 > 1000, true, "batch size %zu", one);
     cr_assert_eq(lt_count_segments(dir), 5);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 8, ".log")), (int64_t)(4 * one));
-    cr_assert_eq(lt_file_size(lt_seg_path(dir, 8, ".index")), 8, "a rolled segment's index is trimmed");
-    cr_assert_gt(lt_file_size(lt_seg_path(dir, 16, ".index")), 8, "the active one stays preallocated");
+    cr_assert_eq(lt_file_size(lt_seg_path(dir, 8, ".index")), 8,
+                 "a rolled segment's index is trimmed");
+    cr_assert_gt(lt_file_size(lt_seg_path(dir, 16, ".index")), 8,
+                 "the active one stays preallocated");
 
     /* Reading from 0 stays within the first segment. */
     rn_log_slice_t slice;
@@ -239,7 +244,8 @@ Test(log, rolls_by_time_through_maintain_and_on_append)
         lt_buf_free(&more);
         usleep(5000);
     }
-    cr_assert_eq(lt_count_segments(dir), 4, "the empty segment takes the first, then one roll per append");
+    cr_assert_eq(lt_count_segments(dir), 4,
+                 "the empty segment takes the first, then one roll per append");
     lt_buf_free(&stored);
     rn_log_close(log);
 }
@@ -247,8 +253,8 @@ Test(log, rolls_by_time_through_maintain_and_on_append)
 Test(log, rolls_when_the_index_is_full)
 {
     rn_log_config_t cfg = lt_config();
-    cfg.index_interval_bytes = 0;      /* an entry for every batch but the first */
-    cfg.max_index_bytes = 24;          /* three offset entries, two time entries */
+    cfg.index_interval_bytes = 0; /* an entry for every batch but the first */
+    cfg.max_index_bytes = 24;     /* three offset entries, two time entries */
     rn_log_t *log = open_log(&cfg);
     lt_buf_t stored = append_batches(log, 10, 1, 10, 1000);
     cr_assert_gt(lt_count_segments(dir), 2);
@@ -271,7 +277,7 @@ Test(log, retention_by_time_deletes_old_segments_but_never_the_active_one)
     cfg.segment_bytes = 600;
     rn_log_t *log = open_log(&cfg);
     int64_t now = rn_clock_wall_ms();
-    lt_buf_t old = append_batches(log, 6, 1, 200, now - 7200000);   /* two hours old: 3 segments */
+    lt_buf_t old = append_batches(log, 6, 1, 200, now - 7200000); /* two hours old: 3 segments */
     lt_buf_t fresh = append_batches(log, 4, 1, 200, now);
     int before = lt_count_segments(dir);
     cr_assert_eq(before, 5);
@@ -302,7 +308,7 @@ Test(log, retention_by_size_keeps_the_newest_bytes)
     rn_log_config_t cfg = lt_config();
     cfg.segment_bytes = 600;
     rn_log_t *log = open_log(&cfg);
-    lt_buf_t stored = append_batches(log, 10, 1, 200, 1000);   /* 5 segments of 2 batches */
+    lt_buf_t stored = append_batches(log, 10, 1, 200, 1000); /* 5 segments of 2 batches */
     size_t seg_len = stored.len / 5;
     cr_assert_eq(lt_count_segments(dir), 5);
     /* Kafka's rule: a segment goes only if what remains is still >= retention.bytes. */
@@ -327,7 +333,7 @@ Test(log, delete_records_moves_the_start_and_deletes_whole_segments_below)
     rn_log_config_t cfg = lt_config();
     cfg.segment_bytes = 600;
     rn_log_t *log = open_log(&cfg);
-    lt_buf_t stored = append_batches(log, 10, 2, 100, 1000);   /* 20 offsets */
+    lt_buf_t stored = append_batches(log, 10, 2, 100, 1000); /* 20 offsets */
     int nsegs = lt_count_segments(dir);
     cr_assert_eq(rn_log_delete_records(log, 21), RN_LOG_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(rn_log_delete_records(log, 5), 0);
@@ -364,7 +370,8 @@ Test(log, a_range_held_past_retention_stays_readable_until_released)
     cr_assert_eq(rn_log_enforce_retention(log, 0), 2);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".log")), -1, "unlinked");
     uint8_t *got = lt_read_range(&slice.range);
-    cr_assert_eq(memcmp(got, stored.p, slice.range.len), 0, "still readable through the range's fd");
+    cr_assert_eq(memcmp(got, stored.p, slice.range.len), 0,
+                 "still readable through the range's fd");
     free(got);
     slice.range.release(slice.range.owner);
 
@@ -556,7 +563,8 @@ typedef struct reader_arg {
 } reader_arg_t;
 
 /* Reads from the log start to the high watermark over and over: every range must hold whole
- * CRC-valid batches with consecutive offsets, starting with the batch that holds the offset asked. */
+ * CRC-valid batches with consecutive offsets, starting with the batch that holds the offset asked.
+ */
 static void *reader(void *p)
 {
     reader_arg_t *arg = p;

@@ -32,8 +32,8 @@ TestSuite(recovery, .init = setup, .fini = teardown);
 
 /* Builds a closed log in `dir` of `nbatches` batches (2 records each). Returns the base offset
  * of the last batch, the segment holding it, its position there and that segment's length. */
-static void build_log(const rn_log_config_t *cfg, int nbatches, int64_t *last_pos, int64_t *last_base,
-                      int64_t *last_seg, int64_t *end_pos)
+static void build_log(const rn_log_config_t *cfg, int nbatches, int64_t *last_pos,
+                      int64_t *last_base, int64_t *last_seg, int64_t *end_pos)
 {
     rn_log_t *log;
     cr_assert_eq(rn_log_open(dir, cfg, 0, -1, true, &log), 0);
@@ -120,7 +120,8 @@ Test(recovery, a_tail_cut_at_every_byte_of_the_last_batch_is_truncated_away, .ti
         cr_assert_eq(lt_file_size(lt_seg_path(copy, last_seg, ".log")), start);
         cr_assert_not_null(strstr(out, "recovered"), "%s", out);
         char want[64];
-        snprintf(want, sizeof(want), "truncated %ld bytes at offset %ld", (long)(cut - start), (long)last_base);
+        snprintf(want, sizeof(want), "truncated %ld bytes at offset %ld", (long)(cut - start),
+                 (long)last_base);
         cr_assert_not_null(strstr(out, want), "want '%s' in: %s", want, out);
         free(out);
 

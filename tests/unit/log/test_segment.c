@@ -32,7 +32,8 @@ Test(segment, files_are_named_by_the_20_digit_base_offset)
     cr_assert_eq(rn_segment_create(dir, 1234, 4096, &seg), 0);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 1234, ".log")), 0);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 1234, ".index")), 4096);
-    cr_assert_eq(lt_file_size(lt_seg_path(dir, 1234, ".timeindex")), 4092, "rounded down to 12-byte entries");
+    cr_assert_eq(lt_file_size(lt_seg_path(dir, 1234, ".timeindex")), 4092,
+                 "rounded down to 12-byte entries");
     char path[4096];
     cr_assert_eq(rn_segment_path(path, sizeof(path), "/d", 1234, ".log"), 0);
     cr_assert_str_eq(path, "/d/00000000000000001234.log");
@@ -48,8 +49,8 @@ static void fill(rn_segment_t *seg, int n, int records, lt_buf_t *all)
         lt_simple(&b, records, 50, 1000 + i);
         rn_records_assign_offsets(b.p, b.len, seg->next_offset, 0);
         cr_assert_eq(rn_segment_write(seg, b.p, b.len), 0);
-        rn_segment_index_batch(seg, seg->size, b.len, seg->next_offset, seg->next_offset + records - 1,
-                               1000 + i + records - 1, 100);
+        rn_segment_index_batch(seg, seg->size, b.len, seg->next_offset,
+                               seg->next_offset + records - 1, 1000 + i + records - 1, 100);
         seg->size += (int64_t)b.len;
         seg->next_offset += records;
         lt_put(all, b.p, b.len);
@@ -62,7 +63,7 @@ Test(segment, find_batch_returns_the_batch_holding_an_offset)
     rn_segment_t *seg;
     cr_assert_eq(rn_segment_create(dir, 100, 4096, &seg), 0);
     lt_buf_t all = { 0 };
-    fill(seg, 20, 3, &all);   /* offsets 100..159 in batches of 3, 238 bytes each */
+    fill(seg, 20, 3, &all); /* offsets 100..159 in batches of 3, 238 bytes each */
     /* index.interval.bytes 100: Kafka's rule gives every batch but the first an entry, and the
      * time index one at the same moments because the timestamps grow. */
     cr_assert_eq(rn_index_entries(&seg->index), 19);
@@ -86,7 +87,8 @@ Test(segment, find_batch_returns_the_batch_holding_an_offset)
     rn_scan_init(&scan, seg->log_fd, seg->size);
     int64_t bpos, base, last;
     size_t blen;
-    cr_assert_eq(rn_segment_find_batch(&scan, 0, 160, &bpos, &blen, &base, &last), 1, "past the end");
+    cr_assert_eq(rn_segment_find_batch(&scan, 0, 160, &bpos, &blen, &base, &last), 1,
+                 "past the end");
     lt_buf_free(&all);
     rn_segment_unref(seg);
 }
@@ -97,7 +99,7 @@ Test(segment, find_batch_stops_at_a_damaged_header)
     cr_assert_eq(rn_segment_create(dir, 0, 4096, &seg), 0);
     lt_buf_t all = { 0 };
     fill(seg, 3, 1, &all);
-    uint8_t bad[4] = { 0, 0, 0, 5 };   /* batch_length 5: shorter than a header */
+    uint8_t bad[4] = { 0, 0, 0, 5 }; /* batch_length 5: shorter than a header */
     cr_assert_eq(pwrite(seg->log_fd, bad, 4, 8), 4);
     rn_scan_t scan;
     rn_scan_init(&scan, seg->log_fd, seg->size);
@@ -114,15 +116,15 @@ Test(segment, an_unlinked_segment_stays_readable_until_its_last_reference)
     cr_assert_eq(rn_segment_create(dir, 0, 4096, &seg), 0);
     lt_buf_t all = { 0 };
     fill(seg, 5, 2, &all);
-    rn_segment_ref(seg);   /* a fetch's range */
+    rn_segment_ref(seg); /* a fetch's range */
     cr_assert_eq(rn_segment_unlink(dir, 0), 0);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".log")), -1);
-    rn_segment_unref(seg);   /* the log lets go */
+    rn_segment_unref(seg); /* the log lets go */
     uint8_t *buf = malloc(all.len);
     cr_assert_eq(rn_segment_read(seg, 0, buf, all.len), 0);
     cr_assert_eq(memcmp(buf, all.p, all.len), 0);
     free(buf);
-    rn_segment_release(seg);   /* the last one: closes */
+    rn_segment_release(seg); /* the last one: closes */
     lt_buf_free(&all);
 }
 
@@ -141,7 +143,8 @@ Test(segment, seal_writes_the_largest_timestamp_and_trims)
     cr_assert_eq(ts, 1009);
     cr_assert_eq(rel, 9);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".timeindex")), (int64_t)n * 12);
-    cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".index")), (int64_t)rn_index_entries(&seg->index) * 8);
+    cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".index")),
+                 (int64_t)rn_index_entries(&seg->index) * 8);
     lt_buf_free(&all);
     rn_segment_unref(seg);
 }

@@ -46,8 +46,10 @@ static void expect_lookup(int64_t target, int64_t want_offset, int64_t want_ts)
 {
     int64_t off, ts;
     cr_assert_eq(rn_log_offset_for_timestamp(log_, target, &off, &ts), 0);
-    cr_assert_eq(off, want_offset, "target %ld: offset %ld, want %ld", (long)target, (long)off, (long)want_offset);
-    cr_assert_eq(ts, want_ts, "target %ld: timestamp %ld, want %ld", (long)target, (long)ts, (long)want_ts);
+    cr_assert_eq(off, want_offset, "target %ld: offset %ld, want %ld", (long)target, (long)off,
+                 (long)want_offset);
+    cr_assert_eq(ts, want_ts, "target %ld: timestamp %ld, want %ld", (long)target, (long)ts,
+                 (long)want_ts);
 }
 
 static void three_batches(int codec)
@@ -55,7 +57,7 @@ static void three_batches(int codec)
     rn_log_config_t cfg = lt_config();
     open_with(&cfg);
     append_ts((int64_t[]){ 100, 105, 110 }, 3, codec);
-    append_ts((int64_t[]){ 120, 115, 130 }, 3, codec);   /* out of order inside the batch */
+    append_ts((int64_t[]){ 120, 115, 130 }, 3, codec); /* out of order inside the batch */
     append_ts((int64_t[]){ 140, 150, 160 }, 3, codec);
 }
 
@@ -130,7 +132,7 @@ Test(timestamp, agrees_with_a_brute_force_search_across_segments)
     uint32_t seed = 12345;
     for (int i = 0; i < N; i++) {
         seed = seed * 1103515245 + 12345;
-        ts[i] = 10000 + i * 10 + (int64_t)(seed >> 16) % 25;   /* rising, with local disorder */
+        ts[i] = 10000 + i * 10 + (int64_t)(seed >> 16) % 25; /* rising, with local disorder */
     }
     for (int i = 0; i < N; i += 3)
         append_ts(ts + i, 3, i % 2 ? RN_CODEC_GZIP : RN_CODEC_NONE);
@@ -152,13 +154,13 @@ Test(timestamp, max_timestamp_is_the_earliest_record_holding_it)
     rn_log_config_t cfg = lt_config();
     open_with(&cfg);
     append_ts((int64_t[]){ 100, 200 }, 2, RN_CODEC_NONE);
-    append_ts((int64_t[]){ 150, 300, 300, 250 }, 4, RN_CODEC_NONE);   /* offsets 2..5: 300 at 3 */
-    append_ts((int64_t[]){ 300, 120 }, 2, RN_CODEC_GZIP);             /* a tie later: not it */
+    append_ts((int64_t[]){ 150, 300, 300, 250 }, 4, RN_CODEC_NONE); /* offsets 2..5: 300 at 3 */
+    append_ts((int64_t[]){ 300, 120 }, 2, RN_CODEC_GZIP);           /* a tie later: not it */
     int64_t off, ts;
     cr_assert_eq(rn_log_max_timestamp(log_, &off, &ts), 0);
     cr_assert_eq(ts, 300);
     cr_assert_eq(off, 3);
-    append_ts((int64_t[]){ 100, 400, 400 }, 3, RN_CODEC_GZIP);        /* offsets 8..10 */
+    append_ts((int64_t[]){ 100, 400, 400 }, 3, RN_CODEC_GZIP); /* offsets 8..10 */
     cr_assert_eq(rn_log_max_timestamp(log_, &off, &ts), 0);
     cr_assert_eq(ts, 400);
     cr_assert_eq(off, 9, "inside a compressed batch");
@@ -174,11 +176,13 @@ Test(timestamp, find_record_walks_and_reports_what_it_cannot_walk)
     cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 25, &off, &ts), RN_LOG_FIND_FOUND);
     cr_assert_eq(off, 51);
     cr_assert_eq(ts, 30);
-    cr_assert_eq(rn_log_find_record(b.p, b.len, 52, 15, &off, &ts), RN_LOG_FIND_FOUND, "skips records below min_offset");
+    cr_assert_eq(rn_log_find_record(b.p, b.len, 52, 15, &off, &ts), RN_LOG_FIND_FOUND,
+                 "skips records below min_offset");
     cr_assert_eq(off, 52);
     cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 31, &off, &ts), RN_LOG_FIND_NONE);
-    b.p[RN_BATCH_HEADER_LEN] = 0x7f;   /* the first record's length now runs past the batch */
+    b.p[RN_BATCH_HEADER_LEN] = 0x7f; /* the first record's length now runs past the batch */
     cr_assert_eq(rn_log_find_record(b.p, b.len, 0, 0, &off, &ts), RN_LOG_FIND_UNWALKABLE);
-    cr_assert_eq(rn_log_find_record(b.p, b.len - 1, 0, 0, &off, &ts), RN_LOG_FIND_UNWALKABLE, "not a whole batch");
+    cr_assert_eq(rn_log_find_record(b.p, b.len - 1, 0, 0, &off, &ts), RN_LOG_FIND_UNWALKABLE,
+                 "not a whole batch");
     lt_buf_free(&b);
 }

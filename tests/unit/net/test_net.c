@@ -6,11 +6,11 @@
  * correlation_id, payload; the echo response is size, correlation_id, payload. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -70,8 +70,8 @@ static int32_t req_corr(const rn_net_req_t *req)
 
 /* ---- the server side ---- */
 
-static rn_net_t *net_start_with(int nloops, size_t max_request_bytes, uint64_t idle_ms, bool one_at_a_time,
-                                rn_net_request_cb cb)
+static rn_net_t *net_start_with(int nloops, size_t max_request_bytes, uint64_t idle_ms,
+                                bool one_at_a_time, rn_net_request_cb cb)
 {
     rn_net_config_t config = {
         .host = "127.0.0.1",
@@ -90,7 +90,8 @@ static rn_net_t *net_start_with(int nloops, size_t max_request_bytes, uint64_t i
     return net;
 }
 
-static rn_net_t *net_start(int nloops, size_t max_request_bytes, uint64_t idle_ms, rn_net_request_cb cb)
+static rn_net_t *net_start(int nloops, size_t max_request_bytes, uint64_t idle_ms,
+                           rn_net_request_cb cb)
 {
     return net_start_with(nloops, max_request_bytes, idle_ms, false, cb);
 }
@@ -169,7 +170,7 @@ static int client_connect_to(const char *host, int port)
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(fd, 0);
     cr_assert_eq(connect(fd, (struct sockaddr *)&ss, len), 0, "connect: %s", strerror(errno));
-    struct timeval tv = { .tv_sec = 10 };   /* a broken test fails instead of hanging */
+    struct timeval tv = { .tv_sec = 10 }; /* a broken test fails instead of hanging */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     return fd;
 }
@@ -297,7 +298,7 @@ Test(net, pipelined_responses_given_in_reverse_arrive_in_request_order)
         snprintf(payload, sizeof(payload), "request-%d", i);
         len += put_request(buf + len, 1000 + i, payload, strlen(payload));
     }
-    send_all(fd, buf, len);   /* all frames in one segment: several frames per read */
+    send_all(fd, buf, len); /* all frames in one segment: several frames per read */
     for (int i = 0; i < NPIPE; i++) {
         snprintf(payload, sizeof(payload), "request-%d", i);
         expect_echo(fd, 1000 + i, payload);
@@ -404,7 +405,7 @@ static void make_temp_file(void)
     char path[] = "/tmp/runnel-test-net-XXXXXX";
     file_fd = mkstemp(path);
     cr_assert_geq(file_fd, 0);
-    unlink(path);   /* the open descriptor keeps it, as a segment kept past retention would */
+    unlink(path); /* the open descriptor keeps it, as a segment kept past retention would */
     unsigned seed = 12345;
     for (size_t i = 0; i < FILE_LEN; i++)
         file_bytes[i] = (uint8_t)rand_r(&seed);
@@ -468,7 +469,7 @@ Test(net, file_range_arrives_byte_exact_and_is_counted_as_sendfile)
     int fd = client_connect(net);
     send_request(fd, 0, "file");
     send_request(fd, 1, "mem");
-    usleep(100 * 1000);   /* let the socket buffer fill: the writer must resume after EAGAIN */
+    usleep(100 * 1000); /* let the socket buffer fill: the writer must resume after EAGAIN */
     expect_file_response(fd, 0);
     expect_echo(fd, 1, "mem");
 
@@ -479,7 +480,8 @@ Test(net, file_range_arrives_byte_exact_and_is_counted_as_sendfile)
     close(fd);
     rn_net_stop(net);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(atomic_load(&releases[i]), 1, "range %d released %d times", i, atomic_load(&releases[i]));
+        cr_assert_eq(atomic_load(&releases[i]), 1, "range %d released %d times", i,
+                     atomic_load(&releases[i]));
     rn_net_free(net);
     close(file_fd);
 }
@@ -642,7 +644,7 @@ Test(net, pipelining_is_bounded_by_back_pressure)
     size_t len = 0;
     for (int i = 0; i < N; i++)
         len += put_request(buf + len, i, "bp", 2);
-    send_all(fd, buf, len);   /* 3.6 KB: one read takes all of it */
+    send_all(fd, buf, len); /* 3.6 KB: one read takes all of it */
     for (int i = 0; i < N; i++)
         expect_echo(fd, i, "bp");
     int peak = atomic_load(&peak_in_handler);
@@ -659,14 +661,14 @@ Test(net, one_at_a_time_hands_up_the_next_request_only_after_the_last_finished)
 {
     atomic_store(&in_handler, 0);
     atomic_store(&peak_in_handler, 0);
-    rn_net_t *net = net_start_with(1, 1 << 20, 0, true, slow_handler);   /* answers after 50 ms */
+    rn_net_t *net = net_start_with(1, 1 << 20, 0, true, slow_handler); /* answers after 50 ms */
     int fd = client_connect(net);
     enum { N = 20 };
     static uint8_t buf[N * 16];
     size_t len = 0;
     for (int i = 0; i < N; i++)
         len += put_request(buf + len, i, "one", 3);
-    send_all(fd, buf, len);   /* every frame in one read */
+    send_all(fd, buf, len); /* every frame in one read */
     for (int i = 0; i < N; i++)
         expect_echo(fd, i, "one");
     int peak = atomic_load(&peak_in_handler);
@@ -701,7 +703,7 @@ static void hold_first_handler(rn_net_req_t *req, void *ctx)
 {
     (void)ctx;
     atomic_fetch_add(&received, 1);
-    do_later(req, 300, respond_echo);   /* the peer has gone by then */
+    do_later(req, 300, respond_echo); /* the peer has gone by then */
 }
 
 Test(net, one_at_a_time_drops_the_frames_waiting_when_the_peer_goes)
@@ -712,11 +714,11 @@ Test(net, one_at_a_time_drops_the_frames_waiting_when_the_peer_goes)
     for (int i = 0; i < 4; i++)
         send_request(fd, i, "wait");
     cr_assert(wait_for(&received, 1, 5000));
-    close(fd);               /* three frames still wait behind the held one */
-    usleep(500 * 1000);      /* the held request is answered on a dead connection */
+    close(fd);          /* three frames still wait behind the held one */
+    usleep(500 * 1000); /* the held request is answered on a dead connection */
     cr_assert_eq(atomic_load(&received), 1, "waiting frames of a closed connection never run");
     rn_net_stop(net);
-    rn_net_free(net);        /* ASan: the waiting frames were freed */
+    rn_net_free(net); /* ASan: the waiting frames were freed */
 }
 
 /* ---- idle connections ---- */
@@ -725,7 +727,7 @@ static void idle_handler(rn_net_req_t *req, void *ctx)
 {
     (void)ctx;
     if (req_corr(req) == 99)
-        do_later(req, 400, respond_echo);   /* pending for 4 idle periods */
+        do_later(req, 400, respond_echo); /* pending for 4 idle periods */
     else
         respond_echo(req);
 }
@@ -743,7 +745,7 @@ Test(net, idle_connection_is_closed_and_busy_ones_are_not)
         send_request(chatty, i, "ping");
         expect_echo(chatty, i, "ping");
     }
-    expect_echo(waiting, 99, "slow");   /* not closed while its request was pending */
+    expect_echo(waiting, 99, "slow"); /* not closed while its request was pending */
     cr_assert(closed_by_server(idle));
     uint64_t elapsed = now_ms() - start;
     cr_assert_geq(elapsed, 100);
@@ -762,9 +764,9 @@ static void hold_forever_handler(rn_net_req_t *req, void *ctx)
     (void)ctx;
     pthread_mutex_lock(&mu);
     if (req_corr(req) >= 100)
-        do_later(req, 200, respond_echo);   /* answered inside the grace period */
+        do_later(req, 200, respond_echo); /* answered inside the grace period */
     else
-        held[nheld++] = req;                /* never answered */
+        held[nheld++] = req; /* never answered */
     pthread_mutex_unlock(&mu);
     atomic_fetch_add(&received, 1);
 }
@@ -778,7 +780,7 @@ Test(net, stop_with_requests_pending_finishes_cleanly)
     int half = client_connect(net);
     uint8_t partial[4 + 20] = { 0 };
     put_be32(partial, 500);
-    send_all(half, partial, sizeof(partial));   /* mid-frame at stop: closed at once */
+    send_all(half, partial, sizeof(partial)); /* mid-frame at stop: closed at once */
     for (int i = 0; i < 3; i++)
         send_request(stuck, i, "never");
     send_request(answered_late, 100, "late");
@@ -791,12 +793,12 @@ Test(net, stop_with_requests_pending_finishes_cleanly)
     cr_assert_geq(took, 1500, "stop did not wait for the stuck connection (%llu ms)",
                   (unsigned long long)took);
 
-    expect_echo(answered_late, 100, "late");   /* an in-flight response still went out */
+    expect_echo(answered_late, 100, "late"); /* an in-flight response still went out */
     cr_assert(closed_by_server(answered_late));
     cr_assert(closed_by_server(stuck));
     cr_assert(closed_by_server(idle));
     cr_assert(closed_by_server(half));
-    rn_net_free(net);   /* frees the three abandoned requests: ASan checks */
+    rn_net_free(net); /* frees the three abandoned requests: ASan checks */
     close(half);
     close(stuck);
     close(answered_late);
@@ -809,7 +811,7 @@ Test(net, stop_without_connections_is_quick)
     uint64_t start = now_ms();
     rn_net_stop(net);
     cr_assert_lt(now_ms() - start, 1000);
-    rn_net_stop(net);   /* a second stop does nothing */
+    rn_net_stop(net); /* a second stop does nothing */
     rn_net_free(net);
 }
 
@@ -861,7 +863,7 @@ Test(net, response_to_a_closed_connection_is_dropped_and_ranges_released)
     int fd = client_connect(net);
     send_request(fd, 0, "gone");
     cr_assert(wait_for(&received, 1, 5000));
-    close(fd);   /* the server sees EOF while the handler still holds the request */
+    close(fd); /* the server sees EOF while the handler still holds the request */
     cr_assert(wait_for(&answered, 1, 5000));
     for (int i = 0; i < 3; i++)
         cr_assert(wait_for(&releases[i], 1, 5000), "range %d not released", i);
@@ -872,7 +874,8 @@ Test(net, response_to_a_closed_connection_is_dropped_and_ranges_released)
     close(other);
     rn_net_stop(net);
     for (int i = 0; i < 3; i++)
-        cr_assert_eq(atomic_load(&releases[i]), 2, "range %d released %d times", i, atomic_load(&releases[i]));
+        cr_assert_eq(atomic_load(&releases[i]), 2, "range %d released %d times", i,
+                     atomic_load(&releases[i]));
     rn_net_stats_t stats;
     rn_net_get_stats(net, &stats);
     cr_assert_eq(stats.bytes_sendfile, RANGE_LEN + 5, "the dropped response was not sent");
@@ -902,14 +905,14 @@ Test(net, unsent_file_range_is_released_when_the_peer_goes_away)
     file_fd = mkstemp(path);
     cr_assert_geq(file_fd, 0);
     unlink(path);
-    cr_assert_eq(ftruncate(file_fd, (off_t)HUGE_RANGE), 0);   /* sparse: no disk needed */
+    cr_assert_eq(ftruncate(file_fd, (off_t)HUGE_RANGE), 0); /* sparse: no disk needed */
     rn_net_t *net = net_start(1, 1 << 20, 0, huge_file_handler);
     int fd = client_connect(net);
     send_request(fd, 0, "huge");
     cr_assert(wait_for(&received, 1, 5000));
     uint8_t some[4096];
     cr_assert(recv_all(fd, some, sizeof(some)), "the response started");
-    close(fd);   /* with most of 64 MiB unsent: a reset for the server */
+    close(fd); /* with most of 64 MiB unsent: a reset for the server */
     cr_assert(wait_for(&releases[0], 1, 5000), "the range was not released");
     rn_net_stop(net);
     cr_assert_eq(atomic_load(&releases[0]), 1);
@@ -925,7 +928,7 @@ static void malformed_handler(rn_net_req_t *req, void *ctx)
     (void)ctx;
     rn_outbuf_t out;
     rn_outbuf_init(&out);
-    rn_outbuf_append(&out, "\0\0\0\x09wrong", 9);   /* says 9 bytes follow, 5 do */
+    rn_outbuf_append(&out, "\0\0\0\x09wrong", 9); /* says 9 bytes follow, 5 do */
     rn_net_respond(req, &out);
     rn_outbuf_deinit(&out);
 }
@@ -946,7 +949,10 @@ Test(net, malformed_response_closes_the_connection)
 static rn_net_config_t config_for(const char *host, int port)
 {
     return (rn_net_config_t){
-        .host = host, .port = port, .nloops = 2, .max_request_bytes = 1 << 20,
+        .host = host,
+        .port = port,
+        .nloops = 2,
+        .max_request_bytes = 1 << 20,
         .on_request = echo_handler,
     };
 }
@@ -982,7 +988,7 @@ Test(net, bad_hosts_and_values_are_rejected)
     rn_net_t *net = NULL;
     rn_net_config_t config = config_for("localhost", 0);
     cr_assert_eq(rn_net_new(&config, &net), -EINVAL, "only numeric hosts");
-    config = config_for("192.0.2.1", 0);   /* TEST-NET-1: not ours */
+    config = config_for("192.0.2.1", 0); /* TEST-NET-1: not ours */
     cr_assert_eq(rn_net_new(&config, &net), -EADDRNOTAVAIL);
     config = config_for("127.0.0.1", 70000);
     cr_assert_eq(rn_net_new(&config, &net), -EINVAL);
@@ -1001,7 +1007,7 @@ Test(net, any_address_and_new_free_without_start)
     rn_net_config_t config = config_for("", 0);
     cr_assert_eq(rn_net_new(&config, &net), 0);
     cr_assert_gt(rn_net_port(net), 0);
-    int fd = client_connect_to("127.0.0.1", rn_net_port(net));   /* queued in the backlog */
+    int fd = client_connect_to("127.0.0.1", rn_net_port(net)); /* queued in the backlog */
     rn_net_free(net);
     close(fd);
     config = config_for("0.0.0.0", 0);

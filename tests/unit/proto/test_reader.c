@@ -4,9 +4,9 @@
 
 #include "proto/reader.h"
 
-#define READER(name, ...)                               \
-    static const uint8_t name##_bytes[] = __VA_ARGS__;  \
-    rn_reader_t name;                                   \
+#define READER(name, ...)                              \
+    static const uint8_t name##_bytes[] = __VA_ARGS__; \
+    rn_reader_t name;                                  \
     rn_reader_init(&name, name##_bytes, sizeof name##_bytes)
 
 Test(reader, fixed_width_integers_are_big_endian)
@@ -178,12 +178,13 @@ Test(reader, array_null_forms)
 
 Test(reader, uuid_and_bool_and_float)
 {
-    READER(r, { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x02, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0 });
+    READER(r, { 1,  2,  3,  4,    5,    6,    7, 8, 9, 10, 11, 12, 13,
+                14, 15, 16, 0x02, 0x3f, 0xf8, 0, 0, 0, 0,  0,  0 });
     rn_uuid_t u = rn_read_uuid(&r, "id");
     cr_assert_eq(u.b[0], 1);
     cr_assert_eq(u.b[15], 16);
     cr_assert(rn_read_bool(&r, "flag"), "any non-zero byte is true, as in Kafka");
-    double f = rn_read_float64(&r, "f");   /* criterion's macro evaluates its argument twice */
+    double f = rn_read_float64(&r, "f"); /* criterion's macro evaluates its argument twice */
     cr_assert_float_eq(f, 1.5, 1e-12);
     cr_assert(rn_reader_ok(&r));
 }

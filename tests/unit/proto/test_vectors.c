@@ -15,12 +15,12 @@ static void assert_encodes_to(const rn_outbuf_t *w, const uint8_t *want, size_t 
 
 /* ApiVersions v3 request as librdkafka 2.0.2 sends it: header v2, then compact strings. */
 static const uint8_t api_versions_v3_request[] = {
-    0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,     /* key 18, version 3, correlation 1 */
-    0x00, 0x07, 'r', 'd', 'k', 'a', 'f', 'k', 'a',      /* client id: INT16 string even in v2 */
-    0x00,                                               /* header tag section */
-    0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a',   /* client_software_name, len+1 */
-    0x06, '2', '.', '0', '.', '2',                      /* client_software_version */
-    0x00,                                               /* body tag section */
+    0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,      /* key 18, version 3, correlation 1 */
+    0x00, 0x07, 'r',  'd',  'k',  'a',  'f',  'k',  'a', /* client id: INT16 string even in v2 */
+    0x00,                                                /* header tag section */
+    0x0b, 'l',  'i',  'b',  'r',  'd',  'k',  'a',  'f', 'k', 'a', /* client_software_name, len+1 */
+    0x06, '2',  '.',  '0',  '.',  '2',                             /* client_software_version */
+    0x00,                                                          /* body tag section */
 };
 
 Test(vectors, api_versions_v3_request_decodes)
@@ -59,13 +59,18 @@ Test(vectors, api_versions_v0_request_is_header_only)
     rn_arena_deinit(&arena);
 }
 
-static void two_apis(rn_api_versions_response_t *resp, rn_api_versions_response_api_version_t items[2])
+static void two_apis(rn_api_versions_response_t *resp,
+                     rn_api_versions_response_api_version_t items[2])
 {
     rn_api_versions_response_init(resp);
     rn_api_versions_response_api_version_init(&items[0]);
     rn_api_versions_response_api_version_init(&items[1]);
-    items[0] = (rn_api_versions_response_api_version_t){ .api_key = 3, .min_version = 0, .max_version = 12 };
-    items[1] = (rn_api_versions_response_api_version_t){ .api_key = 18, .min_version = 0, .max_version = 4 };
+    items[0] = (rn_api_versions_response_api_version_t){ .api_key = 3,
+                                                         .min_version = 0,
+                                                         .max_version = 12 };
+    items[1] = (rn_api_versions_response_api_version_t){ .api_key = 18,
+                                                         .min_version = 0,
+                                                         .max_version = 4 };
     resp->api_keys.items = items;
     resp->api_keys.count = 2;
 }
@@ -98,9 +103,8 @@ Test(vectors, api_versions_v3_response_encodes)
         0x00, 0x00,                               /* error_code */
         0x03,                                     /* compact array: 2 entries + 1 */
         0x00, 0x03, 0x00, 0x00, 0x00, 0x0c, 0x00, /* entry + its empty tag section */
-        0x00, 0x12, 0x00, 0x00, 0x00, 0x04, 0x00,
-        0x00, 0x00, 0x00, 0x00,                   /* throttle_time_ms */
-        0x00,                                     /* tags: defaults are not written */
+        0x00, 0x12, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, /* throttle_time_ms */
+        0x00, /* tags: defaults are not written */
     };
     rn_outbuf_t w;
     rn_outbuf_init(&w);
@@ -148,10 +152,10 @@ Test(vectors, metadata_v0_request_and_response)
     resp.topics.items = &t;
     resp.topics.count = 1;
     static const uint8_t want[] = {
-        0x00, 0x00, 0x00, 0x01,                   /* brokers */
-        0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 'h', 0x00, 0x00, 0x23, 0x84,
-        0x00, 0x00, 0x00, 0x01,                   /* topics */
-        0x00, 0x03, 0x00, 0x03, 'f', 'o', 'o',    /* error 3, name */
+        0x00, 0x00, 0x00, 0x01, /* brokers */
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 'h',  0x00,
+        0x00, 0x23, 0x84, 0x00, 0x00, 0x00, 0x01, /* topics */
+        0x00, 0x03, 0x00, 0x03, 'f',  'o',  'o',  /* error 3, name */
         0x00, 0x00, 0x00, 0x00,                   /* no partitions */
     };
     rn_outbuf_t w;
@@ -165,9 +169,9 @@ Test(vectors, metadata_v0_request_and_response)
 Test(vectors, metadata_v9_request_and_response)
 {
     static const uint8_t req[] = {
-        0x02, 0x04, 'f', 'o', 'o', 0x00,   /* compact array of 1: compact name, topic tags */
-        0x01, 0x00, 0x01,                  /* allow auto-create, cluster ops, topic ops */
-        0x00,                              /* tags */
+        0x02, 0x04, 'f',  'o', 'o', 0x00, /* compact array of 1: compact name, topic tags */
+        0x01, 0x00, 0x01,                 /* allow auto-create, cluster ops, topic ops */
+        0x00,                             /* tags */
     };
     rn_arena_t arena;
     rn_arena_init(&arena, 0);
@@ -192,16 +196,15 @@ Test(vectors, metadata_v9_request_and_response)
     resp.cluster_id = rn_str_from_cstr("c");
     resp.controller_id = 1;
     static const uint8_t want[] = {
-        0x00, 0x00, 0x00, 0x00,                         /* throttle_time_ms */
-        0x02,                                           /* brokers: 1 + 1 */
-        0x00, 0x00, 0x00, 0x01, 0x02, 'h', 0x00, 0x00, 0x23, 0x84,
-        0x00,                                           /* rack: null */
-        0x00,                                           /* broker tags */
-        0x02, 'c',                                      /* cluster_id */
-        0x00, 0x00, 0x00, 0x01,                         /* controller_id */
-        0x01,                                           /* topics: empty */
-        0x80, 0x00, 0x00, 0x00,                         /* cluster_authorized_operations default */
-        0x00,                                           /* tags */
+        0x00, 0x00, 0x00, 0x00,                                          /* throttle_time_ms */
+        0x02,                                                            /* brokers: 1 + 1 */
+        0x00, 0x00, 0x00, 0x01, 0x02, 'h', 0x00, 0x00, 0x23, 0x84, 0x00, /* rack: null */
+        0x00,                                                            /* broker tags */
+        0x02, 'c',                                                       /* cluster_id */
+        0x00, 0x00, 0x00, 0x01,                                          /* controller_id */
+        0x01,                                                            /* topics: empty */
+        0x80, 0x00, 0x00, 0x00, /* cluster_authorized_operations default */
+        0x00,                   /* tags */
     };
     rn_outbuf_t w;
     rn_outbuf_init(&w);
@@ -243,7 +246,8 @@ Test(vectors, fetch_records_from_a_file_range_become_a_splice)
     cr_assert_eq(w.splices[0].range.pos, 4096);
     cr_assert_eq(rn_outbuf_wire_len(&w), w.len + 100);
     const uint8_t *len = w.data + w.len - 4;
-    cr_assert_eq(len[0] << 24 | len[1] << 16 | len[2] << 8 | len[3], 100, "INT32 size of the file bytes");
+    cr_assert_eq(len[0] << 24 | len[1] << 16 | len[2] << 8 | len[3], 100,
+                 "INT32 size of the file bytes");
     released = 0;
     rn_outbuf_deinit(&w);
     cr_assert_eq(released, 1, "the outbuf owned the range and released it");
@@ -266,7 +270,7 @@ Test(vectors, fetch_v12_does_not_write_tagged_structs_left_at_default)
     rn_outbuf_init(&a);
     rn_outbuf_init(&b);
     rn_fetch_response_encode(&a, 12, &resp);
-    part.current_leader.leader_id = 1;       /* now it differs: tag 1 is written */
+    part.current_leader.leader_id = 1; /* now it differs: tag 1 is written */
     rn_fetch_response_encode(&b, 12, &resp);
     cr_assert_gt(b.len, a.len);
     rn_outbuf_deinit(&a);

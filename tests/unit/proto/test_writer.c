@@ -44,7 +44,8 @@ Test(writer, uvarints_at_their_limits)
 
 Test(writer, signed_varints_round_trip_through_the_reader)
 {
-    static const int64_t values[] = { 0, -1, 1, 63, -64, 64, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN };
+    static const int64_t values[] = { 0,  -1,        1,         63,        -64,
+                                      64, INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN };
     rn_outbuf_t w;
     rn_outbuf_init(&w);
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
@@ -74,8 +75,8 @@ Test(writer, strings_bytes_and_arrays_in_both_forms)
     rn_write_array_len(&w, true, -1);
     rn_write_array_len(&w, true, 3);
     static const uint8_t want[] = {
-        0xff, 0xff, 0x00, 0x02, 'a', 'b', 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0x02, 'x',
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x04,
+        0xff, 0xff, 0x00, 0x02, 'a',  'b',  0x00, 0x01, 0xff, 0xff,
+        0xff, 0xff, 0x02, 'x',  0xff, 0xff, 0xff, 0xff, 0x00, 0x04,
     };
     assert_bytes(&w, want, sizeof want);
     rn_outbuf_deinit(&w);

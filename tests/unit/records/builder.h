@@ -41,7 +41,10 @@ static inline void tb_put(tb_buf_t *b, const void *data, size_t n)
     b->len += n;
 }
 
-static inline void tb_u8(tb_buf_t *b, uint8_t v) { tb_put(b, &v, 1); }
+static inline void tb_u8(tb_buf_t *b, uint8_t v)
+{
+    tb_put(b, &v, 1);
+}
 
 static inline void tb_be(tb_buf_t *b, uint64_t v, int nbytes)
 {
@@ -68,23 +71,23 @@ static inline void tb_varint(tb_buf_t *b, int64_t v)
  * bytes (or null when value_len < 0) and `nheaders` headers. */
 typedef struct tb_spec {
     int nrecords;
-    int codec;            /* RN_CODEC_* */
-    bool xerial;          /* snappy: xerial framing instead of a raw block */
-    int value_len;        /* -1 for null values */
+    int codec;     /* RN_CODEC_* */
+    bool xerial;   /* snappy: xerial framing instead of a raw block */
+    int value_len; /* -1 for null values */
     bool null_key;
     int nheaders;
     int64_t base_timestamp;
     int offset_delta_skew;
-    int records_count_skew;   /* declared records_count = nrecords + skew (and last_offset_delta) */
-    uint8_t value_fill;       /* 0: a varied pattern; else every value byte */
+    int records_count_skew; /* declared records_count = nrecords + skew (and last_offset_delta) */
+    uint8_t value_fill;     /* 0: a varied pattern; else every value byte */
 } tb_spec_t;
 
 /* One record (Kafka's DefaultRecord) appended to `b`. */
 static inline void tb_record(tb_buf_t *b, const tb_spec_t *s, int i)
 {
     tb_buf_t body = { 0 };
-    tb_u8(&body, 0);                              /* attributes */
-    tb_varint(&body, i);                          /* timestampDelta */
+    tb_u8(&body, 0);     /* attributes */
+    tb_varint(&body, i); /* timestampDelta */
     tb_varint(&body, i + (i == s->nrecords - 1 ? s->offset_delta_skew : 0));
     if (s->null_key) {
         tb_varint(&body, -1);
@@ -104,7 +107,7 @@ static inline void tb_record(tb_buf_t *b, const tb_spec_t *s, int i)
         tb_varint(&body, n);
         tb_put(&body, key, (size_t)n);
         if (h % 2) {
-            tb_varint(&body, -1);                 /* null header value */
+            tb_varint(&body, -1); /* null header value */
         } else {
             tb_varint(&body, 3);
             tb_put(&body, "val", 3);
@@ -130,7 +133,9 @@ static inline tb_buf_t tb_compress(int codec, bool xerial, const uint8_t *in, si
     switch (codec) {
     case RN_CODEC_GZIP: {
         z_stream z = { 0 };
-        cr_assert_eq(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        cr_assert_eq(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                                  Z_DEFAULT_STRATEGY),
+                     Z_OK);
         size_t cap = deflateBound(&z, (uLong)len) + 32;
         out.p = malloc(cap);
         out.cap = cap;
@@ -205,18 +210,18 @@ static inline tb_buf_t tb_wrap(int16_t attributes, int32_t records_count, int64_
                                int64_t max_timestamp, const uint8_t *payload, size_t plen)
 {
     tb_buf_t b = { 0 };
-    tb_be(&b, 0, 8);                                        /* base_offset: the broker sets it */
+    tb_be(&b, 0, 8); /* base_offset: the broker sets it */
     tb_be(&b, (uint64_t)(RN_BATCH_HEADER_LEN - 12 + plen), 4);
-    tb_be(&b, (uint64_t)-1, 4);                             /* partition_leader_epoch */
-    tb_u8(&b, 2);                                           /* magic */
-    tb_be(&b, 0, 4);                                        /* crc, below */
+    tb_be(&b, (uint64_t)-1, 4); /* partition_leader_epoch */
+    tb_u8(&b, 2);               /* magic */
+    tb_be(&b, 0, 4);            /* crc, below */
     tb_be(&b, (uint16_t)attributes, 2);
-    tb_be(&b, (uint32_t)records_count - 1u, 4);            /* last_offset_delta */
+    tb_be(&b, (uint32_t)records_count - 1u, 4); /* last_offset_delta */
     tb_be(&b, (uint64_t)base_timestamp, 8);
     tb_be(&b, (uint64_t)max_timestamp, 8);
-    tb_be(&b, (uint64_t)-1, 8);                             /* producer_id */
-    tb_be(&b, (uint16_t)-1, 2);                             /* producer_epoch */
-    tb_be(&b, (uint32_t)-1, 4);                             /* base_sequence */
+    tb_be(&b, (uint64_t)-1, 8); /* producer_id */
+    tb_be(&b, (uint16_t)-1, 2); /* producer_epoch */
+    tb_be(&b, (uint32_t)-1, 4); /* base_sequence */
     tb_be(&b, (uint32_t)records_count, 4);
     tb_put(&b, payload, plen);
     tb_fix_crc(b.p, b.len);
@@ -229,7 +234,8 @@ static inline tb_buf_t tb_batch(const tb_spec_t *s)
     tb_buf_t payload = tb_compress(s->codec, s->xerial, recs.p, recs.len);
     int32_t count = s->nrecords + s->records_count_skew;
     int64_t max_ts = s->base_timestamp + (s->nrecords > 0 ? s->nrecords - 1 : 0);
-    tb_buf_t b = tb_wrap((int16_t)s->codec, count, s->base_timestamp, max_ts, payload.p, payload.len);
+    tb_buf_t b =
+        tb_wrap((int16_t)s->codec, count, s->base_timestamp, max_ts, payload.p, payload.len);
     free(recs.p);
     free(payload.p);
     return b;

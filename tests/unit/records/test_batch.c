@@ -8,7 +8,9 @@
 
 static tb_buf_t three_record_batch(void)
 {
-    tb_spec_t s = { .nrecords = 3, .value_len = 10, .nheaders = 1, .base_timestamp = 1700000000000 };
+    tb_spec_t s = {
+        .nrecords = 3, .value_len = 10, .nheaders = 1, .base_timestamp = 1700000000000
+    };
     return tb_batch(&s);
 }
 
@@ -75,12 +77,16 @@ Test(batch, batch_length_below_the_header_is_invalid)
     static const int32_t bad[] = { 48, 0, -1, INT32_MIN };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint32_t v = (uint32_t)bad[i];
-        b.p[8] = (uint8_t)(v >> 24), b.p[9] = (uint8_t)(v >> 16), b.p[10] = (uint8_t)(v >> 8), b.p[11] = (uint8_t)v;
-        cr_assert_eq(rn_batch_parse_header(b.p, b.len, &h), RN_DECODE_INVALID, "batch_length %d", bad[i]);
-        cr_assert_eq(rn_batch_parse_header(b.p, 12, &h), RN_DECODE_INVALID, "batch_length %d", bad[i]);
+        b.p[8] = (uint8_t)(v >> 24), b.p[9] = (uint8_t)(v >> 16), b.p[10] = (uint8_t)(v >> 8),
+        b.p[11] = (uint8_t)v;
+        cr_assert_eq(rn_batch_parse_header(b.p, b.len, &h), RN_DECODE_INVALID, "batch_length %d",
+                     bad[i]);
+        cr_assert_eq(rn_batch_parse_header(b.p, 12, &h), RN_DECODE_INVALID, "batch_length %d",
+                     bad[i]);
     }
     b.p[8] = 0, b.p[9] = 0, b.p[10] = 0, b.p[11] = 49;
-    cr_assert_eq(rn_batch_parse_header(b.p, b.len, &h), RN_DECODE_OK, "an empty records section parses");
+    cr_assert_eq(rn_batch_parse_header(b.p, b.len, &h), RN_DECODE_OK,
+                 "an empty records section parses");
     free(b.p);
 }
 
@@ -122,7 +128,9 @@ static tb_buf_t three_batches(size_t pos[3])
     tb_buf_t blob = { 0 };
     static const int counts[3] = { 3, 1, 5 };
     for (int i = 0; i < 3; i++) {
-        tb_spec_t s = { .nrecords = counts[i], .value_len = 4, .base_timestamp = 1000 * (i + 1),
+        tb_spec_t s = { .nrecords = counts[i],
+                        .value_len = 4,
+                        .base_timestamp = 1000 * (i + 1),
                         .codec = i == 2 ? RN_CODEC_ZSTD : RN_CODEC_NONE };
         tb_buf_t b = tb_batch(&s);
         pos[i] = blob.len;
@@ -163,7 +171,8 @@ Test(batch, log_append_time_sets_the_bit_and_max_timestamp_and_a_valid_crc)
         rn_batch_header_t h;
         cr_assert_eq(rn_batch_parse_header(blob.p + pos[i], blob.len - pos[i], &h), RN_DECODE_OK);
         cr_assert(h.attributes & RN_BATCH_ATTR_LOG_APPEND_TIME, "batch %d", i);
-        cr_assert_eq(h.attributes & RN_BATCH_ATTR_CODEC_MASK, i == 2 ? RN_CODEC_ZSTD : RN_CODEC_NONE);
+        cr_assert_eq(h.attributes & RN_BATCH_ATTR_CODEC_MASK,
+                     i == 2 ? RN_CODEC_ZSTD : RN_CODEC_NONE);
         cr_assert_eq(h.max_timestamp, 1234567890123, "batch %d", i);
         cr_assert_eq(be64_at(blob.p + pos[i] + 35), 1234567890123);
         cr_assert_eq(h.base_timestamp, 1000 * (i + 1), "base_timestamp is left alone");

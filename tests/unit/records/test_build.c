@@ -9,7 +9,10 @@
 #include "records/records.h"
 #include "util/err.h"
 
-static rn_bytes_t B(const char *s) { return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) }; }
+static rn_bytes_t B(const char *s)
+{
+    return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) };
+}
 
 static const rn_bytes_t NUL = { .ptr = NULL, .len = 0 };
 
@@ -21,7 +24,10 @@ static int64_t be64_at(const uint8_t *p)
     return (int64_t)v;
 }
 
-static int32_t be32_at(const uint8_t *p) { return (int32_t)((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]); }
+static int32_t be32_at(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]);
+}
 
 Test(build, one_record_has_the_hand_computed_bytes)
 {
@@ -81,8 +87,11 @@ Test(build, output_passes_validation_with_the_same_summary)
     char big[300];
     memset(big, 'x', sizeof big);
     cr_assert_eq(rn_batch_builder_add(&b, 1000, B("a"), B("first")), 0);
-    cr_assert_eq(rn_batch_builder_add(&b, 1500, (rn_bytes_t){ (const uint8_t *)big, sizeof big }, B("")), 0);
-    cr_assert_eq(rn_batch_builder_add(&b, 900, NUL, NUL), 0);   /* earlier than the base: negative delta */
+    cr_assert_eq(rn_batch_builder_add(&b, 1500, (rn_bytes_t){ (const uint8_t *)big, sizeof big },
+                                      B("")),
+                 0);
+    cr_assert_eq(rn_batch_builder_add(&b, 900, NUL, NUL),
+                 0); /* earlier than the base: negative delta */
     uint8_t *batch;
     size_t len;
     rn_records_summary_t built, checked;

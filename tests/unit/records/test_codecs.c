@@ -16,10 +16,8 @@ typedef struct codec_case {
 } codec_case_t;
 
 static const codec_case_t codecs[] = {
-    { RN_CODEC_GZIP, false, "gzip" },
-    { RN_CODEC_SNAPPY, false, "snappy raw" },
-    { RN_CODEC_SNAPPY, true, "snappy xerial" },
-    { RN_CODEC_LZ4, false, "lz4" },
+    { RN_CODEC_GZIP, false, "gzip" },           { RN_CODEC_SNAPPY, false, "snappy raw" },
+    { RN_CODEC_SNAPPY, true, "snappy xerial" }, { RN_CODEC_LZ4, false, "lz4" },
     { RN_CODEC_ZSTD, false, "zstd" },
 };
 #define NCODECS (sizeof codecs / sizeof codecs[0])
@@ -45,8 +43,8 @@ Test(codecs, every_codec_round_trips_at_several_sizes)
             tb_buf_t z = tb_compress(codecs[c].codec, codecs[c].xerial, data, len);
             uint8_t *out = malloc(len + 1);
             size_t out_len = 12345;
-            cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len + 1, &out_len), 0,
-                         "%s, %zu bytes", codecs[c].name, len);
+            cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len + 1, &out_len),
+                         0, "%s, %zu bytes", codecs[c].name, len);
             cr_assert_eq(out_len, len, "%s, %zu bytes", codecs[c].name, len);
             cr_assert_arr_eq(out, data, len, "%s, %zu bytes", codecs[c].name, len);
             free(out);
@@ -64,12 +62,14 @@ Test(codecs, output_exactly_at_the_bound_fits_and_one_byte_less_does_not)
     for (size_t c = 0; c < NCODECS; c++) {
         tb_buf_t z = tb_compress(codecs[c].codec, codecs[c].xerial, data, len);
         size_t out_len = 0;
-        cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len, &out_len), 0, "%s", codecs[c].name);
+        cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len, &out_len), 0, "%s",
+                     codecs[c].name);
         cr_assert_eq(out_len, len);
         cr_assert_arr_eq(out, data, len, "%s", codecs[c].name);
-        cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len - 1, &out_len), -1, "%s", codecs[c].name);
-        cr_assert_eq(rn_codec_inflate(codecs[c].codec, z.p, z.len, out, len - 1, &out_len), RN_CODEC_ETOOBIG,
-                     "%s: too big is told apart from invalid", codecs[c].name);
+        cr_assert_eq(rn_codec_decompress(codecs[c].codec, z.p, z.len, out, len - 1, &out_len), -1,
+                     "%s", codecs[c].name);
+        cr_assert_eq(rn_codec_inflate(codecs[c].codec, z.p, z.len, out, len - 1, &out_len),
+                     RN_CODEC_ETOOBIG, "%s: too big is told apart from invalid", codecs[c].name);
         free(z.p);
     }
     free(out);
@@ -84,15 +84,17 @@ Test(codecs, garbage_is_rejected_by_every_codec)
     srand(99);
     for (size_t i = 0; i < sizeof garbage; i++)
         garbage[i] = (uint8_t)rand();
-    garbage[0] = 0xff;   /* a raw snappy preamble claiming more than 4096 would be "too big" */
-    garbage[1] = 0x01;   /* instead: 255 bytes, then a body that is not snappy */
+    garbage[0] = 0xff; /* a raw snappy preamble claiming more than 4096 would be "too big" */
+    garbage[1] = 0x01; /* instead: 255 bytes, then a body that is not snappy */
     for (size_t c = 0; c < NCODECS; c++) {
-        cr_assert_eq(rn_codec_decompress(codecs[c].codec, garbage, sizeof garbage, out, sizeof out, &out_len), -1,
-                     "%s", codecs[c].name);
-        cr_assert_eq(rn_codec_decompress(codecs[c].codec, garbage, 0, out, sizeof out, &out_len), -1,
-                     "%s, empty input", codecs[c].name);
+        cr_assert_eq(rn_codec_decompress(codecs[c].codec, garbage, sizeof garbage, out, sizeof out,
+                                         &out_len),
+                     -1, "%s", codecs[c].name);
+        cr_assert_eq(rn_codec_decompress(codecs[c].codec, garbage, 0, out, sizeof out, &out_len),
+                     -1, "%s, empty input", codecs[c].name);
     }
-    cr_assert_eq(rn_codec_decompress(5, garbage, sizeof garbage, out, sizeof out, &out_len), -1, "unknown codec");
+    cr_assert_eq(rn_codec_decompress(5, garbage, sizeof garbage, out, sizeof out, &out_len), -1,
+                 "unknown codec");
 }
 
 Test(codecs, a_truncated_stream_never_decodes_to_the_whole)
@@ -105,7 +107,8 @@ Test(codecs, a_truncated_stream_never_decodes_to_the_whole)
         for (size_t n = 0; n < z.len; n++) {
             size_t out_len = 0;
             int rc = rn_codec_decompress(codecs[c].codec, z.p, n, out, len, &out_len);
-            cr_assert(rc == -1 || out_len < len, "%s: %zu of %zu bytes decoded whole", codecs[c].name, n, z.len);
+            cr_assert(rc == -1 || out_len < len, "%s: %zu of %zu bytes decoded whole",
+                      codecs[c].name, n, z.len);
         }
         free(z.p);
     }
@@ -154,10 +157,13 @@ Test(codecs, xerial_with_a_bad_block_length_is_invalid)
     tb_buf_t z = tb_compress(RN_CODEC_SNAPPY, true, (const uint8_t *)"abcdefgh", 8);
     uint8_t out[64];
     size_t out_len;
-    static const uint8_t bad_lengths[][4] = { { 0, 0, 0, 0 }, { 0xff, 0xff, 0xff, 0xff }, { 0x7f, 0, 0, 0 } };
+    static const uint8_t bad_lengths[][4] = { { 0, 0, 0, 0 },
+                                              { 0xff, 0xff, 0xff, 0xff },
+                                              { 0x7f, 0, 0, 0 } };
     for (size_t i = 0; i < 3; i++) {
         memcpy(z.p + 16, bad_lengths[i], 4);
-        cr_assert_eq(rn_codec_decompress(RN_CODEC_SNAPPY, z.p, z.len, out, sizeof out, &out_len), -1, "case %zu", i);
+        cr_assert_eq(rn_codec_decompress(RN_CODEC_SNAPPY, z.p, z.len, out, sizeof out, &out_len),
+                     -1, "case %zu", i);
     }
     free(z.p);
 }
@@ -200,7 +206,7 @@ static tb_buf_t zstd_without_content_size(const uint8_t *in, size_t len)
 Test(codecs, bombs_stop_at_the_bound, .timeout = 60)
 {
     size_t big = 64u << 20, cap = 1u << 20;
-    uint8_t *zeros = calloc(1, big);   /* mmap'd zero pages: reading them costs no memory */
+    uint8_t *zeros = calloc(1, big); /* mmap'd zero pages: reading them costs no memory */
     cr_assert_not_null(zeros);
     uint8_t *out = malloc(cap);
     for (size_t c = 0; c <= NCODECS; c++) {
@@ -245,7 +251,9 @@ Test(codecs, librdkafka_golden_payloads_decode_to_the_uncompressed_records)
         size_t out_len = 0;
         cr_assert_eq(golden[i].batch[22] & RN_BATCH_ATTR_CODEC_MASK, golden[i].codec);
         cr_assert_eq(rn_codec_decompress(golden[i].codec, golden[i].batch + RN_BATCH_HEADER_LEN,
-                                         golden[i].len - RN_BATCH_HEADER_LEN, out, sizeof out, &out_len), 0, "golden %zu", i);
+                                         golden[i].len - RN_BATCH_HEADER_LEN, out, sizeof out,
+                                         &out_len),
+                     0, "golden %zu", i);
         cr_assert_eq(out_len, want_len, "golden %zu", i);
         cr_assert_arr_eq(out, want, want_len, "golden %zu", i);
     }

@@ -10,7 +10,10 @@
 #include "records/records.h"
 #include "util/err.h"
 
-static rn_bytes_t B(const char *s) { return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) }; }
+static rn_bytes_t B(const char *s)
+{
+    return (rn_bytes_t){ .ptr = (const uint8_t *)s, .len = strlen(s) };
+}
 
 static bool bytes_eq(rn_bytes_t b, const char *s)
 {
@@ -87,10 +90,14 @@ static void walk_spec(const tb_spec_t *s)
 Test(iter, walks_every_codec)
 {
     for (int codec = RN_CODEC_NONE; codec <= RN_CODEC_ZSTD; codec++) {
-        tb_spec_t s = { .nrecords = 50, .codec = codec, .value_len = 100, .nheaders = 2, .base_timestamp = 1000 };
+        tb_spec_t s = {
+            .nrecords = 50, .codec = codec, .value_len = 100, .nheaders = 2, .base_timestamp = 1000
+        };
         walk_spec(&s);
     }
-    tb_spec_t xerial = { .nrecords = 500, .codec = RN_CODEC_SNAPPY, .xerial = true, .value_len = 200 };
+    tb_spec_t xerial = {
+        .nrecords = 500, .codec = RN_CODEC_SNAPPY, .xerial = true, .value_len = 200
+    };
     walk_spec(&xerial);
 }
 
@@ -149,11 +156,11 @@ Test(iter, log_append_time_records_carry_the_max_timestamp)
 
 Test(iter, accepts_the_offset_gaps_compaction_leaves)
 {
-    /* Records 0 and 2 of three kept: offset deltas 0 and 2, records_count 2, last_offset_delta 2. */
+    /* Records 0 and 2 of three kept: offset deltas 0 and 2, records_count 2, last delta 2. */
     tb_spec_t s = { .nrecords = 2, .value_len = 1, .offset_delta_skew = 1 };
     tb_buf_t recs = tb_records(&s);
     tb_buf_t b = tb_wrap(0, 3, 0, 1, recs.p, recs.len);
-    b.p[57 + 3] = 2;   /* records_count 2 (low byte), last_offset_delta stays 2 */
+    b.p[57 + 3] = 2; /* records_count 2 (low byte), last_offset_delta stays 2 */
     tb_fix_crc(b.p, b.len);
     rn_record_iter_t it;
     rn_record_iter_init(&it, 1 << 20);

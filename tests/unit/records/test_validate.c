@@ -9,7 +9,6 @@
 #include "golden.h"
 #include "records/records.h"
 
-
 #define BOUND (1u << 20)
 
 static int validate(const tb_buf_t *b, rn_records_summary_t *sum)
@@ -34,8 +33,9 @@ static const struct {
     bool xerial;
     const char *name;
 } codecs[] = {
-    { RN_CODEC_NONE, false, "none" },   { RN_CODEC_GZIP, false, "gzip" }, { RN_CODEC_SNAPPY, false, "snappy raw" },
-    { RN_CODEC_SNAPPY, true, "snappy xerial" }, { RN_CODEC_LZ4, false, "lz4" },   { RN_CODEC_ZSTD, false, "zstd" },
+    { RN_CODEC_NONE, false, "none" },         { RN_CODEC_GZIP, false, "gzip" },
+    { RN_CODEC_SNAPPY, false, "snappy raw" }, { RN_CODEC_SNAPPY, true, "snappy xerial" },
+    { RN_CODEC_LZ4, false, "lz4" },           { RN_CODEC_ZSTD, false, "zstd" },
 };
 #define NCODECS (sizeof codecs / sizeof codecs[0])
 
@@ -73,7 +73,8 @@ Test(validate, librdkafka_batches_are_accepted)
         rn_batch_header_t h;
         cr_assert_eq(rn_batch_parse_header(b.p, b.len, &h), RN_DECODE_OK);
         cr_assert_eq(sum.max_timestamp, h.max_timestamp);
-        cr_assert_eq(h.producer_id >= 0, i == NGOLDEN - 1, "%s: only the idempotent one has a producer id", golden[i].name);
+        cr_assert_eq(h.producer_id >= 0, i == NGOLDEN - 1,
+                     "%s: only the idempotent one has a producer id", golden[i].name);
         free(b.p);
     }
 }
@@ -82,7 +83,8 @@ Test(validate, every_truncation_of_a_librdkafka_batch_is_rejected)
 {
     for (size_t i = 0; i < NGOLDEN; i++)
         for (size_t n = 1; n < golden[i].len; n++)
-            cr_assert_eq(rn_records_validate(golden[i].batch, n, BOUND, &(rn_records_summary_t){ 0 }, NULL),
+            cr_assert_eq(rn_records_validate(golden[i].batch, n, BOUND,
+                                             &(rn_records_summary_t){ 0 }, NULL),
                          RN_KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", golden[i].name, n);
 }
 
@@ -104,7 +106,8 @@ Test(validate, a_flipped_byte_in_a_librdkafka_batch_is_never_accepted_unless_out
             b.p[pos] ^= 0x10;
             int rc = validate_quiet(&b);
             bool outside_crc = pos < 8 || (pos >= 12 && pos < 16);
-            cr_assert(outside_crc ? rc == 0 : rc != 0, "%s: byte %zu flipped gives %d", golden[i].name, pos, rc);
+            cr_assert(outside_crc ? rc == 0 : rc != 0, "%s: byte %zu flipped gives %d",
+                      golden[i].name, pos, rc);
             b.p[pos] ^= 0x10;
         }
         free(b.p);
@@ -113,7 +116,9 @@ Test(validate, a_flipped_byte_in_a_librdkafka_batch_is_never_accepted_unless_out
 
 Test(validate, a_good_batch_is_accepted_with_its_summary)
 {
-    tb_spec_t s = { .nrecords = 5, .value_len = 20, .nheaders = 3, .base_timestamp = 1700000000000 };
+    tb_spec_t s = {
+        .nrecords = 5, .value_len = 20, .nheaders = 3, .base_timestamp = 1700000000000
+    };
     tb_buf_t b = tb_batch(&s);
     rn_records_summary_t sum;
     cr_assert_eq(validate(&b, &sum), 0);
@@ -140,8 +145,12 @@ Test(validate, null_keys_null_values_and_empty_values_are_fine)
 Test(validate, every_codec_is_accepted)
 {
     for (size_t c = 0; c < NCODECS; c++) {
-        tb_spec_t s = { .nrecords = 50, .value_len = 100, .nheaders = 1, .codec = codecs[c].codec,
-                        .xerial = codecs[c].xerial, .base_timestamp = 42 };
+        tb_spec_t s = { .nrecords = 50,
+                        .value_len = 100,
+                        .nheaders = 1,
+                        .codec = codecs[c].codec,
+                        .xerial = codecs[c].xerial,
+                        .base_timestamp = 42 };
         tb_buf_t b = tb_batch(&s);
         rn_records_summary_t sum;
         cr_assert_eq(validate(&b, &sum), 0, "%s", codecs[c].name);
@@ -159,7 +168,9 @@ Test(validate, several_batches_add_up)
     static const int64_t base[] = { 100, 300, 200 };
     size_t biggest = 0;
     for (int i = 0; i < 3; i++) {
-        tb_spec_t s = { .nrecords = counts[i], .value_len = 10 * (i + 1), .base_timestamp = base[i],
+        tb_spec_t s = { .nrecords = counts[i],
+                        .value_len = 10 * (i + 1),
+                        .base_timestamp = base[i],
                         .codec = codecs[i % NCODECS].codec };
         tb_buf_t b = tb_batch(&s);
         tb_put(&blob, b.p, b.len);
@@ -191,7 +202,11 @@ Test(validate, a_bad_crc_is_corrupt)
 Test(validate, every_truncation_is_rejected)
 {
     for (size_t c = 0; c < NCODECS; c++) {
-        tb_spec_t s = { .nrecords = 4, .value_len = 9, .nheaders = 2, .codec = codecs[c].codec, .xerial = codecs[c].xerial };
+        tb_spec_t s = { .nrecords = 4,
+                        .value_len = 9,
+                        .nheaders = 2,
+                        .codec = codecs[c].codec,
+                        .xerial = codecs[c].xerial };
         tb_buf_t b = tb_batch(&s);
         for (size_t n = 0; n < b.len; n++) {
             rn_batch_header_t h;
@@ -200,7 +215,8 @@ Test(validate, every_truncation_is_rejected)
                       "%s: %zu-byte prefix", codecs[c].name, n);
             rn_records_summary_t sum;
             int rc = rn_records_validate(b.p, n, BOUND, &sum, NULL);
-            cr_assert_eq(rc, n == 0 ? RN_KERR_INVALID_RECORD : RN_KERR_CORRUPT_MESSAGE, "%s: %zu-byte prefix", codecs[c].name, n);
+            cr_assert_eq(rc, n == 0 ? RN_KERR_INVALID_RECORD : RN_KERR_CORRUPT_MESSAGE,
+                         "%s: %zu-byte prefix", codecs[c].name, n);
         }
         free(b.p);
     }
@@ -248,13 +264,13 @@ static int validate_payload(const tb_buf_t *payload, int32_t count)
 static void good_record(tb_buf_t *p, int i)
 {
     tb_varint(p, 7);
-    tb_u8(p, 0);            /* attributes */
-    tb_varint(p, 0);        /* timestampDelta */
-    tb_varint(p, i);        /* offsetDelta */
-    tb_varint(p, -1);       /* null key */
+    tb_u8(p, 0);      /* attributes */
+    tb_varint(p, 0);  /* timestampDelta */
+    tb_varint(p, i);  /* offsetDelta */
+    tb_varint(p, -1); /* null key */
     tb_varint(p, 1);
     tb_u8(p, 'v');
-    tb_varint(p, 0);        /* no headers */
+    tb_varint(p, 0); /* no headers */
 }
 
 Test(validate, the_hand_built_record_is_valid)
@@ -269,11 +285,11 @@ Test(validate, the_hand_built_record_is_valid)
 Test(validate, a_six_byte_varint_length_is_corrupt)
 {
     tb_buf_t p = { 0 };
-    static const uint8_t six[] = { 0x8e, 0x80, 0x80, 0x80, 0x80, 0x00 };   /* 7, padded to 6 bytes */
+    static const uint8_t six[] = { 0x8e, 0x80, 0x80, 0x80, 0x80, 0x00 }; /* 7, padded to 6 bytes */
     tb_put(&p, six, sizeof six);
     tb_buf_t rec = { 0 };
     good_record(&rec, 0);
-    tb_put(&p, rec.p + 1, rec.len - 1);   /* the record without its 1-byte length */
+    tb_put(&p, rec.p + 1, rec.len - 1); /* the record without its 1-byte length */
     cr_assert_eq(validate_payload(&p, 1), RN_KERR_CORRUPT_MESSAGE);
     free(p.p);
     free(rec.p);
@@ -285,7 +301,8 @@ Test(validate, an_overlong_varint_inside_a_record_is_corrupt)
     tb_buf_t p = { 0 };
     tb_varint(&p, 17);
     tb_u8(&p, 0);
-    static const uint8_t eleven[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
+    static const uint8_t eleven[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                      0x80, 0x80, 0x80, 0x80, 0x00 };
     tb_put(&p, eleven, sizeof eleven);
     tb_varint(&p, 0);
     tb_varint(&p, -1);
@@ -305,7 +322,8 @@ Test(validate, a_record_count_that_disagrees_with_the_records_is_corrupt)
             s.codec = codecs[c].codec;
             s.xerial = codecs[c].xerial;
             tb_buf_t b = tb_batch(&s);
-            cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s, skew %d", codecs[c].name, skew);
+            cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s, skew %d", codecs[c].name,
+                         skew);
             free(b.p);
         }
     }
@@ -315,7 +333,7 @@ Test(validate, last_offset_delta_must_match_the_count)
 {
     tb_spec_t s = { .nrecords = 4, .value_len = 3 };
     tb_buf_t b = tb_batch(&s);
-    b.p[26] = 7;   /* last_offset_delta 3 -> 7 */
+    b.p[26] = 7; /* last_offset_delta 3 -> 7 */
     tb_fix_crc(b.p, b.len);
     cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE);
     free(b.p);
@@ -327,7 +345,8 @@ Test(validate, hostile_records_counts_are_corrupt)
     tb_buf_t p = { 0 };
     good_record(&p, 0);
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
-        cr_assert_eq(validate_payload(&p, counts[i]), RN_KERR_CORRUPT_MESSAGE, "count %d", counts[i]);
+        cr_assert_eq(validate_payload(&p, counts[i]), RN_KERR_CORRUPT_MESSAGE, "count %d",
+                     counts[i]);
     free(p.p);
 }
 
@@ -338,7 +357,7 @@ Test(validate, an_offset_delta_out_of_place_is_an_invalid_record)
     cr_assert_eq(validate_quiet(&b), RN_KERR_INVALID_RECORD);
     free(b.p);
     tb_buf_t p = { 0 };
-    good_record(&p, 1);   /* first record claims delta 1 */
+    good_record(&p, 1); /* first record claims delta 1 */
     cr_assert_eq(validate_payload(&p, 1), RN_KERR_INVALID_RECORD);
     free(p.p);
 }
@@ -346,13 +365,13 @@ Test(validate, an_offset_delta_out_of_place_is_an_invalid_record)
 Test(validate, a_record_length_that_does_not_match_its_fields_is_corrupt)
 {
     tb_buf_t longer = { 0 }, shorter = { 0 };
-    tb_varint(&longer, 8);           /* one byte more than the fields */
+    tb_varint(&longer, 8); /* one byte more than the fields */
     tb_buf_t rec = { 0 };
     good_record(&rec, 0);
     tb_put(&longer, rec.p + 1, rec.len - 1);
     tb_u8(&longer, 0);
     cr_assert_eq(validate_payload(&longer, 1), RN_KERR_CORRUPT_MESSAGE);
-    tb_varint(&shorter, 6);          /* one byte fewer */
+    tb_varint(&shorter, 6); /* one byte fewer */
     tb_put(&shorter, rec.p + 1, rec.len - 1);
     cr_assert_eq(validate_payload(&shorter, 1), RN_KERR_CORRUPT_MESSAGE);
     free(longer.p);
@@ -379,7 +398,8 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
         tb_u8(&f, 0), tb_varint(&f, 0), tb_varint(&f, 0);
         tb_varint(&f, key_lengths[i]);
         tb_varint(&f, -1), tb_varint(&f, 0);
-        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "key length %lld", (long long)key_lengths[i]);
+        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "key length %lld",
+                     (long long)key_lengths[i]);
         free(f.p);
     }
     static const int64_t header_counts[] = { -1, 1, INT32_MAX };
@@ -387,7 +407,8 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
         tb_buf_t f = { 0 };
         tb_u8(&f, 0), tb_varint(&f, 0), tb_varint(&f, 0), tb_varint(&f, -1), tb_varint(&f, -1);
         tb_varint(&f, header_counts[i]);
-        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "header count %lld", (long long)header_counts[i]);
+        cr_assert_eq(validate_fields(&f), RN_KERR_CORRUPT_MESSAGE, "header count %lld",
+                     (long long)header_counts[i]);
         free(f.p);
     }
     /* A null header key is not allowed; a null header value is. */
@@ -402,7 +423,8 @@ Test(validate, hostile_lengths_inside_a_record_are_corrupt)
             tb_u8(&f, 'k');
         }
         tb_varint(&f, -1);
-        cr_assert_eq(validate_fields(&f), null_key ? RN_KERR_CORRUPT_MESSAGE : 0, "null header key: %d", null_key);
+        cr_assert_eq(validate_fields(&f), null_key ? RN_KERR_CORRUPT_MESSAGE : 0,
+                     "null header key: %d", null_key);
         free(f.p);
     }
 }
@@ -425,7 +447,8 @@ Test(validate, garbage_under_each_codec_is_corrupt)
 Test(validate, valid_compression_of_invalid_records_is_corrupt)
 {
     for (size_t c = 1; c < NCODECS; c++) {
-        tb_buf_t z = tb_compress(codecs[c].codec, codecs[c].xerial, (const uint8_t *)"not records at all", 18);
+        tb_buf_t z = tb_compress(codecs[c].codec, codecs[c].xerial,
+                                 (const uint8_t *)"not records at all", 18);
         tb_buf_t b = tb_wrap((int16_t)codecs[c].codec, 1, 0, 0, z.p, z.len);
         cr_assert_eq(validate_quiet(&b), RN_KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
         free(z.p);
@@ -443,7 +466,8 @@ Test(validate, a_bomb_beyond_the_bound_is_corrupt, .timeout = 60)
         tb_buf_t b = tb_wrap((int16_t)codecs[c].codec, 1, 0, 0, z.p, z.len);
         const char *why;
         rn_records_summary_t sum;
-        cr_assert_eq(rn_records_validate(b.p, b.len, BOUND, &sum, &why), RN_KERR_CORRUPT_MESSAGE, "%s", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, BOUND, &sum, &why), RN_KERR_CORRUPT_MESSAGE,
+                     "%s", codecs[c].name);
         cr_assert_str_eq(why, "decompressed records exceed the bound", "%s", codecs[c].name);
         free(z.p);
         free(b.p);
@@ -462,11 +486,15 @@ Test(validate, the_decompression_buffer_grows_up_to_the_bound)
         s.xerial = codecs[c].xerial;
         tb_buf_t b = tb_batch(&s);
         rn_records_summary_t sum;
-        cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0, "%s", codecs[c].name);
-        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len, &sum, NULL), 0, "%s, bound exactly the size", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0, "%s",
+                     codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len, &sum, NULL), 0,
+                     "%s, bound exactly the size", codecs[c].name);
         cr_assert_eq(sum.nrecords, 1000);
-        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len - 1, &sum, NULL), RN_KERR_CORRUPT_MESSAGE, "%s, one byte over", codecs[c].name);
-        cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0, "%s, after shrinking", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, recs.len - 1, &sum, NULL),
+                     RN_KERR_CORRUPT_MESSAGE, "%s, one byte over", codecs[c].name);
+        cr_assert_eq(rn_records_validate(b.p, b.len, 4 * recs.len, &sum, NULL), 0,
+                     "%s, after shrinking", codecs[c].name);
         free(b.p);
     }
     free(recs.p);
@@ -486,7 +514,8 @@ Test(validate, unknown_codecs_are_unsupported)
 
 Test(validate, old_magics_are_unsupported_and_unknown_ones_corrupt)
 {
-    /* A magic 1 message set: offset, message_size, crc, magic 1, attributes, timestamp, key, value. */
+    /* A magic 1 message set: offset, message_size, crc, magic 1, attributes, timestamp, key,
+     * value. */
     tb_buf_t v1 = { 0 };
     tb_be(&v1, 0, 8);
     tb_be(&v1, 4 + 1 + 1 + 8 + 4 + 4 + 5, 4);
@@ -523,7 +552,9 @@ Test(validate, validated_then_assigned_then_log_append_time_still_validates)
 {
     tb_buf_t blob = { 0 };
     for (size_t c = 0; c < NCODECS; c++) {
-        tb_spec_t s = { .nrecords = 3, .value_len = 7, .codec = codecs[c].codec, .xerial = codecs[c].xerial };
+        tb_spec_t s = {
+            .nrecords = 3, .value_len = 7, .codec = codecs[c].codec, .xerial = codecs[c].xerial
+        };
         tb_buf_t b = tb_batch(&s);
         tb_put(&blob, b.p, b.len);
         free(b.p);

@@ -123,7 +123,9 @@ static inline char *fixture_capture_end(capture_t *c)
 
 static inline rn_topic_spec_t fixture_spec(const char *name, int32_t partitions)
 {
-    return (rn_topic_spec_t){ .name = rn_str_from_cstr(name), .num_partitions = partitions, .replication_factor = -1 };
+    return (rn_topic_spec_t){ .name = rn_str_from_cstr(name),
+                              .num_partitions = partitions,
+                              .replication_factor = -1 };
 }
 
 #endif

@@ -100,9 +100,11 @@ Test(admin, minus_one_partitions_means_num_partitions)
 
 Test(admin, bad_partition_counts_are_invalid_partitions)
 {
-    assert_result(create("t", 0, 1), 37, "Number of partitions was set to an invalid non-positive value.");
+    assert_result(create("t", 0, 1), 37,
+                  "Number of partitions was set to an invalid non-positive value.");
     assert_result(create("t", -2, 1), 37, NULL);
-    assert_result(create("t", 10001, 1), 37, "Number of partitions 10001 is above Runnel's limit of 10000 per topic.");
+    assert_result(create("t", 10001, 1), 37,
+                  "Number of partitions 10001 is above Runnel's limit of 10000 per topic.");
     rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr("t"));
     cr_assert_null(topic);
     cr_assert_not(fixture_exists(f.dir, "t-0"));
@@ -122,9 +124,11 @@ Test(admin, names_follow_kafkas_rules)
 Test(admin, replication_factor_above_one_is_refused_by_default)
 {
     assert_result(create("t", 1, 3), 38,
-                  "Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached "
+                  "Unable to replicate the partition 3 time(s): The target replication factor of 3 "
+                  "cannot be reached "
                   "because only 1 broker(s) are registered.");
-    assert_result(create("t", 1, 0), 38, "Replication factor must be larger than 0, or -1 to use the default value.");
+    assert_result(create("t", 1, 0), 38,
+                  "Replication factor must be larger than 0, or -1 to use the default value.");
     assert_result(create("t", 1, -2), 38, NULL);
     assert_result(create("t", 1, 1), 0, "");
     assert_result(create("u", 1, -1), 0, "");
@@ -164,7 +168,8 @@ Test(admin, configs_are_checked_and_kept)
     rn_topic_override_t unknown[] = { { "cleanup.policies", "compact" } };
     spec.configs = unknown;
     spec.nconfigs = 1;
-    assert_result(rn_topics_create(topics, &spec, false, NULL), 40, "Unknown topic config name: cleanup.policies");
+    assert_result(rn_topics_create(topics, &spec, false, NULL), 40,
+                  "Unknown topic config name: cleanup.policies");
     cr_assert_not(fixture_exists(f.dir, "t-0"));
 
     rn_topic_override_t good[] = { { "cleanup.policy", "compact" }, { "retention.ms", "-1" } };
@@ -228,7 +233,8 @@ Test(admin, delete_removes_the_topic_its_line_and_its_directories)
     text = fixture_read(f.dir, "recovery-point-offset-checkpoint");
     cr_assert_str_eq(text, "0\n1\nkeep 0 0\n", "the checkpoints forget it at once");
     free(text);
-    assert_result(rn_topics_delete(topics, rn_str_from_cstr("gone")), 3, "This server does not host this topic-partition.");
+    assert_result(rn_topics_delete(topics, rn_str_from_cstr("gone")), 3,
+                  "This server does not host this topic-partition.");
 }
 
 Test(admin, recreating_a_deleted_topic_gives_a_new_id)
@@ -279,7 +285,8 @@ Test(admin, delete_can_be_disabled)
     teardown();
     open_with("delete.topic.enable=false\n");
     assert_result(create("t", 1, 1), 0, "");
-    assert_result(rn_topics_delete(topics, rn_str_from_cstr("t")), 73, "Topic deletion is disabled.");
+    assert_result(rn_topics_delete(topics, rn_str_from_cstr("t")), 73,
+                  "Topic deletion is disabled.");
     rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr("t"));
     cr_assert_not_null(topic);
     rn_topic_unref(topic);
@@ -291,7 +298,8 @@ Test(admin, add_partitions_grows_and_persists)
     rn_topic_spec_t spec = fixture_spec("t", 1);
     assert_result(rn_topics_create(topics, &spec, false, &topic), 0, "");
     rn_partition_t *first = rn_topic_partition(topic, 0);
-    assert_result(rn_topics_add_partitions(topics, rn_str_from_cstr("t"), 1, false), 37, "Topic already has 1 partition(s).");
+    assert_result(rn_topics_add_partitions(topics, rn_str_from_cstr("t"), 1, false), 37,
+                  "Topic already has 1 partition(s).");
     assert_result(rn_topics_add_partitions(topics, rn_str_from_cstr("t"), 0, false), 37,
                   "The topic t currently has 1 partition(s); 0 would not be an increase.");
     assert_result(rn_topics_add_partitions(topics, rn_str_from_cstr("t"), 10001, false), 37, NULL);
@@ -352,33 +360,42 @@ Test(admin, incremental_alter_on_cleanup_policy)
     rn_topic_spec_t spec = fixture_spec("t", 2);
     assert_result(rn_topics_create(topics, &spec, false, &topic), 0, "");
     rn_config_op_t append[] = { { "cleanup.policy", "compact", 2 } };
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), append, 1, false), 0, "");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), append, 1,
+                                                      false),
+                  0, "");
     rn_topic_config_t cfg;
     rn_topic_get_config(topics, topic, &cfg);
     cr_assert_str_eq(cfg.cleanup_policy, "compact,delete");
 
     rn_config_op_t subtract[] = { { "cleanup.policy", "delete", 3 } };
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), subtract, 1, true), 0, "");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), subtract, 1,
+                                                      true),
+                  0, "");
     rn_topic_get_config(topics, topic, &cfg);
     cr_assert_str_eq(cfg.cleanup_policy, "compact,delete", "validate_only changes nothing");
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), subtract, 1, false), 0, "");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), subtract, 1,
+                                                      false),
+                  0, "");
     rn_topic_get_config(topics, topic, &cfg);
     cr_assert_str_eq(cfg.cleanup_policy, "compact");
     cr_assert_not(cfg.log.delete_enabled);
 
     rn_config_op_t set[] = { { "cleanup.policy", "delete", 0 }, { "retention.bytes", "1000", 0 } };
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), set, 2, false), 0, "");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), set, 2, false),
+                  0, "");
     rn_config_op_t del[] = { { "cleanup.policy", NULL, 1 } };
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), del, 1, false), 0, "");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), del, 1, false),
+                  0, "");
     rn_topic_get_config(topics, topic, &cfg);
     cr_assert_str_eq(cfg.cleanup_policy, "delete");
     cr_assert_eq(cfg.log.retention_bytes, 1000);
     cr_assert_eq(topic->noverrides, 1);
 
     rn_config_op_t bad[] = { { "retention.bytes", "1", 2 } };
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), bad, 1, false), 40,
-                  "Can't APPEND to key retention.bytes because its type is not LIST.");
-    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("x"), del, 1, false), 3, NULL);
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("t"), bad, 1, false),
+                  40, "Can't APPEND to key retention.bytes because its type is not LIST.");
+    assert_result(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("x"), del, 1, false),
+                  3, NULL);
     rn_topic_unref(topic);
 }
 

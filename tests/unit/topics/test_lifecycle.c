@@ -39,7 +39,8 @@ static char *open_logging(rn_topics_t **topics, int want)
     return log;
 }
 
-static void create(rn_topics_t *topics, const char *name, int32_t partitions, const rn_topic_override_t *ov, size_t n)
+static void create(rn_topics_t *topics, const char *name, int32_t partitions,
+                   const rn_topic_override_t *ov, size_t n)
 {
     rn_topic_spec_t spec = fixture_spec(name, partitions);
     spec.configs = ov;
@@ -81,9 +82,13 @@ Test(lifecycle, topics_ids_overrides_and_partitions_survive_a_restart)
     create(topics, "_schemas", 1, ov, 2);
     rn_topic_spec_t spec = fixture_spec("__consumer_offsets", 2);
     cr_assert_eq(rn_topics_create(topics, &spec, false, NULL).error_code, 0);
-    cr_assert_eq(rn_topics_add_partitions(topics, rn_str_from_cstr("orders"), 5, false).error_code, 0);
+    cr_assert_eq(rn_topics_add_partitions(topics, rn_str_from_cstr("orders"), 5, false).error_code,
+                 0);
     rn_config_op_t op[] = { { "segment.ms", "60000", 0 } };
-    cr_assert_eq(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("orders"), op, 1, false).error_code, 0);
+    cr_assert_eq(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("orders"), op, 1,
+                                                     false)
+                     .error_code,
+                 0);
     rn_uuid_t ids[3];
     rn_topic_t **list;
     cr_assert_eq(rn_topics_list(topics, &list), 3);
@@ -153,8 +158,9 @@ Test(lifecycle, damaged_checkpoints_only_cost_a_warning)
     fixture_write(f.dir, "recovery-point-offset-checkpoint", "0\n5\nt 0 0\n");
     rn_topics_t *topics;
     char *log = open_logging(&topics, 0);
-    cr_assert_not_null(strstr(log, "recovery-point-offset-checkpoint: expected 5 entries, found 1; ignoring it"), "%s",
-                       log);
+    cr_assert_not_null(strstr(log, "recovery-point-offset-checkpoint: expected 5 entries, found 1; "
+                                   "ignoring it"),
+                       "%s", log);
     free(log);
     rn_topics_close(topics);
 }
@@ -194,7 +200,7 @@ Test(lifecycle, partitions_nobody_lists_are_removed_at_open)
     rn_topics_t *topics = open_ok();
     create(topics, "t", 1, NULL, 0);
     rn_topics_close(topics);
-    fixture_mkdir(f.dir, "t-1");   /* beyond the partition count */
+    fixture_mkdir(f.dir, "t-1"); /* beyond the partition count */
     fixture_mkdir(f.dir, "deleted-0");
     fixture_write(f.dir, "deleted-0/00000000000000000000.log", "old data");
     fixture_mkdir(f.dir, "t-0.AAAAAAAAAAAAAAAAAAAAAQ-delete");
@@ -214,18 +220,21 @@ Test(lifecycle, partition_directories_without_a_topic_file_are_refused)
     rn_topics_t *topics = (void *)1;
     char *log = open_logging(&topics, RN_EINVAL);
     cr_assert_null(topics);
-    cr_assert_not_null(strstr(log, "holds 1 partition directories but no runnel-topics"), "%s", log);
+    cr_assert_not_null(strstr(log, "holds 1 partition directories but no runnel-topics"), "%s",
+                       log);
     free(log);
     cr_assert(fixture_exists(f.dir, "orders-0"), "nothing is deleted");
 }
 
 Test(lifecycle, a_damaged_topic_file_is_refused_with_its_line)
 {
-    fixture_write(f.dir, "runnel-topics", "runnel-topics 1\nt AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=x\n");
+    fixture_write(f.dir, "runnel-topics",
+                  "runnel-topics 1\nt AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=x\n");
     fixture_write(f.dir, ".kafka_cleanshutdown", "");
     rn_topics_t *topics;
     char *log = open_logging(&topics, RN_EINVAL);
-    cr_assert_not_null(strstr(log, "runnel-topics: line 2: topic t: Invalid value x for configuration retention.ms"),
+    cr_assert_not_null(strstr(log, "runnel-topics: line 2: topic t: Invalid value x for "
+                                   "configuration retention.ms"),
                        "%s", log);
     free(log);
     cr_assert(fixture_exists(f.dir, ".kafka_cleanshutdown"), "a failed start changes nothing");
@@ -239,7 +248,8 @@ Test(lifecycle, maintenance_writes_checkpoints_every_minute)
     snprintf(path, sizeof path, "%s/recovery-point-offset-checkpoint", f.dir);
     cr_assert_eq(unlink(path), 0);
     rn_topics_maintain(topics, 1000000, true);
-    cr_assert_not(fixture_exists(f.dir, "recovery-point-offset-checkpoint"), "the first call starts the clock");
+    cr_assert_not(fixture_exists(f.dir, "recovery-point-offset-checkpoint"),
+                  "the first call starts the clock");
     rn_topics_maintain(topics, 1000000 + 59999, false);
     cr_assert_not(fixture_exists(f.dir, "recovery-point-offset-checkpoint"));
     rn_topics_maintain(topics, 1000000 + 60000, false);

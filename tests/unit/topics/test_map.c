@@ -44,7 +44,8 @@ Test(map, finds_every_topic_by_name_and_id_after_growth)
         cr_assert_eq(rn_topic_index_find_id(&index, &topics[i].id), &topics[i]);
     }
     cr_assert_null(rn_topic_index_find(&index, rn_str_from_cstr("topic-")));
-    cr_assert_null(rn_topic_index_find(&index, (rn_str_t){ "topic-1000x", 10 }), "only the view's bytes count");
+    cr_assert_null(rn_topic_index_find(&index, (rn_str_t){ "topic-1000x", 10 }),
+                   "only the view's bytes count");
     cr_assert_eq(rn_topic_index_find(&index, (rn_str_t){ "topic-10x", 8 }), &topics[10]);
     cr_assert_null(rn_topic_index_find(&index, (rn_str_t){ NULL, 0 }));
     rn_uuid_t other = { { 1 } };
@@ -70,7 +71,7 @@ Test(map, removed_topics_are_not_found)
         cr_assert_eq(rn_topic_index_find(&index, rn_str_from_cstr(names[i])), want, "%d", i);
         cr_assert_eq(rn_topic_index_find_id(&index, &topics[i].id), want, "%d", i);
     }
-    rn_topic_index_remove(&index, &topics[0]);   /* not there: nothing happens */
+    rn_topic_index_remove(&index, &topics[0]); /* not there: nothing happens */
     cr_assert_eq(index.count, 50);
     rn_topic_index_deinit(&index);
 }

@@ -18,8 +18,8 @@ Test(names, legal_names_are_accepted)
     char longest[RN_TOPIC_NAME_MAX + 1];
     memset(longest, 'a', RN_TOPIC_NAME_MAX);
     longest[RN_TOPIC_NAME_MAX] = '\0';
-    static const char *ok[] = { "a", "test", "my-topic", "my_topic", "my.topic", "...", "_schemas", "__consumer_offsets",
-                                "A-Z.0_9", "-" };
+    static const char *ok[] = { "a",   "test",     "my-topic",           "my_topic", "my.topic",
+                                "...", "_schemas", "__consumer_offsets", "A-Z.0_9",  "-" };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         cr_assert(valid(ok[i]), "'%s'", ok[i]);
     cr_assert(valid(longest));
@@ -40,9 +40,10 @@ Test(names, illegal_names_get_kafkas_messages)
     cr_assert_str_eq(why, "Topic name is illegal, it can't be longer than 249 characters");
     static const char *bad[] = { "a b", "a/b", "a:b", "ä", "a\nb", "a*", "topic!", "a\\b", "a,b" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cr_assert_not(rn_topic_name_valid(rn_str_from_cstr(bad[i]), why, sizeof why), "'%s'", bad[i]);
-        cr_assert_str_eq(why,
-                         "Topic name is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+        cr_assert_not(rn_topic_name_valid(rn_str_from_cstr(bad[i]), why, sizeof why), "'%s'",
+                      bad[i]);
+        cr_assert_str_eq(why, "Topic name is illegal, it contains a character other than ASCII "
+                              "alphanumerics, '.', '_' and '-'");
     }
     /* A NUL inside the view is a character like any other. */
     cr_assert_not(rn_topic_name_valid((rn_str_t){ "a\0b", 3 }, why, sizeof why));
@@ -114,7 +115,8 @@ Test(names, escapes_round_trip_every_byte)
     rn_text_t t = { 0 };
     rn_text_escape(&t, all);
     for (size_t i = 0; i < t.len; i++)
-        cr_assert(t.ptr[i] > ' ' && t.ptr[i] < 0x7f && t.ptr[i] != '=', "escaped text is one printable token");
+        cr_assert(t.ptr[i] > ' ' && t.ptr[i] < 0x7f && t.ptr[i] != '=',
+                  "escaped text is one printable token");
     char *back = rn_unescape(t.ptr, t.len);
     cr_assert_not_null(back);
     cr_assert_str_eq(back, all);

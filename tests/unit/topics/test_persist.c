@@ -57,18 +57,21 @@ Test(persist, read_reports_missing_and_oversized_files)
 
 /* ---- The topic file ---- */
 
-static const char golden_topics[] =
-    "runnel-topics 1\n"
-    "_schemas AAAAAAAAAAAAAAAAAAAAAQ 1 0 cleanup.policy=compact\n"
-    "__consumer_offsets AAAAAAAAAAAAAAAAAAAAAg 50 1 cleanup.policy=compact segment.bytes=104857600\n"
-    "odd AAAAAAAAAAAAAAAAAAAAAw 3 0 compression.type=producer message.timestamp.type=LogAppendTime\n";
+static const char golden_topics[] = "runnel-topics 1\n"
+                                    "_schemas AAAAAAAAAAAAAAAAAAAAAQ 1 0 cleanup.policy=compact\n"
+                                    "__consumer_offsets AAAAAAAAAAAAAAAAAAAAAg 50 1 "
+                                    "cleanup.policy=compact segment.bytes=104857600\n"
+                                    "odd AAAAAAAAAAAAAAAAAAAAAw 3 0 compression.type=producer "
+                                    "message.timestamp.type=LogAppendTime\n";
 
 Test(persist, topic_file_round_trips_byte_for_byte)
 {
     rn_topic_line_t *lines;
     size_t n;
     char why[200] = "";
-    cr_assert_eq(rn_topics_file_decode(golden_topics, strlen(golden_topics), &lines, &n, why, sizeof why), 0, "%s", why);
+    cr_assert_eq(rn_topics_file_decode(golden_topics, strlen(golden_topics), &lines, &n, why,
+                                       sizeof why),
+                 0, "%s", why);
     cr_assert_eq(n, 3);
     cr_assert_str_eq(lines[1].name, "__consumer_offsets");
     cr_assert_eq(lines[1].npartitions, 50);
@@ -87,10 +90,13 @@ Test(persist, topic_file_round_trips_byte_for_byte)
 Test(persist, topic_file_escapes_values)
 {
     rn_topic_override_t ov[] = { { "cleanup.policy", "compact, delete" } };
-    rn_topic_line_t line = { .name = "t", .id = { { [15] = 9 } }, .npartitions = 2, .overrides = ov, .noverrides = 1 };
+    rn_topic_line_t line = {
+        .name = "t", .id = { { [15] = 9 } }, .npartitions = 2, .overrides = ov, .noverrides = 1
+    };
     rn_text_t t = { 0 };
     rn_topics_file_encode(&line, 1, &t);
-    cr_assert_str_eq(t.ptr, "runnel-topics 1\nt AAAAAAAAAAAAAAAAAAAACQ 2 0 cleanup.policy=compact,%20delete\n");
+    cr_assert_str_eq(t.ptr, "runnel-topics 1\nt AAAAAAAAAAAAAAAAAAAACQ 2 0 "
+                            "cleanup.policy=compact,%20delete\n");
     rn_topic_line_t *lines;
     size_t n;
     char why[200];
@@ -118,7 +124,8 @@ static void assert_bad_topics(const char *text, const char *want)
     rn_topic_line_t *lines = (void *)1;
     size_t n = 7;
     char why[200] = "";
-    cr_assert_eq(rn_topics_file_decode(text, strlen(text), &lines, &n, why, sizeof why), RN_EINVAL, "accepted: %s", text);
+    cr_assert_eq(rn_topics_file_decode(text, strlen(text), &lines, &n, why, sizeof why), RN_EINVAL,
+                 "accepted: %s", text);
     cr_assert_str_eq(why, want);
     cr_assert_null(lines);
     cr_assert_eq(n, 0);
@@ -129,37 +136,53 @@ Test(persist, damaged_topic_files_are_refused_with_the_line)
     assert_bad_topics("", "line 1: not a topic file");
     assert_bad_topics("runnel-topics 1", "line 1: not a topic file");
     assert_bad_topics("kafka 1\n", "line 1: not a topic file");
-    assert_bad_topics("runnel-topics 2\n", "line 1: unsupported version '2' (this Runnel reads version 1)");
+    assert_bad_topics("runnel-topics 2\n",
+                      "line 1: unsupported version '2' (this Runnel reads version 1)");
     assert_bad_topics("runnel-topics 1\n\n", "line 2: empty line");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0", "line 2: no end of line (file cut short?)");
-    assert_bad_topics("runnel-topics 1\na b AAAAAAAAAAAAAAAAAAAAAQ 1 0\n", "line 2: topic a: bad topic id");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAA 1 0\n", "line 2: topic a: bad topic id");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 0 0\n", "line 2: topic a: bad partition count");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 10001 0\n", "line 2: topic a: bad partition count");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ +1 0\n", "line 2: topic a: bad partition count");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 2\n", "line 2: topic a: bad internal flag");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 \n", "line 2: topic a: trailing space");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 x\n", "line 2: topic a: expected key=value");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0",
+                      "line 2: no end of line (file cut short?)");
+    assert_bad_topics("runnel-topics 1\na b AAAAAAAAAAAAAAAAAAAAAQ 1 0\n",
+                      "line 2: topic a: bad topic id");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAA 1 0\n",
+                      "line 2: topic a: bad topic id");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 0 0\n",
+                      "line 2: topic a: bad partition count");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 10001 0\n",
+                      "line 2: topic a: bad partition count");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ +1 0\n",
+                      "line 2: topic a: bad partition count");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 2\n",
+                      "line 2: topic a: bad internal flag");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 \n",
+                      "line 2: topic a: trailing space");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 x\n",
+                      "line 2: topic a: expected key=value");
     assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 no.such=1\n",
                       "line 2: topic a: Unknown topic config name: no.such");
     assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=%4\n",
                       "line 2: topic a: bad escape in a config");
     assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=x\n",
-                      "line 2: topic a: Invalid value x for configuration retention.ms: Not a number of type LONG");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=1 retention.ms=2\n",
+                      "line 2: topic a: Invalid value x for configuration retention.ms: Not a "
+                      "number of type LONG");
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0 retention.ms=1 "
+                      "retention.ms=2\n",
                       "line 2: topic a: config retention.ms given twice");
     assert_bad_topics("runnel-topics 1\na/b AAAAAAAAAAAAAAAAAAAAAQ 1 0\n",
-                      "line 2: Topic name is illegal, it contains a character other than ASCII alphanumerics, '.', "
+                      "line 2: Topic name is illegal, it contains a character other than ASCII "
+                      "alphanumerics, '.', "
                       "'_' and '-'");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0\na AAAAAAAAAAAAAAAAAAAAAg 1 0\n",
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0\na AAAAAAAAAAAAAAAAAAAAAg 1 "
+                      "0\n",
                       "topic a is listed twice");
-    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0\nb AAAAAAAAAAAAAAAAAAAAAQ 1 0\n",
+    assert_bad_topics("runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1 0\nb AAAAAAAAAAAAAAAAAAAAAQ 1 "
+                      "0\n",
                       "topics a and b have the same id");
     static const char nul[] = "runnel-topics 1\na AAAAAAAAAAAAAAAAAAAAAQ 1\0 0\n";
     rn_topic_line_t *lines;
     size_t n;
     char why[200];
-    cr_assert_eq(rn_topics_file_decode(nul, sizeof nul - 1, &lines, &n, why, sizeof why), RN_EINVAL);
+    cr_assert_eq(rn_topics_file_decode(nul, sizeof nul - 1, &lines, &n, why, sizeof why),
+                 RN_EINVAL);
     cr_assert_str_eq(why, "line 2: NUL byte");
 }
 
@@ -183,7 +206,9 @@ Test(persist, every_truncation_of_a_topic_file_is_refused_or_a_prefix)
 
 Test(persist, checkpoints_are_written_as_kafka_writes_them)
 {
-    rn_checkpoint_entry_t entries[] = { { "orders", 1, 42 }, { "_schemas", 0, 0 }, { "orders", 0, 1234567890123 } };
+    rn_checkpoint_entry_t entries[] = { { "orders", 1, 42 },
+                                        { "_schemas", 0, 0 },
+                                        { "orders", 0, 1234567890123 } };
     rn_checkpoint_sort(entries, 3);
     rn_text_t t = { 0 };
     rn_checkpoint_encode(entries, 3, &t);
@@ -220,7 +245,8 @@ static void assert_bad_checkpoint(const char *text, const char *want)
     rn_checkpoint_entry_t *e = (void *)1;
     size_t n = 3;
     char why[200] = "";
-    cr_assert_eq(rn_checkpoint_decode(text, strlen(text), &e, &n, why, sizeof why), RN_EINVAL, "accepted: %s", text);
+    cr_assert_eq(rn_checkpoint_decode(text, strlen(text), &e, &n, why, sizeof why), RN_EINVAL,
+                 "accepted: %s", text);
     cr_assert_str_eq(why, want);
     cr_assert_null(e);
     cr_assert_eq(n, 0);

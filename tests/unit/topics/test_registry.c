@@ -96,7 +96,8 @@ Test(registry, notify_wakes_each_watcher_and_unwatch_removes_it)
 {
     rn_topic_t *topic = create("t", 2);
     rn_partition_t *p0 = rn_topic_partition(topic, 0), *p1 = rn_topic_partition(topic, 1);
-    counting_watch_t a = { .w.wake = count_wake }, b = { .w.wake = count_wake }, c = { .w.wake = count_wake };
+    counting_watch_t a = { .w.wake = count_wake }, b = { .w.wake = count_wake },
+                     c = { .w.wake = count_wake };
     rn_partition_watch(p0, &a.w);
     rn_partition_watch(p0, &b.w);
     rn_partition_watch(p1, &c.w);
@@ -108,15 +109,15 @@ Test(registry, notify_wakes_each_watcher_and_unwatch_removes_it)
     rn_partition_notify(p0);
     cr_assert_eq(a.wakes, 1, "unwatched");
     cr_assert_eq(b.wakes, 2);
-    rn_partition_unwatch(p0, &a.w);   /* twice: harmless */
+    rn_partition_unwatch(p0, &a.w); /* twice: harmless */
     rn_partition_unwatch(p0, &b.w);
     rn_partition_notify(p0);
     cr_assert_eq(b.wakes, 2);
     cr_assert_null(p0->watchers);
     counting_watch_t never = { .w.wake = count_wake };
-    rn_partition_unwatch(p1, &never.w);   /* never added: harmless */
+    rn_partition_unwatch(p1, &never.w); /* never added: harmless */
     cr_assert_eq(p1->watchers, &c.w);
-    rn_partition_watch(p0, &a.w);         /* may watch again after unwatch */
+    rn_partition_watch(p0, &a.w); /* may watch again after unwatch */
     rn_partition_notify(p0);
     cr_assert_eq(a.wakes, 2);
     rn_partition_unwatch(p0, &a.w);
@@ -187,12 +188,17 @@ Test(registry, readers_see_whole_partitions_while_topics_grow_and_churn)
     for (int i = 0; i < 4; i++)
         cr_assert_eq(pthread_create(&threads[i], NULL, reader, NULL), 0);
     for (int32_t n = 2; n <= 20; n++) {
-        cr_assert_eq(rn_topics_add_partitions(topics, rn_str_from_cstr("grow"), n, false).error_code, 0);
+        cr_assert_eq(rn_topics_add_partitions(topics, rn_str_from_cstr("grow"), n, false)
+                         .error_code,
+                     0);
         rn_topic_spec_t spec = fixture_spec("churn", 1);
         rn_topics_result_t res = rn_topics_create(topics, &spec, false, NULL);
         cr_assert(res.error_code == 0 || res.error_code == 36, "%s", res.message);
         rn_config_op_t op[] = { { "retention.ms", n % 2 ? "1000" : "2000", 0 } };
-        cr_assert_eq(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("grow"), op, 1, false).error_code, 0);
+        cr_assert_eq(rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("grow"), op, 1,
+                                                         false)
+                         .error_code,
+                     0);
         rn_topics_delete(topics, rn_str_from_cstr("churn"));
     }
     atomic_store(&stop, true);

@@ -25,7 +25,8 @@ static void assert_check(const char *key, const char *value, const char *want)
 static void assert_ok(const char *key, const char *value)
 {
     rn_topics_result_t res = { 0 };
-    cr_assert_eq(rn_topic_config_check(key, value, &res), 0, "%s=%s refused: %s", key, value, res.message);
+    cr_assert_eq(rn_topic_config_check(key, value, &res), 0, "%s=%s refused: %s", key, value,
+                 res.message);
 }
 
 static const rn_config_entry_t *entry(const rn_config_entry_t *e, size_t n, const char *name)
@@ -42,34 +43,46 @@ Test(topic_config, values_are_checked_with_kafkas_messages)
     assert_check("no.such.key", "1", "Unknown topic config name: no.such.key");
     assert_check(NULL, "1", "Unknown topic config name: null");
     assert_check("retention.ms", NULL, "Null value not supported for topic configs: retention.ms");
-    assert_check("retention.ms", "1d", "Invalid value 1d for configuration retention.ms: Not a number of type LONG");
-    assert_check("retention.ms", "-2", "Invalid value -2 for configuration retention.ms: Value must be at least -1");
-    assert_check("segment.bytes", "13", "Invalid value 13 for configuration segment.bytes: Value must be at least 14");
+    assert_check("retention.ms", "1d",
+                 "Invalid value 1d for configuration retention.ms: Not a number of type LONG");
+    assert_check("retention.ms", "-2",
+                 "Invalid value -2 for configuration retention.ms: Value must be at least -1");
+    assert_check("segment.bytes", "13",
+                 "Invalid value 13 for configuration segment.bytes: Value must be at least 14");
     assert_check("segment.bytes", "2147483648",
-                 "Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT");
-    assert_check("segment.ms", "0", "Invalid value 0 for configuration segment.ms: Value must be at least 1");
+                 "Invalid value 2147483648 for configuration segment.bytes: Not a number of type "
+                 "INT");
+    assert_check("segment.ms", "0",
+                 "Invalid value 0 for configuration segment.ms: Value must be at least 1");
     assert_check("segment.index.bytes", "3",
                  "Invalid value 3 for configuration segment.index.bytes: Value must be at least 4");
-    assert_check("flush.messages", "0", "Invalid value 0 for configuration flush.messages: Value must be at least 1");
+    assert_check("flush.messages", "0",
+                 "Invalid value 0 for configuration flush.messages: Value must be at least 1");
     assert_check("max.message.bytes", "-1",
                  "Invalid value -1 for configuration max.message.bytes: Value must be at least 0");
     assert_check("min.insync.replicas", "0",
                  "Invalid value 0 for configuration min.insync.replicas: Value must be at least 1");
     assert_check("cleanup.policy", "remove",
-                 "Invalid value remove for configuration cleanup.policy: String must be one of: compact, delete");
+                 "Invalid value remove for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
     assert_check("message.timestamp.type", "createtime",
-                 "Invalid value createtime for configuration message.timestamp.type: String must be one of: CreateTime, "
+                 "Invalid value createtime for configuration message.timestamp.type: String must "
+                 "be one of: CreateTime, "
                  "LogAppendTime");
     assert_check("compression.type", "none",
-                 "Invalid value none for configuration compression.type: String must be one of: uncompressed, zstd, "
+                 "Invalid value none for configuration compression.type: String must be one of: "
+                 "uncompressed, zstd, "
                  "lz4, snappy, gzip, producer");
     assert_check("unclean.leader.election.enable", "yes",
-                 "Invalid value yes for configuration unclean.leader.election.enable: Expected value to be either true "
+                 "Invalid value yes for configuration unclean.leader.election.enable: Expected "
+                 "value to be either true "
                  "or false");
     assert_check("min.cleanable.dirty.ratio", "1.01",
-                 "Invalid value 1.01 for configuration min.cleanable.dirty.ratio: Value must be no more than 1");
+                 "Invalid value 1.01 for configuration min.cleanable.dirty.ratio: Value must be no "
+                 "more than 1");
     assert_check("min.cleanable.dirty.ratio", "half",
-                 "Invalid value half for configuration min.cleanable.dirty.ratio: Not a number of type DOUBLE");
+                 "Invalid value half for configuration min.cleanable.dirty.ratio: Not a number of "
+                 "type DOUBLE");
     assert_check("retention.ms", "\x01\x02",
                  "Invalid value ?? for configuration retention.ms: Not a number of type LONG");
 
@@ -102,10 +115,14 @@ Test(topic_config, defaults_come_from_the_broker_keys)
     cr_assert_str_eq(tc.cleanup_policy, "delete");
     rn_config_deinit(&cfg);
 
-    build("log.retention.hours=2\nlog.roll.ms=5000\nlog.segment.bytes=1000\nlog.flush.interval.messages=1\n"
-          "log.flush.scheduler.interval.ms=700\nlog.index.interval.bytes=10\nlog.index.size.max.bytes=100\n"
-          "message.max.bytes=99\nlog.cleanup.policy=compact\nlog.message.timestamp.type=LogAppendTime\n"
-          "min.insync.replicas=2\nlog.retention.bytes=12345\n", &cfg);
+    build("log.retention.hours=2\nlog.roll.ms=5000\nlog.segment.bytes=1000\nlog.flush.interval."
+          "messages=1\n"
+          "log.flush.scheduler.interval.ms=700\nlog.index.interval.bytes=10\nlog.index.size.max."
+          "bytes=100\n"
+          "message.max.bytes=99\nlog.cleanup.policy=compact\nlog.message.timestamp.type="
+          "LogAppendTime\n"
+          "min.insync.replicas=2\nlog.retention.bytes=12345\n",
+          &cfg);
     rn_topic_config_compute(&cfg, NULL, 0, &tc);
     cr_assert_eq(memcmp(&tc.log, &cfg.log_defaults, sizeof tc.log), 0);
     cr_assert_eq(tc.log.retention_ms, 7200000);
@@ -135,8 +152,9 @@ Test(topic_config, overrides_win_over_the_broker)
     rn_config_t cfg;
     build("log.retention.hours=2\n", &cfg);
     rn_topic_override_t ov[] = {
-        { "retention.ms", "-1" }, { "cleanup.policy", "delete, compact" }, { "segment.bytes", "1048576" },
-        { "message.timestamp.type", "LogAppendTime" }, { "max.message.bytes", "5000000" },
+        { "retention.ms", "-1" },           { "cleanup.policy", "delete, compact" },
+        { "segment.bytes", "1048576" },     { "message.timestamp.type", "LogAppendTime" },
+        { "max.message.bytes", "5000000" },
     };
     rn_topic_config_t tc;
     rn_topic_config_compute(&cfg, ov, 5, &tc);
@@ -226,11 +244,14 @@ Test(topic_config, entries_trim_refuse_nulls_and_keep_the_last_value)
 {
     rn_config_t cfg;
     build(NULL, &cfg);
-    rn_topic_override_t set[] = { { "retention.ms", " 1000 " }, { "cleanup.policy", "compact" }, { "retention.ms", "5" } };
+    rn_topic_override_t set[] = { { "retention.ms", " 1000 " },
+                                  { "cleanup.policy", "compact" },
+                                  { "retention.ms", "5" } };
     rn_topic_override_t *ov;
     size_t n;
     rn_topics_result_t res = { 0 };
-    cr_assert_eq(rn_topic_config_from_entries(&cfg, set, 3, false, &ov, &n, &res), 0, "%s", res.message);
+    cr_assert_eq(rn_topic_config_from_entries(&cfg, set, 3, false, &ov, &n, &res), 0, "%s",
+                 res.message);
     cr_assert_eq(n, 2);
     cr_assert_str_eq(rn_overrides_get(ov, n, "retention.ms"), "5");
     cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "compact");
@@ -240,18 +261,22 @@ Test(topic_config, entries_trim_refuse_nulls_and_keep_the_last_value)
     cr_assert_eq(rn_topic_config_from_entries(&cfg, with_null, 2, false, &ov, &n, &res), 40);
     cr_assert_str_eq(res.message, "Null value not supported for topic configs: retention.ms");
     cr_assert_null(ov);
-    cr_assert_eq(rn_topic_config_from_entries(&cfg, with_null, 2, true, &ov, &n, &res), 0, "AlterConfigs drops it");
+    cr_assert_eq(rn_topic_config_from_entries(&cfg, with_null, 2, true, &ov, &n, &res), 0,
+                 "AlterConfigs drops it");
     cr_assert_eq(n, 1);
     rn_overrides_free(ov, n);
 
-    rn_topic_override_t lag[] = { { "min.compaction.lag.ms", "10" }, { "max.compaction.lag.ms", "5" } };
+    rn_topic_override_t lag[] = { { "min.compaction.lag.ms", "10" },
+                                  { "max.compaction.lag.ms", "5" } };
     cr_assert_eq(rn_topic_config_from_entries(&cfg, lag, 2, false, &ov, &n, &res), 40);
-    cr_assert_str_eq(res.message, "conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)");
+    cr_assert_str_eq(res.message, "conflict topic config setting min.compaction.lag.ms (10) > "
+                                  "max.compaction.lag.ms (5)");
     rn_config_deinit(&cfg);
 }
 
-static rn_topic_override_t *ops(const rn_config_t *cfg, rn_topic_override_t *cur, size_t ncur, const rn_config_op_t *o,
-                                size_t no, size_t *n, int16_t want, const char *message)
+static rn_topic_override_t *ops(const rn_config_t *cfg, rn_topic_override_t *cur, size_t ncur,
+                                const rn_config_op_t *o, size_t no, size_t *n, int16_t want,
+                                const char *message)
 {
     rn_topic_override_t *ov = NULL;
     rn_topics_result_t res = { 0 };
@@ -269,7 +294,8 @@ Test(topic_config, incremental_ops_set_delete_append_subtract)
     size_t n;
     rn_config_op_t append[] = { { "cleanup.policy", "compact", 2 } };
     rn_topic_override_t *ov = ops(&cfg, NULL, 0, append, 1, &n, 0, NULL);
-    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "delete,compact", "APPEND starts from the value in effect");
+    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "delete,compact",
+                     "APPEND starts from the value in effect");
 
     rn_config_op_t subtract[] = { { "cleanup.policy", "delete", 3 } };
     rn_topic_override_t *ov2 = ops(&cfg, ov, n, subtract, 1, &n, 0, NULL);
@@ -278,10 +304,13 @@ Test(topic_config, incremental_ops_set_delete_append_subtract)
 
     rn_config_op_t again[] = { { "cleanup.policy", "compact", 2 } };
     ov = ops(&cfg, ov2, n, again, 1, &n, 0, NULL);
-    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "compact", "APPEND does not repeat an item");
+    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "compact",
+                     "APPEND does not repeat an item");
     rn_overrides_free(ov2, 1);
 
-    rn_config_op_t set_del[] = { { "retention.ms", " 100 ", 0 }, { "cleanup.policy", NULL, 1 }, { "no.such", NULL, 1 } };
+    rn_config_op_t set_del[] = { { "retention.ms", " 100 ", 0 },
+                                 { "cleanup.policy", NULL, 1 },
+                                 { "no.such", NULL, 1 } };
     ov2 = ops(&cfg, ov, n, set_del, 3, &n, 0, NULL);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(rn_overrides_get(ov2, n, "retention.ms"), "100");
@@ -291,7 +320,8 @@ Test(topic_config, incremental_ops_set_delete_append_subtract)
 
     rn_config_op_t all_gone[] = { { "cleanup.policy", "delete,compact", 3 } };
     ov = ops(&cfg, NULL, 0, all_gone, 1, &n, 0, NULL);
-    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "", "an empty list is allowed, as in Kafka 3");
+    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "",
+                     "an empty list is allowed, as in Kafka 3");
     rn_overrides_free(ov, n);
     rn_config_deinit(&cfg);
 }
@@ -306,9 +336,11 @@ Test(topic_config, incremental_ops_refuse_what_kafka_refuses)
     cr_assert_null(ops(&cfg, cur, 1, dup, 2, &n, 42, "Error due to duplicate config keys"));
     cr_assert_eq(n, 0);
     rn_config_op_t not_list[] = { { "retention.ms", "1", 2 } };
-    ops(&cfg, cur, 1, not_list, 1, &n, 40, "Can't APPEND to key retention.ms because its type is not LIST.");
+    ops(&cfg, cur, 1, not_list, 1, &n, 40,
+        "Can't APPEND to key retention.ms because its type is not LIST.");
     rn_config_op_t not_list2[] = { { "retention.ms", "1", 3 } };
-    ops(&cfg, cur, 1, not_list2, 1, &n, 40, "Can't SUBTRACT to key retention.ms because its type is not LIST.");
+    ops(&cfg, cur, 1, not_list2, 1, &n, 40,
+        "Can't SUBTRACT to key retention.ms because its type is not LIST.");
     rn_config_op_t unknown[] = { { "no.such", "1", 0 } };
     ops(&cfg, cur, 1, unknown, 1, &n, 40, "Unknown topic config name: no.such");
     rn_config_op_t unknown_append[] = { { "no.such", "1", 2 } };
@@ -317,9 +349,11 @@ Test(topic_config, incremental_ops_refuse_what_kafka_refuses)
     ops(&cfg, cur, 1, bad_op, 1, &n, 42, "Unknown alter config operation 9");
     rn_config_op_t bad_value[] = { { "cleanup.policy", "shred", 2 } };
     ops(&cfg, cur, 1, bad_value, 1, &n, 40,
-        "Invalid value delete,shred for configuration cleanup.policy: String must be one of: compact, delete");
+        "Invalid value delete,shred for configuration cleanup.policy: String must be one of: "
+        "compact, delete");
     rn_config_op_t null_set[] = { { "retention.ms", NULL, 0 } };
-    ops(&cfg, cur, 1, null_set, 1, &n, 40, "Null value not supported for topic configs: retention.ms");
+    ops(&cfg, cur, 1, null_set, 1, &n, 40,
+        "Null value not supported for topic configs: retention.ms");
     rn_config_deinit(&cfg);
 }
 
@@ -365,7 +399,8 @@ Test(topic_config, broker_keys_not_in_effect_say_so_in_their_doc)
         later += !key->in_effect;
     }
     cr_assert_gt(later, 0, "log.cleaner.enable and others are not in effect yet");
-    cr_assert_str_eq(entry(e, n, "log.cleaner.enable")->doc, "Not in effect yet: run compaction for compacted topics");
+    cr_assert_str_eq(entry(e, n, "log.cleaner.enable")->doc,
+                     "Not in effect yet: run compaction for compacted topics");
     rn_config_entries_free(e, n);
     fixture_deinit(&f);
 }

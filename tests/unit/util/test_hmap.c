@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* rn_hmap: its SipHash code against the paper's SipHash-2-4 test vector, the table's insert, lookup, removal,
- * growth and iteration, and the reason it exists: group ids chosen to share a bucket under an
- * unseeded FNV-1a (what the coordinator's maps used to do) spread out under the seeded hash. */
+/* rn_hmap: its SipHash code against the paper's SipHash-2-4 test vector, the table's insert,
+ * lookup, removal, growth and iteration, and the reason it exists: group ids chosen to share a
+ * bucket under an unseeded FNV-1a (what the coordinator's maps used to do) spread out under the
+ * seeded hash. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +18,8 @@ typedef struct item {
 static item_t *find(const rn_hmap_t *m, const char *key)
 {
     uint64_t h = rn_hmap_hash(m, key, strlen(key));
-    for (rn_hmap_node_t *n = rn_hmap_next_match(m, NULL, h); n != NULL; n = rn_hmap_next_match(m, n, h)) {
+    for (rn_hmap_node_t *n = rn_hmap_next_match(m, NULL, h); n != NULL;
+         n = rn_hmap_next_match(m, n, h)) {
         item_t *it = rn_container_of(n, item_t, node);
         if (strcmp(it->key, key) == 0)
             return it;
@@ -40,7 +42,8 @@ Test(hmap, siphash_2_4_matches_the_papers_vector)
     cr_assert_eq(rn_hmap_siphash24(0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull, msg, sizeof msg),
                  0xa129ca6149be45e5ull);
     /* The empty message, the reference implementation's first vector. */
-    cr_assert_eq(rn_hmap_siphash24(0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull, msg, 0), 0x726fdb47dd0e0e31ull);
+    cr_assert_eq(rn_hmap_siphash24(0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull, msg, 0),
+                 0x726fdb47dd0e0e31ull);
 }
 
 Test(hmap, pieces_hash_as_the_whole)

@@ -17,7 +17,10 @@ static void count_release(void *owner)
 
 static rn_file_range_t range_of(int tag, int64_t pos, size_t len)
 {
-    return (rn_file_range_t){ .fd = 100 + tag, .pos = pos, .len = len, .release = count_release,
+    return (rn_file_range_t){ .fd = 100 + tag,
+                              .pos = pos,
+                              .len = len,
+                              .release = count_release,
                               .owner = (void *)(intptr_t)tag };
 }
 
@@ -115,12 +118,12 @@ Test(outbuf, deinit_releases_every_range_once)
     rn_outbuf_init(&out);
     for (int i = 0; i < 8; i++) {
         rn_file_range_t r = range_of(i, i, (size_t)i);
-        rn_outbuf_append_file(&out, &r);   /* more than the first splice array holds */
+        rn_outbuf_append_file(&out, &r); /* more than the first splice array holds */
     }
     rn_outbuf_deinit(&out);
     for (int i = 0; i < 8; i++)
         cr_assert_eq(released[i], 1, "range %d released %d times", i, released[i]);
-    rn_outbuf_deinit(&out);   /* deinit leaves an empty outbuf: a second one does nothing */
+    rn_outbuf_deinit(&out); /* deinit leaves an empty outbuf: a second one does nothing */
     for (int i = 0; i < 8; i++)
         cr_assert_eq(released[i], 1);
 }

@@ -32,6 +32,7 @@ Test(parse, int64_takes_a_sign_and_digits_only)
         cr_assert_eq(rn_parse_int64(bad[i], &v), RN_EINVAL, "'%s'", bad[i]);
         cr_assert_eq(v, 7, "'%s' left the output alone", bad[i]);
     }
-    cr_assert_eq(rn_parse_int64("99999999999999999999x", &v), RN_EINVAL, "junk after an overflow is junk");
+    cr_assert_eq(rn_parse_int64("99999999999999999999x", &v), RN_EINVAL,
+                 "junk after an overflow is junk");
     cr_assert_eq(rn_parse_int64("-9223372036854775809", &v), -ERANGE);
 }
