@@ -125,7 +125,7 @@ static bool fill_topic_entry(const describe_ctx_t *d, const rn_config_entry_t *e
     c->is_sensitive = false;
     c->config_type = e->type;
     if (d->documentation)
-        c->documentation = rn_str_from_cstr(e->doc);
+        c->documentation = rn_admin_str(req, e->doc, &oom);
     if (!d->synonyms)
         return !oom;
     c->synonyms.items =
@@ -176,14 +176,12 @@ static bool describe_topic(const describe_ctx_t *d, const rn_describe_configs_re
     return ok;
 }
 
-/* The broker's keys, from the key table. Values and the key table are static for the broker's
- * life, so the response borrows them. */
+/* The broker's keys (rn_topics_broker_config_entries), copied into the request's arena. */
 static bool describe_broker(const describe_ctx_t *d,
                             const rn_describe_configs_request_resource_t *r,
                             rn_describe_configs_response_result_t *res)
 {
     rn_request_t *req = d->req;
-    const rn_config_t *cfg = req->broker->config;
     /* An empty name asks for the cluster-wide dynamic defaults (ConfigHelper.describeConfigs):
      * there are none without dynamic configs. */
     if (r->resource_name.ptr == NULL || r->resource_name.len == 0)
@@ -203,44 +201,46 @@ static bool describe_broker(const describe_ctx_t *d,
                              req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
         return true;
     }
-    size_t n = 0;
-    while (rn_config_key_at(n) != NULL)
-        n++;
+    rn_config_entry_t *entries = NULL;
+    size_t n = rn_topics_broker_config_entries(req->broker->topics, &entries);
+    bool oom = false;
     res->configs.items =
         rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, n);
     if (n > 0 && res->configs.items == NULL)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const rn_config_key_t *k = rn_config_key_at(i);
-        if (!wanted(d, k->name))
+        oom = true;
+    for (size_t i = 0; i < n && !oom; i++) {
+        const rn_config_entry_t *e = &entries[i];
+        if (!wanted(d, e->name))
             continue;
-        bool set = rn_config_is_set(cfg, k->name);
-        bool sensitive = k->type == RN_CONFIG_TYPE_PASSWORD;
-        rn_str_t value = sensitive ? null_str : rn_str_from_cstr(rn_config_value(cfg, k->name));
+        bool sensitive = e->type == RN_CONFIG_TYPE_PASSWORD;
         rn_describe_configs_response_config_t *c = &res->configs.items[res->configs.count++];
         rn_describe_configs_response_config_init(c);
-        c->name = rn_str_from_cstr(k->name);
-        c->value = value;
-        c->read_only = true;
-        c->config_source = set ? SOURCE_STATIC_BROKER_CONFIG : SOURCE_DEFAULT_CONFIG;
-        c->is_default = !set;
+        c->name = rn_admin_str(req, e->name, &oom);
+        c->value = sensitive ? null_str : rn_admin_str(req, e->value, &oom);
+        c->read_only = e->read_only;
+        c->config_source = e->source;
+        c->is_default = e->is_default;
         c->is_sensitive = sensitive;
-        c->config_type = k->type;
+        c->config_type = e->type;
         if (d->documentation)
-            c->documentation = rn_str_from_cstr(k->doc);
+            c->documentation = rn_admin_str(req, e->doc, &oom);
         if (!d->synonyms)
             continue;
         c->synonyms.items =
             rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_synonym_t, 2);
-        if (c->synonyms.items == NULL)
-            return false;
-        if (set)
-            add_synonym(c, c->name, value, SOURCE_STATIC_BROKER_CONFIG);
-        if (k->default_value != NULL)
+        if (c->synonyms.items == NULL) {
+            oom = true;
+            break;
+        }
+        if (e->source == SOURCE_STATIC_BROKER_CONFIG)
+            add_synonym(c, c->name, c->value, SOURCE_STATIC_BROKER_CONFIG);
+        const rn_config_key_t *k = rn_config_key_find(e->name);
+        if (k != NULL && k->default_value != NULL)
             add_synonym(c, c->name, sensitive ? null_str : rn_str_from_cstr(k->default_value),
                         SOURCE_DEFAULT_CONFIG);
     }
-    return true;
+    rn_config_entries_free(entries, n);
+    return !oom;
 }
 
 /* Reads only: answered on the loop, without the thread pool. */

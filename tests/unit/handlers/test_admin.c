@@ -639,6 +639,25 @@ Test(admin, describe_configs_of_this_broker_tells_set_keys_from_defaults)
     stop();
 }
 
+Test(admin, describe_configs_of_this_broker_says_which_keys_are_not_in_effect_yet)
+{
+    start("log.cleaner.enable=true\n");
+    rn_describe_configs_response_result_t r = describe(4, "1");
+    assert_kerr(r.error_code, 0);
+    const rn_describe_configs_response_config_t *later = find_config(&r, "log.cleaner.enable");
+    cr_assert_not_null(later);
+    cr_assert(rn_str_eq_cstr(later->value, "true"));
+    cr_assert_eq(later->config_source, 4, "set, so STATIC_BROKER_CONFIG");
+    cr_assert_eq(later->synonyms.count, 2, "the static value, then Kafka's default");
+    cr_assert(rn_str_eq_cstr(later->documentation,
+                             "Not in effect yet: run compaction for compacted topics"));
+    const rn_describe_configs_response_config_t *now = find_config(&r, "num.partitions");
+    cr_assert_not_null(now);
+    cr_assert(now->documentation.len > 0);
+    cr_assert_neq(memcmp(now->documentation.ptr, "Not in effect", 13), 0);
+    stop();
+}
+
 static int16_t incremental(const char *topic, const char *key, const char *value, int8_t op)
 {
     rn_incremental_alter_configs_request_config_t c;
