@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Hand-built Kafka bytes for raw-socket tests: CRC-32C, varints, record batches v2 (and the
-old magic-0/1 message sets), Produce and ListOffsets requests and their responses.
+old magic-0/1 message sets), Produce, ListOffsets, OffsetCommit and OffsetFetch requests and
+their responses.
 
 Everything here follows the protocol guide (../shared/kafka-protocol) and is written from it;
 nothing is taken from the broker's code, so a test built on it checks the broker against Kafka,
@@ -14,6 +15,8 @@ from harness import compact_string, uvarint
 
 PRODUCE = 0
 LIST_OFFSETS = 2
+OFFSET_COMMIT = 8
+OFFSET_FETCH = 9
 INCREMENTAL_ALTER_CONFIGS = 44
 
 # Error codes: Kafka's names for them, read from the project's one table (proto/errors.tsv), so
@@ -282,3 +285,139 @@ def parse_list_offsets_response(version, r):
         raise AssertionError("%d bytes left after a ListOffsets v%d response"
                              % (r.remaining(), version))
     return out
+
+
+def _str(s, flexible):
+    """A nullable string, compact when `flexible`."""
+    if not flexible:
+        return string(s)
+    return uvarint(0) if s is None else compact_string(s)
+
+
+def _arr(n, flexible):
+    return uvarint(n + 1) if flexible else struct.pack(">i", n)
+
+
+def offset_commit_body(version, group, topic, partition, offset, generation=-1, member_id="",
+                       metadata=""):
+    """OffsetCommit request body, v2-v8, committing `offset` for one partition. generation -1
+    with an empty member id is a standalone commit (a consumer outside the group protocol);
+    retention_time_ms (v2-v4) is -1, the broker's default; committed_leader_epoch (v6+) is -1;
+    group_instance_id (v7+) is null. v8 is flexible."""
+    if not 2 <= version <= 8:
+        raise ValueError("OffsetCommit v%d is not built here" % version)
+    flexible = version >= 8
+    body = _str(group, flexible) + struct.pack(">i", generation) + _str(member_id, flexible)
+    if version >= 7:
+        body += _str(None, flexible)                              # group_instance_id
+    if version <= 4:
+        body += struct.pack(">q", -1)                             # retention_time_ms
+    body += _arr(1, flexible) + _str(topic, flexible) + _arr(1, flexible)
+    body += struct.pack(">iq", partition, offset)
+    if version >= 6:
+        body += struct.pack(">i", -1)                             # committed_leader_epoch
+    body += _str(metadata, flexible)
+    if flexible:
+        body += uvarint(0) + uvarint(0) + uvarint(0)              # partition, topic, request tags
+    return body
+
+
+def parse_offset_commit_response(version, r):
+    """Returns {(topic, partition): error_code} and checks that nothing is left over. `r` is
+    positioned after the header (for v8, the caller has skipped the header's tag section)."""
+    flexible = version >= 8
+    out = {}
+
+    def arr():
+        return r.uvarint() - 1 if flexible else r.int32()
+
+    if version >= 3:
+        r.int32()  # throttle_time_ms
+    for _ in range(arr()):
+        topic = r.compact_string() if flexible else r.string()
+        for _ in range(arr()):
+            partition, error = r.int32(), r.int16()
+            if flexible:
+                r.skip_tags()
+            out[(topic, partition)] = error
+        if flexible:
+            r.skip_tags()
+    if flexible:
+        r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after an OffsetCommit v%d response"
+                             % (r.remaining(), version))
+    return out
+
+
+def offset_fetch_body(version, group, topic, partitions):
+    """OffsetFetch request body, v1-v8, for some partitions of one topic of one group. v6+ is
+    flexible; v7+ asks for require_stable false; v8 wraps the group in a groups array."""
+    if not 1 <= version <= 8:
+        raise ValueError("OffsetFetch v%d is not built here" % version)
+    flexible = version >= 6
+    topics = _arr(1, flexible) + _str(topic, flexible) + _arr(len(partitions), flexible)
+    topics += b"".join(struct.pack(">i", p) for p in partitions)
+    if flexible:
+        topics += uvarint(0)                                      # topic tags
+    if version >= 8:
+        body = _arr(1, flexible) + _str(group, flexible) + topics + uvarint(0)   # group tags
+    else:
+        body = _str(group, flexible) + topics
+    if version >= 7:
+        body += struct.pack(">b", 0)                              # require_stable
+    if flexible:
+        body += uvarint(0)
+    return body
+
+
+def parse_offset_fetch_response(version, r):
+    """Returns (error, {(topic, partition): dict(offset, leader_epoch, metadata, error)}): the
+    top-level error (v2-v7) or the one group's error (v8), 0 before v2. Checks that nothing is
+    left over; `r` is positioned after the header (for v6+, after the header's tag section)."""
+    flexible = version >= 6
+    out = {}
+
+    def arr():
+        return r.uvarint() - 1 if flexible else r.int32()
+
+    def s():
+        return r.compact_string() if flexible else r.string()
+
+    def topics():
+        for _ in range(arr()):
+            topic = s()
+            for _ in range(arr()):
+                partition = r.int32()
+                p = {"offset": r.int64(), "leader_epoch": -1}
+                if version >= 5:
+                    p["leader_epoch"] = r.int32()
+                p["metadata"] = s()
+                p["error"] = r.int16()
+                if flexible:
+                    r.skip_tags()
+                out[(topic, partition)] = p
+            if flexible:
+                r.skip_tags()
+
+    error = 0
+    if version >= 3:
+        r.int32()  # throttle_time_ms
+    if version >= 8:
+        ngroups = arr()
+        if ngroups != 1:
+            raise AssertionError("OffsetFetch v8 response for %d groups, asked for 1" % ngroups)
+        s()        # group_id
+        topics()
+        error = r.int16()
+        r.skip_tags()
+    else:
+        topics()
+        if version >= 2:
+            error = r.int16()
+    if flexible:
+        r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after an OffsetFetch v%d response"
+                             % (r.remaining(), version))
+    return error, out
