@@ -21,6 +21,8 @@
 #include "config/config.h"
 #include "coord/coord.h"
 #include "handlers/handlers.h"
+#include "log/log.h"
+#include "records/records.h"
 #include "topics/topics.h"
 #include "util/err.h"
 #include "util/logging.h"
@@ -142,6 +144,35 @@ static inline void fixture_stop(void)
     rn_config_deinit(&fx.cfg);
     runnel_config_free(fx.props);
     nftw(fx.dir, fixture_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- logs, written directly ---- */
+
+/* The log of `topic`-`partition`, which must exist. */
+static inline rn_log_t *fixture_log_of(const char *topic, int32_t partition)
+{
+    rn_topic_t *t = rn_topics_get(fx.topics, S(topic));
+    cr_assert_not_null(t, "topic %s", topic);
+    rn_log_t *log = rn_topic_partition(t, partition)->log;
+    rn_topic_unref(t); /* the registry keeps the topic while it is not deleted */
+    return log;
+}
+
+/* Appends the batch `p`/`len` (validated first) as Produce would, stamped `log_append_time`
+ * when that is not -1 (a LogAppendTime topic). */
+static inline void fixture_append(const char *topic, int32_t partition, uint8_t *p, size_t len,
+                                  int64_t log_append_time)
+{
+    rn_records_summary_t sum;
+    const char *why = NULL;
+    cr_assert_eq(rn_records_validate(p, len, 1 << 20, &sum, &why), 0, "%s", why);
+    if (log_append_time >= 0) {
+        rn_records_set_log_append_time(p, len, log_append_time);
+        sum.max_timestamp = log_append_time;
+    }
+    int64_t base;
+    bool sync;
+    cr_assert_eq(rn_log_append(fixture_log_of(topic, partition), p, len, &sum, &base, &sync), 0);
 }
 
 /* ---- one request, one response ---- */

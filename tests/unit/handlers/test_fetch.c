@@ -21,25 +21,11 @@ static tb_buf_t make_batch(void)
     return tb_batch(&s);
 }
 
-static rn_log_t *log_of(const char *topic, int32_t partition)
-{
-    rn_topic_t *t = rn_topics_get(fx.topics, S(topic));
-    cr_assert_not_null(t);
-    rn_log_t *log = rn_topic_partition(t, partition)->log;
-    rn_topic_unref(t); /* the registry keeps the topic while it is not deleted */
-    return log;
-}
-
 static void append(const char *topic, int32_t partition, int nbatches)
 {
     for (int i = 0; i < nbatches; i++) {
         tb_buf_t b = make_batch();
-        rn_records_summary_t sum;
-        const char *why = NULL;
-        cr_assert_eq(rn_records_validate(b.p, b.len, 1 << 20, &sum, &why), 0, "%s", why);
-        int64_t base;
-        bool sync;
-        cr_assert_eq(rn_log_append(log_of(topic, partition), b.p, b.len, &sum, &base, &sync), 0);
+        fixture_append(topic, partition, b.p, b.len, -1);
         batch_len = b.len;
         free(b.p);
     }
@@ -272,7 +258,7 @@ Test(fetch_handler, an_offset_outside_the_log_is_offset_out_of_range)
     cr_assert_eq(p.records.len, 0);
     assert_kerr(fetch(12, "t", 0, -1).error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     /* Below the log start offset after DeleteRecords. */
-    cr_assert_eq(rn_log_delete_records(log_of("t", 0), 5), 0);
+    cr_assert_eq(rn_log_delete_records(fixture_log_of("t", 0), 5), 0);
     p = fetch(12, "t", 0, 4);
     assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     cr_assert_eq(p.log_start_offset, 5);

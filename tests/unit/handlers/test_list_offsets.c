@@ -12,15 +12,6 @@
 
 enum { LATEST = -1, EARLIEST = -2, MAX_TIMESTAMP = -3 };
 
-static rn_log_t *log_of(const char *topic, int32_t partition)
-{
-    rn_topic_t *t = rn_topics_get(fx.topics, S(topic));
-    cr_assert_not_null(t);
-    rn_log_t *log = rn_topic_partition(t, partition)->log;
-    rn_topic_unref(t); /* the registry keeps the topic while it is not deleted */
-    return log;
-}
-
 /* Appends one batch of `n` records timestamped base_ts, base_ts + 1, ...; with
  * `log_append_time` the batch is stamped `log_append_time` as Produce would. */
 static void append(const char *topic, int32_t partition, int codec, int n, int64_t base_ts,
@@ -28,16 +19,7 @@ static void append(const char *topic, int32_t partition, int codec, int n, int64
 {
     tb_spec_t s = { .nrecords = n, .codec = codec, .value_len = 20, .base_timestamp = base_ts };
     tb_buf_t b = tb_batch(&s);
-    rn_records_summary_t sum;
-    const char *why = NULL;
-    cr_assert_eq(rn_records_validate(b.p, b.len, 1 << 20, &sum, &why), 0, "%s", why);
-    if (log_append_time >= 0) {
-        rn_records_set_log_append_time(b.p, b.len, log_append_time);
-        sum.max_timestamp = log_append_time;
-    }
-    int64_t base;
-    bool sync;
-    cr_assert_eq(rn_log_append(log_of(topic, partition), b.p, b.len, &sum, &base, &sync), 0);
+    fixture_append(topic, partition, b.p, b.len, log_append_time);
     free(b.p);
 }
 
@@ -137,7 +119,7 @@ Test(list_offsets_handler, earliest_and_latest_at_every_version)
 
 Test(list_offsets_handler, earliest_follows_delete_records)
 {
-    cr_assert_eq(rn_log_delete_records(log_of("t", 0), 7), 0);
+    cr_assert_eq(rn_log_delete_records(fixture_log_of("t", 0), 7), 0);
     for (int16_t v = 1; v <= 7; v++) {
         assert_found(v, "t", 0, EARLIEST, 7, -1);
         assert_found(v, "t", 0, LATEST, 15, -1);
@@ -241,7 +223,7 @@ Test(list_offsets_handler, v0_answers_a_list_of_offsets)
     p = list_v0("t", 0, LATEST, 0);
     assert_kerr(p.error_code, 0);
     cr_assert_eq(p.old_style_offsets.count, 0, "asked for none");
-    cr_assert_eq(rn_log_delete_records(log_of("t", 0), 7), 0);
+    cr_assert_eq(rn_log_delete_records(fixture_log_of("t", 0), 7), 0);
     p = list_v0("t", 0, EARLIEST, 1);
     cr_assert_eq(p.old_style_offsets.count, 1);
     cr_assert_eq(p.old_style_offsets.items[0], 7);
