@@ -503,13 +503,17 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
 {
     pthread_mutex_t *wl = write_lock(offsets, group_id);
     pthread_mutex_lock(wl);
-    /* Pass 1, under the map lock: copy the keys of the chosen offsets, encoded. */
+    /* Pass 1, under the map lock: choose the offsets, then copy their keys, encoded. */
     size_t n = 0, total = 0;
     pthread_mutex_lock(&offsets->lock);
     group_t *g = find_group(offsets, group_id);
-    static const rn_hmap_t no_entries;
-    rn_hmap_iter_t it = rn_hmap_iter(g != NULL ? &g->entries : &no_entries);
-    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+    size_t most = g != NULL ? g->entries.count : 0;
+    entry_t **chosen = most > 0 ? malloc(most * sizeof *chosen) : NULL;
+    int rc = most > 0 && chosen == NULL ? RN_ENOMEM : 0;
+    rn_hmap_iter_t it = { 0 };
+    if (chosen != NULL)
+        it = rn_hmap_iter(&g->entries);
+    for (rn_hmap_node_t *node; chosen != NULL && (node = rn_hmap_iter_next(&it)) != NULL;) {
         entry_t *e = entry_at(node);
         if (!match(ctx, e))
             continue;
@@ -517,9 +521,8 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
                                .topic = entry_topic(e),
                                .partition = e->partition };
         total += rn_offsets_key_len(&k); /* never 0: the entry was encoded once */
-        n++;
+        chosen[n++] = e;
     }
-    int rc = 0;
     rn_store_record_t *recs = NULL;
     uint8_t *bytes = NULL;
     if (n > 0) {
@@ -528,22 +531,17 @@ static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn
         if (recs == NULL || bytes == NULL)
             rc = RN_ENOMEM;
     }
-    size_t k_i = 0;
     uint8_t *p = bytes;
-    it = rn_hmap_iter(rc == 0 && n > 0 ? &g->entries : &no_entries);
-    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
-        entry_t *e = entry_at(node);
-        if (!match(ctx, e))
-            continue;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         rn_offsets_key_t k = { .group = group_id,
-                               .topic = entry_topic(e),
-                               .partition = e->partition };
+                               .topic = entry_topic(chosen[i]),
+                               .partition = chosen[i]->partition };
         size_t klen = rn_offsets_key_len(&k);
         rn_offsets_key_encode(&k, p);
-        recs[k_i++] =
-            (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
+        recs[i] = (rn_store_record_t){ .key = { .ptr = p, .len = klen }, .value = { .ptr = NULL } };
         p += klen;
     }
+    free(chosen);
     pthread_mutex_unlock(&offsets->lock);
     if (rc == 0 && n > 0)
         rc = rn_store_append_many(offsets->store, group_id, recs, n, now_ms);
