@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Configuration: the table of known keys and validation (the syntax is in props.c).
+/* Configuration: the table of known keys and validation (the syntax is in props.c, listeners
+ * in listener.c, value syntaxes shared with topic configs in values.c).
  *
  * `keys` below is the one place a key is declared: name, documented default, one-line doc, and
  * how rn_config_build checks it. rn_config_build walks the table, not the properties, so every
@@ -35,16 +36,6 @@
 #define MAX_NETWORK_THREADS 256
 #define MAX_CLUSTER_ID_BYTES 255
 
-void rn_config_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies `s` into `dst` for a one-line message: control bytes and DEL become escapes, so a
  * value with a \n escape cannot split the line, and a long value is cut with "...". Bytes >= 0x80
  * are kept, so UTF-8 stays readable. */
@@ -78,44 +69,6 @@ static void quote(char *dst, size_t dstlen, const char *s)
         shown++;
     }
     dst[n] = '\0';
-}
-
-/* ---- Typed values ---- */
-
-int rn_config_parse_cleanup_policy(const char *value, char *canon, size_t canon_len,
-                                   bool *delete_enabled)
-{
-    bool compact = false, del = false;
-    const char *p = value;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p != '\0') {
-        for (;;) {
-            /* Kafka splits a LIST on commas with any whitespace around them. */
-            const char *comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            while (n > 0 && (unsigned char)p[n - 1] <= ' ')
-                n--;
-            if (n == 7 && memcmp(p, "compact", 7) == 0)
-                compact = true;
-            else if (n == 6 && memcmp(p, "delete", 6) == 0)
-                del = true;
-            else
-                return RN_EINVAL;
-            if (comma == NULL)
-                break;
-            p = comma + 1;
-            while ((unsigned char)*p <= ' ' && *p != '\0')
-                p++;
-        }
-    }
-    const char *c = compact && del ? "compact,delete" : compact ? "compact" : del ? "delete" : "";
-    if (strlen(c) >= canon_len)
-        return RN_EINVAL;
-    strcpy(canon, c);
-    if (delete_enabled != NULL)
-        *delete_enabled = del;
-    return 0;
 }
 
 /* Java's String.trim, which Kafka applies to every value: drops bytes <= ' ' at both ends. */
@@ -175,26 +128,6 @@ static int apply_listeners(build_t *b, const key_def_t *def, const char *value);
 static int apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value);
 static int apply_node_id(build_t *b, const key_def_t *def, const char *value);
 static int apply_cluster_id(build_t *b, const key_def_t *def, const char *value);
-size_t rn_config_list_first(const char *value, const char **first, size_t *first_len)
-{
-    size_t count = 0;
-    for (const char *p = value;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *s = p;
-        while (n > 0 && (unsigned char)*s <= ' ')
-            s++, n--;
-        while (n > 0 && (unsigned char)s[n - 1] <= ' ')
-            n--;
-        if (n > 0 && count++ == 0)
-            *first = s, *first_len = n;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return count;
-}
-
 static int apply_log_dirs(build_t *b, const key_def_t *def, const char *value);
 static int apply_num_network_threads(build_t *b, const key_def_t *def, const char *value);
 static int apply_idle_ms(build_t *b, const key_def_t *def, const char *value);
