@@ -145,5 +145,8 @@ void rn_handle_delete_groups(rn_request_t *req);
 void rn_handle_offset_commit(rn_request_t *req);
 void rn_handle_offset_fetch(rn_request_t *req);
 void rn_handle_offset_delete(rn_request_t *req);
+void rn_handle_describe_cluster(rn_request_t *req);
+void rn_handle_describe_log_dirs(rn_request_t *req);
+void rn_handle_offset_for_leader_epoch(rn_request_t *req);
 
 #endif

@@ -39,6 +39,12 @@ static const rn_handler_t handlers[] = {
                                            .max = 1,
                                            .fn = rn_handle_incremental_alter_configs },
     [RN_API_OFFSET_DELETE] = { .min = 0, .max = 0, .fn = rn_handle_offset_delete },
+    /* What today's Admin and consumers ask of the cluster (issue 10). */
+    [RN_API_OFFSET_FOR_LEADER_EPOCH] = { .min = 0,
+                                         .max = 4,
+                                         .fn = rn_handle_offset_for_leader_epoch },
+    [RN_API_DESCRIBE_LOG_DIRS] = { .min = 0, .max = 4, .fn = rn_handle_describe_log_dirs },
+    [RN_API_DESCRIBE_CLUSTER] = { .min = 0, .max = 1, .fn = rn_handle_describe_cluster },
 };
 
 enum { HANDLER_SLOTS = sizeof handlers / sizeof handlers[0] };

@@ -9,7 +9,6 @@
 #include "kerr_assert.h"
 
 enum { KEY_GROUP = 0, KEY_TRANSACTION = 1 };
-enum { COORDINATOR_NOT_AVAILABLE = 15 };
 
 static void start(void)
 {
@@ -155,11 +154,11 @@ Test(find_coordinator_handler, a_failed_creation_of_the_offsets_topic_is_coordin
                              .replication_factor = 1 };
     assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
     rn_find_coordinator_response_t r = find_v(3, KEY_GROUP, "g");
-    assert_no_node(&r, 3, COORDINATOR_NOT_AVAILABLE);
+    assert_no_node(&r, 3, RN_KERR_COORDINATOR_NOT_AVAILABLE);
     static const char *const keys[] = { "g", "h" };
     r = find_keys(KEY_GROUP, keys, 2);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(r.coordinators.items[i].error_code, COORDINATOR_NOT_AVAILABLE);
+        cr_assert_eq(r.coordinators.items[i].error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE);
         cr_assert_eq(r.coordinators.items[i].node_id, -1);
     }
     cr_assert_not(offsets_topic_exists());
@@ -173,12 +172,12 @@ Test(find_coordinator_handler, transactions_have_no_coordinator_yet)
      * that producers retry rather than one that stops them. */
     for (int16_t v = 1; v <= 3; v++) {
         rn_find_coordinator_response_t r = find_v(v, KEY_TRANSACTION, "txn-1");
-        assert_no_node(&r, v, COORDINATOR_NOT_AVAILABLE);
+        assert_no_node(&r, v, RN_KERR_COORDINATOR_NOT_AVAILABLE);
     }
     static const char *const keys[] = { "txn-1", "txn-2" };
     rn_find_coordinator_response_t r = find_keys(KEY_TRANSACTION, keys, 2);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(r.coordinators.items[i].error_code, COORDINATOR_NOT_AVAILABLE);
+        cr_assert_eq(r.coordinators.items[i].error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE);
         cr_assert_eq(r.coordinators.items[i].node_id, -1);
         cr_assert_eq(r.coordinators.items[i].port, -1);
     }
@@ -208,12 +207,12 @@ Test(find_coordinator_handler_without_coordinator, every_group_lookup_is_coordin
 {
     for (int16_t v = 0; v <= 3; v++) {
         rn_find_coordinator_response_t r = find_v(v, KEY_GROUP, "g");
-        assert_no_node(&r, v, COORDINATOR_NOT_AVAILABLE);
+        assert_no_node(&r, v, RN_KERR_COORDINATOR_NOT_AVAILABLE);
     }
     static const char *const keys[] = { "g", "h" };
     rn_find_coordinator_response_t r = find_keys(KEY_GROUP, keys, 2);
     for (int i = 0; i < 2; i++)
-        cr_assert_eq(r.coordinators.items[i].error_code, COORDINATOR_NOT_AVAILABLE);
+        cr_assert_eq(r.coordinators.items[i].error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE);
     cr_assert_not(offsets_topic_exists());
     /* An unknown key type is still the request's fault. */
     r = find_keys(9, keys, 1);
