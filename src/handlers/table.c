@@ -45,6 +45,9 @@ static const rn_handler_t handlers[] = {
                                          .fn = rn_handle_offset_for_leader_epoch },
     [RN_API_DESCRIBE_LOG_DIRS] = { .min = 0, .max = 4, .fn = rn_handle_describe_log_dirs },
     [RN_API_DESCRIBE_CLUSTER] = { .min = 0, .max = 1, .fn = rn_handle_describe_cluster },
+    [RN_API_DESCRIBE_TOPIC_PARTITIONS] = { .min = 0,
+                                           .max = 0,
+                                           .fn = rn_handle_describe_topic_partitions },
 };
 
 enum { HANDLER_SLOTS = sizeof handlers / sizeof handlers[0] };
