@@ -13,11 +13,12 @@ to run each scenario with that client, and two test classes built from it, one p
     class ConfluentOnKafka(ConfluentScenarios, clients_common.OnKafka): pass
 
 A run_<scenario>(bootstrap, prefix) method does what a user of the client would do and returns
-what it saw, as an observation: a dict of plain JSON values. The checks, here, are the same for
-every client and both brokers. An observation with an "error" key failed at that step (the keys
-before it are what was seen until then). A feature that a client's API does not offer is named
-in its `unsupported` dict, with the reason, and its check is left out (and printed, so that the
-log says what was not covered).
+what it saw, as an observation: a dict of plain JSON values (a Go client prints its own as one
+JSON object, go_spec() tells it the scenario's data). The checks, here, are the same for every
+client and both brokers. An observation with an "error" key failed at that step (the keys before
+it are what was seen until then). A feature that a client's API does not offer is named in its
+`unsupported` dict, with the reason, and its check is left out (and printed, so that the log
+says what was not covered).
 
 Each module starts at most one Runnel and one Kafka (shared_broker()), on ephemeral ports with
 temporary directories, when its first class needs them; both are stopped when the module ends.
@@ -93,6 +94,40 @@ def offsets_timestamps(base_ms):
 
 def offsets_base_ms():
     return (int(time.time()) - 600) * 1000
+
+
+def go_spec():
+    """Everything the Go program (go-clients/main.go) needs to run any scenario the way the
+    Python clients do: the records themselves, the counts and the settings."""
+    base_ms = offsets_base_ms()
+    records = {}
+    for codec in CODECS:
+        records[codec] = []
+        for i in range(CODEC_RECORDS):
+            key, value, headers = codec_record(codec, i)
+            records[codec].append({"key": key, "value": value, "headers": headers})
+    return {
+        "codecs": list(CODECS),
+        "codec_records": records,
+        "group_partitions": GROUP_PARTITIONS,
+        "group_first": [group_value(i) for i in range(GROUP_FIRST)],
+        "group_second": [group_value(i) for i in range(GROUP_FIRST, GROUP_FIRST + GROUP_SECOND)],
+        "rebalance_partitions": REBALANCE_PARTITIONS,
+        "admin_partitions": ADMIN_PARTITIONS,
+        "admin_partitions_after": ADMIN_PARTITIONS_AFTER,
+        "topic_configs": TOPIC_CONFIGS,
+        "altered_retention_ms": ALTERED_RETENTION_MS,
+        "base_ms": base_ms,
+        "timestamps": offsets_timestamps(base_ms),
+        "by_timestamp": base_ms + 3500,
+        "delete_before": DELETE_BEFORE,
+        "delete_records_values": ["d-%d" % i for i in range(DELETE_RECORDS_N)],
+        "delete_records_before": DELETE_RECORDS_BEFORE,
+        "defaults_values": ["v-%d" % i for i in range(DEFAULTS_RECORDS)],
+        "session_timeout_ms": SESSION_TIMEOUT_MS,
+        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
+        "wait_s": WAIT_S,
+    }
 
 
 SETTLE_S = 10.0
