@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* ListOffsets (key 2), v0-v7: earliest (-2), latest (-1), the record with the largest
+/* ListOffsets (key 2), v0-v11: earliest (-2), latest (-1), the record with the largest
  * timestamp (-3, KIP-734, v7+), or the first record at or after a timestamp (time index).
- * v0 answers in its own shape: a list of offsets (at most one here). */
+ * The tiered-storage targets mean what Kafka 4.4 answers without tiered storage: the earliest
+ * local offset (-4, v8+) is the earliest, and the last tiered offset (-5, v9+) and the earliest
+ * offset pending upload (-6, v11+) are not found (-1). A negative timestamp the version does not
+ * know is UNSUPPORTED_VERSION. v10's timeout_ms bounds a remote lookup; every lookup here is
+ * local and answers at once. v0 answers in its own shape: a list of offsets (at most one). */
 #include <string.h>
 
 #include "handlers/admin.h"
@@ -10,7 +14,14 @@
 #include "topics/topics.h"
 #include "util/endian.h"
 
-enum { TS_LATEST = -1, TS_EARLIEST = -2, TS_MAX_TIMESTAMP = -3 };
+enum {
+    TS_LATEST = -1,
+    TS_EARLIEST = -2,
+    TS_MAX_TIMESTAMP = -3,
+    TS_EARLIEST_LOCAL = -4,
+    TS_LATEST_TIERED = -5,
+    TS_EARLIEST_PENDING_UPLOAD = -6,
+};
 
 /* KafkaApis.handleListOffsetRequestV1AndAbove: every copy of a partition named twice in one
  * request is INVALID_REQUEST. Sets dup[k] for the k-th partition of the request, in order.
@@ -43,10 +54,16 @@ static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *
     return true;
 }
 
+/* Sets *offset (-1: not found) and *timestamp for target `ts`. */
 static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset,
                         int64_t *timestamp)
 {
     *timestamp = -1;
+    *offset = -1;
+    if (ts >= 0)
+        return rn_log_offset_for_timestamp(log, ts, offset, timestamp) == 0
+                   ? 0
+                   : RN_KERR_KAFKA_STORAGE_ERROR;
     switch (ts) {
     case TS_LATEST:
         *offset = rn_log_high_watermark(log);
@@ -58,16 +75,19 @@ static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *off
         if (version < 7)
             break;
         return rn_log_max_timestamp(log, offset, timestamp) == 0 ? 0 : RN_KERR_KAFKA_STORAGE_ERROR;
+    case TS_EARLIEST_LOCAL:
+        if (version < 8)
+            break;
+        *offset = rn_log_start_offset(log);
+        return 0;
+    case TS_LATEST_TIERED:
+        return version >= 9 ? 0 : RN_KERR_UNSUPPORTED_VERSION;
+    case TS_EARLIEST_PENDING_UPLOAD:
+        return version >= 11 ? 0 : RN_KERR_UNSUPPORTED_VERSION;
     default:
         break;
     }
-    if (ts < 0) {
-        *offset = -1;
-        return RN_KERR_INVALID_REQUEST;
-    }
-    return rn_log_offset_for_timestamp(log, ts, offset, timestamp) == 0
-               ? 0
-               : RN_KERR_KAFKA_STORAGE_ERROR;
+    return RN_KERR_UNSUPPORTED_VERSION;
 }
 
 void rn_handle_list_offsets(rn_request_t *req)
@@ -136,7 +156,8 @@ void rn_handle_list_offsets(rn_request_t *req)
             rp->error_code = lookup(part->log, v, qp->timestamp, &offset, &timestamp);
             rp->offset = offset;
             rp->timestamp = timestamp;
-            rp->leader_epoch = RN_LOG_LEADER_EPOCH;
+            /* An offset found has the leader's epoch; none found, none (as Kafka). */
+            rp->leader_epoch = offset >= 0 ? RN_LOG_LEADER_EPOCH : -1;
             if (v == 0 && rp->error_code == 0 && offset >= 0 && qp->max_num_offsets > 0) {
                 olds[i] = offset;
                 rp->old_style_offsets.items = &olds[i];

@@ -15,7 +15,7 @@ static const rn_handler_t handlers[] = {
      * new-leader hints), so a consumer's fetch means the same at v18 as at v13. */
     [RN_API_PRODUCE] = { .min = 0, .max = 10, .fn = rn_handle_produce },
     [RN_API_FETCH] = { .min = 0, .max = 18, .fn = rn_handle_fetch },
-    [RN_API_LIST_OFFSETS] = { .min = 0, .max = 7, .fn = rn_handle_list_offsets },
+    [RN_API_LIST_OFFSETS] = { .min = 0, .max = 11, .fn = rn_handle_list_offsets },
     [RN_API_METADATA] = { .min = 0, .max = 13, .fn = rn_handle_metadata },
     [RN_API_OFFSET_COMMIT] = { .min = 0, .max = 8, .fn = rn_handle_offset_commit },
     [RN_API_OFFSET_FETCH] = { .min = 0, .max = 8, .fn = rn_handle_offset_fetch },

@@ -106,7 +106,7 @@ static void assert_found(int16_t version, const char *topic, int32_t partition, 
 
 Test(list_offsets_handler, earliest_and_latest_at_every_version)
 {
-    for (int16_t v = 1; v <= 7; v++) {
+    for (int16_t v = 1; v <= 11; v++) {
         assert_found(v, "t", 0, EARLIEST, 0, -1);
         assert_found(v, "t", 0, LATEST, 15, -1);
         assert_found(v, "t", 1, LATEST, 10, -1);
@@ -120,9 +120,11 @@ Test(list_offsets_handler, earliest_and_latest_at_every_version)
 Test(list_offsets_handler, earliest_follows_delete_records)
 {
     cr_assert_eq(rn_log_delete_records(fixture_log_of("t", 0), 7), 0);
-    for (int16_t v = 1; v <= 7; v++) {
+    for (int16_t v = 1; v <= 11; v++) {
         assert_found(v, "t", 0, EARLIEST, 7, -1);
         assert_found(v, "t", 0, LATEST, 15, -1);
+        if (v >= 8)
+            assert_found(v, "t", 0, -4, 7, -1);
     }
     /* The search by timestamp starts at the log start too. */
     assert_found(5, "t", 0, 0, 7, 5002);
@@ -186,16 +188,54 @@ Test(list_offsets_handler, max_timestamp_is_the_record_with_the_largest_timestam
     assert_found(7, "empty", 0, MAX_TIMESTAMP, -1, -1);
 }
 
-Test(list_offsets_handler, max_timestamp_below_v7_is_invalid_request)
+/* What Kafka 4.4 answers (asked with the same requests): a negative target the version does not
+ * know is UNSUPPORTED_VERSION with offset and leader epoch -1, at every version; -3 too below
+ * v7, although KIP-734 reads as if the broker did not check. */
+Test(list_offsets_handler, a_target_the_version_does_not_know_is_unsupported_version)
 {
-    /* Runnel honours -3 only from v7, where KIP-734 added it, and treats it below as any other
-     * negative timestamp. Kafka's broker (KafkaApis, UnifiedLog.fetchOffsetByTimestamp) does
-     * not check the version for -3; its clients ask for v7 when they send it. */
-    for (int16_t v = 1; v <= 6; v++) {
-        rn_list_offsets_response_partition_t p = list(v, "t", 0, MAX_TIMESTAMP);
-        cr_assert_eq(p.error_code, RN_KERR_INVALID_REQUEST, "v%d", v);
-        cr_assert_eq(p.offset, -1);
+    static const struct {
+        int64_t ts;
+        int16_t from; /* the first version that knows it */
+    } targets[] = { { -3, 7 }, { -4, 8 }, { -5, 9 }, { -6, 11 }, { -7, 99 }, { -100, 99 } };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        for (int16_t v = 1; v <= 11 && v < targets[i].from; v++) {
+            rn_list_offsets_response_partition_t p = list(v, "t", 0, targets[i].ts);
+            cr_assert_eq(p.error_code, RN_KERR_UNSUPPORTED_VERSION, "v%d at %lld", v,
+                         (long long)targets[i].ts);
+            cr_assert_eq(p.offset, -1);
+            if (v >= 4)
+                cr_assert_eq(p.leader_epoch, -1);
+        }
     }
+}
+
+/* Without tiered storage, as Kafka 4.4 answers: the earliest local offset (-4) is the earliest;
+ * the last tiered offset (-5) and the earliest pending upload (-6) are not found. */
+Test(list_offsets_handler, the_tiered_storage_targets_without_tiered_storage)
+{
+    for (int16_t v = 8; v <= 11; v++) {
+        assert_found(v, "t", 0, -4, 0, -1);
+        cr_assert_eq(list(v, "t", 0, -4).leader_epoch, 0);
+        if (v >= 9) {
+            assert_found(v, "t", 0, -5, -1, -1);
+            cr_assert_eq(list(v, "t", 0, -5).leader_epoch, -1);
+        }
+        if (v >= 11)
+            assert_found(v, "t", 0, -6, -1, -1);
+    }
+}
+
+/* Nothing found has no leader epoch either: a timestamp past every record, or the largest
+ * timestamp of an empty partition. */
+Test(list_offsets_handler, nothing_found_answers_offset_and_epoch_minus_one)
+{
+    rn_list_offsets_response_partition_t p = list(7, "t", 0, 1LL << 50);
+    assert_kerr(p.error_code, 0);
+    cr_assert_eq(p.offset, -1);
+    cr_assert_eq(p.leader_epoch, -1);
+    p = list(7, "empty", 0, MAX_TIMESTAMP);
+    cr_assert_eq(p.offset, -1);
+    cr_assert_eq(p.leader_epoch, -1);
 }
 
 /* ---- v0 ---- */
