@@ -25,6 +25,8 @@ double bench_self_cpu_s(void);
 /* VmRSS of a process from /proc/PID/status in KiB, or -1. */
 long bench_proc_rss_kb(pid_t pid);
 
+/* qsort's comparison of two int64_t. */
+int bench_cmp_i64(const void *a, const void *b);
 /* Sorts `v` in place and returns the q-quantile (0..1) by the nearest-rank method; 0 when
  * n == 0. */
 double bench_quantile(int64_t *v, size_t n, double q);

@@ -421,3 +421,133 @@ def parse_offset_fetch_response(version, r):
         raise AssertionError("%d bytes left after an OffsetFetch v%d response"
                              % (r.remaining(), version))
     return error, out
+
+
+# -- ApiVersions v3 and Metadata v0-v13 --------------------------------------------------------
+
+def api_versions_v3_body(name="runnel-it", version="1.0"):
+    """ApiVersions request body v3/v4: client_software_name and _version (compact), tags. The
+    header is v2 (flexible); the response header stays v0 (KIP-511)."""
+    return compact_string(name) + compact_string(version) + uvarint(0)
+
+
+def parse_api_versions_v3_body(r):
+    """ApiVersions response v3/v4: error_code, compact [api_key min max tags], throttle_time_ms,
+    tags (the supported and finalized features ride there and are skipped). Returns
+    (error, {key: (min, max)}) and checks that nothing is left over."""
+    error = r.int16()
+    n = r.uvarint() - 1
+    if not 0 <= n <= 1000:
+        raise AssertionError("implausible compact array length %d" % n)
+    keys = {}
+    for _ in range(n):
+        key, lo, hi = r.int16(), r.int16(), r.int16()
+        r.skip_tags()
+        keys[key] = (lo, hi)
+    r.int32()  # throttle_time_ms
+    r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after an ApiVersions v3 body" % r.remaining())
+    return error, keys
+
+
+def metadata_flexible(version):
+    """Metadata v9+ has flexible bodies, so request header v2 and response header v1."""
+    return version >= 9
+
+
+def metadata_body(version, topics=None, allow_auto_topic_creation=False):
+    """Metadata request body, v0-v13. `topics` None asks for every topic (an empty array for v0,
+    where the array is not nullable); topic ids (v10+) are sent as zero."""
+    if not 0 <= version <= 13:
+        raise ValueError("Metadata v%d is not built here" % version)
+    flexible = metadata_flexible(version)
+    if topics is None:
+        if version == 0:
+            body = struct.pack(">i", 0)
+        else:
+            body = uvarint(0) if flexible else struct.pack(">i", -1)
+    else:
+        body = _arr(len(topics), flexible)
+        for name in topics:
+            if version >= 10:
+                body += bytes(16)                                 # topic_id: zero, by name
+            body += _str(name, flexible)
+            if flexible:
+                body += uvarint(0)
+    if version >= 4:
+        body += struct.pack(">b", 1 if allow_auto_topic_creation else 0)
+    if 8 <= version <= 10:
+        body += struct.pack(">b", 0)          # include_cluster_authorized_operations
+    if version >= 8:
+        body += struct.pack(">b", 0)          # include_topic_authorized_operations
+    if flexible:
+        body += uvarint(0)
+    return body
+
+
+def parse_metadata_response(version, r):
+    """Metadata response body, v0-v13. Returns dict(brokers=[(node_id, host, port, rack)],
+    cluster_id, controller_id, error, topics={name: dict(error, internal, partitions={index:
+    dict(error, leader, replicas, isr)})}) and checks that nothing is left over. `r` is
+    positioned after the header (for v9+, after the header's tag section)."""
+    flexible = metadata_flexible(version)
+
+    def arr():
+        return r.uvarint() - 1 if flexible else r.int32()
+
+    def s():
+        return r.compact_string() if flexible else r.string()
+
+    def int32s():
+        return [r.int32() for _ in range(arr())]
+
+    out = {"brokers": [], "cluster_id": None, "controller_id": -1, "error": 0, "topics": {}}
+    if version >= 3:
+        r.int32()  # throttle_time_ms
+    for _ in range(arr()):
+        node_id, host, port = r.int32(), s(), r.int32()
+        rack = s() if version >= 1 else None
+        if flexible:
+            r.skip_tags()
+        out["brokers"].append((node_id, host, port, rack))
+    if version >= 2:
+        out["cluster_id"] = s()
+    if version >= 1:
+        out["controller_id"] = r.int32()
+    for _ in range(arr()):
+        topic = {"error": r.int16()}
+        name = s()
+        if version >= 10:
+            topic["topic_id"] = r.take(16)
+        topic["internal"] = bool(r.int8()) if version >= 1 else False
+        partitions = {}
+        for _ in range(arr()):
+            p = {"error": r.int16()}
+            index = r.int32()
+            p["leader"] = r.int32()
+            if version >= 7:
+                p["leader_epoch"] = r.int32()
+            p["replicas"] = int32s()
+            p["isr"] = int32s()
+            if version >= 5:
+                p["offline"] = int32s()
+            if flexible:
+                r.skip_tags()
+            partitions[index] = p
+        topic["partitions"] = partitions
+        if version >= 8:
+            r.int32()  # topic_authorized_operations
+        if flexible:
+            r.skip_tags()
+        out["topics"][name] = topic
+    if 8 <= version <= 10:
+        r.int32()      # cluster_authorized_operations
+    if version >= 13:
+        out["error"] = r.int16()
+    if flexible:
+        r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after a Metadata v%d response"
+                             % (r.remaining(), version))
+    return out

@@ -9,32 +9,12 @@ software name, and pipelined requests answered in order (rule 7)."""
 import struct
 import unittest
 
-from harness import (API_VERSIONS, METADATA, BrokerTestCase, KafkaSocket, compact_string, frame,
-                     parse_api_versions_v0_body, request_header, uvarint)
+from harness import (API_VERSIONS, METADATA, BrokerTestCase, KafkaSocket, frame,
+                     parse_api_versions_v0_body, request_header)
+from kafka_wire import api_versions_v3_body as v3_body, parse_api_versions_v3_body
 
 UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
-
-
-def parse_api_versions_v3_body(r):
-    """ApiVersions response v3: error_code, compact [api_key min max tags], throttle_time_ms,
-    tags. Returns (error, {key: (min, max)})."""
-    error = r.int16()
-    n = r.uvarint() - 1
-    assert 0 <= n <= 1000, "implausible compact array length %d" % n
-    keys = {}
-    for _ in range(n):
-        key, lo, hi = r.int16(), r.int16(), r.int16()
-        r.skip_tags()
-        keys[key] = (lo, hi)
-    r.int32()  # throttle_time_ms
-    r.skip_tags()
-    assert r.remaining() == 0, "%d bytes left after an ApiVersions v3 body" % r.remaining()
-    return error, keys
-
-
-def v3_body(name, version):
-    return compact_string(name) + compact_string(version) + uvarint(0)
 
 
 class RawApiVersions(BrokerTestCase):
