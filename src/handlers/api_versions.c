@@ -63,6 +63,15 @@ void rn_handle_api_versions(rn_request_t *req)
         rn_respond(req, &resp);
         return;
     }
+    /* KIP-1242: a client that says which cluster and node it means to reach learns at once when
+     * it reached another one (a reused address), and bootstraps again. */
+    if (req->api_version >= 5 && ((body.cluster_id.ptr != NULL &&
+                                   !rn_str_eq_cstr(body.cluster_id, req->broker->cluster_id)) ||
+                                  (body.node_id >= 0 && body.node_id != req->broker->node_id))) {
+        resp.error_code = RN_KERR_REBOOTSTRAP_REQUIRED;
+        rn_respond(req, &resp);
+        return;
+    }
 
     if (!rn_api_versions_fill(req, &resp)) {
         rn_reject(req, "out of memory");

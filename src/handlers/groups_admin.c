@@ -41,8 +41,15 @@ static bool describe_one(rn_request_t *req, rn_groups_t *groups, rn_offsets_t *o
     if (rn_groups_describe(groups, out->group_id, &req->arena, &d) != 0)
         return false;
     /* A group with offsets and no metadata exists for Kafka: an Empty group of no type. */
-    if (!d.found && offsets != NULL && rn_offsets_has_group(offsets, out->group_id))
+    bool has_offsets = offsets != NULL && rn_offsets_has_group(offsets, out->group_id);
+    if (!d.found && has_offsets)
         d.state = "Empty";
+    /* KIP-1043: from v6 a group that does not exist is an error, not a Dead group. */
+    if (!d.found && !has_offsets && req->api_version >= 6) {
+        out->error_code = RN_KERR_GROUP_ID_NOT_FOUND;
+        out->error_message = rn_admin_message(req, "Group %.*s not found.", (int)out->group_id.len,
+                                              out->group_id.ptr);
+    }
     out->group_state = rn_str_from_cstr(d.state);
     out->protocol_type = d.protocol_type;
     out->protocol_data = d.protocol_data;
@@ -164,6 +171,22 @@ static bool state_wanted(const rn_list_groups_request_t *body, int16_t version, 
     return false;
 }
 
+/* v5 (KIP-848): every group here is a classic one; a types filter without "classic" (compared
+ * ignoring case) lists none. */
+#define GROUP_TYPE "classic"
+
+static bool type_wanted(const rn_list_groups_request_t *body, int16_t version)
+{
+    if (version < 5 || body->types_filter.count <= 0)
+        return true;
+    for (int32_t i = 0; i < body->types_filter.count; i++) {
+        rn_str_t f = body->types_filter.items[i];
+        if (f.len == strlen(GROUP_TYPE) && strncasecmp(f.ptr, GROUP_TYPE, f.len) == 0)
+            return true;
+    }
+    return false;
+}
+
 void rn_handle_list_groups(rn_request_t *req)
 {
     rn_list_groups_request_t body;
@@ -220,9 +243,10 @@ void rn_handle_list_groups(rn_request_t *req)
             state = "Empty";
             j++;
         }
-        if (!state_wanted(&body, req->api_version, state))
+        if (!state_wanted(&body, req->api_version, state) || !type_wanted(&body, req->api_version))
             continue;
         g.group_state = rn_str_from_cstr(state);
+        g.group_type = rn_str_from_cstr(GROUP_TYPE);
         items[k++] = g;
     }
     resp.groups.items = items;

@@ -46,9 +46,9 @@ static rn_describe_cluster_response_t describe_cluster(int16_t version, int8_t e
 
 Test(cluster_handler, describe_cluster_names_this_node_as_broker_and_controller)
 {
-    for (int16_t v = 0; v <= 1; v++) {
+    for (int16_t v = 0; v <= 2; v++) {
         rn_describe_cluster_response_t r = describe_cluster(v, 1, false);
-        assert_kerr(r.error_code, 0, "v0 and v1");
+        assert_kerr(r.error_code, 0, "v0 to v2");
         cr_assert(rn_str_eq_cstr(r.cluster_id, "test-cluster"));
         cr_assert_eq(r.controller_id, 1);
         cr_assert_eq(r.brokers.count, 1);
@@ -58,6 +58,7 @@ Test(cluster_handler, describe_cluster_names_this_node_as_broker_and_controller)
         cr_assert_null(r.brokers.items[0].rack.ptr, "no rack");
         cr_assert_eq(r.cluster_authorized_operations, INT32_MIN, "not asked for");
         cr_assert_eq(r.endpoint_type, 1);
+        cr_assert_not(r.brokers.items[0].is_fenced, "v2: this broker serves");
     }
 }
 
@@ -107,7 +108,7 @@ Test(cluster_handler, describe_log_dirs_lists_every_partition_with_its_size)
     rn_describe_log_dirs_request_t body;
     rn_describe_log_dirs_request_init(&body);
     body.topics.count = -1; /* all */
-    for (int16_t v = 0; v <= 4; v++) {
+    for (int16_t v = 0; v <= 5; v++) {
         rn_describe_log_dirs_response_result_t r = describe_dirs(v, &body);
         assert_kerr(r.error_code, 0);
         char abs[PATH_MAX];
@@ -121,6 +122,7 @@ Test(cluster_handler, describe_log_dirs_lists_every_partition_with_its_size)
         cr_assert_not(p->is_future_key);
         cr_assert_eq(partition_of(&r, "t", 0)->partition_size, 0);
         cr_assert_not_null(partition_of(&r, "u", 0));
+        cr_assert_not(r.is_cordoned, "v5: never cordoned");
         if (v >= 4) {
             cr_assert_gt(r.total_bytes, 0);
             cr_assert_geq(r.total_bytes, r.usable_bytes);

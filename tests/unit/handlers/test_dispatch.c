@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "handlers/handlers.h"
+#include "proto/writer.h"
 #include "topics/topics.h"
 
 typedef struct outcome {
@@ -168,12 +169,54 @@ Test(dispatch, api_versions_v3_lists_metadata_and_itself)
     for (int32_t i = 0; i < resp.api_keys.count; i++) {
         const rn_api_versions_response_api_version_t *a = &resp.api_keys.items[i];
         cr_assert_eq(a->min_version, 0, "ranges start at v0 (CLIENTS.md rule 2)");
-        if (a->api_key == 3 && a->max_version == 12)
+        if (a->api_key == 3 && a->max_version == 13) /* KIP-1102 top-level error: issue 10 */
             found++;
         if (a->api_key == 18 && a->max_version >= 3)
             found++;
     }
     cr_assert_eq(found, 2);
+    rn_arena_deinit(&arena);
+}
+
+/* An ApiVersions v5 request (KIP-1242) for `cluster_id` (NULL: null) and `node_id`, answered. */
+static rn_api_versions_response_t api_versions_v5(const char *cluster_id, int32_t node_id,
+                                                  rn_arena_t *arena)
+{
+    rn_api_versions_request_t body;
+    rn_api_versions_request_init(&body);
+    body.client_software_name = rn_str_from_cstr("t");
+    body.client_software_version = rn_str_from_cstr("1");
+    body.cluster_id = cluster_id != NULL ? rn_str_from_cstr(cluster_id) : (rn_str_t){ NULL, 0 };
+    body.node_id = node_id;
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_write_int16(&w, RN_API_API_VERSIONS);
+    rn_write_int16(&w, 5);
+    rn_write_int32(&w, 9);
+    rn_write_string(&w, false, rn_str_from_cstr("c"));
+    rn_write_uvarint(&w, 0); /* request header v2: empty tag section */
+    rn_api_versions_request_encode(&w, 5, &body);
+    outcome_t o = run(w.data, w.len);
+    rn_outbuf_deinit(&w);
+    cr_assert_eq(o.how, RN_FINISH_RESPOND);
+    rn_reader_t r;
+    rn_reader_init(&r, o.bytes + 8, o.len - 8); /* response header v0 */
+    rn_api_versions_response_t resp;
+    cr_assert_eq(rn_api_versions_response_decode(&r, 5, arena, &resp), RN_DECODE_OK);
+    return resp;
+}
+
+Test(dispatch, api_versions_v5_refuses_a_client_that_means_another_cluster_or_node)
+{
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    assert_kerr(api_versions_v5(NULL, -1, &arena).error_code, 0, "nothing asked");
+    rn_api_versions_response_t resp = api_versions_v5("test-cluster", 1, &arena);
+    assert_kerr(resp.error_code, 0, "this cluster and node");
+    cr_assert_gt(resp.api_keys.count, 0);
+    assert_kerr(api_versions_v5("other", 1, &arena).error_code, RN_KERR_REBOOTSTRAP_REQUIRED);
+    assert_kerr(api_versions_v5("test-cluster", 2, &arena).error_code,
+                RN_KERR_REBOOTSTRAP_REQUIRED);
     rn_arena_deinit(&arena);
 }
 

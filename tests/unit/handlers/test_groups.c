@@ -268,6 +268,32 @@ Test(groups_handlers, list_groups_with_offsets_only_groups_and_state_filter)
     cr_assert_eq(delete_v(2, "solo"), RN_KERR_GROUP_ID_NOT_FOUND);
 }
 
+Test(groups_handlers, describe_v6_says_a_group_is_not_found_and_list_v5_gives_types)
+{
+    rn_describe_groups_response_group_t d = describe_v(6, "nobody");
+    assert_kerr(d.error_code, RN_KERR_GROUP_ID_NOT_FOUND, "KIP-1043");
+    cr_assert(str_is(d.error_message, "Group nobody not found."));
+    assert_kerr(describe_v(5, "nobody").error_code, 0, "below v6 a Dead group");
+
+    rn_join_group_response_t a = join_v(3, "g5", S(""), NUL);
+    assert_kerr(sync_v(3, "g5", 1, a.member_id, "x").error_code, 0);
+    assert_kerr(describe_v(6, "g5").error_code, 0);
+    rn_list_groups_request_t body;
+    rn_list_groups_request_init(&body);
+    rn_list_groups_response_t resp;
+    call(RN_API_LIST_GROUPS, 5, &body, &resp);
+    cr_assert_eq(resp.groups.count, 1);
+    cr_assert(str_is(resp.groups.items[0].group_type, "classic"));
+    rn_str_t types[] = { S("Consumer") };
+    body.types_filter.items = types;
+    body.types_filter.count = 1;
+    call(RN_API_LIST_GROUPS, 5, &body, &resp);
+    cr_assert_eq(resp.groups.count, 0, "no KIP-848 groups here");
+    types[0] = S("CLASSIC");
+    call(RN_API_LIST_GROUPS, 5, &body, &resp);
+    cr_assert_eq(resp.groups.count, 1, "the types filter ignores case");
+}
+
 Test(groups_handlers, group_generation_survives_a_restart_and_members_rejoin)
 {
     rn_join_group_response_t a = join_v(3, "g", S(""), NUL);
