@@ -164,6 +164,7 @@ class Broker:
         self.name, self.host, self.port, self.codec = name, host, port, codec
         self.advertised = {}       # api key -> (min, max), from ApiVersions v0
         self.topic_ids = {}        # topic name -> uuid string
+        self.cluster_id = None     # from Metadata, when a scenario asked
         self.t0 = None             # base timestamp of the fixture's records (ms)
 
 
@@ -339,6 +340,13 @@ class Session:
                              and b["topics"][0]["partitions"], "metadata of " + name)
             self.broker.topic_ids[name] = body["topics"][0]["topic_id"]
         return self.broker.topic_ids[name]
+
+    def cluster_id(self):
+        """The broker's cluster id (Metadata v12), cached per broker."""
+        if self.broker.cluster_id is None:
+            body = self.setup(METADATA, V_METADATA, md_body(V_METADATA, []))
+            self.broker.cluster_id = body["cluster_id"]
+        return self.broker.cluster_id
 
     def produce(self, topic, partition, batches):
         """Appends `batches` (record batch bytes) one request each, acks=-1."""
@@ -568,6 +576,20 @@ def av__bad_software_name(s, v):
     s.call(API_VERSIONS, v, av_body(v, name="-conformance!"), label="bad name")
     s.call(API_VERSIONS, v, av_body(v, name="", version=""), label="empty name and version")
     s.call(API_VERSIONS, v, av_body(v, version="1.0 beta"), label="bad version")
+
+
+@scenario(API_VERSIONS, versions=(5, 0x7FFF))
+def av__cluster_and_node(s, v):
+    """The cluster and node the client means to reach (v5+, KIP-1242): this one, another
+    cluster, another node, neither given."""
+    body = av_body(v)
+    s.call(API_VERSIONS, v, dict(body, cluster_id=s.cluster_id(), node_id=NODE_ID),
+           label="this cluster and node")
+    s.call(API_VERSIONS, v, dict(body, cluster_id="cf-another-cluster", node_id=NODE_ID),
+           label="another cluster")
+    s.call(API_VERSIONS, v, dict(body, cluster_id=s.cluster_id(), node_id=7),
+           label="another node")
+    s.call(API_VERSIONS, v, dict(body, cluster_id=None, node_id=-1), label="neither")
 
 
 @scenario(API_VERSIONS, versions=(0, 0))
@@ -1140,10 +1162,15 @@ def dg__empty_request(s, v):
 @scenario(LIST_GROUPS)
 def lg__list(s, v):
     """The groups (compared for this scenario's and the fixture's only) and, v4+, filtered
-    by state, including a state that does not exist."""
+    by state, including a state that does not exist; v5+ by type."""
     g = s.group()
     member, _ = s.stable_member(g)
     s.call(LIST_GROUPS, v, {}, label="all", scope=True)
+    if v >= 5:
+        s.call(LIST_GROUPS, v, {"types_filter": ["classic"]}, label="classic", scope=True)
+        s.call(LIST_GROUPS, v, {"types_filter": ["consumer"]}, label="consumer", scope=True)
+        s.call(LIST_GROUPS, v, {"types_filter": ["Classic", "nope"]}, label="odd types",
+               scope=True)
     if v >= 4:
         s.call(LIST_GROUPS, v, {"states_filter": ["Stable"]}, label="stable", scope=True)
         s.call(LIST_GROUPS, v, {"states_filter": ["Empty", "Dead"]}, label="empty or dead",
@@ -1747,6 +1774,12 @@ def dcl__describe(s, v):
            label="plain")
     s.call(DESCRIBE_CLUSTER, v, {"include_cluster_authorized_operations": True},
            label="with operations")
+
+
+@scenario(DESCRIBE_CLUSTER, versions=(2, 0x7FFF))
+def dcl__fenced_brokers(s, v):
+    """include_fenced_brokers (v2+, KIP-1073): no broker of this node is fenced."""
+    s.call(DESCRIBE_CLUSTER, v, {"include_fenced_brokers": True})
 
 
 @scenario(DESCRIBE_CLUSTER, versions=(1, 0x7FFF))
