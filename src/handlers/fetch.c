@@ -273,8 +273,10 @@ void rn_handle_fetch(rn_request_t *req)
         return;
     }
     int64_t total = read_partitions(f);
-    bool may_wait =
-        body.max_wait_ms > 0 && !f->has_error && total < f->min_bytes && rn_can_park(req->loop_ctx);
+    /* A fetch of no partitions answers at once, as Kafka does: the Java consumer sends one
+     * (session epoch -1, max_wait_ms 500) to close its session, and would wait for nothing. */
+    bool may_wait = body.max_wait_ms > 0 && f->nparts > 0 && !f->has_error &&
+                    total < f->min_bytes && rn_can_park(req->loop_ctx);
     if (may_wait) {
         /* Park first (a wake-up needs a parked request to land on), then watch, then look
          * again: an append between the two looks is not missed. */

@@ -81,6 +81,37 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
     return topic;
 }
 
+/* v12+ may name topics by id. As in Kafka, one non-zero id makes the whole request a lookup
+ * by id: names are ignored (the Java Admin sends "" beside each id), entries without an id
+ * are dropped, a repeated id is answered once, and nothing is auto-created. */
+static bool asks_by_id(const rn_request_t *req, const rn_metadata_request_t *body)
+{
+    if (req->api_version < 12)
+        return false;
+    for (int32_t i = 0; i < body->topics.count; i++)
+        if (!uuid_is_zero(&body->topics.items[i].topic_id))
+            return true;
+    return false;
+}
+
+/* Marks with true each entry whose id an earlier entry already asked for. False when the arena
+ * ran out. O(n log n): the client chooses n. */
+static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *body, uint8_t *repeat)
+{
+    int32_t n = body->topics.count;
+    rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, n ? n : 1);
+    if (keys == NULL)
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        keys[i] = (rn_str_t){ (const char *)&body->topics.items[i].topic_id,
+                              sizeof body->topics.items[i].topic_id };
+    if (!rn_admin_classify_keys(&req->arena, keys, n, repeat))
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        repeat[i] = repeat[i] == RN_ADMIN_KEY_REPEAT;
+    return true;
+}
+
 /* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
 static bool build(rn_request_t *req, const rn_metadata_request_t *body,
                   rn_metadata_response_t *resp)
@@ -130,16 +161,25 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
     if (topics == NULL)
         return false;
     resp->topics.items = topics;
-    resp->topics.count = nreq;
+    bool by_id = asks_by_id(req, body);
+    uint8_t *repeat = NULL;
+    if (by_id) {
+        repeat = rn_arena_try_alloc_array(&req->arena, uint8_t, nreq);
+        if (repeat == NULL || !find_repeated_ids(req, body, repeat))
+            return false;
+    }
+    int32_t shown = 0;
     for (int32_t i = 0; i < nreq; i++) {
         const rn_metadata_request_topic_t *want = &body->topics.items[i];
-        rn_metadata_response_topic_t *t = &topics[i];
+        if (by_id && (uuid_is_zero(&want->topic_id) || repeat[i]))
+            continue;
+        rn_metadata_response_topic_t *t = &topics[shown++];
         rn_metadata_response_topic_init(t);
-        t->name = want->name;
+        t->name = by_id ? (rn_str_t){ 0 } : want->name;
         t->topic_id = want->topic_id;
         rn_topic_t *topic = NULL;
         rn_kerr_t error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        if (want->name.ptr == NULL && !uuid_is_zero(&want->topic_id)) {
+        if (by_id) {
             topic = rn_topics_get_by_id(info->topics, want->topic_id);
             error = RN_KERR_UNKNOWN_TOPIC_ID;
         } else if (want->name.ptr != NULL) {
@@ -154,6 +194,7 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
         if (!ok)
             return false;
     }
+    resp->topics.count = shown;
     return true;
 }
 
@@ -163,7 +204,7 @@ static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 {
     const rn_broker_info_t *info = req->broker;
     if (!info->auto_create_topics_enable ||
-        (req->api_version >= 4 && !body->allow_auto_topic_creation))
+        (req->api_version >= 4 && !body->allow_auto_topic_creation) || asks_by_id(req, body))
         return false;
     for (int32_t i = 0; i < body->topics.count; i++) {
         rn_str_t name = body->topics.items[i].name;

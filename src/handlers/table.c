@@ -9,8 +9,12 @@ static const rn_handler_t handlers[] = {
     /* Produce and Fetch start at v0 although v0-v2 / v0-v3 (magic 0/1) get
      * UNSUPPORTED_FOR_MESSAGE_FORMAT for now: librdkafka turns compression off without a word
      * when Produce's advertised minimum is above 0 (KAFKA-18659; CLIENTS.md rule 11). */
-    [RN_API_PRODUCE] = { .min = 0, .max = 9, .fn = rn_handle_produce },
-    [RN_API_FETCH] = { .min = 0, .max = 13, .fn = rn_handle_fetch },
+    /* Produce v11 adds TRANSACTION_ABORTABLE, v12 adds partitions to a transaction implicitly
+     * (KIP-890), v13 needs both: they wait for transactions (issue 11). Fetch v14-v18 add only
+     * what followers send or what a one-node broker never answers (tiered storage, KIP-951's
+     * new-leader hints), so a consumer's fetch means the same at v18 as at v13. */
+    [RN_API_PRODUCE] = { .min = 0, .max = 10, .fn = rn_handle_produce },
+    [RN_API_FETCH] = { .min = 0, .max = 18, .fn = rn_handle_fetch },
     [RN_API_LIST_OFFSETS] = { .min = 0, .max = 7, .fn = rn_handle_list_offsets },
     [RN_API_METADATA] = { .min = 0, .max = 13, .fn = rn_handle_metadata },
     [RN_API_OFFSET_COMMIT] = { .min = 0, .max = 8, .fn = rn_handle_offset_commit },

@@ -14,7 +14,9 @@ import zlib
 from harness import compact_string, uvarint
 
 PRODUCE = 0
+FETCH = 1
 LIST_OFFSETS = 2
+METADATA = 3
 OFFSET_COMMIT = 8
 OFFSET_FETCH = 9
 INCREMENTAL_ALTER_CONFIGS = 44

@@ -398,6 +398,43 @@ Test(admin, a_deleted_topic_is_unknown_to_metadata)
     stop();
 }
 
+/* The Java Admin's describeTopics(TopicCollection.ofTopicIds(...)) sends Metadata v12 with ""
+ * (not null) beside each id. Kafka then looks up every non-zero id, ignores the names, drops
+ * entries without an id and answers a repeated id once. */
+Test(admin, metadata_v12_by_id_ignores_the_names_and_answers_each_id_once)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("found-by-id", 3, 1), 0);
+    rn_topic_t *topic = rn_topics_get(fx.topics, S("found-by-id"));
+    cr_assert_not_null(topic);
+    rn_metadata_request_topic_t want[4];
+    for (int i = 0; i < 4; i++)
+        rn_metadata_request_topic_init(&want[i]);
+    want[0].topic_id = topic->id;
+    want[0].name = S("");
+    want[1].name = S("no-id-so-ignored");
+    memset(want[2].topic_id.b, 0xab, 16);
+    want[2].name = S("found-by-id");
+    want[3].topic_id = topic->id;
+    rn_topic_unref(topic);
+    rn_metadata_request_t body;
+    rn_metadata_request_init(&body);
+    body.topics.items = want;
+    body.topics.count = 4;
+    rn_metadata_response_t resp;
+    call(RN_API_METADATA, 12, &body, &resp);
+    cr_assert_eq(resp.topics.count, 2);
+    assert_kerr(resp.topics.items[0].error_code, 0);
+    cr_assert_eq(resp.topics.items[0].name.len, strlen("found-by-id"));
+    cr_assert_eq(memcmp(resp.topics.items[0].name.ptr, "found-by-id", 11), 0);
+    cr_assert_eq(resp.topics.items[0].partitions.count, 3);
+    assert_kerr(resp.topics.items[1].error_code, RN_KERR_UNKNOWN_TOPIC_ID);
+    cr_assert_null(resp.topics.items[1].name.ptr, "an unknown id has no name");
+    cr_assert_eq(resp.topics.items[1].topic_id.b[0], 0xab);
+    cr_assert_null(rn_topics_get(fx.topics, S("no-id-so-ignored")), "nothing auto-created");
+    stop();
+}
+
 Test(admin, delete_topics_v6_by_an_unknown_id_is_100_and_by_a_known_id_deletes)
 {
     start(NULL);

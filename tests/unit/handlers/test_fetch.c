@@ -191,7 +191,7 @@ static void assert_batches(const rn_fetch_response_partition_t *p, int count, in
 Test(fetch_handler, records_come_back_as_appended_at_every_version)
 {
     tb_buf_t want = make_batch();
-    for (int16_t v = 4; v <= 13; v++) {
+    for (int16_t v = 4; v <= 18; v++) {
         rn_fetch_response_partition_t p = fetch(v, "t", 0, 0);
         assert_batches(&p, 3, 0);
         cr_assert_eq(p.high_watermark, 15, "v%d", v);
@@ -425,6 +425,24 @@ Test(fetch_handler, v13_names_topics_by_id_and_an_unknown_id_is_unknown_topic_id
     assert_kerr(p[1].error_code, RN_KERR_UNKNOWN_TOPIC_ID);
     cr_assert_eq(p[1].records.len, 0);
     assert_kerr(p[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "a known id, no partition 3");
+}
+
+/* What v15-v18 add is a follower's: its state in a tagged field (v15), its directory (v17) and
+ * its high watermark (v18, tagged). A consumer's fetch carrying them reads as before. */
+Test(fetch_handler, v18_tagged_follower_fields_change_nothing_for_a_consumer)
+{
+    want_t w = { "t", 0, 5, 1 << 20 };
+    fetch_body_t b;
+    fetch_body_init(&b, 18, &w, 1);
+    b.body.replica_state.replica_epoch = 7;
+    b.parts[0].high_watermark = 3;
+    memset(b.parts[0].replica_directory_id.b, 0x5a, 16);
+    rn_fetch_response_partition_t p;
+    rn_fetch_response_t resp = fetch_body(18, &b, &p);
+    assert_kerr(resp.error_code, 0);
+    assert_kerr(p.error_code, 0);
+    assert_batches(&p, 2, 5);
+    cr_assert_eq(p.high_watermark, 15);
 }
 
 Test(fetch_handler, fetch_v0_to_v3_is_unsupported_for_message_format)

@@ -174,10 +174,12 @@ static int64_t wall_ms(void)
 Test(produce_handler, each_batch_gets_the_next_offsets_at_every_version)
 {
     int64_t next = 0;
-    for (int16_t v = 3; v <= 9; v++) {
+    for (int16_t v = 3; v <= 10; v++) {
         rn_produce_response_partition_t p = produce(v, "t", 1, golden_none, sizeof golden_none);
         cr_assert_eq(p.error_code, 0, "v%d", v);
         cr_assert_eq(p.base_offset, next, "v%d", v);
+        if (v >= 10)
+            cr_assert_eq(p.current_leader.leader_id, -1, "KIP-951's hint only for a new leader");
         cr_assert_eq(p.log_append_time_ms, -1, "CreateTime topic");
         if (v >= 5)
             cr_assert_eq(p.log_start_offset, 0, "v%d", v);

@@ -23,6 +23,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -160,13 +161,28 @@ final class Context implements AutoCloseable {
      * a producer that starts at once gets NOT_LEADER_OR_FOLLOWER, and its retries reorder a
      * plain producer's batches or, for an idempotent one, can end in OUT_OF_ORDER_SEQUENCE_NUMBER
      * until the batches expire. Users wait like this too; Runnel leads a partition at once.
+     * Admin does not retry a partition its metadata does not list yet (Kafka's metadata reaches
+     * the broker a moment after CreatePartitions answers): that error is retried here, for a
+     * bounded time.
      */
     static void awaitPartitions(Admin admin, String topic, int n) throws InterruptedException {
         Map<TopicPartition, OffsetSpec> specs = new HashMap<>();
         for (int p = 0; p < n; p++) {
             specs.put(new TopicPartition(topic, p), OffsetSpec.latest());
         }
-        Check.get(admin.listOffsets(specs).all(), "listOffsets of the new partitions of " + topic);
+        String what = "listOffsets of the new partitions of " + topic;
+        Check.Deadline deadline = new Check.Deadline(Check.WAIT_S);
+        while (true) {
+            try {
+                Check.get(admin.listOffsets(specs).all(), what);
+                return;
+            } catch (Check.StepFailure e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || deadline.passed()) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
     }
 
     void createTopic(Admin admin, String topic, int partitions) throws InterruptedException {
