@@ -885,6 +885,7 @@ def lo__special_timestamps(s, v):
 
 @scenario(LIST_OFFSETS)
 def lo__unknown_topic_and_partition(s, v):
+    """An unknown topic and partition 99."""
     s.call(LIST_OFFSETS, v, lo_body({MISSING: [(0, -1)]}), label="unknown topic")
     s.call(LIST_OFFSETS, v, lo_body({FIX_DATA: [(99, -1)]}), label="partition 99")
 
@@ -1156,6 +1157,7 @@ def dg__describe(s, v):
 
 @scenario(DESCRIBE_GROUPS)
 def dg__empty_request(s, v):
+    """No groups at all."""
     s.call(DESCRIBE_GROUPS, v, {"groups": []})
 
 
@@ -1245,6 +1247,7 @@ def oc__in_group(s, v):
 
 @scenario(OFFSET_COMMIT)
 def oc__empty_topics(s, v):
+    """A commit with no topics."""
     s.call(OFFSET_COMMIT, v, dict(oc_body(s.group(), FIX_DATA, {}), topics=[]))
 
 
@@ -1263,6 +1266,7 @@ def of__all_partitions(s, v):
 
 @scenario(OFFSET_FETCH)
 def of__unknown_group(s, v):
+    """A group with no offsets, an empty group id, no topics."""
     s.call(OFFSET_FETCH, v, of_body(v, s.group("missing"), {FIX_DATA: [0]}), label="unknown")
     s.call(OFFSET_FETCH, v, of_body(v, "", {FIX_DATA: [0]}), label="empty group id")
     s.call(OFFSET_FETCH, v, of_body(v, FIX_GROUP, {}), label="no topics")
@@ -1270,6 +1274,7 @@ def of__unknown_group(s, v):
 
 @scenario(OFFSET_FETCH, versions=(7, 0x7FFF))
 def of__require_stable(s, v):
+    """require_stable (v7+) with no commit pending."""
     s.call(OFFSET_FETCH, v, of_body(v, FIX_GROUP, {FIX_DATA: [0]}, require_stable=True))
 
 
@@ -1710,12 +1715,14 @@ ACL_FILTER = {"resource_type_filter": 1, "resource_name_filter": None, "pattern_
 
 @scenario(DESCRIBE_ACLS)
 def acl__describe(s, v):
+    """Any ACL, and an UNKNOWN (0) resource type: no authorizer on either broker."""
     s.call(DESCRIBE_ACLS, v, ACL_FILTER, label="any")
     s.call(DESCRIBE_ACLS, v, dict(ACL_FILTER, resource_type_filter=0), label="unknown type")
 
 
 @scenario(CREATE_ACLS)
 def acl__create(s, v):
+    """One ACL binding, and none: no authorizer on either broker."""
     s.call(CREATE_ACLS, v, {"creations": [
         {"resource_type": 2, "resource_name": FIX_DATA, "resource_pattern_type": 3,
          "principal": "User:alice", "host": "*", "operation": 3, "permission_type": 3}]},
@@ -1725,6 +1732,7 @@ def acl__create(s, v):
 
 @scenario(DELETE_ACLS)
 def acl__delete(s, v):
+    """One filter, and none: no authorizer on either broker."""
     s.call(DELETE_ACLS, v, {"filters": [ACL_FILTER]}, label="one")
     s.call(DELETE_ACLS, v, {"filters": []}, label="none")
 
