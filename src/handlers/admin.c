@@ -28,7 +28,8 @@ static int compare_keyed(const void *a, const void *b)
     return c != 0 ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, uint8_t *out)
+bool rn_admin_group_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, int32_t *first,
+                         int32_t *last)
 {
     if (n <= 0)
         return true;
@@ -42,12 +43,30 @@ bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, 
         int32_t j = i + 1;
         while (j < n && compare_keys(sorted[j].key, sorted[i].key) == 0)
             j++;
-        /* Equal keys sort by index, so a run starts with the first occurrence. */
-        out[sorted[i].idx] = j - i == 1 ? RN_ADMIN_KEY_UNIQUE : RN_ADMIN_KEY_FIRST_OF_MANY;
-        for (int32_t k = i + 1; k < j; k++)
-            out[sorted[k].idx] = RN_ADMIN_KEY_REPEAT;
+        /* A run of equal keys is in index order: it starts at the first, ends at the last. */
+        for (int32_t k = i; k < j; k++) {
+            if (first != NULL)
+                first[sorted[k].idx] = sorted[i].idx;
+            if (last != NULL)
+                last[sorted[k].idx] = sorted[j - 1].idx;
+        }
         i = j;
     }
+    return true;
+}
+
+bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, uint8_t *out)
+{
+    if (n <= 0)
+        return true;
+    int32_t *first = rn_arena_try_alloc_array(arena, int32_t, n);
+    int32_t *last = rn_arena_try_alloc_array(arena, int32_t, n);
+    if (first == NULL || last == NULL || !rn_admin_group_keys(arena, keys, n, first, last))
+        return false;
+    for (int32_t i = 0; i < n; i++)
+        out[i] = first[i] == last[i] ? RN_ADMIN_KEY_UNIQUE
+                 : first[i] == i     ? RN_ADMIN_KEY_FIRST_OF_MANY
+                                     : RN_ADMIN_KEY_REPEAT;
     return true;
 }
 

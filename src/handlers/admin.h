@@ -20,6 +20,13 @@ enum { RN_ADMIN_KEY_UNIQUE = 0, RN_ADMIN_KEY_FIRST_OF_MANY = 1, RN_ADMIN_KEY_REP
  * O(n log n): a client chooses n. Returns false when the arena is exhausted. */
 bool rn_admin_classify_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, uint8_t *out);
 
+/* For each of the n keys, the index of the first and of the last key equal to it (itself when
+ * it is unique), for requests where Kafka keeps one entry per key and the last one wins (it
+ * reads them into a map). `first` or `last` may be NULL. O(n log n); false when the arena is
+ * exhausted. */
+bool rn_admin_group_keys(rn_arena_t *arena, const rn_str_t *keys, int32_t n, int32_t *first,
+                         int32_t *last);
+
 /* A formatted message for a response, in the request's arena; null (no message) when the arena
  * is exhausted, which only loses the text. */
 rn_str_t rn_admin_message(rn_request_t *req, const char *fmt, ...)

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Produce (key 0), v3-v9: record batches validated in full (records room), then appended as
+/* Produce (key 0), v3-v10: record batches validated in full (records room), then appended as
  * received with offsets assigned in place (log room); compressed batches are never
- * recompressed. A batch that fails validation writes nothing and gets CORRUPT_MESSAGE (or the
- * more precise code rn_records_validate gives).
+ * recompressed. A batch that fails validation writes nothing.
+ *
+ * The checks come in Kafka's order, and give Kafka 4.4's answers (asked with the same bytes):
+ * first the whole request (a first batch whose header cannot be a batch fails every partition
+ * with CORRUPT_MESSAGE and Kafka's message; transactional batches without a transactional id
+ * fail every partition with TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then each partition as
+ * the request frames it (rn_records_frame: exactly one whole magic 2 batch, a fragment after it
+ * ignored), then acks, then what the log checks. A partition named twice is answered once, and
+ * the last copy is the one written, as Kafka reads the request into a map.
  *
  * acks=1 and acks=-1 answer once the bytes are in the page cache, as Kafka does on one node,
  * unless the flush policy asks for a sync: then rn_log_sync runs on the request's executor
@@ -15,11 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "handlers/park.h"
 #include "records/records.h"
 #include "topics/topics.h"
 #include "util/clock.h"
+#include "util/endian.h"
 #include "util/err.h"
 #include "util/logging.h"
 
@@ -36,24 +45,19 @@ typedef struct produce {
     rn_log_t **logs;     /* the logs to sync */
     size_t nlogs;
     int sync_err;
+    bool any_error; /* some partition failed: an acks=0 request closes the connection */
 } produce_t;
 
-/* Appends one partition's records. Returns a Kafka error code; sets *sync_needed. */
+/* Appends one partition's records: `len` bytes, one whole magic 2 batch (framed by the
+ * caller). Returns a Kafka error code; sets *sync_needed. */
 static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
-                                  rn_records_t *records, rn_produce_response_partition_t *out,
+                                  uint8_t *bytes, size_t len, rn_produce_response_partition_t *out,
                                   bool *sync_needed)
 {
-    if (req->api_version < 3)
-        return RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
-    /* ProduceRequest.validateRecords: a partition must carry at least one batch. */
-    if (rn_records_is_null(records) || records->len == 0)
-        return RN_KERR_INVALID_RECORD;
     rn_topic_config_t cfg;
     rn_topic_get_config(req->broker->topics, topic, &cfg);
     /* The frame is the request's own memory until it finishes: offsets and LogAppendTime are
      * written into it in place, then the same bytes go to the log. */
-    uint8_t *bytes = (uint8_t *)records->ptr;
-    size_t len = records->len;
     /* Kafka's order (UnifiedLog.analyzeAndValidateRecords): a client's batch starts at offset 0,
      * then its size is held against max.message.bytes (RecordTooLargeException), and only then
      * is its CRC checked; so an oversized batch is MESSAGE_TOO_LARGE even when damaged, and it
@@ -77,13 +81,9 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                topic->name, part->index, rn_kerr_name(err), why ? why : "");
         return err;
     }
-    /* Kafka's LogValidator: v3+ carries exactly one batch per partition (the one whose size
-     * was checked above), clients may not write control batches, and zstd needs Produce v7
-     * (KIP-110). */
-    if (sum.nbatches != 1 || (h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
+    /* Kafka's LogValidator: clients may not write control batches. */
+    if ((h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
         return RN_KERR_INVALID_RECORD;
-    if ((h.attributes & RN_BATCH_ATTR_CODEC_MASK) == RN_CODEC_ZSTD && req->api_version < 7)
-        return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
     int64_t append_time = -1;
     if (cfg.log_append_time) {
         append_time = rn_clock_wall_ms();
@@ -101,6 +101,33 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
     out->base_offset = base;
     out->log_append_time_ms = append_time;
     return RN_KERR_NONE;
+}
+
+/* ProduceRequest.validateRecords, per partition, on the framing of its bytes: exactly one
+ * whole batch, of magic 2, zstd from v7 (KIP-110). */
+static rn_kerr_t check_framing(int16_t version, const rn_records_framing_t *f)
+{
+    if (f->nbatches == 0 && f->error == RN_FRAME_OK)
+        return RN_KERR_INVALID_RECORD;
+    if (f->nbatches > 0 && f->first_magic != 2)
+        return RN_KERR_INVALID_RECORD;
+    if (f->nbatches > 0 && (f->first_attributes & RN_BATCH_ATTR_CODEC_MASK) == RN_CODEC_ZSTD &&
+        version < 7)
+        return RN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    if (f->error != RN_FRAME_OK) /* a second batch whose header is corrupt */
+        return RN_KERR_CORRUPT_MESSAGE;
+    if (f->nbatches > 1)
+        return RN_KERR_INVALID_RECORD;
+    return RN_KERR_NONE;
+}
+
+/* Errors for which Kafka answers -1 as the log start offset: those found before the log is
+ * reached, and those of its own list (too large, corrupt, storage). Other errors of the log's
+ * checks carry the partition's log start. */
+static bool answers_log_start(rn_kerr_t err)
+{
+    return err != RN_KERR_MESSAGE_TOO_LARGE && err != RN_KERR_CORRUPT_MESSAGE &&
+           err != RN_KERR_KAFKA_STORAGE_ERROR;
 }
 
 static void produce_free(produce_t *p)
@@ -180,6 +207,192 @@ static bool remember_sync(produce_t *p, rn_topic_t *topic, rn_log_t *log)
     return true;
 }
 
+/* One partition of the answer, and the copy of it in the request that is written: the last. */
+typedef struct slot {
+    rn_str_t topic;
+    rn_produce_request_partition_t *qp;
+    rn_produce_response_partition_t *rp;
+} slot_t;
+
+/* Lays the answer out as Kafka's map of partitions makes it: one topic per name and one
+ * partition per (name, index), in the order they first appear, topics without partitions
+ * left out. Fills `slots` (one per answered partition) and returns their number, or -1 when
+ * the arena ran out. */
+static int32_t lay_out(rn_request_t *req, const rn_produce_request_t *body,
+                       rn_produce_response_t *resp, slot_t **slots_out)
+{
+    rn_arena_t *arena = &req->arena;
+    int32_t nt = body->topic_data.count > 0 ? body->topic_data.count : 0;
+    int32_t n = 0;
+    for (int32_t t = 0; t < nt; t++)
+        n += body->topic_data.items[t].partition_data.count > 0
+                 ? body->topic_data.items[t].partition_data.count
+                 : 0;
+    rn_str_t *names = rn_arena_try_alloc_array(arena, rn_str_t, nt ? nt : 1);
+    int32_t *topic_first = rn_arena_try_alloc_array(arena, int32_t, nt ? nt : 1);
+    int32_t *answer_of = rn_arena_try_alloc_array(arena, int32_t, nt ? nt : 1);
+    rn_str_t *keys = rn_arena_try_alloc_array(arena, rn_str_t, n ? n : 1);
+    int32_t *topic_at = rn_arena_try_alloc_array(arena, int32_t, n ? n : 1);
+    int32_t *first = rn_arena_try_alloc_array(arena, int32_t, n ? n : 1);
+    int32_t *last = rn_arena_try_alloc_array(arena, int32_t, n ? n : 1);
+    rn_produce_request_partition_t **entry =
+        rn_arena_try_alloc_array(arena, rn_produce_request_partition_t *, n ? n : 1);
+    if (names == NULL || topic_first == NULL || answer_of == NULL || keys == NULL ||
+        topic_at == NULL || first == NULL || last == NULL || entry == NULL)
+        return -1;
+    int32_t k = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        rn_produce_request_topic_t *qt = &body->topic_data.items[t];
+        names[t] = qt->name;
+        answer_of[t] = -1;
+        for (int32_t i = 0; i < qt->partition_data.count; i++, k++) {
+            /* The key: the topic's bytes, then the partition's 4. */
+            uint8_t *key = rn_arena_try_alloc(arena, qt->name.len + 4);
+            if (key == NULL)
+                return -1;
+            if (qt->name.len > 0)
+                memcpy(key, qt->name.ptr, qt->name.len);
+            rn_store_be32(key + qt->name.len, (uint32_t)qt->partition_data.items[i].index);
+            keys[k] = (rn_str_t){ (const char *)key, qt->name.len + 4 };
+            topic_at[k] = t;
+            entry[k] = &qt->partition_data.items[i];
+        }
+    }
+    if (!rn_admin_group_keys(arena, names, nt, topic_first, NULL) ||
+        !rn_admin_group_keys(arena, keys, n, first, last))
+        return -1;
+    /* Number the answered topics, and count each one's partitions. */
+    int32_t ntopics = 0, nslots = 0;
+    int32_t *count = rn_arena_try_alloc_array(arena, int32_t, nt ? nt : 1);
+    if (count == NULL)
+        return -1;
+    for (k = 0; k < n; k++) {
+        if (first[k] != k)
+            continue;
+        int32_t g = topic_first[topic_at[k]];
+        if (answer_of[g] < 0) {
+            count[ntopics] = 0;
+            answer_of[g] = ntopics++;
+        }
+        count[answer_of[g]]++;
+        nslots++;
+    }
+    rn_produce_response_topic_t *rtopics =
+        rn_arena_try_alloc_array(arena, rn_produce_response_topic_t, ntopics ? ntopics : 1);
+    slot_t *slots = rn_arena_try_alloc_array(arena, slot_t, nslots ? nslots : 1);
+    if (rtopics == NULL || slots == NULL)
+        return -1;
+    for (int32_t t = 0; t < nt; t++) {
+        if (answer_of[t] < 0)
+            continue;
+        rn_produce_response_topic_t *rt = &rtopics[answer_of[t]];
+        rn_produce_response_topic_init(rt);
+        rt->name = names[t];
+        rt->partition_responses.items =
+            rn_arena_try_alloc_array(arena, rn_produce_response_partition_t, count[answer_of[t]]);
+        if (rt->partition_responses.items == NULL)
+            return -1;
+    }
+    int32_t s = 0;
+    for (k = 0; k < n; k++) {
+        if (first[k] != k)
+            continue;
+        rn_produce_response_topic_t *rt = &rtopics[answer_of[topic_first[topic_at[k]]]];
+        rn_produce_response_partition_t *rp =
+            &rt->partition_responses.items[rt->partition_responses.count++];
+        rn_produce_response_partition_init(rp);
+        rp->index = entry[k]->index;
+        rp->base_offset = -1;
+        slots[s++] = (slot_t){ .topic = rt->name, .qp = entry[last[k]], .rp = rp };
+    }
+    resp->responses.items = rtopics;
+    resp->responses.count = ntopics;
+    *slots_out = slots;
+    return nslots;
+}
+
+/* What fails the whole request, in Kafka's order: the first batch of some partition whose
+ * header cannot be a batch (CORRUPT_MESSAGE, with Kafka's message), then transactional batches
+ * without a transactional id. RN_KERR_NONE when neither; *has_txn says whether any first batch
+ * is transactional. */
+static rn_kerr_t check_request(rn_request_t *req, const rn_produce_request_t *body,
+                               rn_str_t *message, bool *has_txn)
+{
+    *has_txn = false;
+    for (int32_t t = 0; t < body->topic_data.count; t++) {
+        const rn_produce_request_topic_t *qt = &body->topic_data.items[t];
+        for (int32_t i = 0; i < qt->partition_data.count; i++) {
+            const rn_records_t *rec = &qt->partition_data.items[i].records;
+            if (rn_records_is_null(rec))
+                continue;
+            rn_records_framing_t f = rn_records_frame(rec->ptr, rec->len);
+            if (f.nbatches == 0 && f.error != RN_FRAME_OK) {
+                char text[128];
+                *message =
+                    rn_admin_message(req, "%s", rn_records_frame_message(&f, text, sizeof text));
+                return RN_KERR_CORRUPT_MESSAGE;
+            }
+            if (f.nbatches > 0 && f.first_magic == 2 &&
+                (f.first_attributes & RN_BATCH_ATTR_TRANSACTIONAL) != 0)
+                *has_txn = true;
+        }
+    }
+    if (*has_txn && body->transactional_id.ptr == NULL)
+        return RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return RN_KERR_NONE;
+}
+
+/* Kafka's per-partition checks before the log's, in its order. */
+static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_request_t *body,
+                                 bool has_txn, const rn_partition_t *part,
+                                 const rn_records_framing_t *f)
+{
+    if (part == NULL)
+        return RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (req->api_version < 3)
+        return RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
+    rn_kerr_t err = check_framing(req->api_version, f);
+    if (err != RN_KERR_NONE)
+        return err;
+    if (body->acks != 0 && body->acks != 1 && body->acks != -1)
+        return RN_KERR_INVALID_REQUIRED_ACKS;
+    /* No transaction coordinator yet (issue 11), so no producer id belongs to a transactional
+     * id: Kafka's answer for one that does not. A transactional batch without a producer id
+     * is written, as Kafka writes it. */
+    if (has_txn && (f->first_attributes & RN_BATCH_ATTR_TRANSACTIONAL) != 0 &&
+        f->first_producer_id >= 0)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
+    return RN_KERR_NONE;
+}
+
+/* One partition's answer: the checks, then the append. */
+static void produce_partition(rn_request_t *req, produce_t *p, const rn_produce_request_t *body,
+                              bool has_txn, slot_t *sl)
+{
+    rn_produce_response_partition_t *rp = sl->rp;
+    rn_topic_t *topic = rn_topics_get(req->broker->topics, sl->topic);
+    rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, sl->qp->index) : NULL;
+    rn_records_t *rec = &sl->qp->records;
+    rn_records_framing_t f = { .first_magic = -1, .first_producer_id = -1 };
+    if (!rn_records_is_null(rec))
+        f = rn_records_frame(rec->ptr, rec->len);
+    bool sync_needed = false;
+    rp->error_code = check_partition(req, body, has_txn, part, &f);
+    if (rp->error_code == RN_KERR_NONE) {
+        /* Only the whole batch is written: a fragment after it is dropped, as Kafka does. */
+        rp->error_code =
+            append_partition(req, topic, part, (uint8_t *)rec->ptr, f.len, rp, &sync_needed);
+        if (answers_log_start(rp->error_code))
+            rp->log_start_offset = rn_log_start_offset(part->log);
+    }
+    if (rp->error_code != RN_KERR_NONE)
+        p->any_error = true;
+    else if (sync_needed && !remember_sync(p, topic, part->log))
+        rp->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
+    if (topic != NULL)
+        rn_topic_unref(topic);
+}
+
 void rn_handle_produce(rn_request_t *req)
 {
     rn_produce_request_t body;
@@ -192,53 +405,22 @@ void rn_handle_produce(rn_request_t *req)
     }
     p->req = req;
     rn_produce_response_init(&p->resp);
-    bool acks_ok = body.acks == 0 || body.acks == 1 || body.acks == -1;
-    bool any_error = false;
-
-    int32_t nt = body.topic_data.count > 0 ? body.topic_data.count : 0;
-    rn_produce_response_topic_t *rtopics =
-        rn_arena_try_alloc_array(&req->arena, rn_produce_response_topic_t, nt ? nt : 1);
-    if (rtopics == NULL)
+    slot_t *slots = NULL;
+    int32_t nslots = lay_out(req, &body, &p->resp, &slots);
+    if (nslots < 0)
         goto oom;
-    p->resp.responses.items = rtopics;
-    p->resp.responses.count = nt;
-    for (int32_t t = 0; t < nt; t++) {
-        rn_produce_request_topic_t *qt = &body.topic_data.items[t];
-        rn_produce_response_topic_t *rt = &rtopics[t];
-        rn_produce_response_topic_init(rt);
-        rt->name = qt->name;
-        int32_t np = qt->partition_data.count > 0 ? qt->partition_data.count : 0;
-        rn_produce_response_partition_t *rparts =
-            rn_arena_try_alloc_array(&req->arena, rn_produce_response_partition_t, np ? np : 1);
-        if (rparts == NULL)
-            goto oom;
-        rt->partition_responses.items = rparts;
-        rt->partition_responses.count = np;
-        rn_topic_t *topic = acks_ok ? rn_topics_get(req->broker->topics, qt->name) : NULL;
-        for (int32_t i = 0; i < np; i++) {
-            rn_produce_request_partition_t *qp = &qt->partition_data.items[i];
-            rn_produce_response_partition_t *rp = &rparts[i];
-            rn_produce_response_partition_init(rp);
-            rp->index = qp->index;
-            rp->base_offset = -1;
-            rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, qp->index) : NULL;
-            bool sync_needed = false;
-            if (!acks_ok)
-                rp->error_code = RN_KERR_INVALID_REQUIRED_ACKS;
-            else if (part == NULL)
-                rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else
-                rp->error_code = append_partition(req, topic, part, &qp->records, rp, &sync_needed);
-            /* Kafka answers -1 for the log start offset of a partition in error. */
-            if (rp->error_code == RN_KERR_NONE)
-                rp->log_start_offset = rn_log_start_offset(part->log);
-            if (rp->error_code != RN_KERR_NONE)
-                any_error = true;
-            else if (sync_needed && !remember_sync(p, topic, part->log))
-                rp->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
+    rn_str_t message = { NULL, 0 };
+    bool has_txn = false;
+    rn_kerr_t whole = check_request(req, &body, &message, &has_txn);
+    for (int32_t i = 0; i < nslots; i++) {
+        if (whole == RN_KERR_NONE) {
+            produce_partition(req, p, &body, has_txn, &slots[i]);
+            continue;
         }
-        if (topic != NULL)
-            rn_topic_unref(topic);
+        slots[i].rp->error_code = whole;
+        if (req->api_version >= 8)
+            slots[i].rp->error_message = message;
+        p->any_error = true;
     }
 
     if (body.acks == 0) {
@@ -247,7 +429,7 @@ void rn_handle_produce(rn_request_t *req)
          * sync runs on its own, and nobody waits for it. */
         rn_executor_t *executor = req->executor; /* finishing frees the request */
         p->req = NULL;
-        if (any_error)
+        if (p->any_error)
             rn_reject(req, "produce with acks=0 failed");
         else
             rn_respond_none(req);

@@ -78,6 +78,36 @@ uint32_t rn_crc32c(uint32_t crc, const void *data, size_t len);
  * (already checked to be available); false when it is below the 61-byte header. */
 bool rn_batch_crc_ok(const uint8_t *batch, size_t len);
 
+/* How Kafka cuts one Produce partition's `records` into batches before it looks inside any of
+ * them (its batch iterator over a request's bytes, which Kafka 4.4 was asked about with the
+ * same bytes). From the start: fewer than 12 bytes left is not a batch; then a batch_length
+ * below 14 (the smallest message of any magic) is a corrupt header; fewer than 17 bytes left
+ * is not a batch; a magic outside 0..2 is a corrupt header; fewer bytes left than the batch
+ * claims is not a batch. Whatever is left after the last whole batch is a fragment that Kafka
+ * ignores, and never writes. Any magic counts here: telling magic 2 apart is the caller's.
+ * Pure function, any thread. */
+typedef enum rn_frame_error {
+    RN_FRAME_OK = 0,
+    RN_FRAME_SHORT_SIZE, /* batch_length below 14 */
+    RN_FRAME_BAD_MAGIC,  /* magic outside 0..2 */
+} rn_frame_error_t;
+
+typedef struct rn_records_framing {
+    size_t nbatches;           /* whole batches before the first fragment or corrupt header */
+    size_t len;                /* bytes those batches span */
+    int8_t first_magic;        /* the first whole batch's magic; -1 when there is none */
+    int16_t first_attributes;  /* its attributes when its magic is 2, else 0 */
+    int64_t first_producer_id; /* its producer id when its magic is 2, else -1 */
+    rn_frame_error_t error;    /* a corrupt header after the `nbatches` whole ones */
+    int32_t error_value;       /* the batch_length or magic that made it corrupt */
+} rn_records_framing_t;
+
+rn_records_framing_t rn_records_frame(const uint8_t *p, size_t len);
+
+/* Kafka's words for a corrupt header (its CorruptRecordException messages), into `buf`; "" for
+ * RN_FRAME_OK. Returns `buf`. */
+const char *rn_records_frame_message(const rn_records_framing_t *f, char *buf, size_t cap);
+
 /* Validation of one Produce request's `records` blob before anything is written. Every batch
  * must be magic 2, whole, CRC-valid, with a known codec, records_count >= 1 and
  * last_offset_delta == records_count - 1, and its records must parse: each record is walked
@@ -88,13 +118,15 @@ bool rn_batch_crc_ok(const uint8_t *batch, size_t len);
  * Control batches and transactional bits are accepted. The blob must hold at least one batch
  * and nothing after the last one. Per-record timestamps, keys on compacted topics, the
  * one-batch-per-partition rule of Produce v3+ and zstd's Produce v7 minimum are the caller's.
- * Returns RN_KERR_NONE and fills `*out`, or the Kafka error code to answer (`*out` untouched):
- *   CORRUPT_MESSAGE: bad CRC, bad layout, truncated batch, bad codec data, a bomb, a
- *     records_count that disagrees with last_offset_delta or with the records;
+ * Returns RN_KERR_NONE and fills `*out`, or the Kafka error code to answer (`*out` untouched),
+ * as Kafka 4.4 answers the same bytes:
+ *   CORRUPT_MESSAGE: bad CRC, a batch_length below the v2 header, a magic other than 2 inside
+ *     the blob, compressed data not valid for its codec, a bomb;
+ *   INVALID_RECORD: an empty blob or no whole batch, a records_count that disagrees with
+ *     last_offset_delta or with the records, a record that does not parse, and a record whose
+ *     offsetDelta is not its position (which Kafka would store; we refuse it);
  *   UNSUPPORTED_FOR_MESSAGE_FORMAT: a magic 0/1 message set;
  *   UNSUPPORTED_COMPRESSION_TYPE: codec bits 5-7;
- *   INVALID_RECORD: an empty blob, or a record whose offsetDelta is not its position (as
- *     Kafka's LogValidator answers);
  *   UNKNOWN_SERVER_ERROR: no memory for the decompression buffer.
  * `why` (may be NULL) gets static text saying what, NULL on success. Any thread; the scratch
  * buffer is per thread and freed at thread exit. */

@@ -730,6 +730,66 @@ def pr__corrupt_batches(s, v):
 
 
 @scenario(PRODUCE)
+def pr__malformed_records(s, v):
+    """Batches whose frame and CRC are right and whose insides are not: a record whose offset
+    delta is not its position, a record length that is not a varint, codec bits 5, gzip that
+    is not gzip."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    s.call(PRODUCE, v, produce_body(t, 0, batch(t0, [b"x"], payload=wire.record(b"k", b"x", 5))),
+           label="offset delta 5")
+    s.call(PRODUCE, v, produce_body(t, 0, batch(t0, [b"x"], payload=b"\xff" * 10)),
+           label="not a varint")
+    s.call(PRODUCE, v, produce_body(t, 0, batch(t0, [b"x"], attributes=5)), label="codec 5")
+    s.call(PRODUCE, v, produce_body(t, 0, batch(t0, [b"x"], attributes=1, payload=b"not gzip")),
+           label="gzip that is not gzip")
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({t: [(0, -1)]}), label="what was written")
+
+
+@scenario(PRODUCE)
+def pr__framing(s, v):
+    """How a partition's bytes split into batches: a fragment after a whole batch (ignored, the
+    batch written), a corrupt second header, a first batch that cannot be a batch (the whole
+    request fails, every partition with Kafka's message), a magic Kafka does not know."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    t0 = s.broker.t0
+    good = batch(t0, [b"x"])
+    short = bytearray(good)
+    short[8:12] = (10).to_bytes(4, "big")
+    magic3 = bytearray(good)
+    magic3[16] = 3
+
+    def two(p0, p1):
+        return {"transactional_id": None, "acks": -1, "timeout_ms": 10000, "topic_data": [
+            {"name": t, "partition_data": [{"index": 0, "records": p0},
+                                           {"index": 1, "records": p1}]}]}
+    s.call(PRODUCE, v, produce_body(t, 0, good + b"\0" * 7), label="fragment after a batch")
+    s.call(PRODUCE, v, produce_body(t, 0, good + b"\0" * 20), label="corrupt second header")
+    s.call(PRODUCE, v, two(good, bytes(short)), label="first header too short")
+    s.call(PRODUCE, v, two(bytes(magic3), good), label="first magic 3")
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({t: [(0, -1), (1, -1)]}), label="what was written")
+
+
+@scenario(PRODUCE)
+def pr__transactional_batches(s, v):
+    """A transactional batch without a transactional id fails the whole request; with one, and
+    no transaction begun, it is refused."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    txn = batch(s.broker.t0, [b"t"], attributes=0x10)
+    plain = batch(s.broker.t0, [b"p"])
+    body = {"transactional_id": None, "acks": -1, "timeout_ms": 10000, "topic_data": [
+        {"name": t, "partition_data": [{"index": 0, "records": plain},
+                                       {"index": 1, "records": txn}]}]}
+    s.call(PRODUCE, v, body, label="no transactional id")
+    body["transactional_id"] = "cf-no-such-transaction"
+    s.call(PRODUCE, v, body, label="a transactional id")
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({t: [(0, -1), (1, -1)]}), label="what was written")
+
+
+@scenario(PRODUCE)
 def pr__old_message_formats(s, v):
     """Magic 0 and 1 message sets (what v0-v2 clients send)."""
     t = s.topic()

@@ -4,6 +4,7 @@
  * partition gets, how acks=0 finishes, and what the log holds afterwards (read back as a fetch
  * would). Records are librdkafka's golden batches (every codec) or batches built by hand. */
 #include "kerr_assert.h"
+#include "util/endian.h"
 #include <time.h>
 
 #include "handlers/fixture.h"
@@ -78,8 +79,31 @@ static void produce_body_init(produce_body_t *b, int16_t acks, const part_t *par
     b->body.topic_data.count = n;
 }
 
+/* The answer for `topic`-`partition`, which must be there exactly once. */
+static rn_produce_response_partition_t answer_for(const rn_produce_response_t *resp,
+                                                  const char *topic, int32_t partition)
+{
+    const rn_produce_response_partition_t *found = NULL;
+    int topics = 0;
+    for (int32_t t = 0; t < resp->responses.count; t++) {
+        const rn_produce_response_topic_t *rt = &resp->responses.items[t];
+        if (!rn_str_eq_cstr(rt->name, topic))
+            continue;
+        topics++;
+        for (int32_t i = 0; i < rt->partition_responses.count; i++) {
+            if (rt->partition_responses.items[i].index != partition)
+                continue;
+            cr_assert_null(found, "%s-%d answered twice", topic, partition);
+            found = &rt->partition_responses.items[i];
+        }
+    }
+    cr_assert_eq(topics, 1, "%s is one topic of the answer", topic);
+    cr_assert_not_null(found, "%s-%d answered", topic, partition);
+    return *found;
+}
+
 /* A Produce that gets a response (acks 1, -1, or an invalid value): each partition's answer, in
- * request order. */
+ * request order (parts name distinct partitions). */
 static void produce_v(int16_t version, int16_t acks, const part_t *parts, int n,
                       rn_produce_response_partition_t *out)
 {
@@ -87,13 +111,12 @@ static void produce_v(int16_t version, int16_t acks, const part_t *parts, int n,
     produce_body_init(&b, acks, parts, n);
     rn_produce_response_t resp;
     call(RN_API_PRODUCE, version, &b.body, &resp);
-    cr_assert_eq(resp.responses.count, n);
-    for (int i = 0; i < n; i++) {
-        cr_assert(rn_str_eq_cstr(resp.responses.items[i].name, parts[i].topic));
-        cr_assert_eq(resp.responses.items[i].partition_responses.count, 1);
-        out[i] = resp.responses.items[i].partition_responses.items[0];
-        cr_assert_eq(out[i].index, parts[i].partition);
-    }
+    int answered = 0;
+    for (int32_t t = 0; t < resp.responses.count; t++)
+        answered += resp.responses.items[t].partition_responses.count;
+    cr_assert_eq(answered, n);
+    for (int i = 0; i < n; i++)
+        out[i] = answer_for(&resp, parts[i].topic, parts[i].partition);
 }
 
 static rn_produce_response_partition_t
@@ -323,7 +346,7 @@ Test(produce_handler, a_bad_crc_or_a_truncated_batch_is_corrupt_message)
     assert_kerr(p.error_code, RN_KERR_CORRUPT_MESSAGE);
     cr_assert_eq(p.base_offset, -1);
     cr_assert_eq(produce(9, "t", 0, golden_none, sizeof golden_none - 1).error_code,
-                 RN_KERR_CORRUPT_MESSAGE, "the batch runs past the records");
+                 RN_KERR_INVALID_RECORD, "the batch runs past the records: no whole batch");
     uint8_t flipped[sizeof golden_none];
     memcpy(flipped, golden_none, sizeof flipped);
     flipped[sizeof flipped - 5] ^= 0x01; /* a byte of the last value */
@@ -533,4 +556,158 @@ Test(produce_handler, an_oversized_batch_is_message_too_large_even_when_corrupt)
     corrupt[sizeof corrupt - 5] ^= 0x01;
     cr_assert_eq(produce(9, "small", 0, corrupt, sizeof corrupt).error_code,
                  RN_KERR_MESSAGE_TOO_LARGE);
+}
+
+/* ---- what Kafka 4.4 answered to the same bytes (issue 10's oracle) ---- */
+
+/* A copy of golden_none followed by `extra` bytes of `fill`, in `buf`. */
+static size_t batch_with_tail(uint8_t *buf, size_t extra, uint8_t fill)
+{
+    memcpy(buf, golden_none, sizeof golden_none);
+    memset(buf + sizeof golden_none, fill, extra);
+    return sizeof golden_none + extra;
+}
+
+Test(produce_handler, a_fragment_after_the_batch_is_dropped_and_the_batch_written)
+{
+    uint8_t buf[sizeof golden_none + 16];
+    size_t n = batch_with_tail(buf, 7, 0);
+    rn_produce_response_partition_t p = produce(9, "t", 0, buf, n);
+    assert_kerr(p.error_code, 0);
+    cr_assert_eq(high_watermark("t", 0), 10);
+    uint8_t stored[sizeof golden_none + 16];
+    cr_assert_eq(stored_batch("t", 0, 0, stored, sizeof stored), sizeof golden_none,
+                 "only the batch is in the log");
+}
+
+Test(produce_handler, a_corrupt_second_header_is_corrupt_message_for_its_partition)
+{
+    uint8_t buf[sizeof golden_none + 32];
+    size_t n = batch_with_tail(buf, 20, 0); /* a batch_length of 0 after the batch */
+    part_t parts[] = { { "t", 0, buf, n }, { "t", 1, golden_none, sizeof golden_none } };
+    rn_produce_response_partition_t out[2];
+    produce_v(9, 1, parts, 2, out);
+    assert_kerr(out[0].error_code, RN_KERR_CORRUPT_MESSAGE);
+    cr_assert_eq(out[0].log_start_offset, -1);
+    cr_assert_null(out[0].error_message.ptr);
+    assert_kerr(out[1].error_code, 0);
+    cr_assert_eq(high_watermark("t", 0), 0);
+}
+
+Test(produce_handler, a_first_batch_that_cannot_be_a_batch_fails_the_whole_request)
+{
+    uint8_t bad[sizeof golden_none];
+    memcpy(bad, golden_none, sizeof bad);
+    bad[8] = bad[9] = bad[10] = 0;
+    bad[11] = 10; /* batch_length 10: below any message */
+    part_t parts[] = { { "t", 0, golden_none, sizeof golden_none },
+                       { "t", 1, bad, sizeof bad },
+                       { "missing", 0, golden_none, sizeof golden_none } };
+    rn_produce_response_partition_t out[3];
+    produce_v(9, 1, parts, 3, out);
+    for (int i = 0; i < 3; i++) {
+        assert_kerr(out[i].error_code, RN_KERR_CORRUPT_MESSAGE, "partition %d", i);
+        cr_assert(rn_str_eq_cstr(out[i].error_message,
+                                 "Record size 10 is less than the minimum record overhead (14)"));
+        cr_assert_eq(out[i].log_start_offset, -1);
+    }
+    cr_assert_eq(high_watermark("t", 0), 0, "nothing written, not even the good partition");
+    bad[11] = 49;
+    bad[16] = 3;
+    parts[1].records = bad;
+    produce_v(9, 1, parts, 3, out);
+    cr_assert(rn_str_eq_cstr(out[0].error_message, "Invalid magic found in record: 3"));
+    cr_assert_eq(high_watermark("t", 0), 0);
+}
+
+Test(produce_handler, no_whole_batch_and_old_magics_are_invalid_record_from_v3)
+{
+    /* A magic 1 message: size counts from the crc: 4 + 1 + 1 + 8 + 4 + 4 + 1 = 23. */
+    static const uint8_t v1[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,    0,    0,    23,   1, 2, 3, 4, 1,  0,
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 'v' };
+    rn_produce_response_partition_t p = produce(9, "t", 0, v1, sizeof v1);
+    assert_kerr(p.error_code, RN_KERR_INVALID_RECORD);
+    cr_assert_eq(p.log_start_offset, -1, "refused before the log");
+    static const size_t cuts[] = { 7, 12, 17, sizeof golden_none - 1 };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        p = produce(9, "t", 0, golden_none, cuts[i]);
+        assert_kerr(p.error_code, RN_KERR_INVALID_RECORD, "%zu bytes", cuts[i]);
+        cr_assert_eq(p.log_start_offset, -1);
+    }
+    cr_assert_eq(high_watermark("t", 0), 0);
+}
+
+Test(produce_handler, a_count_that_disagrees_is_invalid_record_with_the_log_start)
+{
+    tb_spec_t s = { .nrecords = 2, .value_len = 6, .base_timestamp = NOW };
+    tb_buf_t b = tb_batch(&s);
+    b.p[60] = 3; /* records_count 3 for 2 records; last_offset_delta stays 1 */
+    tb_fix_crc(b.p, b.len);
+    rn_produce_response_partition_t p = produce(9, "t", 0, b.p, b.len);
+    assert_kerr(p.error_code, RN_KERR_INVALID_RECORD);
+    cr_assert_eq(p.log_start_offset, 0, "refused by the log's checks, which know its start");
+    cr_assert_eq(high_watermark("t", 0), 0);
+    free(b.p);
+}
+
+Test(produce_handler, a_partition_named_twice_is_answered_once_and_the_last_copy_written)
+{
+    tb_spec_t one = { .nrecords = 1, .value_len = 6, .base_timestamp = NOW };
+    tb_spec_t three = { .nrecords = 3, .value_len = 6, .base_timestamp = NOW };
+    tb_buf_t a = tb_batch(&one), b = tb_batch(&three);
+    part_t parts[] = { { "t", 0, a.p, a.len }, { "t", 0, b.p, b.len } };
+    produce_body_t body;
+    produce_body_init(&body, 1, parts, 2); /* the topic named twice, each with partition 0 */
+    rn_produce_response_t resp;
+    call(RN_API_PRODUCE, 9, &body.body, &resp);
+    cr_assert_eq(resp.responses.count, 1, "one topic");
+    cr_assert_eq(resp.responses.items[0].partition_responses.count, 1, "one partition");
+    rn_produce_response_partition_t p = answer_for(&resp, "t", 0);
+    assert_kerr(p.error_code, 0);
+    cr_assert_eq(p.base_offset, 0);
+    cr_assert_eq(high_watermark("t", 0), 3, "the second copy (3 records) was written");
+    free(a.p);
+    free(b.p);
+}
+
+Test(produce_handler, transactional_batches_are_refused_without_a_transaction)
+{
+    tb_spec_t s = { .nrecords = 1, .value_len = 6, .base_timestamp = NOW };
+    tb_buf_t b = tb_batch(&s);
+    b.p[22] |= RN_BATCH_ATTR_TRANSACTIONAL;
+    rn_store_be64(b.p + 43, 5); /* producer id 5 */
+    tb_fix_crc(b.p, b.len);
+    /* No transactional id: every partition of the request, as Kafka. */
+    part_t parts[] = { { "t", 0, golden_none, sizeof golden_none }, { "t", 1, b.p, b.len } };
+    rn_produce_response_partition_t out[2];
+    produce_v(9, 1, parts, 2, out);
+    assert_kerr(out[0].error_code, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    assert_kerr(out[1].error_code, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    /* With one: no producer id belongs to it (there is no coordinator before issue 11). */
+    produce_body_t body;
+    produce_body_init(&body, 1, parts, 2);
+    body.body.transactional_id = S("tx");
+    rn_produce_response_t resp;
+    call(RN_API_PRODUCE, 9, &body.body, &resp);
+    assert_kerr(answer_for(&resp, "t", 0).error_code, 0);
+    assert_kerr(answer_for(&resp, "t", 1).error_code, RN_KERR_INVALID_PRODUCER_ID_MAPPING);
+    cr_assert_eq(high_watermark("t", 0), 10);
+    cr_assert_eq(high_watermark("t", 1), 0);
+    /* Without a producer id Kafka writes it, and so do we. */
+    rn_store_be64(b.p + 43, (uint64_t)-1);
+    tb_fix_crc(b.p, b.len);
+    call(RN_API_PRODUCE, 9, &body.body, &resp);
+    assert_kerr(answer_for(&resp, "t", 1).error_code, 0);
+    cr_assert_eq(high_watermark("t", 1), 1);
+    free(b.p);
+}
+
+Test(produce_handler, invalid_acks_come_after_the_unknown_topic)
+{
+    part_t parts[] = { { "missing", 0, golden_none, sizeof golden_none },
+                       { "t", 0, golden_none, sizeof golden_none } };
+    rn_produce_response_partition_t out[2];
+    produce_v(9, 2, parts, 2, out);
+    assert_kerr(out[0].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_kerr(out[1].error_code, RN_KERR_INVALID_REQUIRED_ACKS);
 }
