@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fetch (key 1), v4-v13: record bytes go from segment files to the socket with sendfile. Each
+/* Fetch (key 1), v4-v18: record bytes go from segment files to the socket with sendfile. Each
  * partition's records field is a file range held on its segment (rn_log_read); the response
  * encoder hands the range to the output buffer and the network room sends it with sendfile.
  *
@@ -55,7 +55,10 @@ static void release_slices(fetch_t *f)
     }
 }
 
-/* Reads every partition once; returns the record bytes found. */
+/* Reads every partition once, cut as Kafka cuts them (ReplicaManager.readFromLog): each
+ * partition gets at most partition_max_bytes of what is left of max_bytes, ending wherever that
+ * ends, even inside a batch (consumers skip a partial last batch); the first partition with
+ * data gets at least its first batch whole (KIP-74). Returns the record bytes found. */
 static int64_t read_partitions(fetch_t *f)
 {
     int64_t total = 0;
@@ -66,40 +69,28 @@ static int64_t read_partitions(fetch_t *f)
         if (fp->topic == NULL)
             continue;
         rn_log_t *log = fp->part->log;
-        /* KIP-74: once the response is full, later partitions send nothing, but the first
-         * batch of the first partition with data goes out whole whatever max_bytes says. */
         int64_t room = f->max_bytes - total;
         size_t limit = fp->max_bytes > 0 ? (size_t)fp->max_bytes : 0;
-        if (total > 0 && (room <= 0 || limit == 0)) {
-            pr->high_watermark = rn_log_high_watermark(log);
-            pr->log_start_offset = rn_log_start_offset(log);
-            pr->last_stable_offset = pr->high_watermark;
+        if (room < 0)
+            room = 0;
+        if ((size_t)room < limit)
+            limit = (size_t)room;
+        int rc = rn_log_read_bytes(log, fp->offset, limit, total == 0, &fp->slice);
+        if (rc == RN_LOG_OFFSET_OUT_OF_RANGE || rc < 0) {
+            /* A partition in error answers -1 for its offsets, as Kafka does. */
+            pr->error_code = rc < 0 ? RN_KERR_KAFKA_STORAGE_ERROR : RN_KERR_OFFSET_OUT_OF_RANGE;
+            pr->high_watermark = pr->last_stable_offset = pr->log_start_offset = -1;
+            pr->aborted_transactions.count = -1;
+            f->has_error = true;
             continue;
         }
-        if (room > 0 && (size_t)room < limit)
-            limit = (size_t)room;
-        if (limit == 0)
-            limit = 1; /* still returns the first batch whole */
-        int rc = rn_log_read(log, fp->offset, limit, &fp->slice);
         /* The slice's offsets were read at the same instant as its range. */
-        pr->high_watermark = rc == 0 ? fp->slice.high_watermark : rn_log_high_watermark(log);
-        pr->log_start_offset = rc == 0 ? fp->slice.log_start_offset : rn_log_start_offset(log);
+        pr->high_watermark = fp->slice.high_watermark;
+        pr->log_start_offset = fp->slice.log_start_offset;
         /* No transactions yet: the last stable offset is the high watermark, which is what
          * read_committed consumers (librdkafka's and kafkajs's default) need to see data. */
         pr->last_stable_offset = pr->high_watermark;
-        if (rc == RN_LOG_OFFSET_OUT_OF_RANGE) {
-            pr->error_code = RN_KERR_OFFSET_OUT_OF_RANGE;
-            f->has_error = true;
-        } else if (rc != 0) {
-            pr->error_code = RN_KERR_KAFKA_STORAGE_ERROR;
-            f->has_error = true;
-        } else if (total > 0 && fp->slice.range.len > limit) {
-            /* Only the first partition with data may go past the limits (KIP-74; Kafka reads
-             * the later ones with minOneMessage=false): a later partition whose first batch does
-             * not fit sends nothing this time and comes first in a later fetch. */
-            fp->slice.range.release(fp->slice.range.owner);
-            memset(&fp->slice, 0, sizeof fp->slice);
-        } else if (fp->slice.range.len > 0) {
+        if (fp->slice.range.len > 0) {
             pr->records = (rn_records_t){ .file = &fp->slice.range };
             total += (int64_t)fp->slice.range.len;
         }
@@ -223,11 +214,16 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
             /* A partition in error answers -1 for its offsets, as Kafka does. */
             rparts[i].high_watermark = rparts[i].last_stable_offset = rparts[i].log_start_offset =
                 -1;
+            /* Aborted transactions are listed for read_committed only (none yet). Kafka 4.4
+             * answers null to read_uncommitted and for a partition whose read failed, and an
+             * empty list for an unknown topic or partition. */
+            rparts[i].aborted_transactions.count = -1;
             if (v < 4) {
                 rparts[i].error_code = RN_KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
                 f->has_error = true;
             } else if (part == NULL) {
                 rparts[i].error_code = topic == NULL ? missing : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                rparts[i].aborted_transactions.count = 0;
                 f->has_error = true;
             } else if (v >= 9 && rn_leader_epoch_check(qp->current_leader_epoch) != RN_KERR_NONE) {
                 rparts[i].error_code = rn_leader_epoch_check(qp->current_leader_epoch);
@@ -236,6 +232,8 @@ static bool resolve(fetch_t *f, const rn_fetch_request_t *body)
                 rn_topic_ref(topic);
                 fp->topic = topic;
                 fp->part = part;
+                if (body->isolation_level == 1)
+                    rparts[i].aborted_transactions.count = 0;
             }
         }
         if (topic != NULL)

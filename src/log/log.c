@@ -393,14 +393,23 @@ static uint32_t relative(const rn_segment_t *seg, int64_t offset)
     return rel < 0 ? 0 : rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel;
 }
 
-int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t *out)
-{
-    *out = (rn_log_slice_t){ .range = { .fd = -1 } };
-    int64_t target = offset;
-    rn_segment_t *seg;
-    int64_t end, batch_pos, base, last;
+/* Where a read starts: the segment (a reference) and the batch holding the wanted offset. */
+typedef struct located {
+    rn_segment_t *seg; /* NULL: nothing to send (at the high watermark, or past a last gap) */
+    int64_t end;       /* the segment's size when located: a batch boundary at or below hw */
+    int64_t batch_pos;
     size_t batch_len;
     rn_scan_t scan;
+} located_t;
+
+/* Finds the batch that contains `offset` (via the offset index, then a short scan of batch
+ * headers), going on into the next segment over a gap. Sets the slice's offsets. */
+static int locate(rn_log_t *log, int64_t offset, rn_log_slice_t *out, located_t *loc)
+{
+    *out = (rn_log_slice_t){ .range = { .fd = -1 } };
+    loc->seg = NULL;
+    int64_t target = offset;
+    int64_t base, last;
     for (;;) {
         pthread_mutex_lock(&log->segs_lock);
         /* Under segs_lock, hw and the segment sizes come from the same append. */
@@ -417,17 +426,20 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
             return 0;
         }
         size_t i = find_segment(log, target);
-        seg = log->segs[i];
-        end = seg->size;
+        rn_segment_t *seg = log->segs[i];
+        loc->end = seg->size;
         int64_t next_base = i + 1 < log->nsegs ? log->segs[i + 1]->base_offset : -1;
         rn_segment_ref(seg);
         pthread_mutex_unlock(&log->segs_lock);
 
-        rn_scan_init(&scan, seg->log_fd, end);
+        rn_scan_init(&loc->scan, seg->log_fd, loc->end);
         uint32_t pos = rn_index_lookup_offset(&seg->index, relative(seg, target));
-        int rc = rn_segment_find_batch(&scan, pos, target, &batch_pos, &batch_len, &base, &last);
-        if (rc == 0)
-            break;
+        int rc = rn_segment_find_batch(&loc->scan, pos, target, &loc->batch_pos, &loc->batch_len,
+                                       &base, &last);
+        if (rc == 0) {
+            loc->seg = seg;
+            return 0;
+        }
         int64_t seg_base = seg->base_offset;
         rn_segment_unref(seg);
         if (rc < 0) {
@@ -442,23 +454,42 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
             return 0;
         target = next_base;
     }
+}
 
+static void hand_out(const located_t *loc, size_t len, rn_log_slice_t *out)
+{
+    out->range = (rn_file_range_t){
+        .fd = loc->seg->log_fd,
+        .pos = loc->batch_pos,
+        .len = len,
+        .release = rn_segment_release,
+        .owner = loc->seg,
+    };
+}
+
+int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t *out)
+{
+    located_t loc;
+    int rc = locate(log, offset, out, &loc);
+    if (rc != 0 || loc.seg == NULL)
+        return rc;
     /* KIP-74: the first batch whole even beyond max_bytes, then whole batches while they fit.
      * `end` is a batch boundary, so when everything up to it fits there is nothing to walk;
      * otherwise the offset index (positions of batch starts) skips to near the limit, and only
      * the last stretch is walked header by header. */
-    int64_t after = batch_pos + (int64_t)batch_len;
+    int64_t batch_pos = loc.batch_pos, end = loc.end;
+    int64_t after = batch_pos + (int64_t)loc.batch_len;
     int64_t limit = max_bytes > (size_t)(end - batch_pos) ? end : batch_pos + (int64_t)max_bytes;
     int64_t pos = after;
     if (limit == end) {
         pos = end;
     } else if (limit > after) {
-        int64_t jump = rn_index_lookup_position(&seg->index, (uint32_t)limit);
+        int64_t jump = rn_index_lookup_position(&loc.seg->index, (uint32_t)limit);
         if (jump > pos)
             pos = jump;
         while (pos < limit) {
             const uint8_t *h;
-            if (rn_scan_peek(&scan, pos, RN_BATCH_LOG_OVERHEAD, &h) != 0)
+            if (rn_scan_peek(&loc.scan, pos, RN_BATCH_LOG_OVERHEAD, &h) != 0)
                 break;
             int32_t length = (int32_t)rn_load_be32(h + 8);
             if (length < RN_BATCH_HEADER_LEN - RN_BATCH_LOG_OVERHEAD ||
@@ -467,14 +498,29 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
             pos += (int64_t)length + RN_BATCH_LOG_OVERHEAD;
         }
     }
-    size_t total = (size_t)(pos - batch_pos);
-    out->range = (rn_file_range_t){
-        .fd = seg->log_fd,
-        .pos = batch_pos,
-        .len = total,
-        .release = rn_segment_release,
-        .owner = seg,
-    };
+    hand_out(&loc, (size_t)(pos - batch_pos), out);
+    return 0;
+}
+
+int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                      rn_log_slice_t *out)
+{
+    located_t loc;
+    int rc = locate(log, offset, out, &loc);
+    if (rc != 0 || loc.seg == NULL)
+        return rc;
+    /* Kafka's segment read: max_bytes from the batch holding the offset, cut wherever that
+     * ends; with first_batch_whole at least that batch (KIP-74). Nothing to walk. */
+    size_t avail = (size_t)(loc.end - loc.batch_pos);
+    size_t want = max_bytes;
+    if (first_batch_whole && want < loc.batch_len)
+        want = loc.batch_len;
+    size_t len = want < avail ? want : avail;
+    if (len == 0) {
+        rn_segment_unref(loc.seg);
+        return 0;
+    }
+    hand_out(&loc, len, out);
     return 0;
 }
 

@@ -117,6 +117,13 @@ typedef struct rn_log_slice {
  * from the same instant as the range. */
 int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t *out);
 
+/* The same start, cut as Kafka cuts a fetch: `max_bytes` bytes from the batch holding `offset`
+ * (fewer at the end of the segment), so the range may end inside a batch, which consumers
+ * skip; with `first_batch_whole`, at least that first batch (KIP-74: Kafka's minOneMessage,
+ * true for the first partition of a fetch with data). Same returns as rn_log_read. */
+int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                      rn_log_slice_t *out);
+
 /* ListOffsets by timestamp: the offset and timestamp of the first record at or after the log
  * start whose timestamp is >= `ts` (time index, then the batch's records). *offset = -1 and
  * *timestamp = -1 when none. Exact to the record: uncompressed batches are walked, compressed ones

@@ -173,17 +173,25 @@ static batches_t batches_in(rn_records_t rec)
     return b;
 }
 
-/* The partition answered without error with `count` whole batches from `first`. */
-static void assert_batches(const rn_fetch_response_partition_t *p, int count, int64_t first)
+/* The partition answered without error with `count` whole batches from `first`, then
+ * `partial` bytes of the next one (Kafka cuts a fetch where max_bytes ends). */
+static void assert_cut(const rn_fetch_response_partition_t *p, int count, int64_t first,
+                       size_t partial)
 {
     assert_kerr(p->error_code, 0);
     batches_t b = batches_in(p->records);
     cr_assert_eq(b.count, count);
-    cr_assert_eq(b.partial, 0, "Runnel sends whole batches only");
+    cr_assert_eq(b.partial, partial);
     if (count > 0) {
         cr_assert_eq(b.first, first);
         cr_assert_eq(b.next, first + (int64_t)count * RECORDS_PER_BATCH);
     }
+}
+
+/* The same with whole batches only. */
+static void assert_batches(const rn_fetch_response_partition_t *p, int count, int64_t first)
+{
+    assert_cut(p, count, first, 0);
 }
 
 /* ---- records and offsets ---- */
@@ -231,7 +239,24 @@ Test(fetch_handler, read_committed_reads_up_to_the_high_watermark)
     fetch_body(11, &b, &p);
     assert_batches(&p, 3, 0);
     cr_assert_eq(p.last_stable_offset, p.high_watermark);
-    cr_assert_leq(p.aborted_transactions.count, 0, "no aborted transactions");
+    cr_assert_eq(p.aborted_transactions.count, 0, "no aborted transactions: an empty list");
+}
+
+/* What Kafka 4.4 answers in aborted_transactions: null to read_uncommitted and for a read that
+ * failed, an empty list to read_committed and for an unknown partition. */
+Test(fetch_handler, aborted_transactions_is_null_or_empty_as_in_kafka)
+{
+    cr_assert_eq(fetch(11, "t", 0, 0).aborted_transactions.count, -1, "read_uncommitted");
+    cr_assert_eq(fetch(11, "t", 0, 99).aborted_transactions.count, -1, "out of range");
+    cr_assert_eq(fetch(11, "t", 9, 0).aborted_transactions.count, 0, "unknown partition");
+    want_t w = { "t", 0, 99, 1 << 20 };
+    fetch_body_t b;
+    fetch_body_init(&b, 11, &w, 1);
+    b.body.isolation_level = 1;
+    rn_fetch_response_partition_t p;
+    fetch_body(11, &b, &p);
+    assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
+    cr_assert_eq(p.aborted_transactions.count, -1, "read_committed, out of range");
 }
 
 Test(fetch_handler, a_fetch_inside_the_log_starts_at_the_batch_holding_the_offset)
@@ -251,18 +276,21 @@ Test(fetch_handler, a_fetch_inside_the_log_starts_at_the_batch_holding_the_offse
 
 Test(fetch_handler, an_offset_outside_the_log_is_offset_out_of_range)
 {
+    /* Kafka 4.4 answers -1 for the offsets of a partition out of range (the consumer asks
+     * ListOffsets to reset). */
     rn_fetch_response_partition_t p = fetch(12, "t", 0, 16);
     assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
-    cr_assert_eq(p.high_watermark, 15, "so the consumer can reset");
-    cr_assert_eq(p.log_start_offset, 0);
+    cr_assert_eq(p.high_watermark, -1);
+    cr_assert_eq(p.last_stable_offset, -1);
+    cr_assert_eq(p.log_start_offset, -1);
     cr_assert_eq(p.records.len, 0);
     assert_kerr(fetch(12, "t", 0, -1).error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
     /* Below the log start offset after DeleteRecords. */
     cr_assert_eq(rn_log_delete_records(fixture_log_of("t", 0), 5), 0);
     p = fetch(12, "t", 0, 4);
     assert_kerr(p.error_code, RN_KERR_OFFSET_OUT_OF_RANGE);
-    cr_assert_eq(p.log_start_offset, 5);
-    cr_assert_eq(p.high_watermark, 15);
+    cr_assert_eq(p.log_start_offset, -1);
+    cr_assert_eq(p.high_watermark, -1);
     p = fetch(12, "t", 0, 5);
     assert_batches(&p, 2, 5);
     cr_assert_eq(p.log_start_offset, 5);
@@ -285,7 +313,9 @@ Test(fetch_handler, the_first_batch_goes_out_whole_when_max_bytes_is_smaller)
     assert_batches(&p, 1, 0);
 }
 
-Test(fetch_handler, max_bytes_takes_whole_batches_while_they_fit)
+/* Kafka reads max_bytes from the segment and sends them, cut wherever that ends: the last
+ * batch may be partial, and consumers skip it (asked of Kafka 4.4 with the same fetch). */
+Test(fetch_handler, max_bytes_cuts_the_records_where_it_ends)
 {
     int32_t two = (int32_t)(2 * batch_len);
     want_t w = { "t", 0, 0, 1 << 20 };
@@ -293,7 +323,7 @@ Test(fetch_handler, max_bytes_takes_whole_batches_while_they_fit)
     fetch_v(12, two, &w, 1, &p);
     assert_batches(&p, 2, 0);
     fetch_v(12, two - 1, &w, 1, &p);
-    assert_batches(&p, 1, 0);
+    assert_cut(&p, 1, 0, batch_len - 1);
     fetch_v(12, two + (int32_t)batch_len, &w, 1, &p);
     assert_batches(&p, 3, 0);
     /* The same for partition_max_bytes. */
@@ -302,7 +332,11 @@ Test(fetch_handler, max_bytes_takes_whole_batches_while_they_fit)
     assert_batches(&p, 2, 0);
     w.max_bytes = two - 1;
     fetch_v(12, 1 << 20, &w, 1, &p);
-    assert_batches(&p, 1, 0);
+    assert_cut(&p, 1, 0, batch_len - 1);
+    /* Never past the end of the log. */
+    w.max_bytes = 1 << 20;
+    fetch_v(12, (int32_t)(3 * batch_len) + 7, &w, 1, &p);
+    assert_batches(&p, 3, 0);
 }
 
 Test(fetch_handler, partition_max_bytes_applies_to_each_partition)
@@ -311,11 +345,11 @@ Test(fetch_handler, partition_max_bytes_applies_to_each_partition)
     want_t w[] = { { "t", 0, 0, one + 1 }, { "t", 1, 0, one + 1 } };
     rn_fetch_response_partition_t p[2];
     fetch_v(12, 1 << 20, w, 2, p);
-    assert_batches(&p[0], 1, 0);
-    assert_batches(&p[1], 1, 0);
+    assert_cut(&p[0], 1, 0, 1);
+    assert_cut(&p[1], 1, 0, 1);
     w[1].max_bytes = 2 * one;
     fetch_v(12, 1 << 20, w, 2, p);
-    assert_batches(&p[0], 1, 0);
+    assert_cut(&p[0], 1, 0, 1);
     assert_batches(&p[1], 2, 0);
 }
 

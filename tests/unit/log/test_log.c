@@ -127,6 +127,39 @@ Test(log, max_bytes_takes_whole_batches_that_fit)
     rn_log_close(log);
 }
 
+/* rn_log_read_bytes cuts as Kafka's segment read does: max_bytes from the batch holding the
+ * offset, wherever that ends; the first batch whole when asked; never past the segment's end. */
+Test(log, read_bytes_cuts_where_max_bytes_ends)
+{
+    rn_log_config_t cfg = lt_config();
+    rn_log_t *log = open_log(&cfg);
+    lt_buf_t stored = append_batches(log, 10, 1, 60, 1000);
+    size_t one = stored.len / 10;
+    rn_log_slice_t slice;
+    cr_assert_eq(rn_log_read_bytes(log, 2, 3 * one + one / 2, true, &slice), 0);
+    cr_assert_eq(slice.range.pos, (int64_t)(2 * one));
+    cr_assert_eq(slice.range.len, 3 * one + one / 2, "half of the fourth batch too");
+    slice.range.release(slice.range.owner);
+    cr_assert_eq(rn_log_read_bytes(log, 2, one / 2, true, &slice), 0);
+    cr_assert_eq(slice.range.len, one, "the first batch whole");
+    slice.range.release(slice.range.owner);
+    cr_assert_eq(rn_log_read_bytes(log, 2, one / 2, false, &slice), 0);
+    cr_assert_eq(slice.range.len, one / 2, "or only part of it");
+    slice.range.release(slice.range.owner);
+    cr_assert_eq(rn_log_read_bytes(log, 2, 0, false, &slice), 0);
+    cr_assert_eq(slice.range.len, 0);
+    cr_assert_null(slice.range.release, "nothing held");
+    cr_assert_eq(rn_log_read_bytes(log, 8, 100 * one, false, &slice), 0);
+    cr_assert_eq(slice.range.len, 2 * one, "up to the end of the log");
+    cr_assert_eq(slice.high_watermark, 10);
+    slice.range.release(slice.range.owner);
+    cr_assert_eq(rn_log_read_bytes(log, 10, one, true, &slice), 0);
+    cr_assert_eq(slice.range.len, 0, "at the high watermark");
+    cr_assert_eq(rn_log_read_bytes(log, 11, one, true, &slice), RN_LOG_OFFSET_OUT_OF_RANGE);
+    lt_buf_free(&stored);
+    rn_log_close(log);
+}
+
 Test(log, max_bytes_agrees_with_a_batch_by_batch_count)
 {
     /* Reads skip ahead through the offset index before walking headers: check every limit. */
