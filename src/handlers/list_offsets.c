@@ -23,9 +23,9 @@ enum {
     TS_EARLIEST_PENDING_UPLOAD = -6,
 };
 
-/* KafkaApis.handleListOffsetRequestV1AndAbove: every copy of a partition named twice in one
- * request is INVALID_REQUEST. Sets dup[k] for the k-th partition of the request, in order.
- * False when the arena ran out. */
+/* A partition named twice in one request (v1+) is answered once, with INVALID_REQUEST (Kafka
+ * 4.4, asked with the same request). Sets dup[k] to RN_ADMIN_KEY_UNIQUE, _FIRST_OF_MANY or
+ * _REPEAT for the k-th partition of the request, in order. False when the arena ran out. */
 static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *body, uint8_t *dup,
                             int32_t total)
 {
@@ -47,11 +47,7 @@ static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *
             keys[k++] = (rn_str_t){ key, name.len + 4 };
         }
     }
-    if (!rn_admin_classify_keys(&req->arena, keys, total, dup))
-        return false;
-    for (int32_t i = 0; i < total; i++)
-        dup[i] = dup[i] != RN_ADMIN_KEY_UNIQUE;
-    return true;
+    return rn_admin_classify_keys(&req->arena, keys, total, dup);
 }
 
 /* Sets *offset (-1: not found) and *timestamp for target `ts`. */
@@ -106,7 +102,6 @@ void rn_handle_list_offsets(rn_request_t *req)
         return;
     }
     resp.topics.items = rtopics;
-    resp.topics.count = nt;
     int32_t total = 0;
     for (int32_t t = 0; t < nt; t++)
         total +=
@@ -119,7 +114,7 @@ void rn_handle_list_offsets(rn_request_t *req)
     int32_t k = 0;
     for (int32_t t = 0; t < nt; t++) {
         const rn_list_offsets_request_topic_t *qt = &body.topics.items[t];
-        rn_list_offsets_response_topic_t *rt = &rtopics[t];
+        rn_list_offsets_response_topic_t *rt = &rtopics[resp.topics.count];
         rn_list_offsets_response_topic_init(rt);
         rt->name = qt->name;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
@@ -132,16 +127,18 @@ void rn_handle_list_offsets(rn_request_t *req)
             return;
         }
         rt->partitions.items = rparts;
-        rt->partitions.count = np;
         rn_topic_t *topic = rn_topics_get(req->broker->topics, qt->name);
         for (int32_t i = 0; i < np; i++) {
             const rn_list_offsets_request_partition_t *qp = &qt->partitions.items[i];
-            rn_list_offsets_response_partition_t *rp = &rparts[i];
+            uint8_t seen = dup[k++];
+            if (seen == RN_ADMIN_KEY_REPEAT && v >= 1)
+                continue;
+            rn_list_offsets_response_partition_t *rp = &rparts[rt->partitions.count++];
             rn_list_offsets_response_partition_init(rp);
             rp->partition_index = qp->partition_index;
             rn_partition_t *part =
                 topic != NULL ? rn_topic_partition(topic, qp->partition_index) : NULL;
-            if (dup[k++] && v >= 1) {
+            if (seen == RN_ADMIN_KEY_FIRST_OF_MANY && v >= 1) {
                 rp->error_code = RN_KERR_INVALID_REQUEST;
                 continue;
             }
@@ -166,6 +163,9 @@ void rn_handle_list_offsets(rn_request_t *req)
         }
         if (topic != NULL)
             rn_topic_unref(topic);
+        /* A topic entry whose partitions were all answered earlier is not answered again. */
+        if (np == 0 || rt->partitions.count > 0)
+            resp.topics.count++;
     }
     rn_respond(req, &resp);
 }

@@ -298,14 +298,38 @@ Test(list_offsets_handler, unknown_topics_and_partitions_are_unknown_topic_or_pa
 
 /* Kafka (KafkaApis.handleListOffsetRequestV1AndAbove) answers INVALID_REQUEST for each copy of
  * a partition named twice in one request. */
-Test(list_offsets_handler, a_partition_named_twice_is_invalid_request)
+/* Kafka 4.4 answers a partition named twice once, with INVALID_REQUEST; the other partitions
+ * as usual. */
+Test(list_offsets_handler, a_partition_named_twice_is_answered_once_with_invalid_request)
 {
-    int32_t parts[] = { 0, 0 };
-    int64_t ts[] = { LATEST, EARLIEST };
-    rn_list_offsets_response_partition_t out[2];
-    list_v(7, "t", parts, ts, 2, 1, out);
-    assert_kerr(out[0].error_code, RN_KERR_INVALID_REQUEST);
-    assert_kerr(out[1].error_code, RN_KERR_INVALID_REQUEST);
+    rn_list_offsets_request_partition_t ps[3];
+    int32_t idx[] = { 0, 1, 0 };
+    for (int i = 0; i < 3; i++) {
+        rn_list_offsets_request_partition_init(&ps[i]);
+        ps[i].partition_index = idx[i];
+        ps[i].timestamp = LATEST;
+    }
+    rn_list_offsets_request_topic_t t;
+    rn_list_offsets_request_topic_init(&t);
+    t.name = S("t");
+    t.partitions.items = ps;
+    t.partitions.count = 3;
+    rn_list_offsets_request_t body;
+    rn_list_offsets_request_init(&body);
+    body.replica_id = -1;
+    body.topics.items = &t;
+    body.topics.count = 1;
+    rn_list_offsets_response_t resp;
+    call(RN_API_LIST_OFFSETS, 7, &body, &resp);
+    cr_assert_eq(resp.topics.count, 1);
+    cr_assert_eq(resp.topics.items[0].partitions.count, 2);
+    const rn_list_offsets_response_partition_t *p = resp.topics.items[0].partitions.items;
+    cr_assert_eq(p[0].partition_index, 0);
+    assert_kerr(p[0].error_code, RN_KERR_INVALID_REQUEST);
+    cr_assert_eq(p[0].offset, -1);
+    cr_assert_eq(p[1].partition_index, 1);
+    assert_kerr(p[1].error_code, 0);
+    cr_assert_eq(p[1].offset, 10);
 }
 
 /* From v4 Kafka checks current_leader_epoch against the partition's (here always 0):
