@@ -127,12 +127,15 @@ static void run_commit(rn_job_t *job)
     } else if (body->group_id.len > MAX_GROUP_ID_LEN) {
         group_error = RN_KERR_INVALID_GROUP_ID;
     } else {
-        int32_t generation = v >= 1 ? body->generation_id_or_member_epoch : -1;
-        rn_str_t member_id =
-            v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
-        rn_str_t instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 };
-        group_error = rn_groups_check_commit(rn_coord_groups(coord), body->group_id, member_id,
-                                             instance_id, generation);
+        rn_groups_commit_args_t args = {
+            .group_id = body->group_id,
+            .member_id =
+                v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr(""),
+            .group_instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 },
+            .generation = v >= 1 ? body->generation_id_or_member_epoch : -1,
+            .has_offsets = rn_offsets_has_group(rn_coord_offsets(coord), body->group_id),
+        };
+        group_error = rn_groups_check_commit(rn_coord_groups(coord), &args);
     }
     int32_t max_metadata = cfg != NULL ? cfg->offset_metadata_max_bytes : 4096;
 

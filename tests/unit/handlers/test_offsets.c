@@ -291,6 +291,25 @@ Test(offsets_handlers, a_generation_for_a_group_without_members_is_refused)
     cr_assert_eq(fetch_v(2, "g", "t", 0).committed_offset, -1);
 }
 
+/* Kafka keeps a group that a standalone commit made (Empty, no members) while it has offsets:
+ * a generation for it is UNKNOWN_MEMBER_ID, not ILLEGAL_GENERATION; generation -1 commits
+ * still go in. */
+Test(offsets_handlers, a_group_that_has_only_offsets_exists_and_has_no_members)
+{
+    cr_assert_eq(commit_one(8, "solo", "t", 0, 5), 0);
+    want_t w = { "t", 1, 6, NULL };
+    for (int16_t v = 1; v <= 8; v++) {
+        int16_t err;
+        commit_v(v, "solo", 1, "m", &w, 1, &err);
+        cr_assert_eq(err, RN_KERR_UNKNOWN_MEMBER_ID, "v%d: got %s", v, rn_kerr_name(err));
+        commit_v(v, "solo", 0, "", &w, 1, &err);
+        cr_assert_eq(err, RN_KERR_UNKNOWN_MEMBER_ID, "v%d generation 0: got %s", v,
+                     rn_kerr_name(err));
+        commit_v(v, "solo", -1, "m", &w, 1, &err);
+        cr_assert_eq(err, 0, "v%d generation -1: got %s", v, rn_kerr_name(err));
+    }
+}
+
 Test(offsets_handlers, v0_commits_without_generation_like_standalone_v1)
 {
     cr_assert_eq(commit_one(0, "zk", "t", 0, 9), 0);
