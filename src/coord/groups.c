@@ -407,9 +407,12 @@ rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_arg
         /* No group: a consumer that does not use group management may commit (generation
          * -1), and its commit makes the group. A generation finds no member: in the Empty
          * group Kafka keeps for committed offsets it is an unknown member; for a group that
-         * does not exist at all it comes from a group this broker no longer has. */
+         * does not exist at all it comes from a group this broker no longer has, and KIP-848
+         * gave v9 the precise answer. */
         if (generation >= 0)
-            err = args->has_offsets ? RN_KERR_UNKNOWN_MEMBER_ID : RN_KERR_ILLEGAL_GENERATION;
+            err = args->has_offsets    ? RN_KERR_UNKNOWN_MEMBER_ID
+                  : args->version >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND
+                                       : RN_KERR_ILLEGAL_GENERATION;
     } else if (generation < 0 && g->state == RN_GROUP_EMPTY) {
         err = 0;
     } else if (generation >= 0 || member_id.len > 0 || args->group_instance_id.ptr != NULL) {

@@ -53,16 +53,17 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
  * are allowed when the group does not exist or is Empty. A group this room does not know exists
  * all the same while it has committed offsets (`has_offsets`): Kafka keeps the Empty group a
  * standalone commit made, so a generation for it is UNKNOWN_MEMBER_ID. For a group that does
- * not exist at all a generation >= 0 is ILLEGAL_GENERATION. Returns 0 or one of those,
- * REBALANCE_IN_PROGRESS 27 (the group is CompletingRebalance) or FENCED_INSTANCE_ID 82. A
- * member's commit also counts as a heartbeat, as in Kafka. Every view is borrowed for the call
- * only. */
+ * not exist at all a generation >= 0 is ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from
+ * OffsetCommit v9 (KIP-848). Returns 0 or one of those, REBALANCE_IN_PROGRESS 27 (the group is
+ * CompletingRebalance) or FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
+ * as in Kafka. Every view is borrowed for the call only. */
 typedef struct rn_groups_commit_args {
+    int16_t version; /* OffsetCommit's */
     rn_str_t group_id;
     rn_str_t member_id;
     rn_str_t group_instance_id; /* ptr NULL: none */
-    int32_t generation;
-    bool has_offsets; /* the group has committed offsets (rn_offsets_has_group) */
+    int32_t generation;         /* v9+ "generation or member epoch": a generation here */
+    bool has_offsets;           /* the group has committed offsets (rn_offsets_has_group) */
 } rn_groups_commit_args_t;
 rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_args_t *args);
 /* True when the group does not exist or is Empty (offsets retention may apply). */

@@ -242,11 +242,12 @@ static int16_t heartbeat(client_t *c, const char *group)
                                c->generation);
 }
 
-/* OffsetCommit's check, for a group without offsets unless `has_offsets`. */
-static rn_kerr_t check_commit_with(bool has_offsets, const char *group, const char *member,
-                                   rn_str_t instance, int32_t generation)
+/* OffsetCommit's check at `version`, for a group without offsets unless `has_offsets`. */
+static rn_kerr_t check_commit_at(int16_t version, bool has_offsets, const char *group,
+                                 const char *member, rn_str_t instance, int32_t generation)
 {
     rn_groups_commit_args_t args = {
+        .version = version,
         .group_id = S(group),
         .member_id = S(member),
         .group_instance_id = instance,
@@ -259,7 +260,7 @@ static rn_kerr_t check_commit_with(bool has_offsets, const char *group, const ch
 static rn_kerr_t check_commit(const char *group, const char *member, rn_str_t instance,
                               int32_t generation)
 {
-    return check_commit_with(false, group, member, instance, generation);
+    return check_commit_at(8, false, group, member, instance, generation);
 }
 
 static int16_t leave(client_t *c, const char *group)
@@ -912,19 +913,30 @@ Test(groups, offset_commit_check_follows_kafka)
                  "not before the assignment");
 }
 
-/* Kafka 4.4, asked: a group with offsets only exists, Empty, without members. */
-Test(groups, offset_commit_check_of_a_group_with_only_offsets)
+/* Kafka 4.4, asked: v9+ answers GROUP_ID_NOT_FOUND where v8 answered ILLEGAL_GENERATION for a
+ * group that does not exist (KIP-848); a group with offsets only exists, Empty, without
+ * members, at every version. A group this room knows answers the same at every version. */
+Test(groups, offset_commit_check_by_version_and_offsets)
 {
-    assert_kerr(check_commit_with(false, "none", "m", NONE, 2), RN_KERR_ILLEGAL_GENERATION);
-    assert_kerr(check_commit_with(true, "solo", "m", NONE, 2), RN_KERR_UNKNOWN_MEMBER_ID);
-    assert_kerr(check_commit_with(true, "solo", "", NONE, 0), RN_KERR_UNKNOWN_MEMBER_ID);
-    assert_kerr(check_commit_with(true, "solo", "m", S("i"), 1), RN_KERR_UNKNOWN_MEMBER_ID);
-    assert_kerr(check_commit_with(true, "solo", "m", S("i"), -1), 0);
+    for (int16_t v = 1; v <= 10; v++) {
+        assert_kerr(check_commit_at(v, false, "none", "m", NONE, 2),
+                    v >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND : RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "none", "", S("i"), 0),
+                    v >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND : RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "none", "m", NONE, -1), 0);
+        assert_kerr(check_commit_at(v, true, "solo", "m", NONE, 2), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "", NONE, 0), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "m", S("i"), 1), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "m", S("i"), -1), 0);
+    }
     client_t a;
     client_init(&a, NULL);
     stable_one(&a, "g");
-    assert_kerr(check_commit_with(true, "g", a.id, NONE, 1), 0, "a group this room knows");
-    assert_kerr(check_commit_with(true, "g", "other", NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
+    for (int16_t v = 8; v <= 10; v++) {
+        assert_kerr(check_commit_at(v, true, "g", a.id, NONE, 1), 0);
+        assert_kerr(check_commit_at(v, false, "g", a.id, NONE, 3), RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "g", "other", NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
+    }
 }
 
 /* ---- records ---- */
