@@ -396,20 +396,27 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
 
 /* ---- calls that read or remove groups ---- */
 
-rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
-                                 rn_str_t group_instance_id, int32_t generation)
+rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_args_t *args)
 {
     rn_kerr_t err = 0;
+    int32_t generation = args->generation;
+    rn_str_t member_id = args->member_id;
     pthread_mutex_lock(&groups->lock);
-    rn_group_t *g = rn_groups_find(groups, group_id);
+    rn_group_t *g = rn_groups_find(groups, args->group_id);
     if (g == NULL) {
-        /* No group: a consumer that does not use group management may commit; a commit that
-         * names a generation comes from a group this broker no longer has. */
-        err = generation < 0 ? 0 : RN_KERR_ILLEGAL_GENERATION;
+        /* No group: a consumer that does not use group management may commit (generation
+         * -1), and its commit makes the group. A generation finds no member: in the Empty
+         * group Kafka keeps for committed offsets it is an unknown member; for a group that
+         * does not exist at all it comes from a group this broker no longer has, and KIP-848
+         * gave v9 the precise answer. */
+        if (generation >= 0)
+            err = args->has_offsets    ? RN_KERR_UNKNOWN_MEMBER_ID
+                  : args->version >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND
+                                       : RN_KERR_ILLEGAL_GENERATION;
     } else if (generation < 0 && g->state == RN_GROUP_EMPTY) {
         err = 0;
-    } else if (generation >= 0 || member_id.len > 0 || group_instance_id.ptr != NULL) {
-        err = rn_groups_validate_member(g, member_id, group_instance_id);
+    } else if (generation >= 0 || member_id.len > 0 || args->group_instance_id.ptr != NULL) {
+        err = rn_groups_validate_member(g, member_id, args->group_instance_id);
         if (err == 0 && generation != g->generation)
             err = RN_KERR_ILLEGAL_GENERATION;
     } else if (g->state != RN_GROUP_EMPTY) {

@@ -49,13 +49,23 @@ void rn_groups_tick(rn_groups_t *groups, int64_t now_ms);
 bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value);
 
 /* OffsetCommit's check (Kafka's ClassicGroup.validateOffsetCommit). Standalone commits
- * (generation -1, empty member id, as kcat and simple consumers send) are allowed when the group
- * does not exist or is Empty. Returns 0 or ILLEGAL_GENERATION 22 (also for a generation >= 0
- * on a group that does not exist), UNKNOWN_MEMBER_ID 25, REBALANCE_IN_PROGRESS 27 (the group
- * is CompletingRebalance), FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
- * as in Kafka. */
-rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, rn_str_t group_id, rn_str_t member_id,
-                                 rn_str_t group_instance_id, int32_t generation);
+ * (generation -1, as kcat, simple consumers and admin tools send, with or without a member id)
+ * are allowed when the group does not exist or is Empty. A group this room does not know exists
+ * all the same while it has committed offsets (`has_offsets`): Kafka keeps the Empty group a
+ * standalone commit made, so a generation for it is UNKNOWN_MEMBER_ID. For a group that does
+ * not exist at all a generation >= 0 is ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from
+ * OffsetCommit v9 (KIP-848). Returns 0 or one of those, REBALANCE_IN_PROGRESS 27 (the group is
+ * CompletingRebalance) or FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
+ * as in Kafka. Every view is borrowed for the call only. */
+typedef struct rn_groups_commit_args {
+    int16_t version; /* OffsetCommit's */
+    rn_str_t group_id;
+    rn_str_t member_id;
+    rn_str_t group_instance_id; /* ptr NULL: none */
+    int32_t generation;         /* v9+ "generation or member epoch": a generation here */
+    bool has_offsets;           /* the group has committed offsets (rn_offsets_has_group) */
+} rn_groups_commit_args_t;
+rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_args_t *args);
 /* True when the group does not exist or is Empty (offsets retention may apply). */
 bool rn_groups_is_empty(rn_groups_t *groups, rn_str_t group_id);
 /* Removes Empty groups that have no committed offsets (`has_offsets` says, called without the

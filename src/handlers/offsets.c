@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OffsetCommit (key 8) v0-v8, OffsetFetch (key 9) v0-v8 and OffsetDelete (key 47) v0: committed
+/* OffsetCommit (key 8) v0-v10, OffsetFetch (key 9) v0-v10 and OffsetDelete (key 47) v0: committed
  * offsets kept by the coordinator (src/coord/offsets.h). Commits and deletes write to
  * __consumer_offsets, where a flush policy may fsync, so they run as jobs (job.h) and answer
  * back on the loop; fetches only read memory and answer at once. A connection's requests run
  * one at a time (net.h), so pipelined commits are applied in the order they were sent.
  *
  * Kafka's order of checks for a commit (KafkaApis.handleOffsetCommitRequest, then the group
- * coordinator): a partition that does not exist is UNKNOWN_TOPIC_OR_PARTITION whatever the
- * group; then the group's verdict (generation, member, rebalance) applies to every remaining
- * partition; then metadata over offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE. */
+ * coordinator): a topic id that no topic has (v10) is UNKNOWN_TOPIC_ID and a partition that
+ * does not exist UNKNOWN_TOPIC_OR_PARTITION, whatever the group; then the group's verdict
+ * (generation, member, rebalance) applies to every remaining partition; then metadata over
+ * offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE.
+ *
+ * KIP-848 versions, for the classic groups Runnel has (answers of Kafka 4.4, asked): OffsetCommit
+ * v9 reads its generation as "generation or member epoch" and answers GROUP_ID_NOT_FOUND for a
+ * generation of a group that does not exist (groups.h); OffsetFetch v9's member id and epoch
+ * are checked for consumer groups only, so they change nothing here. v10 of both names topics
+ * by id; offsets stay stored by name, so every version reads what any version wrote. */
 #include <string.h>
 
 #include "config/config.h"
@@ -35,6 +42,25 @@ static rn_kerr_t append_error(int rc)
     if (rc == RN_ENOMEM)
         return RN_KERR_UNKNOWN_SERVER_ERROR;
     return RN_KERR_NOT_COORDINATOR;
+}
+
+/* v10 names topics by id (KIP-848). Sets *name to the name of the topic with id `id`, copied
+ * into the request's arena, or to a NULL ptr when no topic has that id. False only when the
+ * arena is exhausted. */
+static bool name_of_id(rn_request_t *req, rn_uuid_t id, rn_str_t *name)
+{
+    *name = (rn_str_t){ NULL, 0 };
+    rn_topic_t *topic = rn_topics_get_by_id(req->broker->topics, id);
+    if (topic == NULL)
+        return true;
+    size_t len = strlen(topic->name);
+    char *copy = rn_arena_try_alloc(&req->arena, len > 0 ? len : 1);
+    if (copy != NULL) {
+        memcpy(copy, topic->name, len);
+        *name = (rn_str_t){ copy, len };
+    }
+    rn_topic_unref(topic);
+    return copy != NULL;
 }
 
 /* `topic` is looked up once per topic of a request (NULL: it does not exist). */
@@ -84,11 +110,16 @@ static bool pending_begin(commit_job_t *j)
     if (tps == NULL)
         return false;
     size_t n = 0;
-    for (int32_t t = 0; t < body->topics.count; t++)
+    for (int32_t t = 0; t < body->topics.count; t++) {
+        if (body->topics.items[t].name.ptr == NULL)
+            continue; /* v10: no topic has its id; nothing will be written for it */
         for (int32_t i = 0; i < body->topics.items[t].partitions.count; i++)
             tps[n++] =
                 (rn_offsets_tp_t){ body->topics.items[t].name,
                                    body->topics.items[t].partitions.items[i].partition_index };
+    }
+    if (n == 0)
+        return true;
     j->pending = (rn_offsets_pending_t){ .group_id = body->group_id, .tps = tps, .n = n };
     rn_offsets_pending_add(rn_coord_offsets(req->broker->coord), &j->pending);
     return true;
@@ -127,12 +158,16 @@ static void run_commit(rn_job_t *job)
     } else if (body->group_id.len > MAX_GROUP_ID_LEN) {
         group_error = RN_KERR_INVALID_GROUP_ID;
     } else {
-        int32_t generation = v >= 1 ? body->generation_id_or_member_epoch : -1;
-        rn_str_t member_id =
-            v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr("");
-        rn_str_t instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 };
-        group_error = rn_groups_check_commit(rn_coord_groups(coord), body->group_id, member_id,
-                                             instance_id, generation);
+        rn_groups_commit_args_t args = {
+            .version = v,
+            .group_id = body->group_id,
+            .member_id =
+                v >= 1 && body->member_id.ptr != NULL ? body->member_id : rn_str_from_cstr(""),
+            .group_instance_id = v >= 7 ? body->group_instance_id : (rn_str_t){ NULL, 0 },
+            .generation = v >= 1 ? body->generation_id_or_member_epoch : -1,
+            .has_offsets = rn_offsets_has_group(rn_coord_offsets(coord), body->group_id),
+        };
+        group_error = rn_groups_check_commit(rn_coord_groups(coord), &args);
     }
     int32_t max_metadata = cfg != NULL ? cfg->offset_metadata_max_bytes : 4096;
 
@@ -142,6 +177,7 @@ static void run_commit(rn_job_t *job)
         rn_offset_commit_response_topic_t *rt = &rtopics[t];
         rn_offset_commit_response_topic_init(rt);
         rt->name = qt->name;
+        rt->topic_id = qt->topic_id;
         int32_t np = qt->partitions.count > 0 ? qt->partitions.count : 0;
         rn_offset_commit_response_partition_t *rparts =
             rn_arena_try_alloc_array(&req->arena, rn_offset_commit_response_partition_t,
@@ -150,13 +186,20 @@ static void run_commit(rn_job_t *job)
             goto oom;
         rt->partitions.items = rparts;
         rt->partitions.count = np;
-        rn_topic_t *topic = rn_topics_get(req->broker->topics, qt->name);
+        /* v10: looked up by id again, so a topic deleted since the handler read its name is
+         * unknown here, and a topic of that name made meanwhile is not taken for it. */
+        rn_topic_t *topic = v < 10 ? rn_topics_get(req->broker->topics, qt->name)
+                            : qt->name.ptr != NULL
+                                ? rn_topics_get_by_id(req->broker->topics, qt->topic_id)
+                                : NULL;
         for (int32_t i = 0; i < np; i++) {
             const rn_offset_commit_request_partition_t *qp = &qt->partitions.items[i];
             rn_offset_commit_response_partition_t *rp = &rparts[i];
             rn_offset_commit_response_partition_init(rp);
             rp->partition_index = qp->partition_index;
-            if (!partition_exists(topic, qp->partition_index))
+            if (topic == NULL && v >= 10)
+                rp->error_code = RN_KERR_UNKNOWN_TOPIC_ID;
+            else if (!partition_exists(topic, qp->partition_index))
                 rp->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (group_error != 0)
                 rp->error_code = group_error;
@@ -206,6 +249,15 @@ void rn_handle_offset_commit(rn_request_t *req)
     commit_job_t *j = rn_job_new(req, sizeof *j, run_commit);
     if (j == NULL || !rn_decode_body(req, &j->body))
         return;
+    /* v10 names topics by id: from here on each topic's `name` is the name of the topic with
+     * that id (ptr NULL: none), under which its offsets are kept and marked pending. */
+    for (int32_t t = 0; req->api_version >= 10 && t < j->body.topics.count; t++) {
+        rn_offset_commit_request_topic_t *qt = &j->body.topics.items[t];
+        if (!name_of_id(req, qt->topic_id, &qt->name)) {
+            rn_reject(req, "out of memory");
+            return;
+        }
+    }
     if (!pending_begin(j)) {
         rn_reject(req, "out of memory");
         return;
@@ -248,17 +300,23 @@ static int fetch_one(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group, r
     return 0;
 }
 
-/* One group's answer in the v8 shape: the requested topics (`topics` count -1: every offset of
- * the group). Returns false when the arena is exhausted. */
+/* One group's answer in the v8 shape: the requested topics (`ntopics` -1: every offset of the
+ * group, named by id too when `by_id`). Returns false when the arena is exhausted. */
 typedef struct requested_topic {
-    rn_str_t name;
+    rn_str_t name; /* v10: the name of the topic with that id; ptr NULL: no topic has it */
+    rn_uuid_t topic_id;
     const int32_t *partitions;
     int32_t npartitions;
 } requested_topic_t;
 
+static bool same_name(rn_str_t a, rn_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
 static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group,
                         const requested_topic_t *topics, int32_t ntopics, rn_kerr_t group_error,
-                        bool require_stable, rn_offset_fetch_response_group_t *out)
+                        bool require_stable, bool by_id, rn_offset_fetch_response_group_t *out)
 {
     rn_offset_fetch_response_group_init(out);
     out->group_id = group;
@@ -272,14 +330,19 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         for (int32_t t = 0; t < ntopics; t++) {
             rn_offset_fetch_response_group_topic_init(&rtopics[t]);
             rtopics[t].name = topics[t].name;
+            rtopics[t].topic_id = topics[t].topic_id;
             int32_t np = topics[t].npartitions > 0 ? topics[t].npartitions : 0;
             fetched_t *parts = rn_arena_try_alloc_array(&req->arena, fetched_t, np ? np : 1);
             if (parts == NULL)
                 return false;
+            /* Kafka resolves ids before it asks the group: an unknown id is UNKNOWN_TOPIC_ID
+             * (offset -1, metadata "") whatever the group. */
+            rn_kerr_t error =
+                by_id && topics[t].name.ptr == NULL ? RN_KERR_UNKNOWN_TOPIC_ID : group_error;
             for (int32_t i = 0; i < np; i++) {
                 int32_t partition = topics[t].partitions[i];
-                if (fetch_one(req, offsets, group, topics[t].name, partition, group_error,
-                              require_stable, &parts[i]) != 0)
+                if (fetch_one(req, offsets, group, topics[t].name, partition, error, require_stable,
+                              &parts[i]) != 0)
                     return false;
             }
             rtopics[t].partitions.items = parts;
@@ -296,8 +359,7 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         return false;
     int32_t nt = 0;
     for (size_t i = 0; i < n; i++)
-        if (i == 0 || entries[i].topic.len != entries[i - 1].topic.len ||
-            memcmp(entries[i].topic.ptr, entries[i - 1].topic.ptr, entries[i].topic.len) != 0)
+        if (i == 0 || !same_name(entries[i].topic, entries[i - 1].topic))
             nt++;
     rn_offset_fetch_response_group_topic_t *rtopics =
         rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_topic_t, nt ? nt : 1);
@@ -305,16 +367,31 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
     if (rtopics == NULL || parts == NULL)
         return false;
     int32_t t = -1;
+    size_t k = 0;
+    bool skip = false;
     for (size_t i = 0; i < n; i++) {
-        if (t < 0 ||
-            !(entries[i].topic.len == rtopics[t].name.len &&
-              memcmp(entries[i].topic.ptr, rtopics[t].name.ptr, entries[i].topic.len) == 0)) {
+        if (i == 0 || !same_name(entries[i].topic, entries[i - 1].topic)) {
+            rn_uuid_t id = { { 0 } };
+            if (by_id) {
+                /* A topic deleted since its offsets were read has no id to name it by; its
+                 * offsets are on their way out (rn_coord_topic_deleted), as in Kafka. */
+                rn_topic_t *topic = rn_topics_get(req->broker->topics, entries[i].topic);
+                if (topic != NULL)
+                    id = topic->id;
+                skip = topic == NULL;
+                rn_topic_unref(topic);
+            }
+            if (skip)
+                continue;
             t++;
             rn_offset_fetch_response_group_topic_init(&rtopics[t]);
             rtopics[t].name = entries[i].topic;
-            rtopics[t].partitions.items = &parts[i];
+            rtopics[t].topic_id = id;
+            rtopics[t].partitions.items = &parts[k];
+        } else if (skip) {
+            continue;
         }
-        fetched_t *p = &parts[i];
+        fetched_t *p = &parts[k++];
         rn_offset_fetch_response_group_partition_init(p);
         p->partition_index = entries[i].partition;
         p->committed_offset = entries[i].offset;
@@ -330,7 +407,7 @@ static bool fetch_group(rn_request_t *req, rn_offsets_t *offsets, rn_str_t group
         rtopics[t].partitions.count++;
     }
     out->topics.items = rtopics;
-    out->topics.count = nt;
+    out->topics.count = t + 1;
     return true;
 }
 
@@ -400,12 +477,15 @@ void rn_handle_offset_fetch(rn_request_t *req)
             };
         rn_offset_fetch_response_group_t g;
         if (!fetch_group(req, offsets, body.group_id, topics, nt < 0 ? -1 : nt, group_error,
-                         require_stable, &g) ||
+                         require_stable, false, &g) ||
             !to_old_shape(req, &g, &resp))
             goto oom;
         rn_respond(req, &resp);
         return;
     }
+    /* v9's member_id and member_epoch are a KIP-848 consumer's; Kafka checks them for consumer
+     * groups only and answers a classic group, or one that does not exist, as without them. */
+    bool by_id = v >= 10;
     int32_t ng = body.groups.count > 0 ? body.groups.count : 0;
     rn_offset_fetch_response_group_t *groups =
         rn_arena_try_alloc_array(&req->arena, rn_offset_fetch_response_group_t, ng ? ng : 1);
@@ -418,14 +498,19 @@ void rn_handle_offset_fetch(rn_request_t *req)
             rn_arena_try_alloc_array(&req->arena, requested_topic_t, nt > 0 ? nt : 1);
         if (topics == NULL)
             goto oom;
-        for (int32_t t = 0; t < nt; t++)
+        for (int32_t t = 0; t < nt; t++) {
+            const rn_offset_fetch_request_group_topic_t *qt = &qg->topics.items[t];
             topics[t] = (requested_topic_t){
-                .name = qg->topics.items[t].name,
-                .partitions = qg->topics.items[t].partition_indexes.items,
-                .npartitions = qg->topics.items[t].partition_indexes.count,
+                .name = qt->name,
+                .topic_id = qt->topic_id,
+                .partitions = qt->partition_indexes.items,
+                .npartitions = qt->partition_indexes.count,
             };
+            if (by_id && !name_of_id(req, qt->topic_id, &topics[t].name))
+                goto oom;
+        }
         if (!fetch_group(req, offsets, qg->group_id, topics, nt < 0 ? -1 : nt, group_error,
-                         require_stable, &groups[i]))
+                         require_stable, by_id, &groups[i]))
             goto oom;
     }
     resp.groups.items = groups;

@@ -17,8 +17,8 @@ static const rn_handler_t handlers[] = {
     [RN_API_FETCH] = { .min = 0, .max = 18, .fn = rn_handle_fetch },
     [RN_API_LIST_OFFSETS] = { .min = 0, .max = 11, .fn = rn_handle_list_offsets },
     [RN_API_METADATA] = { .min = 0, .max = 13, .fn = rn_handle_metadata },
-    [RN_API_OFFSET_COMMIT] = { .min = 0, .max = 8, .fn = rn_handle_offset_commit },
-    [RN_API_OFFSET_FETCH] = { .min = 0, .max = 8, .fn = rn_handle_offset_fetch },
+    [RN_API_OFFSET_COMMIT] = { .min = 0, .max = 10, .fn = rn_handle_offset_commit },
+    [RN_API_OFFSET_FETCH] = { .min = 0, .max = 10, .fn = rn_handle_offset_fetch },
     [RN_API_FIND_COORDINATOR] = { .min = 0, .max = 5, .fn = rn_handle_find_coordinator },
     /* Classic consumer groups (issue #6); ListGroups v5 lists them as type "classic". */
     [RN_API_JOIN_GROUP] = { .min = 0, .max = 9, .fn = rn_handle_join_group },

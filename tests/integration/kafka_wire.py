@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Hand-built Kafka bytes for raw-socket tests: CRC-32C, varints, record batches v2 (and the
 old magic-0/1 message sets), Produce, ListOffsets, OffsetCommit and OffsetFetch requests and
-their responses.
+their responses, and the FindCoordinator, JoinGroup and SyncGroup that make a classic group member.
 
 Everything here follows the protocol guide (../shared/kafka-protocol) and is written from it;
 nothing is taken from the broker's code, so a test built on it checks the broker against Kafka,
@@ -300,33 +300,64 @@ def _arr(n, flexible):
     return uvarint(n + 1) if flexible else struct.pack(">i", n)
 
 
-def offset_commit_body(version, group, topic, partition, offset, generation=-1, member_id="",
-                       metadata=""):
-    """OffsetCommit request body, v2-v8, committing `offset` for one partition. generation -1
-    with an empty member id is a standalone commit (a consumer outside the group protocol);
-    retention_time_ms (v2-v4) is -1, the broker's default; committed_leader_epoch (v6+) is -1;
-    group_instance_id (v7+) is null. v8 is flexible."""
-    if not 2 <= version <= 8:
+def _topic_key(version, topic, first_id_version):
+    """A request's topic: its name (a str) before `first_id_version`, its 16-byte id from then
+    on (KIP-848's topic ids)."""
+    if version >= first_id_version:
+        if not isinstance(topic, bytes) or len(topic) != 16:
+            raise ValueError("v%d names topics by their 16-byte id, not %r" % (version, topic))
+        return topic
+    if not isinstance(topic, str):
+        raise ValueError("v%d names topics by name, not %r" % (version, topic))
+    return None
+
+
+def offset_commit_request_body(version, group, topics, generation=-1, member_id="",
+                               group_instance_id=None):
+    """OffsetCommit request body, v2-v10. `topics` is [(topic, [(partition, offset, metadata)])]
+    where a topic is its name up to v9 and its 16-byte id from v10. generation -1 with an empty
+    member id is a standalone commit (a consumer outside the group protocol); v9+ reads the
+    generation as "generation or member epoch" (KIP-848), the same field. retention_time_ms
+    (v2-v4) is -1, the broker's default; committed_leader_epoch (v6+) is -1. v8+ is flexible."""
+    if not 2 <= version <= 10:
         raise ValueError("OffsetCommit v%d is not built here" % version)
     flexible = version >= 8
     body = _str(group, flexible) + struct.pack(">i", generation) + _str(member_id, flexible)
     if version >= 7:
-        body += _str(None, flexible)                              # group_instance_id
+        body += _str(group_instance_id, flexible)
     if version <= 4:
         body += struct.pack(">q", -1)                             # retention_time_ms
-    body += _arr(1, flexible) + _str(topic, flexible) + _arr(1, flexible)
-    body += struct.pack(">iq", partition, offset)
-    if version >= 6:
-        body += struct.pack(">i", -1)                             # committed_leader_epoch
-    body += _str(metadata, flexible)
+    body += _arr(len(topics), flexible)
+    for topic, partitions in topics:
+        topic_id = _topic_key(version, topic, 10)
+        body += topic_id if topic_id is not None else _str(topic, flexible)
+        body += _arr(len(partitions), flexible)
+        for partition, offset, metadata in partitions:
+            body += struct.pack(">iq", partition, offset)
+            if version >= 6:
+                body += struct.pack(">i", -1)                     # committed_leader_epoch
+            body += _str(metadata, flexible)
+            if flexible:
+                body += uvarint(0)                                # partition tags
+        if flexible:
+            body += uvarint(0)                                    # topic tags
     if flexible:
-        body += uvarint(0) + uvarint(0) + uvarint(0)              # partition, topic, request tags
+        body += uvarint(0)                                        # request tags
     return body
 
 
+def offset_commit_body(version, group, topic, partition, offset, generation=-1, member_id="",
+                       metadata=""):
+    """OffsetCommit request body, v2-v10, committing `offset` for one partition of one topic
+    (a name up to v9, a 16-byte topic id from v10); group_instance_id (v7+) is null."""
+    return offset_commit_request_body(version, group, [(topic, [(partition, offset, metadata)])],
+                                      generation, member_id)
+
+
 def parse_offset_commit_response(version, r):
-    """Returns {(topic, partition): error_code} and checks that nothing is left over. `r` is
-    positioned after the header (for v8, the caller has skipped the header's tag section)."""
+    """Returns {(topic, partition): error_code} and checks that nothing is left over; a topic is
+    its name up to v9 and its 16-byte id from v10. `r` is positioned after the header (for v8+,
+    the caller has skipped the header's tag section)."""
     flexible = version >= 8
     out = {}
 
@@ -336,7 +367,10 @@ def parse_offset_commit_response(version, r):
     if version >= 3:
         r.int32()  # throttle_time_ms
     for _ in range(arr()):
-        topic = r.compact_string() if flexible else r.string()
+        if version >= 10:
+            topic = r.take(16)
+        else:
+            topic = r.compact_string() if flexible else r.string()
         for _ in range(arr()):
             partition, error = r.int32(), r.int16()
             if flexible:
@@ -352,20 +386,51 @@ def parse_offset_commit_response(version, r):
     return out
 
 
-def offset_fetch_body(version, group, topic, partitions):
-    """OffsetFetch request body, v1-v8, for some partitions of one topic of one group. v6+ is
-    flexible; v7+ asks for require_stable false; v8 wraps the group in a groups array."""
-    if not 1 <= version <= 8:
+def offset_fetch_groups_body(version, groups, require_stable=False):
+    """OffsetFetch request body, v8-v10: several groups at once. `groups` is [dict(group_id,
+    topics, member_id, member_epoch)]: topics is [(topic, [partition])] (a topic's name up to v9,
+    its 16-byte id from v10) or None for every offset of the group; member_id (v9+, nullable,
+    default None) and member_epoch (v9+, default -1) are what a KIP-848 consumer sends."""
+    if not 8 <= version <= 10:
+        raise ValueError("OffsetFetch v%d has no groups array" % version)
+    body = _arr(len(groups), True)
+    for g in groups:
+        body += _str(g["group_id"], True)
+        if version >= 9:
+            body += _str(g.get("member_id"), True)
+            body += struct.pack(">i", g.get("member_epoch", -1))
+        topics = g.get("topics")
+        if topics is None:
+            body += uvarint(0)                                    # null: every topic
+        else:
+            body += _arr(len(topics), True)
+            for topic, partitions in topics:
+                topic_id = _topic_key(version, topic, 10)
+                body += topic_id if topic_id is not None else _str(topic, True)
+                body += _arr(len(partitions), True)
+                body += b"".join(struct.pack(">i", p) for p in partitions)
+                body += uvarint(0)                                # topic tags
+        body += uvarint(0)                                        # group tags
+    body += struct.pack(">b", 1 if require_stable else 0)
+    return body + uvarint(0)
+
+
+def offset_fetch_body(version, group, topic, partitions, member_id=None, member_epoch=-1):
+    """OffsetFetch request body, v1-v10, for some partitions of one topic of one group (a topic
+    name up to v9, a 16-byte topic id from v10). v6+ is flexible; v7+ asks for require_stable
+    false; v8+ wraps the group in a groups array; v9+ carries member_id and member_epoch."""
+    if not 1 <= version <= 10:
         raise ValueError("OffsetFetch v%d is not built here" % version)
+    if version >= 8:
+        return offset_fetch_groups_body(version, [dict(group_id=group, member_id=member_id,
+                                                       member_epoch=member_epoch,
+                                                       topics=[(topic, partitions)])])
     flexible = version >= 6
     topics = _arr(1, flexible) + _str(topic, flexible) + _arr(len(partitions), flexible)
     topics += b"".join(struct.pack(">i", p) for p in partitions)
     if flexible:
         topics += uvarint(0)                                      # topic tags
-    if version >= 8:
-        body = _arr(1, flexible) + _str(group, flexible) + topics + uvarint(0)   # group tags
-    else:
-        body = _str(group, flexible) + topics
+    body = _str(group, flexible) + topics
     if version >= 7:
         body += struct.pack(">b", 0)                              # require_stable
     if flexible:
@@ -373,12 +438,8 @@ def offset_fetch_body(version, group, topic, partitions):
     return body
 
 
-def parse_offset_fetch_response(version, r):
-    """Returns (error, {(topic, partition): dict(offset, leader_epoch, metadata, error)}): the
-    top-level error (v2-v7) or the one group's error (v8), 0 before v2. Checks that nothing is
-    left over; `r` is positioned after the header (for v6+, after the header's tag section)."""
+def _offset_fetch_topics(version, r, out):
     flexible = version >= 6
-    out = {}
 
     def arr():
         return r.uvarint() - 1 if flexible else r.int32()
@@ -386,43 +447,132 @@ def parse_offset_fetch_response(version, r):
     def s():
         return r.compact_string() if flexible else r.string()
 
-    def topics():
+    for _ in range(arr()):
+        topic = r.take(16) if version >= 10 else s()
         for _ in range(arr()):
-            topic = s()
-            for _ in range(arr()):
-                partition = r.int32()
-                p = {"offset": r.int64(), "leader_epoch": -1}
-                if version >= 5:
-                    p["leader_epoch"] = r.int32()
-                p["metadata"] = s()
-                p["error"] = r.int16()
-                if flexible:
-                    r.skip_tags()
-                out[(topic, partition)] = p
+            partition = r.int32()
+            p = {"offset": r.int64(), "leader_epoch": -1}
+            if version >= 5:
+                p["leader_epoch"] = r.int32()
+            p["metadata"] = s()
+            p["error"] = r.int16()
             if flexible:
                 r.skip_tags()
+            out[(topic, partition)] = p
+        if flexible:
+            r.skip_tags()
 
+
+def parse_offset_fetch_groups_response(version, r):
+    """OffsetFetch response v8-v10: [(group_id, error, {(topic, partition): dict(offset,
+    leader_epoch, metadata, error)})] in the order of the response, a topic being its name up to
+    v9 and its 16-byte id from v10. Checks that nothing is left over; `r` is positioned after
+    the header's tag section."""
+    if not 8 <= version <= 10:
+        raise ValueError("OffsetFetch v%d has no groups array" % version)
+    r.int32()  # throttle_time_ms
+    groups = []
+    for _ in range(r.uvarint() - 1):
+        group_id = r.compact_string()
+        parts = {}
+        _offset_fetch_topics(version, r, parts)
+        groups.append((group_id, r.int16(), parts))
+        r.skip_tags()
+    r.skip_tags()
+    if r.remaining():
+        raise AssertionError("%d bytes left after an OffsetFetch v%d response"
+                             % (r.remaining(), version))
+    return groups
+
+
+def parse_offset_fetch_response(version, r):
+    """Returns (error, {(topic, partition): dict(offset, leader_epoch, metadata, error)}): the
+    top-level error (v2-v7) or the one group's error (v8+), 0 before v2; from v10 a topic is its
+    16-byte id. Checks that nothing is left over; `r` is positioned after the header (for v6+,
+    after the header's tag section)."""
+    if version >= 8:
+        groups = parse_offset_fetch_groups_response(version, r)
+        if len(groups) != 1:
+            raise AssertionError("OffsetFetch v%d response for %d groups, asked for 1"
+                                 % (version, len(groups)))
+        return groups[0][1], groups[0][2]
+    flexible = version >= 6
+    out = {}
     error = 0
     if version >= 3:
         r.int32()  # throttle_time_ms
-    if version >= 8:
-        ngroups = arr()
-        if ngroups != 1:
-            raise AssertionError("OffsetFetch v8 response for %d groups, asked for 1" % ngroups)
-        s()        # group_id
-        topics()
+    _offset_fetch_topics(version, r, out)
+    if version >= 2:
         error = r.int16()
-        r.skip_tags()
-    else:
-        topics()
-        if version >= 2:
-            error = r.int16()
     if flexible:
         r.skip_tags()
     if r.remaining():
         raise AssertionError("%d bytes left after an OffsetFetch v%d response"
                              % (r.remaining(), version))
     return error, out
+
+
+# -- FindCoordinator v1, JoinGroup v3 and SyncGroup v2: a classic group member, by hand -------
+
+FIND_COORDINATOR = 10
+JOIN_GROUP = 11
+SYNC_GROUP = 14
+
+
+def find_coordinator_v1_body(group):
+    return string(group) + struct.pack(">b", 0)                   # key_type 0: a group
+
+
+def parse_find_coordinator_v1_response(r):
+    """Returns (error, node_id, host, port)."""
+    r.int32()  # throttle_time_ms
+    error = r.int16()
+    r.string()  # error_message
+    return error, r.int32(), r.string(), r.int32()
+
+
+def join_group_v3_body(group, member_id="", protocol_type="consumer",
+                       protocols=(("range", b""),), session_timeout_ms=30000,
+                       rebalance_timeout_ms=30000):
+    """JoinGroup v3 (the last version without MEMBER_ID_REQUIRED): a dynamic member."""
+    body = string(group) + struct.pack(">ii", session_timeout_ms, rebalance_timeout_ms)
+    body += string(member_id) + string(protocol_type) + struct.pack(">i", len(protocols))
+    for name, metadata in protocols:
+        body += string(name) + struct.pack(">i", len(metadata)) + metadata
+    return body
+
+
+def parse_join_group_v3_response(r):
+    """Returns dict(error, generation_id, protocol_name, leader, member_id, members)."""
+    r.int32()  # throttle_time_ms
+    out = {"error": r.int16(), "generation_id": r.int32(), "protocol_name": r.string(),
+           "leader": r.string(), "member_id": r.string(), "members": []}
+    for _ in range(r.int32()):
+        member_id = r.string()
+        out["members"].append((member_id, r.take(r.int32())))
+    if r.remaining():
+        raise AssertionError("%d bytes left after a JoinGroup v3 response" % r.remaining())
+    return out
+
+
+def sync_group_v2_body(group, generation, member_id, assignments=()):
+    """SyncGroup v2; `assignments` is [(member_id, bytes)] (the leader's)."""
+    body = string(group) + struct.pack(">i", generation) + string(member_id)
+    body += struct.pack(">i", len(assignments))
+    for member, assignment in assignments:
+        body += string(member) + struct.pack(">i", len(assignment)) + assignment
+    return body
+
+
+def parse_sync_group_v2_response(r):
+    """Returns (error, assignment bytes)."""
+    r.int32()  # throttle_time_ms
+    error = r.int16()
+    n = r.int32()
+    assignment = r.take(n) if n >= 0 else None
+    if r.remaining():
+        raise AssertionError("%d bytes left after a SyncGroup v2 response" % r.remaining())
+    return error, assignment
 
 
 # -- ApiVersions v3 and Metadata v0-v13 --------------------------------------------------------

@@ -242,6 +242,27 @@ static int16_t heartbeat(client_t *c, const char *group)
                                c->generation);
 }
 
+/* OffsetCommit's check at `version`, for a group without offsets unless `has_offsets`. */
+static rn_kerr_t check_commit_at(int16_t version, bool has_offsets, const char *group,
+                                 const char *member, rn_str_t instance, int32_t generation)
+{
+    rn_groups_commit_args_t args = {
+        .version = version,
+        .group_id = S(group),
+        .member_id = S(member),
+        .group_instance_id = instance,
+        .generation = generation,
+        .has_offsets = has_offsets,
+    };
+    return rn_groups_check_commit(G, &args);
+}
+
+static rn_kerr_t check_commit(const char *group, const char *member, rn_str_t instance,
+                              int32_t generation)
+{
+    return check_commit_at(8, false, group, member, instance, generation);
+}
+
 static int16_t leave(client_t *c, const char *group)
 {
     rn_groups_leaver_t l = { S(c->id), c->instance ? S(c->instance) : NONE };
@@ -790,8 +811,7 @@ Test(groups, static_member_rejoining_gets_its_assignment_back_without_a_rebalanc
     cr_assert_eq(heartbeat(&zombie, "g"), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(sync(&zombie, "g"));
     assert_kerr(zombie.w.sync.error_code, RN_KERR_FENCED_INSTANCE_ID);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(old_id), S("ia"), 2),
-                 RN_KERR_FENCED_INSTANCE_ID);
+    cr_assert_eq(check_commit("g", old_id, S("ia"), 2), RN_KERR_FENCED_INSTANCE_ID);
     cr_assert(join(&zombie, "g"));
     assert_kerr(zombie.w.join.error_code, RN_KERR_FENCED_INSTANCE_ID);
 }
@@ -876,21 +896,47 @@ Test(groups, offset_commit_check_follows_kafka)
     client_t a, b;
     client_init(&a, NULL);
     client_init(&b, NULL);
-    cr_assert_eq(rn_groups_check_commit(G, S("solo"), S(""), NONE, -1), 0, "a standalone commit");
-    cr_assert_eq(rn_groups_check_commit(G, S("solo"), S("m"), NONE, 3), RN_KERR_ILLEGAL_GENERATION);
+    cr_assert_eq(check_commit("solo", "", NONE, -1), 0, "a standalone commit");
+    cr_assert_eq(check_commit("solo", "m", NONE, 3), RN_KERR_ILLEGAL_GENERATION);
     cr_assert(rn_groups_is_empty(G, S("solo")));
     stable_one(&a, "g");
     cr_assert_not(rn_groups_is_empty(G, S("g")));
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 1), 0);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 7), RN_KERR_ILLEGAL_GENERATION);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S("other"), NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(""), NONE, -1), RN_KERR_UNKNOWN_MEMBER_ID,
+    cr_assert_eq(check_commit("g", a.id, NONE, 1), 0);
+    cr_assert_eq(check_commit("g", a.id, NONE, 7), RN_KERR_ILLEGAL_GENERATION);
+    cr_assert_eq(check_commit("g", "other", NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
+    cr_assert_eq(check_commit("g", "", NONE, -1), RN_KERR_UNKNOWN_MEMBER_ID,
                  "only members commit to a group that has them");
     cr_assert_not(join_new(&b, "g"));
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 1), 0, "allowed while preparing");
+    cr_assert_eq(check_commit("g", a.id, NONE, 1), 0, "allowed while preparing");
     cr_assert(join(&a, "g"));
-    cr_assert_eq(rn_groups_check_commit(G, S("g"), S(a.id), NONE, 2), RN_KERR_REBALANCE_IN_PROGRESS,
+    cr_assert_eq(check_commit("g", a.id, NONE, 2), RN_KERR_REBALANCE_IN_PROGRESS,
                  "not before the assignment");
+}
+
+/* Kafka 4.4, asked: v9+ answers GROUP_ID_NOT_FOUND where v8 answered ILLEGAL_GENERATION for a
+ * group that does not exist (KIP-848); a group with offsets only exists, Empty, without
+ * members, at every version. A group this room knows answers the same at every version. */
+Test(groups, offset_commit_check_by_version_and_offsets)
+{
+    for (int16_t v = 1; v <= 10; v++) {
+        assert_kerr(check_commit_at(v, false, "none", "m", NONE, 2),
+                    v >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND : RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "none", "", S("i"), 0),
+                    v >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND : RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "none", "m", NONE, -1), 0);
+        assert_kerr(check_commit_at(v, true, "solo", "m", NONE, 2), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "", NONE, 0), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "m", S("i"), 1), RN_KERR_UNKNOWN_MEMBER_ID);
+        assert_kerr(check_commit_at(v, true, "solo", "m", S("i"), -1), 0);
+    }
+    client_t a;
+    client_init(&a, NULL);
+    stable_one(&a, "g");
+    for (int16_t v = 8; v <= 10; v++) {
+        assert_kerr(check_commit_at(v, true, "g", a.id, NONE, 1), 0);
+        assert_kerr(check_commit_at(v, false, "g", a.id, NONE, 3), RN_KERR_ILLEGAL_GENERATION);
+        assert_kerr(check_commit_at(v, false, "g", "other", NONE, 1), RN_KERR_UNKNOWN_MEMBER_ID);
+    }
 }
 
 /* ---- records ---- */

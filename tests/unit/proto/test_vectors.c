@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Hand-made byte vectors, laid out from the Kafka protocol guide field by field, for the two
- * messages every client sends first: ApiVersions (v0 and v3) and Metadata (v0 and v9). */
+ * messages every client sends first: ApiVersions (v0 and v3) and Metadata (v0 and v9); and for
+ * OffsetCommit v10 and OffsetFetch v9-v10, whose responses are bytes Apache Kafka 4.4 sent. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -275,4 +276,179 @@ Test(vectors, fetch_v12_does_not_write_tagged_structs_left_at_default)
     cr_assert_gt(b.len, a.len);
     rn_outbuf_deinit(&a);
     rn_outbuf_deinit(&b);
+}
+
+/* ---- OffsetCommit v10 and OffsetFetch v9-v10 (KIP-848): topics by id ---- */
+
+/* The topic id in the answers Kafka 4.4 gave (a topic it created). */
+static const uint8_t kafka_topic_id[16] = { 0x5c, 0x48, 0x2b, 0x0d, 0x41, 0xb5, 0x4e, 0x5a,
+                                            0xaf, 0xbd, 0xd6, 0x58, 0x44, 0x9e, 0xe8, 0x74 };
+
+Test(vectors, offset_commit_v10_request_names_topics_by_id)
+{
+    static const uint8_t req[] = {
+        0x02, 'g',                                      /* group_id */
+        0x00, 0x00, 0x00, 0x03,                         /* generation_id_or_member_epoch */
+        0x02, 'm',                                      /* member_id */
+        0x00,                                           /* group_instance_id: null */
+        0x02,                                           /* topics: 1 + 1 */
+        0x5c, 0x48, 0x2b, 0x0d, 0x41, 0xb5, 0x4e, 0x5a, /* topic_id, in place of the name */
+        0xaf, 0xbd, 0xd6, 0x58, 0x44, 0x9e, 0xe8, 0x74, /* */
+        0x02,                                           /* partitions: 1 + 1 */
+        0x00, 0x00, 0x00, 0x01,                         /* partition_index */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, /* committed_offset */
+        0xff, 0xff, 0xff, 0xff,                         /* committed_leader_epoch */
+        0x03, 'm',  'd',                                /* committed_metadata */
+        0x00, 0x00, 0x00,                               /* partition, topic, request tags */
+    };
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_reader_t r;
+    rn_reader_init(&r, req, sizeof req);
+    rn_offset_commit_request_t body;
+    cr_assert_eq(rn_offset_commit_request_decode(&r, 10, &arena, &body), RN_DECODE_OK, "%s", r.err);
+    cr_assert_eq(rn_reader_left(&r), 0);
+    cr_assert(rn_str_eq_cstr(body.group_id, "g"));
+    cr_assert_eq(body.generation_id_or_member_epoch, 3);
+    cr_assert_null(body.group_instance_id.ptr);
+    cr_assert_eq(body.topics.count, 1);
+    cr_assert_eq(memcmp(body.topics.items[0].topic_id.b, kafka_topic_id, 16), 0);
+    cr_assert_eq(body.topics.items[0].name.len, 0, "v10 has no topic name");
+    cr_assert_eq(body.topics.items[0].partitions.count, 1);
+    cr_assert_eq(body.topics.items[0].partitions.items[0].partition_index, 1);
+    cr_assert_eq(body.topics.items[0].partitions.items[0].committed_offset, 5);
+    cr_assert(rn_str_eq_cstr(body.topics.items[0].partitions.items[0].committed_metadata, "md"));
+    /* The same bytes at v9 read a name where the id is: its length byte 0x5c runs past the end. */
+    rn_reader_init(&r, req, sizeof req);
+    cr_assert_neq(rn_offset_commit_request_decode(&r, 9, &arena, &body), RN_DECODE_OK);
+    rn_arena_deinit(&arena);
+}
+
+Test(vectors, offset_commit_v10_response_is_what_kafka_sends)
+{
+    rn_offset_commit_response_partition_t p;
+    rn_offset_commit_response_partition_init(&p);
+    rn_offset_commit_response_topic_t t;
+    rn_offset_commit_response_topic_init(&t);
+    memcpy(t.topic_id.b, kafka_topic_id, 16);
+    t.name = rn_str_from_cstr("not on the wire");
+    t.partitions.items = &p;
+    t.partitions.count = 1;
+    rn_offset_commit_response_t resp;
+    rn_offset_commit_response_init(&resp);
+    resp.topics.items = &t;
+    resp.topics.count = 1;
+    /* Kafka 4.4's body (after the response header's tag section) for a commit of partition 0. */
+    static const uint8_t want[] = {
+        0x00, 0x00, 0x00, 0x00, 0x02, 0x5c, 0x48, 0x2b, 0x0d, 0x41, 0xb5,
+        0x4e, 0x5a, 0xaf, 0xbd, 0xd6, 0x58, 0x44, 0x9e, 0xe8, 0x74, 0x02,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_offset_commit_response_encode(&w, 10, &resp);
+    assert_encodes_to(&w, want, sizeof want);
+    rn_outbuf_deinit(&w);
+}
+
+Test(vectors, offset_fetch_v9_request_carries_member_id_and_epoch)
+{
+    static const uint8_t req[] = {
+        0x02,                               /* groups: 1 + 1 */
+        0x02, 'g',                          /* group_id */
+        0x02, 'm',                          /* member_id */
+        0x00, 0x00, 0x00, 0x04,             /* member_epoch */
+        0x02, 0x02, 't',                    /* topics: 1 + 1; name */
+        0x02, 0x00, 0x00, 0x00, 0x07, 0x00, /* partition_indexes [7]; topic tags */
+        0x00,                               /* group tags */
+        0x01,                               /* require_stable */
+        0x00,                               /* tags */
+    };
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_reader_t r;
+    rn_reader_init(&r, req, sizeof req);
+    rn_offset_fetch_request_t body;
+    cr_assert_eq(rn_offset_fetch_request_decode(&r, 9, &arena, &body), RN_DECODE_OK, "%s", r.err);
+    cr_assert_eq(rn_reader_left(&r), 0);
+    cr_assert_eq(body.groups.count, 1);
+    cr_assert(rn_str_eq_cstr(body.groups.items[0].member_id, "m"));
+    cr_assert_eq(body.groups.items[0].member_epoch, 4);
+    cr_assert(rn_str_eq_cstr(body.groups.items[0].topics.items[0].name, "t"));
+    cr_assert_eq(body.groups.items[0].topics.items[0].partition_indexes.items[0], 7);
+    cr_assert(body.require_stable);
+    rn_arena_deinit(&arena);
+}
+
+Test(vectors, offset_fetch_v10_request_names_topics_by_id)
+{
+    static const uint8_t req[] = {
+        0x02,                                                 /* groups: 1 + 1 */
+        0x02, 'g',                                            /* group_id */
+        0x00,                                                 /* member_id: null */
+        0xff, 0xff, 0xff, 0xff,                               /* member_epoch -1 */
+        0x02,                                                 /* topics: 1 + 1 */
+        0x5c, 0x48, 0x2b, 0x0d, 0x41, 0xb5, 0x4e, 0x5a,       /* topic_id, in place of the name */
+        0xaf, 0xbd, 0xd6, 0x58, 0x44, 0x9e, 0xe8, 0x74,       /* */
+        0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, /* partition_indexes [0, 1] */
+        0x00, 0x00, 0x00, 0x00, /* topic tags, group tags, require_stable, tags */
+    };
+    rn_arena_t arena;
+    rn_arena_init(&arena, 0);
+    rn_reader_t r;
+    rn_reader_init(&r, req, sizeof req);
+    rn_offset_fetch_request_t body;
+    cr_assert_eq(rn_offset_fetch_request_decode(&r, 10, &arena, &body), RN_DECODE_OK, "%s", r.err);
+    cr_assert_eq(rn_reader_left(&r), 0);
+    cr_assert_eq(body.groups.count, 1);
+    cr_assert_null(body.groups.items[0].member_id.ptr);
+    cr_assert_eq(body.groups.items[0].member_epoch, -1);
+    cr_assert_eq(body.groups.items[0].topics.count, 1);
+    const rn_offset_fetch_request_group_topic_t *t = &body.groups.items[0].topics.items[0];
+    cr_assert_eq(memcmp(t->topic_id.b, kafka_topic_id, 16), 0);
+    cr_assert_eq(t->name.len, 0, "v10 has no topic name");
+    cr_assert_eq(t->partition_indexes.count, 2);
+    cr_assert_eq(t->partition_indexes.items[1], 1);
+    cr_assert_not(body.require_stable);
+    rn_arena_deinit(&arena);
+}
+
+Test(vectors, offset_fetch_v10_response_is_what_kafka_sends)
+{
+    rn_offset_fetch_response_group_partition_t p[2];
+    rn_offset_fetch_response_group_partition_init(&p[0]);
+    rn_offset_fetch_response_group_partition_init(&p[1]);
+    p[0].committed_offset = 5;
+    p[0].metadata = rn_str_from_cstr("md");
+    p[1].partition_index = 1;
+    p[1].committed_offset = -1;
+    p[1].metadata = rn_str_from_cstr("");
+    rn_offset_fetch_response_group_topic_t t;
+    rn_offset_fetch_response_group_topic_init(&t);
+    memcpy(t.topic_id.b, kafka_topic_id, 16);
+    t.name = rn_str_from_cstr("not on the wire");
+    t.partitions.items = p;
+    t.partitions.count = 2;
+    rn_offset_fetch_response_group_t g;
+    rn_offset_fetch_response_group_init(&g);
+    g.group_id = rn_str_from_cstr("g");
+    g.topics.items = &t;
+    g.topics.count = 1;
+    rn_offset_fetch_response_t resp;
+    rn_offset_fetch_response_init(&resp);
+    resp.groups.items = &g;
+    resp.groups.count = 1;
+    /* Kafka 4.4's body for group g, partitions 0 (offset 5, metadata "md") and 1 (none). */
+    static const uint8_t want[] = {
+        0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x67, 0x02, 0x5c, 0x48, 0x2b, 0x0d, 0x41, 0xb5, 0x4e,
+        0x5a, 0xaf, 0xbd, 0xd6, 0x58, 0x44, 0x9e, 0xe8, 0x74, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0x03, 0x6d, 0x64, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    rn_outbuf_t w;
+    rn_outbuf_init(&w);
+    rn_offset_fetch_response_encode(&w, 10, &resp);
+    assert_encodes_to(&w, want, sizeof want);
+    rn_outbuf_deinit(&w);
 }
