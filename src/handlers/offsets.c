@@ -554,8 +554,12 @@ static void run_delete(rn_job_t *job)
         j->resp.error_code = RN_KERR_COORDINATOR_NOT_AVAILABLE;
         return;
     }
-    /* Kafka: a group that does not exist is GROUP_ID_NOT_FOUND. Here a group exists while it has
-     * members or offsets. */
+    /* Kafka: an empty group id is INVALID_GROUP_ID, a group that does not exist
+     * GROUP_ID_NOT_FOUND. Here a group exists while it has members or offsets. */
+    if (body->group_id.len == 0) {
+        j->resp.error_code = RN_KERR_INVALID_GROUP_ID;
+        return;
+    }
     bool empty = rn_groups_is_empty(rn_coord_groups(coord), body->group_id);
     if (empty && !rn_offsets_has_group(rn_coord_offsets(coord), body->group_id)) {
         j->resp.error_code = RN_KERR_GROUP_ID_NOT_FOUND;

@@ -718,6 +718,14 @@ static rn_offset_delete_response_t delete_offsets(const char *group, const char 
     return resp;
 }
 
+/* Kafka 4.4: an empty group id is INVALID_GROUP_ID, an unknown one GROUP_ID_NOT_FOUND. */
+Test(offsets_handlers, offset_delete_of_an_empty_group_id_is_invalid_group_id)
+{
+    int32_t parts[] = { 0 };
+    assert_kerr(delete_offsets("", "t", parts, 1).error_code, RN_KERR_INVALID_GROUP_ID);
+    assert_kerr(delete_offsets("nobody", "t", parts, 1).error_code, RN_KERR_GROUP_ID_NOT_FOUND);
+}
+
 Test(offsets_handlers, offset_delete_removes_an_empty_groups_offsets)
 {
     cr_assert_eq(commit_one(2, "g", "t", 0, 1), 0);
