@@ -35,7 +35,9 @@ rn_records_framing_t rn_records_frame(const uint8_t *p, size_t len)
         }
         if (left < UP_TO_MAGIC)
             break;
-        int8_t magic = (int8_t)p[pos + POS_MAGIC];
+        /* Kafka reads magic as a signed byte: 0xff is -1. */
+        uint8_t byte = p[pos + POS_MAGIC];
+        int32_t magic = byte > INT8_MAX ? (int32_t)byte - 256 : (int32_t)byte;
         if (magic < 0 || magic > MAX_MAGIC) {
             f.error = RN_FRAME_BAD_MAGIC;
             f.error_value = magic;
@@ -45,7 +47,7 @@ rn_records_framing_t rn_records_frame(const uint8_t *p, size_t len)
         if (left < whole)
             break;
         if (f.nbatches == 0) {
-            f.first_magic = magic;
+            f.first_magic = (int8_t)magic;
             /* A whole batch of magic 2 is at least 26 bytes: its attributes are there; its
              * producer id only when the header is whole (a shorter one is corrupt later). */
             if (magic == MAX_MAGIC)
