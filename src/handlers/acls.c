@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* DescribeAcls (29), CreateAcls (30), DeleteAcls (31) on a broker without an authorizer.
+/* DescribeAcls (29), CreateAcls (30), DeleteAcls (31) on a broker without an authorizer, and
+ * the authorized-operations bit fields the describe APIs answer (acl.h).
  *
  * Runnel has no authorizer (no SASL yet either), and Kafka's answer on a broker whose
  * `authorizer.class.name` is empty is SECURITY_DISABLED with "No Authorizer is configured on
@@ -7,9 +8,47 @@
  * exactly that, so admin tools report the truth instead of timing out. A side effect that
  * matters: kafka-python infers the broker's version from advertised ranges, and DescribeAcls
  * v2 is its probe for 2.5 (CLIENTS.md rule 3). */
+#include "handlers/acl.h"
 #include "handlers/handlers.h"
 
 static const char no_authorizer[] = "No Authorizer is configured on the broker";
+
+/* ---- authorized operations ---- */
+
+/* The operations each resource type supports, as Kafka's ACL model defines them (an ACL for
+ * any other operation on that type is refused). Terminated by RN_ACL_OP_UNKNOWN. */
+static const rn_acl_operation_t topic_operations[] = {
+    RN_ACL_OP_READ,    RN_ACL_OP_WRITE,    RN_ACL_OP_CREATE,           RN_ACL_OP_DELETE,
+    RN_ACL_OP_ALTER,   RN_ACL_OP_DESCRIBE, RN_ACL_OP_DESCRIBE_CONFIGS, RN_ACL_OP_ALTER_CONFIGS,
+    RN_ACL_OP_UNKNOWN,
+};
+/* DESCRIBE_CONFIGS and ALTER_CONFIGS: group configs (KIP-848). */
+static const rn_acl_operation_t group_operations[] = {
+    RN_ACL_OP_READ,          RN_ACL_OP_DELETE,  RN_ACL_OP_DESCRIBE, RN_ACL_OP_DESCRIBE_CONFIGS,
+    RN_ACL_OP_ALTER_CONFIGS, RN_ACL_OP_UNKNOWN,
+};
+static const rn_acl_operation_t cluster_operations[] = {
+    RN_ACL_OP_CREATE,           RN_ACL_OP_ALTER,
+    RN_ACL_OP_DESCRIBE,         RN_ACL_OP_CLUSTER_ACTION,
+    RN_ACL_OP_DESCRIBE_CONFIGS, RN_ACL_OP_ALTER_CONFIGS,
+    RN_ACL_OP_IDEMPOTENT_WRITE, RN_ACL_OP_UNKNOWN,
+};
+
+int32_t rn_acl_authorized_operations(rn_acl_resource_type_t type)
+{
+    const rn_acl_operation_t *ops = type == RN_ACL_RESOURCE_TOPIC     ? topic_operations
+                                    : type == RN_ACL_RESOURCE_GROUP   ? group_operations
+                                    : type == RN_ACL_RESOURCE_CLUSTER ? cluster_operations
+                                                                      : NULL;
+    if (ops == NULL)
+        return RN_ACL_OPERATIONS_OMITTED;
+    int32_t bits = 0;
+    for (size_t i = 0; ops[i] != RN_ACL_OP_UNKNOWN; i++)
+        bits |= (int32_t)1 << ops[i];
+    return bits;
+}
+
+/* ---- the ACL APIs ---- */
 
 void rn_handle_describe_acls(rn_request_t *req)
 {

@@ -10,26 +10,12 @@
 #include <sys/statvfs.h>
 
 #include "config/config.h"
+#include "handlers/acl.h"
 #include "handlers/handlers.h"
 #include "log/log.h"
 #include "topics/topics.h"
 
 enum { ENDPOINT_BROKERS = 1, ENDPOINT_CONTROLLERS = 2 };
-
-/* Kafka's AclOperation codes. Without an authorizer, Kafka reports every operation the cluster
- * resource supports as authorized. */
-enum {
-    OP_CREATE = 5,
-    OP_ALTER = 7,
-    OP_DESCRIBE = 8,
-    OP_CLUSTER_ACTION = 9,
-    OP_DESCRIBE_CONFIGS = 10,
-    OP_ALTER_CONFIGS = 11,
-    OP_IDEMPOTENT_WRITE = 12,
-};
-#define CLUSTER_AUTHORIZED_OPERATIONS                                                     \
-    ((1 << OP_CREATE) | (1 << OP_ALTER) | (1 << OP_DESCRIBE) | (1 << OP_CLUSTER_ACTION) | \
-     (1 << OP_DESCRIBE_CONFIGS) | (1 << OP_ALTER_CONFIGS) | (1 << OP_IDEMPOTENT_WRITE))
 
 /* ---- DescribeCluster ---- */
 
@@ -63,7 +49,7 @@ void rn_handle_describe_cluster(rn_request_t *req)
     resp.brokers.items = &broker;
     resp.brokers.count = 1;
     if (body.include_cluster_authorized_operations)
-        resp.cluster_authorized_operations = CLUSTER_AUTHORIZED_OPERATIONS;
+        resp.cluster_authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_CLUSTER);
     rn_respond(req, &resp);
 }
 

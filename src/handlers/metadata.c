@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "config/config.h"
+#include "handlers/acl.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "handlers/job.h"
@@ -112,49 +113,34 @@ static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *bo
     return true;
 }
 
-/* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
-static bool build(rn_request_t *req, const rn_metadata_request_t *body,
-                  rn_metadata_response_t *resp)
+/* Every topic in the registry; false when the arena ran out. */
+static bool list_all(rn_request_t *req, rn_metadata_response_t *resp, int32_t *node)
+{
+    rn_topic_t **list = NULL;
+    size_t n = rn_topics_list(req->broker->topics, &list);
+    rn_metadata_response_topic_t *topics =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+    bool ok = topics != NULL;
+    size_t shown = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        /* Internal topics (__consumer_offsets) are answered only when asked for by name. */
+        if (list[i]->internal)
+            continue;
+        rn_metadata_response_topic_init(&topics[shown]);
+        ok = describe_topic(req, list[i], &topics[shown], node);
+        shown++;
+    }
+    rn_topics_list_free(list, n);
+    resp->topics.items = topics;
+    resp->topics.count = ok ? (int32_t)shown : 0;
+    return ok;
+}
+
+/* The topics `body` names; false when the arena ran out. May create topics (disk work). */
+static bool list_named(rn_request_t *req, const rn_metadata_request_t *body,
+                       rn_metadata_response_t *resp, int32_t *node)
 {
     const rn_broker_info_t *info = req->broker;
-    rn_metadata_response_init(resp);
-    rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
-    int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
-    if (self == NULL || node == NULL)
-        return false;
-    *node = info->node_id;
-    rn_metadata_response_broker_init(self);
-    self->node_id = info->node_id;
-    self->host = rn_str_from_cstr(info->advertised_host);
-    self->port = atomic_load_explicit(&info->advertised_port, memory_order_acquire);
-    resp->brokers.items = self;
-    resp->brokers.count = 1;
-    resp->cluster_id = rn_str_from_cstr(info->cluster_id);
-    resp->controller_id = info->node_id;
-
-    /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
-    bool all = body->topics.count < 0 || (req->api_version == 0 && body->topics.count == 0);
-    if (all) {
-        rn_topic_t **list = NULL;
-        size_t n = rn_topics_list(info->topics, &list);
-        rn_metadata_response_topic_t *topics =
-            rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
-        bool ok = topics != NULL;
-        size_t shown = 0;
-        for (size_t i = 0; ok && i < n; i++) {
-            /* Internal topics (__consumer_offsets) are answered only when asked for by name. */
-            if (list[i]->internal)
-                continue;
-            rn_metadata_response_topic_init(&topics[shown]);
-            ok = describe_topic(req, list[i], &topics[shown], node);
-            shown++;
-        }
-        rn_topics_list_free(list, n);
-        resp->topics.items = topics;
-        resp->topics.count = ok ? (int32_t)shown : 0;
-        return ok;
-    }
-
     int32_t nreq = body->topics.count;
     rn_metadata_response_topic_t *topics =
         rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
@@ -195,6 +181,48 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
             return false;
     }
     resp->topics.count = shown;
+    return true;
+}
+
+/* KIP-430: when asked (v8+ for topics, v8-10 for the cluster), every operation the resource
+ * supports (acl.h), for each topic of the answer, unknown ones included, as Kafka answers. */
+static void add_authorized_operations(const rn_metadata_request_t *body,
+                                      rn_metadata_response_t *resp)
+{
+    if (body->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_CLUSTER);
+    if (!body->include_topic_authorized_operations)
+        return;
+    for (int32_t i = 0; i < resp->topics.count; i++)
+        resp->topics.items[i].topic_authorized_operations =
+            rn_acl_authorized_operations(RN_ACL_RESOURCE_TOPIC);
+}
+
+/* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
+static bool build(rn_request_t *req, const rn_metadata_request_t *body,
+                  rn_metadata_response_t *resp)
+{
+    const rn_broker_info_t *info = req->broker;
+    rn_metadata_response_init(resp);
+    rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
+    int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
+    if (self == NULL || node == NULL)
+        return false;
+    *node = info->node_id;
+    rn_metadata_response_broker_init(self);
+    self->node_id = info->node_id;
+    self->host = rn_str_from_cstr(info->advertised_host);
+    self->port = atomic_load_explicit(&info->advertised_port, memory_order_acquire);
+    resp->brokers.items = self;
+    resp->brokers.count = 1;
+    resp->cluster_id = rn_str_from_cstr(info->cluster_id);
+    resp->controller_id = info->node_id;
+
+    /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
+    bool all = body->topics.count < 0 || (req->api_version == 0 && body->topics.count == 0);
+    if (!(all ? list_all(req, resp, node) : list_named(req, body, resp, node)))
+        return false;
+    add_authorized_operations(body, resp);
     return true;
 }
 

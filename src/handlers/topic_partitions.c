@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "handlers/acl.h"
 #include "handlers/handlers.h"
 #include "log/log.h"
 #include "topics/topics.h"
@@ -122,7 +123,11 @@ void rn_handle_describe_topic_partitions(rn_request_t *req)
         rn_describe_topic_partitions_response_topic_t *t = &rtopics[nt];
         rn_describe_topic_partitions_response_topic_init(t);
         t->name = names[i];
+        /* The request cannot ask: Kafka always answers every operation a topic supports
+         * (acl.h), unknown topics included, except for a request it refuses. */
+        t->topic_authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_TOPIC);
         if (bad_cursor) {
+            t->topic_authorized_operations = RN_ACL_OPERATIONS_OMITTED;
             t->error_code = RN_KERR_INVALID_REQUEST;
             nt++;
             continue;

@@ -26,6 +26,10 @@ static void stop(void)
 
 TestSuite(topic_partitions_handler, .init = start, .fini = stop);
 
+/* READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS
+ * 11: every operation a topic supports, which Kafka 4.4 answers (3576) without an authorizer. */
+#define TOPIC_OPERATIONS 3576
+
 typedef struct cursor {
     const char *topic;
     int32_t partition;
@@ -64,6 +68,7 @@ static void assert_topic(const rn_describe_topic_partitions_response_t *r, int i
     const rn_describe_topic_partitions_response_topic_t *t = &r->topics.items[i];
     cr_assert(rn_str_eq_cstr(t->name, name), "topic %d is %s", i, name);
     assert_kerr(t->error_code, 0);
+    cr_assert_eq(t->topic_authorized_operations, TOPIC_OPERATIONS, "%s", name);
     cr_assert_eq(t->partitions.count, count, "%s: %d partitions", name, count);
     for (int32_t k = 0; k < count; k++) {
         const rn_describe_topic_partitions_response_partition_t *p = &t->partitions.items[k];
@@ -125,9 +130,14 @@ Test(topic_partitions_handler, unknown_names_and_foreign_cursors_are_errors)
     cr_assert_eq(r.topics.count, 2);
     assert_kerr(r.topics.items[1].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(r.topics.items[1].partitions.count, 0);
+    cr_assert_eq(r.topics.items[1].topic_authorized_operations, TOPIC_OPERATIONS,
+                 "an unknown topic's operations too, as Kafka answers");
     cursor_t from = { "b", 0 };
     r = describe(names, 2, 2000, &from);
     cr_assert_gt(r.topics.count, 0);
-    for (int32_t i = 0; i < r.topics.count; i++)
+    for (int32_t i = 0; i < r.topics.count; i++) {
         assert_kerr(r.topics.items[i].error_code, RN_KERR_INVALID_REQUEST);
+        cr_assert_eq(r.topics.items[i].topic_authorized_operations, INT32_MIN,
+                     "a refused request answers no operations");
+    }
 }

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Metadata (src/handlers/metadata.c) through rn_handlers_dispatch, against a real topic registry
+ * in a temporary data directory: what Kafka 4.4 answers, field by field, for the topics a
+ * request names or for every topic, and the authorized operations (KIP-430) when asked. */
+#include "handlers/fixture.h"
+#include "kerr_assert.h"
+
+/* Every operation a topic supports (READ 3 to ALTER_CONFIGS 11, without CLUSTER_ACTION 9) and
+ * the cluster supports (CREATE 5, ALTER 7 to IDEMPOTENT_WRITE 12), as Kafka 4.4 answers them
+ * without an authorizer. */
+#define TOPIC_OPERATIONS 3576
+#define CLUSTER_OPERATIONS 8096
+
+static void create(const char *name, int32_t partitions)
+{
+    rn_topic_spec_t spec = { .name = S(name),
+                             .num_partitions = partitions,
+                             .replication_factor = 1 };
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+}
+
+static void start(void)
+{
+    fixture_start("metadata", "auto.create.topics.enable=true\nnum.partitions=2\n", false);
+    create("t", 3);
+}
+
+static void stop(void)
+{
+    fixture_stop();
+}
+
+TestSuite(metadata_handler, .init = start, .fini = stop);
+
+typedef struct ask {
+    const char *const *names; /* NULL: every topic (v0: an empty array, v1+: null) */
+    int n;
+    bool auto_create;
+    bool topic_operations;
+    bool cluster_operations;
+} ask_t;
+
+static rn_metadata_response_t metadata(int16_t version, const ask_t *a)
+{
+    rn_metadata_request_topic_t want[8];
+    cr_assert_leq(a->n, 8);
+    for (int i = 0; i < a->n; i++) {
+        rn_metadata_request_topic_init(&want[i]);
+        want[i].name = S(a->names[i]);
+    }
+    rn_metadata_request_t body;
+    rn_metadata_request_init(&body);
+    body.topics.items = want;
+    body.topics.count = a->names != NULL ? a->n : version == 0 ? 0 : -1;
+    body.allow_auto_topic_creation = a->auto_create;
+    body.include_topic_authorized_operations = a->topic_operations;
+    body.include_cluster_authorized_operations = a->cluster_operations;
+    rn_metadata_response_t resp;
+    call(RN_API_METADATA, version, &body, &resp);
+    return resp;
+}
+
+static const rn_metadata_response_topic_t *topic_named(const rn_metadata_response_t *r,
+                                                       const char *name)
+{
+    for (int32_t i = 0; i < r->topics.count; i++)
+        if (rn_str_eq_cstr(r->topics.items[i].name, name))
+            return &r->topics.items[i];
+    return NULL;
+}
+
+/* ---- authorized operations (KIP-430) ---- */
+
+Test(metadata_handler, asked_operations_are_every_operation_of_each_topic_and_the_cluster)
+{
+    static const char *const names[] = { "t", "missing", "bad name!" };
+    for (int16_t v = 8; v <= 13; v++) {
+        ask_t a = { names, 3, .topic_operations = true, .cluster_operations = true };
+        rn_metadata_response_t r = metadata(v, &a);
+        cr_assert_eq(r.topics.count, 3, "v%d", v);
+        for (int32_t i = 0; i < r.topics.count; i++)
+            cr_assert_eq(r.topics.items[i].topic_authorized_operations, TOPIC_OPERATIONS,
+                         "v%d topic %d, unknown or not", v, i);
+        if (v <= 10)
+            cr_assert_eq(r.cluster_authorized_operations, CLUSTER_OPERATIONS, "v%d", v);
+    }
+}
+
+Test(metadata_handler, operations_not_asked_for_are_int32_min)
+{
+    static const char *const names[] = { "t" };
+    for (int16_t v = 8; v <= 13; v++) {
+        ask_t a = { names, 1 };
+        rn_metadata_response_t r = metadata(v, &a);
+        cr_assert_eq(r.topics.items[0].topic_authorized_operations, INT32_MIN, "v%d", v);
+        if (v <= 10)
+            cr_assert_eq(r.cluster_authorized_operations, INT32_MIN, "v%d", v);
+    }
+    ask_t all = { NULL, 0, .cluster_operations = true };
+    rn_metadata_response_t r = metadata(9, &all);
+    cr_assert_eq(topic_named(&r, "t")->topic_authorized_operations, INT32_MIN);
+    cr_assert_eq(r.cluster_authorized_operations, CLUSTER_OPERATIONS, "asked separately");
+}
