@@ -113,7 +113,9 @@ static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *bo
     return true;
 }
 
-/* Every topic in the registry; false when the arena ran out. */
+/* Every topic in the registry, internal ones (__consumer_offsets, once a group lookup has
+ * created it) included, as Kafka lists them with is_internal set; false when the arena ran
+ * out. */
 static bool list_all(rn_request_t *req, rn_metadata_response_t *resp, int32_t *node)
 {
     rn_topic_t **list = NULL;
@@ -121,18 +123,13 @@ static bool list_all(rn_request_t *req, rn_metadata_response_t *resp, int32_t *n
     rn_metadata_response_topic_t *topics =
         rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
     bool ok = topics != NULL;
-    size_t shown = 0;
     for (size_t i = 0; ok && i < n; i++) {
-        /* Internal topics (__consumer_offsets) are answered only when asked for by name. */
-        if (list[i]->internal)
-            continue;
-        rn_metadata_response_topic_init(&topics[shown]);
-        ok = describe_topic(req, list[i], &topics[shown], node);
-        shown++;
+        rn_metadata_response_topic_init(&topics[i]);
+        ok = describe_topic(req, list[i], &topics[i], node);
     }
     rn_topics_list_free(list, n);
     resp->topics.items = topics;
-    resp->topics.count = ok ? (int32_t)shown : 0;
+    resp->topics.count = ok ? (int32_t)n : 0;
     return ok;
 }
 

@@ -101,3 +101,29 @@ Test(metadata_handler, operations_not_asked_for_are_int32_min)
     cr_assert_eq(topic_named(&r, "t")->topic_authorized_operations, INT32_MIN);
     cr_assert_eq(r.cluster_authorized_operations, CLUSTER_OPERATIONS, "asked separately");
 }
+
+/* ---- every topic ---- */
+
+Test(metadata_handler, every_topic_includes_the_internal_ones)
+{
+    /* Kafka lists __consumer_offsets (once created) with is_internal set; clients that hide
+     * internal topics (the Java Admin's listTopics, kafka-python's consumer) do so themselves. */
+    rn_topic_spec_t spec = { .name = S("__consumer_offsets"),
+                             .num_partitions = 1,
+                             .replication_factor = 1,
+                             .internal = true };
+    assert_kerr(rn_topics_create(fx.topics, &spec, false, NULL).error_code, 0);
+    for (int16_t v = 0; v <= 13; v++) {
+        ask_t all = { NULL, 0 };
+        rn_metadata_response_t r = metadata(v, &all);
+        cr_assert_eq(r.topics.count, 2, "v%d", v);
+        const rn_metadata_response_topic_t *t = topic_named(&r, "__consumer_offsets");
+        cr_assert_not_null(t, "v%d", v);
+        assert_kerr(t->error_code, 0);
+        cr_assert_eq(t->partitions.count, 1);
+        if (v >= 1) { /* is_internal is v1+ */
+            cr_assert(t->is_internal, "v%d", v);
+            cr_assert_not(topic_named(&r, "t")->is_internal);
+        }
+    }
+}
