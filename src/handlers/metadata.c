@@ -55,7 +55,16 @@ static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_res
     return true;
 }
 
-/* A requested topic that does not exist: create it when allowed, else report it unknown. */
+/* Whether `name` could name a topic (Kafka's rules); Kafka answers INVALID_TOPIC_EXCEPTION
+ * for a name that could not, whether or not the request allows auto-creation. */
+static bool legal_name(rn_str_t name)
+{
+    char why[160];
+    return rn_topic_name_valid(name, why, sizeof why);
+}
+
+/* A requested topic that does not exist: create it when allowed, else report it unknown (or
+ * its name illegal). */
 static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body,
                                   rn_str_t name, rn_kerr_t *error)
 {
@@ -63,6 +72,10 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
     rn_topic_t *topic = rn_topics_get(topics, name);
     if (topic != NULL)
         return topic;
+    if (!legal_name(name)) {
+        *error = RN_KERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
     *error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bool allowed = req->broker->auto_create_topics_enable &&
                    (req->api_version < 4 || body->allow_auto_topic_creation);
@@ -233,7 +246,7 @@ static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
         return false;
     for (int32_t i = 0; i < body->topics.count; i++) {
         rn_str_t name = body->topics.items[i].name;
-        if (name.ptr == NULL)
+        if (name.ptr == NULL || !legal_name(name))
             continue;
         rn_topic_t *topic = rn_topics_get(info->topics, name);
         if (topic == NULL)

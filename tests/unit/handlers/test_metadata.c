@@ -127,3 +127,39 @@ Test(metadata_handler, every_topic_includes_the_internal_ones)
         }
     }
 }
+
+/* ---- named topics ---- */
+
+Test(metadata_handler, an_illegal_name_is_invalid_topic_exception_with_or_without_auto_creation)
+{
+    static char too_long[251];
+    memset(too_long, 'x', 250);
+    static const char *const names[] = { "bad name!", too_long, ".", "..", "" };
+    for (int16_t v = 0; v <= 13; v++) {
+        for (int create = 0; create <= 1; create++) {
+            ask_t a = { names, 5, .auto_create = create };
+            rn_metadata_response_t r = metadata(v, &a);
+            cr_assert_eq(r.topics.count, 5, "v%d", v);
+            for (int32_t i = 0; i < 5; i++) {
+                assert_kerr(r.topics.items[i].error_code, RN_KERR_INVALID_TOPIC_EXCEPTION,
+                            "an illegal name");
+                cr_assert_eq(r.topics.items[i].partitions.count, 0);
+            }
+        }
+    }
+    cr_assert_eq(fx.executor.queued, 0, "nothing to create, so nothing for the thread pool");
+}
+
+Test(metadata_handler, the_longest_legal_name_is_unknown_or_created)
+{
+    static char longest[250];
+    memset(longest, 'y', 249);
+    static const char *const names[] = { longest };
+    ask_t a = { names, 1 };
+    rn_metadata_response_t r = metadata(4, &a);
+    assert_kerr(r.topics.items[0].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    a.auto_create = true;
+    r = metadata(4, &a);
+    assert_kerr(r.topics.items[0].error_code, 0);
+    cr_assert_eq(r.topics.items[0].partitions.count, 2, "num.partitions");
+}
