@@ -108,17 +108,21 @@ static bool asks_by_id(const rn_request_t *req, const rn_metadata_request_t *bod
     return false;
 }
 
-/* Marks with true each entry whose id an earlier entry already asked for. False when the arena
- * ran out. O(n log n): the client chooses n. */
-static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *body, uint8_t *repeat)
+/* Marks with true each entry whose id (`by_id`) or name an earlier entry already asked for:
+ * Kafka answers each topic once. False when the arena ran out. O(n log n): the client
+ * chooses n. */
+static bool find_repeats(rn_request_t *req, const rn_metadata_request_t *body, bool by_id,
+                         uint8_t *repeat)
 {
     int32_t n = body->topics.count;
     rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, n ? n : 1);
     if (keys == NULL)
         return false;
-    for (int32_t i = 0; i < n; i++)
-        keys[i] = (rn_str_t){ (const char *)&body->topics.items[i].topic_id,
-                              sizeof body->topics.items[i].topic_id };
+    for (int32_t i = 0; i < n; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        keys[i] =
+            by_id ? (rn_str_t){ (const char *)&want->topic_id, sizeof want->topic_id } : want->name;
+    }
     if (!rn_admin_classify_keys(&req->arena, keys, n, repeat))
         return false;
     for (int32_t i = 0; i < n; i++)
@@ -158,16 +162,13 @@ static bool list_named(rn_request_t *req, const rn_metadata_request_t *body,
         return false;
     resp->topics.items = topics;
     bool by_id = asks_by_id(req, body);
-    uint8_t *repeat = NULL;
-    if (by_id) {
-        repeat = rn_arena_try_alloc_array(&req->arena, uint8_t, nreq);
-        if (repeat == NULL || !find_repeated_ids(req, body, repeat))
-            return false;
-    }
+    uint8_t *repeat = rn_arena_try_alloc_array(&req->arena, uint8_t, nreq ? nreq : 1);
+    if (repeat == NULL || !find_repeats(req, body, by_id, repeat))
+        return false;
     int32_t shown = 0;
     for (int32_t i = 0; i < nreq; i++) {
         const rn_metadata_request_topic_t *want = &body->topics.items[i];
-        if (by_id && (uuid_is_zero(&want->topic_id) || repeat[i]))
+        if (repeat[i] || (by_id && uuid_is_zero(&want->topic_id)))
             continue;
         rn_metadata_response_topic_t *t = &topics[shown++];
         rn_metadata_response_topic_init(t);

@@ -163,3 +163,28 @@ Test(metadata_handler, the_longest_legal_name_is_unknown_or_created)
     assert_kerr(r.topics.items[0].error_code, 0);
     cr_assert_eq(r.topics.items[0].partitions.count, 2, "num.partitions");
 }
+
+Test(metadata_handler, a_topic_named_twice_is_answered_once)
+{
+    create("u", 1);
+    static const char *const names[] = { "t",         "u", "t",       "missing",
+                                         "bad name!", "u", "missing", "bad name!" };
+    for (int16_t v = 0; v <= 13; v++) {
+        ask_t a = { names, 8 };
+        rn_metadata_response_t r = metadata(v, &a);
+        cr_assert_eq(r.topics.count, 4, "v%d: each name once, in the order first asked", v);
+        static const char *const want[] = { "t", "u", "missing", "bad name!" };
+        for (int i = 0; i < 4; i++)
+            cr_assert(rn_str_eq_cstr(r.topics.items[i].name, want[i]), "v%d: %s", v, want[i]);
+    }
+}
+
+Test(metadata_handler, a_topic_named_twice_is_auto_created_and_answered_once)
+{
+    static const char *const names[] = { "new", "new" };
+    ask_t a = { names, 2, .auto_create = true };
+    rn_metadata_response_t r = metadata(4, &a);
+    cr_assert_eq(r.topics.count, 1);
+    assert_kerr(r.topics.items[0].error_code, 0);
+    cr_assert(rn_str_eq_cstr(r.topics.items[0].name, "new"));
+}
