@@ -108,6 +108,43 @@ static bool asks_by_id(const rn_request_t *req, const rn_metadata_request_t *bod
     return false;
 }
 
+/* Metadata v10-v11 carry a topic id beside each name, but Kafka looks topics up by id only from
+ * v12 (KIP-516): it refuses a v10-v11 request with a non-zero id or a null name as a whole. */
+static bool refused_before_v12(const rn_request_t *req, const rn_metadata_request_t *body)
+{
+    if (req->api_version < 10 || req->api_version >= 12)
+        return false;
+    for (int32_t i = 0; i < body->topics.count; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        if (!uuid_is_zero(&want->topic_id) || want->name.ptr == NULL)
+            return true;
+    }
+    return false;
+}
+
+/* The refusal in the shape of Kafka's error response: every entry (repeats too) with
+ * INVALID_REQUEST, its name ("" for null) and its id; no brokers, no cluster id, controller -1
+ * and no authorized operations, asked or not. False when the arena ran out. */
+static bool refuse(rn_request_t *req, const rn_metadata_request_t *body,
+                   rn_metadata_response_t *resp)
+{
+    int32_t n = body->topics.count;
+    rn_metadata_response_topic_t *topics =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+    if (topics == NULL)
+        return false;
+    for (int32_t i = 0; i < n; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        rn_metadata_response_topic_init(&topics[i]);
+        topics[i].error_code = RN_KERR_INVALID_REQUEST;
+        topics[i].name = want->name.ptr != NULL ? want->name : rn_str_from_cstr("");
+        topics[i].topic_id = want->topic_id;
+    }
+    resp->topics.items = topics;
+    resp->topics.count = n;
+    return true;
+}
+
 /* Marks with true each entry whose id (`by_id`) or name an earlier entry already asked for:
  * Kafka answers each topic once. False when the arena ran out. O(n log n): the client
  * chooses n. */
@@ -215,6 +252,8 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
 {
     const rn_broker_info_t *info = req->broker;
     rn_metadata_response_init(resp);
+    if (refused_before_v12(req, body))
+        return refuse(req, body, resp);
     rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
     int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
     if (self == NULL || node == NULL)
@@ -243,7 +282,8 @@ static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 {
     const rn_broker_info_t *info = req->broker;
     if (!info->auto_create_topics_enable ||
-        (req->api_version >= 4 && !body->allow_auto_topic_creation) || asks_by_id(req, body))
+        (req->api_version >= 4 && !body->allow_auto_topic_creation) || asks_by_id(req, body) ||
+        refused_before_v12(req, body))
         return false;
     for (int32_t i = 0; i < body->topics.count; i++) {
         rn_str_t name = body->topics.items[i].name;

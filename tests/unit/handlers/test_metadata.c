@@ -188,3 +188,77 @@ Test(metadata_handler, a_topic_named_twice_is_auto_created_and_answered_once)
     assert_kerr(r.topics.items[0].error_code, 0);
     cr_assert(rn_str_eq_cstr(r.topics.items[0].name, "new"));
 }
+
+/* ---- topic ids ---- */
+
+static rn_uuid_t id_of(const char *name)
+{
+    rn_topic_t *topic = rn_topics_get(fx.topics, S(name));
+    cr_assert_not_null(topic);
+    rn_uuid_t id = topic->id;
+    rn_topic_unref(topic);
+    return id;
+}
+
+Test(metadata_handler, v10_and_v11_refuse_topic_ids_and_null_names_as_kafka_does)
+{
+    /* Ids are looked up from v12 (KIP-516). Kafka 4.4 answers a v10-v11 request with an id or
+     * a null name in its error shape: every entry INVALID_REQUEST, no brokers, no cluster id,
+     * controller -1, no operations even when asked. */
+    rn_metadata_request_topic_t want[3];
+    for (int i = 0; i < 3; i++)
+        rn_metadata_request_topic_init(&want[i]);
+    want[0].topic_id = id_of("t"); /* name null */
+    want[1].name = S("t");
+    memset(want[1].topic_id.b, 0xab, 16);
+    want[2].name = S("t"); /* zero id: refused with the others */
+    rn_metadata_request_t body;
+    rn_metadata_request_init(&body);
+    body.topics.items = want;
+    body.topics.count = 3;
+    body.allow_auto_topic_creation = true;
+    body.include_topic_authorized_operations = true;
+    body.include_cluster_authorized_operations = true;
+    for (int16_t v = 10; v <= 11; v++) {
+        for (int32_t n = 1; n <= 3; n++) {
+            body.topics.count = n;
+            rn_metadata_response_t r;
+            call(RN_API_METADATA, v, &body, &r);
+            cr_assert_eq(r.brokers.count, 0, "v%d", v);
+            cr_assert_null(r.cluster_id.ptr);
+            cr_assert_eq(r.controller_id, -1);
+            if (v == 10)
+                cr_assert_eq(r.cluster_authorized_operations, INT32_MIN);
+            cr_assert_eq(r.topics.count, n);
+            for (int32_t i = 0; i < n; i++) {
+                const rn_metadata_response_topic_t *t = &r.topics.items[i];
+                assert_kerr(t->error_code, RN_KERR_INVALID_REQUEST);
+                cr_assert(rn_str_eq_cstr(t->name, i == 0 ? "" : "t"), "v%d entry %d", v, i);
+                cr_assert_eq(memcmp(t->topic_id.b, want[i].topic_id.b, 16), 0);
+                cr_assert_eq(t->partitions.count, 0);
+                cr_assert_eq(t->topic_authorized_operations, INT32_MIN);
+            }
+        }
+    }
+    /* A null name alone is refused too. */
+    rn_metadata_request_topic_init(&want[0]);
+    body.topics.count = 1;
+    rn_metadata_response_t r;
+    call(RN_API_METADATA, 10, &body, &r);
+    assert_kerr(r.topics.items[0].error_code, RN_KERR_INVALID_REQUEST);
+    cr_assert_eq(fx.executor.queued, 0, "nothing created");
+}
+
+Test(metadata_handler, v10_and_v11_by_name_with_zero_ids_are_answered)
+{
+    static const char *const names[] = { "t" };
+    for (int16_t v = 10; v <= 11; v++) {
+        ask_t a = { names, 1 };
+        rn_metadata_response_t r = metadata(v, &a);
+        assert_kerr(r.topics.items[0].error_code, 0);
+        cr_assert_eq(r.controller_id, 1);
+        cr_assert_eq(r.brokers.count, 1);
+        rn_uuid_t id = id_of("t");
+        cr_assert_eq(memcmp(r.topics.items[0].topic_id.b, id.b, 16), 0, "the topic's id");
+    }
+}
