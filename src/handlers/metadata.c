@@ -6,8 +6,10 @@
  * Topics a request names that do not exist are created when auto.create.topics.enable is on
  * and the request allows it (v4+ has allow_auto_topic_creation; v0-v3 always may), never for
  * an all-topics request (CLIENTS.md rule 4). A request that will create topics is answered from
- * the thread pool (creation writes files); the new topic is answered ready at once (Kafka
- * answers LEADER_NOT_AVAILABLE first; clients retry either way). */
+ * the thread pool (creation writes files); the new topic is answered ready at once. Kafka 4.4
+ * answers UNKNOWN_TOPIC_OR_PARTITION first, with no partitions and a zero id, while its
+ * controller creates the topic; every client retries on that code, and here the complete answer
+ * spares them the retry (a declared difference, tests/conformance/differences.tsv). */
 #include <stdatomic.h>
 
 #include "config/config.h"
