@@ -2,7 +2,8 @@
 /* DescribeCluster (key 60) and DescribeLogDirs (key 35): what Kafka's Admin asks of the cluster
  * and its disks (describeCluster, describeLogDirs; Kafka Connect and Debezium call the first).
  * One node is the cluster, its only broker and its controller; it has one log directory. Both
- * only read, so they answer on the loop (statvfs of one directory is a few microseconds). */
+ * only read, so they answer on the loop (statvfs of one directory is a few microseconds). A
+ * DescribeCluster for another endpoint type than the brokers' gets Kafka 4.4's error answer. */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,26 +11,13 @@
 #include <sys/statvfs.h>
 
 #include "config/config.h"
+#include "handlers/acl.h"
+#include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "log/log.h"
 #include "topics/topics.h"
 
 enum { ENDPOINT_BROKERS = 1, ENDPOINT_CONTROLLERS = 2 };
-
-/* Kafka's AclOperation codes. Without an authorizer, Kafka reports every operation the cluster
- * resource supports as authorized. */
-enum {
-    OP_CREATE = 5,
-    OP_ALTER = 7,
-    OP_DESCRIBE = 8,
-    OP_CLUSTER_ACTION = 9,
-    OP_DESCRIBE_CONFIGS = 10,
-    OP_ALTER_CONFIGS = 11,
-    OP_IDEMPOTENT_WRITE = 12,
-};
-#define CLUSTER_AUTHORIZED_OPERATIONS                                                     \
-    ((1 << OP_CREATE) | (1 << OP_ALTER) | (1 << OP_DESCRIBE) | (1 << OP_CLUSTER_ACTION) | \
-     (1 << OP_DESCRIBE_CONFIGS) | (1 << OP_ALTER_CONFIGS) | (1 << OP_IDEMPOTENT_WRITE))
 
 /* ---- DescribeCluster ---- */
 
@@ -41,20 +29,27 @@ void rn_handle_describe_cluster(rn_request_t *req)
     const rn_broker_info_t *info = req->broker;
     rn_describe_cluster_response_t resp;
     rn_describe_cluster_response_init(&resp);
-    resp.endpoint_type = req->api_version >= 1 ? body.endpoint_type : ENDPOINT_BROKERS;
-    resp.cluster_id = rn_str_from_cstr(info->cluster_id);
-    resp.controller_id = info->node_id;
-    if (resp.endpoint_type != ENDPOINT_BROKERS) {
-        /* A broker serves only the brokers' endpoints; the controllers' come from a controller
-         * (KIP-919), and an unknown type is refused the same way. */
-        resp.error_code = RN_KERR_UNSUPPORTED_ENDPOINT_TYPE;
-        resp.error_message = rn_str_from_cstr(resp.endpoint_type == ENDPOINT_CONTROLLERS
-                                                  ? "The broker does not serve the controllers."
-                                                  : "Unknown endpoint type.");
-        resp.controller_id = -1;
+    /* A broker always answers as the brokers' endpoint; v0 asks for nothing else. */
+    resp.endpoint_type = ENDPOINT_BROKERS;
+    int8_t asked = req->api_version >= 1 ? body.endpoint_type : ENDPOINT_BROKERS;
+    if (asked != ENDPOINT_BROKERS) {
+        /* The controllers' endpoints come from a controller (KIP-919); any other type is
+         * unknown. Kafka's error answer: no cluster id, no controller, no brokers. */
+        if (asked == ENDPOINT_CONTROLLERS) {
+            resp.error_code = RN_KERR_MISMATCHED_ENDPOINT_TYPE;
+            resp.error_message = rn_str_from_cstr("The request was sent to an endpoint of type "
+                                                  "BROKER, but we wanted an endpoint of type "
+                                                  "CONTROLLER");
+        } else {
+            resp.error_code = RN_KERR_UNSUPPORTED_ENDPOINT_TYPE;
+            resp.error_message = rn_admin_message(req, "Unsupported endpoint type %d", asked);
+        }
+        resp.cluster_id = rn_str_from_cstr("");
         rn_respond(req, &resp);
         return;
     }
+    resp.cluster_id = rn_str_from_cstr(info->cluster_id);
+    resp.controller_id = info->node_id;
     rn_describe_cluster_response_broker_t broker;
     rn_describe_cluster_response_broker_init(&broker);
     broker.broker_id = info->node_id;
@@ -63,7 +58,7 @@ void rn_handle_describe_cluster(rn_request_t *req)
     resp.brokers.items = &broker;
     resp.brokers.count = 1;
     if (body.include_cluster_authorized_operations)
-        resp.cluster_authorized_operations = CLUSTER_AUTHORIZED_OPERATIONS;
+        resp.cluster_authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_CLUSTER);
     rn_respond(req, &resp);
 }
 

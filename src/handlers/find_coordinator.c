@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* FindCoordinator (key 10), v0-v4: on one node, this node coordinates every group. The
+/* FindCoordinator (key 10), v0-v5: on one node, this node coordinates every group. The
  * first group lookup creates __consumer_offsets (Kafka creates it lazily too, so an empty
  * broker starts fast). librdkafka 2.0.2 also needs FindCoordinator v0 advertised to enable
  * LZ4 at all (CLIENTS.md rule 2). Transaction coordinators do not exist yet, so key type 1
@@ -12,7 +12,7 @@
 #include "handlers/handlers.h"
 #include "handlers/job.h"
 
-enum { KEY_TYPE_GROUP = 0, KEY_TYPE_TRANSACTION = 1 };
+enum { KEY_TYPE_GROUP = 0, KEY_TYPE_TRANSACTION = 1, KEY_TYPE_SHARE = 2 };
 
 static rn_kerr_t answer_for(int8_t key_type)
 {
@@ -21,6 +21,19 @@ static rn_kerr_t answer_for(int8_t key_type)
     if (key_type == KEY_TYPE_TRANSACTION)
         return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     return RN_KERR_INVALID_REQUEST;
+}
+
+/* Kafka 4.4's error_message. v1-v3 carry the error's text, "NONE" for no error (Kafka's
+ * Errors.message(), which falls back to the name). v4+ answer per key: "" for every key of a
+ * type Kafka knows (a group, a transaction, a share group, KIP-932, which it refuses here),
+ * and the text for a type it does not know, which fails the whole lookup. */
+static rn_str_t message_for(const rn_request_t *req, int8_t key_type, rn_kerr_t error)
+{
+    if (req->api_version < 4)
+        return rn_str_from_cstr(error == RN_KERR_NONE ? "NONE" : rn_kerr_message(error));
+    bool known = key_type == KEY_TYPE_GROUP || key_type == KEY_TYPE_TRANSACTION ||
+                 key_type == KEY_TYPE_SHARE;
+    return rn_str_from_cstr(known ? "" : rn_kerr_message(error));
 }
 
 /* Fills `resp` for `body`; false when the arena ran out. */
@@ -33,6 +46,7 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
     rn_find_coordinator_response_init(resp);
     if (req->api_version < 4) {
         resp->error_code = error;
+        resp->error_message = message_for(req, body->key_type, error);
         resp->node_id = error == 0 ? info->node_id : -1;
         resp->host = error == 0 ? host : rn_str_from_cstr("");
         resp->port = error == 0 ? port : -1;
@@ -49,6 +63,7 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
         rn_find_coordinator_response_coordinator_init(&items[i]);
         items[i].key = body->coordinator_keys.items[i];
         items[i].error_code = error;
+        items[i].error_message = message_for(req, body->key_type, error);
         items[i].node_id = error == 0 ? info->node_id : -1;
         items[i].host = error == 0 ? host : rn_str_from_cstr("");
         items[i].port = error == 0 ? port : -1;

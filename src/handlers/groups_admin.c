@@ -11,14 +11,11 @@
 
 #include "coord/groups.h"
 #include "coord/offsets.h"
+#include "handlers/acl.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "handlers/job.h"
 #include "util/err.h"
-
-/* Kafka without an authorizer reports every operation a group supports: READ (3), DELETE (6)
- * and DESCRIBE (8), as a bit field (AclOperation codes). */
-#define GROUP_AUTHORIZED_OPERATIONS ((1 << 3) | (1 << 6) | (1 << 8))
 
 static rn_groups_t *groups_of(const rn_request_t *req)
 {
@@ -53,8 +50,10 @@ static bool describe_one(rn_request_t *req, rn_groups_t *groups, rn_offsets_t *o
     out->group_state = rn_str_from_cstr(d.state);
     out->protocol_type = d.protocol_type;
     out->protocol_data = d.protocol_data;
-    if (with_operations)
-        out->authorized_operations = GROUP_AUTHORIZED_OPERATIONS;
+    /* KIP-430: every operation a group supports (acl.h), for a group the answer describes; a
+     * group answered with an error (v6+: not found) keeps the "not asked" value, as in Kafka. */
+    if (with_operations && out->error_code == 0)
+        out->authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_GROUP);
     if (d.nmembers == 0)
         return true;
     rn_describe_groups_response_member_t *items =

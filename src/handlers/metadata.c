@@ -6,11 +6,14 @@
  * Topics a request names that do not exist are created when auto.create.topics.enable is on
  * and the request allows it (v4+ has allow_auto_topic_creation; v0-v3 always may), never for
  * an all-topics request (CLIENTS.md rule 4). A request that will create topics is answered from
- * the thread pool (creation writes files); the new topic is answered ready at once (Kafka
- * answers LEADER_NOT_AVAILABLE first; clients retry either way). */
+ * the thread pool (creation writes files); the new topic is answered ready at once. Kafka 4.4
+ * answers UNKNOWN_TOPIC_OR_PARTITION first, with no partitions and a zero id, while its
+ * controller creates the topic; every client retries on that code, and here the complete answer
+ * spares them the retry (a declared difference, tests/conformance/differences.tsv). */
 #include <stdatomic.h>
 
 #include "config/config.h"
+#include "handlers/acl.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "handlers/job.h"
@@ -54,7 +57,16 @@ static bool describe_topic(rn_request_t *req, rn_topic_t *topic, rn_metadata_res
     return true;
 }
 
-/* A requested topic that does not exist: create it when allowed, else report it unknown. */
+/* Whether `name` could name a topic (Kafka's rules); Kafka answers INVALID_TOPIC_EXCEPTION
+ * for a name that could not, whether or not the request allows auto-creation. */
+static bool legal_name(rn_str_t name)
+{
+    char why[160];
+    return rn_topic_name_valid(name, why, sizeof why);
+}
+
+/* A requested topic that does not exist: create it when allowed, else report it unknown (or
+ * its name illegal). */
 static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t *body,
                                   rn_str_t name, rn_kerr_t *error)
 {
@@ -62,6 +74,10 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
     rn_topic_t *topic = rn_topics_get(topics, name);
     if (topic != NULL)
         return topic;
+    if (!legal_name(name)) {
+        *error = RN_KERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
     *error = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     bool allowed = req->broker->auto_create_topics_enable &&
                    (req->api_version < 4 || body->allow_auto_topic_creation);
@@ -94,17 +110,58 @@ static bool asks_by_id(const rn_request_t *req, const rn_metadata_request_t *bod
     return false;
 }
 
-/* Marks with true each entry whose id an earlier entry already asked for. False when the arena
- * ran out. O(n log n): the client chooses n. */
-static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *body, uint8_t *repeat)
+/* Metadata v10-v11 carry a topic id beside each name, but Kafka looks topics up by id only from
+ * v12 (KIP-516): it refuses a v10-v11 request with a non-zero id or a null name as a whole. */
+static bool refused_before_v12(const rn_request_t *req, const rn_metadata_request_t *body)
+{
+    if (req->api_version < 10 || req->api_version >= 12)
+        return false;
+    for (int32_t i = 0; i < body->topics.count; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        if (!uuid_is_zero(&want->topic_id) || want->name.ptr == NULL)
+            return true;
+    }
+    return false;
+}
+
+/* The refusal in the shape of Kafka's error response: every entry (repeats too) with
+ * INVALID_REQUEST, its name ("" for null) and its id; no brokers, no cluster id, controller -1
+ * and no authorized operations, asked or not. False when the arena ran out. */
+static bool refuse(rn_request_t *req, const rn_metadata_request_t *body,
+                   rn_metadata_response_t *resp)
+{
+    int32_t n = body->topics.count;
+    rn_metadata_response_topic_t *topics =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+    if (topics == NULL)
+        return false;
+    for (int32_t i = 0; i < n; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        rn_metadata_response_topic_init(&topics[i]);
+        topics[i].error_code = RN_KERR_INVALID_REQUEST;
+        topics[i].name = want->name.ptr != NULL ? want->name : rn_str_from_cstr("");
+        topics[i].topic_id = want->topic_id;
+    }
+    resp->topics.items = topics;
+    resp->topics.count = n;
+    return true;
+}
+
+/* Marks with true each entry whose id (`by_id`) or name an earlier entry already asked for:
+ * Kafka answers each topic once. False when the arena ran out. O(n log n): the client
+ * chooses n. */
+static bool find_repeats(rn_request_t *req, const rn_metadata_request_t *body, bool by_id,
+                         uint8_t *repeat)
 {
     int32_t n = body->topics.count;
     rn_str_t *keys = rn_arena_try_alloc_array(&req->arena, rn_str_t, n ? n : 1);
     if (keys == NULL)
         return false;
-    for (int32_t i = 0; i < n; i++)
-        keys[i] = (rn_str_t){ (const char *)&body->topics.items[i].topic_id,
-                              sizeof body->topics.items[i].topic_id };
+    for (int32_t i = 0; i < n; i++) {
+        const rn_metadata_request_topic_t *want = &body->topics.items[i];
+        keys[i] =
+            by_id ? (rn_str_t){ (const char *)&want->topic_id, sizeof want->topic_id } : want->name;
+    }
     if (!rn_admin_classify_keys(&req->arena, keys, n, repeat))
         return false;
     for (int32_t i = 0; i < n; i++)
@@ -112,49 +169,31 @@ static bool find_repeated_ids(rn_request_t *req, const rn_metadata_request_t *bo
     return true;
 }
 
-/* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
-static bool build(rn_request_t *req, const rn_metadata_request_t *body,
-                  rn_metadata_response_t *resp)
+/* Every topic in the registry, internal ones (__consumer_offsets, once a group lookup has
+ * created it) included, as Kafka lists them with is_internal set; false when the arena ran
+ * out. */
+static bool list_all(rn_request_t *req, rn_metadata_response_t *resp, int32_t *node)
+{
+    rn_topic_t **list = NULL;
+    size_t n = rn_topics_list(req->broker->topics, &list);
+    rn_metadata_response_topic_t *topics =
+        rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
+    bool ok = topics != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        rn_metadata_response_topic_init(&topics[i]);
+        ok = describe_topic(req, list[i], &topics[i], node);
+    }
+    rn_topics_list_free(list, n);
+    resp->topics.items = topics;
+    resp->topics.count = ok ? (int32_t)n : 0;
+    return ok;
+}
+
+/* The topics `body` names; false when the arena ran out. May create topics (disk work). */
+static bool list_named(rn_request_t *req, const rn_metadata_request_t *body,
+                       rn_metadata_response_t *resp, int32_t *node)
 {
     const rn_broker_info_t *info = req->broker;
-    rn_metadata_response_init(resp);
-    rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
-    int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
-    if (self == NULL || node == NULL)
-        return false;
-    *node = info->node_id;
-    rn_metadata_response_broker_init(self);
-    self->node_id = info->node_id;
-    self->host = rn_str_from_cstr(info->advertised_host);
-    self->port = atomic_load_explicit(&info->advertised_port, memory_order_acquire);
-    resp->brokers.items = self;
-    resp->brokers.count = 1;
-    resp->cluster_id = rn_str_from_cstr(info->cluster_id);
-    resp->controller_id = info->node_id;
-
-    /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
-    bool all = body->topics.count < 0 || (req->api_version == 0 && body->topics.count == 0);
-    if (all) {
-        rn_topic_t **list = NULL;
-        size_t n = rn_topics_list(info->topics, &list);
-        rn_metadata_response_topic_t *topics =
-            rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, n ? n : 1);
-        bool ok = topics != NULL;
-        size_t shown = 0;
-        for (size_t i = 0; ok && i < n; i++) {
-            /* Internal topics (__consumer_offsets) are answered only when asked for by name. */
-            if (list[i]->internal)
-                continue;
-            rn_metadata_response_topic_init(&topics[shown]);
-            ok = describe_topic(req, list[i], &topics[shown], node);
-            shown++;
-        }
-        rn_topics_list_free(list, n);
-        resp->topics.items = topics;
-        resp->topics.count = ok ? (int32_t)shown : 0;
-        return ok;
-    }
-
     int32_t nreq = body->topics.count;
     rn_metadata_response_topic_t *topics =
         rn_arena_try_alloc_array(&req->arena, rn_metadata_response_topic_t, nreq ? nreq : 1);
@@ -162,16 +201,13 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
         return false;
     resp->topics.items = topics;
     bool by_id = asks_by_id(req, body);
-    uint8_t *repeat = NULL;
-    if (by_id) {
-        repeat = rn_arena_try_alloc_array(&req->arena, uint8_t, nreq);
-        if (repeat == NULL || !find_repeated_ids(req, body, repeat))
-            return false;
-    }
+    uint8_t *repeat = rn_arena_try_alloc_array(&req->arena, uint8_t, nreq ? nreq : 1);
+    if (repeat == NULL || !find_repeats(req, body, by_id, repeat))
+        return false;
     int32_t shown = 0;
     for (int32_t i = 0; i < nreq; i++) {
         const rn_metadata_request_topic_t *want = &body->topics.items[i];
-        if (by_id && (uuid_is_zero(&want->topic_id) || repeat[i]))
+        if (repeat[i] || (by_id && uuid_is_zero(&want->topic_id)))
             continue;
         rn_metadata_response_topic_t *t = &topics[shown++];
         rn_metadata_response_topic_init(t);
@@ -198,17 +234,62 @@ static bool build(rn_request_t *req, const rn_metadata_request_t *body,
     return true;
 }
 
+/* KIP-430: when asked (v8+ for topics, v8-10 for the cluster), every operation the resource
+ * supports (acl.h), for each topic of the answer, unknown ones included, as Kafka answers. */
+static void add_authorized_operations(const rn_metadata_request_t *body,
+                                      rn_metadata_response_t *resp)
+{
+    if (body->include_cluster_authorized_operations)
+        resp->cluster_authorized_operations = rn_acl_authorized_operations(RN_ACL_RESOURCE_CLUSTER);
+    if (!body->include_topic_authorized_operations)
+        return;
+    for (int32_t i = 0; i < resp->topics.count; i++)
+        resp->topics.items[i].topic_authorized_operations =
+            rn_acl_authorized_operations(RN_ACL_RESOURCE_TOPIC);
+}
+
+/* Fills `resp` for `body`; false when the arena ran out. May create topics (disk work). */
+static bool build(rn_request_t *req, const rn_metadata_request_t *body,
+                  rn_metadata_response_t *resp)
+{
+    const rn_broker_info_t *info = req->broker;
+    rn_metadata_response_init(resp);
+    if (refused_before_v12(req, body))
+        return refuse(req, body, resp);
+    rn_metadata_response_broker_t *self = rn_arena_try_alloc(&req->arena, sizeof *self);
+    int32_t *node = rn_arena_try_alloc(&req->arena, sizeof *node);
+    if (self == NULL || node == NULL)
+        return false;
+    *node = info->node_id;
+    rn_metadata_response_broker_init(self);
+    self->node_id = info->node_id;
+    self->host = rn_str_from_cstr(info->advertised_host);
+    self->port = atomic_load_explicit(&info->advertised_port, memory_order_acquire);
+    resp->brokers.items = self;
+    resp->brokers.count = 1;
+    resp->cluster_id = rn_str_from_cstr(info->cluster_id);
+    resp->controller_id = info->node_id;
+
+    /* v0: an empty array asks for all topics; v1+: null does (and empty asks for none). */
+    bool all = body->topics.count < 0 || (req->api_version == 0 && body->topics.count == 0);
+    if (!(all ? list_all(req, resp, node) : list_named(req, body, resp, node)))
+        return false;
+    add_authorized_operations(body, resp);
+    return true;
+}
+
 /* Would answering create a topic? Then the answer is built on the thread pool: creating a topic
  * writes and fsyncs files, which must not stall the connection's event loop. */
 static bool may_create(rn_request_t *req, const rn_metadata_request_t *body)
 {
     const rn_broker_info_t *info = req->broker;
     if (!info->auto_create_topics_enable ||
-        (req->api_version >= 4 && !body->allow_auto_topic_creation) || asks_by_id(req, body))
+        (req->api_version >= 4 && !body->allow_auto_topic_creation) || asks_by_id(req, body) ||
+        refused_before_v12(req, body))
         return false;
     for (int32_t i = 0; i < body->topics.count; i++) {
         rn_str_t name = body->topics.items[i].name;
-        if (name.ptr == NULL)
+        if (name.ptr == NULL || !legal_name(name))
             continue;
         rn_topic_t *topic = rn_topics_get(info->topics, name);
         if (topic == NULL)

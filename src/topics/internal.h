@@ -37,9 +37,6 @@
 
 /* ---- names.c: topic names, topic ids, text escapes ---- */
 
-/* Kafka's Topic.validate: 1-249 bytes of [a-zA-Z0-9._-], not "." or "..". Returns true, or
- * false with Kafka's message in `why`. */
-bool rn_topic_name_valid(rn_str_t name, char *why, size_t whylen);
 /* The name with '.' replaced by '_': two topics whose names collide so would share metric
  * names in Kafka, which refuses the second (Topic.hasCollision). Writes at most 249 bytes + NUL. */
 void rn_topic_name_collision_key(rn_str_t name, char out[RN_TOPIC_NAME_MAX + 1]);

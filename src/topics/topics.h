@@ -112,6 +112,10 @@ void rn_topic_unref(rn_topic_t *topic);
 rn_partition_t *rn_topic_partition(rn_topic_t *topic, int32_t index);
 void rn_topic_get_config(rn_topics_t *topics, rn_topic_t *topic, rn_topic_config_t *out);
 
+/* Kafka's Topic.validate: 1-249 bytes of [a-zA-Z0-9._-], not "." or "..". Returns true, or
+ * false with Kafka's message in `why`. */
+bool rn_topic_name_valid(rn_str_t name, char *why, size_t whylen);
+
 /* Every topic (internal ones too), each with a reference, sorted by name; free with
  * rn_topics_list_free. */
 size_t rn_topics_list(rn_topics_t *topics, rn_topic_t ***out);

@@ -161,20 +161,27 @@ class Normaliser:
 
     def scoped(self, x, internal=True):
         """Drops entries of listing answers that belong to other scenarios (and, unless
-        `internal`, the internal topics)."""
+        `internal`, the internal topics), and puts the named entries kept in name order: a
+        listing's order means nothing (Kafka's follows its hash maps), but ids are numbered by
+        first appearance, so both brokers' listings must come in the same order."""
         if isinstance(x, dict):
             return {k: self.scoped(v, internal) for k, v in x.items()}
         if isinstance(x, list):
-            out = []
+            out, keys = [], []
             for item in x:
+                key = None
                 if isinstance(item, dict):
                     for k in ("name", "topic", "group_id"):
                         if k in item and isinstance(item[k], str):
                             if not self.own(item[k], internal):
                                 item = None
+                            key = item and item[k]
                             break
                 if item is not None:
                     out.append(self.scoped(item, internal))
+                    keys.append(key)
+            if out and all(k is not None for k in keys):
+                out = [item for _, item in sorted(zip(keys, out), key=lambda p: p[0])]
             return out
         return x
 

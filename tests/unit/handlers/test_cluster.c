@@ -3,6 +3,7 @@
  * one node is the cluster, its only broker and its controller; one log directory holds every
  * partition, with its size. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "handlers/fixture.h"
@@ -70,13 +71,40 @@ Test(cluster_handler, describe_cluster_reports_the_clusters_operations_when_aske
     cr_assert_eq(r.cluster_authorized_operations, 0x1fa0);
 }
 
-Test(cluster_handler, describe_cluster_of_the_controllers_is_unsupported_on_a_broker)
+/* Kafka's error answer when the endpoint type is not the brokers': endpoint type 1 (what a
+ * broker is), an empty cluster id, controller -1, no brokers, no operations. */
+static void assert_refused(const rn_describe_cluster_response_t *r, int16_t error,
+                           const char *message)
 {
-    rn_describe_cluster_response_t r = describe_cluster(1, 2, false);
-    assert_kerr(r.error_code, RN_KERR_UNSUPPORTED_ENDPOINT_TYPE);
-    cr_assert_eq(r.brokers.count, 0);
-    r = describe_cluster(1, 9, false);
-    assert_kerr(r.error_code, RN_KERR_UNSUPPORTED_ENDPOINT_TYPE, "an unknown type too");
+    assert_kerr(r->error_code, error);
+    cr_assert(rn_str_eq_cstr(r->error_message, message), "%.*s", (int)r->error_message.len,
+              r->error_message.ptr);
+    cr_assert_eq(r->endpoint_type, 1, "a broker answers as the brokers' endpoint");
+    cr_assert(rn_str_eq_cstr(r->cluster_id, ""));
+    cr_assert_eq(r->controller_id, -1);
+    cr_assert_eq(r->brokers.count, 0);
+    cr_assert_eq(r->cluster_authorized_operations, INT32_MIN);
+}
+
+Test(cluster_handler, describe_cluster_of_the_controllers_is_a_mismatched_endpoint_type)
+{
+    for (int16_t v = 1; v <= 2; v++) {
+        rn_describe_cluster_response_t r = describe_cluster(v, 2, true);
+        assert_refused(&r, RN_KERR_MISMATCHED_ENDPOINT_TYPE,
+                       "The request was sent to an endpoint of type BROKER, but we wanted an "
+                       "endpoint of type CONTROLLER");
+    }
+}
+
+Test(cluster_handler, describe_cluster_of_an_unknown_endpoint_type_is_unsupported)
+{
+    static const int8_t unknown[] = { 0, 3, 5, -1, 127 };
+    char message[64];
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        rn_describe_cluster_response_t r = describe_cluster(2, unknown[i], false);
+        snprintf(message, sizeof message, "Unsupported endpoint type %d", unknown[i]);
+        assert_refused(&r, RN_KERR_UNSUPPORTED_ENDPOINT_TYPE, message);
+    }
 }
 
 /* ---- DescribeLogDirs ---- */

@@ -218,3 +218,53 @@ Test(find_coordinator_handler_without_coordinator, every_group_lookup_is_coordin
     r = find_keys(9, keys, 1);
     assert_kerr(r.coordinators.items[0].error_code, RN_KERR_INVALID_REQUEST);
 }
+
+/* ---- error messages, as Kafka 4.4 writes them ---- */
+
+static const char invalid_request_text[] =
+    "This most likely occurs because of a request being malformed by the client library or the "
+    "message was sent to an incompatible broker. See the broker logs for more details.";
+
+Test(find_coordinator_handler, v1_to_v3_carry_the_errors_text_and_none_for_success)
+{
+    for (int16_t v = 1; v <= 3; v++) {
+        rn_find_coordinator_response_t r = find_v(v, KEY_GROUP, "g");
+        cr_assert(rn_str_eq_cstr(r.error_message, "NONE"), "v%d: Kafka's Errors.NONE.message()", v);
+        r = find_v(v, KEY_TRANSACTION, "txn");
+        cr_assert(rn_str_eq_cstr(r.error_message, "The coordinator is not available."), "v%d", v);
+        static const int8_t invalid[] = { 2, 7 };
+        for (size_t i = 0; i < 2; i++) {
+            r = find_v(v, invalid[i], "g");
+            cr_assert(rn_str_eq_cstr(r.error_message, invalid_request_text), "v%d type %d", v,
+                      invalid[i]);
+        }
+    }
+}
+
+Test(find_coordinator_handler, v4_and_v5_carry_an_empty_message_but_for_an_unknown_key_type)
+{
+    static const char *const keys[] = { "g", "" };
+    for (int16_t v = 4; v <= 5; v++) {
+        /* A group (found), a transaction (no coordinator) and a share group (refused) are key
+         * types Kafka knows: an empty message per key. */
+        static const int8_t known[] = { KEY_GROUP, KEY_TRANSACTION, 2 };
+        for (size_t i = 0; i < 3; i++) {
+            rn_str_t strs[] = { S(keys[0]), S(keys[1]) };
+            rn_find_coordinator_request_t body;
+            rn_find_coordinator_request_init(&body);
+            body.key_type = known[i];
+            body.coordinator_keys.items = strs;
+            body.coordinator_keys.count = 2;
+            rn_find_coordinator_response_t r;
+            call(RN_API_FIND_COORDINATOR, v, &body, &r);
+            for (int k = 0; k < 2; k++)
+                cr_assert(rn_str_eq_cstr(r.coordinators.items[k].error_message, ""),
+                          "v%d type %d key %d", v, known[i], k);
+        }
+        rn_find_coordinator_response_t r = find_keys(7, keys, 2);
+        for (int k = 0; k < 2; k++) {
+            assert_kerr(r.coordinators.items[k].error_code, RN_KERR_INVALID_REQUEST);
+            cr_assert(rn_str_eq_cstr(r.coordinators.items[k].error_message, invalid_request_text));
+        }
+    }
+}

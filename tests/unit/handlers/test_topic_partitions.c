@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* DescribeTopicPartitions (src/handlers/topic_partitions.c) through rn_handlers_dispatch: topics
- * in name order, partitions in index order, paged by the partition limit with a cursor, unknown
- * names answered UNKNOWN_TOPIC_OR_PARTITION (but left out of an all-topics answer), and a cursor
- * on a topic the request does not name refused as Kafka refuses it. */
+ * in name order, partitions in index order, paged by the partition limit (at least one) with a
+ * cursor, unknown names answered UNKNOWN_TOPIC_OR_PARTITION (but left out of an all-topics
+ * answer) and illegal ones INVALID_TOPIC_EXCEPTION, and a cursor Kafka refuses (a negative
+ * partition, a topic the request does not name) answered with Kafka's error answer. */
 #include "handlers/fixture.h"
 #include "kerr_assert.h"
 
@@ -25,6 +26,10 @@ static void stop(void)
 }
 
 TestSuite(topic_partitions_handler, .init = start, .fini = stop);
+
+/* READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS
+ * 11: every operation a topic supports, which Kafka 4.4 answers (3576) without an authorizer. */
+#define TOPIC_OPERATIONS 3576
 
 typedef struct cursor {
     const char *topic;
@@ -64,6 +69,7 @@ static void assert_topic(const rn_describe_topic_partitions_response_t *r, int i
     const rn_describe_topic_partitions_response_topic_t *t = &r->topics.items[i];
     cr_assert(rn_str_eq_cstr(t->name, name), "topic %d is %s", i, name);
     assert_kerr(t->error_code, 0);
+    cr_assert_eq(t->topic_authorized_operations, TOPIC_OPERATIONS, "%s", name);
     cr_assert_eq(t->partitions.count, count, "%s: %d partitions", name, count);
     for (int32_t k = 0; k < count; k++) {
         const rn_describe_topic_partitions_response_partition_t *p = &t->partitions.items[k];
@@ -125,9 +131,81 @@ Test(topic_partitions_handler, unknown_names_and_foreign_cursors_are_errors)
     cr_assert_eq(r.topics.count, 2);
     assert_kerr(r.topics.items[1].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     cr_assert_eq(r.topics.items[1].partitions.count, 0);
+    cr_assert_eq(r.topics.items[1].topic_authorized_operations, TOPIC_OPERATIONS,
+                 "an unknown topic's operations too, as Kafka answers");
     cursor_t from = { "b", 0 };
     r = describe(names, 2, 2000, &from);
     cr_assert_gt(r.topics.count, 0);
-    for (int32_t i = 0; i < r.topics.count; i++)
+    for (int32_t i = 0; i < r.topics.count; i++) {
         assert_kerr(r.topics.items[i].error_code, RN_KERR_INVALID_REQUEST);
+        cr_assert_eq(r.topics.items[i].topic_authorized_operations, INT32_MIN,
+                     "a refused request answers no operations");
+    }
+}
+
+Test(topic_partitions_handler, an_illegal_name_is_invalid_topic_exception)
+{
+    const char *names[] = { "bad name!", "..", "zz" };
+    rn_describe_topic_partitions_response_t r = describe(names, 3, 2000, NULL);
+    cr_assert_eq(r.topics.count, 3);
+    assert_kerr(r.topics.items[0].error_code, RN_KERR_INVALID_TOPIC_EXCEPTION,
+                "\"..\" sorts first");
+    assert_kerr(r.topics.items[1].error_code, RN_KERR_INVALID_TOPIC_EXCEPTION, "bad name!");
+    assert_kerr(r.topics.items[2].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "zz");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(r.topics.items[i].topic_authorized_operations, TOPIC_OPERATIONS);
+}
+
+Test(topic_partitions_handler, a_limit_below_one_answers_one_partition)
+{
+    /* Kafka 4.4 answers limits 0 and -1 as 1, so that paging moves on. */
+    const char *names[] = { "b", "c" };
+    static const int32_t limits[] = { 0, -1, INT32_MIN };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        rn_describe_topic_partitions_response_t r = describe(names, 2, limits[i], NULL);
+        cr_assert_eq(r.topics.count, 1, "limit %d", limits[i]);
+        assert_topic(&r, 0, "b", 0, 1);
+        cr_assert_not_null(r.next_cursor);
+        cr_assert(rn_str_eq_cstr(r.next_cursor->topic_name, "b"));
+        cr_assert_eq(r.next_cursor->partition_index, 1);
+    }
+    /* An unknown topic takes no room: the one partition still comes. */
+    const char *with_missing[] = { "a0", "c" };
+    rn_describe_topic_partitions_response_t r = describe(with_missing, 2, 0, NULL);
+    cr_assert_eq(r.topics.count, 2);
+    assert_kerr(r.topics.items[0].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_topic(&r, 1, "c", 0, 1);
+    cr_assert_null(r.next_cursor);
+}
+
+Test(topic_partitions_handler, a_refused_cursor_gets_kafkas_error_answer)
+{
+    /* Every topic of the request, in its order, repeats included, INVALID_REQUEST, no
+     * operations, no cursor. */
+    const char *names[] = { "c", "a", "c" };
+    cursor_t negative = { "a", -1 };
+    rn_describe_topic_partitions_response_t r = describe(names, 3, 2000, &negative);
+    cr_assert_eq(r.topics.count, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert(rn_str_eq_cstr(r.topics.items[i].name, names[i]), "entry %d", i);
+        assert_kerr(r.topics.items[i].error_code, RN_KERR_INVALID_REQUEST);
+        cr_assert_eq(r.topics.items[i].topic_authorized_operations, INT32_MIN);
+        cr_assert_eq(r.topics.items[i].partitions.count, 0);
+    }
+    cr_assert_null(r.next_cursor);
+    /* A cursor past every name asked for is refused too, not answered empty. */
+    const char *one[] = { "a" };
+    cursor_t later = { "zz", 0 };
+    r = describe(one, 1, 2000, &later);
+    cr_assert_eq(r.topics.count, 1);
+    assert_kerr(r.topics.items[0].error_code, RN_KERR_INVALID_REQUEST);
+    /* Every topic with a negative partition: nothing at all. */
+    r = describe(NULL, 0, 2000, &negative);
+    cr_assert_eq(r.topics.count, 0);
+    cr_assert_null(r.next_cursor);
+    /* Every topic from a cursor on a topic that is not there: from the next name on. */
+    cursor_t between = { "a5", 0 };
+    r = describe(NULL, 0, 2000, &between);
+    cr_assert_eq(r.topics.count, 2);
+    assert_topic(&r, 0, "b", 0, 3);
 }
