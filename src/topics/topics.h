@@ -64,6 +64,10 @@ typedef struct rn_topic_config {
     bool log_append_time;        /* message.timestamp.type=LogAppendTime */
     int32_t max_message_bytes;   /* max.message.bytes / message.max.bytes, default 1048588 */
     int32_t min_insync_replicas; /* min.insync.replicas, default 1 */
+    /* KIP-937, CreateTime topics only: Produce refuses a record whose timestamp is more than
+     * this far behind / ahead of the broker's clock (rn_records_timestamp_bounds). */
+    int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms, default INT64_MAX */
+    int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms, default 3600000 */
     char cleanup_policy[32]; /* canonical: "delete", "compact", "compact,delete" or "" (neither) */
 } rn_topic_config_t;
 
@@ -120,7 +124,7 @@ void rn_topics_list_free(rn_topic_t **list, size_t n);
 /* Kafka error codes these return (0 on success), with a message for the response. */
 typedef struct rn_topics_result {
     rn_kerr_t error_code;
-    char message[160];
+    char message[320]; /* Kafka's longest (throttled replicas) is about 250 bytes */
 } rn_topics_result_t;
 
 /* CreateTopics. Checks the name (Kafka's rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..";
@@ -179,11 +183,13 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
  * topic's value, whether it is an override (source TOPIC_CONFIG 1) or comes from the broker's
  * static config (STATIC_BROKER_CONFIG 4) or Kafka's default (DEFAULT_CONFIG 5), its type
  * (Kafka's ConfigType, RN_CONFIG_TYPE_* in config.h) and a doc line that says when a key is
- * accepted and reported but not in effect yet. The synonym is the broker key the topic key falls
- * back to (log.retention.hours for retention.ms, ...), with its value and source (4 or 5); it is
- * filled for overrides too, so a handler can list [TOPIC_CONFIG override, broker synonym] when
- * asked for synonyms. read_only is false for topic keys. Strings are allocated with malloc into
- * `out` and freed by rn_config_entries_free. */
+ * accepted and reported but not in effect yet. The synonym is the first broker key the topic key
+ * falls back to (log.retention.ms for retention.ms, as Kafka 4.4 names it, although the value
+ * may come from log.retention.hours), with its value (NULL when it has none) and source (4 or
+ * 5), which is also the source of a value that is not an override; it is filled for overrides
+ * too, so a handler can list [TOPIC_CONFIG override, broker synonym] when asked for synonyms.
+ * read_only is false for topic keys. Strings are allocated with malloc into `out` and freed by
+ * rn_config_entries_free. */
 typedef struct rn_config_entry {
     char *name;
     char *value; /* NULL for a sensitive or unset value */
@@ -198,10 +204,10 @@ typedef struct rn_config_entry {
 } rn_config_entry_t;
 size_t rn_topic_config_entries(rn_topics_t *topics, rn_topic_t *topic, rn_config_entry_t **out);
 /* DescribeConfigs for the broker resource: every key of the broker's table (rn_config_key_at
- * order) with its value in effect, source STATIC_BROKER_CONFIG (4) when the configuration set it,
- * else DEFAULT_CONFIG (5) (is_default then), read_only true (Runnel has no dynamic broker
- * configs), its type and doc (a key the broker accepts but does not use yet starts "Not in
- * effect yet:"); no synonym. Free with rn_config_entries_free. */
+ * order) but the unlisted older names, with its value in effect, source STATIC_BROKER_CONFIG (4)
+ * when the configuration set it, else DEFAULT_CONFIG (5) (is_default then), read_only true (Runnel
+ * has no dynamic broker configs), its type and doc (a key the broker accepts but does not use yet
+ * starts "Not in effect yet:"); no synonym. Free with rn_config_entries_free. */
 size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **out);
 void rn_config_entries_free(rn_config_entry_t *entries, size_t n);
 
