@@ -144,12 +144,11 @@ static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_reque
     return RN_KERR_NONE;
 }
 
-/* CreateTopics v5+ returns the new topic's configs as DescribeConfigs shows them. */
-static bool fill_created_configs(rn_request_t *req, rn_topic_t *topic,
+/* CreateTopics v5+ returns the new topic's configs as DescribeConfigs shows them. Takes
+ * `entries` (freed here). */
+static bool fill_created_configs(rn_request_t *req, rn_config_entry_t *entries, size_t n,
                                  rn_create_topics_response_topic_t *res)
 {
-    rn_config_entry_t *entries = NULL;
-    size_t n = rn_topic_config_entries(req->broker->topics, topic, &entries);
     rn_create_topics_response_config_t *items =
         rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_config_t, n);
     bool oom = n > 0 && items == NULL;
@@ -213,9 +212,17 @@ static bool create_one(rn_request_t *req, bool validate_only,
     spec.nconfigs = (size_t)nconfigs;
 
     rn_topic_t *topic = NULL;
-    rn_topics_result_t r =
-        rn_topics_create(topics, &spec, validate_only, validate_only ? NULL : &topic);
+    rn_config_entry_t *entries = NULL;
+    size_t nentries = 0;
+    rn_topics_result_t r;
+    if (validate_only)
+        /* Kafka 4.4 answers what a creation would: the configs, and (v7) an id it makes up
+         * afresh each time and never uses. */
+        r = rn_topics_create_dry_run(topics, &spec, &res->topic_id, &entries, &nentries);
+    else
+        r = rn_topics_create(topics, &spec, false, &topic);
     if (r.error_code != RN_KERR_NONE) {
+        rn_config_entries_free(entries, nentries);
         res->error_code = r.error_code;
         res->error_message = result_message(req, &r);
         return true;
@@ -223,16 +230,20 @@ static bool create_one(rn_request_t *req, bool validate_only,
     /* One node keeps one replica, whatever factor was accepted: the response says so. */
     res->replication_factor = 1;
     if (topic == NULL) {
-        /* validate_only: nothing was created, so there is no id and no config to show. */
         res->num_partitions =
             spec.num_partitions == -1 ? req->broker->num_partitions : spec.num_partitions;
+    } else {
+        res->num_partitions = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+        res->topic_id = topic->id;
+        if (req->api_version >= 5)
+            nentries = rn_topic_config_entries(topics, topic, &entries);
+        rn_topic_unref(topic);
+    }
+    if (req->api_version < 5) {
+        rn_config_entries_free(entries, nentries);
         return true;
     }
-    res->num_partitions = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
-    res->topic_id = topic->id;
-    bool ok = req->api_version < 5 || fill_created_configs(req, topic, res);
-    rn_topic_unref(topic);
-    return ok;
+    return fill_created_configs(req, entries, nentries, res);
 }
 
 static void run_create_topics(rn_job_t *job)

@@ -38,6 +38,7 @@ typedef struct rn_config rn_config_t;
 typedef struct rn_topics rn_topics_t;
 typedef struct rn_topic rn_topic_t;
 typedef struct rn_partition rn_partition_t;
+typedef struct rn_config_entry rn_config_entry_t; /* DescribeConfigs entries, below */
 
 /* Someone waiting for appends to a partition (a parked Fetch). wake() is called after each
  * append (rn_partition_notify) and when the topic is deleted, from that thread, with the
@@ -149,6 +150,14 @@ typedef struct rn_topic_spec {
 } rn_topic_spec_t;
 rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec,
                                     bool validate_only, rn_topic_t **out_topic);
+/* CreateTopics with validate_only, as Kafka 4.4 answers it from v5: rn_topics_create's checks,
+ * nothing created, and on success the configs the topic would have in *entries (as
+ * rn_topic_config_entries lists them; free with rn_config_entries_free, also on error, when
+ * there are none) and in *id a fresh random id that nothing keeps: Kafka makes up a new one for
+ * every such request. */
+rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_spec_t *spec,
+                                            rn_uuid_t *id, rn_config_entry_t **entries,
+                                            size_t *nentries);
 /* DeleteTopics: removes the topic from the registry, the topic file and the checkpoints, wakes
  * its partitions' watchers (a woken fetch sees `deleted`), then deletes its logs and their
  * directories at the last reference (see Lifetime); fetches holding file ranges stay safe.
@@ -190,7 +199,7 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
  * too, so a handler can list [TOPIC_CONFIG override, broker synonym] when asked for synonyms.
  * read_only is false for topic keys. Strings are allocated with malloc into `out` and freed by
  * rn_config_entries_free. */
-typedef struct rn_config_entry {
+struct rn_config_entry {
     char *name;
     char *value; /* NULL for a sensitive or unset value */
     bool read_only;
@@ -201,7 +210,7 @@ typedef struct rn_config_entry {
     char *synonym_value;
     int8_t synonym_source;
     char *doc; /* says "Not in effect" for a key accepted but not used yet */
-} rn_config_entry_t;
+};
 size_t rn_topic_config_entries(rn_topics_t *topics, rn_topic_t *topic, rn_config_entry_t **out);
 /* DescribeConfigs for the broker resource: every key of the broker's table (rn_config_key_at
  * order) but the unlisted older names, with its value in effect, source STATIC_BROKER_CONFIG (4)

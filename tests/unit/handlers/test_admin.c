@@ -256,6 +256,58 @@ Test(admin, validate_only_checks_without_creating)
     stop();
 }
 
+Test(admin, validate_only_v7_answers_the_configs_and_a_made_up_id_as_kafka_does)
+{
+    start(NULL);
+    static const rn_uuid_t zero;
+    rn_uuid_t first;
+    for (int i = 0; i < 2; i++) {
+        rn_create_topics_request_topic_t t;
+        rn_create_topics_request_topic_init(&t);
+        t.name = S("dry-run");
+        t.num_partitions = 2;
+        t.replication_factor = 1;
+        rn_create_topics_request_config_t c;
+        rn_create_topics_request_config_init(&c);
+        c.name = S("retention.ms");
+        c.value = S(" 1000 ");
+        t.configs.items = &c;
+        t.configs.count = 1;
+        rn_create_topics_request_t body;
+        rn_create_topics_request_init(&body);
+        body.topics.items = &t;
+        body.topics.count = 1;
+        body.validate_only = true;
+        rn_create_topics_response_t resp;
+        call(RN_API_CREATE_TOPICS, 7, &body, &resp);
+        const rn_create_topics_response_topic_t *r = &resp.topics.items[0];
+        assert_kerr(r->error_code, 0);
+        cr_assert_eq(r->num_partitions, 2);
+        cr_assert_eq(r->replication_factor, 1);
+        cr_assert_eq(r->configs.count, 37, "every config, as a creation lists them");
+        bool found = false;
+        for (int32_t k = 0; k < r->configs.count; k++)
+            if (rn_str_eq_cstr(r->configs.items[k].name, "retention.ms")) {
+                cr_assert(rn_str_eq_cstr(r->configs.items[k].value, "1000"));
+                cr_assert_eq(r->configs.items[k].config_source, 1, "TOPIC_CONFIG");
+                found = true;
+            }
+        cr_assert(found);
+        /* Kafka 4.4 makes up a new random id for each validate_only request. */
+        cr_assert_neq(memcmp(r->topic_id.b, zero.b, 16), 0);
+        if (i == 0)
+            first = r->topic_id;
+        else
+            cr_assert_neq(memcmp(r->topic_id.b, first.b, 16), 0, "a new one each time");
+    }
+    cr_assert_eq(partitions_of("dry-run"), -1, "nothing created");
+    rn_create_topics_response_topic_t bad =
+        create_topic_v(7, "dry-run", 1, 1, "remote.storage.enable", "true");
+    assert_kerr(bad.error_code, 40);
+    cr_assert_eq(bad.configs.count, 0);
+    stop();
+}
+
 Test(admin, every_truncation_of_a_create_topics_request_closes_without_a_crash)
 {
     start(NULL);
