@@ -706,7 +706,151 @@ Test(admin, describe_configs_of_an_unknown_topic_is_3_and_of_another_broker_42)
     cr_assert_eq(describe(2, "").error_code, 17);
     cr_assert_eq(describe(4, "2").error_code, 42);
     cr_assert_eq(describe(4, "x").error_code, 42);
-    cr_assert_eq(describe(8, "1").error_code, 42);
+    cr_assert_eq(describe(99, "1").error_code, 42);
+    stop();
+}
+
+Test(admin, describe_configs_says_an_empty_message_where_it_has_none_as_kafka_does)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("quiet", 1, 1), 0);
+    rn_describe_configs_response_result_t r = describe(2, "quiet");
+    assert_kerr(r.error_code, 0);
+    cr_assert_not_null(r.error_message.ptr, "\"\", not null");
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(2, "ghost");
+    assert_kerr(r.error_code, 3);
+    cr_assert_not_null(r.error_message.ptr);
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(4, "1");
+    cr_assert_not_null(r.error_message.ptr);
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(4, "2");
+    cr_assert(rn_str_eq_cstr(r.error_message,
+                             "Unexpected broker id, expected 1 or empty string, but received 2"));
+    stop();
+}
+
+Test(admin, describe_configs_of_the_broker_logger_is_the_root_log_level)
+{
+    start(NULL);
+    rn_log_level_t saved = rn_log_get_level();
+    rn_log_set_level(RN_LOG_WARN);
+    rn_describe_configs_response_result_t r = describe(8, "1");
+    rn_log_set_level(saved);
+    assert_kerr(r.error_code, 0);
+    cr_assert_eq(r.configs.count, 1);
+    const rn_describe_configs_response_config_t *c = &r.configs.items[0];
+    cr_assert(rn_str_eq_cstr(c->name, "root"));
+    cr_assert(rn_str_eq_cstr(c->value, "WARN"));
+    cr_assert_not(c->read_only);
+    cr_assert_eq(c->config_source, 6, "DYNAMIC_BROKER_LOGGER_CONFIG, as Kafka 4.4");
+    cr_assert_not(c->is_default);
+    cr_assert_eq(c->config_type, 0);
+    cr_assert_eq(c->synonyms.count, 0);
+    cr_assert(rn_str_eq_cstr(c->documentation, ""));
+    /* Kafka 4.4's words for names that are not this node. */
+    r = describe(8, "");
+    assert_kerr(r.error_code, 42);
+    cr_assert(rn_str_eq_cstr(r.error_message, "Broker id must not be empty"));
+    r = describe(8, "x");
+    cr_assert(rn_str_eq_cstr(r.error_message, "Broker id must be an integer, but it is: x"));
+    r = describe(8, "2");
+    cr_assert(rn_str_eq_cstr(r.error_message, "Unexpected broker id, expected 1 but received 2"));
+    stop();
+}
+
+/* IncrementalAlterConfigs of resource `type` with one op; returns the resource's answer. */
+static rn_incremental_alter_configs_response_resource_t
+incremental_on(int8_t type, const char *name, const char *key, const char *value, int8_t op,
+               bool validate_only)
+{
+    rn_incremental_alter_configs_request_config_t c;
+    rn_incremental_alter_configs_request_config_init(&c);
+    c.name = S(key);
+    c.value = value ? S(value) : (rn_str_t){ NULL, 0 };
+    c.config_operation = op;
+    rn_incremental_alter_configs_request_resource_t res;
+    rn_incremental_alter_configs_request_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = S(name);
+    res.configs.items = &c;
+    res.configs.count = 1;
+    rn_incremental_alter_configs_request_t body;
+    rn_incremental_alter_configs_request_init(&body);
+    body.resources.items = &res;
+    body.resources.count = 1;
+    body.validate_only = validate_only;
+    rn_incremental_alter_configs_response_t resp;
+    call(RN_API_INCREMENTAL_ALTER_CONFIGS, 1, &body, &resp);
+    cr_assert_eq(resp.responses.count, 1);
+    return resp.responses.items[0];
+}
+
+static void assert_logger_refused(const char *name, const char *key, const char *value, int8_t op,
+                                  int16_t code, const char *message)
+{
+    rn_incremental_alter_configs_response_resource_t r =
+        incremental_on(8, name, key, value, op, false);
+    assert_kerr(r.error_code, code);
+    cr_assert(rn_str_eq_cstr(r.error_message, message), "%.*s", (int)r.error_message.len,
+              r.error_message.ptr);
+}
+
+Test(admin, incremental_alter_configs_sets_the_log_level_as_kafka_sets_its_root_logger)
+{
+    start(NULL);
+    rn_log_level_t saved = rn_log_get_level();
+    rn_log_set_level(RN_LOG_INFO);
+    assert_kerr(incremental_on(8, "1", "root", "DEBUG", 0, true).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_INFO, "validate_only changes nothing");
+    assert_kerr(incremental_on(8, "1", "root", "DEBUG", 0, false).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_DEBUG);
+    cr_assert(rn_str_eq_cstr(describe(8, "1").configs.items[0].value, "DEBUG"));
+    assert_kerr(incremental_on(8, "1", "root", "FATAL", 0, false).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR, "Runnel's quietest level");
+
+    /* Kafka 4.4's answers, word for word. */
+    assert_logger_refused("1", "root", "info", 0, 40,
+                          "Cannot set the log level of root to info as it is not a supported log "
+                          "level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN");
+    assert_logger_refused("1", "root", NULL, 1, 42,
+                          "Removing the log level of the root logger is not allowed");
+    assert_logger_refused("1", "root", "INFO", 2, 42,
+                          "APPEND operation is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "no.such", "INFO", 3, 42,
+                          "SUBTRACT operation is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "root", "INFO", 9, 42,
+                          "Unknown operation type 9 is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "kafka.server", "INFO", 0, 40,
+                          "Logger kafka.server does not exist!");
+    assert_logger_refused("1", "root", NULL, 0, 42, "Null value not supported for : root");
+    assert_logger_refused("2", "root", "INFO", 0, 42,
+                          "Unexpected node id. Expected 1, but received 2");
+    assert_logger_refused("", "root", "INFO", 0, 42, "Node id must be an integer, but it is: ");
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR, "none of those changed it");
+
+    /* AlterConfigs does not know loggers, as in Kafka. */
+    rn_alter_configs_request_config_t c;
+    rn_alter_configs_request_config_init(&c);
+    c.name = S("root");
+    c.value = S("INFO");
+    rn_alter_configs_request_resource_t res;
+    rn_alter_configs_request_resource_init(&res);
+    res.resource_type = 8;
+    res.resource_name = S("1");
+    res.configs.items = &c;
+    res.configs.count = 1;
+    rn_alter_configs_request_t body;
+    rn_alter_configs_request_init(&body);
+    body.resources.items = &res;
+    body.resources.count = 1;
+    rn_alter_configs_response_t resp;
+    call(RN_API_ALTER_CONFIGS, 2, &body, &resp);
+    assert_kerr(resp.responses.items[0].error_code, 42);
+    cr_assert(rn_str_eq_cstr(resp.responses.items[0].error_message, "Unknown resource type 8"));
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR);
+    rn_log_set_level(saved);
     stop();
 }
 
