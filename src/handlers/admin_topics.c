@@ -377,7 +377,10 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
     rn_topics_t *topics = req->broker->topics;
     rn_topic_t *topic = by_id ? rn_topics_get_by_id(topics, e->id) : rn_topics_get(topics, e->name);
     if (topic == NULL) {
+        /* Kafka 4.4 words these with the errors' own messages (v5+ carries a message); a name
+         * that is not even legal is just as unknown. */
         res->error_code = by_id ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        res->error_message = rn_admin_message(req, "%s", rn_kerr_message(res->error_code));
         return true;
     }
     bool oom = false;

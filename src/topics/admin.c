@@ -314,8 +314,7 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
-        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
-                     "This server does not host this topic-partition.");
+        res.error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION; /* Kafka 4.4 gives no message */
         goto out_unlock;
     }
     int32_t cur = atomic_load_explicit(&topic->npartitions, memory_order_acquire);

@@ -165,8 +165,8 @@ rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_
  * KAFKA_STORAGE_ERROR (56) when the topic file cannot be written (nothing changed then). */
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name);
 /* CreatePartitions: grows to `count` partitions (INVALID_PARTITIONS when not larger, or above
- * 10000; UNKNOWN_TOPIC_OR_PARTITION). The new logs exist and the topic file is rewritten before
- * the new count is published. */
+ * 10000; UNKNOWN_TOPIC_OR_PARTITION without a message, as Kafka 4.4 answers it). The new logs exist
+ * and the topic file is rewritten before the new count is published. */
 rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count,
                                             bool validate_only);
 /* AlterConfigs replaces all overrides with `set` (a NULL value leaves its key unset);

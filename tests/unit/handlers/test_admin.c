@@ -514,6 +514,48 @@ Test(admin, delete_topics_v6_by_an_unknown_id_is_100_and_by_a_known_id_deletes)
     stop();
 }
 
+/* DeleteTopics v5+ carries a message: Kafka 4.4 gives the errors' own for an unknown name (a
+ * legal one, an illegal one, "", one deleted already) and an unknown id. */
+Test(admin, delete_topics_words_unknown_names_and_ids_as_kafka_does)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("once", 1, 1), 0);
+    cr_assert_eq(delete_topic(6, "once"), 0);
+    static const char *const names[] = { "once", "bad name!", "", "never" };
+    for (int16_t v = 5; v <= 6; v++) {
+        rn_str_t by_name[4];
+        rn_delete_topics_request_topic_t t[5];
+        for (int i = 0; i < 4; i++) {
+            by_name[i] = S(names[i]);
+            rn_delete_topics_request_topic_init(&t[i]);
+            t[i].name = S(names[i]);
+        }
+        rn_delete_topics_request_topic_init(&t[4]);
+        memset(t[4].topic_id.b, 0xab, 16);
+        rn_delete_topics_request_t body;
+        rn_delete_topics_request_init(&body);
+        body.topic_names.items = by_name;
+        body.topic_names.count = 4;
+        body.topics.items = t;
+        body.topics.count = v >= 6 ? 5 : 4;
+        rn_delete_topics_response_t resp;
+        call(RN_API_DELETE_TOPICS, v, &body, &resp);
+        cr_assert_eq(resp.responses.count, body.topics.count);
+        for (int32_t i = 0; i < 4; i++) {
+            assert_kerr(resp.responses.items[i].error_code, 3);
+            cr_assert(rn_str_eq_cstr(resp.responses.items[i].error_message,
+                                     "This server does not host this topic-partition."),
+                      "v%d %s", v, names[i]);
+        }
+        if (v >= 6) {
+            assert_kerr(resp.responses.items[4].error_code, 100);
+            cr_assert(rn_str_eq_cstr(resp.responses.items[4].error_message,
+                                     "This server does not host this topic ID."));
+        }
+    }
+    stop();
+}
+
 Test(admin, delete_topic_enable_false_refuses_with_73_or_42_before_v3)
 {
     start("delete.topic.enable=false\n");
@@ -566,6 +608,27 @@ Test(admin, create_partitions_grows_a_topic_and_refuses_to_shrink_it)
     cr_assert_eq(grow("growing", 5, self, 2), 0);
     cr_assert_eq(partitions_of("growing"), 5);
     cr_assert_eq(grow("missing", 2, NULL, 0), 3);
+    stop();
+}
+
+Test(admin, create_partitions_of_an_unknown_topic_has_no_message_as_in_kafka)
+{
+    start(NULL);
+    for (int16_t v = 0; v <= 3; v++) {
+        rn_create_partitions_request_topic_t t;
+        rn_create_partitions_request_topic_init(&t);
+        t.name = S("missing");
+        t.count = 2;
+        t.assignments.count = -1;
+        rn_create_partitions_request_t body;
+        rn_create_partitions_request_init(&body);
+        body.topics.items = &t;
+        body.topics.count = 1;
+        rn_create_partitions_response_t resp;
+        call(RN_API_CREATE_PARTITIONS, v, &body, &resp);
+        assert_kerr(resp.results.items[0].error_code, 3);
+        cr_assert_null(resp.results.items[0].error_message.ptr, "v%d", v);
+    }
     stop();
 }
 
