@@ -718,6 +718,66 @@ Test(admin, delete_records_moves_the_low_watermark)
     stop();
 }
 
+/* Kafka 4.4 answers each partition once, with the offset given last, whichever copy errs: a
+ * topic named twice is one topic, a topic named without partitions is not answered. */
+Test(admin, delete_records_answers_a_partition_named_twice_once_with_the_last_offset)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("twice-a", 2, 1), 0);
+    cr_assert_eq(create_topic("twice-b", 1, 1), 0);
+    append_records("twice-a", 5);
+    append_records("twice-b", 5);
+    rn_delete_records_request_partition_t a[4], b[2], b2[1];
+    int64_t a_parts[][2] = { { 0, 100 }, { 1, 0 }, { 0, 4 }, { 0, 2 } };
+    for (int i = 0; i < 4; i++) {
+        rn_delete_records_request_partition_init(&a[i]);
+        a[i].partition_index = (int32_t)a_parts[i][0];
+        a[i].offset = a_parts[i][1];
+    }
+    for (int i = 0; i < 2; i++) {
+        rn_delete_records_request_partition_init(&b[i]);
+        b[i].partition_index = 0;
+        b[i].offset = i == 0 ? 3 : -7;
+    }
+    rn_delete_records_request_partition_init(&b2[0]);
+    b2[0].partition_index = 0;
+    b2[0].offset = 1;
+    rn_delete_records_request_topic_t t[5];
+    for (int i = 0; i < 5; i++)
+        rn_delete_records_request_topic_init(&t[i]);
+    t[0].name = S("nothing-asked"), t[0].partitions.count = 0;
+    t[1].name = S("twice-b"), t[1].partitions.items = b, t[1].partitions.count = 2;
+    t[2].name = S("twice-a"), t[2].partitions.items = a, t[2].partitions.count = 4;
+    t[3].name = S("twice-b"), t[3].partitions.items = b2, t[3].partitions.count = 1;
+    t[4].name = S("gone"), t[4].partitions.items = b2, t[4].partitions.count = 1;
+    rn_delete_records_request_t body;
+    rn_delete_records_request_init(&body);
+    body.topics.items = t;
+    body.topics.count = 5;
+    rn_delete_records_response_t resp;
+    call(RN_API_DELETE_RECORDS, 2, &body, &resp);
+    cr_assert_eq(resp.topics.count, 3, "twice-b, twice-a, gone: in order of first appearance");
+    const rn_delete_records_response_topic_result_t *rb = &resp.topics.items[0];
+    const rn_delete_records_response_topic_result_t *ra = &resp.topics.items[1];
+    cr_assert(rn_str_eq_cstr(rb->name, "twice-b"));
+    cr_assert(rn_str_eq_cstr(ra->name, "twice-a"));
+    cr_assert(rn_str_eq_cstr(resp.topics.items[2].name, "gone"));
+    cr_assert_eq(resp.topics.items[2].partitions.items[0].error_code, 3);
+    /* twice-b 0: 3, then -7 (an error alone), then 1 under its second entry: only 1 counts. */
+    cr_assert_eq(rb->partitions.count, 1);
+    assert_kerr(rb->partitions.items[0].error_code, 0);
+    cr_assert_eq(rb->partitions.items[0].low_watermark, 1);
+    /* twice-a 0: 100 (past the end), 4, then 2; partition 1 in between keeps its place. */
+    cr_assert_eq(ra->partitions.count, 2);
+    cr_assert_eq(ra->partitions.items[0].partition_index, 0);
+    assert_kerr(ra->partitions.items[0].error_code, 0);
+    cr_assert_eq(ra->partitions.items[0].low_watermark, 2);
+    cr_assert_eq(ra->partitions.items[1].partition_index, 1);
+    assert_kerr(ra->partitions.items[1].error_code, 0);
+    cr_assert_eq(ra->partitions.items[1].low_watermark, 0);
+    stop();
+}
+
 /* ---- DescribeConfigs, AlterConfigs, IncrementalAlterConfigs ---- */
 
 Test(admin, describe_configs_shows_overrides_and_defaults_with_their_sources)
