@@ -136,6 +136,7 @@ static int apply_index_interval(build_t *b, const key_def_t *def, const char *va
 static int apply_cleanup_policy(build_t *b, const key_def_t *def, const char *value);
 static int apply_timestamp_type(build_t *b, const key_def_t *def, const char *value);
 static int apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
+static int apply_gzip_level(build_t *b, const key_def_t *def, const char *value);
 
 static const char *const compression_types[] = { "uncompressed", "zstd",     "lz4", "snappy",
                                                  "gzip",         "producer", NULL };
@@ -281,8 +282,8 @@ static const key_def_t keys[] = {
       .kind = KEY_CUSTOM,
       .apply = apply_index_interval },
     { .pub = { "index.interval.bytes", "4096",
-               "older Runnel name of log.index.interval.bytes, used when that is not set", true,
-               I },
+               "older Runnel name of log.index.interval.bytes, used when that is not set", true, I,
+               .unlisted = true },
       .kind = KEY_ALIAS },
     { .pub = { "log.index.size.max.bytes", "10485760",
                "largest offset index of a segment (4 or more)", true, I },
@@ -311,9 +312,24 @@ static const key_def_t keys[] = {
       .min = 1,
       .max = INT32_MAX,
       FIELD(min_insync_replicas) },
+    { .pub = { "log.message.timestamp.before.max.ms", "9223372036854775807",
+               "Produce refuses a CreateTime record this much older than the broker's clock", true,
+               L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
+    { .pub = { "log.message.timestamp.after.max.ms", "3600000",
+               "Produce refuses a CreateTime record this much newer than the broker's clock", true,
+               L },
+      .kind = KEY_INT64,
+      .min = 0,
+      .max = INT64_MAX },
 
     /* Topic config defaults that are checked and reported (DescribeConfigs) but change nothing
-     * yet: compaction, recompression, preallocation and replication come later or never. */
+     * yet: compaction, recompression, preallocation, segment jitter, replication and tiered
+     * storage come later or never. Kafka 4 removed log.message.downconversion.enable and
+     * log.message.timestamp.difference.max.ms (KIP-724, KIP-937): they are unknown keys now,
+     * ignored with a warning, as Kafka 4 ignores them. */
     { .pub = { "compression.type", "producer",
                "codec topics store (uncompressed, zstd, lz4, snappy, gzip, producer); batches are "
                "kept as sent",
@@ -352,14 +368,56 @@ static const key_def_t keys[] = {
     { .pub = { "unclean.leader.election.enable", "false",
                "elect an out-of-sync replica (one node: no effect)", false, B },
       .kind = KEY_BOOL },
-    { .pub = { "log.message.timestamp.difference.max.ms", "9223372036854775807",
-               "largest difference between a record's timestamp and the broker's clock", false, L },
+    { .pub = { "compression.gzip.level", "-1",
+               "gzip level topics would recompress with: 1 to 9, or -1 for zlib's default", false,
+               I },
+      .kind = KEY_CUSTOM,
+      .apply = apply_gzip_level },
+    { .pub = { "compression.lz4.level", "9", "lz4 level topics would recompress with (1 to 17)",
+               false, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = 17 },
+    { .pub = { "compression.zstd.level", "3",
+               "zstd level topics would recompress with (-131072 to 22)", false, I },
+      .kind = KEY_INT32,
+      .min = -131072,
+      .max = 22 },
+    { .pub = { "max.decompressed.message.bytes", "2147483639",
+               "largest a compressed batch may inflate to (1 to 2147483639)", false, I },
+      .kind = KEY_INT32,
+      .min = 1,
+      .max = 2147483639 },
+    { .pub = { "log.roll.jitter.ms", NULL,
+               "random amount taken off segment.ms per segment; default: log.roll.jitter.hours",
+               false, L },
       .kind = KEY_INT64,
       .min = 0,
       .max = INT64_MAX },
-    { .pub = { "log.message.downconversion.enable", "true",
-               "down-convert batches for old Fetch versions", false, B },
-      .kind = KEY_BOOL },
+    { .pub = { "log.roll.jitter.hours", "0", "log.roll.jitter.ms in hours", false, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX },
+    { .pub = { "log.local.retention.ms", "-2",
+               "how long segments stay local with tiered storage; -2: retention.ms", false, L },
+      .kind = KEY_INT64,
+      .min = -2,
+      .max = INT64_MAX },
+    { .pub = { "log.local.retention.bytes", "-2",
+               "how much stays local with tiered storage; -2: retention.bytes", false, L },
+      .kind = KEY_INT64,
+      .min = -2,
+      .max = INT64_MAX },
+    { .pub = { "log.remote.copy.lag.ms", "0",
+               "how long a segment waits before tiered storage copies it", false, L },
+      .kind = KEY_INT64,
+      .min = -1,
+      .max = INT64_MAX },
+    { .pub = { "log.remote.copy.lag.bytes", "-1",
+               "how many bytes wait before tiered storage copies them", false, L },
+      .kind = KEY_INT64,
+      .min = -1,
+      .max = INT64_MAX },
 
     /* Accepted so that a Kafka configuration starts without warnings; each takes effect (and
      * gets its checks) with the issue that implements it. Defaults are Kafka's, except where
@@ -759,6 +817,16 @@ static int apply_replication_factor(build_t *b, const key_def_t *def, const char
     int rc = get_int(b, def->pub.name, value, 1, INT16_MAX, &v);
     if (rc == 0)
         b->cfg.default_replication_factor = (int16_t)v;
+    return rc;
+}
+
+/* Kafka's gzip levels: Deflater's 1 to 9, or -1 for zlib's default. */
+static int apply_gzip_level(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t v = 0;
+    int rc = get_int(b, def->pub.name, value, INT32_MIN, INT32_MAX, &v);
+    if (rc == 0 && v != -1 && (v < 1 || v > 9))
+        rc = invalid(b, def->pub.name, value, "must be between 1 and 9, or -1");
     return rc;
 }
 

@@ -60,6 +60,8 @@ typedef struct rn_config_key {
     bool in_effect;            /* false: accepted and checked but not used yet: setting it logs a
                                   warning, and DescribeConfigs' doc says "Not in effect yet" */
     int8_t type;               /* RN_CONFIG_TYPE_*, Kafka's type for the key */
+    bool unlisted;             /* an older Runnel name of another key: accepted, but
+                                  DescribeConfigs lists its value under that key only */
 } rn_config_key_t;
 
 /* The i-th known key in table order, or NULL past the end. Static storage. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44), for topics (resource
- * type 2) and this broker (type 4).
+ * type 2), this broker (type 4) and its log level (BROKER_LOGGER, type 8, described as Kafka's
+ * root logger and set with IncrementalAlterConfigs).
  *
  * Topic configs come from the topics room, which knows each key's value, source, type and
  * broker synonym. Broker configs come from the config key table: a key set in the configuration
@@ -17,11 +18,47 @@
 #include "handlers/admin.h"
 #include "handlers/job.h"
 #include "topics/topics.h"
+#include "util/logging.h"
 
 /* ConfigResource.Type ids. */
-enum { RESOURCE_TOPIC = 2, RESOURCE_BROKER = 4 };
+enum { RESOURCE_TOPIC = 2, RESOURCE_BROKER = 4, RESOURCE_BROKER_LOGGER = 8 };
 /* DescribeConfigsResponse.ConfigSource ids. */
-enum { SOURCE_TOPIC_CONFIG = 1, SOURCE_STATIC_BROKER_CONFIG = 4, SOURCE_DEFAULT_CONFIG = 5 };
+enum {
+    SOURCE_TOPIC_CONFIG = 1,
+    SOURCE_STATIC_BROKER_CONFIG = 4,
+    SOURCE_DEFAULT_CONFIG = 5,
+    SOURCE_DYNAMIC_BROKER_LOGGER_CONFIG = 6,
+};
+
+/* Runnel has one log level for everything (util/logging.h), shown as Kafka shows the level of
+ * its root logger; Kafka's other loggers are its own classes. */
+#define ROOT_LOGGER "root"
+/* Kafka's names of log4j's levels, as it accepts them (exactly, in upper case). Runnel has no
+ * fatal messages, so FATAL keeps errors, its quietest level. */
+static const struct {
+    const char *name;
+    rn_log_level_t level;
+} logger_levels[] = {
+    { "DEBUG", RN_LOG_DEBUG }, { "ERROR", RN_LOG_ERROR }, { "FATAL", RN_LOG_ERROR },
+    { "INFO", RN_LOG_INFO },   { "TRACE", RN_LOG_TRACE }, { "WARN", RN_LOG_WARN },
+};
+
+static const char *level_name(rn_log_level_t level)
+{
+    switch (level) {
+    case RN_LOG_ERROR:
+        return "ERROR";
+    case RN_LOG_WARN:
+        return "WARN";
+    case RN_LOG_INFO:
+        return "INFO";
+    case RN_LOG_DEBUG:
+        return "DEBUG";
+    case RN_LOG_TRACE:
+        break;
+    }
+    return "TRACE";
+}
 /* AlterConfigOp.OpType ids. */
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
@@ -243,6 +280,52 @@ static bool describe_broker(const describe_ctx_t *d,
     return !oom;
 }
 
+/* BROKER_LOGGER: the root logger, whose level is the process's. The name must be this node's
+ * id (Kafka's ConfigHelper words each refusal). */
+static bool describe_logger(const describe_ctx_t *d,
+                            const rn_describe_configs_request_resource_t *r,
+                            rn_describe_configs_response_result_t *res)
+{
+    rn_request_t *req = d->req;
+    int32_t id;
+    if (r->resource_name.ptr == NULL || r->resource_name.len == 0) {
+        res->error_code = RN_KERR_INVALID_REQUEST;
+        res->error_message = rn_admin_message(req, "Broker id must not be empty");
+        return true;
+    }
+    if (!parse_node_id(r->resource_name, &id)) {
+        res->error_code = RN_KERR_INVALID_REQUEST;
+        res->error_message = rn_admin_message(req, "Broker id must be an integer, but it is: %.*s",
+                                              (int)r->resource_name.len, r->resource_name.ptr);
+        return true;
+    }
+    if (id != req->broker->node_id) {
+        res->error_code = RN_KERR_INVALID_REQUEST;
+        res->error_message =
+            rn_admin_message(req, "Unexpected broker id, expected %d but received %.*s",
+                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
+        return true;
+    }
+    if (!wanted(d, ROOT_LOGGER))
+        return true;
+    res->configs.items =
+        rn_arena_try_alloc_array(&req->arena, rn_describe_configs_response_config_t, 1);
+    if (res->configs.items == NULL)
+        return false;
+    rn_describe_configs_response_config_t *c = &res->configs.items[res->configs.count++];
+    rn_describe_configs_response_config_init(c);
+    c->name = rn_str_from_cstr(ROOT_LOGGER);
+    c->value = rn_str_from_cstr(level_name(rn_log_get_level()));
+    c->read_only = false;
+    c->config_source = SOURCE_DYNAMIC_BROKER_LOGGER_CONFIG;
+    c->is_default = false;
+    c->is_sensitive = false;
+    c->config_type = RN_CONFIG_TYPE_UNKNOWN;
+    /* Kafka sends an empty text for a logger whether or not documentation was asked for. */
+    c->documentation = rn_str_from_cstr("");
+    return true;
+}
+
 /* Reads only: answered on the loop, without the thread pool. */
 void rn_handle_describe_configs(rn_request_t *req)
 {
@@ -280,6 +363,8 @@ void rn_handle_describe_configs(rn_request_t *req)
             ok = describe_topic(&d, r, res);
         } else if (r->resource_type == RESOURCE_BROKER) {
             ok = describe_broker(&d, r, res);
+        } else if (r->resource_type == RESOURCE_BROKER_LOGGER) {
+            ok = describe_logger(&d, r, res);
         } else {
             res->error_code = RN_KERR_INVALID_REQUEST;
             res->error_message =
@@ -287,6 +372,10 @@ void rn_handle_describe_configs(rn_request_t *req)
         }
         if (!ok)
             goto oom;
+        /* Kafka 4.4 sends an empty message, not null, wherever it has none to give (success
+         * and UNKNOWN_TOPIC_OR_PARTITION alike). */
+        if (res->error_message.ptr == NULL)
+            res->error_message = rn_str_from_cstr("");
     }
     rn_describe_configs_response_t resp;
     rn_describe_configs_response_init(&resp);
@@ -424,6 +513,79 @@ static void alter_broker(rn_request_t *req, bool incremental, alter_resource_t *
     }
 }
 
+/* IncrementalAlterConfigs of BROKER_LOGGER (AlterConfigs does not know it, as in Kafka): SET of
+ * the root logger to one of Kafka's level names changes the process's log level at once. Every
+ * op is checked before any is applied, in Kafka's order and words (ConfigAdminManager's logger
+ * checks). */
+static void alter_logger(rn_request_t *req, bool validate_only, alter_resource_t *r)
+{
+    int32_t id = 0;
+    if (!parse_node_id(r->resource_name, &id)) {
+        r->error_code = RN_KERR_INVALID_REQUEST;
+        r->error_message = rn_admin_message(req, "Node id must be an integer, but it is: %.*s",
+                                            (int)r->resource_name.len, r->resource_name.ptr);
+        return;
+    }
+    if (id != req->broker->node_id) {
+        r->error_code = RN_KERR_INVALID_REQUEST;
+        r->error_message =
+            rn_admin_message(req, "Unexpected node id. Expected %d, but received %.*s",
+                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
+        return;
+    }
+    static const char *const verbs[] = { [OP_APPEND] = "APPEND", [OP_SUBTRACT] = "SUBTRACT" };
+    bool set = false;
+    rn_log_level_t level = RN_LOG_INFO;
+    for (int32_t k = 0; k < r->nconfigs; k++) {
+        const rn_config_op_t *op = &r->ops[k];
+        if (op->op == OP_APPEND || op->op == OP_SUBTRACT) {
+            r->error_code = RN_KERR_INVALID_REQUEST;
+            r->error_message =
+                rn_admin_message(req, "%s operation is not allowed for the BROKER_LOGGER resource",
+                                 verbs[op->op]);
+            return;
+        }
+        if (op->op != OP_SET && op->op != OP_DELETE) {
+            r->error_code = RN_KERR_INVALID_REQUEST;
+            r->error_message = rn_admin_message(req,
+                                                "Unknown operation type %d is not allowed for the "
+                                                "BROKER_LOGGER resource",
+                                                op->op);
+            return;
+        }
+        if (strcmp(op->key, ROOT_LOGGER) != 0) {
+            r->error_code = RN_KERR_INVALID_CONFIG;
+            r->error_message = rn_admin_message(req, "Logger %s does not exist!", op->key);
+            return;
+        }
+        if (op->op == OP_DELETE) {
+            r->error_code = RN_KERR_INVALID_REQUEST;
+            r->error_message =
+                rn_admin_message(req, "Removing the log level of the root logger is not allowed");
+            return;
+        }
+        size_t i = 0, n = sizeof logger_levels / sizeof logger_levels[0];
+        while (i < n && strcmp(op->value, logger_levels[i].name) != 0)
+            i++;
+        if (i == n) {
+            r->error_code = RN_KERR_INVALID_CONFIG;
+            r->error_message =
+                rn_admin_message(req,
+                                 "Cannot set the log level of %s to %s as it is not a supported "
+                                 "log level. Valid "
+                                 "log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN",
+                                 op->key, op->value);
+            return;
+        }
+        set = true;
+        level = logger_levels[i].level;
+    }
+    if (set && !validate_only) {
+        rn_log(RN_LOG_INFO, "handlers", "%s: log level set to %s", req->peer, level_name(level));
+        rn_log_set_level(level);
+    }
+}
+
 /* False when out of memory. */
 static bool alter_topic(rn_request_t *req, const alter_job_t *j, alter_resource_t *r)
 {
@@ -477,8 +639,10 @@ static void run_alter(rn_job_t *job)
             }
         } else if (r->resource_type == RESOURCE_BROKER) {
             alter_broker(req, j->incremental, r);
+        } else if (r->resource_type == RESOURCE_BROKER_LOGGER && j->incremental) {
+            alter_logger(req, j->validate_only, r);
         } else {
-            /* Kafka also knows BROKER_LOGGER (8, incremental only), CLIENT_METRICS and GROUP. */
+            /* Kafka also knows CLIENT_METRICS (16) and GROUP (32). */
             r->error_code = RN_KERR_INVALID_REQUEST;
             r->error_message = rn_admin_message(req, "Unknown resource type %d", r->resource_type);
         }

@@ -144,12 +144,11 @@ static rn_kerr_t precheck_create(rn_request_t *req, const rn_create_topics_reque
     return RN_KERR_NONE;
 }
 
-/* CreateTopics v5+ returns the new topic's configs as DescribeConfigs shows them. */
-static bool fill_created_configs(rn_request_t *req, rn_topic_t *topic,
+/* CreateTopics v5+ returns the new topic's configs as DescribeConfigs shows them. Takes
+ * `entries` (freed here). */
+static bool fill_created_configs(rn_request_t *req, rn_config_entry_t *entries, size_t n,
                                  rn_create_topics_response_topic_t *res)
 {
-    rn_config_entry_t *entries = NULL;
-    size_t n = rn_topic_config_entries(req->broker->topics, topic, &entries);
     rn_create_topics_response_config_t *items =
         rn_arena_try_alloc_array(&req->arena, rn_create_topics_response_config_t, n);
     bool oom = n > 0 && items == NULL;
@@ -213,9 +212,17 @@ static bool create_one(rn_request_t *req, bool validate_only,
     spec.nconfigs = (size_t)nconfigs;
 
     rn_topic_t *topic = NULL;
-    rn_topics_result_t r =
-        rn_topics_create(topics, &spec, validate_only, validate_only ? NULL : &topic);
+    rn_config_entry_t *entries = NULL;
+    size_t nentries = 0;
+    rn_topics_result_t r;
+    if (validate_only)
+        /* Kafka 4.4 answers what a creation would: the configs, and (v7) an id it makes up
+         * afresh each time and never uses. */
+        r = rn_topics_create_dry_run(topics, &spec, &res->topic_id, &entries, &nentries);
+    else
+        r = rn_topics_create(topics, &spec, false, &topic);
     if (r.error_code != RN_KERR_NONE) {
+        rn_config_entries_free(entries, nentries);
         res->error_code = r.error_code;
         res->error_message = result_message(req, &r);
         return true;
@@ -223,16 +230,20 @@ static bool create_one(rn_request_t *req, bool validate_only,
     /* One node keeps one replica, whatever factor was accepted: the response says so. */
     res->replication_factor = 1;
     if (topic == NULL) {
-        /* validate_only: nothing was created, so there is no id and no config to show. */
         res->num_partitions =
             spec.num_partitions == -1 ? req->broker->num_partitions : spec.num_partitions;
+    } else {
+        res->num_partitions = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+        res->topic_id = topic->id;
+        if (req->api_version >= 5)
+            nentries = rn_topic_config_entries(topics, topic, &entries);
+        rn_topic_unref(topic);
+    }
+    if (req->api_version < 5) {
+        rn_config_entries_free(entries, nentries);
         return true;
     }
-    res->num_partitions = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
-    res->topic_id = topic->id;
-    bool ok = req->api_version < 5 || fill_created_configs(req, topic, res);
-    rn_topic_unref(topic);
-    return ok;
+    return fill_created_configs(req, entries, nentries, res);
 }
 
 static void run_create_topics(rn_job_t *job)
@@ -366,7 +377,10 @@ static bool delete_one(rn_request_t *req, const delete_entry_t *e, const rn_uuid
     rn_topics_t *topics = req->broker->topics;
     rn_topic_t *topic = by_id ? rn_topics_get_by_id(topics, e->id) : rn_topics_get(topics, e->name);
     if (topic == NULL) {
+        /* Kafka 4.4 words these with the errors' own messages (v5+ carries a message); a name
+         * that is not even legal is just as unknown. */
         res->error_code = by_id ? RN_KERR_UNKNOWN_TOPIC_ID : RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        res->error_message = rn_admin_message(req, "%s", rn_kerr_message(res->error_code));
         return true;
     }
     bool oom = false;
@@ -608,45 +622,151 @@ static void delete_partition_records(rn_topic_t *topic, bool delete_enabled,
     res->low_watermark = rn_log_start_offset(part->log);
 }
 
+/* One partition named in a DeleteRecords request. */
+typedef struct delete_ref {
+    rn_str_t name;
+    int32_t partition_index;
+    int64_t offset;
+    int32_t seq;   /* position among all the request's partitions */
+    int32_t group; /* the name's entry in the answer, once known */
+} delete_ref_t;
+
+static int compare_refs(const void *a, const void *b)
+{
+    const delete_ref_t *x = a, *y = b;
+    size_t n = x->name.len < y->name.len ? x->name.len : y->name.len;
+    int c = n > 0 ? memcmp(x->name.ptr, y->name.ptr, n) : 0;
+    if (c == 0)
+        c = (x->name.len > y->name.len) - (x->name.len < y->name.len);
+    if (c == 0)
+        c = (x->partition_index > y->partition_index) - (x->partition_index < y->partition_index);
+    return c != 0 ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int compare_seqs(const void *a, const void *b)
+{
+    const delete_ref_t *x = a, *y = b;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static bool same_name(rn_str_t a, rn_str_t b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+/* Kafka's ReplicaManager.deleteRecords works on a map from topic-partition to offset: a
+ * partition named twice (or under a topic named twice) is answered once, with the offset given
+ * last, and a topic named without partitions not at all. The answer keeps the order in which
+ * each topic and partition first appears (Kafka's own order is its hash map's). `refs` holds
+ * the request's n partitions in request order; afterwards its first *nparts entries are the
+ * partitions to answer, in the answer's order, each with `group` set to its topic's number
+ * (0 to *ngroups - 1, one per distinct name). */
+static void merge_deletes(delete_ref_t *refs, int32_t n, int32_t *nparts, int32_t *ngroups)
+{
+    qsort(refs, (size_t)n, sizeof *refs, compare_refs);
+    int32_t kept = 0, groups = 0;
+    for (int32_t i = 0; i < n; i++) {
+        bool same_topic = kept > 0 && same_name(refs[kept - 1].name, refs[i].name);
+        if (same_topic && refs[kept - 1].partition_index == refs[i].partition_index) {
+            refs[kept - 1].offset = refs[i].offset; /* the later copy's offset, the first's place */
+            continue;
+        }
+        refs[i].group = same_topic ? refs[kept - 1].group : groups++;
+        refs[kept++] = refs[i];
+    }
+    qsort(refs, (size_t)kept, sizeof *refs, compare_seqs);
+    *nparts = kept;
+    *ngroups = groups;
+}
+
 static void run_delete_records(rn_job_t *job)
 {
     delete_records_job_t *j = (delete_records_job_t *)job;
     rn_request_t *req = job->req;
     int32_t n = j->body.topics.count > 0 ? j->body.topics.count : 0;
-    rn_delete_records_response_topic_result_t *results =
-        rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_topic_result_t, n);
-    if (n > 0 && results == NULL)
+    int64_t total = 0;
+    for (int32_t i = 0; i < n; i++)
+        total += j->body.topics.items[i].partitions.count > 0
+                     ? j->body.topics.items[i].partitions.count
+                     : 0;
+    if (total > INT32_MAX)
         goto oom;
+    delete_ref_t *refs = rn_arena_try_alloc_array(&req->arena, delete_ref_t, (int32_t)total);
+    if (total > 0 && refs == NULL)
+        goto oom;
+    int32_t nrefs = 0;
     for (int32_t i = 0; i < n; i++) {
         const rn_delete_records_request_topic_t *t = &j->body.topics.items[i];
-        rn_delete_records_response_topic_result_t *res = &results[i];
-        rn_delete_records_response_topic_result_init(res);
-        res->name = t->name;
-        int32_t np = t->partitions.count > 0 ? t->partitions.count : 0;
-        rn_delete_records_response_partition_result_t *parts =
-            rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_partition_result_t,
-                                     np);
-        if (np > 0 && parts == NULL)
-            goto oom;
-        rn_topic_t *topic = rn_topics_get(req->broker->topics, t->name);
-        bool delete_enabled = false;
-        if (topic != NULL) {
-            rn_topic_config_t cfg;
-            rn_topic_get_config(req->broker->topics, topic, &cfg);
-            delete_enabled = cfg.log.delete_enabled;
-        }
-        for (int32_t k = 0; k < np; k++) {
-            rn_delete_records_response_partition_result_init(&parts[k]);
-            delete_partition_records(topic, delete_enabled, &t->partitions.items[k], &parts[k]);
-        }
-        if (topic != NULL)
-            rn_topic_unref(topic);
-        res->partitions.items = parts;
-        res->partitions.count = np;
+        for (int32_t k = 0; k < t->partitions.count; k++, nrefs++)
+            refs[nrefs] = (delete_ref_t){ .name = t->name,
+                                          .partition_index = t->partitions.items[k].partition_index,
+                                          .offset = t->partitions.items[k].offset,
+                                          .seq = nrefs };
     }
+    int32_t nparts = 0, ngroups = 0;
+    merge_deletes(refs, nrefs, &nparts, &ngroups);
+
+    /* The answer's topics in order of first appearance (group numbers follow name order). */
+    int32_t *slot = rn_arena_try_alloc_array(&req->arena, int32_t, ngroups);
+    int32_t *count = rn_arena_try_alloc_array(&req->arena, int32_t, ngroups);
+    rn_delete_records_response_topic_result_t *results =
+        rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_topic_result_t, ngroups);
+    if (ngroups > 0 && (slot == NULL || count == NULL || results == NULL))
+        goto oom;
+    for (int32_t g = 0; g < ngroups; g++)
+        slot[g] = -1;
+    int32_t nresults = 0;
+    for (int32_t i = 0; i < nparts; i++) {
+        int32_t g = refs[i].group;
+        if (slot[g] < 0) {
+            slot[g] = nresults++;
+            count[slot[g]] = 0;
+            rn_delete_records_response_topic_result_init(&results[slot[g]]);
+            results[slot[g]].name = refs[i].name;
+        }
+        count[slot[g]]++;
+    }
+    for (int32_t t = 0; t < nresults; t++) {
+        results[t].partitions.items =
+            rn_arena_try_alloc_array(&req->arena, rn_delete_records_response_partition_result_t,
+                                     count[t]);
+        if (results[t].partitions.items == NULL)
+            goto oom;
+    }
+    /* Each topic is looked up once, when its first partition comes; references are dropped at
+     * the end. */
+    rn_topic_t **topic_of = rn_arena_try_alloc_array(&req->arena, rn_topic_t *, nresults);
+    uint8_t *state = rn_arena_try_alloc_array(&req->arena, uint8_t, nresults);
+    if (nresults > 0 && (topic_of == NULL || state == NULL))
+        goto oom;
+    enum { NOT_LOOKED_UP = 0, DELETE_DISABLED = 1, DELETE_ENABLED = 2 };
+    memset(state, NOT_LOOKED_UP, (size_t)nresults);
+    for (int32_t i = 0; i < nparts; i++) {
+        int32_t t = slot[refs[i].group];
+        rn_delete_records_response_topic_result_t *res = &results[t];
+        if (state[t] == NOT_LOOKED_UP) {
+            topic_of[t] = rn_topics_get(req->broker->topics, res->name);
+            state[t] = DELETE_DISABLED;
+            if (topic_of[t] != NULL) {
+                rn_topic_config_t cfg;
+                rn_topic_get_config(req->broker->topics, topic_of[t], &cfg);
+                state[t] = cfg.log.delete_enabled ? DELETE_ENABLED : DELETE_DISABLED;
+            }
+        }
+        rn_delete_records_response_partition_result_t *part =
+            &res->partitions.items[res->partitions.count++];
+        rn_delete_records_response_partition_result_init(part);
+        rn_delete_records_request_partition_t p;
+        rn_delete_records_request_partition_init(&p);
+        p.partition_index = refs[i].partition_index;
+        p.offset = refs[i].offset;
+        delete_partition_records(topic_of[t], state[t] == DELETE_ENABLED, &p, part);
+    }
+    for (int32_t t = 0; t < nresults; t++)
+        rn_topic_unref(topic_of[t]);
     rn_delete_records_response_init(&j->resp);
     j->resp.topics.items = results;
-    j->resp.topics.count = n;
+    j->resp.topics.count = nresults;
     job->resp = &j->resp;
     return;
 oom:

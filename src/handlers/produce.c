@@ -48,6 +48,36 @@ typedef struct produce {
     bool any_error; /* some partition failed: an acks=0 request closes the connection */
 } produce_t;
 
+/* Produce v8+'s record_errors and error_message for a batch refused with INVALID_TIMESTAMP:
+ * one entry per record out of bounds, in Kafka's words. False when out of memory. */
+static bool timestamp_errors(rn_request_t *req, const uint8_t *bytes, size_t len, size_t bound,
+                             const rn_timestamp_bounds_t *bounds, int64_t count,
+                             rn_produce_response_partition_t *out)
+{
+    out->error_message = rn_str_from_cstr(RN_RECORDS_INVALID_TIMESTAMP_MESSAGE);
+    if (count <= 0 || count > INT32_MAX)
+        return count == 0;
+    rn_timestamp_error_t *errs =
+        rn_arena_try_alloc_array(&req->arena, rn_timestamp_error_t, (int32_t)count);
+    rn_produce_response_record_error_t *items =
+        rn_arena_try_alloc_array(&req->arena, rn_produce_response_record_error_t, (int32_t)count);
+    if (errs == NULL || items == NULL)
+        return false;
+    size_t n = rn_records_timestamp_errors(bytes, len, bound, bounds, errs, (size_t)count);
+    for (size_t i = 0; i < n; i++) {
+        char text[200];
+        int w = rn_timestamp_error_format(&errs[i], bounds, text, sizeof text);
+        if (w < 0)
+            return false;
+        rn_produce_response_record_error_init(&items[i]);
+        items[i].batch_index = errs[i].batch_index;
+        items[i].batch_index_error_message = rn_admin_message(req, "%s", text);
+    }
+    out->record_errors.items = items;
+    out->record_errors.count = (int32_t)n;
+    return true;
+}
+
 /* Appends one partition's records: `len` bytes, one whole magic 2 batch (framed by the
  * caller). Returns a Kafka error code; sets *sync_needed. */
 static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
@@ -75,7 +105,15 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                                            : bound;
     rn_records_summary_t sum;
     const char *why = NULL;
-    rn_kerr_t err = rn_records_validate(bytes, len, bound, &sum, &why);
+    /* KIP-937: a CreateTime topic refuses records too far from the broker's clock. */
+    rn_timestamp_bounds_t bounds = { .now_ms = rn_clock_wall_ms(),
+                                     .before_max_ms = cfg.timestamp_before_max_ms,
+                                     .after_max_ms = cfg.timestamp_after_max_ms };
+    rn_kerr_t err =
+        rn_records_validate_at(bytes, len, bound, cfg.log_append_time ? NULL : &bounds, &sum, &why);
+    if (err == RN_KERR_INVALID_TIMESTAMP &&
+        !timestamp_errors(req, bytes, len, bound, &bounds, sum.timestamp_errors, out))
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
     if (err != RN_KERR_NONE) {
         rn_log(RN_LOG_DEBUG, "produce", "%s: %s-%d: rejected batch (%s): %s", req->peer,
                topic->name, part->index, rn_kerr_name(err), why ? why : "");

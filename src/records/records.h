@@ -139,9 +139,66 @@ typedef struct rn_records_summary {
                                     -1 while max_timestamp is -1 */
     size_t max_batch_size;       /* largest rn_batch_size(), for message.max.bytes
                                     (MESSAGE_TOO_LARGE compares the whole batch, as Kafka) */
+    int64_t timestamp_errors;    /* records out of bounds (rn_records_validate_at), else 0 */
 } rn_records_summary_t;
 rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
                               rn_records_summary_t *out, const char **why);
+
+/* KIP-937: how far a record's timestamp may stray from the broker's clock on a CreateTime topic
+ * (message.timestamp.before.max.ms and message.timestamp.after.max.ms, both >= 0). A record
+ * whose timestamp is -1 (none) is never refused. */
+typedef struct rn_timestamp_bounds {
+    int64_t now_ms;        /* the broker's clock, read once for the whole request */
+    int64_t before_max_ms; /* refused: now_ms - timestamp > before_max_ms */
+    int64_t after_max_ms;  /* refused: timestamp - now_ms > after_max_ms */
+} rn_timestamp_bounds_t;
+
+/* True when `timestamp` is acceptable. The differences are exact: nothing overflows. */
+static inline bool rn_timestamp_in_bounds(const rn_timestamp_bounds_t *b, int64_t timestamp)
+{
+    if (timestamp == -1)
+        return true;
+    if (timestamp < b->now_ms)
+        return (uint64_t)b->now_ms - (uint64_t)timestamp <= (uint64_t)b->before_max_ms;
+    return (uint64_t)timestamp - (uint64_t)b->now_ms <= (uint64_t)b->after_max_ms;
+}
+
+/* rn_records_validate, and with `bounds` (NULL: no limit, as for a LogAppendTime topic) every
+ * record's timestamp (base_timestamp + timestampDelta) held against them, as Kafka's
+ * LogValidator does for CreateTime topics. A blob that is otherwise valid but holds records out
+ * of bounds gets RN_KERR_INVALID_TIMESTAMP, with `*out` filled and out->timestamp_errors
+ * counting those records; list them with rn_records_timestamp_errors for Produce's
+ * record_errors (v8+), whose error_message is then RN_RECORDS_INVALID_TIMESTAMP_MESSAGE. Other
+ * errors take precedence and leave `*out` untouched, as in rn_records_validate. */
+rn_kerr_t rn_records_validate_at(const uint8_t *p, size_t len, size_t max_uncompressed,
+                                 const rn_timestamp_bounds_t *bounds, rn_records_summary_t *out,
+                                 const char **why);
+
+/* Kafka's partition error_message when records were refused for their timestamps. */
+#define RN_RECORDS_INVALID_TIMESTAMP_MESSAGE \
+    "One or more records have been rejected due to invalid timestamp"
+
+/* One record whose timestamp is out of bounds. */
+typedef struct rn_timestamp_error {
+    int32_t batch_index; /* the record's position in its batch, from 0 (Produce's batch_index) */
+    int64_t timestamp;
+    int64_t offset; /* as the producer's batch gives it: base_offset + offsetDelta */
+} rn_timestamp_error_t;
+
+/* The records of a blob that rn_records_validate_at refused with INVALID_TIMESTAMP, in order:
+ * writes at most `cap` of them to `out` and returns how many it wrote. Walks the blob again
+ * (inflating compressed batches into the same per-thread buffer), which only refused requests
+ * pay for. Any thread. */
+size_t rn_records_timestamp_errors(const uint8_t *p, size_t len, size_t max_uncompressed,
+                                   const rn_timestamp_bounds_t *bounds, rn_timestamp_error_t *out,
+                                   size_t cap);
+
+/* Kafka's batch_index_error_message for `e`: "Timestamp T of message with offset O is out of
+ * range. The timestamp should be within [L, H]", with L = now - before and H = now + after
+ * computed as Java computes them: wrapping, so that an after limit of 9223372036854775807 prints
+ * a negative H, as Kafka 4.4 prints it. Returns what snprintf returns. */
+int rn_timestamp_error_format(const rn_timestamp_error_t *e, const rn_timestamp_bounds_t *bounds,
+                              char *buf, size_t cap);
 
 /* Offsets in place (CLIENTS.md rule 8: base offset and leader epoch are outside the CRC).
  * Walks every batch of the blob `p`/`len`, which rn_records_validate() accepted, setting base

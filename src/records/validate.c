@@ -2,12 +2,15 @@
 /* Validation of a Produce request's records before anything reaches disk (STYLE.md: no
  * unvalidated bytes reach disk). Each batch is checked in the order Kafka's broker checks it
  * (UnifiedLog.analyzeAndValidateRecords, then LogValidator): framing and magic, CRC, codec,
- * the header's counts, then every record, walked in a reader narrowed to its declared length.
+ * the header's counts, then every record, walked in a reader narrowed to its declared length,
+ * its timestamp held against the topic's KIP-937 limits when the caller gives them.
  * Compressed payloads are inflated into a per-thread scratch buffer that grows on demand up to
  * the caller's bound, so the common case neither allocates nor faults in fresh pages. */
 #include "records/records.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "records/internal.h"
@@ -28,6 +31,12 @@
 typedef struct check {
     rn_kerr_t err; /* RN_KERR_NONE while fine */
     const char *why;
+    /* KIP-937 (rn_records_validate_at): NULL when timestamps are not checked. */
+    const rn_timestamp_bounds_t *bounds;
+    int64_t base_timestamp, base_offset; /* of the batch being walked */
+    int64_t timestamp_errors;            /* records out of bounds so far */
+    rn_timestamp_error_t *errors;        /* where to list them (rn_records_timestamp_errors) */
+    size_t errors_cap, nerrors;
 } check_t;
 
 static rn_kerr_t fail(check_t *c, rn_kerr_t err, const char *why)
@@ -58,7 +67,7 @@ static void skip_bytes_field(rn_reader_t *r, bool nullable, const char *what)
 static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
 {
     rn_read_int8(rec, "record attributes"); /* unused by the spec */
-    rn_read_varlong(rec, "record timestampDelta");
+    int64_t timestamp_delta = rn_read_varlong(rec, "record timestampDelta");
     int32_t offset_delta = rn_read_varint(rec, "record offsetDelta");
     /* Inner offsets must run 0, 1, 2... Kafka 4.4 stores an uncompressed batch that breaks
      * this, whose records then claim offsets the log never gave them; we refuse it with the
@@ -66,6 +75,17 @@ static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
     if (rn_reader_ok(rec) && offset_delta != index) {
         fail(c, RN_KERR_INVALID_RECORD, "record offsetDelta is not its position in the batch");
         return;
+    }
+    /* Java adds the delta to the base timestamp with wrapping arithmetic; so do we. */
+    int64_t timestamp = (int64_t)((uint64_t)c->base_timestamp + (uint64_t)timestamp_delta);
+    if (c->bounds != NULL && rn_reader_ok(rec) && !rn_timestamp_in_bounds(c->bounds, timestamp)) {
+        if (c->nerrors < c->errors_cap)
+            c->errors[c->nerrors++] = (rn_timestamp_error_t){
+                .batch_index = index,
+                .timestamp = timestamp,
+                .offset = (int64_t)((uint64_t)c->base_offset + (uint64_t)offset_delta),
+            };
+        c->timestamp_errors++;
     }
     skip_bytes_field(rec, true, "record key");
     skip_bytes_field(rec, true, "record value");
@@ -243,6 +263,8 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed,
         fail(c, RN_KERR_INVALID_RECORD, "records_count and last_offset_delta disagree");
         return;
     }
+    c->base_timestamp = h->base_timestamp;
+    c->base_offset = h->base_offset;
     const uint8_t *payload = p + RN_BATCH_HEADER_LEN;
     size_t payload_len = *size - RN_BATCH_HEADER_LEN;
     if (codec == RN_CODEC_NONE)
@@ -251,11 +273,12 @@ static void check_batch(const uint8_t *p, size_t left, size_t max_uncompressed,
         walk_compressed(codec, payload, payload_len, h->records_count, max_uncompressed, c);
 }
 
-rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
-                              rn_records_summary_t *out, const char **why)
+/* The walk behind rn_records_validate_at and rn_records_timestamp_errors. */
+static rn_kerr_t validate(const uint8_t *p, size_t len, size_t max_uncompressed, check_t *cp,
+                          rn_records_summary_t *out, const char **why)
 {
     rn_records_summary_t sum = { .max_timestamp = -1, .max_timestamp_delta = -1 };
-    check_t c = { 0 };
+    check_t c = *cp;
     if (len == 0)
         fail(&c, RN_KERR_INVALID_RECORD, "no record batch"); /* ProduceRequest.validateRecords */
     for (size_t pos = 0; pos < len && c.err == 0;) {
@@ -275,9 +298,50 @@ rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompres
         sum.nrecords += h.records_count;
         pos += size;
     }
+    /* Kafka gathers every record's timestamp problem before it refuses the batch; any other
+     * problem stops at once, and wins. */
+    if (c.err == 0 && c.timestamp_errors > 0)
+        fail(&c, RN_KERR_INVALID_TIMESTAMP, "record timestamps out of range");
+    sum.timestamp_errors = c.timestamp_errors;
     if (why != NULL)
         *why = c.why;
-    if (c.err == 0)
+    if (c.err == 0 || c.err == RN_KERR_INVALID_TIMESTAMP)
         *out = sum;
+    *cp = c;
     return c.err;
+}
+
+rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
+                              rn_records_summary_t *out, const char **why)
+{
+    return rn_records_validate_at(p, len, max_uncompressed, NULL, out, why);
+}
+
+rn_kerr_t rn_records_validate_at(const uint8_t *p, size_t len, size_t max_uncompressed,
+                                 const rn_timestamp_bounds_t *bounds, rn_records_summary_t *out,
+                                 const char **why)
+{
+    check_t c = { .bounds = bounds };
+    return validate(p, len, max_uncompressed, &c, out, why);
+}
+
+size_t rn_records_timestamp_errors(const uint8_t *p, size_t len, size_t max_uncompressed,
+                                   const rn_timestamp_bounds_t *bounds, rn_timestamp_error_t *out,
+                                   size_t cap)
+{
+    check_t c = { .bounds = bounds, .errors = out, .errors_cap = cap };
+    rn_records_summary_t sum;
+    validate(p, len, max_uncompressed, &c, &sum, NULL);
+    return c.nerrors;
+}
+
+int rn_timestamp_error_format(const rn_timestamp_error_t *e, const rn_timestamp_bounds_t *bounds,
+                              char *buf, size_t cap)
+{
+    int64_t lo = (int64_t)((uint64_t)bounds->now_ms - (uint64_t)bounds->before_max_ms);
+    int64_t hi = (int64_t)((uint64_t)bounds->now_ms + (uint64_t)bounds->after_max_ms);
+    return snprintf(buf, cap,
+                    "Timestamp %" PRId64 " of message with offset %" PRId64
+                    " is out of range. The timestamp should be within [%" PRId64 ", %" PRId64 "]",
+                    e->timestamp, e->offset, lo, hi);
 }

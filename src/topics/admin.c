@@ -238,6 +238,29 @@ out_unlock:
     return res;
 }
 
+rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_spec_t *spec,
+                                            rn_uuid_t *id, rn_config_entry_t **entries,
+                                            size_t *nentries)
+{
+    *entries = NULL;
+    *nentries = 0;
+    rn_topics_result_t res = rn_topics_create(topics, spec, true, NULL);
+    if (res.error_code != RN_KERR_NONE)
+        return res;
+    int err = rn_topic_id_make(id);
+    if (err != 0)
+        return result(RN_KERR_UNKNOWN_SERVER_ERROR, "Cannot make a topic id: %s", strerror(-err));
+    rn_topic_override_t *ov = NULL;
+    size_t nov = 0;
+    /* The same overrides rn_topics_create accepted a moment ago: trimmed, the last of a key. */
+    if (rn_topic_config_from_entries(topics->cfg, spec->configs, spec->nconfigs, false, &ov, &nov,
+                                     &res) != 0)
+        return res;
+    *nentries = rn_topic_config_describe(topics->cfg, ov, nov, entries);
+    rn_overrides_free(ov, nov);
+    return res;
+}
+
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name)
 {
     if (!topics->cfg->delete_topic_enable)
@@ -291,8 +314,7 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
     pthread_mutex_lock(&topics->admin_lock);
     rn_topic_t *topic = rn_topic_index_find(&topics->index, name);
     if (topic == NULL) {
-        res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
-                     "This server does not host this topic-partition.");
+        res.error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION; /* Kafka 4.4 gives no message */
         goto out_unlock;
     }
     int32_t cur = atomic_load_explicit(&topic->npartitions, memory_order_acquire);

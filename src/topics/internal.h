@@ -164,7 +164,12 @@ const char *rn_overrides_get(const rn_topic_override_t *ov, size_t n, const char
  * valid value (Kafka's ConfigException message). `value` NULL is refused as Kafka refuses it.
  * Returns 0 or RN_KERR_INVALID_CONFIG with the message in `res`. */
 rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res);
-/* Checks a whole set: each entry, then rules across keys (min.compaction.lag.ms <=
+/* Keys earlier Runnel releases accepted and Kafka 4 removed (message.downconversion.enable,
+ * message.timestamp.difference.max.ms, KIP-724 and KIP-937): refused now as unknown, as Kafka 4.4
+ * refuses them, but a topic file that still holds one loads without it. */
+bool rn_topic_config_removed(const char *key);
+/* Checks a whole set: each entry, then rules across keys (remote.storage.enable=true needs
+ * tiered storage, which this broker does not have; min.compaction.lag.ms <=
  * max.compaction.lag.ms, against the broker defaults where one is not overridden). */
 rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
                                     rn_topics_result_t *res);

@@ -269,11 +269,19 @@ static int decode_override(rn_topic_line_t *t, const char *f, size_t flen, char 
     if (key == NULL || value == NULL) {
         snprintf(why, whylen, "bad escape in a config");
         err = RN_EINVAL;
+    } else if (rn_topic_config_removed(key)) {
+        /* Written by an earlier release; Kafka 4 has no such key. The next write of the topic
+         * file leaves it out. */
+        rn_log(RN_LOG_WARN, "topics", "topic %s: config %s dropped: Kafka 4 removed it", t->name,
+               key);
+        free(key);
+        free(value);
+        return 0;
     } else if (rn_overrides_get(t->overrides, t->noverrides, key) != NULL) {
         snprintf(why, whylen, "config %s given twice", key);
         err = RN_EINVAL;
     } else if (rn_topic_config_check(key, value, &res) != 0) {
-        snprintf(why, whylen, "%s", res.message);
+        snprintf(why, whylen, "%.120s", res.message); /* the start says which key and why */
         err = RN_EINVAL;
     }
     if (err != 0) {

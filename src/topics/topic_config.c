@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Topic configs: the keys Kafka's LogConfig defines that matter to Runnel, each with its type,
- * Kafka's default, validator and the broker keys it falls back to (Kafka's
- * ServerTopicConfigSynonyms), in one table.
+/* Topic configs: the keys of Kafka 4.4's LogConfig, each with its type, Kafka's default,
+ * validator and the broker keys it falls back to (Kafka's ServerTopicConfigSynonyms), in one
+ * table.
  *
  * A topic's value for a key is, in order: its override (as set with CreateTopics or AlterConfigs,
  * trimmed), else the first of its broker synonyms the broker configuration sets (converted to
- * milliseconds for log.retention.minutes/hours and log.roll.hours), else the broker default,
- * which is Kafka's. The typed rn_topic_config_t is parsed from those same texts, so what
+ * milliseconds for log.retention.minutes/hours and log.roll(.jitter).hours), else the broker
+ * default, which is Kafka's. The typed rn_topic_config_t is parsed from those same texts, so what
  * DescribeConfigs reports is exactly what the log and the handlers use. Keys marked "not in
- * effect" are checked and reported but change nothing yet; their doc line says so. */
+ * effect" (compaction, recompression, replication, tiered storage) are checked and reported but
+ * change nothing yet; their doc line says so. */
 #include "topics/internal.h"
 
 #include <assert.h>
@@ -31,7 +32,8 @@ typedef struct synonym {
     int64_t unit;     /* its value times this is the topic's (ms per minute or hour), else 1 */
 } synonym_t;
 
-typedef struct topic_key {
+typedef struct topic_key topic_key_t;
+struct topic_key {
     const char *name;
     int8_t type;                /* RN_CONFIG_TYPE_* */
     const char *kafka_default;  /* when the broker config was not built (tests, embedders) */
@@ -40,8 +42,15 @@ typedef struct topic_key {
     double dmin, dmax;          /* DOUBLE */
     const char *const *choices; /* STRING: NULL-terminated, compared exactly as Kafka does */
     bool minus_one_floor;       /* a negative broker value means -1 (retention.ms) */
+    /* A check after the type's (or, for a LIST, instead of cleanup.policy's): Kafka's own
+     * validator for the key. NULL: none. */
+    rn_kerr_t (*check)(const topic_key_t *k, const char *value, rn_topics_result_t *res);
     const char *doc;
-} topic_key_t;
+};
+
+static rn_kerr_t check_gzip_level(const topic_key_t *k, const char *value, rn_topics_result_t *res);
+static rn_kerr_t check_throttled_replicas(const topic_key_t *k, const char *value,
+                                          rn_topics_result_t *res);
 
 static const char *const timestamp_types[] = { "CreateTime", "LogAppendTime", NULL };
 static const char *const compression_types[] = { "uncompressed", "zstd",     "lz4", "snappy",
@@ -65,6 +74,23 @@ static const topic_key_t keys[] = {
       .doc = "delete: retention.ms and retention.bytes remove old segments; compact is accepted "
              "and reported, but "
              "compaction is not implemented yet: a compact-only topic keeps everything" },
+    { "compression.gzip.level",
+      I,
+      "-1",
+      { { "compression.gzip.level", 1 } },
+      INT32_MIN,
+      INT32_MAX,
+      .check = check_gzip_level,
+      .doc = "Not in effect: batches are stored as the producer compressed them, never "
+             "recompressed" },
+    { "compression.lz4.level",
+      I,
+      "9",
+      { { "compression.lz4.level", 1 } },
+      1,
+      17,
+      .doc = "Not in effect: batches are stored as the producer compressed them, never "
+             "recompressed" },
     { "compression.type",
       S,
       "producer",
@@ -72,6 +98,14 @@ static const topic_key_t keys[] = {
       .choices = compression_types,
       .doc = "Not in effect: accepted and reported; batches are always stored as the producer "
              "compressed them" },
+    { "compression.zstd.level",
+      I,
+      "3",
+      { { "compression.zstd.level", 1 } },
+      -131072,
+      22,
+      .doc = "Not in effect: batches are stored as the producer compressed them, never "
+             "recompressed" },
     { "delete.retention.ms",
       L,
       "86400000",
@@ -79,6 +113,11 @@ static const topic_key_t keys[] = {
       0,
       INT64_MAX,
       .doc = "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
+    { "errors.deadletterqueue.group.enable",
+      B,
+      "false",
+      { { 0 } },
+      .doc = "Not in effect: Runnel has no dead letter queues for groups" },
     { "file.delete.delay.ms",
       L,
       "60000",
@@ -101,6 +140,12 @@ static const topic_key_t keys[] = {
       0,
       INT64_MAX,
       .doc = "fsync the partition when unflushed data is this many milliseconds old" },
+    { "follower.replication.throttled.replicas",
+      LIST,
+      "",
+      { { 0 } },
+      .check = check_throttled_replicas,
+      .doc = "Not in effect: one node has no followers to throttle" },
     { "index.interval.bytes",
       I,
       "4096",
@@ -108,6 +153,26 @@ static const topic_key_t keys[] = {
       0,
       INT32_MAX,
       .doc = "bytes of batches between two offset index entries" },
+    { "leader.replication.throttled.replicas",
+      LIST,
+      "",
+      { { 0 } },
+      .check = check_throttled_replicas,
+      .doc = "Not in effect: one node has no followers to throttle" },
+    { "local.retention.bytes",
+      L,
+      "-2",
+      { { "log.local.retention.bytes", 1 } },
+      -2,
+      INT64_MAX,
+      .doc = "Not in effect: there is no tiered storage, so every segment is local" },
+    { "local.retention.ms",
+      L,
+      "-2",
+      { { "log.local.retention.ms", 1 } },
+      -2,
+      INT64_MAX,
+      .doc = "Not in effect: there is no tiered storage, so every segment is local" },
     { "max.compaction.lag.ms",
       L,
       "9223372036854775807",
@@ -115,6 +180,14 @@ static const topic_key_t keys[] = {
       1,
       INT64_MAX,
       .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
+    { "max.decompressed.message.bytes",
+      I,
+      "2147483639",
+      { { "max.decompressed.message.bytes", 1 } },
+      1,
+      2147483639,
+      .doc = "Not in effect: compressed batches are inflated only to validate them, up to "
+             "Runnel's own bound" },
     { "max.message.bytes",
       I,
       "1048588",
@@ -122,19 +195,22 @@ static const topic_key_t keys[] = {
       0,
       INT32_MAX,
       .doc = "largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE" },
-    { "message.downconversion.enable",
-      B,
-      "true",
-      { { "log.message.downconversion.enable", 1 } },
-      .doc = "Not in effect: old message formats are not served yet" },
-    { "message.timestamp.difference.max.ms",
+    { "message.timestamp.after.max.ms",
       L,
-      "9223372036854775807",
-      { { "log.message.timestamp.difference.max.ms", 1 } },
+      "3600000",
+      { { "log.message.timestamp.after.max.ms", 1 } },
       0,
       INT64_MAX,
-      .doc = "Not in effect: largest allowed gap between a record's timestamp and the broker's "
-             "clock" },
+      .doc = "with CreateTime: Produce refuses a record whose timestamp is further ahead of the "
+             "broker's clock (INVALID_TIMESTAMP)" },
+    { "message.timestamp.before.max.ms",
+      L,
+      "9223372036854775807",
+      { { "log.message.timestamp.before.max.ms", 1 } },
+      0,
+      INT64_MAX,
+      .doc = "with CreateTime: Produce refuses a record whose timestamp is further behind the "
+             "broker's clock (INVALID_TIMESTAMP)" },
     { "message.timestamp.type",
       S,
       "CreateTime",
@@ -168,6 +244,35 @@ static const topic_key_t keys[] = {
       "false",
       { { "log.preallocate", 1 } },
       .doc = "Not in effect: segment files are not preallocated" },
+    { "remote.copy.lag.bytes",
+      L,
+      "-1",
+      { { "log.remote.copy.lag.bytes", 1 } },
+      -1,
+      INT64_MAX,
+      .doc = "Not in effect: there is no tiered storage to copy segments to" },
+    { "remote.copy.lag.ms",
+      L,
+      "0",
+      { { "log.remote.copy.lag.ms", 1 } },
+      -1,
+      INT64_MAX,
+      .doc = "Not in effect: there is no tiered storage to copy segments to" },
+    { "remote.log.copy.disable",
+      B,
+      "false",
+      { { 0 } },
+      .doc = "Not in effect: there is no tiered storage to copy segments to" },
+    { "remote.log.delete.on.disable",
+      B,
+      "false",
+      { { 0 } },
+      .doc = "Not in effect: there is no tiered storage to delete from" },
+    { "remote.storage.enable",
+      B,
+      "false",
+      { { 0 } },
+      .doc = "Tiered storage is not available: true is refused, as by a Kafka broker without it" },
     { "retention.bytes",
       L,
       "-1",
@@ -201,6 +306,13 @@ static const topic_key_t keys[] = {
       4,
       INT32_MAX,
       .doc = "largest offset index of a segment; a full index rolls the segment" },
+    { "segment.jitter.ms",
+      L,
+      "0",
+      { { "log.roll.jitter.ms", 1 }, { "log.roll.jitter.hours", MS_PER_HOUR } },
+      0,
+      INT64_MAX,
+      .doc = "Not in effect: segments roll at segment.ms exactly" },
     { "segment.ms",
       L,
       "604800000",
@@ -230,6 +342,12 @@ static const topic_key_t *find_key(const char *name)
         if (strcmp(keys[i].name, name) == 0)
             return &keys[i];
     return NULL;
+}
+
+bool rn_topic_config_removed(const char *key)
+{
+    return strcmp(key, "message.downconversion.enable") == 0 ||
+           strcmp(key, "message.timestamp.difference.max.ms") == 0;
 }
 
 /* ---- Override lists ---- */
@@ -324,6 +442,111 @@ static void join_choices(const char *const *choices, char *out, size_t len)
         snprintf(out + strlen(out), len - strlen(out), "%s%s", c == choices ? "" : ", ", *c);
 }
 
+/* Kafka's gzip levels: Deflater's 1 (fastest) to 9 (best), or -1 for zlib's default. */
+static rn_kerr_t check_gzip_level(const topic_key_t *k, const char *value, rn_topics_result_t *res)
+{
+    char v[48];
+    int64_t n = 0;
+    rn_parse_int64(value, &n); /* check_value parsed it as an INT already */
+    if (n == -1 || (n >= 1 && n <= 9))
+        return 0;
+    return fail(res, RN_KERR_INVALID_CONFIG,
+                "Invalid value %s for configuration %s: Value must be between 1 and 9 or equal to "
+                "-1",
+                shown(value, v), k->name);
+}
+
+/* A LIST value's items as Kafka's ConfigDef reads them: split on commas, each trimmed, empty
+ * ones dropped. Calls fn for each; stops early when fn returns false. Returns how many items
+ * fn saw. */
+static size_t each_item(const char *value, bool (*fn)(const char *item, size_t len, void *arg),
+                        void *arg)
+{
+    size_t count = 0;
+    for (const char *p = value;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        const char *item = p;
+        while (len > 0 && (unsigned char)*item <= ' ')
+            item++, len--;
+        while (len > 0 && (unsigned char)item[len - 1] <= ' ')
+            len--;
+        if (len > 0) {
+            count++;
+            if (!fn(item, len, arg))
+                return count;
+        }
+        if (comma == NULL)
+            return count;
+        p = comma + 1;
+    }
+}
+
+typedef struct replicas_check {
+    size_t items;
+    bool star, bad;
+} replicas_check_t;
+
+/* One item of a throttled-replicas list: "*", or PARTITION:BROKER in decimal digits. */
+static bool replica_item(const char *item, size_t len, void *arg)
+{
+    replicas_check_t *c = arg;
+    c->items++;
+    if (len == 1 && item[0] == '*') {
+        c->star = true;
+        return true;
+    }
+    size_t i = 0, digits = 0;
+    for (; i < len && item[i] >= '0' && item[i] <= '9'; i++)
+        digits++;
+    bool ok = digits > 0 && i < len && item[i++] == ':';
+    for (digits = 0; ok && i < len && item[i] >= '0' && item[i] <= '9'; i++)
+        digits++;
+    c->bad = c->bad || !ok || digits == 0 || i != len;
+    return !c->bad;
+}
+
+typedef struct joined {
+    char *out; /* out[0..len) written so far, NUL-terminated */
+    size_t cap, len;
+} joined_t;
+
+static bool join_item(const char *item, size_t len, void *arg)
+{
+    joined_t *j = arg;
+    int w = snprintf(j->out + j->len, j->cap - j->len, "%s%.*s", j->len > 1 ? ", " : "", (int)len,
+                     item);
+    if (w < 0 || (size_t)w >= j->cap - j->len) {
+        j->len = j->cap - 1; /* cut: the message shows 40 bytes of it anyway */
+        return false;
+    }
+    j->len += (size_t)w;
+    return true;
+}
+
+/* Kafka's ThrottledReplicaListValidator: the literal "*" alone, or a list of
+ * PARTITION:BROKER items. The message shows the items as Java prints a list ("[a, b]"). */
+static rn_kerr_t check_throttled_replicas(const topic_key_t *k, const char *value,
+                                          rn_topics_result_t *res)
+{
+    replicas_check_t c = { 0 };
+    each_item(value, replica_item, &c);
+    if (!c.bad && (!c.star || c.items == 1))
+        return 0;
+    char list[64], printable[48];
+    joined_t j = { .out = list, .cap = sizeof list - 1, .len = 1 }; /* room for the ']' */
+    list[0] = '[';
+    list[1] = '\0';
+    each_item(value, join_item, &j);
+    list[j.len] = ']';
+    list[j.len + 1] = '\0';
+    return fail(res, RN_KERR_INVALID_CONFIG,
+                "Invalid value %s for configuration %s: %s must be the literal '*' or a list of "
+                "replicas in the following format: [partitionId]:[brokerId],[partitionId]:"
+                "[brokerId],...",
+                shown(list, printable), k->name, k->name);
+}
+
 /* Kafka's ConfigDef parse and validator messages ("Invalid value V for configuration K: ..."). */
 static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_result_t *res)
 {
@@ -346,7 +569,7 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
                         "Invalid value %s for configuration %s: Value must be no more than "
                         "%" PRId64,
                         shown(value, v), k->name, k->max);
-        return 0;
+        return k->check != NULL ? k->check(k, value, res) : 0;
     }
     case RN_CONFIG_TYPE_BOOLEAN:
         if (strcasecmp(value, "true") != 0 && strcasecmp(value, "false") != 0)
@@ -381,6 +604,8 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
                     "Invalid value %s for configuration %s: String must be one of: %s",
                     shown(value, v), k->name, list);
     case RN_CONFIG_TYPE_LIST: {
+        if (k->check != NULL)
+            return k->check(k, value, res);
         char canon[16];
         if (rn_config_parse_cleanup_policy(value, canon, sizeof canon, NULL) != 0)
             return fail(res, RN_KERR_INVALID_CONFIG,
@@ -411,8 +636,8 @@ rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_re
 typedef struct effective {
     char *value;               /* malloc'd; NULL only when no value can be found */
     int8_t source;             /* 1 TOPIC_CONFIG, 4 STATIC_BROKER_CONFIG, 5 DEFAULT_CONFIG */
-    const char *synonym;       /* the broker key behind the default, or NULL */
-    const char *synonym_value; /* borrowed from the broker config, or NULL */
+    const char *synonym;       /* the first broker key behind the default, or NULL */
+    const char *synonym_value; /* its value, borrowed from the broker config, or NULL */
     int8_t synonym_source;     /* 4 or 5 */
 } effective_t;
 
@@ -438,6 +663,11 @@ static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw
     return rn_xstrdup(buf);
 }
 
+/* The value comes from the first broker key the configuration sets, else from the last one's
+ * default (log.retention.hours carries retention.ms's), converted. What is reported follows
+ * Kafka 4.4, which names only the first broker key (log.retention.ms for retention.ms), with
+ * that key's own value and source, and takes the topic value's source from it alone: with just
+ * log.retention.hours=2 set, retention.ms is 7200000 from DEFAULT_CONFIG, with no synonym. */
 static effective_t effective(const rn_config_t *cfg, const topic_key_t *k,
                              const rn_topic_override_t *ov, size_t n)
 {
@@ -447,16 +677,15 @@ static effective_t effective(const rn_config_t *cfg, const topic_key_t *k,
         nsyn++;
     const synonym_t *from = NULL;
     for (size_t i = 0; i < nsyn && from == NULL; i++)
-        if (rn_config_is_set(cfg, k->synonyms[i].name)) {
+        if (rn_config_is_set(cfg, k->synonyms[i].name))
             from = &k->synonyms[i];
-            e.synonym_source = 4;
-        }
     if (from == NULL && nsyn > 0)
         from = &k->synonyms[nsyn - 1];
     const char *raw = from != NULL ? rn_config_value(cfg, from->name) : NULL;
-    if (from != NULL) {
-        e.synonym = from->name;
-        e.synonym_value = raw;
+    if (nsyn > 0) {
+        e.synonym = k->synonyms[0].name;
+        e.synonym_value = rn_config_value(cfg, e.synonym);
+        e.synonym_source = rn_config_is_set(cfg, e.synonym) ? 4 : 5;
     }
     const char *over = rn_overrides_get(ov, n, k->name);
     if (over != NULL) {
@@ -495,6 +724,10 @@ static void set_typed(rn_topic_config_t *out, const char *key, const char *value
         log->index_interval_bytes = (int32_t)as_int(value);
     } else if (strcmp(key, "max.message.bytes") == 0) {
         out->max_message_bytes = (int32_t)as_int(value);
+    } else if (strcmp(key, "message.timestamp.after.max.ms") == 0) {
+        out->timestamp_after_max_ms = as_int(value);
+    } else if (strcmp(key, "message.timestamp.before.max.ms") == 0) {
+        out->timestamp_before_max_ms = as_int(value);
     } else if (strcmp(key, "message.timestamp.type") == 0) {
         out->log_append_time = strcmp(value, "LogAppendTime") == 0;
     } else if (strcmp(key, "min.insync.replicas") == 0) {
@@ -554,6 +787,13 @@ rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_overr
     for (size_t i = 0; i < n; i++)
         if (rn_topic_config_check(ov[i].key, ov[i].value, res) != 0)
             return res->error_code;
+    /* A broker without tiered storage refuses to put a topic on it (Kafka's LogConfig.validate,
+     * after every value has parsed). */
+    const char *remote = rn_overrides_get(ov, n, "remote.storage.enable");
+    if (remote != NULL && strcasecmp(remote, "true") == 0)
+        return fail(res, RN_KERR_INVALID_CONFIG,
+                    "Tiered Storage functionality is disabled in the broker. Topic cannot be "
+                    "configured with remote log storage.");
     /* Kafka's LogConfig.validateValues. */
     effective_t lo = effective(cfg, find_key("min.compaction.lag.ms"), ov, n);
     effective_t hi = effective(cfg, find_key("max.compaction.lag.ms"), ov, n);
@@ -614,50 +854,68 @@ rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_ov
     return 0;
 }
 
+/* The items of a list being edited by APPEND or SUBTRACT. */
+typedef struct item_list {
+    char **items; /* malloc'd, each NUL-terminated */
+    size_t n;
+    int8_t op; /* while reading the operand */
+} item_list_t;
+
+static bool list_find(const item_list_t *l, const char *item, size_t len, size_t *at)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strlen(l->items[i]) == len && memcmp(l->items[i], item, len) == 0) {
+            *at = i;
+            return true;
+        }
+    return false;
+}
+
+/* The current value's items, each kept once. */
+static bool list_take(const char *item, size_t len, void *arg)
+{
+    item_list_t *l = arg;
+    size_t at;
+    if (!list_find(l, item, len, &at)) {
+        l->items = rn_xrealloc(l->items, (l->n + 1) * sizeof *l->items);
+        l->items[l->n] = rn_xmalloc(len + 1);
+        memcpy(l->items[l->n], item, len);
+        l->items[l->n++][len] = '\0';
+    }
+    return true;
+}
+
+/* The operand's items: appended when new, or subtracted when present. */
+static bool list_apply(const char *item, size_t len, void *arg)
+{
+    item_list_t *l = arg;
+    size_t at;
+    if (l->op == OP_APPEND)
+        return list_take(item, len, arg);
+    if (list_find(l, item, len, &at)) {
+        free(l->items[at]);
+        memmove(&l->items[at], &l->items[at + 1], (l->n - at - 1) * sizeof *l->items);
+        l->n--;
+    }
+    return true;
+}
+
 /* APPEND and SUBTRACT on a LIST value: items split on commas and trimmed, as Kafka's
- * ConfigDef parses a LIST; the result joined with ",". */
+ * ConfigDef parses a LIST (empty ones dropped); the result joined with ",". */
 static char *list_op(const char *current, const char *operand, int8_t op)
 {
-    char *items[16];
-    size_t nitems = 0;
+    item_list_t l = { .op = op };
     rn_text_t out = { 0 };
-    for (int pass = 0; pass < 2; pass++) {
-        const char *p = pass == 0 ? current : operand;
-        while (*p != '\0') {
-            const char *comma = strchr(p, ',');
-            size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-            char *item = rn_xmalloc(len + 1);
-            memcpy(item, p, len);
-            item[len] = '\0';
-            char *t = trimmed(item);
-            free(item);
-            bool present = false;
-            for (size_t i = 0; i < nitems; i++)
-                present = present || strcmp(items[i], t) == 0;
-            /* Pass 0 takes the current list, pass 1 appends new items (or subtracts). */
-            if ((pass == 0 || op == OP_APPEND) && !present && t[0] != '\0' && nitems < 16) {
-                items[nitems++] = t;
-            } else {
-                if (pass == 1 && op == OP_SUBTRACT)
-                    for (size_t i = 0; i < nitems; i++)
-                        if (strcmp(items[i], t) == 0) {
-                            free(items[i]);
-                            memmove(&items[i], &items[i + 1], (nitems - i - 1) * sizeof *items);
-                            nitems--;
-                            break;
-                        }
-                free(t);
-            }
-            p = comma != NULL ? comma + 1 : p + len;
-        }
-    }
+    each_item(current, list_take, &l);
+    each_item(operand, list_apply, &l);
     rn_text_append(&out, "", 0);
-    for (size_t i = 0; i < nitems; i++) {
+    for (size_t i = 0; i < l.n; i++) {
         if (i > 0)
             rn_text_append(&out, ",", 1);
-        rn_text_append(&out, items[i], strlen(items[i]));
-        free(items[i]);
+        rn_text_append(&out, l.items[i], strlen(l.items[i]));
+        free(l.items[i]);
     }
+    free(l.items);
     return out.ptr;
 }
 
@@ -742,18 +1000,21 @@ rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_overr
 
 size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **out)
 {
+    size_t nkeys = 0;
+    while (rn_config_key_at(nkeys) != NULL)
+        nkeys++;
+    rn_config_entry_t *entries = rn_xcalloc(nkeys + 1, sizeof *entries);
     size_t n = 0;
-    while (rn_config_key_at(n) != NULL)
-        n++;
-    rn_config_entry_t *entries = rn_xcalloc(n + 1, sizeof *entries);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < nkeys; i++) {
         const rn_config_key_t *key = rn_config_key_at(i);
+        if (key->unlisted)
+            continue;
         const char *value = rn_config_value(topics->cfg, key->name);
         bool set = rn_config_is_set(topics->cfg, key->name);
         char *doc = rn_xmalloc(strlen(key->doc) + 32);
         snprintf(doc, strlen(key->doc) + 32, "%s%s",
                  key->in_effect ? "" : "Not in effect yet: ", key->doc);
-        entries[i] = (rn_config_entry_t){
+        entries[n++] = (rn_config_entry_t){
             .name = rn_xstrdup(key->name),
             .value = value != NULL ? rn_xstrdup(value) : NULL,
             .read_only = true,

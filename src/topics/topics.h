@@ -38,6 +38,7 @@ typedef struct rn_config rn_config_t;
 typedef struct rn_topics rn_topics_t;
 typedef struct rn_topic rn_topic_t;
 typedef struct rn_partition rn_partition_t;
+typedef struct rn_config_entry rn_config_entry_t; /* DescribeConfigs entries, below */
 
 /* Someone waiting for appends to a partition (a parked Fetch). wake() is called after each
  * append (rn_partition_notify) and when the topic is deleted, from that thread, with the
@@ -64,6 +65,10 @@ typedef struct rn_topic_config {
     bool log_append_time;        /* message.timestamp.type=LogAppendTime */
     int32_t max_message_bytes;   /* max.message.bytes / message.max.bytes, default 1048588 */
     int32_t min_insync_replicas; /* min.insync.replicas, default 1 */
+    /* KIP-937, CreateTime topics only: Produce refuses a record whose timestamp is more than
+     * this far behind / ahead of the broker's clock (rn_records_timestamp_bounds). */
+    int64_t timestamp_before_max_ms; /* message.timestamp.before.max.ms, default INT64_MAX */
+    int64_t timestamp_after_max_ms;  /* message.timestamp.after.max.ms, default 3600000 */
     char cleanup_policy[32]; /* canonical: "delete", "compact", "compact,delete" or "" (neither) */
 } rn_topic_config_t;
 
@@ -124,7 +129,7 @@ void rn_topics_list_free(rn_topic_t **list, size_t n);
 /* Kafka error codes these return (0 on success), with a message for the response. */
 typedef struct rn_topics_result {
     rn_kerr_t error_code;
-    char message[160];
+    char message[320]; /* Kafka's longest (throttled replicas) is about 250 bytes */
 } rn_topics_result_t;
 
 /* CreateTopics. Checks the name (Kafka's rules: 1-249 chars of [a-zA-Z0-9._-], not "." or "..";
@@ -149,6 +154,14 @@ typedef struct rn_topic_spec {
 } rn_topic_spec_t;
 rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *spec,
                                     bool validate_only, rn_topic_t **out_topic);
+/* CreateTopics with validate_only, as Kafka 4.4 answers it from v5: rn_topics_create's checks,
+ * nothing created, and on success the configs the topic would have in *entries (as
+ * rn_topic_config_entries lists them; free with rn_config_entries_free, also on error, when
+ * there are none) and in *id a fresh random id that nothing keeps: Kafka makes up a new one for
+ * every such request. */
+rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_spec_t *spec,
+                                            rn_uuid_t *id, rn_config_entry_t **entries,
+                                            size_t *nentries);
 /* DeleteTopics: removes the topic from the registry, the topic file and the checkpoints, wakes
  * its partitions' watchers (a woken fetch sees `deleted`), then deletes its logs and their
  * directories at the last reference (see Lifetime); fetches holding file ranges stay safe.
@@ -156,8 +169,8 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
  * KAFKA_STORAGE_ERROR (56) when the topic file cannot be written (nothing changed then). */
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name);
 /* CreatePartitions: grows to `count` partitions (INVALID_PARTITIONS when not larger, or above
- * 10000; UNKNOWN_TOPIC_OR_PARTITION). The new logs exist and the topic file is rewritten before
- * the new count is published. */
+ * 10000; UNKNOWN_TOPIC_OR_PARTITION without a message, as Kafka 4.4 answers it). The new logs exist
+ * and the topic file is rewritten before the new count is published. */
 rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count,
                                             bool validate_only);
 /* AlterConfigs replaces all overrides with `set` (a NULL value leaves its key unset);
@@ -183,12 +196,14 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
  * topic's value, whether it is an override (source TOPIC_CONFIG 1) or comes from the broker's
  * static config (STATIC_BROKER_CONFIG 4) or Kafka's default (DEFAULT_CONFIG 5), its type
  * (Kafka's ConfigType, RN_CONFIG_TYPE_* in config.h) and a doc line that says when a key is
- * accepted and reported but not in effect yet. The synonym is the broker key the topic key falls
- * back to (log.retention.hours for retention.ms, ...), with its value and source (4 or 5); it is
- * filled for overrides too, so a handler can list [TOPIC_CONFIG override, broker synonym] when
- * asked for synonyms. read_only is false for topic keys. Strings are allocated with malloc into
- * `out` and freed by rn_config_entries_free. */
-typedef struct rn_config_entry {
+ * accepted and reported but not in effect yet. The synonym is the first broker key the topic key
+ * falls back to (log.retention.ms for retention.ms, as Kafka 4.4 names it, although the value
+ * may come from log.retention.hours), with its value (NULL when it has none) and source (4 or
+ * 5), which is also the source of a value that is not an override; it is filled for overrides
+ * too, so a handler can list [TOPIC_CONFIG override, broker synonym] when asked for synonyms.
+ * read_only is false for topic keys. Strings are allocated with malloc into `out` and freed by
+ * rn_config_entries_free. */
+struct rn_config_entry {
     char *name;
     char *value; /* NULL for a sensitive or unset value */
     bool read_only;
@@ -199,13 +214,13 @@ typedef struct rn_config_entry {
     char *synonym_value;
     int8_t synonym_source;
     char *doc; /* says "Not in effect" for a key accepted but not used yet */
-} rn_config_entry_t;
+};
 size_t rn_topic_config_entries(rn_topics_t *topics, rn_topic_t *topic, rn_config_entry_t **out);
 /* DescribeConfigs for the broker resource: every key of the broker's table (rn_config_key_at
- * order) with its value in effect, source STATIC_BROKER_CONFIG (4) when the configuration set it,
- * else DEFAULT_CONFIG (5) (is_default then), read_only true (Runnel has no dynamic broker
- * configs), its type and doc (a key the broker accepts but does not use yet starts "Not in
- * effect yet:"); no synonym. Free with rn_config_entries_free. */
+ * order) but the unlisted older names, with its value in effect, source STATIC_BROKER_CONFIG (4)
+ * when the configuration set it, else DEFAULT_CONFIG (5) (is_default then), read_only true (Runnel
+ * has no dynamic broker configs), its type and doc (a key the broker accepts but does not use yet
+ * starts "Not in effect yet:"); no synonym. Free with rn_config_entries_free. */
 size_t rn_topics_broker_config_entries(rn_topics_t *topics, rn_config_entry_t **out);
 void rn_config_entries_free(rn_config_entry_t *entries, size_t n);
 

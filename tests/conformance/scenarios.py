@@ -790,6 +790,20 @@ def pr__transactional_batches(s, v):
 
 
 @scenario(PRODUCE)
+def pr__timestamps_out_of_bounds(s, v):
+    """KIP-937: records more than message.timestamp.after.max.ms (1 hour) ahead of the broker's
+    clock are INVALID_TIMESTAMP with one record error each; a LogAppendTime topic takes them."""
+    t = s.topic()
+    s.create_topic(t)
+    ahead = int(time.time() * 1000) + 2 * 3600 * 1000
+    s.call(PRODUCE, v, produce_body(t, 0, batch(ahead, [b"x", b"y"])), label="two hours ahead")
+    s.call(PRODUCE, v, produce_body(t, 0, batch(int(time.time() * 1000), [b"z"])), label="now")
+    lat = s.topic("lat")
+    s.create_topic(lat, configs={"message.timestamp.type": "LogAppendTime"})
+    s.call(PRODUCE, v, produce_body(lat, 0, batch(ahead, [b"x"])), label="LogAppendTime topic")
+
+
+@scenario(PRODUCE)
 def pr__old_message_formats(s, v):
     """Magic 0 and 1 message sets (what v0-v2 clients send)."""
     t = s.topic()
@@ -1418,7 +1432,8 @@ def ct__invalid_topics(s, v):
 @scenario(CREATE_TOPICS)
 def ct__invalid_configs(s, v):
     """An unknown config name, a value of the wrong type, a value out of range, a null value,
-    a broker-only config and the same config twice."""
+    a broker-only config, a config Kafka 4 removed, Kafka 4's own checks (gzip level,
+    throttled replicas, tiered storage on a broker without it) and the same config twice."""
     t = s.topic
     s.call(CREATE_TOPICS, v, ct_body([
         ct_topic(t("unknown"), configs={"no.such.config": "1"}),
@@ -1428,6 +1443,10 @@ def ct__invalid_configs(s, v):
         {"name": t("null"), "num_partitions": 1, "replication_factor": 1, "assignments": [],
          "configs": [{"name": "retention.ms", "value": None}]},
         ct_topic(t("broker"), configs={"log.retention.ms": "1000"}),
+        ct_topic(t("removed"), configs={"message.downconversion.enable": "true"}),
+        ct_topic(t("gzip"), configs={"compression.gzip.level": "0"}),
+        ct_topic(t("throttled"), configs={"leader.replication.throttled.replicas": "0:1,*"}),
+        ct_topic(t("tiered"), configs={"remote.storage.enable": "true"}),
         {"name": t("twice"), "num_partitions": 1, "replication_factor": 1, "assignments": [],
          "configs": [{"name": "retention.ms", "value": "1000"},
                      {"name": "retention.ms", "value": "2000"}]},
@@ -1706,13 +1725,18 @@ def ac__invalid(s, v):
 
 @scenario(ALTER_CONFIGS)
 def ac__broker(s, v):
-    """A broker resource: a read-only config, and validate_only of a dynamic one."""
-    s.call(ALTER_CONFIGS, v, ac_body([(4, str(NODE_ID), {"log.segment.bytes": "1048576"})],
-                                     True), label="dynamic, validate only")
+    """A broker resource: a read-only config, and another broker."""
     s.call(ALTER_CONFIGS, v, ac_body([(4, str(NODE_ID), {"node.id": "5"})], True),
            label="read-only")
     s.call(ALTER_CONFIGS, v, ac_body([(4, "7", {"log.segment.bytes": "1048576"})], True),
            label="other broker")
+
+
+@scenario(ALTER_CONFIGS)
+def ac__broker_dynamic(s, v):
+    """validate_only of a config Kafka can change on a running broker (Runnel cannot)."""
+    s.call(ALTER_CONFIGS, v, ac_body([(4, str(NODE_ID), {"log.segment.bytes": "1048576"})],
+                                     True), label="dynamic, validate only")
 
 
 def iac_body(resources, validate_only=False):
@@ -1748,12 +1772,11 @@ def iac__operations(s, v):
 
 @scenario(INCREMENTAL_ALTER_CONFIGS)
 def iac__invalid(s, v):
-    """An unknown operation, APPEND to a config that is no list, an unknown config, a bad
-    value, SET with a null value, the same key twice, an unknown topic, no resources."""
+    """APPEND to a config that is no list, an unknown config, a bad value, SET with a null
+    value, the same key twice, an unknown topic, no resources."""
     t = s.topic()
     s.create_topic(t)
-    for label, res in (("operation 9", [(2, t, [("retention.ms", 9, "1")])]),
-                       ("append to a number", [(2, t, [("retention.ms", 2, "1")])]),
+    for label, res in (("append to a number", [(2, t, [("retention.ms", 2, "1")])]),
                        ("unknown config", [(2, t, [("no.such.config", 0, "1")])]),
                        ("bad value", [(2, t, [("retention.ms", 0, "soon")])]),
                        ("set null", [(2, t, [("retention.ms", 0, None)])]),
@@ -1764,6 +1787,31 @@ def iac__invalid(s, v):
                        ("none", [])):
         s.call(INCREMENTAL_ALTER_CONFIGS, v, iac_body(res), label=label)
     describe_keys(s, t, ["retention.ms"], "describe")
+
+
+@scenario(INCREMENTAL_ALTER_CONFIGS)
+def iac__unknown_operation(s, v):
+    """An operation other than SET, DELETE, APPEND and SUBTRACT on a topic."""
+    t = s.topic()
+    s.create_topic(t)
+    s.call(INCREMENTAL_ALTER_CONFIGS, v, iac_body([(2, t, [("retention.ms", 9, "1")])]),
+           label="operation 9")
+    describe_keys(s, t, ["retention.ms"], "describe")
+
+
+@scenario(INCREMENTAL_ALTER_CONFIGS)
+def iac__broker_logger(s, v):
+    """BROKER_LOGGER (resource type 8), all validate_only so that no level changes: SET of the
+    root logger, a level that is not one, DELETE and APPEND of root, an unknown logger, another
+    node, an empty node id."""
+    for label, name, ops in (("set root", "1", [("root", 0, "INFO")]),
+                             ("bad level", "1", [("root", 0, "info")]),
+                             ("delete root", "1", [("root", 1, None)]),
+                             ("append", "1", [("root", 2, "INFO")]),
+                             ("unknown logger", "1", [("no.such.logger", 0, "INFO")]),
+                             ("other node", "2", [("root", 0, "INFO")]),
+                             ("empty node", "", [("root", 0, "INFO")])):
+        s.call(INCREMENTAL_ALTER_CONFIGS, v, iac_body([(8, name, ops)], True), label=label)
 
 
 # -- ACLs (no authorizer on either broker) ---------------------------------------------------------

@@ -369,8 +369,16 @@ Test(config, later_kafka_keys_are_known_but_not_in_effect)
         "log.segment.delete.delay.ms",
         "log.preallocate",
         "unclean.leader.election.enable",
-        "log.message.timestamp.difference.max.ms",
-        "log.message.downconversion.enable",
+        "compression.gzip.level",
+        "compression.lz4.level",
+        "compression.zstd.level",
+        "max.decompressed.message.bytes",
+        "log.roll.jitter.ms",
+        "log.roll.jitter.hours",
+        "log.local.retention.ms",
+        "log.local.retention.bytes",
+        "log.remote.copy.lag.ms",
+        "log.remote.copy.lag.bytes",
     };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
         const rn_config_key_t *key = rn_config_key_find(later[i]);
@@ -440,6 +448,8 @@ Test(config, log_and_topic_keys_are_in_effect)
         "message.max.bytes",
         "log.cleanup.policy",
         "log.message.timestamp.type",
+        "log.message.timestamp.before.max.ms",
+        "log.message.timestamp.after.max.ms",
         "min.insync.replicas",
         "default.replication.factor",
         "delete.topic.enable",
@@ -1032,6 +1042,66 @@ Test(config, unknown_keys_are_warned_about_by_name)
     free(out);
     rn_config_deinit(&cfg);
     runnel_config_free(props);
+}
+
+Test(config, keys_kafka_4_removed_are_unknown_and_ignored)
+{
+    /* KIP-724 and KIP-937: Kafka 4 dropped both; a configuration written for Kafka 3 still
+     * starts, with a warning that names each. */
+    runnel_config_t *props = props_of("log.message.downconversion.enable=false\n"
+                                      "log.message.timestamp.difference.max.ms=1000\n");
+    rn_config_t cfg;
+    int rc;
+    char *out = build_capturing_stderr(props, &cfg, &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert_null(rn_config_key_find("log.message.downconversion.enable"));
+    cr_assert_null(rn_config_key_find("log.message.timestamp.difference.max.ms"));
+    cr_assert(strstr(out, "unknown key 'log.message.downconversion.enable' ignored") != NULL, "%s",
+              out);
+    cr_assert(strstr(out, "unknown key 'log.message.timestamp.difference.max.ms' ignored") != NULL,
+              "%s", out);
+    free(out);
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
+}
+
+Test(config, kafka_4_topic_default_keys_are_checked_as_kafka_checks_them)
+{
+    rn_config_t cfg;
+    assert_valid("compression.gzip.level", "-1", &cfg);
+    cr_assert_str_eq(rn_config_value(&cfg, "compression.lz4.level"), "9");
+    cr_assert_str_eq(rn_config_value(&cfg, "compression.zstd.level"), "3");
+    cr_assert_str_eq(rn_config_value(&cfg, "max.decompressed.message.bytes"), "2147483639");
+    cr_assert_str_eq(rn_config_value(&cfg, "log.message.timestamp.after.max.ms"), "3600000");
+    cr_assert_str_eq(rn_config_value(&cfg, "log.message.timestamp.before.max.ms"),
+                     "9223372036854775807");
+    cr_assert_str_eq(rn_config_value(&cfg, "log.local.retention.ms"), "-2");
+    cr_assert_str_eq(rn_config_value(&cfg, "log.remote.copy.lag.bytes"), "-1");
+    cr_assert_null(rn_config_value(&cfg, "log.roll.jitter.ms"));
+    cr_assert_str_eq(rn_config_value(&cfg, "log.roll.jitter.hours"), "0");
+    rn_config_deinit(&cfg);
+    assert_valid("compression.gzip.level", "9", &cfg);
+    rn_config_deinit(&cfg);
+    assert_invalid("compression.gzip.level", "0",
+                   "invalid value for compression.gzip.level: '0' (must be between 1 and 9, or "
+                   "-1)");
+    assert_invalid("compression.lz4.level", "18",
+                   "invalid value for compression.lz4.level: '18' (must be between 1 and 17)");
+    assert_invalid("compression.zstd.level", "-131073",
+                   "invalid value for compression.zstd.level: '-131073' (must be between -131072 "
+                   "and 22)");
+    assert_invalid("max.decompressed.message.bytes", "2147483647",
+                   "invalid value for max.decompressed.message.bytes: '2147483647' (must be "
+                   "between 1 and 2147483639)");
+    assert_invalid("log.message.timestamp.after.max.ms", "-1",
+                   "invalid value for log.message.timestamp.after.max.ms: '-1' (must be at least "
+                   "0)");
+    assert_invalid("log.local.retention.bytes", "-3",
+                   "invalid value for log.local.retention.bytes: '-3' (must be at least -2)");
+    assert_invalid("log.remote.copy.lag.ms", "-2",
+                   "invalid value for log.remote.copy.lag.ms: '-2' (must be at least -1)");
+    assert_invalid("log.roll.jitter.ms", "-1",
+                   "invalid value for log.roll.jitter.ms: '-1' (must be at least 0)");
 }
 
 Test(config, nothing_is_logged_when_the_build_fails_or_log_level_is_error)

@@ -256,6 +256,58 @@ Test(admin, validate_only_checks_without_creating)
     stop();
 }
 
+Test(admin, validate_only_v7_answers_the_configs_and_a_made_up_id_as_kafka_does)
+{
+    start(NULL);
+    static const rn_uuid_t zero;
+    rn_uuid_t first;
+    for (int i = 0; i < 2; i++) {
+        rn_create_topics_request_topic_t t;
+        rn_create_topics_request_topic_init(&t);
+        t.name = S("dry-run");
+        t.num_partitions = 2;
+        t.replication_factor = 1;
+        rn_create_topics_request_config_t c;
+        rn_create_topics_request_config_init(&c);
+        c.name = S("retention.ms");
+        c.value = S(" 1000 ");
+        t.configs.items = &c;
+        t.configs.count = 1;
+        rn_create_topics_request_t body;
+        rn_create_topics_request_init(&body);
+        body.topics.items = &t;
+        body.topics.count = 1;
+        body.validate_only = true;
+        rn_create_topics_response_t resp;
+        call(RN_API_CREATE_TOPICS, 7, &body, &resp);
+        const rn_create_topics_response_topic_t *r = &resp.topics.items[0];
+        assert_kerr(r->error_code, 0);
+        cr_assert_eq(r->num_partitions, 2);
+        cr_assert_eq(r->replication_factor, 1);
+        cr_assert_eq(r->configs.count, 37, "every config, as a creation lists them");
+        bool found = false;
+        for (int32_t k = 0; k < r->configs.count; k++)
+            if (rn_str_eq_cstr(r->configs.items[k].name, "retention.ms")) {
+                cr_assert(rn_str_eq_cstr(r->configs.items[k].value, "1000"));
+                cr_assert_eq(r->configs.items[k].config_source, 1, "TOPIC_CONFIG");
+                found = true;
+            }
+        cr_assert(found);
+        /* Kafka 4.4 makes up a new random id for each validate_only request. */
+        cr_assert_neq(memcmp(r->topic_id.b, zero.b, 16), 0);
+        if (i == 0)
+            first = r->topic_id;
+        else
+            cr_assert_neq(memcmp(r->topic_id.b, first.b, 16), 0, "a new one each time");
+    }
+    cr_assert_eq(partitions_of("dry-run"), -1, "nothing created");
+    rn_create_topics_response_topic_t bad =
+        create_topic_v(7, "dry-run", 1, 1, "remote.storage.enable", "true");
+    assert_kerr(bad.error_code, 40);
+    cr_assert_eq(bad.configs.count, 0);
+    stop();
+}
+
 Test(admin, every_truncation_of_a_create_topics_request_closes_without_a_crash)
 {
     start(NULL);
@@ -462,6 +514,48 @@ Test(admin, delete_topics_v6_by_an_unknown_id_is_100_and_by_a_known_id_deletes)
     stop();
 }
 
+/* DeleteTopics v5+ carries a message: Kafka 4.4 gives the errors' own for an unknown name (a
+ * legal one, an illegal one, "", one deleted already) and an unknown id. */
+Test(admin, delete_topics_words_unknown_names_and_ids_as_kafka_does)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("once", 1, 1), 0);
+    cr_assert_eq(delete_topic(6, "once"), 0);
+    static const char *const names[] = { "once", "bad name!", "", "never" };
+    for (int16_t v = 5; v <= 6; v++) {
+        rn_str_t by_name[4];
+        rn_delete_topics_request_topic_t t[5];
+        for (int i = 0; i < 4; i++) {
+            by_name[i] = S(names[i]);
+            rn_delete_topics_request_topic_init(&t[i]);
+            t[i].name = S(names[i]);
+        }
+        rn_delete_topics_request_topic_init(&t[4]);
+        memset(t[4].topic_id.b, 0xab, 16);
+        rn_delete_topics_request_t body;
+        rn_delete_topics_request_init(&body);
+        body.topic_names.items = by_name;
+        body.topic_names.count = 4;
+        body.topics.items = t;
+        body.topics.count = v >= 6 ? 5 : 4;
+        rn_delete_topics_response_t resp;
+        call(RN_API_DELETE_TOPICS, v, &body, &resp);
+        cr_assert_eq(resp.responses.count, body.topics.count);
+        for (int32_t i = 0; i < 4; i++) {
+            assert_kerr(resp.responses.items[i].error_code, 3);
+            cr_assert(rn_str_eq_cstr(resp.responses.items[i].error_message,
+                                     "This server does not host this topic-partition."),
+                      "v%d %s", v, names[i]);
+        }
+        if (v >= 6) {
+            assert_kerr(resp.responses.items[4].error_code, 100);
+            cr_assert(rn_str_eq_cstr(resp.responses.items[4].error_message,
+                                     "This server does not host this topic ID."));
+        }
+    }
+    stop();
+}
+
 Test(admin, delete_topic_enable_false_refuses_with_73_or_42_before_v3)
 {
     start("delete.topic.enable=false\n");
@@ -514,6 +608,27 @@ Test(admin, create_partitions_grows_a_topic_and_refuses_to_shrink_it)
     cr_assert_eq(grow("growing", 5, self, 2), 0);
     cr_assert_eq(partitions_of("growing"), 5);
     cr_assert_eq(grow("missing", 2, NULL, 0), 3);
+    stop();
+}
+
+Test(admin, create_partitions_of_an_unknown_topic_has_no_message_as_in_kafka)
+{
+    start(NULL);
+    for (int16_t v = 0; v <= 3; v++) {
+        rn_create_partitions_request_topic_t t;
+        rn_create_partitions_request_topic_init(&t);
+        t.name = S("missing");
+        t.count = 2;
+        t.assignments.count = -1;
+        rn_create_partitions_request_t body;
+        rn_create_partitions_request_init(&body);
+        body.topics.items = &t;
+        body.topics.count = 1;
+        rn_create_partitions_response_t resp;
+        call(RN_API_CREATE_PARTITIONS, v, &body, &resp);
+        assert_kerr(resp.results.items[0].error_code, 3);
+        cr_assert_null(resp.results.items[0].error_message.ptr, "v%d", v);
+    }
     stop();
 }
 
@@ -603,6 +718,66 @@ Test(admin, delete_records_moves_the_low_watermark)
     stop();
 }
 
+/* Kafka 4.4 answers each partition once, with the offset given last, whichever copy errs: a
+ * topic named twice is one topic, a topic named without partitions is not answered. */
+Test(admin, delete_records_answers_a_partition_named_twice_once_with_the_last_offset)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("twice-a", 2, 1), 0);
+    cr_assert_eq(create_topic("twice-b", 1, 1), 0);
+    append_records("twice-a", 5);
+    append_records("twice-b", 5);
+    rn_delete_records_request_partition_t a[4], b[2], b2[1];
+    int64_t a_parts[][2] = { { 0, 100 }, { 1, 0 }, { 0, 4 }, { 0, 2 } };
+    for (int i = 0; i < 4; i++) {
+        rn_delete_records_request_partition_init(&a[i]);
+        a[i].partition_index = (int32_t)a_parts[i][0];
+        a[i].offset = a_parts[i][1];
+    }
+    for (int i = 0; i < 2; i++) {
+        rn_delete_records_request_partition_init(&b[i]);
+        b[i].partition_index = 0;
+        b[i].offset = i == 0 ? 3 : -7;
+    }
+    rn_delete_records_request_partition_init(&b2[0]);
+    b2[0].partition_index = 0;
+    b2[0].offset = 1;
+    rn_delete_records_request_topic_t t[5];
+    for (int i = 0; i < 5; i++)
+        rn_delete_records_request_topic_init(&t[i]);
+    t[0].name = S("nothing-asked"), t[0].partitions.count = 0;
+    t[1].name = S("twice-b"), t[1].partitions.items = b, t[1].partitions.count = 2;
+    t[2].name = S("twice-a"), t[2].partitions.items = a, t[2].partitions.count = 4;
+    t[3].name = S("twice-b"), t[3].partitions.items = b2, t[3].partitions.count = 1;
+    t[4].name = S("gone"), t[4].partitions.items = b2, t[4].partitions.count = 1;
+    rn_delete_records_request_t body;
+    rn_delete_records_request_init(&body);
+    body.topics.items = t;
+    body.topics.count = 5;
+    rn_delete_records_response_t resp;
+    call(RN_API_DELETE_RECORDS, 2, &body, &resp);
+    cr_assert_eq(resp.topics.count, 3, "twice-b, twice-a, gone: in order of first appearance");
+    const rn_delete_records_response_topic_result_t *rb = &resp.topics.items[0];
+    const rn_delete_records_response_topic_result_t *ra = &resp.topics.items[1];
+    cr_assert(rn_str_eq_cstr(rb->name, "twice-b"));
+    cr_assert(rn_str_eq_cstr(ra->name, "twice-a"));
+    cr_assert(rn_str_eq_cstr(resp.topics.items[2].name, "gone"));
+    cr_assert_eq(resp.topics.items[2].partitions.items[0].error_code, 3);
+    /* twice-b 0: 3, then -7 (an error alone), then 1 under its second entry: only 1 counts. */
+    cr_assert_eq(rb->partitions.count, 1);
+    assert_kerr(rb->partitions.items[0].error_code, 0);
+    cr_assert_eq(rb->partitions.items[0].low_watermark, 1);
+    /* twice-a 0: 100 (past the end), 4, then 2; partition 1 in between keeps its place. */
+    cr_assert_eq(ra->partitions.count, 2);
+    cr_assert_eq(ra->partitions.items[0].partition_index, 0);
+    assert_kerr(ra->partitions.items[0].error_code, 0);
+    cr_assert_eq(ra->partitions.items[0].low_watermark, 2);
+    cr_assert_eq(ra->partitions.items[1].partition_index, 1);
+    assert_kerr(ra->partitions.items[1].error_code, 0);
+    cr_assert_eq(ra->partitions.items[1].low_watermark, 0);
+    stop();
+}
+
 /* ---- DescribeConfigs, AlterConfigs, IncrementalAlterConfigs ---- */
 
 Test(admin, describe_configs_shows_overrides_and_defaults_with_their_sources)
@@ -654,7 +829,151 @@ Test(admin, describe_configs_of_an_unknown_topic_is_3_and_of_another_broker_42)
     cr_assert_eq(describe(2, "").error_code, 17);
     cr_assert_eq(describe(4, "2").error_code, 42);
     cr_assert_eq(describe(4, "x").error_code, 42);
-    cr_assert_eq(describe(8, "1").error_code, 42);
+    cr_assert_eq(describe(99, "1").error_code, 42);
+    stop();
+}
+
+Test(admin, describe_configs_says_an_empty_message_where_it_has_none_as_kafka_does)
+{
+    start(NULL);
+    cr_assert_eq(create_topic("quiet", 1, 1), 0);
+    rn_describe_configs_response_result_t r = describe(2, "quiet");
+    assert_kerr(r.error_code, 0);
+    cr_assert_not_null(r.error_message.ptr, "\"\", not null");
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(2, "ghost");
+    assert_kerr(r.error_code, 3);
+    cr_assert_not_null(r.error_message.ptr);
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(4, "1");
+    cr_assert_not_null(r.error_message.ptr);
+    cr_assert_eq(r.error_message.len, 0);
+    r = describe(4, "2");
+    cr_assert(rn_str_eq_cstr(r.error_message,
+                             "Unexpected broker id, expected 1 or empty string, but received 2"));
+    stop();
+}
+
+Test(admin, describe_configs_of_the_broker_logger_is_the_root_log_level)
+{
+    start(NULL);
+    rn_log_level_t saved = rn_log_get_level();
+    rn_log_set_level(RN_LOG_WARN);
+    rn_describe_configs_response_result_t r = describe(8, "1");
+    rn_log_set_level(saved);
+    assert_kerr(r.error_code, 0);
+    cr_assert_eq(r.configs.count, 1);
+    const rn_describe_configs_response_config_t *c = &r.configs.items[0];
+    cr_assert(rn_str_eq_cstr(c->name, "root"));
+    cr_assert(rn_str_eq_cstr(c->value, "WARN"));
+    cr_assert_not(c->read_only);
+    cr_assert_eq(c->config_source, 6, "DYNAMIC_BROKER_LOGGER_CONFIG, as Kafka 4.4");
+    cr_assert_not(c->is_default);
+    cr_assert_eq(c->config_type, 0);
+    cr_assert_eq(c->synonyms.count, 0);
+    cr_assert(rn_str_eq_cstr(c->documentation, ""));
+    /* Kafka 4.4's words for names that are not this node. */
+    r = describe(8, "");
+    assert_kerr(r.error_code, 42);
+    cr_assert(rn_str_eq_cstr(r.error_message, "Broker id must not be empty"));
+    r = describe(8, "x");
+    cr_assert(rn_str_eq_cstr(r.error_message, "Broker id must be an integer, but it is: x"));
+    r = describe(8, "2");
+    cr_assert(rn_str_eq_cstr(r.error_message, "Unexpected broker id, expected 1 but received 2"));
+    stop();
+}
+
+/* IncrementalAlterConfigs of resource `type` with one op; returns the resource's answer. */
+static rn_incremental_alter_configs_response_resource_t
+incremental_on(int8_t type, const char *name, const char *key, const char *value, int8_t op,
+               bool validate_only)
+{
+    rn_incremental_alter_configs_request_config_t c;
+    rn_incremental_alter_configs_request_config_init(&c);
+    c.name = S(key);
+    c.value = value ? S(value) : (rn_str_t){ NULL, 0 };
+    c.config_operation = op;
+    rn_incremental_alter_configs_request_resource_t res;
+    rn_incremental_alter_configs_request_resource_init(&res);
+    res.resource_type = type;
+    res.resource_name = S(name);
+    res.configs.items = &c;
+    res.configs.count = 1;
+    rn_incremental_alter_configs_request_t body;
+    rn_incremental_alter_configs_request_init(&body);
+    body.resources.items = &res;
+    body.resources.count = 1;
+    body.validate_only = validate_only;
+    rn_incremental_alter_configs_response_t resp;
+    call(RN_API_INCREMENTAL_ALTER_CONFIGS, 1, &body, &resp);
+    cr_assert_eq(resp.responses.count, 1);
+    return resp.responses.items[0];
+}
+
+static void assert_logger_refused(const char *name, const char *key, const char *value, int8_t op,
+                                  int16_t code, const char *message)
+{
+    rn_incremental_alter_configs_response_resource_t r =
+        incremental_on(8, name, key, value, op, false);
+    assert_kerr(r.error_code, code);
+    cr_assert(rn_str_eq_cstr(r.error_message, message), "%.*s", (int)r.error_message.len,
+              r.error_message.ptr);
+}
+
+Test(admin, incremental_alter_configs_sets_the_log_level_as_kafka_sets_its_root_logger)
+{
+    start(NULL);
+    rn_log_level_t saved = rn_log_get_level();
+    rn_log_set_level(RN_LOG_INFO);
+    assert_kerr(incremental_on(8, "1", "root", "DEBUG", 0, true).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_INFO, "validate_only changes nothing");
+    assert_kerr(incremental_on(8, "1", "root", "DEBUG", 0, false).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_DEBUG);
+    cr_assert(rn_str_eq_cstr(describe(8, "1").configs.items[0].value, "DEBUG"));
+    assert_kerr(incremental_on(8, "1", "root", "FATAL", 0, false).error_code, 0);
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR, "Runnel's quietest level");
+
+    /* Kafka 4.4's answers, word for word. */
+    assert_logger_refused("1", "root", "info", 0, 40,
+                          "Cannot set the log level of root to info as it is not a supported log "
+                          "level. Valid log levels are DEBUG, ERROR, FATAL, INFO, TRACE, WARN");
+    assert_logger_refused("1", "root", NULL, 1, 42,
+                          "Removing the log level of the root logger is not allowed");
+    assert_logger_refused("1", "root", "INFO", 2, 42,
+                          "APPEND operation is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "no.such", "INFO", 3, 42,
+                          "SUBTRACT operation is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "root", "INFO", 9, 42,
+                          "Unknown operation type 9 is not allowed for the BROKER_LOGGER resource");
+    assert_logger_refused("1", "kafka.server", "INFO", 0, 40,
+                          "Logger kafka.server does not exist!");
+    assert_logger_refused("1", "root", NULL, 0, 42, "Null value not supported for : root");
+    assert_logger_refused("2", "root", "INFO", 0, 42,
+                          "Unexpected node id. Expected 1, but received 2");
+    assert_logger_refused("", "root", "INFO", 0, 42, "Node id must be an integer, but it is: ");
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR, "none of those changed it");
+
+    /* AlterConfigs does not know loggers, as in Kafka. */
+    rn_alter_configs_request_config_t c;
+    rn_alter_configs_request_config_init(&c);
+    c.name = S("root");
+    c.value = S("INFO");
+    rn_alter_configs_request_resource_t res;
+    rn_alter_configs_request_resource_init(&res);
+    res.resource_type = 8;
+    res.resource_name = S("1");
+    res.configs.items = &c;
+    res.configs.count = 1;
+    rn_alter_configs_request_t body;
+    rn_alter_configs_request_init(&body);
+    body.resources.items = &res;
+    body.resources.count = 1;
+    rn_alter_configs_response_t resp;
+    call(RN_API_ALTER_CONFIGS, 2, &body, &resp);
+    assert_kerr(resp.responses.items[0].error_code, 42);
+    cr_assert(rn_str_eq_cstr(resp.responses.items[0].error_message, "Unknown resource type 8"));
+    cr_assert_eq(rn_log_get_level(), RN_LOG_ERROR);
+    rn_log_set_level(saved);
     stop();
 }
 

@@ -711,3 +711,34 @@ Test(produce_handler, invalid_acks_come_after_the_unknown_topic)
     assert_kerr(out[0].error_code, RN_KERR_UNKNOWN_TOPIC_OR_PARTITION);
     assert_kerr(out[1].error_code, RN_KERR_INVALID_REQUIRED_ACKS);
 }
+
+/* KIP-937, as Kafka 4.4 answers: a CreateTime topic refuses a batch with a record more than
+ * message.timestamp.after.max.ms (1 hour by default) ahead of the broker's clock, or more than
+ * message.timestamp.before.max.ms behind it, with INVALID_TIMESTAMP, one record error per such
+ * record, Kafka's message, and the log start offset; a LogAppendTime topic does not check. */
+Test(produce_handler, records_too_far_from_the_clock_are_invalid_timestamp)
+{
+    int64_t ahead = wall_ms() + 2 * 3600 * 1000;
+    tb_spec_t s = { .nrecords = 3, .value_len = 6, .base_timestamp = ahead };
+    tb_buf_t b = tb_batch(&s);
+    rn_produce_response_partition_t p = produce(9, "t", 0, b.p, b.len);
+    assert_kerr(p.error_code, RN_KERR_INVALID_TIMESTAMP);
+    cr_assert_eq(p.record_errors.count, 3);
+    cr_assert_eq(p.record_errors.items[2].batch_index, 2);
+    cr_assert(rn_str_eq_cstr(p.error_message,
+                             "One or more records have been rejected due to invalid timestamp"));
+    cr_assert_eq(p.log_start_offset, 0);
+    cr_assert_eq(high_watermark("t", 0), 0);
+    /* One hour ahead is within the bound; a batch of the past is too (before.max is unbounded). */
+    tb_spec_t near = { .nrecords = 1, .value_len = 6, .base_timestamp = wall_ms() + 60 * 1000 };
+    tb_buf_t ok = tb_batch(&near);
+    assert_kerr(produce(9, "t", 0, ok.p, ok.len).error_code, 0);
+    assert_kerr(produce(9, "t", 0, golden_none, sizeof golden_none).error_code, 0);
+    create("appended", 1, "message.timestamp.type", "LogAppendTime");
+    assert_kerr(produce(9, "appended", 0, b.p, b.len).error_code, 0, "LogAppendTime: no check");
+    create("strict", 1, "message.timestamp.before.max.ms", "60000");
+    assert_kerr(produce(9, "strict", 0, golden_none, sizeof golden_none).error_code,
+                RN_KERR_INVALID_TIMESTAMP, "a batch of 2023 is more than a minute old");
+    free(b.p);
+    free(ok.p);
+}

@@ -592,3 +592,124 @@ Test(validate, a_thread_s_scratch_buffer_is_freed_when_it_exits)
         cr_assert_eq((intptr_t)rc, 0);
     }
 }
+
+/* ---- KIP-937: message.timestamp.before.max.ms and after.max.ms ---- */
+
+/* Five records with timestamps 1000..1004 (the builder's), validated at `now` 1002 with the
+ * given limits. */
+static rn_kerr_t validate_at(const tb_buf_t *b, int64_t before, int64_t after,
+                             rn_records_summary_t *sum)
+{
+    rn_timestamp_bounds_t bounds = { .now_ms = 1002,
+                                     .before_max_ms = before,
+                                     .after_max_ms = after };
+    const char *why = NULL;
+    return rn_records_validate_at(b->p, b->len, BOUND, &bounds, sum, &why);
+}
+
+Test(validate, records_within_the_timestamp_limits_are_accepted)
+{
+    for (size_t c = 0; c < NCODECS; c++) {
+        tb_spec_t s = { .nrecords = 5,
+                        .value_len = 3,
+                        .base_timestamp = 1000,
+                        .codec = codecs[c].codec,
+                        .xerial = codecs[c].xerial };
+        tb_buf_t b = tb_batch(&s);
+        rn_records_summary_t sum;
+        cr_assert_eq(validate_at(&b, 2, 2, &sum), 0, "%s: the bounds are inclusive",
+                     codecs[c].name);
+        cr_assert_eq(sum.timestamp_errors, 0);
+        cr_assert_eq(validate_at(&b, INT64_MAX, INT64_MAX, &sum), 0, "no overflow");
+        cr_assert_eq(rn_records_validate_at(b.p, b.len, BOUND, NULL, &sum, NULL), 0,
+                     "no bounds, no check");
+        free(b.p);
+    }
+}
+
+Test(validate, records_outside_the_timestamp_limits_are_each_listed)
+{
+    for (size_t c = 0; c < NCODECS; c++) {
+        tb_spec_t s = { .nrecords = 5,
+                        .value_len = 3,
+                        .base_timestamp = 1000,
+                        .codec = codecs[c].codec,
+                        .xerial = codecs[c].xerial };
+        tb_buf_t b = tb_batch(&s);
+        rn_records_summary_t sum = { 0 };
+        cr_assert_eq(validate_at(&b, 1, 1, &sum), RN_KERR_INVALID_TIMESTAMP, "%s", codecs[c].name);
+        cr_assert_eq(sum.timestamp_errors, 2, "1000 is too old, 1004 too new");
+        cr_assert_eq(sum.nrecords, 5, "the summary is filled for INVALID_TIMESTAMP");
+
+        rn_timestamp_bounds_t bounds = { .now_ms = 1002, .before_max_ms = 1, .after_max_ms = 1 };
+        rn_timestamp_error_t errs[4];
+        cr_assert_eq(rn_records_timestamp_errors(b.p, b.len, BOUND, &bounds, errs, 4), 2);
+        cr_assert_eq(errs[0].batch_index, 0);
+        cr_assert_eq(errs[0].timestamp, 1000);
+        cr_assert_eq(errs[0].offset, 0);
+        cr_assert_eq(errs[1].batch_index, 4);
+        cr_assert_eq(errs[1].timestamp, 1004);
+        cr_assert_eq(errs[1].offset, 4);
+        cr_assert_eq(rn_records_timestamp_errors(b.p, b.len, BOUND, &bounds, errs, 1), 1,
+                     "at most cap");
+        cr_assert_eq(errs[0].batch_index, 0);
+
+        cr_assert_eq(validate_at(&b, 0, INT64_MAX, &sum), RN_KERR_INVALID_TIMESTAMP);
+        cr_assert_eq(sum.timestamp_errors, 2, "1000 and 1001 are in the past");
+        cr_assert_eq(validate_at(&b, INT64_MAX, 0, &sum), RN_KERR_INVALID_TIMESTAMP);
+        cr_assert_eq(sum.timestamp_errors, 2, "1003 and 1004 are in the future");
+        free(b.p);
+    }
+}
+
+Test(validate, a_record_without_a_timestamp_is_never_refused)
+{
+    /* Kafka 4.4 accepts timestamp -1 (none) whatever the limits, but refuses -2. */
+    tb_spec_t s = { .nrecords = 2, .value_len = 3, .base_timestamp = -1 };
+    tb_buf_t b = tb_batch(&s);
+    rn_timestamp_bounds_t bounds = { .now_ms = 1000000, .before_max_ms = 0, .after_max_ms = 0 };
+    rn_records_summary_t sum;
+    cr_assert_eq(rn_records_validate_at(b.p, b.len, BOUND, &bounds, &sum, NULL),
+                 RN_KERR_INVALID_TIMESTAMP);
+    cr_assert_eq(sum.timestamp_errors, 1, "only the record at 0 (-1 + 1)");
+    rn_timestamp_error_t err;
+    cr_assert_eq(rn_records_timestamp_errors(b.p, b.len, BOUND, &bounds, &err, 1), 1);
+    cr_assert_eq(err.batch_index, 1);
+    free(b.p);
+    cr_assert(rn_timestamp_in_bounds(&bounds, -1));
+    cr_assert_not(rn_timestamp_in_bounds(&bounds, -2));
+    cr_assert_not(rn_timestamp_in_bounds(&bounds, INT64_MIN), "no overflow below");
+    cr_assert_not(rn_timestamp_in_bounds(&bounds, INT64_MAX), "nor above");
+}
+
+Test(validate, a_corrupt_batch_is_corrupt_before_its_timestamps_count)
+{
+    tb_spec_t s = { .nrecords = 3, .value_len = 3, .base_timestamp = 1000, .offset_delta_skew = 1 };
+    tb_buf_t b = tb_batch(&s);
+    rn_records_summary_t sum = { .nrecords = 77 };
+    cr_assert_eq(validate_at(&b, 0, 0, &sum), RN_KERR_INVALID_RECORD);
+    cr_assert_eq(sum.nrecords, 77, "untouched on other errors");
+    free(b.p);
+}
+
+Test(validate, timestamp_errors_read_as_kafka_words_them)
+{
+    /* Kafka 4.4's answers, with its clock at 1796190238832 and 1796190340431. */
+    rn_timestamp_bounds_t b1 = { .now_ms = 1796190298832,
+                                 .before_max_ms = 60000,
+                                 .after_max_ms = 60000 };
+    rn_timestamp_error_t e1 = { .batch_index = 1, .timestamp = 1796190178796, .offset = 1 };
+    char buf[256];
+    rn_timestamp_error_format(&e1, &b1, buf, sizeof buf);
+    cr_assert_str_eq(buf, "Timestamp 1796190178796 of message with offset 1 is out of range. The "
+                          "timestamp should be within [1796190238832, 1796190358832]");
+    rn_timestamp_bounds_t b2 = { .now_ms = 1796190341431,
+                                 .before_max_ms = 1000,
+                                 .after_max_ms = INT64_MAX };
+    rn_timestamp_error_t e2 = { .batch_index = 0, .timestamp = -2, .offset = 0 };
+    rn_timestamp_error_format(&e2, &b2, buf, sizeof buf);
+    cr_assert_str_eq(buf, "Timestamp -2 of message with offset 0 is out of range. The timestamp "
+                          "should be within [1796190340431, -9223370240664434378]");
+    cr_assert_str_eq(RN_RECORDS_INVALID_TIMESTAMP_MESSAGE,
+                     "One or more records have been rejected due to invalid timestamp");
+}

@@ -106,6 +106,27 @@ Test(persist, topic_file_escapes_values)
     rn_text_free(&t);
 }
 
+Test(persist, configs_kafka_4_removed_are_dropped_when_the_file_is_read)
+{
+    /* Earlier releases accepted these two; a file that holds them still loads. */
+    static const char text[] = "runnel-topics 1\n"
+                               "old AAAAAAAAAAAAAAAAAAAABA 1 0 message.downconversion.enable=false "
+                               "retention.ms=1000 message.timestamp.difference.max.ms=5\n";
+    rn_topic_line_t *lines;
+    size_t n;
+    char why[200] = "";
+    cr_assert_eq(rn_topics_file_decode(text, strlen(text), &lines, &n, why, sizeof why), 0, "%s",
+                 why);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(lines[0].noverrides, 1);
+    cr_assert_str_eq(lines[0].overrides[0].key, "retention.ms");
+    rn_text_t t = { 0 };
+    rn_topics_file_encode(lines, n, &t);
+    cr_assert_str_eq(t.ptr, "runnel-topics 1\nold AAAAAAAAAAAAAAAAAAAABA 1 0 retention.ms=1000\n");
+    rn_text_free(&t);
+    rn_topic_lines_free(lines, n);
+}
+
 Test(persist, an_empty_registry_is_just_the_header)
 {
     rn_text_t t = { 0 };
