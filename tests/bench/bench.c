@@ -399,7 +399,8 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 
 /* Creates the topic with CreateTopics (an existing one is fine) unless `exists` (the mock, which
  * has no CreateTopics: runnel-mock creates the run's topics at start), then waits until Metadata
- * shows every partition with a leader. A broker that refuses or never shows it fails the run. */
+ * shows every partition with a leader and every partition answers ListOffsets. A broker that
+ * refuses or never shows it fails the run. */
 static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool exists,
                          double timeout_s)
 {
@@ -456,6 +457,23 @@ wait:;
             bench_die("topic %s: %d of %d partitions with a leader after %.0f s (%s)", topic, ready,
                       partitions, timeout_s, rd_kafka_err2str(err));
         usleep(20000);
+    }
+    /* Kafka lists a new partition's leader in Metadata a moment before the leader takes the
+     * partition on: a Produce in between fails with NOT_LEADER_OR_FOLLOWER, and librdkafka's
+     * retry of that batch lands behind the batches sent after it, a reordering that consume
+     * then reports. ListOffsets asks the partition itself: once each answers, all are ready. */
+    for (int p = 0; p < partitions; p++) {
+        for (;;) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (bench_now_ns() > deadline)
+                bench_die("topic %s: partition %d does not answer ListOffsets after %.0f s (%s)",
+                          topic, p, timeout_s, rd_kafka_err2str(err));
+            usleep(20000);
+        }
     }
     rd_kafka_topic_destroy(rkt);
 }
