@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* runnel-bench: the benchmark client behind scripts/bench (issue #5). One program, one subcommand
- * per workload, each run against one broker (Runnel or librdkafka's mock cluster) and appending
- * raw rows to a CSV that `report` turns into the table:
+ * per workload, each run against one broker (Runnel, Apache Kafka or librdkafka's mock cluster) and
+ * appending raw rows to a CSV that `report` turns into the table:
  *
- *   spawn      fork/exec a broker, time it to its first Metadata answer over raw TCP
+ *   spawn      fork/exec a broker, time it to its first Metadata answer over raw TCP (from the
+ *              fork, or from the exec a launcher announces with "exec_monotonic_ns=N")
  *   produce    N messages of S bytes to P partitions; msgs/s, MB/s, delivery latency
  *   consume    read a produced topic from the beginning by assignment; msgs/s, MB/s, and a
  *              verification of every payload against what produce wrote
@@ -12,7 +13,8 @@
  *   limits     the machine's own limits (limits.c)
  *   report     join raw rows into the table and the CSV
  *
- * Options: --brokers HOST:PORT, --pid BROKER_PID (CPU accounting), --system runnel|mock, --csv RAW,
+ * Options: --brokers HOST:PORT, --pid BROKER_PID (CPU accounting), --system runnel|kafka|mock,
+ * --csv RAW,
  * --section, --topic, --partitions, --count, --size, --acks, --compression, --linger-ms,
  * --manifest,
  * --rate, --duration, --timeout, --no-create (topics made by runnel-mock), --allow-truncated (a
@@ -399,7 +401,8 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf)
 
 /* Creates the topic with CreateTopics (an existing one is fine) unless `exists` (the mock, which
  * has no CreateTopics: runnel-mock creates the run's topics at start), then waits until Metadata
- * shows every partition with a leader. A broker that refuses or never shows it fails the run. */
+ * shows every partition with a leader and every partition answers ListOffsets. A broker that
+ * refuses or never shows it fails the run. */
 static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool exists,
                          double timeout_s)
 {
@@ -456,6 +459,23 @@ wait:;
             bench_die("topic %s: %d of %d partitions with a leader after %.0f s (%s)", topic, ready,
                       partitions, timeout_s, rd_kafka_err2str(err));
         usleep(20000);
+    }
+    /* Kafka lists a new partition's leader in Metadata a moment before the leader takes the
+     * partition on: a Produce in between fails with NOT_LEADER_OR_FOLLOWER, and librdkafka's
+     * retry of that batch lands behind the batches sent after it, a reordering that consume
+     * then reports. ListOffsets asks the partition itself: once each answers, all are ready. */
+    for (int p = 0; p < partitions; p++) {
+        for (;;) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000);
+            if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (bench_now_ns() > deadline)
+                bench_die("topic %s: partition %d does not answer ListOffsets after %.0f s (%s)",
+                          topic, p, timeout_s, rd_kafka_err2str(err));
+            usleep(20000);
+        }
     }
     rd_kafka_topic_destroy(rkt);
 }
@@ -1236,6 +1256,7 @@ static int cmd_spawn(int argc, char **argv)
     char acc[65536];
     size_t acc_len = 0;
     char hostport[300] = "";
+    int64_t exec_ns = -1; /* when a launcher exec'd the broker itself, if it says */
     double scanned_bytes = 0, scanned_batches = 0;
     int recovered_logs = 0;
     int64_t ready_ns = -1, deadline = t0 + (int64_t)(o.timeout * 1e9);
@@ -1251,6 +1272,12 @@ static int cmd_spawn(int argc, char **argv)
                 if (hostport[0] == '\0' && (at = strstr(line, "listening on ")) != NULL) {
                     sscanf(at + strlen("listening on "), "%299s", hostport);
                     /* Runnel: "listening on 127.0.0.1:PORT (advertised ...)". */
+                } else if ((at = strstr(line, "exec_monotonic_ns=")) != NULL) {
+                    /* kafka_oracle.py --serve formats the node first, then execs the JVM: a
+                     * Kafka user formats once, so start-up counts from the exec. */
+                    long long ns = atoll(at + strlen("exec_monotonic_ns="));
+                    if (ns >= t0 && ns <= bench_now_ns())
+                        exec_ns = ns;
                 } else if ((at = strstr(line, "recovered ")) != NULL &&
                            (at = strstr(at, ": scanned ")) != NULL) {
                     long long batches = 0, bytes = 0;
@@ -1281,14 +1308,16 @@ static int cmd_spawn(int argc, char **argv)
             bench_die("spawn: no Metadata answer from %s within %.0f s; see %s", argv[dash + 1],
                       o.timeout, o.log);
         }
-        usleep(hostport[0] ? 500 : 100);
+        /* A fine probe for a broker that starts in milliseconds; a coarser one after a second,
+         * so that probing does not take CPU from a JVM that starts in seconds. */
+        usleep(hostport[0] == '\0' ? 100 : bench_now_ns() - t0 < 1000000000 ? 500 : 5000);
     }
     close(logr);
     usleep((useconds_t)o.settle_ms * 1000);
     printf("pid=%d hostport=%s startup_ms=%.3f rss_kb=%ld scanned_bytes=%.0f scanned_batches=%.0f "
            "recovered_logs=%d\n",
-           (int)pid, hostport, (double)(ready_ns - t0) / 1e6, bench_proc_rss_kb(pid), scanned_bytes,
-           scanned_batches, recovered_logs);
+           (int)pid, hostport, (double)(ready_ns - (exec_ns > 0 ? exec_ns : t0)) / 1e6,
+           bench_proc_rss_kb(pid), scanned_bytes, scanned_batches, recovered_logs);
     return 0;
 }
 
@@ -1326,19 +1355,29 @@ static int cmd_conns(int argc, char **argv)
 /* ---- report ---- */
 
 #define MAX_FIGURES 512
-#define TABLE_ROW "%-48s %9s %9s %7s %9s %7s %-19s %-4s %7s %7s %7s %7s %7s %7s\n"
+/* figure; Runnel, Kafka, R/Kafka, mock, R/mock, limit, R/limit; target, met; broker CPU s,
+ * broker s/GB and client CPU s, each for Runnel, Kafka and mock. */
+#define TABLE_ROW \
+    "%-48s %9s %9s %7s %9s %7s %9s %7s %-19s %-4s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n"
 
 #define MAX_RUNS 9
+
+/* The systems a table compares, in the order of every per-system array: Runnel first (the
+ * targets are its own), then librdkafka's mock cluster, then Apache Kafka. The raw rows name
+ * them as system_names says; the table shows them in the order `shown` says. */
+enum { SYS_RUNNEL, SYS_MOCK, SYS_KAFKA, NSYS };
+static const char *const system_names[NSYS] = { "runnel", "mock", "kafka" };
+static const int shown[NSYS] = { SYS_RUNNEL, SYS_KAFKA, SYS_MOCK };
 
 /* One line of the table. Each system's columns are the medians over the runs (scripts/bench
  * --runs N appends N rows per figure and system); a verification row fails if any run failed. */
 typedef struct figure {
     char section[64], name[192], unit[16], limit_key[96], target[64];
     long size;
-    bool has[2];
-    int runs[2];
-    double sample[2][4][MAX_RUNS]; /* value, broker CPU, client CPU, bytes */
-    double value[2], broker_cpu[2], client_cpu[2], bytes[2];
+    bool has[NSYS];
+    int runs[NSYS];
+    double sample[NSYS][4][MAX_RUNS]; /* value, broker CPU, client CPU, bytes */
+    double value[NSYS], broker_cpu[NSYS], client_cpu[NSYS], bytes[NSYS];
 } figure_t;
 
 static int cmp_double(const void *a, const void *b)
@@ -1395,6 +1434,16 @@ static void fmt_value(char *out, size_t cap, double v, const char *unit)
         snprintf(out, cap, "%.3f", v);
 }
 
+/* A ratio as fmt_value writes a number, but two significant digits below 0.01: Runnel's start-up
+ * is a thousandth of Kafka's, and "0.000" would say nothing. */
+static void fmt_ratio(char *out, size_t cap, double v)
+{
+    if (!isnan(v) && v != 0 && fabs(v) < 0.01)
+        snprintf(out, cap, "%.2g", v);
+    else
+        fmt_value(out, cap, v, "");
+}
+
 static double cpu_per_gb(const figure_t *fg, int s)
 {
     if (!fg->has[s] || isnan(fg->broker_cpu[s]) || isnan(fg->bytes[s]) || fg->bytes[s] <= 0 ||
@@ -1403,20 +1452,21 @@ static double cpu_per_gb(const figure_t *fg, int s)
     return fg->broker_cpu[s] / (fg->bytes[s] / 1e9);
 }
 
-/* Evaluates "A;B;..." where each is [cpu]OP NUMBER[%limit] or OP mock: "yes", "NO" or "". */
+/* Evaluates Runnel's target "A;B;..." where each is [cpu]OP NUMBER[%limit], OP mock or OP kafka:
+ * "yes", "NO" or "". */
 static const char *target_met(const figure_t *fg, double limit)
 {
     if (!fg->target[0])
         return "";
-    if (!fg->has[0])
+    if (!fg->has[SYS_RUNNEL])
         return "?";
     char buf[64];
     snprintf(buf, sizeof buf, "%s", fg->target);
     bool all = true;
     for (char *tok = strtok(buf, ";"); tok != NULL; tok = strtok(NULL, ";")) {
-        double lhs = fg->value[0], rhs;
+        double lhs = fg->value[SYS_RUNNEL], rhs;
         if (strncmp(tok, "cpu", 3) == 0) {
-            lhs = cpu_per_gb(fg, 0);
+            lhs = cpu_per_gb(fg, SYS_RUNNEL);
             tok += 3;
         }
         char op[3] = { 0 };
@@ -1425,8 +1475,11 @@ static const char *target_met(const figure_t *fg, double limit)
             return "?";
         memcpy(op, tok, oplen);
         tok += oplen;
-        if (strcmp(tok, "mock") == 0) {
-            rhs = fg->has[1] ? fg->value[1] : NAN;
+        int other = strcmp(tok, "mock") == 0    ? SYS_MOCK
+                    : strcmp(tok, "kafka") == 0 ? SYS_KAFKA
+                                                : -1;
+        if (other >= 0) {
+            rhs = fg->has[other] ? fg->value[other] : NAN;
         } else {
             char *end;
             rhs = strtod(tok, &end);
@@ -1475,7 +1528,10 @@ static int cmd_report(int argc, char **argv)
                 fg = &limits[nlimits++];
             }
         } else {
-            s = strcmp(system, "runnel") == 0 ? 0 : strcmp(system, "mock") == 0 ? 1 : -1;
+            s = -1;
+            for (int k = 0; k < NSYS; k++)
+                if (strcmp(system, system_names[k]) == 0)
+                    s = k;
             if (s < 0)
                 continue;
             for (int i = 0; i < nfigs && fg == NULL; i++)
@@ -1507,7 +1563,7 @@ static int cmd_report(int argc, char **argv)
     fclose(in);
     for (int i = 0; i < nfigs + nlimits; i++) {
         figure_t *fg = i < nfigs ? &figs[i] : &limits[i - nfigs];
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < NSYS; s++) {
             if (!fg->has[s])
                 continue;
             fg->value[s] = median(fg->sample[s][0], fg->runs[s]);
@@ -1523,8 +1579,8 @@ static int cmd_report(int argc, char **argv)
     }
 
     /* Group the rows by section, in this order, keeping the order of the rows within each. */
-    static const char *const order[] = { "startup", "footprint", "produce", "consume",
-                                         "e2e",     "e2e-sizes", "parts",   "recovery" };
+    static const char *const order[] = { "startup",   "footprint", "produce", "consume", "e2e",
+                                         "e2e-sizes", "parts",     "raw",     "recovery" };
     int rank[MAX_FIGURES];
     for (int i = 0; i < nfigs; i++) {
         rank[i] = (int)(sizeof order / sizeof order[0]);
@@ -1546,15 +1602,18 @@ static int cmd_report(int argc, char **argv)
     FILE *out = fopen(argv[2], "w");
     if (out == NULL)
         bench_die("%s: %s", argv[2], strerror(errno));
+    /* The CSV keeps the columns it had with two systems, in their order, and appends Kafka's:
+     * a reader of the old file reads the new one. */
     fprintf(
         out,
         "section,figure,unit,size,runnel,mock,runnel_over_mock,limit,runnel_over_limit,target,met,"
         "runnel_broker_cpu_s,runnel_broker_cpu_s_per_gb,mock_broker_cpu_s,mock_broker_cpu_s_per_gb,"
-        "runnel_client_cpu_s,mock_client_cpu_s\n");
-    printf(TABLE_ROW, "figure", "Runnel", "mock", "R/mock", "limit", "R/limit", "target", "met",
-           "broker", "CPU s", "broker", "s/GB", "client", "CPU s");
-    printf(TABLE_ROW, "", "", "", "", "", "", "", "", "Runnel", "mock", "Runnel", "mock", "Runnel",
-           "mock");
+        "runnel_client_cpu_s,mock_client_cpu_s,kafka,runnel_over_kafka,kafka_broker_cpu_s,"
+        "kafka_broker_cpu_s_per_gb,kafka_client_cpu_s\n");
+    printf(TABLE_ROW, "figure", "Runnel", "Kafka", "R/Kafka", "mock", "R/mock", "limit", "R/limit",
+           "target", "met", "broker", "CPU s", "", "broker", "s/GB", "", "client", "CPU s", "");
+    printf(TABLE_ROW, "", "", "", "", "", "", "", "", "", "", "Runnel", "Kafka", "mock", "Runnel",
+           "Kafka", "mock", "Runnel", "Kafka", "mock");
     const char *last_section = "";
     for (int i = 0; i < nfigs; i++) {
         figure_t *fg = &figs[i];
@@ -1567,48 +1626,57 @@ static int cmd_report(int argc, char **argv)
                     limit = limit * 1e6 / (double)fg->size;
             }
         }
-        double r = fg->has[0] ? fg->value[0] : NAN, m = fg->has[1] ? fg->value[1] : NAN;
         bool verify = strcmp(fg->unit, "verify") == 0;
-        double ratio = verify || m == 0 ? NAN : r / m,
-               rl = isnan(limit) || limit == 0 ? NAN : r / limit;
-        double rcpu = cpu_per_gb(fg, 0), mcpu = cpu_per_gb(fg, 1);
-        const char *met = target_met(fg, limit);
         /* CPU goes on one row per workload: a workload's msgs/s and MB/s rows share it. */
         bool cpu_row = strcmp(fg->unit, "msgs/s") != 0;
-        char c[12][32];
-        fmt_value(c[0], 32, r, fg->unit);
-        fmt_value(c[1], 32, m, fg->unit);
-        fmt_value(c[2], 32, ratio, "");
-        fmt_value(c[3], 32, limit, "");
-        fmt_value(c[4], 32, rl, "");
-        fmt_value(c[5], 32, cpu_row && fg->has[0] ? fg->broker_cpu[0] : NAN, "");
-        fmt_value(c[6], 32, cpu_row && fg->has[1] ? fg->broker_cpu[1] : NAN, "");
-        fmt_value(c[7], 32, rcpu, "");
-        fmt_value(c[8], 32, mcpu, "");
-        fmt_value(c[9], 32, cpu_row && fg->has[0] ? fg->client_cpu[0] : NAN, "");
-        fmt_value(c[10], 32, cpu_row && fg->has[1] ? fg->client_cpu[1] : NAN, "");
+        double v[NSYS], over[NSYS], cpu[NSYS], per_gb[NSYS], client[NSYS];
+        for (int s = 0; s < NSYS; s++) {
+            v[s] = fg->has[s] ? fg->value[s] : NAN;
+            cpu[s] = fg->has[s] ? fg->broker_cpu[s] : NAN;
+            per_gb[s] = cpu_per_gb(fg, s);
+            client[s] = fg->has[s] ? fg->client_cpu[s] : NAN;
+        }
+        for (int s = 0; s < NSYS; s++) /* Runnel over each system */
+            over[s] = verify || v[s] == 0 ? NAN : v[SYS_RUNNEL] / v[s];
+        double rl = isnan(limit) || limit == 0 ? NAN : v[SYS_RUNNEL] / limit;
+        const char *met = target_met(fg, limit);
+        char c[16][32];
+        fmt_value(c[0], 32, v[SYS_RUNNEL], fg->unit);
+        fmt_value(c[1], 32, v[SYS_KAFKA], fg->unit);
+        fmt_ratio(c[2], 32, over[SYS_KAFKA]);
+        fmt_value(c[3], 32, v[SYS_MOCK], fg->unit);
+        fmt_ratio(c[4], 32, over[SYS_MOCK]);
+        fmt_value(c[5], 32, limit, "");
+        fmt_ratio(c[6], 32, rl);
+        for (int k = 0; k < NSYS; k++) {
+            int s = shown[k];
+            fmt_value(c[7 + k], 32, cpu_row ? cpu[s] : NAN, "");
+            fmt_value(c[10 + k], 32, per_gb[s], "");
+            fmt_value(c[13 + k], 32, cpu_row ? client[s] : NAN, "");
+        }
         if (strcmp(last_section, fg->section) != 0 && i > 0)
             printf("\n");
         last_section = fg->section;
-        printf(TABLE_ROW, fg->name, c[0], c[1], c[2], c[3], c[4], fg->target, met, c[5], c[6], c[7],
-               c[8], c[9], c[10]);
+        printf(TABLE_ROW, fg->name, c[0], c[1], c[2], c[3], c[4], c[5], c[6], fg->target, met, c[7],
+               c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15]);
         fprintf(out, "%s,%s,%s,%ld,", fg->section, fg->name, fg->unit, fg->size);
-        double cols[] = { r, m, ratio, limit, rl };
+        double cols[] = { v[SYS_RUNNEL], v[SYS_MOCK], over[SYS_MOCK], limit, rl };
         for (size_t k = 0; k < 5; k++) {
             if (!isnan(cols[k]))
                 fprintf(out, "%.6g", cols[k]);
             fputc(',', out);
         }
         fprintf(out, "%s,%s,", fg->target, met);
-        double cpu[] = {
-            fg->has[0] ? fg->broker_cpu[0] : NAN, rcpu,
-            fg->has[1] ? fg->broker_cpu[1] : NAN, mcpu,
-            fg->has[0] ? fg->client_cpu[0] : NAN, fg->has[1] ? fg->client_cpu[1] : NAN
-        };
-        for (size_t k = 0; k < 6; k++) {
-            if (!isnan(cpu[k]))
-                fprintf(out, "%.4g", cpu[k]);
-            fputc(k == 5 ? '\n' : ',', out);
+        double tail[] = { cpu[SYS_RUNNEL],   per_gb[SYS_RUNNEL], cpu[SYS_MOCK],
+                          per_gb[SYS_MOCK],  client[SYS_RUNNEL], client[SYS_MOCK],
+                          v[SYS_KAFKA],      over[SYS_KAFKA],    cpu[SYS_KAFKA],
+                          per_gb[SYS_KAFKA], client[SYS_KAFKA] };
+        size_t ntail = sizeof tail / sizeof tail[0];
+        for (size_t k = 0; k < ntail; k++) {
+            /* The figures keep six digits, the CPU figures four, as before. */
+            if (!isnan(tail[k]))
+                fprintf(out, k == 6 || k == 7 ? "%.6g" : "%.4g", tail[k]);
+            fputc(k == ntail - 1 ? '\n' : ',', out);
         }
     }
     if (nlimits > 0) {
@@ -1617,7 +1685,7 @@ static int cmd_report(int argc, char **argv)
             char v[32];
             fmt_value(v, sizeof v, limits[k].value[0], "");
             printf("%s %s %s %s", k ? ";" : "", limits[k].name, v, limits[k].unit);
-            fprintf(out, "limits,%s,%s,0,,,,%.6g,,,,,,,,,\n", limits[k].name, limits[k].unit,
+            fprintf(out, "limits,%s,%s,0,,,,%.6g,,,,,,,,,,,,,,\n", limits[k].name, limits[k].unit,
                     limits[k].value[0]);
         }
         printf("\n");

@@ -13,7 +13,8 @@
  *   common: --pid BROKER_PID (CPU accounting), --system NAME, --csv RAW, --section NAME
  *
  * Fixed versions that Kafka 4.x and Runnel both serve: CreateTopics v4, Produce v7, Fetch v11
- * (all classic, request header v1). produce creates the topic (an existing one is fine) and
+ * (all classic, request header v1); scripts/bench runs both modes against Runnel and Apache
+ * Kafka 4.4 in the same run. produce creates the topic (an existing one is fine) and
  * warms every partition up before it measures. Every request is checked: a non-zero error code
  * ends the run with status 1. Results go out as runnel-bench raw rows (bench.h). */
 #include <errno.h>
@@ -635,8 +636,15 @@ static double run_threads(void *(*fn)(void *), double *broker_cpu, double *self_
 static void emit(const char *what, const char *unit, double value, double bytes, double broker_cpu,
                  double self_cpu)
 {
+    /* The figure names what shapes the load: record size, batch, connections, requests in
+     * flight, acks. A fetch names only the size and the connections: it walks what is there. */
     char figure[160];
-    snprintf(figure, sizeof figure, "raw %s %dB C=%d %s", what, opt.size, opt.connections, unit);
+    if (strcmp(what, "produce") == 0)
+        snprintf(figure, sizeof figure, "raw produce %dB x%d C=%d K=%d acks=%d %s", opt.size,
+                 opt.records, opt.connections, opt.inflight, opt.acks, unit);
+    else
+        snprintf(figure, sizeof figure, "raw %s %dB C=%d %s", what, opt.size, opt.connections,
+                 unit);
     bench_row_t row = {
         .section = opt.section,
         .figure = figure,

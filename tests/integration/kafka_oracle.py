@@ -26,6 +26,15 @@ Overrides are server.properties keys, as a dict or as "key=value" strings; those
 node (listeners, ports, node id, roles, log.dirs) belong to the fixture and are refused.
 Call start() from the test's main thread: the kernel kills Kafka when the thread that started it
 exits (PR_SET_PDEATHSIG), as for harness.Broker.
+
+From the command line, for scripts/bench (issue 10), the same node with Kafka's own JVM settings:
+
+    python3 tests/integration/kafka_oracle.py --serve DIR [KEY=VALUE ...]
+
+formats a node in DIR (new or empty) with free ports, prints "listening on 127.0.0.1:PORT" and
+"exec_monotonic_ns=N" (CLOCK_MONOTONIC when it execs the JVM), then replaces itself with
+`java kafka.Kafka`: the caller's pid is Kafka's, and start-up can be timed from the exec, format
+left out. Kafka's log and the node's files stay in DIR; stopping it is the caller's business.
 """
 
 import base64
@@ -64,6 +73,14 @@ NODE_ID = 1
 # moves little data, so C2's faster code does not pay for itself.
 JVM_OPTS = ["-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-Djava.awt.headless=true"]
+
+# Kafka's own JVM settings: what bin/kafka-server-start.sh (the heap) and bin/kafka-run-class.sh
+# (the collector, the server VM, headless) pass when KAFKA_HEAP_OPTS and KAFKA_JVM_PERFORMANCE_OPTS
+# are unset, with the JIT's every tier. serve() runs the broker with these: a benchmark measures
+# Kafka as a user starts it, not the fixture's trimmed JVM.
+SCRIPT_JVM_OPTS = ["-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                   "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                   "-Djava.awt.headless=true"]
 
 # Keys that say where the node is and what it is: set by start(), never by an override.
 FIXED_KEYS = {"process.roles", "node.id", "listeners", "advertised.listeners",
@@ -232,6 +249,7 @@ class KafkaBroker:
         self.jvm_opts = list(JVM_OPTS if jvm_opts is None else jvm_opts)
         if jvm_opts is None and os.path.isfile(cds_archive()):
             self.jvm_opts.append("-XX:SharedArchiveFile=" + cds_archive())
+        self.format_jvm_opts = self.jvm_opts   # the StorageTool's JVM: the same unless serve()
         self.proc = None
         self.host = HOST
         self.port = None
@@ -254,12 +272,7 @@ class KafkaBroker:
             raise AssertionError("KafkaBroker.start(): already running (pid %d)" % self.proc.pid)
         libs = kafka_libs()
         java = java_bin()
-        self.classpath = os.path.join(libs, "*")
-        self.tmpdir = tempfile.mkdtemp(prefix="runnel-kafka-")
-        self.data_dir = os.path.join(self.tmpdir, "data")
-        self.log_path = os.path.join(self.tmpdir, "kafka.log")
-        self.out_path = os.path.join(self.tmpdir, "kafka.out")
-        self.cluster_id = random_cluster_id()
+        self._place(tempfile.mkdtemp(prefix="runnel-kafka-"), libs)
         try:
             for attempt in range(1, BIND_ATTEMPTS + 1):
                 self.port, self.controller_port = free_ports(2)
@@ -285,6 +298,16 @@ class KafkaBroker:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _place(self, directory, libs):
+        """Puts the node's files in `directory` (data, Kafka's log, the JVM's output, the
+        config), with the jars of `libs` on the class path."""
+        self.classpath = os.path.join(libs, "*")
+        self.tmpdir = directory
+        self.data_dir = os.path.join(self.tmpdir, "data")
+        self.log_path = os.path.join(self.tmpdir, "kafka.log")
+        self.out_path = os.path.join(self.tmpdir, "kafka.out")
+        self.cluster_id = random_cluster_id()
+
     def _write_config(self):
         props = {
             "process.roles": "broker,controller",
@@ -308,7 +331,7 @@ class KafkaBroker:
 
     def _format(self, java):
         """StorageTool format --standalone: this node alone is the controller quorum (KIP-853)."""
-        cmd = [java] + self.jvm_opts + self._log_opts() + [
+        cmd = [java] + self.format_jvm_opts + self._log_opts() + [
             "-cp", self.classpath, "kafka.tools.StorageTool", "format",
             "--cluster-id", self.cluster_id, "--config", self.config_path, "--standalone"]
         t0 = time.monotonic()
@@ -330,8 +353,7 @@ class KafkaBroker:
     def _launch(self, java):
         """Starts kafka.Kafka and waits for it to answer. True once it does; False when the
         process exits first. Raises when it neither answers nor exits within START_TIMEOUT."""
-        self.cmd = [java] + self.jvm_opts + self._log_opts() + [
-            "-cp", self.classpath, "kafka.Kafka", self.config_path]
+        self.cmd = self._kafka_cmd(java)
         self._out = open(self.out_path, "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=self._out,
@@ -351,6 +373,11 @@ class KafkaBroker:
             time.sleep(0.1)
         raise AssertionError("Kafka did not answer Metadata on %s:%d within %.0f s; command: %s"
                              % (HOST, self.port, START_TIMEOUT, " ".join(self.cmd)))
+
+    def _kafka_cmd(self, java):
+        """The broker's command line: the JVM, its options, Kafka's log settings, kafka.Kafka."""
+        return [java] + self.jvm_opts + self._log_opts() + [
+            "-cp", self.classpath, "kafka.Kafka", self.config_path]
 
     def _probe(self):
         """One try: ApiVersions v0, then Metadata (the highest version we parse) must answer and
@@ -487,9 +514,43 @@ def make_cds_archive():
             os.unlink(partial)
 
 
+def serve(directory, overrides):
+    """Formats a node in `directory` and replaces this process with its broker, run with
+    SCRIPT_JVM_OPTS (the module's header says what it prints). The format step is not what is
+    measured, so it runs with the fixture's quick JVM. Returns only on failure: 1."""
+    broker = KafkaBroker(overrides, jvm_opts=SCRIPT_JVM_OPTS)
+    broker.format_jvm_opts = list(JVM_OPTS)
+    if os.path.isfile(cds_archive()):
+        broker.format_jvm_opts.append("-XX:SharedArchiveFile=" + cds_archive())
+    libs = kafka_libs()
+    java = java_bin()
+    os.makedirs(directory, exist_ok=True)
+    if os.listdir(directory):
+        print("kafka_oracle: --serve %s: the directory is not empty" % directory, file=sys.stderr)
+        return 1
+    broker._place(os.path.abspath(directory), libs)
+    broker.port, broker.controller_port = free_ports(2)
+    broker._write_config()
+    broker._format(java)
+    cmd = broker._kafka_cmd(java)
+    print("kafka_oracle: Kafka %s formatted in %s (%.2f s); exec %s"
+          % (kafka_version(), broker.data_dir, broker.format_seconds, " ".join(cmd)))
+    print("listening on %s:%d" % (HOST, broker.port))
+    # The clock the caller reads too (runnel-bench spawn: CLOCK_MONOTONIC), read as late as
+    # possible: what follows is the JVM's own start.
+    print("exec_monotonic_ns=%d" % time.monotonic_ns())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(broker.tmpdir)
+    os.execv(java, cmd)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--cds"]:
-        print("usage: kafka_oracle.py --cds   (dump Kafka's class archive; scripts/setup runs it)",
-              file=sys.stderr)
-        sys.exit(2)
-    sys.exit(make_cds_archive())
+    if sys.argv[1:] == ["--cds"]:
+        sys.exit(make_cds_archive())
+    if len(sys.argv) >= 3 and sys.argv[1] == "--serve":
+        sys.exit(serve(sys.argv[2], sys.argv[3:]))
+    print("usage: kafka_oracle.py --cds   (dump Kafka's class archive; scripts/setup runs it)\n"
+          "       kafka_oracle.py --serve DIR [KEY=VALUE ...]   (format a node in DIR and exec "
+          "Kafka; scripts/bench)", file=sys.stderr)
+    sys.exit(2)
