@@ -740,7 +740,8 @@ static void run_delete_records(rn_job_t *job)
     if (nresults > 0 && (topic_of == NULL || state == NULL))
         goto oom;
     enum { NOT_LOOKED_UP = 0, DELETE_DISABLED = 1, DELETE_ENABLED = 2 };
-    memset(state, NOT_LOOKED_UP, (size_t)nresults);
+    for (int32_t t = 0; t < nresults; t++)
+        state[t] = NOT_LOOKED_UP;
     for (int32_t i = 0; i < nparts; i++) {
         int32_t t = slot[refs[i].group];
         rn_delete_records_response_topic_result_t *res = &results[t];
