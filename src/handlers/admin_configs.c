@@ -213,6 +213,33 @@ static bool describe_topic(const describe_ctx_t *d, const rn_describe_configs_re
     return ok;
 }
 
+/* Whether `name` is this node's id; otherwise sets Kafka's refusal (ConfigHelper's words) on
+ * `res`. A broker resource may also be named "" (`empty_ok`, checked by the caller), which the
+ * refusal then mentions. */
+static bool names_this_broker(rn_request_t *req, rn_str_t name, bool empty_ok,
+                              rn_describe_configs_response_result_t *res)
+{
+    int32_t id;
+    if (!parse_node_id(name, &id)) {
+        res->error_code = RN_KERR_INVALID_REQUEST;
+        res->error_message = rn_admin_message(req, "Broker id must be an integer, but it is: %.*s",
+                                              (int)name.len, name.ptr);
+        return false;
+    }
+    if (id == req->broker->node_id)
+        return true;
+    res->error_code = RN_KERR_INVALID_REQUEST;
+    int32_t node = req->broker->node_id;
+    res->error_message =
+        empty_ok ? rn_admin_message(req,
+                                    "Unexpected broker id, expected %d or empty string, but "
+                                    "received %.*s",
+                                    node, (int)name.len, name.ptr)
+                 : rn_admin_message(req, "Unexpected broker id, expected %d but received %.*s",
+                                    node, (int)name.len, name.ptr);
+    return false;
+}
+
 /* The broker's keys (rn_topics_broker_config_entries), copied into the request's arena. */
 static bool describe_broker(const describe_ctx_t *d,
                             const rn_describe_configs_request_resource_t *r,
@@ -223,21 +250,8 @@ static bool describe_broker(const describe_ctx_t *d,
      * there are none without dynamic configs. */
     if (r->resource_name.ptr == NULL || r->resource_name.len == 0)
         return true;
-    int32_t id;
-    if (!parse_node_id(r->resource_name, &id)) {
-        res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, "Broker id must be an integer, but it is: %.*s",
-                                              (int)r->resource_name.len, r->resource_name.ptr);
+    if (!names_this_broker(req, r->resource_name, true, res))
         return true;
-    }
-    if (id != req->broker->node_id) {
-        res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message =
-            rn_admin_message(req,
-                             "Unexpected broker id, expected %d or empty string, but received %.*s",
-                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
-        return true;
-    }
     rn_config_entry_t *entries = NULL;
     size_t n = rn_topics_broker_config_entries(req->broker->topics, &entries);
     bool oom = false;
@@ -287,25 +301,13 @@ static bool describe_logger(const describe_ctx_t *d,
                             rn_describe_configs_response_result_t *res)
 {
     rn_request_t *req = d->req;
-    int32_t id;
     if (r->resource_name.ptr == NULL || r->resource_name.len == 0) {
         res->error_code = RN_KERR_INVALID_REQUEST;
         res->error_message = rn_admin_message(req, "Broker id must not be empty");
         return true;
     }
-    if (!parse_node_id(r->resource_name, &id)) {
-        res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message = rn_admin_message(req, "Broker id must be an integer, but it is: %.*s",
-                                              (int)r->resource_name.len, r->resource_name.ptr);
+    if (!names_this_broker(req, r->resource_name, false, res))
         return true;
-    }
-    if (id != req->broker->node_id) {
-        res->error_code = RN_KERR_INVALID_REQUEST;
-        res->error_message =
-            rn_admin_message(req, "Unexpected broker id, expected %d but received %.*s",
-                             req->broker->node_id, (int)r->resource_name.len, r->resource_name.ptr);
-        return true;
-    }
     if (!wanted(d, ROOT_LOGGER))
         return true;
     res->configs.items =

@@ -252,4 +252,37 @@ int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_checkpoint_offsets_
 /* Writes both checkpoint files from the live topics (checkpoint_lock taken inside). */
 int rn_topics_write_checkpoints(rn_topics_t *topics);
 
+/* ---- The topic config keys (topic_keys.c, used by topic_config.c) ---- */
+
+typedef struct synonym {
+    const char *name; /* a broker key (config.c's table) */
+    int64_t unit;     /* its value times this is the topic's (ms per minute or hour), else 1 */
+} synonym_t;
+
+typedef struct topic_key topic_key_t;
+struct topic_key {
+    const char *name;
+    int8_t type;                /* RN_CONFIG_TYPE_* */
+    const char *kafka_default;  /* when the broker config was not built (tests, embedders) */
+    synonym_t synonyms[3];      /* most precedent first; the last one carries the broker default */
+    int64_t min, max;           /* INT and LONG */
+    double dmin, dmax;          /* DOUBLE */
+    const char *const *choices; /* STRING: NULL-terminated, compared exactly as Kafka does */
+    bool minus_one_floor;       /* a negative broker value means -1 (retention.ms) */
+    /* A check after the type's (or, for a LIST, instead of cleanup.policy's): Kafka's own
+     * validator for the key. NULL: none. */
+    rn_kerr_t (*check)(const topic_key_t *k, const char *value, rn_topics_result_t *res);
+    const char *doc;
+};
+
+extern const topic_key_t rn_topic_keys[];
+extern const size_t rn_topic_nkeys;
+/* The key named `name`, or NULL. */
+const topic_key_t *rn_topic_key_find(const char *name);
+/* Kafka's validators that the table names (topic_config.c). */
+rn_kerr_t rn_topic_check_gzip_level(const topic_key_t *k, const char *value,
+                                    rn_topics_result_t *res);
+rn_kerr_t rn_topic_check_throttled_replicas(const topic_key_t *k, const char *value,
+                                            rn_topics_result_t *res);
+
 #endif

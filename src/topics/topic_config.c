@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Topic configs: the keys of Kafka 4.4's LogConfig, each with its type, Kafka's default,
- * validator and the broker keys it falls back to (Kafka's ServerTopicConfigSynonyms), in one
- * table.
+/* Topic configs: checking values against the keys of Kafka 4.4's LogConfig (their table, with
+ * each key's type, Kafka's default, validator and the broker keys it falls back to, is
+ * topic_keys.c), the values in effect, and changes to a topic's overrides.
  *
  * A topic's value for a key is, in order: its override (as set with CreateTopics or AlterConfigs,
  * trimmed), else the first of its broker synonyms the broker configuration sets (converted to
@@ -26,323 +26,6 @@
 #include "util/xmalloc.h"
 
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
-
-typedef struct synonym {
-    const char *name; /* a broker key (config.c's table) */
-    int64_t unit;     /* its value times this is the topic's (ms per minute or hour), else 1 */
-} synonym_t;
-
-typedef struct topic_key topic_key_t;
-struct topic_key {
-    const char *name;
-    int8_t type;                /* RN_CONFIG_TYPE_* */
-    const char *kafka_default;  /* when the broker config was not built (tests, embedders) */
-    synonym_t synonyms[3];      /* most precedent first; the last one carries the broker default */
-    int64_t min, max;           /* INT and LONG */
-    double dmin, dmax;          /* DOUBLE */
-    const char *const *choices; /* STRING: NULL-terminated, compared exactly as Kafka does */
-    bool minus_one_floor;       /* a negative broker value means -1 (retention.ms) */
-    /* A check after the type's (or, for a LIST, instead of cleanup.policy's): Kafka's own
-     * validator for the key. NULL: none. */
-    rn_kerr_t (*check)(const topic_key_t *k, const char *value, rn_topics_result_t *res);
-    const char *doc;
-};
-
-static rn_kerr_t check_gzip_level(const topic_key_t *k, const char *value, rn_topics_result_t *res);
-static rn_kerr_t check_throttled_replicas(const topic_key_t *k, const char *value,
-                                          rn_topics_result_t *res);
-
-static const char *const timestamp_types[] = { "CreateTime", "LogAppendTime", NULL };
-static const char *const compression_types[] = { "uncompressed", "zstd",     "lz4", "snappy",
-                                                 "gzip",         "producer", NULL };
-
-#define B RN_CONFIG_TYPE_BOOLEAN
-#define S RN_CONFIG_TYPE_STRING
-#define I RN_CONFIG_TYPE_INT
-#define L RN_CONFIG_TYPE_LONG
-#define D RN_CONFIG_TYPE_DOUBLE
-#define LIST RN_CONFIG_TYPE_LIST
-#define MS_PER_MINUTE (60 * 1000LL)
-#define MS_PER_HOUR (60 * 60 * 1000LL)
-
-/* Sorted by name: DescribeConfigs lists them in this order. */
-static const topic_key_t keys[] = {
-    { "cleanup.policy",
-      LIST,
-      "delete",
-      { { "log.cleanup.policy", 1 } },
-      .doc = "delete: retention.ms and retention.bytes remove old segments; compact is accepted "
-             "and reported, but "
-             "compaction is not implemented yet: a compact-only topic keeps everything" },
-    { "compression.gzip.level",
-      I,
-      "-1",
-      { { "compression.gzip.level", 1 } },
-      INT32_MIN,
-      INT32_MAX,
-      .check = check_gzip_level,
-      .doc = "Not in effect: batches are stored as the producer compressed them, never "
-             "recompressed" },
-    { "compression.lz4.level",
-      I,
-      "9",
-      { { "compression.lz4.level", 1 } },
-      1,
-      17,
-      .doc = "Not in effect: batches are stored as the producer compressed them, never "
-             "recompressed" },
-    { "compression.type",
-      S,
-      "producer",
-      { { "compression.type", 1 } },
-      .choices = compression_types,
-      .doc = "Not in effect: accepted and reported; batches are always stored as the producer "
-             "compressed them" },
-    { "compression.zstd.level",
-      I,
-      "3",
-      { { "compression.zstd.level", 1 } },
-      -131072,
-      22,
-      .doc = "Not in effect: batches are stored as the producer compressed them, never "
-             "recompressed" },
-    { "delete.retention.ms",
-      L,
-      "86400000",
-      { { "log.cleaner.delete.retention.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
-    { "errors.deadletterqueue.group.enable",
-      B,
-      "false",
-      { { 0 } },
-      .doc = "Not in effect: Runnel has no dead letter queues for groups" },
-    { "file.delete.delay.ms",
-      L,
-      "60000",
-      { { "log.segment.delete.delay.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "Not in effect: segments are unlinked at once and stay readable by fetches already "
-             "sending them" },
-    { "flush.messages",
-      L,
-      "9223372036854775807",
-      { { "log.flush.interval.messages", 1 } },
-      1,
-      INT64_MAX,
-      .doc = "fsync the partition after this many records; produce acknowledges after that fsync" },
-    { "flush.ms",
-      L,
-      "9223372036854775807",
-      { { "log.flush.interval.ms", 1 }, { "log.flush.scheduler.interval.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "fsync the partition when unflushed data is this many milliseconds old" },
-    { "follower.replication.throttled.replicas",
-      LIST,
-      "",
-      { { 0 } },
-      .check = check_throttled_replicas,
-      .doc = "Not in effect: one node has no followers to throttle" },
-    { "index.interval.bytes",
-      I,
-      "4096",
-      { { "log.index.interval.bytes", 1 } },
-      0,
-      INT32_MAX,
-      .doc = "bytes of batches between two offset index entries" },
-    { "leader.replication.throttled.replicas",
-      LIST,
-      "",
-      { { 0 } },
-      .check = check_throttled_replicas,
-      .doc = "Not in effect: one node has no followers to throttle" },
-    { "local.retention.bytes",
-      L,
-      "-2",
-      { { "log.local.retention.bytes", 1 } },
-      -2,
-      INT64_MAX,
-      .doc = "Not in effect: there is no tiered storage, so every segment is local" },
-    { "local.retention.ms",
-      L,
-      "-2",
-      { { "log.local.retention.ms", 1 } },
-      -2,
-      INT64_MAX,
-      .doc = "Not in effect: there is no tiered storage, so every segment is local" },
-    { "max.compaction.lag.ms",
-      L,
-      "9223372036854775807",
-      { { "log.cleaner.max.compaction.lag.ms", 1 } },
-      1,
-      INT64_MAX,
-      .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
-    { "max.decompressed.message.bytes",
-      I,
-      "2147483639",
-      { { "max.decompressed.message.bytes", 1 } },
-      1,
-      2147483639,
-      .doc = "Not in effect: compressed batches are inflated only to validate them, up to "
-             "Runnel's own bound" },
-    { "max.message.bytes",
-      I,
-      "1048588",
-      { { "message.max.bytes", 1 } },
-      0,
-      INT32_MAX,
-      .doc = "largest record batch accepted; a larger one gets MESSAGE_TOO_LARGE" },
-    { "message.timestamp.after.max.ms",
-      L,
-      "3600000",
-      { { "log.message.timestamp.after.max.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "with CreateTime: Produce refuses a record whose timestamp is further ahead of the "
-             "broker's clock (INVALID_TIMESTAMP)" },
-    { "message.timestamp.before.max.ms",
-      L,
-      "9223372036854775807",
-      { { "log.message.timestamp.before.max.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "with CreateTime: Produce refuses a record whose timestamp is further behind the "
-             "broker's clock (INVALID_TIMESTAMP)" },
-    { "message.timestamp.type",
-      S,
-      "CreateTime",
-      { { "log.message.timestamp.type", 1 } },
-      .choices = timestamp_types,
-      .doc = "CreateTime keeps the producer's timestamps; LogAppendTime sets them to the broker's "
-             "clock on append" },
-    { "min.cleanable.dirty.ratio",
-      D,
-      "0.5",
-      { { "log.cleaner.min.cleanable.ratio", 1 } },
-      .dmin = 0,
-      .dmax = 1,
-      .doc = "Not in effect (no compaction yet): dirty ratio at which a log is compacted" },
-    { "min.compaction.lag.ms",
-      L,
-      "0",
-      { { "log.cleaner.min.compaction.lag.ms", 1 } },
-      0,
-      INT64_MAX,
-      .doc = "Not in effect (no compaction yet): youngest a record may be and still be compacted" },
-    { "min.insync.replicas",
-      I,
-      "1",
-      { { "min.insync.replicas", 1 } },
-      1,
-      INT32_MAX,
-      .doc = "Not in effect: one node is the only replica, so acks=all waits for it alone" },
-    { "preallocate",
-      B,
-      "false",
-      { { "log.preallocate", 1 } },
-      .doc = "Not in effect: segment files are not preallocated" },
-    { "remote.copy.lag.bytes",
-      L,
-      "-1",
-      { { "log.remote.copy.lag.bytes", 1 } },
-      -1,
-      INT64_MAX,
-      .doc = "Not in effect: there is no tiered storage to copy segments to" },
-    { "remote.copy.lag.ms",
-      L,
-      "0",
-      { { "log.remote.copy.lag.ms", 1 } },
-      -1,
-      INT64_MAX,
-      .doc = "Not in effect: there is no tiered storage to copy segments to" },
-    { "remote.log.copy.disable",
-      B,
-      "false",
-      { { 0 } },
-      .doc = "Not in effect: there is no tiered storage to copy segments to" },
-    { "remote.log.delete.on.disable",
-      B,
-      "false",
-      { { 0 } },
-      .doc = "Not in effect: there is no tiered storage to delete from" },
-    { "remote.storage.enable",
-      B,
-      "false",
-      { { 0 } },
-      .doc = "Tiered storage is not available: true is refused, as by a Kafka broker without it" },
-    { "retention.bytes",
-      L,
-      "-1",
-      { { "log.retention.bytes", 1 } },
-      INT64_MIN,
-      INT64_MAX,
-      .doc = "with cleanup.policy delete: old segments are removed while the partition is larger; "
-             "-1: no limit" },
-    { "retention.ms",
-      L,
-      "604800000",
-      { { "log.retention.ms", 1 },
-        { "log.retention.minutes", MS_PER_MINUTE },
-        { "log.retention.hours", MS_PER_HOUR } },
-      -1,
-      INT64_MAX,
-      .minus_one_floor = true,
-      .doc = "with cleanup.policy delete: segments whose newest record is older are removed; -1: "
-             "keep forever" },
-    { "segment.bytes",
-      I,
-      "1073741824",
-      { { "log.segment.bytes", 1 } },
-      14,
-      INT32_MAX,
-      .doc = "size at which the active segment is rolled" },
-    { "segment.index.bytes",
-      I,
-      "10485760",
-      { { "log.index.size.max.bytes", 1 } },
-      4,
-      INT32_MAX,
-      .doc = "largest offset index of a segment; a full index rolls the segment" },
-    { "segment.jitter.ms",
-      L,
-      "0",
-      { { "log.roll.jitter.ms", 1 }, { "log.roll.jitter.hours", MS_PER_HOUR } },
-      0,
-      INT64_MAX,
-      .doc = "Not in effect: segments roll at segment.ms exactly" },
-    { "segment.ms",
-      L,
-      "604800000",
-      { { "log.roll.ms", 1 }, { "log.roll.hours", MS_PER_HOUR } },
-      1,
-      INT64_MAX,
-      .doc = "age at which the active segment is rolled, so retention can remove it" },
-    { "unclean.leader.election.enable",
-      B,
-      "false",
-      { { "unclean.leader.election.enable", 1 } },
-      .doc = "Not in effect: one node has no other replica to elect" },
-};
-
-#undef B
-#undef S
-#undef I
-#undef L
-#undef D
-#undef LIST
-
-#define NKEYS (sizeof keys / sizeof keys[0])
-
-static const topic_key_t *find_key(const char *name)
-{
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return &keys[i];
-    return NULL;
-}
 
 bool rn_topic_config_removed(const char *key)
 {
@@ -443,7 +126,8 @@ static void join_choices(const char *const *choices, char *out, size_t len)
 }
 
 /* Kafka's gzip levels: Deflater's 1 (fastest) to 9 (best), or -1 for zlib's default. */
-static rn_kerr_t check_gzip_level(const topic_key_t *k, const char *value, rn_topics_result_t *res)
+rn_kerr_t rn_topic_check_gzip_level(const topic_key_t *k, const char *value,
+                                    rn_topics_result_t *res)
 {
     char v[48];
     int64_t n = 0;
@@ -526,8 +210,8 @@ static bool join_item(const char *item, size_t len, void *arg)
 
 /* Kafka's ThrottledReplicaListValidator: the literal "*" alone, or a list of
  * PARTITION:BROKER items. The message shows the items as Java prints a list ("[a, b]"). */
-static rn_kerr_t check_throttled_replicas(const topic_key_t *k, const char *value,
-                                          rn_topics_result_t *res)
+rn_kerr_t rn_topic_check_throttled_replicas(const topic_key_t *k, const char *value,
+                                            rn_topics_result_t *res)
 {
     replicas_check_t c = { 0 };
     each_item(value, replica_item, &c);
@@ -621,7 +305,7 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
 rn_kerr_t rn_topic_config_check(const char *key, const char *value, rn_topics_result_t *res)
 {
     char k[48];
-    const topic_key_t *def = key != NULL ? find_key(key) : NULL;
+    const topic_key_t *def = key != NULL ? rn_topic_key_find(key) : NULL;
     if (def == NULL)
         return fail(res, RN_KERR_INVALID_CONFIG, "Unknown topic config name: %s",
                     key != NULL ? shown(key, k) : "null");
@@ -749,9 +433,9 @@ void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *
                              rn_topic_config_t *out)
 {
     *out = (rn_topic_config_t){ 0 };
-    for (size_t i = 0; i < NKEYS; i++) {
-        effective_t e = effective(cfg, &keys[i], ov, n);
-        set_typed(out, keys[i].name, e.value);
+    for (size_t i = 0; i < rn_topic_nkeys; i++) {
+        effective_t e = effective(cfg, &rn_topic_keys[i], ov, n);
+        set_typed(out, rn_topic_keys[i].name, e.value);
         free(e.value);
     }
 }
@@ -759,24 +443,24 @@ void rn_topic_config_compute(const rn_config_t *cfg, const rn_topic_override_t *
 size_t rn_topic_config_describe(const rn_config_t *cfg, const rn_topic_override_t *ov, size_t n,
                                 rn_config_entry_t **out)
 {
-    rn_config_entry_t *entries = rn_xcalloc(NKEYS, sizeof *entries);
-    for (size_t i = 0; i < NKEYS; i++) {
-        effective_t e = effective(cfg, &keys[i], ov, n);
+    rn_config_entry_t *entries = rn_xcalloc(rn_topic_nkeys, sizeof *entries);
+    for (size_t i = 0; i < rn_topic_nkeys; i++) {
+        effective_t e = effective(cfg, &rn_topic_keys[i], ov, n);
         entries[i] = (rn_config_entry_t){
-            .name = rn_xstrdup(keys[i].name),
+            .name = rn_xstrdup(rn_topic_keys[i].name),
             .value = e.value,
             .read_only = false,
             .is_default = e.source == 5,
             .source = e.source,
-            .type = keys[i].type,
+            .type = rn_topic_keys[i].type,
             .synonym_name = e.synonym != NULL ? rn_xstrdup(e.synonym) : NULL,
             .synonym_value = e.synonym_value != NULL ? rn_xstrdup(e.synonym_value) : NULL,
             .synonym_source = e.synonym_source,
-            .doc = rn_xstrdup(keys[i].doc),
+            .doc = rn_xstrdup(rn_topic_keys[i].doc),
         };
     }
     *out = entries;
-    return NKEYS;
+    return rn_topic_nkeys;
 }
 
 /* ---- Sets of overrides ---- */
@@ -795,8 +479,8 @@ rn_kerr_t rn_topic_config_check_set(const rn_config_t *cfg, const rn_topic_overr
                     "Tiered Storage functionality is disabled in the broker. Topic cannot be "
                     "configured with remote log storage.");
     /* Kafka's LogConfig.validateValues. */
-    effective_t lo = effective(cfg, find_key("min.compaction.lag.ms"), ov, n);
-    effective_t hi = effective(cfg, find_key("max.compaction.lag.ms"), ov, n);
+    effective_t lo = effective(cfg, rn_topic_key_find("min.compaction.lag.ms"), ov, n);
+    effective_t hi = effective(cfg, rn_topic_key_find("max.compaction.lag.ms"), ov, n);
     int64_t min_lag = as_int(lo.value), max_lag = as_int(hi.value);
     free(lo.value);
     free(hi.value);
@@ -939,7 +623,7 @@ rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_overr
                 code = fail(res, RN_KERR_INVALID_REQUEST, "Error due to duplicate config keys");
         if (code != 0)
             break;
-        const topic_key_t *def = find_key(op->key);
+        const topic_key_t *def = rn_topic_key_find(op->key);
         switch (op->op) {
         case OP_SET: {
             char *value = op->value != NULL ? trimmed(op->value) : NULL;
