@@ -22,6 +22,13 @@ Missing jars or a missing `java` is a failure, never a skip: scripts/setup insta
     with KafkaBroker() as kafka:                 # or: kafka = KafkaBroker().start()
         ... kafka.port, kafka.bootstrap ...      #     self.addCleanup(kafka.stop)
 
+A node can be killed and brought back on its own data (issue 11, kill -9 in the middle of a
+transaction): kill9() sends SIGKILL to Kafka's pid and keeps the directory, and start() after
+kill9() runs the same node again, on the same ports and configuration, without formatting; Kafka
+recovers its logs as after a crash. stop() then removes the directory as usual.
+
+    kafka.kill9(); kafka.start()                 # same bootstrap address, same data
+
 Overrides are server.properties keys, as a dict or as "key=value" strings; those that place the
 node (listeners, ports, node id, roles, log.dirs) belong to the fixture and are refused.
 Call start() from the test's main thread: the kernel kills Kafka when the thread that started it
@@ -267,9 +274,12 @@ class KafkaBroker:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self):
-        """Formats a fresh node and starts it; returns self once Metadata answers."""
+        """Formats a fresh node and starts it; returns self once Metadata answers. After kill9()
+        it starts the killed node again instead (restart_killed())."""
         if self.proc is not None:
             raise AssertionError("KafkaBroker.start(): already running (pid %d)" % self.proc.pid)
+        if self.tmpdir is not None:
+            return self.restart_killed()
         libs = kafka_libs()
         java = java_bin()
         self._place(tempfile.mkdtemp(prefix="runnel-kafka-"), libs)
@@ -433,6 +443,36 @@ class KafkaBroker:
                 self._kill()
         finally:
             self._cleanup()
+
+    def kill9(self):
+        """SIGKILL to Kafka's own pid, then reaps it; the node's directory stays, for start()
+        (restart_killed()) or stop(), which removes it."""
+        if self.proc is None:
+            raise AssertionError("KafkaBroker.kill9(): Kafka is not running")
+        t0 = time.monotonic()
+        self._kill()
+        self._close_proc()
+        print("kafka_oracle: Kafka killed with SIGKILL (reaped after %.2f s)"
+              % (time.monotonic() - t0), file=sys.stderr)
+
+    def restart_killed(self):
+        """Starts the node that kill9() killed, on its data directory, ports and configuration
+        (the standalone quorum recorded the controller's address at format time, so the ports
+        must stay). Returns self once Metadata answers; on failure prints the logs, removes the
+        directory and raises."""
+        if self.proc is not None or self.tmpdir is None:
+            raise AssertionError("KafkaBroker.restart_killed(): no killed node to start")
+        try:
+            if not self._launch(java_bin()):
+                raise AssertionError("Kafka exited with status %s while restarting on %s; "
+                                     "command: %s" % (self.proc.returncode, self.data_dir,
+                                                      " ".join(self.cmd)))
+        except BaseException:
+            self._kill()
+            self.dump_log()
+            self._cleanup()
+            raise
+        return self
 
     def _kill(self):
         """Last resort: SIGKILL to the process this object started, then reap it."""
