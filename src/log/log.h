@@ -91,6 +91,70 @@ int rn_log_sync(rn_log_t *log);
  */
 int rn_log_maintain(rn_log_t *log, int64_t now_ms);
 
+/* ---- Producer state and transactions (producers.c, txnindex.c) ----
+ * Every partition keeps Kafka's producer state: for each producer id, its epoch, the metadata
+ * of its last five batches, its last timestamp, the coordinator epoch of its last marker and
+ * the first offset of its open transaction. rn_log_append checks a batch with a producer id
+ * (>= 0) against it before anything is written, as Kafka's ProducerStateManager does:
+ *  - a batch equal (same epoch, first and last sequence) to one of the last five is a retry:
+ *    rn_log_append returns 0 with *base_offset where it was first written and writes nothing;
+ *  - an epoch below the producer's: RN_KERR_INVALID_PRODUCER_EPOCH (the handler picks the
+ *    version's fencing code); a new epoch must start at sequence 0, and a sequence that does
+ *    not follow the last one: RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER (a producer the partition has
+ *    no state for may start anywhere); base_sequence -1 (the broker's own transactional
+ *    writes, such as TxnOffsetCommit's) skips the sequence checks;
+ *  - a non-transactional batch while the producer has a transaction open in this partition:
+ *    RN_KERR_INVALID_TXN_STATE.
+ * Those refusals are positive returns (rn_kerr_t values), apart from the negative errnos.
+ * A transactional batch opens the producer's transaction here (its first offset holds back
+ * the last stable offset) until a marker ends it. State is snapshotted at every roll and at
+ * close (`<offset>.snapshot`, Kafka's format) and rebuilt at open from the last snapshot plus
+ * the batches after it. */
+
+/* Writes a transaction marker (a control batch: commit or abort) for `producer_id` at
+ * `producer_epoch`, ending its open transaction in this partition; an abort also goes into the
+ * segment's .txnindex so read_committed fetches can list it. Kafka's checks: an epoch below the
+ * producer's is RN_KERR_INVALID_PRODUCER_EPOCH, a coordinator epoch below the producer's last
+ * is RN_KERR_TRANSACTION_COORDINATOR_FENCED (positive returns, nothing written). A producer
+ * without an open transaction here still gets its marker (Kafka writes it all the same).
+ * Sets *offset to the marker's offset and *sync_needed as rn_log_append does. Returns 0, a
+ * positive rn_kerr_t, or a negative errno. */
+int rn_log_append_marker(rn_log_t *log, int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit, int64_t now_ms, int64_t *offset,
+                         bool *sync_needed);
+
+/* The last stable offset: the first offset of the oldest open transaction, or the high
+ * watermark when none is open (read_committed reads stop there). */
+int64_t rn_log_last_stable_offset(rn_log_t *log);
+
+/* One aborted transaction that overlaps a fetch (FetchResponse.aborted_transactions). */
+typedef struct rn_log_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+} rn_log_aborted_t;
+/* The aborted transactions whose range meets [from, upto): their last offset >= from and their
+ * first offset < upto, in the order they were aborted. Writes at most `cap` to `out` and
+ * returns how many there are in all (call again with more room), or a negative errno. */
+int rn_log_aborted_txns(rn_log_t *log, int64_t from, int64_t upto, rn_log_aborted_t *out,
+                        size_t cap);
+
+/* DescribeProducers: the producers this partition holds state for. */
+typedef struct rn_log_producer {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t last_sequence;     /* -1 when none */
+    int64_t last_timestamp;    /* -1 when none */
+    int32_t coordinator_epoch; /* -1 when no marker was written */
+    int64_t txn_start_offset;  /* first offset of the open transaction, -1 when none */
+} rn_log_producer_t;
+/* Writes at most `cap` producers to `out`, ordered by producer id, and returns how many there
+ * are in all. */
+size_t rn_log_producers(rn_log_t *log, rn_log_producer_t *out, size_t cap);
+
+/* Expires producers whose last batch is older than producer.id.expiration.ms and that have no
+ * open transaction (Kafka's removeExpiredProducers). Returns how many were removed. */
+size_t rn_log_expire_producers(rn_log_t *log, int64_t now_ms, int64_t expiration_ms);
+
 /* Published offsets, read without the lock. */
 int64_t rn_log_high_watermark(const rn_log_t *log); /* = log end offset on one node */
 int64_t rn_log_start_offset(const rn_log_t *log);
