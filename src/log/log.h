@@ -80,6 +80,19 @@ void rn_log_set_config(rn_log_t *log, const rn_log_config_t *cfg);
  * header or over INT32_MAX bytes). */
 int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_summary_t *sum,
                   int64_t *base_offset, bool *sync_needed);
+/* rn_log_append with everything it found out, for Produce: the refusals of the producer state
+ * (log.h's producer section) are positive returns, and a retry of a batch already written
+ * returns 0 with `duplicate` set, nothing written, and the original's first offset and max
+ * timestamp (Kafka 4.4 answers a retry's log_append_time_ms with that timestamp). */
+typedef struct rn_log_appended {
+    int64_t base_offset;
+    bool sync_needed;
+    bool duplicate;
+    int64_t duplicate_timestamp;
+} rn_log_appended_t;
+int rn_log_append_batch(rn_log_t *log, uint8_t *records, size_t len,
+                        const rn_records_summary_t *sum, rn_log_appended_t *out);
+
 /* Makes everything appended so far durable (fdatasync of each unflushed segment), sharing one
  * sync among concurrent callers. Blocking: call it from a worker thread, never an event loop.
  * Returns 0 or a negative errno. */

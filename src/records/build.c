@@ -214,8 +214,10 @@ int rn_records_build_marker(int16_t type, int64_t producer_id, int16_t producer_
     return rc;
 }
 
-int rn_records_marker_type(const uint8_t *batch, size_t len)
+int rn_records_marker_type(const uint8_t *batch, size_t len, int32_t *coordinator_epoch)
 {
+    if (coordinator_epoch != NULL)
+        *coordinator_epoch = -1;
     rn_batch_header_t h;
     if (rn_batch_parse_header(batch, len, &h) != RN_DECODE_OK || rn_batch_size(&h) > len ||
         (h.attributes & RN_BATCH_ATTR_CONTROL) == 0 ||
@@ -234,5 +236,12 @@ int rn_records_marker_type(const uint8_t *batch, size_t len)
     if (!rn_reader_ok(&r) || key_len < 4 || version < 0 ||
         (type != RN_MARKER_ABORT && type != RN_MARKER_COMMIT))
         return -1;
+    /* The rest of the key (a newer version may add fields), then the value: version, epoch. */
+    rn_reader_skip(&r, (size_t)key_len - 4, "marker key");
+    int64_t value_len = rn_read_varlong(&r, "value length");
+    (void)rn_read_int16(&r, "value version");
+    int32_t epoch = rn_read_int32(&r, "coordinator epoch");
+    if (coordinator_epoch != NULL && rn_reader_ok(&r) && value_len >= 6)
+        *coordinator_epoch = epoch;
     return type;
 }

@@ -266,8 +266,9 @@ int rn_records_build_marker(int16_t type, int64_t producer_id, int16_t producer_
                             int32_t coordinator_epoch, int64_t timestamp, uint8_t **out,
                             size_t *out_len, rn_records_summary_t *sum);
 /* The type of the marker in a control batch's first record key (RN_MARKER_*), or -1 when the
- * bytes `batch`/`len` (a whole batch) are not a control batch with a readable marker key. */
-int rn_records_marker_type(const uint8_t *batch, size_t len);
+ * bytes `batch`/`len` (a whole batch) are not a control batch with a readable marker key. Sets
+ * *coordinator_epoch (may be NULL) from the value, -1 when it has none. */
+int rn_records_marker_type(const uint8_t *batch, size_t len, int32_t *coordinator_epoch);
 
 /* Writes the header and CRC-32C and hands the batch out: *out (free() it) and *out_len, plus the
  * summary rn_records_validate() would give (`sum` may be NULL), ready for rn_log_append. The

@@ -187,7 +187,9 @@ Test(build, commit_marker_layout)
     cr_assert_eq(h.records_count, 1);
     cr_assert_eq(h.max_timestamp, 1700000000000);
     cr_assert(rn_batch_crc_ok(batch, len));
-    cr_assert_eq(rn_records_marker_type(batch, len), RN_MARKER_COMMIT);
+    int32_t epoch = 0;
+    cr_assert_eq(rn_records_marker_type(batch, len, &epoch), RN_MARKER_COMMIT);
+    cr_assert_eq(epoch, 5);
     const char *why = NULL;
     rn_records_summary_t checked;
     cr_assert_eq(rn_records_validate(batch, len, 1 << 20, &checked, &why), 0, "%s", why);
@@ -200,8 +202,8 @@ Test(build, abort_marker_type_and_non_markers)
     uint8_t *batch;
     size_t len;
     cr_assert_eq(rn_records_build_marker(RN_MARKER_ABORT, 1, 0, 0, 1, &batch, &len, NULL), 0);
-    cr_assert_eq(rn_records_marker_type(batch, len), RN_MARKER_ABORT);
-    cr_assert_eq(rn_records_marker_type(batch, len - 1), -1, "a cut batch is no marker");
+    cr_assert_eq(rn_records_marker_type(batch, len, NULL), RN_MARKER_ABORT);
+    cr_assert_eq(rn_records_marker_type(batch, len - 1, NULL), -1, "a cut batch is no marker");
     free(batch);
 
     /* A data batch, even a transactional one, is not a marker. */
@@ -210,7 +212,7 @@ Test(build, abort_marker_type_and_non_markers)
     rn_batch_builder_set_producer(&b, 7, 1, 0, RN_BATCH_ATTR_TRANSACTIONAL);
     cr_assert_eq(rn_batch_builder_add(&b, 1, B("k"), B("v")), 0);
     cr_assert_eq(rn_batch_builder_finish(&b, &batch, &len, NULL), 0);
-    cr_assert_eq(rn_records_marker_type(batch, len), -1);
+    cr_assert_eq(rn_records_marker_type(batch, len, NULL), -1);
     rn_batch_header_t h;
     cr_assert_eq(rn_batch_parse_header(batch, len, &h), RN_DECODE_OK);
     cr_assert_eq(h.producer_id, 7);
