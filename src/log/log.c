@@ -616,10 +616,36 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
 int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
                       rn_log_slice_t *out)
 {
+    return rn_log_read_committed(log, offset, max_bytes, first_batch_whole, INT64_MAX, out);
+}
+
+int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                          int64_t upto, rn_log_slice_t *out)
+{
     located_t loc;
     int rc = locate(log, offset, out, &loc);
     if (rc != 0 || loc.seg == NULL)
         return rc;
+    /* read_committed: nothing at or past the last stable offset, which is always a batch's
+     * first offset (an open transaction's first batch) or the high watermark. */
+    if (upto < out->high_watermark) {
+        int64_t pos = loc.batch_pos, bpos, base, last;
+        size_t blen;
+        if (upto <= offset) {
+            rn_segment_unref(loc.seg);
+            return 0;
+        }
+        int64_t from = rn_index_lookup_offset(&loc.seg->index, relative(loc.seg, upto));
+        if (from < pos)
+            from = pos;
+        rc = rn_segment_find_batch(&loc.scan, from, upto, &bpos, &blen, &base, &last);
+        if (rc < 0) {
+            rn_segment_unref(loc.seg);
+            return rc;
+        }
+        if (rc == 0 && bpos < loc.end)
+            loc.end = bpos;
+    }
     /* Kafka's segment read: max_bytes from the batch holding the offset, cut wherever that
      * ends; with first_batch_whole at least that batch (KIP-74). Nothing to walk. */
     size_t avail = (size_t)(loc.end - loc.batch_pos);
@@ -633,6 +659,39 @@ int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool firs
     }
     hand_out(&loc, len, out);
     return 0;
+}
+
+int64_t rn_log_fetch_upper_bound(rn_log_t *log, const rn_log_slice_t *slice)
+{
+    const rn_segment_t *seg = slice->range.owner;
+    /* Kafka's fetchUpperBoundOffset: the first offset index entry at or past the end of what
+     * was read, else the next segment's base, else the log end. */
+    int64_t end = slice->range.pos + (int64_t)slice->range.len;
+    size_t n = rn_index_entries(&seg->index);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t rel, pos;
+        rn_index_offset_entry(&seg->index, mid, &rel, &pos);
+        if ((int64_t)pos < end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n) {
+        uint32_t rel, pos;
+        rn_index_offset_entry(&seg->index, lo, &rel, &pos);
+        return seg->base_offset + rel;
+    }
+    pthread_mutex_lock(&log->segs_lock);
+    int64_t upper = atomic_load_explicit(&log->hw, memory_order_relaxed);
+    for (size_t i = 0; i + 1 < log->nsegs; i++)
+        if (log->segs[i] == seg) {
+            upper = log->segs[i + 1]->base_offset;
+            break;
+        }
+    pthread_mutex_unlock(&log->segs_lock);
+    return upper;
 }
 
 /* ---- retention and DeleteRecords ---- */

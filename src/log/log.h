@@ -201,6 +201,16 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
 int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
                       rn_log_slice_t *out);
 
+/* rn_log_read_bytes for read_committed: the range also ends before the batch holding `upto`
+ * (the last stable offset; INT64_MAX: no bound), so an offset at or past it reads nothing. */
+int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                          int64_t upto, rn_log_slice_t *out);
+/* The upper bound of the aborted transactions a read_committed fetch of `slice` (non-empty,
+ * from rn_log_read_committed) lists: Kafka's fetchUpperBoundOffset, the offset of the first
+ * offset index entry at or past the slice's end, else the next segment's base, else the log
+ * end. */
+int64_t rn_log_fetch_upper_bound(rn_log_t *log, const rn_log_slice_t *slice);
+
 /* ListOffsets by timestamp: the offset and timestamp of the first record at or after the log
  * start whose timestamp is >= `ts` (time index, then the batch's records). *offset = -1 and
  * *timestamp = -1 when none. Exact to the record: uncompressed batches are walked, compressed ones

@@ -321,3 +321,41 @@ Test(producers, expiry_forgets_idle_producers_without_transactions)
     expect_written(log, (pbatch_t){ 1, 0, 57, 1 }, 3);
     rn_log_close(log);
 }
+
+/* read_committed reads stop before the open transaction's first batch; the aborted list of a
+ * read reaches Kafka's upper bound (the log end here: no index entry past the read). */
+Test(producers, read_committed_stops_at_the_last_stable_offset)
+{
+    rn_log_t *log = open_log(true);
+    expect_written(log, (pbatch_t){ -1, -1, -1, 2 }, 0);
+    expect_written(log, (pbatch_t){ 7, 0, 0, 2, .txn = true }, 2);
+    int64_t mark;
+    bool sync;
+    cr_assert_eq(rn_log_append_marker(log, 7, 0, 0, false, 1, &mark, &sync), 0);
+    expect_written(log, (pbatch_t){ -1, -1, -1, 1 }, 5);
+    expect_written(log, (pbatch_t){ 8, 0, 0, 1, .txn = true }, 6);
+    expect_written(log, (pbatch_t){ -1, -1, -1, 1 }, 7);
+    cr_assert_eq(rn_log_last_stable_offset(log), 6);
+
+    rn_log_slice_t all, committed;
+    cr_assert_eq(rn_log_read_committed(log, 0, 1 << 20, true, INT64_MAX, &all), 0);
+    cr_assert_eq(rn_log_read_committed(log, 0, 1 << 20, true, 6, &committed), 0);
+    cr_assert_lt(committed.range.len, all.range.len);
+    /* What is cut away is exactly the two last batches. */
+    rn_log_slice_t from6;
+    cr_assert_eq(rn_log_read_committed(log, 6, 1 << 20, true, INT64_MAX, &from6), 0);
+    cr_assert_eq(committed.range.len + from6.range.len, all.range.len);
+    /* An index entry at or past the cut (the sparse index decides which), else the log end. */
+    int64_t upper = rn_log_fetch_upper_bound(log, &committed);
+    cr_assert(upper >= 6 && upper <= 8, "upper bound %lld", (long long)upper);
+    rn_log_aborted_t ab[2];
+    cr_assert_eq(rn_log_aborted_txns(log, 0, 8, ab, 2), 1);
+    cr_assert_eq(ab[0].first_offset, 2);
+    rn_log_slice_t none;
+    cr_assert_eq(rn_log_read_committed(log, 6, 1 << 20, true, 6, &none), 0);
+    cr_assert_eq(none.range.len, 0);
+    all.range.release(all.range.owner);
+    committed.range.release(committed.range.owner);
+    from6.range.release(from6.range.owner);
+    rn_log_close(log);
+}
