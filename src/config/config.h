@@ -128,6 +128,10 @@ typedef struct rn_config {
     int32_t offsets_retention_minutes;    /* >= 1; default 10080 (7 days) */
     int32_t offset_metadata_max_bytes;    /* 0..32767 (the record's INT16 length); default 4096 */
 
+    /* Transactions (src/coord/txn.h). */
+    int32_t transaction_state_log_num_partitions; /* 1..10000; default 50; used when
+                                                     __transaction_state is created */
+
     /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
      * the configuration set it. Read through rn_config_value and rn_config_is_set. */
     char **values;
