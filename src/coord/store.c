@@ -328,7 +328,7 @@ static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *o
             .producer_id = h->producer_id,
             .producer_epoch = h->producer_epoch,
             .transactional = (h->attributes & RN_BATCH_ATTR_TRANSACTIONAL) != 0,
-            .marker = control ? rn_records_marker_type(ld->buf + pos, len - pos) : -1,
+            .marker = control ? rn_records_marker_type(ld->buf + pos, len - pos, NULL) : -1,
         };
         rn_record_t rec;
         int rc = 0;

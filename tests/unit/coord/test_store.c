@@ -332,12 +332,13 @@ static void collect_entry(void *ctx, int32_t partition, const rn_store_origin_t 
 }
 
 /* A marker appended the way the log room writes one, straight to the partition's log. */
-static void append_marker(rn_store_t *store, fixture_t *f, rn_str_t id, int type, int64_t pid)
+static void append_marker(rn_store_t *store, fixture_t *f, rn_str_t id, int type, int64_t pid,
+                          int16_t epoch)
 {
     uint8_t *batch;
     size_t len;
     rn_records_summary_t sum;
-    cr_assert_eq(rn_records_build_marker(type, pid, 0, 0, 9, &batch, &len, &sum), 0);
+    cr_assert_eq(rn_records_build_marker(type, pid, epoch, 0, 9, &batch, &len, &sum), 0);
     rn_topic_t *topic = rn_topics_get(f->topics, S(rn_store_name(store)));
     rn_partition_t *part = rn_topic_partition(topic, rn_store_partition_for(store, id));
     int64_t base;
@@ -355,9 +356,9 @@ Test(store, transactional_batches_and_markers_load_with_their_origin)
                                  { .key = B("t2"), .value = B("y") } };
     cr_assert_eq(rn_store_append(o.store, S("g"), B("plain"), B("v"), 1), 0);
     cr_assert_eq(rn_store_append_txn(o.store, S("g"), recs, 2, 2, 42, 3), 0);
-    append_marker(o.store, &o.f, S("g"), RN_MARKER_COMMIT, 42);
+    append_marker(o.store, &o.f, S("g"), RN_MARKER_COMMIT, 42, 3);
     cr_assert_eq(rn_store_append_txn(o.store, S("g"), recs, 1, 3, 43, 0), 0);
-    append_marker(o.store, &o.f, S("g"), RN_MARKER_ABORT, 43);
+    append_marker(o.store, &o.f, S("g"), RN_MARKER_ABORT, 43, 0);
     entries_t e = { 0 };
     rn_store_stats_t stats;
     cr_assert_eq(rn_store_load_entries(o.store, collect_entry, &e, &stats), 0);
