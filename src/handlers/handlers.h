@@ -149,6 +149,7 @@ void rn_handle_offset_delete(rn_request_t *req);
 void rn_handle_describe_cluster(rn_request_t *req);
 void rn_handle_describe_log_dirs(rn_request_t *req);
 void rn_handle_offset_for_leader_epoch(rn_request_t *req);
+void rn_handle_describe_producers(rn_request_t *req);
 void rn_handle_describe_topic_partitions(rn_request_t *req);
 
 #endif

@@ -616,7 +616,7 @@ size_t rn_log_producers(rn_log_t *log, rn_log_producer_t *out, size_t cap)
     pthread_mutex_unlock(&log->append_lock);
     if (n > 1)
         qsort(all, n, sizeof *all, cmp_producer);
-    if (n > 0)
+    if (n > 0 && cap > 0)
         memcpy(out, all, (n < cap ? n : cap) * sizeof *all);
     free(all);
     return total;
