@@ -267,13 +267,19 @@ static void *logs_main(void *arg)
 {
     runnel_t *rn = arg;
     int64_t interval = rn->config.log_retention_check_interval_ms;
+    int64_t expiry_interval = rn->config.producer_id_expiration_check_interval_ms;
     int64_t next_retention = rn_clock_wall_ms() + interval;
+    int64_t next_expiry = rn_clock_wall_ms() + expiry_interval;
     while (maint_wait(rn, LOG_TICK_MS)) {
         int64_t now = rn_clock_wall_ms();
         bool retention_due = now >= next_retention;
         if (retention_due)
             next_retention = now + interval;
         rn_topics_maintain(rn->topics, now, retention_due);
+        if (now >= next_expiry) {
+            next_expiry = now + expiry_interval;
+            rn_topics_expire_producers(rn->topics, now, rn->config.producer_id_expiration_ms);
+        }
     }
     return NULL;
 }

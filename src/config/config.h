@@ -60,8 +60,9 @@ typedef struct rn_config_key {
     bool in_effect;            /* false: accepted and checked but not used yet: setting it logs a
                                   warning, and DescribeConfigs' doc says "Not in effect yet" */
     int8_t type;               /* RN_CONFIG_TYPE_*, Kafka's type for the key */
-    bool unlisted;             /* an older Runnel name of another key: accepted, but
-                                  DescribeConfigs lists its value under that key only */
+    bool unlisted;             /* an older Runnel name of another key (DescribeConfigs lists its
+                                  value under that key only), or one of Kafka's internal keys,
+                                  which its DescribeConfigs does not list */
 } rn_config_key_t;
 
 /* The i-th known key in table order, or NULL past the end. Static storage. */
@@ -104,8 +105,11 @@ typedef struct rn_config {
 
     rn_config_log_defaults_t log_defaults;
     int64_t log_retention_check_interval_ms; /* >= 1; default 300000 */
-    int32_t message_max_bytes;               /* message.max.bytes, >= 0; default 1048588 */
-    bool log_append_time; /* log.message.timestamp.type=LogAppendTime; default CreateTime */
+    int64_t producer_id_expiration_ms;       /* >= 1; default 86400000 */
+    /* >= 1; default 600000. Kafka's internal key: DescribeConfigs does not list it. */
+    int64_t producer_id_expiration_check_interval_ms;
+    int32_t message_max_bytes; /* message.max.bytes, >= 0; default 1048588 */
+    bool log_append_time;      /* log.message.timestamp.type=LogAppendTime; default CreateTime */
     /* log.cleanup.policy, canonical (rn_config_parse_cleanup_policy) */
     char log_cleanup_policy[16];
     int32_t min_insync_replicas;        /* >= 1; default 1 */
@@ -123,6 +127,10 @@ typedef struct rn_config {
                                              created */
     int32_t offsets_retention_minutes;    /* >= 1; default 10080 (7 days) */
     int32_t offset_metadata_max_bytes;    /* 0..32767 (the record's INT16 length); default 4096 */
+
+    /* Transactions (src/coord/txn.h). */
+    int32_t transaction_state_log_num_partitions; /* 1..10000; default 50; used when
+                                                     __transaction_state is created */
 
     /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
      * the configuration set it. Read through rn_config_value and rn_config_is_set. */

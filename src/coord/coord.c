@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "coord/groups.h"
 #include "coord/offsets.h"
+#include "coord/producer_ids.h"
 #include "coord/store.h"
 #include "util/clock.h"
 #include "util/endian.h"
@@ -28,6 +29,7 @@ struct rn_coord {
     rn_store_t *store;
     rn_groups_t *groups;
     rn_offsets_t *offsets;
+    rn_producer_ids_t *producer_ids;
     _Atomic int64_t now_ms; /* the last time given to open or tick; relaxed: a clock reading */
 };
 
@@ -71,9 +73,11 @@ int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, r
     rn_coord_t *coord = rn_xmalloc(sizeof *coord);
     *coord = (rn_coord_t){ 0 };
     atomic_store_explicit(&coord->now_ms, now_ms, memory_order_relaxed);
-    int rc = rn_store_open(cfg, topics, &coord->store);
+    int rc = rn_producer_ids_open(cfg->log_dir, &coord->producer_ids);
     if (rc != 0)
         goto fail_free;
+    if ((rc = rn_store_open(cfg, topics, &coord->store)) != 0)
+        goto fail_ids;
     coord->groups = rn_groups_new(cfg, coord->store, now_ms);
     coord->offsets = rn_offsets_new(cfg, coord->store);
     load_t ld = { .coord = coord };
@@ -97,6 +101,8 @@ fail_maps:
     rn_offsets_free(coord->offsets);
     rn_groups_free(coord->groups);
     rn_store_close(coord->store);
+fail_ids:
+    rn_producer_ids_close(coord->producer_ids);
 fail_free:
     free(coord);
     return rc;
@@ -109,6 +115,7 @@ void rn_coord_close(rn_coord_t *coord)
     rn_offsets_free(coord->offsets);
     rn_groups_free(coord->groups);
     rn_store_close(coord->store);
+    rn_producer_ids_close(coord->producer_ids);
     free(coord);
 }
 
@@ -153,4 +160,8 @@ rn_groups_t *rn_coord_groups(rn_coord_t *coord)
 rn_offsets_t *rn_coord_offsets(rn_coord_t *coord)
 {
     return coord->offsets;
+}
+rn_producer_ids_t *rn_coord_producer_ids(rn_coord_t *coord)
+{
+    return coord->producer_ids;
 }

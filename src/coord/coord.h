@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The coordinator room: consumer groups (Kafka's classic rebalance protocol) and committed
  * offsets, with their state kept in the internal compacted topic `__consumer_offsets` using
- * Kafka's key and value layouts, and loaded back at start-up.
+ * Kafka's key and value layouts, and loaded back at start-up; and producer ids.
  *
- * Three parts, one header each:
+ * Four parts, one header each:
  *   store.h    the __consumer_offsets topic: which partition a group lives in, appending
  *              records, loading them back (shared by groups and offsets);
  *   groups.h   membership: the group state machine, joins, syncs, heartbeats, leaves,
  *              session and rebalance timeouts, static members;
- *   offsets.h  committed offsets: commit, fetch, delete, retention.
+ *   offsets.h  committed offsets: commit, fetch, delete, retention;
+ *   producer_ids.h  the producer id counter that InitProducerId draws from.
  * This header ties them together for the broker and the handlers.
  *
  * Threads: every function is safe from any thread (the coordinator has its own lock; see each
@@ -25,13 +26,15 @@ typedef struct rn_coord rn_coord_t;
 typedef struct rn_store rn_store_t;
 typedef struct rn_groups rn_groups_t;
 typedef struct rn_offsets rn_offsets_t;
+typedef struct rn_producer_ids rn_producer_ids_t;
 
 /* Opens (creating on first start) __consumer_offsets as an internal topic with
  * offsets.topic.num.partitions partitions and cleanup.policy=compact, and loads every group and
- * offset from it. Logs how many records, groups and offsets were loaded and how long it took.
- * `now_ms` starts the coordinator's clock: wall-clock milliseconds, as Kafka stamps commits
- * (the broker passes the same kind to rn_coord_tick). Blocking (reads the whole topic): call it
- * before serving. Returns 0 or a negative errno. */
+ * offset from it; reads the producer id counter from the log directory. Logs how many records,
+ * groups and offsets were loaded and how long it took. `now_ms` starts the coordinator's clock:
+ * wall-clock milliseconds, as Kafka stamps commits (the broker passes the same kind to
+ * rn_coord_tick). Blocking (reads the whole topic): call it before serving. Returns 0 or a negative
+ * errno. */
 int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out);
 void rn_coord_close(rn_coord_t *coord);
 /* Advances the clock: expires sessions, completes rebalances whose time is up (and the initial
@@ -47,5 +50,6 @@ int64_t rn_coord_now(rn_coord_t *coord);
 rn_store_t *rn_coord_store(rn_coord_t *coord);
 rn_groups_t *rn_coord_groups(rn_coord_t *coord);
 rn_offsets_t *rn_coord_offsets(rn_coord_t *coord);
+rn_producer_ids_t *rn_coord_producer_ids(rn_coord_t *coord);
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* __consumer_offsets as a journal: each append is one uncompressed batch built here and written
- * through the partition's log like a Produce; loading reads each partition from its log start
- * in large chunks (rn_log_read finds whole batches, pread copies them) and walks the records.
- * Loading is the start-up cost Kafka pays too: until compaction exists, every commit ever
- * written is read back, so the loop avoids per-record allocation and system calls. */
+/* An internal topic as a journal (__consumer_offsets, __transaction_state): each append is one
+ * uncompressed batch built here and written through the partition's log like a Produce; loading
+ * reads each partition from its log start in large chunks (rn_log_read finds whole batches, pread
+ * copies them) and walks the records. Loading is the start-up cost Kafka pays too: until compaction
+ * exists, every commit ever written is read back, so the loop avoids per-record allocation and
+ * system calls. */
 #include "coord/store.h"
 
 #include <inttypes.h>
@@ -28,12 +29,13 @@
 
 struct rn_store {
     rn_topics_t *topics;
+    const char *name; /* static storage */
     /* Counted reference, dropped at close; NULL until the topic exists. Kafka creates the topic
      * on the first FindCoordinator, not at start-up: an empty broker starts without 50
      * partitions to create. Set once under create_lock, read with acquire. */
     _Atomic(rn_topic_t *) topic;
     pthread_mutex_t create_lock;
-    int32_t npartitions; /* fixed at open: a group's partition must never move */
+    int32_t npartitions; /* fixed at open: an id's partition must never move */
 };
 
 static rn_topic_t *store_topic(const rn_store_t *store)
@@ -52,11 +54,11 @@ int rn_store_ensure(rn_store_t *store)
         return 0;
     pthread_mutex_lock(&store->create_lock);
     int rc = 0;
-    rn_str_t name = rn_str_from_cstr(RN_STORE_TOPIC);
+    rn_str_t name = rn_str_from_cstr(store->name);
     rn_topic_t *topic = store_topic(store);
     if (topic == NULL && (topic = rn_topics_get(store->topics, name)) == NULL) {
         /* Kafka creates the topic compacted; replication is 1 on one node whatever
-         * offsets.topic.replication.factor says. */
+         * offsets.topic.replication.factor (transaction.state.log.replication.factor) says. */
         static const rn_topic_override_t compact = { .key = "cleanup.policy", .value = "compact" };
         rn_topic_spec_t spec = {
             .name = name,
@@ -68,7 +70,7 @@ int rn_store_ensure(rn_store_t *store)
         };
         rn_topics_result_t res = rn_topics_create(store->topics, &spec, false, &topic);
         if (res.error_code != 0) {
-            rn_log(RN_LOG_ERROR, "coord", "cannot create %s: %s: %s", RN_STORE_TOPIC,
+            rn_log(RN_LOG_ERROR, "coord", "cannot create %s: %s: %s", store->name,
                    rn_kerr_name(res.error_code), res.message);
             rc = res.error_code == RN_KERR_KAFKA_STORAGE_ERROR ? -EIO
                                                                : RN_EINVAL; /* a disk failure */
@@ -81,25 +83,38 @@ int rn_store_ensure(rn_store_t *store)
     return rc;
 }
 
-int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
+int rn_store_open_topic(const char *name, int32_t npartitions, const char *partitions_key,
+                        rn_topics_t *topics, rn_store_t **out)
 {
     rn_store_t *store = rn_xcalloc(1, sizeof *store);
     store->topics = topics;
-    store->npartitions = cfg->offsets_topic_num_partitions;
+    store->name = name;
+    store->npartitions = npartitions;
     pthread_mutex_init(&store->create_lock, NULL);
-    rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr(RN_STORE_TOPIC));
+    rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr(name));
     if (topic != NULL) {
         int32_t n = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
-        if (n != cfg->offsets_topic_num_partitions)
+        if (n != npartitions)
             rn_log(RN_LOG_WARN, "coord",
-                   "%s has %" PRId32 " partitions; offsets.topic.num.partitions=%" PRId32
+                   "%s has %" PRId32 " partitions; %s=%" PRId32
                    " applies only when the topic is created",
-                   RN_STORE_TOPIC, n, cfg->offsets_topic_num_partitions);
+                   name, n, partitions_key, npartitions);
         store->npartitions = n;
         atomic_store_explicit(&store->topic, topic, memory_order_release);
     }
     *out = store;
     return 0;
+}
+
+int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
+{
+    return rn_store_open_topic(RN_STORE_TOPIC, cfg->offsets_topic_num_partitions,
+                               "offsets.topic.num.partitions", topics, out);
+}
+
+const char *rn_store_name(const rn_store_t *store)
+{
+    return store->name;
 }
 
 void rn_store_close(rn_store_t *store)
@@ -198,8 +213,10 @@ int rn_store_append(rn_store_t *store, rn_str_t group_id, rn_bytes_t key, rn_byt
     return rn_store_append_many(store, group_id, &rec, 1, now_ms);
 }
 
-int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records,
-                         size_t n, int64_t now_ms)
+/* Builds one batch of `records` (a producer's when producer_id >= 0) and appends it to the
+ * partition of `id`. */
+static int append_batch(rn_store_t *store, rn_str_t id, const rn_store_record_t *records, size_t n,
+                        int64_t now_ms, int64_t producer_id, int16_t producer_epoch)
 {
     if (n == 0)
         return 0;
@@ -207,11 +224,14 @@ int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_re
     if (rc != 0)
         return rc;
     rn_partition_t *part =
-        rn_topic_partition(store_topic(store), rn_store_partition_for(store, group_id));
+        rn_topic_partition(store_topic(store), rn_store_partition_for(store, id));
     if (part == NULL)
         return RN_EINVAL; /* cannot happen: partitions only grow */
     rn_batch_builder_t b;
     rn_batch_builder_init(&b);
+    if (producer_id >= 0)
+        rn_batch_builder_set_producer(&b, producer_id, producer_epoch, -1,
+                                      RN_BATCH_ATTR_TRANSACTIONAL);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = rn_batch_builder_add(&b, now_ms, records[i].key, records[i].value);
     uint8_t *batch = NULL;
@@ -229,15 +249,27 @@ int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_re
     if (rc == 0 && sync_needed)
         rc = rn_log_sync(part->log);
     if (rc == 0)
-        rn_partition_notify(part); /* anyone fetching __consumer_offsets */
+        rn_partition_notify(part); /* anyone fetching the topic */
     return rc;
+}
+
+int rn_store_append_many(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records,
+                         size_t n, int64_t now_ms)
+{
+    return append_batch(store, group_id, records, n, now_ms, -1, -1);
+}
+
+int rn_store_append_txn(rn_store_t *store, rn_str_t group_id, const rn_store_record_t *records,
+                        size_t n, int64_t now_ms, int64_t producer_id, int16_t producer_epoch)
+{
+    return append_batch(store, group_id, records, n, now_ms, producer_id, producer_epoch);
 }
 
 /* ---- loading ---- */
 
 typedef struct loader {
     rn_store_t *store;
-    rn_store_record_fn fn;
+    rn_store_entry_fn fn;
     void *ctx;
     rn_store_stats_t stats;
     uint8_t *buf;
@@ -267,15 +299,17 @@ static int read_range(loader_t *ld, const rn_file_range_t *range)
     return 0;
 }
 
-/* Walks the batches in ld->buf[0, len): calls fn for every record at or after *offset and moves
- * *offset past each batch. Returns false at a batch that does not parse. */
+/* Walks the batches in ld->buf[0, len): calls fn for every record at or after *offset (a
+ * control batch's too, with its marker type) and moves *offset past each batch. Returns false
+ * at a batch that does not parse. */
 static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *offset)
 {
+    const char *name = ld->store->name;
     for (size_t pos = 0; pos < len;) {
         if (rn_record_iter_start(&ld->it, ld->buf + pos, len - pos) != 0) {
             rn_log(RN_LOG_ERROR, "coord",
                    "%s-%" PRId32 " offset %" PRId64 ": %s; loading of this partition stops here",
-                   RN_STORE_TOPIC, partition, *offset, ld->it.err);
+                   name, partition, *offset, ld->it.err);
             return false;
         }
         const rn_batch_header_t *h = &ld->it.header;
@@ -285,25 +319,33 @@ static bool load_batches(loader_t *ld, int32_t partition, size_t len, int64_t *o
         if (next <= *offset) {
             rn_log(RN_LOG_ERROR, "coord",
                    "%s-%" PRId32 ": batch at offset %" PRId64 " goes backwards; loading stops",
-                   RN_STORE_TOPIC, partition, h->base_offset);
+                   name, partition, h->base_offset);
             return false;
         }
         ld->stats.batches++;
-        if ((h->attributes & RN_BATCH_ATTR_CONTROL) == 0) {
-            rn_record_t rec;
-            int rc;
-            while ((rc = rn_record_iter_next(&ld->it, &rec)) == 1) {
-                if (rec.offset < *offset)
-                    continue; /* below the log start (DeleteRecords inside a batch) */
+        bool control = (h->attributes & RN_BATCH_ATTR_CONTROL) != 0;
+        rn_store_origin_t origin = {
+            .producer_id = h->producer_id,
+            .producer_epoch = h->producer_epoch,
+            .transactional = (h->attributes & RN_BATCH_ATTR_TRANSACTIONAL) != 0,
+            .marker = control ? rn_records_marker_type(ld->buf + pos, len - pos, NULL) : -1,
+        };
+        rn_record_t rec;
+        int rc = 0;
+        /* A control batch other than a marker (a leader change, say) means nothing here. */
+        while ((!control || origin.marker >= 0) && (rc = rn_record_iter_next(&ld->it, &rec)) == 1) {
+            if (rec.offset < *offset)
+                continue; /* below the log start (DeleteRecords inside a batch) */
+            if (!control)
                 ld->stats.records++;
-                ld->fn(ld->ctx, partition, rec.key, rec.value);
-            }
-            if (rc < 0) {
-                rn_log(RN_LOG_ERROR, "coord",
-                       "%s-%" PRId32 " batch at offset %" PRId64 ": %s; loading stops",
-                       RN_STORE_TOPIC, partition, h->base_offset, ld->it.err);
-                return false;
-            }
+            origin.offset = rec.offset;
+            ld->fn(ld->ctx, partition, &origin, rec.key, rec.value);
+        }
+        if (rc < 0) {
+            rn_log(RN_LOG_ERROR, "coord",
+                   "%s-%" PRId32 " batch at offset %" PRId64 ": %s; loading stops", name, partition,
+                   h->base_offset, ld->it.err);
+            return false;
         }
         pos += rn_batch_size(h);
         *offset = next;
@@ -343,7 +385,8 @@ static int load_partition(loader_t *ld, int32_t index)
     }
 }
 
-int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_stats_t *stats)
+int rn_store_load_entries(rn_store_t *store, rn_store_entry_fn fn, void *ctx,
+                          rn_store_stats_t *stats)
 {
     loader_t ld = { .store = store, .fn = fn, .ctx = ctx };
     rn_record_iter_init(&ld.it, LOAD_MAX_UNCOMPRESSED);
@@ -355,4 +398,26 @@ int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_
     if (stats != NULL)
         *stats = ld.stats;
     return rc;
+}
+
+/* rn_store_load's callback behind rn_store_load_entries: data records only. */
+typedef struct plain_load {
+    rn_store_record_fn fn;
+    void *ctx;
+} plain_load_t;
+
+static void on_plain_entry(void *ctx, int32_t partition, const rn_store_origin_t *origin,
+                           rn_bytes_t key, rn_bytes_t value)
+{
+    plain_load_t *pl = ctx;
+    /* Transactional records are left out with the markers: whether they count depends on a
+     * marker that only rn_store_load_entries' callers follow. */
+    if (origin->marker < 0 && !origin->transactional)
+        pl->fn(pl->ctx, partition, key, value);
+}
+
+int rn_store_load(rn_store_t *store, rn_store_record_fn fn, void *ctx, rn_store_stats_t *stats)
+{
+    plain_load_t pl = { .fn = fn, .ctx = ctx };
+    return rn_store_load_entries(store, on_plain_entry, &pl, stats);
 }

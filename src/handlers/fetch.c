@@ -41,6 +41,7 @@ struct fetch {
     fetch_part_t *parts;
     size_t nparts;
     int64_t min_bytes, max_bytes;
+    bool read_committed; /* isolation_level 1 */
     bool has_error;
     bool parked_now;
 };
@@ -53,6 +54,38 @@ static void release_slices(fetch_t *f)
             s->range.release(s->range.owner);
         memset(s, 0, sizeof *s);
     }
+}
+
+/* read_committed: the aborted transactions that meet what was read (Kafka's
+ * addAbortedTransactions: from the fetch offset to the fetch's upper bound offset), for the
+ * consumer to drop their batches. False when the arena ran out. */
+static bool list_aborted(fetch_t *f, fetch_part_t *fp)
+{
+    rn_log_t *log = fp->part->log;
+    int64_t upper = rn_log_fetch_upper_bound(log, &fp->slice);
+    rn_log_aborted_t small[8];
+    int n = rn_log_aborted_txns(log, fp->offset, upper, small, 8);
+    rn_log_aborted_t *all = small;
+    if (n > 8) {
+        all = rn_arena_try_alloc_array(&f->req->arena, rn_log_aborted_t, n);
+        if (all == NULL)
+            return false;
+        n = rn_log_aborted_txns(log, fp->offset, upper, all, (size_t)n);
+    }
+    if (n <= 0)
+        return true;
+    rn_fetch_response_aborted_transaction_t *items =
+        rn_arena_try_alloc_array(&f->req->arena, rn_fetch_response_aborted_transaction_t, n);
+    if (items == NULL)
+        return false;
+    for (int i = 0; i < n; i++) {
+        rn_fetch_response_aborted_transaction_init(&items[i]);
+        items[i].producer_id = all[i].producer_id;
+        items[i].first_offset = all[i].first_offset;
+    }
+    fp->resp->aborted_transactions.items = items;
+    fp->resp->aborted_transactions.count = n;
+    return true;
 }
 
 /* Reads every partition once, cut as Kafka cuts them (ReplicaManager.readFromLog): each
@@ -75,7 +108,10 @@ static int64_t read_partitions(fetch_t *f)
             room = 0;
         if ((size_t)room < limit)
             limit = (size_t)room;
-        int rc = rn_log_read_bytes(log, fp->offset, limit, total == 0, &fp->slice);
+        /* The last stable offset first: it is at most the high watermark the read sees. */
+        int64_t lso = rn_log_last_stable_offset(log);
+        int rc = rn_log_read_committed(log, fp->offset, limit, total == 0,
+                                       f->read_committed ? lso : INT64_MAX, &fp->slice);
         if (rc == RN_LOG_OFFSET_OUT_OF_RANGE || rc < 0) {
             /* A partition in error answers -1 for its offsets, as Kafka does. */
             pr->error_code = rc < 0 ? RN_KERR_KAFKA_STORAGE_ERROR : RN_KERR_OFFSET_OUT_OF_RANGE;
@@ -87,9 +123,13 @@ static int64_t read_partitions(fetch_t *f)
         /* The slice's offsets were read at the same instant as its range. */
         pr->high_watermark = fp->slice.high_watermark;
         pr->log_start_offset = fp->slice.log_start_offset;
-        /* No transactions yet: the last stable offset is the high watermark, which is what
-         * read_committed consumers (librdkafka's and kafkajs's default) need to see data. */
-        pr->last_stable_offset = pr->high_watermark;
+        pr->last_stable_offset = lso;
+        if (fp->slice.range.len > 0 && f->read_committed && !list_aborted(f, fp)) {
+            /* No room to list what to drop: send nothing rather than aborted records; the
+             * consumer asks again. */
+            fp->slice.range.release(fp->slice.range.owner);
+            fp->slice.range = (rn_file_range_t){ .fd = -1 };
+        }
         if (fp->slice.range.len > 0) {
             pr->records = (rn_records_t){ .file = &fp->slice.range };
             total += (int64_t)fp->slice.range.len;
@@ -257,6 +297,7 @@ void rn_handle_fetch(rn_request_t *req)
     rn_fetch_response_init(&f->resp);
     f->min_bytes = body.min_bytes;
     f->max_bytes = body.max_bytes;
+    f->read_committed = body.isolation_level == 1;
     if (body.session_epoch > 0) {
         /* An incremental fetch in a session this broker never made (it makes none). */
         f->resp.error_code = RN_KERR_FETCH_SESSION_ID_NOT_FOUND;

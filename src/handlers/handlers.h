@@ -125,6 +125,7 @@ void rn_handle_produce(rn_request_t *req);
 void rn_handle_fetch(rn_request_t *req);
 void rn_handle_list_offsets(rn_request_t *req);
 void rn_handle_find_coordinator(rn_request_t *req);
+void rn_handle_init_producer_id(rn_request_t *req);
 void rn_handle_describe_acls(rn_request_t *req);
 void rn_handle_create_acls(rn_request_t *req);
 void rn_handle_delete_acls(rn_request_t *req);
@@ -148,6 +149,7 @@ void rn_handle_offset_delete(rn_request_t *req);
 void rn_handle_describe_cluster(rn_request_t *req);
 void rn_handle_describe_log_dirs(rn_request_t *req);
 void rn_handle_offset_for_leader_epoch(rn_request_t *req);
+void rn_handle_describe_producers(rn_request_t *req);
 void rn_handle_describe_topic_partitions(rn_request_t *req);
 
 #endif

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Requests whose work blocks: CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords,
  * AlterConfigs, auto-creating Metadata, FindCoordinator's first creation of
- * __consumer_offsets, OffsetCommit, OffsetDelete and DeleteGroups write and fsync files before
- * they may answer. A job decodes on the connection's loop, runs off it on the request's
- * executor (util/work.h), and answers back on the loop. Private to the handler room.
+ * __consumer_offsets, OffsetCommit, OffsetDelete, DeleteGroups and InitProducerId write and
+ * fsync files before they may answer. A job decodes on the connection's loop, runs off it on the
+ * request's executor (util/work.h), and answers back on the loop. Private to the handler room.
  *
  * Order: the network room hands a connection's next request up only once this one has
  * answered (rn_net_config_t.one_at_a_time), so a job's effects are in place before anything

@@ -50,9 +50,11 @@ static bool find_duplicates(rn_request_t *req, const rn_list_offsets_request_t *
     return rn_admin_classify_keys(&req->arena, keys, total, dup);
 }
 
-/* Sets *offset (-1: not found) and *timestamp for target `ts`. */
-static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *offset,
-                        int64_t *timestamp)
+/* Sets *offset (-1: not found) and *timestamp for target `ts`. `read_committed`
+ * (isolation_level 1, v2+): the latest offset a read_committed consumer may read is the last
+ * stable offset, as Kafka answers. */
+static rn_kerr_t lookup(rn_log_t *log, int16_t version, bool read_committed, int64_t ts,
+                        int64_t *offset, int64_t *timestamp)
 {
     *timestamp = -1;
     *offset = -1;
@@ -62,7 +64,7 @@ static rn_kerr_t lookup(rn_log_t *log, int16_t version, int64_t ts, int64_t *off
                    : RN_KERR_KAFKA_STORAGE_ERROR;
     switch (ts) {
     case TS_LATEST:
-        *offset = rn_log_high_watermark(log);
+        *offset = read_committed ? rn_log_last_stable_offset(log) : rn_log_high_watermark(log);
         return 0;
     case TS_EARLIEST:
         *offset = rn_log_start_offset(log);
@@ -150,7 +152,8 @@ void rn_handle_list_offsets(rn_request_t *req)
                 (rp->error_code = rn_leader_epoch_check(qp->current_leader_epoch)) != RN_KERR_NONE)
                 continue;
             int64_t offset = -1, timestamp = -1;
-            rp->error_code = lookup(part->log, v, qp->timestamp, &offset, &timestamp);
+            rp->error_code = lookup(part->log, v, v >= 2 && body.isolation_level == 1,
+                                    qp->timestamp, &offset, &timestamp);
             rp->offset = offset;
             rp->timestamp = timestamp;
             /* An offset found has the leader's epoch; none found, none (as Kafka). */

@@ -119,8 +119,11 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                topic->name, part->index, rn_kerr_name(err), why ? why : "");
         return err;
     }
-    /* Kafka's LogValidator: clients may not write control batches. */
+    /* Kafka's LogValidator: clients may not write control batches, and a producer's batch
+     * needs a sequence. */
     if ((h.attributes & RN_BATCH_ATTR_CONTROL) != 0)
+        return RN_KERR_INVALID_RECORD;
+    if (h.producer_id >= 0 && h.base_sequence < 0)
         return RN_KERR_INVALID_RECORD;
     int64_t append_time = -1;
     if (cfg.log_append_time) {
@@ -128,15 +131,24 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
         rn_records_set_log_append_time(bytes, len, append_time);
         sum.max_timestamp = append_time;
     }
-    int64_t base = 0;
-    int rc = rn_log_append(part->log, bytes, len, &sum, &base, sync_needed);
-    if (rc != 0) {
+    rn_log_appended_t a;
+    int rc = rn_log_append_batch(part->log, bytes, len, &sum, &a);
+    if (rc > 0) /* the producer state refused it (log.h): Kafka's code, whatever the version */
+        return (rn_kerr_t)rc;
+    if (rc < 0) {
         rn_log(RN_LOG_ERROR, "produce", "%s-%d: append failed: %s", topic->name, part->index,
                strerror(-rc));
         return RN_KERR_KAFKA_STORAGE_ERROR;
     }
+    out->base_offset = a.base_offset;
+    if (a.duplicate) {
+        /* A retry of a batch already written: Kafka 4.4 answers with the original's offset and
+         * its stored max timestamp as log_append_time_ms, on either timestamp type. */
+        out->log_append_time_ms = a.duplicate_timestamp;
+        return RN_KERR_NONE;
+    }
+    *sync_needed = a.sync_needed;
     rn_partition_notify(part);
-    out->base_offset = base;
     out->log_append_time_ms = append_time;
     return RN_KERR_NONE;
 }

@@ -49,6 +49,10 @@ static const rn_handler_t handlers[] = {
                                          .fn = rn_handle_offset_for_leader_epoch },
     [RN_API_DESCRIBE_LOG_DIRS] = { .min = 0, .max = 5, .fn = rn_handle_describe_log_dirs },
     [RN_API_DESCRIBE_CLUSTER] = { .min = 0, .max = 2, .fn = rn_handle_describe_cluster },
+    /* Idempotent producers (issue 11). */
+    [RN_API_INIT_PRODUCER_ID] = { .min = 0, .max = 5, .fn = rn_handle_init_producer_id },
+    /* Producer state of partitions, for operators (issue 11). */
+    [RN_API_DESCRIBE_PRODUCERS] = { .min = 0, .max = 0, .fn = rn_handle_describe_producers },
     [RN_API_DESCRIBE_TOPIC_PARTITIONS] = { .min = 0,
                                            .max = 0,
                                            .fn = rn_handle_describe_topic_partitions },

@@ -23,6 +23,7 @@
 
 #include "log/log.h"
 #include "util/endian.h"
+#include "util/hmap.h"
 
 /* Kafka's index entry sizes (OffsetIndex, TimeIndex). */
 #define RN_OFFSET_INDEX_ENTRY_LEN 8
@@ -182,6 +183,95 @@ int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p);
 int rn_segment_find_batch(rn_scan_t *s, int64_t pos, int64_t offset, int64_t *batch_pos,
                           size_t *batch_len, int64_t *base, int64_t *last);
 
+/* ---- producers.c: producer state, transactions, snapshots (log.h tells the rules) ---- */
+
+/* Batches of each producer whose metadata is kept for spotting retries (Kafka's
+ * NUM_BATCHES_TO_RETAIN, which is also the clients' max.in.flight limit for idempotence). */
+#define RN_PRODUCER_BATCHES 5
+
+typedef struct rn_batch_meta {
+    int32_t first_seq, last_seq;
+    int64_t first_offset;
+    int32_t offset_delta; /* last offset - first offset */
+    int64_t timestamp;    /* the batch's max timestamp */
+} rn_batch_meta_t;
+
+typedef struct rn_producer {
+    rn_hmap_node_t node;
+    int64_t id;
+    int16_t epoch;
+    int nbatches; /* batches[0..nbatches), oldest first */
+    rn_batch_meta_t batches[RN_PRODUCER_BATCHES];
+    int64_t last_timestamp;
+    int32_t coordinator_epoch; /* of the last marker, -1 when none */
+    int64_t txn_first_offset;  /* of the open transaction, -1 when none */
+} rn_producer_t;
+
+/* An open transaction; the log keeps them ordered by first offset (appends come in offset
+ * order), so the oldest is first and gives the last stable offset. */
+typedef struct rn_open_txn {
+    int64_t producer_id;
+    int64_t first_offset;
+} rn_open_txn_t;
+
+/* One entry of a .txnindex, in memory too (aborts are rare: the whole list stays loaded). */
+typedef struct rn_aborted_txn {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset; /* the abort marker's offset */
+    int64_t last_stable_offset;
+} rn_aborted_txn_t;
+
+/* Kafka's AbortedTxn record: version int16 (0), producer id, first, last and last stable offset. */
+#define RN_TXN_INDEX_ENTRY_LEN 34
+
+typedef struct rn_producers {
+    rn_hmap_t map; /* producer id -> rn_producer_t: append_lock */
+    rn_open_txn_t *open;
+    size_t nopen, open_cap; /* append_lock */
+    /* Written holding append_lock and segs_lock, read under either. */
+    rn_aborted_txn_t *aborted;
+    size_t naborted, aborted_cap; /* ordered by last offset */
+} rn_producers_t;
+
+void rn_producers_init(rn_producers_t *ps);
+void rn_producers_deinit(rn_producers_t *ps);
+
+/* What the producer state says of a batch about to be appended (its header `h`; a blob with
+ * a producer's batch holds just that batch): append it, a retry of a batch already written at
+ * *dup_offset with max timestamp *dup_timestamp (write nothing), or refused with *err. Caller holds
+ * append_lock. */
+typedef enum rn_producer_verdict {
+    RN_PRODUCER_APPEND,
+    RN_PRODUCER_DUPLICATE,
+    RN_PRODUCER_REFUSED,
+} rn_producer_verdict_t;
+rn_producer_verdict_t rn_producers_check(rn_log_t *log, const rn_batch_header_t *h,
+                                         int64_t *dup_offset, int64_t *dup_timestamp,
+                                         rn_kerr_t *err);
+/* Folds a batch just written to `seg` (header `h`, offsets assigned) into the producer state;
+ * replay at open does the same from the file. `marker_type` and `coordinator_epoch` are a
+ * control batch's (rn_records_marker_type). An abort marker adds to the aborted list (under
+ * segs_lock) and the segment's .txnindex. Caller holds append_lock and publishes
+ * first_unstable afterwards. */
+void rn_producers_apply(rn_log_t *log, rn_segment_t *seg, const rn_batch_header_t *h,
+                        int marker_type, int32_t coordinator_epoch);
+/* The coordinator epoch of the producer's last marker here, -1 when none. append_lock. */
+int32_t rn_producers_coordinator_epoch(const rn_log_t *log, int64_t producer_id);
+/* The first offset of the oldest open transaction, INT64_MAX when none. append_lock. */
+int64_t rn_producers_first_unstable(const rn_log_t *log);
+/* Writes `<leo>.snapshot` (Kafka's producer snapshot format) for the state now. `durable`
+ * fsyncs it (close); at a roll it is left to the page cache (a lost snapshot only lengthens
+ * the next replay). append_lock. 0 or a negative errno. */
+int rn_producers_snapshot(rn_log_t *log, int64_t offset, bool durable);
+/* At open, after the segments are loaded: the newest usable snapshot at or below the log end
+ * (newer ones removed), then a replay of the batches after it; the .txnindex files are read and
+ * what lies past the log end dropped. 0 or a negative errno. */
+int rn_producers_load(rn_log_t *log);
+
+/* "<20 digits><suffix>" -> the offset, or -1 for any other name. */
+int64_t rn_log_parse_name(const char *name, const char *suffix);
+
 /* ---- recovery.c: loading the segments at open ---- */
 /* Fills log->segs from the directory: trusts what a clean shutdown left, recovers the rest (see
  * rn_log_open). Sets log->leo and the max timestamp pairs; logs one INFO line. */
@@ -225,6 +315,12 @@ struct rn_log {
     _Atomic int64_t size_bytes;
     _Atomic int64_t last_flush_ms;
     _Atomic bool dir_dirty; /* a segment was created since the directory was last fsynced */
+    /* The first offset of the oldest open transaction (INT64_MAX: none): stored holding both
+     * locks before the hw that passes it, so lso = min(first_unstable, hw) never runs ahead. */
+    _Atomic int64_t first_unstable;
+    int64_t snapshot_offset; /* append_lock: the newest producer snapshot on disk, -1 if none */
+
+    rn_producers_t producers;
 };
 
 /* Appends `seg` to the array (taking the log's reference). Caller holds append_lock, or is

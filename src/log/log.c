@@ -53,6 +53,7 @@ static void log_free(rn_log_t *log)
     for (size_t i = 0; i < log->nsegs; i++)
         rn_segment_unref(log->segs[i]);
     free(log->segs);
+    rn_producers_deinit(&log->producers);
     pthread_mutex_destroy(&log->sync_lock);
     pthread_mutex_destroy(&log->segs_lock);
     pthread_mutex_destroy(&log->append_lock);
@@ -67,6 +68,7 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
         return -errno;
     rn_log_t *log = rn_xcalloc(1, sizeof(*log));
     log->dir = rn_xstrdup(dir);
+    log->snapshot_offset = -1;
     log->cfg = *cfg;
     pthread_mutex_init(&log->append_lock, NULL);
     pthread_mutex_init(&log->segs_lock, NULL);
@@ -77,8 +79,12 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
     atomic_init(&log->size_bytes, 0);
     atomic_init(&log->last_flush_ms, rn_clock_wall_ms());
     atomic_init(&log->dir_dirty, false);
+    atomic_init(&log->first_unstable, INT64_MAX);
+    rn_producers_init(&log->producers);
 
     int err = rn_log_load(log, recovery_point, clean);
+    if (err == 0)
+        err = rn_producers_load(log);
     if (err != 0) {
         log_free(log);
         return err;
@@ -205,6 +211,9 @@ void rn_log_close(rn_log_t *log)
     rn_segment_t *active = log->segs[log->nsegs - 1];
     rn_segment_seal(active);
     bool changed = active->changed;
+    /* Kafka snapshots producer state at a clean shutdown, so the next open replays nothing. */
+    if (log->snapshot_offset != log->leo && rn_producers_snapshot(log, log->leo, true) == 0)
+        log->snapshot_offset = log->leo;
     pthread_mutex_unlock(&log->append_lock);
     if (!changed) {
         /* Opened clean and never written: sealing gave its indexes back the length they had on
@@ -259,6 +268,10 @@ static int roll(rn_log_t *log, const char *why)
     rn_segment_seal(old);
     rn_log_push_segment(log, seg);
     atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);
+    /* The producer state as of the new segment's base (Kafka's snapshot at every roll): a
+     * replay after a crash starts here instead of at the log start. */
+    if (rn_producers_snapshot(log, log->leo, false) == 0)
+        log->snapshot_offset = log->leo;
     rn_log(RN_LOG_DEBUG, "log",
            "%s: rolled segment %020" PRId64 " (%" PRId64 " bytes, %s) to %020" PRId64, log->dir,
            old->base_offset, old->size, why, seg->base_offset);
@@ -289,23 +302,21 @@ static const char *roll_reason(const rn_log_t *log, const rn_segment_t *seg, siz
     return NULL;
 }
 
-int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_summary_t *sum,
-                  int64_t *base_offset, bool *sync_needed)
+/* Writes a validated blob at the log end: roll if due, offsets, the write, the indexes, the
+ * producer state, then publishes. `h` is the header of a producer's batch (the blob's only
+ * one), or NULL. Caller holds append_lock and has checked that the log is open. */
+static int append_locked(rn_log_t *log, uint8_t *records, size_t len,
+                         const rn_records_summary_t *sum, const rn_batch_header_t *h,
+                         int marker_type, int32_t coordinator_epoch, int64_t *base_offset,
+                         bool *sync_needed)
 {
-    if (len < RN_BATCH_HEADER_LEN || len > INT32_MAX)
-        return -EINVAL;
-    pthread_mutex_lock(&log->append_lock);
-    int err = 0;
-    if (log->closed) {
-        err = -EBADF;
-        goto out;
-    }
     int64_t now = rn_clock_wall_ms();
     rn_segment_t *seg = log->segs[log->nsegs - 1];
     const char *why = roll_reason(log, seg, len, sum, now);
+    int err;
     if (why != NULL) {
         if ((err = roll(log, why)) != 0)
-            goto out;
+            return err;
         seg = log->segs[log->nsegs - 1];
     }
 
@@ -314,18 +325,23 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
     if ((err = rn_segment_write(seg, records, len)) != 0) {
         rn_log(RN_LOG_ERROR, "log", "%s: append of %zu bytes at offset %" PRId64 " failed: %s",
                log->dir, len, base, strerror(-err));
-        goto out;
+        return err;
     }
 
     /* The blob was validated: these headers are whole and sane. */
     size_t pos = 0;
-    rn_batch_header_t h;
-    while (pos < len && rn_batch_parse_header(records + pos, len - pos, &h) == RN_DECODE_OK &&
-           rn_batch_size(&h) <= len - pos) {
-        rn_segment_index_batch(seg, seg->size + (int64_t)pos, rn_batch_size(&h), h.base_offset,
-                               h.base_offset + h.last_offset_delta, h.max_timestamp,
+    rn_batch_header_t bh;
+    while (pos < len && rn_batch_parse_header(records + pos, len - pos, &bh) == RN_DECODE_OK &&
+           rn_batch_size(&bh) <= len - pos) {
+        rn_segment_index_batch(seg, seg->size + (int64_t)pos, rn_batch_size(&bh), bh.base_offset,
+                               bh.base_offset + bh.last_offset_delta, bh.max_timestamp,
                                log->cfg.index_interval_bytes);
-        pos += rn_batch_size(&h);
+        pos += rn_batch_size(&bh);
+    }
+    if (h != NULL) {
+        rn_batch_header_t written = *h;
+        written.base_offset = base;
+        rn_producers_apply(log, seg, &written, marker_type, coordinator_epoch);
     }
     if (seg->first_append_ms < 0)
         seg->first_append_ms = now;
@@ -336,6 +352,10 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
     seg->next_offset = next;
     seg->max_timestamp = seg->w_max_timestamp;
     seg->max_timestamp_offset = seg->w_max_timestamp_offset;
+    /* Release, before hw: a reader that sees the new hw sees where the open transactions
+     * start, so its last stable offset never passes an open transaction's first batch. */
+    atomic_store_explicit(&log->first_unstable, rn_producers_first_unstable(log),
+                          memory_order_release);
     /* Release: whoever loads this hw (acquire) sees the bytes written and the size above. */
     atomic_store_explicit(&log->hw, next, memory_order_release);
     pthread_mutex_unlock(&log->segs_lock);
@@ -346,8 +366,99 @@ int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_
     int64_t since_flush = now - atomic_load_explicit(&log->last_flush_ms, memory_order_relaxed);
     *sync_needed = unflushed >= log->cfg.flush_messages || since_flush >= log->cfg.flush_ms;
     *base_offset = base;
+    return 0;
+}
+
+int rn_log_append_batch(rn_log_t *log, uint8_t *records, size_t len,
+                        const rn_records_summary_t *sum, rn_log_appended_t *out)
+{
+    *out = (rn_log_appended_t){ .base_offset = -1, .duplicate_timestamp = -1 };
+    if (len < RN_BATCH_HEADER_LEN || len > INT32_MAX)
+        return -EINVAL;
+    rn_batch_header_t h;
+    if (rn_batch_parse_header(records, len, &h) != RN_DECODE_OK)
+        return -EINVAL;
+    bool producer = h.producer_id >= 0;
+    /* The producer state follows one batch per append: every caller's blob with a producer id
+     * is one batch (Produce v3+ allows no more, and the broker's own writes build one). */
+    if (producer && sum->nbatches != 1)
+        return -EINVAL;
+    pthread_mutex_lock(&log->append_lock);
+    int err = 0;
+    if (log->closed) {
+        err = -EBADF;
+        goto out;
+    }
+    if (producer) {
+        rn_kerr_t refusal = RN_KERR_NONE;
+        switch (
+            rn_producers_check(log, &h, &out->base_offset, &out->duplicate_timestamp, &refusal)) {
+        case RN_PRODUCER_DUPLICATE:
+            /* A retry: Kafka answers with where the batch was first written, writes nothing. */
+            out->duplicate = true;
+            goto out;
+        case RN_PRODUCER_REFUSED:
+            err = (int)refusal;
+            goto out;
+        case RN_PRODUCER_APPEND:
+            break;
+        }
+    }
+    err = append_locked(log, records, len, sum, producer ? &h : NULL, -1, -1, &out->base_offset,
+                        &out->sync_needed);
 out:
     pthread_mutex_unlock(&log->append_lock);
+    return err;
+}
+
+int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_summary_t *sum,
+                  int64_t *base_offset, bool *sync_needed)
+{
+    rn_log_appended_t a;
+    int err = rn_log_append_batch(log, records, len, sum, &a);
+    if (err == 0) {
+        *base_offset = a.base_offset;
+        *sync_needed = a.sync_needed;
+    }
+    return err;
+}
+
+int rn_log_append_marker(rn_log_t *log, int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit, int64_t now_ms, int64_t *offset,
+                         bool *sync_needed)
+{
+    uint8_t *batch;
+    size_t len;
+    rn_records_summary_t sum;
+    int16_t type = commit ? RN_MARKER_COMMIT : RN_MARKER_ABORT;
+    if (rn_records_build_marker(type, producer_id, producer_epoch, coordinator_epoch, now_ms,
+                                &batch, &len, &sum) != 0)
+        return -ENOMEM;
+    rn_batch_header_t h;
+    (void)rn_batch_parse_header(batch, len, &h);
+    pthread_mutex_lock(&log->append_lock);
+    int err = 0;
+    if (log->closed) {
+        err = -EBADF;
+        goto out;
+    }
+    /* Kafka's checks of a marker (ProducerAppendInfo.appendEndTxnMarker): the producer's epoch,
+     * then the coordinator's. */
+    int64_t unused_offset, unused_timestamp;
+    rn_kerr_t refusal = RN_KERR_NONE;
+    if (rn_producers_check(log, &h, &unused_offset, &unused_timestamp, &refusal) ==
+        RN_PRODUCER_REFUSED) {
+        err = (int)refusal;
+        goto out;
+    }
+    if (rn_producers_coordinator_epoch(log, producer_id) > coordinator_epoch) {
+        err = RN_KERR_TRANSACTION_COORDINATOR_FENCED;
+        goto out;
+    }
+    err = append_locked(log, batch, len, &sum, &h, type, coordinator_epoch, offset, sync_needed);
+out:
+    pthread_mutex_unlock(&log->append_lock);
+    free(batch);
     return err;
 }
 
@@ -505,10 +616,36 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
 int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
                       rn_log_slice_t *out)
 {
+    return rn_log_read_committed(log, offset, max_bytes, first_batch_whole, INT64_MAX, out);
+}
+
+int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                          int64_t upto, rn_log_slice_t *out)
+{
     located_t loc;
     int rc = locate(log, offset, out, &loc);
     if (rc != 0 || loc.seg == NULL)
         return rc;
+    /* read_committed: nothing at or past the last stable offset, which is always a batch's
+     * first offset (an open transaction's first batch) or the high watermark. */
+    if (upto < out->high_watermark) {
+        int64_t pos = loc.batch_pos, bpos, base, last;
+        size_t blen;
+        if (upto <= offset) {
+            rn_segment_unref(loc.seg);
+            return 0;
+        }
+        int64_t from = rn_index_lookup_offset(&loc.seg->index, relative(loc.seg, upto));
+        if (from < pos)
+            from = pos;
+        rc = rn_segment_find_batch(&loc.scan, from, upto, &bpos, &blen, &base, &last);
+        if (rc < 0) {
+            rn_segment_unref(loc.seg);
+            return rc;
+        }
+        if (rc == 0 && bpos < loc.end)
+            loc.end = bpos;
+    }
     /* Kafka's segment read: max_bytes from the batch holding the offset, cut wherever that
      * ends; with first_batch_whole at least that batch (KIP-74). Nothing to walk. */
     size_t avail = (size_t)(loc.end - loc.batch_pos);
@@ -522,6 +659,39 @@ int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool firs
     }
     hand_out(&loc, len, out);
     return 0;
+}
+
+int64_t rn_log_fetch_upper_bound(rn_log_t *log, const rn_log_slice_t *slice)
+{
+    const rn_segment_t *seg = slice->range.owner;
+    /* Kafka's fetchUpperBoundOffset: the first offset index entry at or past the end of what
+     * was read, else the next segment's base, else the log end. */
+    int64_t end = slice->range.pos + (int64_t)slice->range.len;
+    size_t n = rn_index_entries(&seg->index);
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t rel, pos;
+        rn_index_offset_entry(&seg->index, mid, &rel, &pos);
+        if ((int64_t)pos < end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n) {
+        uint32_t rel, pos;
+        rn_index_offset_entry(&seg->index, lo, &rel, &pos);
+        return seg->base_offset + rel;
+    }
+    pthread_mutex_lock(&log->segs_lock);
+    int64_t upper = atomic_load_explicit(&log->hw, memory_order_relaxed);
+    for (size_t i = 0; i + 1 < log->nsegs; i++)
+        if (log->segs[i] == seg) {
+            upper = log->segs[i + 1]->base_offset;
+            break;
+        }
+    pthread_mutex_unlock(&log->segs_lock);
+    return upper;
 }
 
 /* ---- retention and DeleteRecords ---- */

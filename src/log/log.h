@@ -80,6 +80,19 @@ void rn_log_set_config(rn_log_t *log, const rn_log_config_t *cfg);
  * header or over INT32_MAX bytes). */
 int rn_log_append(rn_log_t *log, uint8_t *records, size_t len, const rn_records_summary_t *sum,
                   int64_t *base_offset, bool *sync_needed);
+/* rn_log_append with everything it found out, for Produce: the refusals of the producer state
+ * (log.h's producer section) are positive returns, and a retry of a batch already written
+ * returns 0 with `duplicate` set, nothing written, and the original's first offset and max
+ * timestamp (Kafka 4.4 answers a retry's log_append_time_ms with that timestamp). */
+typedef struct rn_log_appended {
+    int64_t base_offset;
+    bool sync_needed;
+    bool duplicate;
+    int64_t duplicate_timestamp;
+} rn_log_appended_t;
+int rn_log_append_batch(rn_log_t *log, uint8_t *records, size_t len,
+                        const rn_records_summary_t *sum, rn_log_appended_t *out);
+
 /* Makes everything appended so far durable (fdatasync of each unflushed segment), sharing one
  * sync among concurrent callers. Blocking: call it from a worker thread, never an event loop.
  * Returns 0 or a negative errno. */
@@ -90,6 +103,70 @@ int rn_log_sync(rn_log_t *log);
  * and runs rn_log_sync() when flush.ms has passed with unflushed messages. 0 or a negative errno.
  */
 int rn_log_maintain(rn_log_t *log, int64_t now_ms);
+
+/* ---- Producer state and transactions (producers.c, txnindex.c) ----
+ * Every partition keeps Kafka's producer state: for each producer id, its epoch, the metadata
+ * of its last five batches, its last timestamp, the coordinator epoch of its last marker and
+ * the first offset of its open transaction. rn_log_append checks a batch with a producer id
+ * (>= 0) against it before anything is written, as Kafka's ProducerStateManager does:
+ *  - a batch equal (same epoch, first and last sequence) to one of the last five is a retry:
+ *    rn_log_append returns 0 with *base_offset where it was first written and writes nothing;
+ *  - an epoch below the producer's: RN_KERR_INVALID_PRODUCER_EPOCH (the handler picks the
+ *    version's fencing code); a new epoch must start at sequence 0, and a sequence that does
+ *    not follow the last one: RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER (a producer the partition has
+ *    no state for may start anywhere); base_sequence -1 (the broker's own transactional
+ *    writes, such as TxnOffsetCommit's) skips the sequence checks;
+ *  - a non-transactional batch while the producer has a transaction open in this partition:
+ *    RN_KERR_INVALID_TXN_STATE.
+ * Those refusals are positive returns (rn_kerr_t values), apart from the negative errnos.
+ * A transactional batch opens the producer's transaction here (its first offset holds back
+ * the last stable offset) until a marker ends it. State is snapshotted at every roll and at
+ * close (`<offset>.snapshot`, Kafka's format) and rebuilt at open from the last snapshot plus
+ * the batches after it. */
+
+/* Writes a transaction marker (a control batch: commit or abort) for `producer_id` at
+ * `producer_epoch`, ending its open transaction in this partition; an abort also goes into the
+ * segment's .txnindex so read_committed fetches can list it. Kafka's checks: an epoch below the
+ * producer's is RN_KERR_INVALID_PRODUCER_EPOCH, a coordinator epoch below the producer's last
+ * is RN_KERR_TRANSACTION_COORDINATOR_FENCED (positive returns, nothing written). A producer
+ * without an open transaction here still gets its marker (Kafka writes it all the same).
+ * Sets *offset to the marker's offset and *sync_needed as rn_log_append does. Returns 0, a
+ * positive rn_kerr_t, or a negative errno. */
+int rn_log_append_marker(rn_log_t *log, int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit, int64_t now_ms, int64_t *offset,
+                         bool *sync_needed);
+
+/* The last stable offset: the first offset of the oldest open transaction, or the high
+ * watermark when none is open (read_committed reads stop there). */
+int64_t rn_log_last_stable_offset(rn_log_t *log);
+
+/* One aborted transaction that overlaps a fetch (FetchResponse.aborted_transactions). */
+typedef struct rn_log_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+} rn_log_aborted_t;
+/* The aborted transactions whose range meets [from, upto): their last offset >= from and their
+ * first offset < upto, in the order they were aborted. Writes at most `cap` to `out` and
+ * returns how many there are in all (call again with more room), or a negative errno. */
+int rn_log_aborted_txns(rn_log_t *log, int64_t from, int64_t upto, rn_log_aborted_t *out,
+                        size_t cap);
+
+/* DescribeProducers: the producers this partition holds state for. */
+typedef struct rn_log_producer {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t last_sequence;     /* -1 when none */
+    int64_t last_timestamp;    /* -1 when none */
+    int32_t coordinator_epoch; /* -1 when no marker was written */
+    int64_t txn_start_offset;  /* first offset of the open transaction, -1 when none */
+} rn_log_producer_t;
+/* Writes at most `cap` producers to `out`, ordered by producer id, and returns how many there
+ * are in all. */
+size_t rn_log_producers(rn_log_t *log, rn_log_producer_t *out, size_t cap);
+
+/* Expires producers whose last batch is older than producer.id.expiration.ms and that have no
+ * open transaction (Kafka's removeExpiredProducers). Returns how many were removed. */
+size_t rn_log_expire_producers(rn_log_t *log, int64_t now_ms, int64_t expiration_ms);
 
 /* Published offsets, read without the lock. */
 int64_t rn_log_high_watermark(const rn_log_t *log); /* = log end offset on one node */
@@ -123,6 +200,16 @@ int rn_log_read(rn_log_t *log, int64_t offset, size_t max_bytes, rn_log_slice_t 
  * true for the first partition of a fetch with data). Same returns as rn_log_read. */
 int rn_log_read_bytes(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
                       rn_log_slice_t *out);
+
+/* rn_log_read_bytes for read_committed: the range also ends before the batch holding `upto`
+ * (the last stable offset; INT64_MAX: no bound), so an offset at or past it reads nothing. */
+int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool first_batch_whole,
+                          int64_t upto, rn_log_slice_t *out);
+/* The upper bound of the aborted transactions a read_committed fetch of `slice` (non-empty,
+ * from rn_log_read_committed) lists: Kafka's fetchUpperBoundOffset, the offset of the first
+ * offset index entry at or past the slice's end, else the next segment's base, else the log
+ * end. */
+int64_t rn_log_fetch_upper_bound(rn_log_t *log, const rn_log_slice_t *slice);
 
 /* ListOffsets by timestamp: the offset and timestamp of the first record at or after the log
  * start whose timestamp is >= `ts` (time index, then the batch's records). *offset = -1 and

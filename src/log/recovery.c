@@ -38,8 +38,7 @@ static int cmp_offsets(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* "<20 digits><suffix>" -> the base offset, or -1 for any other name. */
-static int64_t parse_name(const char *name, const char *suffix)
+int64_t rn_log_parse_name(const char *name, const char *suffix)
 {
     size_t len = strlen(name), slen = strlen(suffix);
     if (len != 20 + slen || strcmp(name + 20, suffix) != 0)
@@ -73,13 +72,14 @@ static int list_segments(const char *dir, int64_t **out, size_t *count)
     size_t n = 0, cap = 0, nindexes = 0, indexes_cap = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        int64_t base = parse_name(de->d_name, ".log");
+        int64_t base = rn_log_parse_name(de->d_name, ".log");
         if (base >= 0) {
             push(&bases, &n, &cap, base);
             continue;
         }
-        if ((base = parse_name(de->d_name, ".index")) >= 0 ||
-            (base = parse_name(de->d_name, ".timeindex")) >= 0)
+        if ((base = rn_log_parse_name(de->d_name, ".index")) >= 0 ||
+            (base = rn_log_parse_name(de->d_name, ".timeindex")) >= 0 ||
+            (base = rn_log_parse_name(de->d_name, ".txnindex")) >= 0)
             push(&indexes, &nindexes, &indexes_cap, base);
     }
     if (n > 0)
@@ -92,6 +92,9 @@ static int list_segments(const char *dir, int64_t **out, size_t *count)
             unlink(path) == 0)
             rn_log(RN_LOG_INFO, "log", "%s: removed orphan index %s", dir, path);
         if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".timeindex") == 0 &&
+            unlink(path) == 0)
+            rn_log(RN_LOG_INFO, "log", "%s: removed orphan index %s", dir, path);
+        if (rn_segment_path(path, sizeof(path), dir, indexes[i], ".txnindex") == 0 &&
             unlink(path) == 0)
             rn_log(RN_LOG_INFO, "log", "%s: removed orphan index %s", dir, path);
     }

@@ -135,7 +135,10 @@ void rn_segment_release(void *owner)
 
 int rn_segment_unlink(const char *dir, int64_t base_offset)
 {
-    static const char *const suffixes[] = { ".log", ".index", ".timeindex" };
+    /* A segment's producer snapshot (named by its base offset) and aborted-transaction index
+     * belong to it and go with it, as in Kafka. */
+    static const char *const suffixes[] = { ".log", ".index", ".timeindex", ".txnindex",
+                                            ".snapshot" };
     int first_err = 0;
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         char path[PATH_MAX];

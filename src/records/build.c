@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/reader.h"
 #include "records/internal.h"
+#include "util/endian.h"
 #include "util/err.h"
 
 #define FIRST_CAP 256
@@ -89,7 +91,12 @@ static int reserve(rn_batch_builder_t *b, size_t more)
 
 void rn_batch_builder_init(rn_batch_builder_t *b)
 {
-    *b = (rn_batch_builder_t){ .max_timestamp = -1 };
+    *b = (rn_batch_builder_t){
+        .max_timestamp = -1,
+        .producer_id = -1,
+        .producer_epoch = -1,
+        .base_sequence = -1,
+    };
 }
 
 void rn_batch_builder_deinit(rn_batch_builder_t *b)
@@ -149,13 +156,13 @@ int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_le
     rn_store_be32(p + 8, (uint32_t)(b->len - RN_BATCH_LOG_OVERHEAD)); /* batch_length */
     rn_store_be32(p + 12, (uint32_t)-1);                              /* partition_leader_epoch */
     p[16] = 2;                                                        /* magic */
-    rn_store_be16(p + 21, 0);                        /* attributes: none, CreateTime */
-    rn_store_be32(p + 23, (uint32_t)(b->count - 1)); /* last_offset_delta */
+    rn_store_be16(p + 21, (uint16_t)b->attributes);                   /* no codec, CreateTime */
+    rn_store_be32(p + 23, (uint32_t)(b->count - 1));                  /* last_offset_delta */
     rn_store_be64(p + 27, (uint64_t)b->base_timestamp);
     rn_store_be64(p + 35, (uint64_t)b->max_timestamp);
-    rn_store_be64(p + 43, (uint64_t)-1);       /* producer_id */
-    rn_store_be16(p + 51, (uint16_t)-1);       /* producer_epoch */
-    rn_store_be32(p + 53, (uint32_t)-1);       /* base_sequence */
+    rn_store_be64(p + 43, (uint64_t)b->producer_id);
+    rn_store_be16(p + 51, (uint16_t)b->producer_epoch);
+    rn_store_be32(p + 53, (uint32_t)b->base_sequence);
     rn_store_be32(p + 57, (uint32_t)b->count); /* records_count */
     rn_store_be32(p + 17, rn_crc32c(0, p + RN_BATCH_CRC_START, b->len - RN_BATCH_CRC_START));
     if (sum != NULL) {
@@ -173,4 +180,68 @@ int rn_batch_builder_finish(rn_batch_builder_t *b, uint8_t **out, size_t *out_le
     *out_len = b->len;
     rn_batch_builder_init(b);
     return 0;
+}
+
+void rn_batch_builder_set_producer(rn_batch_builder_t *b, int64_t producer_id,
+                                   int16_t producer_epoch, int32_t base_sequence,
+                                   int16_t attributes)
+{
+    b->producer_id = producer_id;
+    b->producer_epoch = producer_epoch;
+    b->base_sequence = base_sequence;
+    b->attributes = (int16_t)(attributes & (RN_BATCH_ATTR_TRANSACTIONAL | RN_BATCH_ATTR_CONTROL));
+}
+
+int rn_records_build_marker(int16_t type, int64_t producer_id, int16_t producer_epoch,
+                            int32_t coordinator_epoch, int64_t timestamp, uint8_t **out,
+                            size_t *out_len, rn_records_summary_t *sum)
+{
+    /* Kafka's EndTransactionMarker: key (version 0, type), value (version 0, epoch). */
+    uint8_t key[4], value[6];
+    rn_store_be16(key, 0);
+    rn_store_be16(key + 2, (uint16_t)type);
+    rn_store_be16(value, 0);
+    rn_store_be32(value + 2, (uint32_t)coordinator_epoch);
+    rn_batch_builder_t b;
+    rn_batch_builder_init(&b);
+    rn_batch_builder_set_producer(&b, producer_id, producer_epoch, -1,
+                                  RN_BATCH_ATTR_TRANSACTIONAL | RN_BATCH_ATTR_CONTROL);
+    int rc = rn_batch_builder_add(&b, timestamp, (rn_bytes_t){ key, sizeof key },
+                                  (rn_bytes_t){ value, sizeof value });
+    if (rc == 0)
+        rc = rn_batch_builder_finish(&b, out, out_len, sum);
+    rn_batch_builder_deinit(&b);
+    return rc;
+}
+
+int rn_records_marker_type(const uint8_t *batch, size_t len, int32_t *coordinator_epoch)
+{
+    if (coordinator_epoch != NULL)
+        *coordinator_epoch = -1;
+    rn_batch_header_t h;
+    if (rn_batch_parse_header(batch, len, &h) != RN_DECODE_OK || rn_batch_size(&h) > len ||
+        (h.attributes & RN_BATCH_ATTR_CONTROL) == 0 ||
+        (h.attributes & RN_BATCH_ATTR_CODEC_MASK) != RN_CODEC_NONE || h.records_count < 1)
+        return -1;
+    /* The first record: length, attributes, timestamp delta, offset delta, then the key. */
+    rn_reader_t r;
+    rn_reader_init(&r, batch + RN_BATCH_HEADER_LEN, rn_batch_size(&h) - RN_BATCH_HEADER_LEN);
+    (void)rn_read_varlong(&r, "record length");
+    (void)rn_read_int8(&r, "record attributes");
+    (void)rn_read_varlong(&r, "timestamp delta");
+    (void)rn_read_varlong(&r, "offset delta");
+    int64_t key_len = rn_read_varlong(&r, "key length");
+    int16_t version = rn_read_int16(&r, "marker version");
+    int16_t type = rn_read_int16(&r, "marker type");
+    if (!rn_reader_ok(&r) || key_len < 4 || version < 0 ||
+        (type != RN_MARKER_ABORT && type != RN_MARKER_COMMIT))
+        return -1;
+    /* The rest of the key (a newer version may add fields), then the value: version, epoch. */
+    rn_reader_skip(&r, (size_t)key_len - 4, "marker key");
+    int64_t value_len = rn_read_varlong(&r, "value length");
+    (void)rn_read_int16(&r, "value version");
+    int32_t epoch = rn_read_int32(&r, "coordinator epoch");
+    if (coordinator_epoch != NULL && rn_reader_ok(&r) && value_len >= 6)
+        *coordinator_epoch = epoch;
+    return type;
 }

@@ -233,6 +233,12 @@ typedef struct rn_batch_builder {
     int32_t count;
     int64_t base_timestamp; /* the first record's */
     int64_t max_timestamp;
+    /* The producer fields finish writes: -1 (none) after init; rn_batch_builder_set_producer
+     * changes them. */
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t base_sequence;
+    int16_t attributes; /* RN_BATCH_ATTR_TRANSACTIONAL and RN_BATCH_ATTR_CONTROL only */
 } rn_batch_builder_t;
 
 void rn_batch_builder_init(rn_batch_builder_t *b);
@@ -243,6 +249,27 @@ void rn_batch_builder_deinit(rn_batch_builder_t *b);
  * does not fit; the builder is unchanged on failure. */
 int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t key,
                          rn_bytes_t value);
+/* Makes the batch a producer's: its id, epoch and first sequence (-1: none, as the broker's
+ * own transactional writes carry), and `attributes` (RN_BATCH_ATTR_TRANSACTIONAL, with
+ * RN_BATCH_ATTR_CONTROL for a marker). Any time before finish. */
+void rn_batch_builder_set_producer(rn_batch_builder_t *b, int64_t producer_id,
+                                   int16_t producer_epoch, int32_t base_sequence,
+                                   int16_t attributes);
+
+/* A transaction marker (KIP-98's control batch): one record whose key is version 0 and type
+ * (0 abort, 1 commit) and whose value is version 0 and the coordinator epoch, in a batch that
+ * is transactional and control, with the producer's id and epoch and no sequence. Hands it out
+ * as rn_batch_builder_finish does (*out to free()). Returns 0 or RN_ENOMEM. */
+#define RN_MARKER_ABORT 0
+#define RN_MARKER_COMMIT 1
+int rn_records_build_marker(int16_t type, int64_t producer_id, int16_t producer_epoch,
+                            int32_t coordinator_epoch, int64_t timestamp, uint8_t **out,
+                            size_t *out_len, rn_records_summary_t *sum);
+/* The type of the marker in a control batch's first record key (RN_MARKER_*), or -1 when the
+ * bytes `batch`/`len` (a whole batch) are not a control batch with a readable marker key. Sets
+ * *coordinator_epoch (may be NULL) from the value, -1 when it has none. */
+int rn_records_marker_type(const uint8_t *batch, size_t len, int32_t *coordinator_epoch);
+
 /* Writes the header and CRC-32C and hands the batch out: *out (free() it) and *out_len, plus the
  * summary rn_records_validate() would give (`sum` may be NULL), ready for rn_log_append. The
  * builder is empty afterwards. RN_EINVAL when no record was added (nothing handed out). */

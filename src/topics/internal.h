@@ -87,9 +87,6 @@ void rn_topic_index_each(const rn_topic_index_t *index, void (*fn)(rn_topic_t *t
 
 /* ---- persist.c: files in the log directory ---- */
 
-/* Writes `dir/name` atomically: `name.tmp` written and fsynced, renamed over `name`, then the
- * directory fsynced. Returns 0 or a negative errno (the old file is intact then). */
-int rn_persist_write_atomic(const char *dir, const char *name, const char *data, size_t len);
 /* Reads `dir/name` whole (at most RN_TOPICS_FILE_MAX_BYTES) into a new NUL-terminated buffer.
  * Returns 0, -ENOENT when absent, -EFBIG when larger, or another negative errno. */
 int rn_persist_read(const char *dir, const char *name, char **out, size_t *len);

@@ -290,6 +290,22 @@ void rn_topics_close(rn_topics_t *topics)
     registry_free(topics);
 }
 
+void rn_topics_expire_producers(rn_topics_t *topics, int64_t now_ms, int64_t expiration_ms)
+{
+    rn_topic_t **list;
+    size_t n = rn_topics_list(topics, &list);
+    size_t removed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t np = atomic_load_explicit(&list[i]->npartitions, memory_order_acquire);
+        for (int32_t p = 0; p < np; p++)
+            removed +=
+                rn_log_expire_producers(rn_topic_partition(list[i], p)->log, now_ms, expiration_ms);
+    }
+    rn_topics_list_free(list, n);
+    if (removed > 0)
+        rn_log(RN_LOG_INFO, "topics", "expired the state of %zu idle producer(s)", removed);
+}
+
 void rn_topics_maintain(rn_topics_t *topics, int64_t now_ms, bool retention_due)
 {
     rn_topic_t **list;

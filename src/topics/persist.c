@@ -36,54 +36,6 @@ static int join(char *out, size_t outlen, const char *dir, const char *name, con
     return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int rn_persist_write_atomic(const char *dir, const char *name, const char *data, size_t len)
-{
-    char path[PATH_MAX], tmp[PATH_MAX];
-    int err;
-    if ((err = join(path, sizeof path, dir, name, "")) != 0 ||
-        (err = join(tmp, sizeof tmp, dir, name, ".tmp")) != 0)
-        return err;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    if ((err = write_all(fd, data, len)) != 0)
-        goto fail_close;
-    if (fsync(fd) != 0) {
-        err = -errno;
-        goto fail_close;
-    }
-    if (close(fd) != 0) {
-        err = -errno;
-        goto fail_unlink;
-    }
-    if (rename(tmp, path) != 0) {
-        err = -errno;
-        goto fail_unlink;
-    }
-    /* The rename is durable only once the directory entry is. */
-    return rn_fsync_dir(dir);
-fail_close:
-    close(fd);
-fail_unlink:
-    unlink(tmp);
-    return err;
-}
-
 int rn_persist_read(const char *dir, const char *name, char **out, size_t *len)
 {
     char path[PATH_MAX];
@@ -525,7 +477,7 @@ int64_t rn_checkpoint_find(const rn_checkpoint_entry_t *entries, size_t n, const
 
 int rn_clean_marker_write(const char *dir)
 {
-    return rn_persist_write_atomic(dir, RN_CLEAN_SHUTDOWN_FILE, "", 0);
+    return rn_fs_write_atomic(dir, RN_CLEAN_SHUTDOWN_FILE, "", 0);
 }
 
 bool rn_clean_marker_exists(const char *dir)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "util/err.h"
+#include "util/fs.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -332,7 +333,7 @@ int rn_topics_write_file(rn_topics_t *topics, const rn_topic_t *skip, const rn_t
     qsort(f.lines, f.n, sizeof *f.lines, compare_lines); /* stable text for people and diffs */
     rn_text_t text = { 0 };
     rn_topics_file_encode(f.lines, f.n, &text);
-    int err = rn_persist_write_atomic(topics->log_dir, RN_TOPICS_FILE, text.ptr, text.len);
+    int err = rn_fs_write_atomic(topics->log_dir, RN_TOPICS_FILE, text.ptr, text.len);
     if (err != 0)
         rn_log(RN_LOG_ERROR, "topics", "cannot write %s/%s: %s", topics->log_dir, RN_TOPICS_FILE,
                strerror(-err));
@@ -384,10 +385,9 @@ int rn_topics_write_checkpoint_files(rn_topics_t *topics, rn_checkpoint_offsets_
     rn_text_t rp = { 0 }, ls = { 0 };
     rn_checkpoint_encode(o->recovery, o->n, &rp);
     rn_checkpoint_encode(o->start, o->n, &ls);
-    int err =
-        rn_persist_write_atomic(topics->log_dir, RN_RECOVERY_POINT_CHECKPOINT, rp.ptr, rp.len);
+    int err = rn_fs_write_atomic(topics->log_dir, RN_RECOVERY_POINT_CHECKPOINT, rp.ptr, rp.len);
     if (err == 0)
-        err = rn_persist_write_atomic(topics->log_dir, RN_LOG_START_CHECKPOINT, ls.ptr, ls.len);
+        err = rn_fs_write_atomic(topics->log_dir, RN_LOG_START_CHECKPOINT, ls.ptr, ls.len);
     if (err != 0)
         rn_log(RN_LOG_ERROR, "topics", "cannot write the checkpoints in %s: %s", topics->log_dir,
                strerror(-err));

@@ -232,6 +232,10 @@ void rn_partition_unwatch(rn_partition_t *part, rn_watch_t *w);
 /* Wakes every watcher: the appending handler calls it after rn_log_append returns. */
 void rn_partition_notify(rn_partition_t *part);
 
+/* Forgets, in every partition, producers idle for producer.id.expiration.ms (Kafka's
+ * removeExpiredProducers, every producer.id.expiration.check.interval.ms). Off the loops. */
+void rn_topics_expire_producers(rn_topics_t *topics, int64_t now_ms, int64_t expiration_ms);
+
 /* Housekeeping, called by the broker's maintenance thread every second: rn_log_maintain on
  * every partition (flush.ms, segment.ms), retention when `retention_due` (every
  * log.retention.check.interval.ms), and the checkpoint files every 60 s as Kafka writes them.

@@ -5,7 +5,19 @@
 #ifndef RN_UTIL_FS_H
 #define RN_UTIL_FS_H
 
+#include <stddef.h>
+
 /* fsync(2) on the directory `dir`. Returns 0 or a negative errno. */
 int rn_fsync_dir(const char *dir);
+
+/* Writes `dir/name` atomically: `name.tmp` written and fsynced, renamed over `name`, then the
+ * directory fsynced, so a crash leaves either the old file or the new one. Returns 0 or a
+ * negative errno (the old file is intact then). */
+int rn_fs_write_atomic(const char *dir, const char *name, const char *data, size_t len);
+
+/* Reads the whole of `dir/name` into `buf` (at most `cap` bytes) and sets *len. Returns 0,
+ * -ENOENT when the file is absent, -EFBIG when it holds more than `cap` bytes, or another
+ * negative errno. For small files of our own (the producer id block). */
+int rn_fs_read_small(const char *dir, const char *name, char *buf, size_t cap, size_t *len);
 
 #endif

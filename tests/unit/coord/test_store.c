@@ -280,3 +280,109 @@ Test(store, an_empty_topic_loads_nothing)
     cr_assert_eq(stats.batches, 0);
     close_store(&o);
 }
+
+/* ---- a second topic, and transactions ---- */
+
+Test(store, serves_transaction_state_as_a_second_topic)
+{
+    fixture_t f;
+    fixture_init(&f, NULL);
+    rn_store_t *offsets, *txn;
+    cr_assert_eq(rn_store_open(&f.cfg, f.topics, &offsets), 0);
+    cr_assert_eq(rn_store_open_topic(RN_STORE_TXN_TOPIC, 5, "transaction.state.log.num.partitions",
+                                     f.topics, &txn),
+                 0);
+    cr_assert_str_eq(rn_store_name(txn), "__transaction_state");
+    cr_assert_str_eq(rn_store_name(offsets), "__consumer_offsets");
+    /* Kafka places a transactional id as it places a group (Utils.abs(hashCode) % n). */
+    cr_assert_eq(rn_store_partition_for(txn, S("my-group")), 1906497762 % 5);
+    cr_assert_eq(rn_store_append(txn, S("my-group"), B("k"), B("v"), 5), 0);
+    cr_assert(rn_store_ready(txn));
+    cr_assert_not(rn_store_ready(offsets), "each topic is created on its own");
+    rn_topic_t *topic = rn_topics_get(f.topics, S(RN_STORE_TXN_TOPIC));
+    cr_assert_not_null(topic);
+    cr_assert(topic->internal);
+    cr_assert_eq(atomic_load(&topic->npartitions), 5);
+    rn_topic_unref(topic);
+    seen_t s = { 0 };
+    cr_assert_eq(rn_store_load(txn, collect, &s, NULL), 0);
+    cr_assert_eq(s.n, 1);
+    cr_assert_eq(s.partition[0], 2);
+    rn_store_close(txn);
+    rn_store_close(offsets);
+    fixture_deinit(&f);
+}
+
+typedef struct entries {
+    int n;
+    rn_store_origin_t origin[8];
+    char key[8][16];
+} entries_t;
+
+static void collect_entry(void *ctx, int32_t partition, const rn_store_origin_t *origin,
+                          rn_bytes_t key, rn_bytes_t value)
+{
+    entries_t *e = ctx;
+    (void)partition;
+    (void)value;
+    cr_assert_lt(e->n, 8);
+    e->origin[e->n] = *origin;
+    snprintf(e->key[e->n], sizeof e->key[0], "%.*s", (int)key.len, (const char *)key.ptr);
+    e->n++;
+}
+
+/* A marker appended the way the log room writes one, straight to the partition's log. */
+static void append_marker(rn_store_t *store, fixture_t *f, rn_str_t id, int type, int64_t pid,
+                          int16_t epoch)
+{
+    uint8_t *batch;
+    size_t len;
+    rn_records_summary_t sum;
+    cr_assert_eq(rn_records_build_marker(type, pid, epoch, 0, 9, &batch, &len, &sum), 0);
+    rn_topic_t *topic = rn_topics_get(f->topics, S(rn_store_name(store)));
+    rn_partition_t *part = rn_topic_partition(topic, rn_store_partition_for(store, id));
+    int64_t base;
+    bool sync;
+    cr_assert_eq(rn_log_append(part->log, batch, len, &sum, &base, &sync), 0);
+    free(batch);
+    rn_topic_unref(topic);
+}
+
+Test(store, transactional_batches_and_markers_load_with_their_origin)
+{
+    opened_t o;
+    open_store(&o, "offsets.topic.num.partitions=1\n");
+    rn_store_record_t recs[] = { { .key = B("t1"), .value = B("x") },
+                                 { .key = B("t2"), .value = B("y") } };
+    cr_assert_eq(rn_store_append(o.store, S("g"), B("plain"), B("v"), 1), 0);
+    cr_assert_eq(rn_store_append_txn(o.store, S("g"), recs, 2, 2, 42, 3), 0);
+    append_marker(o.store, &o.f, S("g"), RN_MARKER_COMMIT, 42, 3);
+    cr_assert_eq(rn_store_append_txn(o.store, S("g"), recs, 1, 3, 43, 0), 0);
+    append_marker(o.store, &o.f, S("g"), RN_MARKER_ABORT, 43, 0);
+    entries_t e = { 0 };
+    rn_store_stats_t stats;
+    cr_assert_eq(rn_store_load_entries(o.store, collect_entry, &e, &stats), 0);
+    cr_assert_eq(e.n, 6);
+    cr_assert_str_eq(e.key[0], "plain");
+    cr_assert_eq(e.origin[0].producer_id, -1);
+    cr_assert_not(e.origin[0].transactional);
+    cr_assert_eq(e.origin[0].marker, -1);
+    cr_assert_str_eq(e.key[1], "t1");
+    cr_assert_eq(e.origin[1].offset, 1);
+    cr_assert_eq(e.origin[1].producer_id, 42);
+    cr_assert_eq(e.origin[1].producer_epoch, 3);
+    cr_assert(e.origin[1].transactional);
+    cr_assert_eq(e.origin[2].offset, 2);
+    cr_assert_eq(e.origin[3].marker, RN_MARKER_COMMIT);
+    cr_assert_eq(e.origin[3].producer_id, 42);
+    cr_assert_eq(e.origin[3].offset, 3);
+    cr_assert_eq(e.origin[4].producer_id, 43);
+    cr_assert_eq(e.origin[5].marker, RN_MARKER_ABORT);
+    cr_assert_eq(stats.records, 4, "markers are not records");
+    /* The plain loader sees only what needs no marker. */
+    seen_t s = { 0 };
+    cr_assert_eq(rn_store_load(o.store, collect, &s, NULL), 0);
+    cr_assert_eq(s.n, 1);
+    cr_assert_str_eq(s.key[0], "plain");
+    close_store(&o);
+}

@@ -162,3 +162,62 @@ Test(build, many_records_stay_valid)
     cr_assert_eq(sum.max_timestamp_delta, 999);
     free(batch);
 }
+
+/* KIP-98's commit marker, byte for byte: a 61-byte header (control and transactional, the
+ * producer's id and epoch, no sequence) and one 17-byte record whose key is (version 0, type 1)
+ * and whose value is (version 0, coordinator epoch 5). */
+Test(build, commit_marker_layout)
+{
+    uint8_t *batch;
+    size_t len;
+    rn_records_summary_t sum;
+    cr_assert_eq(rn_records_build_marker(RN_MARKER_COMMIT, 4242, 3, 5, 1700000000000, &batch, &len,
+                                         &sum),
+                 0);
+    cr_assert_eq(len, 78);
+    static const uint8_t record[17] = { 0x20, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01,
+                                        0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00 };
+    cr_assert_arr_eq(batch + RN_BATCH_HEADER_LEN, record, sizeof record);
+    rn_batch_header_t h;
+    cr_assert_eq(rn_batch_parse_header(batch, len, &h), RN_DECODE_OK);
+    cr_assert_eq(h.attributes, RN_BATCH_ATTR_CONTROL | RN_BATCH_ATTR_TRANSACTIONAL);
+    cr_assert_eq(h.producer_id, 4242);
+    cr_assert_eq(h.producer_epoch, 3);
+    cr_assert_eq(h.base_sequence, -1);
+    cr_assert_eq(h.records_count, 1);
+    cr_assert_eq(h.max_timestamp, 1700000000000);
+    cr_assert(rn_batch_crc_ok(batch, len));
+    int32_t epoch = 0;
+    cr_assert_eq(rn_records_marker_type(batch, len, &epoch), RN_MARKER_COMMIT);
+    cr_assert_eq(epoch, 5);
+    const char *why = NULL;
+    rn_records_summary_t checked;
+    cr_assert_eq(rn_records_validate(batch, len, 1 << 20, &checked, &why), 0, "%s", why);
+    cr_assert_eq(sum.nrecords, 1);
+    free(batch);
+}
+
+Test(build, abort_marker_type_and_non_markers)
+{
+    uint8_t *batch;
+    size_t len;
+    cr_assert_eq(rn_records_build_marker(RN_MARKER_ABORT, 1, 0, 0, 1, &batch, &len, NULL), 0);
+    cr_assert_eq(rn_records_marker_type(batch, len, NULL), RN_MARKER_ABORT);
+    cr_assert_eq(rn_records_marker_type(batch, len - 1, NULL), -1, "a cut batch is no marker");
+    free(batch);
+
+    /* A data batch, even a transactional one, is not a marker. */
+    rn_batch_builder_t b;
+    rn_batch_builder_init(&b);
+    rn_batch_builder_set_producer(&b, 7, 1, 0, RN_BATCH_ATTR_TRANSACTIONAL);
+    cr_assert_eq(rn_batch_builder_add(&b, 1, B("k"), B("v")), 0);
+    cr_assert_eq(rn_batch_builder_finish(&b, &batch, &len, NULL), 0);
+    cr_assert_eq(rn_records_marker_type(batch, len, NULL), -1);
+    rn_batch_header_t h;
+    cr_assert_eq(rn_batch_parse_header(batch, len, &h), RN_DECODE_OK);
+    cr_assert_eq(h.producer_id, 7);
+    cr_assert_eq(h.base_sequence, 0);
+    cr_assert_eq(h.attributes, RN_BATCH_ATTR_TRANSACTIONAL);
+    cr_assert(rn_batch_crc_ok(batch, len));
+    free(batch);
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests for src/topics/persist.c: atomic file replacement, the topic file format, Kafka's
+/* Tests for src/topics/persist.c: reading files back, the topic file format, Kafka's
  * checkpoint format byte for byte, the clean-shutdown marker, and the sweep of stale partition
  * directories. Damaged files are checked as hostile input. */
 #include "fixture.h"
@@ -17,29 +17,6 @@ static void teardown(void)
 }
 
 TestSuite(persist, .init = setup, .fini = teardown);
-
-/* ---- Atomic files ---- */
-
-Test(persist, atomic_write_replaces_the_file_and_leaves_no_temp)
-{
-    cr_assert_eq(rn_persist_write_atomic(f.dir, "x", "first\n", 6), 0);
-    cr_assert_eq(rn_persist_write_atomic(f.dir, "x", "second\n", 7), 0);
-    char *text = fixture_read(f.dir, "x");
-    cr_assert_str_eq(text, "second\n");
-    free(text);
-    cr_assert_not(fixture_exists(f.dir, "x.tmp"));
-    cr_assert_eq(rn_persist_write_atomic(f.dir, "empty", "", 0), 0);
-    text = fixture_read(f.dir, "empty");
-    cr_assert_str_eq(text, "");
-    free(text);
-}
-
-Test(persist, atomic_write_into_a_missing_directory_fails_cleanly)
-{
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/nope", f.dir);
-    cr_assert_eq(rn_persist_write_atomic(dir, "x", "a", 1), -ENOENT);
-}
 
 Test(persist, read_reports_missing_and_oversized_files)
 {
