@@ -165,7 +165,9 @@ class Scenarios {
     for (let t = 0; t < s.a_txns; t += 1) {
       const txn = await producer.transaction();
       const messages = [];
-      for (let m = 0; m < s.a_msgs; m += 1) messages.push({ value: aValue(t, m), partition: m % n });
+      for (let m = 0; m < s.a_msgs; m += 1) {
+        messages.push({ value: aValue(t, m), partition: m % n });
+      }
       await txn.send({ topic, messages });
       if (t % s.a_abort_every === s.a_abort_every - 1) {
         await txn.abort();
@@ -197,7 +199,9 @@ class Scenarios {
       consumerGroupId: s.b_group,
       topics: [{
         topic: s.b_in_topic,
-        partitions: Object.entries(ends).map(([p, o]) => ({ partition: Number(p), offset: String(o) })),
+        partitions: Object.entries(ends).map(([p, o]) => ({
+          partition: Number(p), offset: String(o),
+        })),
       }],
     });
     if (commit) await txn.commit(); else await txn.abort();
@@ -289,7 +293,9 @@ class Scenarios {
     for (let i = 0; i < s.b_inputs; i += 1) ends[i % n] = (ends[i % n] || 0) + 1;
     const positions = {};
     const startAt = await admin.fetchOffsets({ groupId: s.b_group, topics: [s.b_in_topic] });
-    for (const { partition, offset } of startAt[0].partitions) positions[partition] = Number(offset);
+    for (const { partition, offset } of startAt[0].partitions) {
+      positions[partition] = Number(offset);
+    }
     const atEnd = () => Object.keys(ends).every((p) => (positions[p] || 0) >= ends[p]);
     producer = await this.txnProducer(s.b_txn_id);
     if (!atEnd()) {
@@ -411,7 +417,9 @@ class Scenarios {
       const txn = await producer.transaction();
       const messages = [];
       for (let p = 0; p < n; p += 1) {
-        for (let m = 0; m < s.e_msgs; m += 1) messages.push({ value: eValue(t, p, m), partition: p });
+        for (let m = 0; m < s.e_msgs; m += 1) {
+          messages.push({ value: eValue(t, p, m), partition: p });
+        }
       }
       await txn.send({ topic, messages });
       process.stdout.write(`COMMITTING ${t}\n`);

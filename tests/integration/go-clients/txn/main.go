@@ -340,11 +340,14 @@ func (r *run) readUntilSentinel(ctx context.Context, topic string, n int,
 }
 
 func (r *run) readBoth(ctx context.Context, topic string, n int) error {
-	var err error
-	if r.o["read_committed"], err = r.readUntilSentinel(ctx, topic, n, sarama.ReadCommitted); err != nil {
+	got, err := r.readUntilSentinel(ctx, topic, n, sarama.ReadCommitted)
+	r.o["read_committed"] = got
+	if err != nil {
 		return fmt.Errorf("read_committed: %w", err)
 	}
-	if r.o["read_uncommitted"], err = r.readUntilSentinel(ctx, topic, n, sarama.ReadUncommitted); err != nil {
+	got, err = r.readUntilSentinel(ctx, topic, n, sarama.ReadUncommitted)
+	r.o["read_uncommitted"] = got
+	if err != nil {
 		return fmt.Errorf("read_uncommitted: %w", err)
 	}
 	return nil
@@ -720,7 +723,8 @@ func (r *run) fencing(ctx context.Context) error {
 		return err
 	}
 	// Producer 1's next operations: one more record, then the commit.
-	if err := sendAll(first, []*sarama.ProducerMessage{msg(s.CTopic, 0, cValue("a2", s.CMsgs))}); err != nil {
+	late := []*sarama.ProducerMessage{msg(s.CTopic, 0, cValue("a2", s.CMsgs))}
+	if err := sendAll(first, late); err != nil {
 		r.o["fence_step"], r.o["fence_error"] = "send", errText(err)
 	}
 	if err := first.CommitTxn(); err != nil {
