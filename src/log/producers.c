@@ -560,8 +560,10 @@ void rn_producers_forget_before(rn_log_t *log, int64_t start)
     size_t drop = 0;
     while (drop < ps->naborted && ps->aborted[drop].last_offset < start)
         drop++;
-    memmove(ps->aborted, ps->aborted + drop, (ps->naborted - drop) * sizeof *ps->aborted);
-    ps->naborted -= drop;
+    if (drop > 0) {
+        memmove(ps->aborted, ps->aborted + drop, (ps->naborted - drop) * sizeof *ps->aborted);
+        ps->naborted -= drop;
+    }
     pthread_mutex_unlock(&log->segs_lock);
     /* Producers whose last batch went with the data (Kafka's evictUnretainedProducers): as
      * after expiry, their next batch may start at any sequence. */
