@@ -352,7 +352,7 @@ class ConfluentTxnKill(tc.TxnKillCase):
     client = CLIENT
     prefix = "ck"
 
-    def run_kill(self, broker, s):
+    def run_kill(self, broker, s, fraction):
         topic, n = s["e_topic"], s["e_partitions"]
         create_topics(broker.bootstrap, {topic: n})
         producer = txn_producer(broker.bootstrap, s["e_txn_id"])
@@ -369,10 +369,11 @@ class ConfluentTxnKill(tc.TxnKillCase):
                             send(producer, topic, p, tc.e_value(t, p, m), acks)
                     producer.flush(TIMEOUT)
                     if t == s["e_kill_txn"]:
-                        produced["kill_delay_ms"] = tc.kill_delay(produced["commit_ms"]) * 1000
+                        produced["kill_delay_ms"] = tc.kill_delay(produced["commit_ms"],
+                                                                  fraction) * 1000
                         committing.set()
                     t0 = time.monotonic()
-                    producer.commit_transaction(10)
+                    producer.commit_transaction(5)
                     produced["commit_ms"].append(round((time.monotonic() - t0) * 1000, 1))
                     produced["committed"].append(t)
             except Exception as e:  # noqa: BLE001 - the commit the kill interrupts

@@ -70,9 +70,9 @@ class KafkajsTxnKill(tc.TxnKillCase):
     client = CLIENT
     prefix = "kjs"
 
-    def run_kill(self, broker, spec):
+    def run_kill(self, broker, spec, fraction):
         produced, err = tc.kill_during_commit(broker, command("kill_produce", broker.bootstrap),
-                                              spec, RUN_TIMEOUT, cwd=JS_DIR)
+                                              spec, fraction, RUN_TIMEOUT, cwd=JS_DIR)
         if "error" in produced:
             print("kafkajs stderr of the produce phase:\n" + err[-4000:], file=sys.stderr)
         return produced, run("kill_verify", broker.bootstrap, spec)

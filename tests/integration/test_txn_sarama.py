@@ -75,9 +75,9 @@ class SaramaTxnKill(tc.TxnKillCase):
     client = CLIENT
     prefix = "sarama"
 
-    def run_kill(self, broker, spec):
+    def run_kill(self, broker, spec, fraction):
         produced, err = tc.kill_during_commit(broker, command("kill_produce", broker.bootstrap),
-                                              spec, RUN_TIMEOUT)
+                                              spec, fraction, RUN_TIMEOUT)
         if "error" in produced:
             print("sarama's log of the produce phase:\n" + err[-4000:], file=sys.stderr)
         return produced, run("kill_verify", broker.bootstrap, spec)

@@ -96,13 +96,21 @@ D_PARTITIONS, D_MSGS, D_TIMEOUT_MS = 2, 10, 3000
 E_PARTITIONS, E_MSGS, E_KILL_TXN = 24, 2, 4
 
 
-def kill_delay(commit_ms):
-    """Seconds from the client's "COMMITTING n" to SIGKILL: half the median time the earlier
-    commits took (at most 50 ms), so that the kill tends to land while the broker handles EndTxn
-    and writes the markers, rather than before the request arrives or after it is all done."""
+# Scenario e runs once for each of these, on one broker killed and restarted each time, with
+# a topic and a transactional id per round: the kill comes this fraction of the median time of
+# the round's earlier commits after the client says it is committing.
+E_KILL_FRACTIONS = (0.0, 0.5, 1.0)
+
+
+def kill_delay(commit_ms, fraction):
+    """Seconds from the client's "COMMITTING n" to SIGKILL: `fraction` of the median time the
+    earlier commits took (at most 50 ms). EndTxn takes about a millisecond on either broker, and
+    the kill cannot be aimed closer than that from outside, so the rounds spread it over the
+    commit: before the request arrives, while the broker writes the prepare record and the
+    markers, or just after the client saw the commit return."""
     if not commit_ms:
         return 0.0
-    ms = sorted(commit_ms)[len(commit_ms) // 2] / 2.0
+    ms = sorted(commit_ms)[len(commit_ms) // 2] * fraction
     return min(ms, 50.0) / 1000.0
 
 
@@ -256,17 +264,21 @@ def observation(out, status):
     return obs
 
 
-def kill_during_commit(broker, cmd, spec_dict, timeout, cwd=None, env=None):
+def kill_during_commit(broker, cmd, spec_dict, fraction, timeout, cwd=None, env=None):
     """Scenario e with a client program: runs `cmd` (its produce phase), which prints
-    "COMMITTING n" just before each commit; at COMMITTING E_KILL_TXN sends SIGKILL to the broker
-    (after kill_delay() of the durations the program printed as "COMMITTED n MILLIS"), waits
-    for the program to give up and exit, then restarts the broker on the same data. Returns
-    (observation, stderr text)."""
+    "COMMITTING n" just before each commit and, after the last one, waits for the end of its
+    stdin; at COMMITTING E_KILL_TXN sends SIGKILL to the broker (after kill_delay(), with
+    `fraction`, of the durations the program printed as "COMMITTED n MILLIS"), closes the
+    program's stdin, waits
+    for it to exit, then restarts the broker on the same data. Returns (observation, stderr
+    text)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace", cwd=cwd,
                             env=env, preexec_fn=_die_with_parent)
-    proc.stdin.write(json.dumps(spec_dict))
-    proc.stdin.close()
+    # The spec on one line; stdin stays open until after the kill, and the program waits for
+    # its end after the last commit, so that it is still there when the kill comes.
+    proc.stdin.write(json.dumps(spec_dict) + "\n")
+    proc.stdin.flush()
     out, err = [], []
     trigger = threading.Event()
     want = "COMMITTING %d" % E_KILL_TXN
@@ -295,16 +307,19 @@ def kill_during_commit(broker, cmd, spec_dict, timeout, cwd=None, env=None):
     try:
         trigger.wait(timeout)
         if proc.poll() is None and any(line.strip() == want for line in out):
-            delay = kill_delay(commit_ms)
+            delay = kill_delay(commit_ms, fraction)
             time.sleep(delay)
             broker.kill9()
             killed = True
+        proc.stdin.close()
         try:
             proc.wait(max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()   # our own child only
             proc.wait(10)
     finally:
+        if not proc.stdin.closed:
+            proc.stdin.close()
         for r in readers:
             r.join(10)
         proc.stdout.close()
@@ -316,7 +331,8 @@ def kill_during_commit(broker, cmd, spec_dict, timeout, cwd=None, env=None):
         obs["error"] = "the program never printed %r: no kill" % want
     obs["killed"] = killed
     if killed:
-        obs["commit_ms"], obs["kill_delay_ms"] = commit_ms, round(delay * 1000, 2)
+        obs.setdefault("commit_ms", commit_ms)
+        obs["kill_delay_ms"] = round(delay * 1000, 2)
     return obs, "".join(err)
 
 
@@ -345,8 +361,10 @@ class TxnChecks:
     client = None            # name and version, for messages
     fenced_pattern = None    # what this client's fencing error must match (scenario c)
 
+    where_prefix = ""        # what the checks running now are about, for messages
+
     def where(self, what):
-        return "%s on %s, %s" % (self.client, broker_kind(), what)
+        return "%s on %s, %s%s" % (self.client, broker_kind(), self.where_prefix, what)
 
     def assert_no_error(self, obs, what):
         if "error" in obs:
@@ -479,8 +497,15 @@ class TxnChecks:
 
     # -- e ---------------------------------------------------------------------------------
 
-    def check_kill(self, produced, verified):
-        self.assert_no_error(verified, "kill -9 mid-commit, after the restart")
+    def check_kill(self, produced, verified, round_name):
+        self.where_prefix = "kill -9, %s: " % round_name
+        try:
+            self._check_kill(produced, verified)
+        finally:
+            self.where_prefix = ""
+
+    def _check_kill(self, produced, verified):
+        self.assert_no_error(verified, "after the restart")
         self.assertTrue(produced.get("killed"), self.where("the broker was not killed: %s"
                                                            % produced.get("error")))
         committed = produced.get("committed", [])
@@ -512,7 +537,7 @@ class TxnChecks:
                         self.where("transactions read: %s" % sorted(counts)))
         print("%s: SIGKILL %.2f ms after the client started committing transaction %d (earlier "
               "commits took %s ms); its commit %s; after the restart it is %s"
-              % (self.where("kill -9"), produced.get("kill_delay_ms", -1), E_KILL_TXN,
+              % (self.where("").rstrip(": "), produced.get("kill_delay_ms", -1), E_KILL_TXN,
                  produced.get("commit_ms"),
                  "returned" if E_KILL_TXN in committed else
                  "failed: %s" % produced.get("commit_error"),
@@ -557,18 +582,23 @@ class TxnCase(TxnChecks, unittest.TestCase):
 
 
 class TxnKillCase(TxnChecks, unittest.TestCase):
-    """Scenario e with a broker of its own, killed and restarted. Subclasses implement
-    run_kill(broker, spec) -> (produce observation, verify observation)."""
+    """Scenario e with a broker of its own, killed and restarted once per E_KILL_FRACTIONS.
+    Subclasses implement run_kill(broker, spec, fraction) -> (produce observation, verify
+    observation)."""
 
     prefix = None
 
     def test_e_kill9_in_the_middle_of_a_commit(self):
         broker = TxnBroker(broker_kind()).start()
         self.addCleanup(broker.stop)
-        t0 = time.monotonic()
-        produced, verified = self.run_kill(broker, spec(self.prefix))
-        print("%s: %.2f s; produce phase %s" % (self.where("kill -9"), time.monotonic() - t0,
-                                                 json.dumps({k: v for k, v in produced.items()
-                                                             if k not in ("stderr",)})[:600]),
-              file=sys.stderr)
-        self.check_kill(produced, verified)
+        for i, fraction in enumerate(E_KILL_FRACTIONS):
+            s = spec(self.prefix)
+            s["e_topic"] += "-%d" % i
+            s["e_txn_id"] += "-%d" % i
+            t0 = time.monotonic()
+            produced, verified = self.run_kill(broker, s, fraction)
+            print("%s, round %d: %.2f s; produce phase %s"
+                  % (self.where("kill -9"), i, time.monotonic() - t0,
+                     json.dumps({k: v for k, v in produced.items() if k != "stderr"})[:600]),
+                  file=sys.stderr)
+            self.check_kill(produced, verified, "round %d" % i)

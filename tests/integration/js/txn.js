@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The transaction scenarios of issue 11 with kafkajs 2.2.4, for test_txn_kafkajs.py.
-// Usage: node txn.js SCENARIO HOST:PORT < spec.json
+// Usage: node txn.js SCENARIO HOST:PORT < spec.json (one line)
 //
 // SCENARIO is interleaved, consume_transform_produce, fencing, timeout, kill_produce or
 // kill_verify; the spec (txn_common.spec() in ../txn_common.py, which describes each scenario
 // and its observation) is a flat JSON object on stdin. The observation is one JSON object on the
 // last line of stdout, with an "error" key (and what was seen until then) when a step failed;
-// kill_produce also prints "COMMITTING n" before each commit and "COMMITTED n MILLIS" after it.
+// kill_produce also prints "COMMITTING n" before each commit and "COMMITTED n MILLIS" after it,
+// and after the last commit waits for the end of stdin (the test closes it after the kill).
 // kafkajs logs (WARN and up) go to stderr. Exit status 0 whenever the observation was printed.
 //
 // kafkajs consumers only come in groups, so every reader joins a group of its own and
@@ -29,12 +30,24 @@ function errText(e) {
   return parts.join(' <- caused by ');
 }
 
-function readStdin() {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    process.stdin.on('data', (c) => chunks.push(c));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
+// stdin: the spec on its first line; kill_produce then waits for its end (stdinEnded).
+let stdinText = '';
+let specLine = null;
+const stdinEnded = new Promise((resolve) => {
+  process.stdin.on('end', resolve);
+  process.stdin.on('error', resolve);
+});
+function readSpecLine() {
+  return new Promise((resolve) => {
+    const take = () => {
+      const i = stdinText.indexOf('\n');
+      if (specLine === null && i >= 0) {
+        specLine = stdinText.slice(0, i);
+        resolve(specLine);
+      }
+    };
+    process.stdin.on('data', (c) => { stdinText += c.toString('utf8'); take(); });
+    stdinEnded.then(() => { if (specLine === null) { specLine = stdinText; resolve(specLine); } });
   });
 }
 
@@ -435,6 +448,9 @@ class Scenarios {
       obs.committed.push(t);
       process.stdout.write(`COMMITTED ${t} ${ms.toFixed(2)}\n`);
     }
+    // Alive until the test, which kills the broker, closes stdin: a kill that comes after the
+    // last commit still finds this producer connected, as a user's would be.
+    await stdinEnded;
   }
 
   async killVerify() {
@@ -459,7 +475,7 @@ async function main() {
     process.stderr.write('usage: node txn.js SCENARIO HOST:PORT < spec.json\n');
     process.exit(2);
   }
-  const spec = JSON.parse(await readStdin());
+  const spec = JSON.parse(await readSpecLine());
   const obs = {};
   const run = new Scenarios(spec, bootstrap, obs);
   try {

@@ -10,7 +10,8 @@
 // checks the observation with the checks every client gets (txn_common.py, which describes the
 // scenarios, the flat spec on stdin and the observations). A step that fails stops the
 // scenario: the observation then has an "error" key, with everything seen until then.
-// kill_produce also prints "COMMITTING n" before each commit and "COMMITTED n MILLIS" after.
+// kill_produce also prints "COMMITTING n" before each commit and "COMMITTED n MILLIS" after,
+// and after the last commit waits for the end of stdin (the test closes it after the kill).
 // sarama's log goes to stderr. The exit status is 0 whenever the observation was printed.
 //
 // Config.Version is V4_3_1_0, the newest Kafka sarama 1.61 knows: sarama sends ApiVersions
@@ -24,6 +25,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"strconv"
@@ -859,6 +861,9 @@ func (r *run) killProduce(ctx context.Context) error {
 		r.o["committed"], r.o["commit_ms"] = committed, commitMs
 		fmt.Printf("COMMITTED %d %.2f\n", t, ms)
 	}
+	// Alive until the test, which kills the broker, closes stdin: a kill that comes after the
+	// last commit still finds this producer connected, as a user's would be.
+	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package runnel.it;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -37,14 +38,15 @@ import org.apache.kafka.common.TopicPartition;
  * scenarios and the observation each one prints).
  *
  * <pre>
- *   java -cp CLASSPATH runnel.it.TxnScenarios SCENARIO BOOTSTRAP &lt; spec.json
+ *   java -cp CLASSPATH runnel.it.TxnScenarios SCENARIO BOOTSTRAP &lt; spec.json   (one line)
  * </pre>
  *
  * SCENARIO is interleaved, consume_transform_produce, fencing, timeout, kill_produce or
  * kill_verify; the spec (txn_common.spec()) is a flat JSON object of names and counts. The
  * observation is one JSON object on the last line of stdout, with an "error" key (and the
  * keys seen until then) when a step failed; kill_produce also prints "COMMITTING n" just
- * before each commit and "COMMITTED n MILLIS" after it, for the test to time its SIGKILL. The
+ * before each commit and "COMMITTED n MILLIS" after it, for the test to time its SIGKILL, and
+ * after the last commit waits for the end of stdin (the test closes it after the kill). The
  * client's log and stack traces go to stderr. The exit status is 0 whenever the observation
  * was printed, 2 for a usage error.
  */
@@ -75,7 +77,7 @@ public final class TxnScenarios {
             System.err.println("usage: TxnScenarios SCENARIO BOOTSTRAP < spec.json");
             System.exit(2);
         }
-        Map<String, Object> spec = parseFlatJson(readAll(System.in));
+        Map<String, Object> spec = parseFlatJson(readLine(System.in));
         TxnScenarios run;
         try (Context ctx = new Context(args[1], args[0])) {
             run = new TxnScenarios(spec, ctx, out);
@@ -103,8 +105,13 @@ public final class TxnScenarios {
 
     // -- the spec ----------------------------------------------------------------------------
 
-    private static String readAll(InputStream in) throws IOException {
-        return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    /** The spec: the first line of stdin (or all of it, when it has no newline). */
+    private static String readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        for (int b = in.read(); b != -1 && b != '\n'; b = in.read()) {
+            buf.write(b);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
     }
 
     /** A flat JSON object of strings and integers (all that txn_common.spec() holds). */
@@ -302,7 +309,7 @@ public final class TxnScenarios {
         String in = s("b_in_topic");
         createTopic(in, n);
         createTopic(s("b_out_topic"), n);
-        KafkaProducer<byte[], byte[]> plain = ctx.plainProducer();
+        KafkaProducer<byte[], byte[]> plain = ctx.producer();
         List<Future<RecordMetadata>> sends = new ArrayList<>();
         List<String> values = new ArrayList<>();
         for (int k = 0; k < i("b_inputs"); k++) {
@@ -478,7 +485,7 @@ public final class TxnScenarios {
         int n = i("e_partitions");
         createTopic(topic, n);
         // The commit the kill interrupts gives up after max.block.ms.
-        KafkaProducer<byte[], byte[]> p = txnProducer(s("e_txn_id"), ProducerConfig.MAX_BLOCK_MS_CONFIG, 8000);
+        KafkaProducer<byte[], byte[]> p = txnProducer(s("e_txn_id"), ProducerConfig.MAX_BLOCK_MS_CONFIG, 5000);
         List<Integer> committed = new ArrayList<>();
         List<Double> commitMs = new ArrayList<>();
         obs.put("committed", committed);
@@ -506,6 +513,15 @@ public final class TxnScenarios {
             commitMs.add(ms);
             committed.add(t);
             out.println("COMMITTED " + t + " " + String.format("%.2f", ms));
+        }
+        // Alive until the test, which kills the broker, closes stdin: a kill that comes after
+        // the last commit still finds this producer connected, as a user's would be.
+        try {
+            while (System.in.read() != -1) {
+                continue;
+            }
+        } catch (IOException e) {
+            obs.put("stdin_error", e.toString());
         }
         p.close(Duration.ZERO);
     }
