@@ -111,10 +111,12 @@ def records_v2(messages, timestamp_deltas=None):
 
 def batch_v2(messages=None, base_timestamp=1700000000000, attributes=0, payload=None, count=None,
              last_offset_delta=None, max_timestamp=None, base_offset=0, crc=None,
-             timestamp_deltas=None):
+             timestamp_deltas=None, producer_id=-1, producer_epoch=-1, base_sequence=-1):
     """A v2 record batch. By default `messages` [(key, value)] are written uncompressed with a
     correct CRC-32C. `payload` replaces the records section (for compressed or broken bodies),
-    `count` the record count, `crc` the CRC field (for a bad CRC)."""
+    `count` the record count, `crc` the CRC field (for a bad CRC). `producer_id`,
+    `producer_epoch` and `base_sequence` are an idempotent or transactional producer's (-1: a
+    plain batch); the transactional bit 0x10 goes in `attributes`."""
     messages = messages or []
     if payload is None:
         payload = records_v2(messages, timestamp_deltas)
@@ -125,7 +127,8 @@ def batch_v2(messages=None, base_timestamp=1700000000000, attributes=0, payload=
     if max_timestamp is None:
         max_timestamp = base_timestamp + (max(timestamp_deltas) if timestamp_deltas else 0)
     after_crc = (struct.pack(">hiqqqhii", attributes, last_offset_delta, base_timestamp,
-                             max_timestamp, -1, -1, -1, count) + payload)
+                             max_timestamp, producer_id, producer_epoch, base_sequence, count)
+                 + payload)
     if crc is None:
         crc = crc32c(after_crc)
     # partition leader epoch, magic, crc
