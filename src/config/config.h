@@ -129,8 +129,13 @@ typedef struct rn_config {
     int32_t offset_metadata_max_bytes;    /* 0..32767 (the record's INT16 length); default 4096 */
 
     /* Transactions (src/coord/txn.h). */
-    int32_t transaction_state_log_num_partitions; /* 1..10000; default 50; used when
-                                                     __transaction_state is created */
+    int32_t transaction_state_log_num_partitions;    /* 1..10000; default 50; used when
+                                                        __transaction_state is created */
+    int32_t transaction_max_timeout_ms;              /* >= 1; default 900000 */
+    int32_t transactional_id_expiration_ms;          /* >= 1; default 604800000 (7 days) */
+    int32_t transaction_abort_timed_out_interval_ms; /* >= 1; default 10000 */
+    int32_t transaction_remove_expired_interval_ms;  /* >= 1; default 3600000 */
+    bool transaction_partition_verification_enable;  /* default true */
 
     /* Per key of the table (rn_config_key_at order): the value in effect as text and whether
      * the configuration set it. Read through rn_config_value and rn_config_is_set. */

@@ -9,7 +9,8 @@
  *   groups.h   membership: the group state machine, joins, syncs, heartbeats, leaves,
  *              session and rebalance timeouts, static members;
  *   offsets.h  committed offsets: commit, fetch, delete, retention;
- *   producer_ids.h  the producer id counter that InitProducerId draws from.
+ *   producer_ids.h  the producer id counter that InitProducerId draws from;
+ *   txn.h      the transaction coordinator, its state in __transaction_state.
  * This header ties them together for the broker and the handlers.
  *
  * Threads: every function is safe from any thread (the coordinator has its own lock; see each
@@ -27,6 +28,7 @@ typedef struct rn_store rn_store_t;
 typedef struct rn_groups rn_groups_t;
 typedef struct rn_offsets rn_offsets_t;
 typedef struct rn_producer_ids rn_producer_ids_t;
+typedef struct rn_txn rn_txn_t;
 
 /* Opens (creating on first start) __consumer_offsets as an internal topic with
  * offsets.topic.num.partitions partitions and cleanup.policy=compact, and loads every group and
@@ -38,7 +40,8 @@ typedef struct rn_producer_ids rn_producer_ids_t;
 int rn_coord_open(const rn_config_t *cfg, rn_topics_t *topics, int64_t now_ms, rn_coord_t **out);
 void rn_coord_close(rn_coord_t *coord);
 /* Advances the clock: expires sessions, completes rebalances whose time is up (and the initial
- * rebalance delay), expires offsets of empty groups (offsets.retention.minutes). */
+ * rebalance delay), expires offsets of empty groups (offsets.retention.minutes); completes,
+ * times out and expires transactions (txn.h). Blocking. */
 void rn_coord_tick(rn_coord_t *coord, int64_t now_ms);
 /* Removes committed offsets of a deleted topic (called by the broker after DeleteTopics).
  * Blocking (writes tombstones): off the event loops. */
@@ -51,5 +54,8 @@ rn_store_t *rn_coord_store(rn_coord_t *coord);
 rn_groups_t *rn_coord_groups(rn_coord_t *coord);
 rn_offsets_t *rn_coord_offsets(rn_coord_t *coord);
 rn_producer_ids_t *rn_coord_producer_ids(rn_coord_t *coord);
+/* __transaction_state and the transaction coordinator on it (txn.h). */
+rn_store_t *rn_coord_txn_store(rn_coord_t *coord);
+rn_txn_t *rn_coord_txn(rn_coord_t *coord);
 
 #endif

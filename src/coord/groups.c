@@ -410,9 +410,9 @@ rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_arg
          * does not exist at all it comes from a group this broker no longer has, and KIP-848
          * gave v9 the precise answer. */
         if (generation >= 0)
-            err = args->has_offsets    ? RN_KERR_UNKNOWN_MEMBER_ID
-                  : args->version >= 9 ? RN_KERR_GROUP_ID_NOT_FOUND
-                                       : RN_KERR_ILLEGAL_GENERATION;
+            err = args->has_offsets || args->transactional ? RN_KERR_UNKNOWN_MEMBER_ID
+                  : args->version >= 9                     ? RN_KERR_GROUP_ID_NOT_FOUND
+                                                           : RN_KERR_ILLEGAL_GENERATION;
     } else if (generation < 0 && g->state == RN_GROUP_EMPTY) {
         err = 0;
     } else if (generation >= 0 || member_id.len > 0 || args->group_instance_id.ptr != NULL) {
@@ -422,7 +422,7 @@ rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_arg
     } else if (g->state != RN_GROUP_EMPTY) {
         err = RN_KERR_UNKNOWN_MEMBER_ID; /* only members commit to a group that has them */
     }
-    if (err == 0 && g != NULL && g->state == RN_GROUP_COMPLETING_REBALANCE)
+    if (err == 0 && g != NULL && g->state == RN_GROUP_COMPLETING_REBALANCE && !args->transactional)
         err = RN_KERR_REBALANCE_IN_PROGRESS;
     if (err == 0 && g != NULL) {
         rn_group_member_t *m = rn_groups_member(g, member_id);

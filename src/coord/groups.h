@@ -56,7 +56,9 @@ bool rn_groups_load_record(rn_groups_t *groups, rn_bytes_t key, rn_bytes_t value
  * not exist at all a generation >= 0 is ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND from
  * OffsetCommit v9 (KIP-848). Returns 0 or one of those, REBALANCE_IN_PROGRESS 27 (the group is
  * CompletingRebalance) or FENCED_INSTANCE_ID 82. A member's commit also counts as a heartbeat,
- * as in Kafka. Every view is borrowed for the call only. */
+ * as in Kafka. TxnOffsetCommit's check (`transactional`) differs as Kafka 4.4's does: a
+ * generation for a group that does not exist is UNKNOWN_MEMBER_ID, and a rebalance does not
+ * stop it. Every view is borrowed for the call only. */
 typedef struct rn_groups_commit_args {
     int16_t version; /* OffsetCommit's */
     rn_str_t group_id;
@@ -64,6 +66,7 @@ typedef struct rn_groups_commit_args {
     rn_str_t group_instance_id; /* ptr NULL: none */
     int32_t generation;         /* v9+ "generation or member epoch": a generation here */
     bool has_offsets;           /* the group has committed offsets (rn_offsets_has_group) */
+    bool transactional;         /* TxnOffsetCommit's check */
 } rn_groups_commit_args_t;
 rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_args_t *args);
 /* True when the group does not exist or is Empty (offsets retention may apply). */

@@ -14,7 +14,9 @@
 
 #include "config/config.h"
 #include "coord/store.h"
+#include "log/log.h"
 #include "proto/reader.h"
+#include "topics/topics.h"
 #include "util/endian.h"
 #include "util/err.h"
 #include "util/hmap.h"
@@ -140,6 +142,19 @@ struct group {
     char id[];
 };
 
+/* One offset a transaction holds. The strings live in the same allocation, after the struct. */
+typedef struct txn_offset {
+    struct txn_offset *next;
+    int64_t producer_id;
+    int32_t store_partition; /* the group's __consumer_offsets partition */
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    int64_t commit_timestamp;
+    size_t group_len, topic_len, metadata_len;
+    char text[]; /* group, topic, metadata */
+} txn_offset_t;
+
 struct rn_offsets {
     rn_store_t *store;
     int64_t retention_ms;
@@ -147,6 +162,8 @@ struct rn_offsets {
     rn_hmap_t groups;     /* seeded: clients choose group ids and topic names */
     size_t noffsets;
     rn_offsets_pending_t *pending; /* commits on their way (few: one per request in flight) */
+    txn_offset_t *txn_offsets;     /* held for open transactions, oldest first */
+    size_t ntxn_offsets;
     int64_t last_expire;
     int32_t nwrite_locks;
     pthread_mutex_t *write_locks; /* one per __consumer_offsets partition */
@@ -319,6 +336,11 @@ void rn_offsets_free(rn_offsets_t *offsets)
     for (rn_hmap_node_t *n; (n = rn_hmap_iter_next(&it)) != NULL;)
         remove_group(offsets, group_at(n));
     rn_hmap_deinit(&offsets->groups);
+    while (offsets->txn_offsets != NULL) {
+        txn_offset_t *next = offsets->txn_offsets->next;
+        free(offsets->txn_offsets);
+        offsets->txn_offsets = next;
+    }
     for (int32_t i = 0; i < offsets->nwrite_locks; i++)
         pthread_mutex_destroy(&offsets->write_locks[i]);
     free(offsets->write_locks);
@@ -348,11 +370,25 @@ bool rn_offsets_load_record(rn_offsets_t *offsets, rn_bytes_t key, rn_bytes_t va
     return true;
 }
 
-int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits,
-                      size_t n, int64_t now_ms)
+/* A commit's records, encoded: one allocation of keys and values, the records pointing into it,
+ * and the values decoded as they will be applied. */
+typedef struct encoded {
+    rn_store_record_t *recs;
+    rn_offsets_value_t *values;
+    uint8_t *bytes;
+} encoded_t;
+
+static void encoded_free(encoded_t *e)
 {
-    if (n == 0)
-        return 0;
+    free(e->bytes);
+    free(e->values);
+    free(e->recs);
+}
+
+static int encode_commits(rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
+                          int64_t now_ms, encoded_t *out)
+{
+    *out = (encoded_t){ 0 };
     if (n > SIZE_MAX / (sizeof(rn_store_record_t) + sizeof(rn_offsets_value_t)))
         return RN_EINVAL;
     /* Sizes first, so that one allocation holds every encoded key and value. */
@@ -367,46 +403,57 @@ int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets
             return RN_EINVAL;
         total += klen + vlen;
     }
-    rn_store_record_t *recs = malloc(n * sizeof *recs);
-    rn_offsets_value_t *values = malloc(n * sizeof *values);
-    uint8_t *bytes = malloc(total);
-    int rc = RN_ENOMEM;
-    if (recs == NULL || values == NULL || bytes == NULL)
-        goto out;
-    uint8_t *p = bytes;
+    out->recs = malloc(n * sizeof *out->recs);
+    out->values = malloc(n * sizeof *out->values);
+    out->bytes = malloc(total);
+    if (out->recs == NULL || out->values == NULL || out->bytes == NULL) {
+        encoded_free(out);
+        return RN_ENOMEM;
+    }
+    uint8_t *p = out->bytes;
     for (size_t i = 0; i < n; i++) {
         const rn_offsets_commit_t *c = &commits[i];
         rn_offsets_key_t k = { .group = group_id, .topic = c->topic, .partition = c->partition };
-        values[i] = (rn_offsets_value_t){
+        rn_offsets_value_t *v = &out->values[i];
+        *v = (rn_offsets_value_t){
             .offset = c->offset,
             .leader_epoch = c->leader_epoch,
             .metadata = c->metadata.ptr != NULL ? c->metadata : (rn_str_t){ .ptr = "", .len = 0 },
             .commit_timestamp = c->commit_timestamp == -1 ? now_ms : c->commit_timestamp,
             .expire_timestamp = -1,
         };
-        size_t klen = rn_offsets_key_len(&k), vlen = rn_offsets_value_len(&values[i]);
+        size_t klen = rn_offsets_key_len(&k), vlen = rn_offsets_value_len(v);
         rn_offsets_key_encode(&k, p);
-        rn_offsets_value_encode(&values[i], p + klen);
-        recs[i] = (rn_store_record_t){
+        rn_offsets_value_encode(v, p + klen);
+        out->recs[i] = (rn_store_record_t){
             .key = { .ptr = p, .len = klen },
             .value = { .ptr = p + klen, .len = vlen },
         };
         p += klen + vlen;
     }
+    return 0;
+}
+
+int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets_commit_t *commits,
+                      size_t n, int64_t now_ms)
+{
+    if (n == 0)
+        return 0;
+    encoded_t enc;
+    int rc = encode_commits(group_id, commits, n, now_ms, &enc);
+    if (rc != 0)
+        return rc;
     pthread_mutex_t *wl = write_lock(offsets, group_id);
     pthread_mutex_lock(wl);
-    rc = rn_store_append_many(offsets->store, group_id, recs, n, now_ms);
+    rc = rn_store_append_many(offsets->store, group_id, enc.recs, n, now_ms);
     if (rc == 0) {
         pthread_mutex_lock(&offsets->lock);
         for (size_t i = 0; i < n; i++)
-            upsert(offsets, group_id, commits[i].topic, commits[i].partition, &values[i]);
+            upsert(offsets, group_id, commits[i].topic, commits[i].partition, &enc.values[i]);
         pthread_mutex_unlock(&offsets->lock);
     }
     pthread_mutex_unlock(wl);
-out:
-    free(bytes);
-    free(values);
-    free(recs);
+    encoded_free(&enc);
     return rc;
 }
 
@@ -770,6 +817,9 @@ void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pend
     pthread_mutex_unlock(&offsets->lock);
 }
 
+static bool txn_holds(const rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
+                      int32_t partition);
+
 bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
                            int32_t partition)
 {
@@ -782,6 +832,8 @@ bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t to
             found = p->tps[i].partition == partition &&
                     str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
     }
+    if (!found)
+        found = txn_holds(offsets, group_id, topic, partition);
     pthread_mutex_unlock(&offsets->lock);
     return found;
 }
@@ -809,6 +861,185 @@ size_t rn_offsets_count(rn_offsets_t *offsets)
 {
     pthread_mutex_lock(&offsets->lock);
     size_t n = offsets->noffsets;
+    pthread_mutex_unlock(&offsets->lock);
+    return n;
+}
+
+/* ---- transactional offsets ---- */
+
+static rn_str_t txn_group(const txn_offset_t *t)
+{
+    return (rn_str_t){ t->text, t->group_len };
+}
+static rn_str_t txn_topic(const txn_offset_t *t)
+{
+    return (rn_str_t){ t->text + t->group_len, t->topic_len };
+}
+static rn_str_t txn_metadata(const txn_offset_t *t)
+{
+    return (rn_str_t){ t->text + t->group_len + t->topic_len, t->metadata_len };
+}
+
+static bool txn_holds(const rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
+                      int32_t partition)
+{
+    for (const txn_offset_t *t = offsets->txn_offsets; t != NULL; t = t->next)
+        if (t->partition == partition && str_eq(t->text, t->group_len, group_id) &&
+            str_eq(t->text + t->group_len, t->topic_len, topic))
+            return true;
+    return false;
+}
+
+/* Holds one offset for `producer_id`, replacing what the same producer held for the same
+ * group and partition (the later commit wins, as on reload). Under the map lock. */
+static void txn_hold(rn_offsets_t *offsets, int64_t producer_id, rn_str_t group_id, rn_str_t topic,
+                     int32_t partition, const rn_offsets_value_t *v)
+{
+    txn_offset_t **link = &offsets->txn_offsets;
+    while (*link != NULL) {
+        txn_offset_t *t = *link;
+        if (t->producer_id == producer_id && t->partition == partition &&
+            str_eq(t->text, t->group_len, group_id) &&
+            str_eq(t->text + t->group_len, t->topic_len, topic)) {
+            *link = t->next;
+            free(t);
+            offsets->ntxn_offsets--;
+            continue;
+        }
+        link = &t->next;
+    }
+    /* Bounded: each string has an INT16 length in the record it came from. */
+    txn_offset_t *t = rn_xmalloc(sizeof *t + group_id.len + topic.len + v->metadata.len);
+    *t = (txn_offset_t){
+        .producer_id = producer_id,
+        .store_partition = rn_store_partition_for(offsets->store, group_id),
+        .partition = partition,
+        .offset = v->offset,
+        .leader_epoch = v->leader_epoch,
+        .commit_timestamp = v->commit_timestamp,
+        .group_len = group_id.len,
+        .topic_len = topic.len,
+        .metadata_len = v->metadata.len,
+    };
+    if (group_id.len > 0)
+        memcpy(t->text, group_id.ptr, group_id.len);
+    if (topic.len > 0)
+        memcpy(t->text + group_id.len, topic.ptr, topic.len);
+    if (v->metadata.len > 0)
+        memcpy(t->text + group_id.len + topic.len, v->metadata.ptr, v->metadata.len);
+    *link = t; /* at the tail: applied in the order they were written */
+    offsets->ntxn_offsets++;
+}
+
+/* Ends `producer_id`'s transaction in __consumer_offsets-`store_partition`: its offsets there
+ * become committed ones, or go. Under the map lock. */
+static void txn_end(rn_offsets_t *offsets, int32_t store_partition, int64_t producer_id,
+                    bool commit)
+{
+    txn_offset_t **link = &offsets->txn_offsets;
+    while (*link != NULL) {
+        txn_offset_t *t = *link;
+        if (t->producer_id != producer_id || t->store_partition != store_partition) {
+            link = &t->next;
+            continue;
+        }
+        if (commit) {
+            rn_offsets_value_t v = {
+                .offset = t->offset,
+                .leader_epoch = t->leader_epoch,
+                .metadata = txn_metadata(t),
+                .commit_timestamp = t->commit_timestamp,
+                .expire_timestamp = -1,
+            };
+            upsert(offsets, txn_group(t), txn_topic(t), t->partition, &v);
+        }
+        *link = t->next;
+        free(t);
+        offsets->ntxn_offsets--;
+    }
+}
+
+int rn_offsets_txn_commit(rn_offsets_t *offsets, rn_str_t group_id, int64_t producer_id,
+                          int16_t producer_epoch, const rn_offsets_commit_t *commits, size_t n,
+                          int64_t now_ms)
+{
+    if (n == 0)
+        return 0;
+    encoded_t enc;
+    int rc = encode_commits(group_id, commits, n, now_ms, &enc);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_t *wl = write_lock(offsets, group_id);
+    pthread_mutex_lock(wl);
+    rc = rn_store_append_txn(offsets->store, group_id, enc.recs, n, now_ms, producer_id,
+                             producer_epoch);
+    if (rc == 0) {
+        pthread_mutex_lock(&offsets->lock);
+        for (size_t i = 0; i < n; i++)
+            txn_hold(offsets, producer_id, group_id, commits[i].topic, commits[i].partition,
+                     &enc.values[i]);
+        pthread_mutex_unlock(&offsets->lock);
+    }
+    pthread_mutex_unlock(wl);
+    encoded_free(&enc);
+    return rc;
+}
+
+int rn_offsets_txn_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
+                          int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                          int64_t now_ms)
+{
+    rn_partition_t *part = rn_store_partition(offsets->store, partition);
+    if (part == NULL)
+        return 0;
+    /* Under the partition's write lock, as a commit: the memory follows the log's order. */
+    pthread_mutex_t *wl = &offsets->write_locks[partition];
+    pthread_mutex_lock(wl);
+    int64_t at = 0;
+    bool sync_needed = false;
+    int rc = rn_log_append_marker(part->log, producer_id, producer_epoch, coordinator_epoch, commit,
+                                  now_ms, &at, &sync_needed);
+    if (rc == 0 && sync_needed)
+        rc = rn_log_sync(part->log);
+    if (rc == 0) {
+        pthread_mutex_lock(&offsets->lock);
+        txn_end(offsets, partition, producer_id, commit);
+        pthread_mutex_unlock(&offsets->lock);
+        rn_partition_notify(part);
+    }
+    pthread_mutex_unlock(wl);
+    return rc;
+}
+
+bool rn_offsets_txn_load_record(rn_offsets_t *offsets, int64_t producer_id, rn_bytes_t key,
+                                rn_bytes_t value)
+{
+    rn_offsets_key_t k;
+    rn_offsets_value_t v;
+    if (rn_offsets_key_decode(key, &k) != 0)
+        return false;
+    if (value.ptr == NULL)
+        return true; /* TxnOffsetCommit writes no tombstones; nothing to hold */
+    if (rn_offsets_value_decode(value, &v) != 0)
+        return false;
+    pthread_mutex_lock(&offsets->lock);
+    txn_hold(offsets, producer_id, k.group, k.topic, k.partition, &v);
+    pthread_mutex_unlock(&offsets->lock);
+    return true;
+}
+
+void rn_offsets_txn_load_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
+                                bool commit)
+{
+    pthread_mutex_lock(&offsets->lock);
+    txn_end(offsets, partition, producer_id, commit);
+    pthread_mutex_unlock(&offsets->lock);
+}
+
+size_t rn_offsets_txn_count(rn_offsets_t *offsets)
+{
+    pthread_mutex_lock(&offsets->lock);
+    size_t n = offsets->ntxn_offsets;
     pthread_mutex_unlock(&offsets->lock);
     return n;
 }

@@ -140,9 +140,39 @@ struct rn_offsets_pending {
 };
 void rn_offsets_pending_add(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
 void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pending);
-/* Whether a commit of the group's `topic`/`partition` is on its way. */
+/* Whether a commit of the group's `topic`/`partition` is on its way, or held by an open
+ * transaction. */
 bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
                            int32_t partition);
+
+/* ---- transactional offsets (TxnOffsetCommit, KIP-98 and KIP-447) ----
+ * A producer's offsets are written as its transactional batch and held apart, per producer,
+ * until a marker for that producer lands in the group's __consumer_offsets partition: a commit
+ * makes them the group's committed offsets, an abort drops them. Meanwhile OffsetFetch answers
+ * the offsets committed before, and rn_offsets_is_pending is true for them (require_stable
+ * gets UNSTABLE_OFFSET_COMMIT), as in Kafka. */
+
+/* TxnOffsetCommit: writes the offsets as the producer's transactional batch and holds them
+ * pending. Same rules as rn_offsets_commit; returns 0, a negative errno, or a positive rn_kerr_t
+ * when the log's producer state refused the batch (INVALID_PRODUCER_EPOCH). Blocking. */
+int rn_offsets_txn_commit(rn_offsets_t *offsets, rn_str_t group_id, int64_t producer_id,
+                          int16_t producer_epoch, const rn_offsets_commit_t *commits, size_t n,
+                          int64_t now_ms);
+/* Writes a commit or abort marker for `producer_id` into __consumer_offsets-`partition` (the
+ * transaction coordinator's; see rn_log_append_marker) and then applies or drops that
+ * producer's pending offsets of the groups in that partition. Returns what
+ * rn_log_append_marker returns (0 when the topic does not exist: nothing to mark). Blocking. */
+int rn_offsets_txn_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
+                          int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                          int64_t now_ms);
+/* Start-up, in log order: an offset record of a producer's transactional batch (false when it
+ * does not parse), and a marker of that producer in __consumer_offsets-`partition`. */
+bool rn_offsets_txn_load_record(rn_offsets_t *offsets, int64_t producer_id, rn_bytes_t key,
+                                rn_bytes_t value);
+void rn_offsets_txn_load_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
+                                bool commit);
+/* Offsets held for open transactions, in all groups (start-up log line, tests). */
+size_t rn_offsets_txn_count(rn_offsets_t *offsets);
 
 /* Whether any offset is stored for the group (ListGroups shows such groups as Empty). */
 bool rn_offsets_has_group(rn_offsets_t *offsets, rn_str_t group_id);

@@ -112,6 +112,12 @@ int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
                                "offsets.topic.num.partitions", topics, out);
 }
 
+rn_partition_t *rn_store_partition(const rn_store_t *store, int32_t index)
+{
+    rn_topic_t *topic = store_topic(store);
+    return topic != NULL ? rn_topic_partition(topic, index) : NULL;
+}
+
 const char *rn_store_name(const rn_store_t *store)
 {
     return store->name;

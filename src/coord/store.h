@@ -45,6 +45,9 @@ int32_t rn_store_java_hash(rn_str_t s);
 int rn_store_ensure(rn_store_t *store);
 /* Whether the topic exists (no creation needed). */
 bool rn_store_ready(const rn_store_t *store);
+/* The topic's partition `index`, or NULL while the topic does not exist (borrowed: partitions
+ * live as long as the topic, which the store holds). */
+rn_partition_t *rn_store_partition(const rn_store_t *store, int32_t index);
 /* The partition of a group id or transactional id. */
 int32_t rn_store_partition_for(const rn_store_t *store, rn_str_t group_id);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* FindCoordinator (key 10), v0-v5: on one node, this node coordinates every group. The
- * first group lookup creates __consumer_offsets (Kafka creates it lazily too, so an empty
- * broker starts fast). librdkafka 2.0.2 also needs FindCoordinator v0 advertised to enable
- * LZ4 at all (CLIENTS.md rule 2). Transaction coordinators do not exist yet, so key type 1
- * answers COORDINATOR_NOT_AVAILABLE, which clients retry rather than treat as fatal. */
+/* FindCoordinator (key 10), v0-v5: on one node, this node coordinates every group and every
+ * transactional id (key type 1, any key, the empty one too, as Kafka 4.4 answers). The first
+ * lookup of a type creates its internal topic, __consumer_offsets or __transaction_state
+ * (Kafka creates them lazily too, so an empty broker starts fast). librdkafka 2.0.2 also needs
+ * FindCoordinator v0 advertised to enable LZ4 at all (CLIENTS.md rule 2). */
 #include <stdatomic.h>
 
 #include "coord/coord.h"
@@ -16,10 +16,8 @@ enum { KEY_TYPE_GROUP = 0, KEY_TYPE_TRANSACTION = 1, KEY_TYPE_SHARE = 2 };
 
 static rn_kerr_t answer_for(int8_t key_type)
 {
-    if (key_type == KEY_TYPE_GROUP)
+    if (key_type == KEY_TYPE_GROUP || key_type == KEY_TYPE_TRANSACTION)
         return RN_KERR_NONE;
-    if (key_type == KEY_TYPE_TRANSACTION)
-        return RN_KERR_COORDINATOR_NOT_AVAILABLE;
     return RN_KERR_INVALID_REQUEST;
 }
 
@@ -34,6 +32,12 @@ static rn_str_t message_for(const rn_request_t *req, int8_t key_type, rn_kerr_t 
     bool known = key_type == KEY_TYPE_GROUP || key_type == KEY_TYPE_TRANSACTION ||
                  key_type == KEY_TYPE_SHARE;
     return rn_str_from_cstr(known ? "" : rn_kerr_message(error));
+}
+
+/* The internal topic that holds what `key_type` names. */
+static rn_store_t *store_for(rn_coord_t *coord, int8_t key_type)
+{
+    return key_type == KEY_TYPE_TRANSACTION ? rn_coord_txn_store(coord) : rn_coord_store(coord);
 }
 
 /* Fills `resp` for `body`; false when the arena ran out. */
@@ -73,8 +77,8 @@ static bool build(rn_request_t *req, const rn_find_coordinator_request_t *body, 
     return true;
 }
 
-/* The first group lookup creates __consumer_offsets, as Kafka's does: file work, so it runs
- * on the thread pool. */
+/* The first lookup creates the topic, as Kafka's does: file work, so it runs on the thread
+ * pool. */
 typedef struct find_job {
     rn_job_t job; /* first: rn_job_new's contract */
     rn_find_coordinator_request_t body;
@@ -84,7 +88,7 @@ typedef struct find_job {
 static void run_job(rn_job_t *job)
 {
     find_job_t *fj = (find_job_t *)job;
-    rn_store_t *store = rn_coord_store(job->req->broker->coord);
+    rn_store_t *store = store_for(job->req->broker->coord, fj->body.key_type);
     rn_kerr_t error =
         rn_store_ensure(store) == 0 ? RN_KERR_NONE : RN_KERR_COORDINATOR_NOT_AVAILABLE;
     job->oom = !build(job->req, &fj->body, error, &fj->resp);
@@ -100,7 +104,7 @@ void rn_handle_find_coordinator(rn_request_t *req)
     rn_coord_t *coord = req->broker->coord;
     if (error == 0 && coord == NULL)
         error = RN_KERR_COORDINATOR_NOT_AVAILABLE;
-    if (error == 0 && !rn_store_ready(rn_coord_store(coord))) {
+    if (error == 0 && !rn_store_ready(store_for(coord, body.key_type))) {
         find_job_t *fj = rn_job_new(req, sizeof *fj, run_job);
         if (fj == NULL)
             return;

@@ -6,14 +6,17 @@
  * since an idempotent producer bumps its epoch itself (KIP-360) and asks again only for a
  * fresh id. What it does check (KafkaApis) is that the KIP-360 pair comes whole: a producer id
  * without an epoch, or an epoch without an id, is INVALID_REQUEST. An empty transactional id
- * is INVALID_REQUEST too. Transactional ids wait for the transaction coordinator (issue 11):
- * COORDINATOR_NOT_AVAILABLE, which clients retry.
+ * is INVALID_REQUEST too. Any other transactional id goes to the transaction coordinator
+ * (coord/txn.h), which checks transaction.timeout.ms, bumps the epoch, fences an older
+ * producer; PRODUCER_FENCED is INVALID_PRODUCER_EPOCH before v4, as Kafka answers.
  *
- * A new id may have to reserve a block on disk first (coord/producer_ids.h), so the work runs
- * as a job. When the block cannot be made durable the answer is COORDINATOR_LOAD_IN_PROGRESS,
- * what Kafka answers while its broker has no block of ids yet, and which clients retry. */
+ * A new id may have to reserve a block on disk first (coord/producer_ids.h), and the
+ * coordinator writes __transaction_state, so the work runs as a job. When a block cannot be
+ * made durable the answer is COORDINATOR_LOAD_IN_PROGRESS, what Kafka answers while its broker
+ * has no block of ids yet, and which clients retry. */
 #include "coord/coord.h"
 #include "coord/producer_ids.h"
+#include "coord/txn.h"
 #include "handlers/handlers.h"
 #include "handlers/job.h"
 
@@ -29,14 +32,32 @@ typedef struct init_job {
 static void run_init(rn_job_t *job)
 {
     init_job_t *ij = (init_job_t *)job;
-    int64_t id;
-    if (rn_producer_ids_next(rn_coord_producer_ids(job->req->broker->coord), &id) == 0) {
-        ij->resp.producer_id = id;
-        ij->resp.producer_epoch = 0;
-    } else {
-        ij->resp.error_code = RN_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    rn_coord_t *coord = job->req->broker->coord;
+    const rn_init_producer_id_request_t *body = &ij->body;
+    rn_init_producer_id_response_t *resp = &ij->resp;
+    job->resp = resp;
+    if (body->transactional_id.ptr == NULL) {
+        int64_t id;
+        if (rn_producer_ids_next(rn_coord_producer_ids(coord), &id) == 0) {
+            resp->producer_id = id;
+            resp->producer_epoch = 0;
+        } else {
+            resp->error_code = RN_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+        }
+        return;
     }
-    job->resp = &ij->resp;
+    int64_t id = NO_PRODUCER_ID;
+    int16_t epoch = NO_PRODUCER_EPOCH;
+    rn_kerr_t err = rn_txn_init_producer(rn_coord_txn(coord), body->transactional_id,
+                                         body->transaction_timeout_ms, body->producer_id,
+                                         body->producer_epoch, rn_coord_now(coord), &id, &epoch);
+    if (err == RN_KERR_PRODUCER_FENCED && job->req->api_version < 4)
+        err = RN_KERR_INVALID_PRODUCER_EPOCH; /* v4 brought PRODUCER_FENCED (KIP-588) */
+    resp->error_code = err;
+    if (err == RN_KERR_NONE) {
+        resp->producer_id = id;
+        resp->producer_epoch = epoch;
+    }
 }
 
 /* The checks that need no coordinator, in Kafka's order. */
@@ -61,8 +82,7 @@ void rn_handle_init_producer_id(rn_request_t *req)
     resp.producer_id = NO_PRODUCER_ID;
     resp.producer_epoch = NO_PRODUCER_EPOCH;
     resp.error_code = check_request(&body);
-    if (resp.error_code == RN_KERR_NONE &&
-        (req->broker->coord == NULL || body.transactional_id.ptr != NULL))
+    if (resp.error_code == RN_KERR_NONE && req->broker->coord == NULL)
         resp.error_code = RN_KERR_COORDINATOR_NOT_AVAILABLE;
     if (resp.error_code != RN_KERR_NONE) {
         rn_respond(req, &resp);

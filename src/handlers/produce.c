@@ -22,6 +22,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
+#include "coord/coord.h"
+#include "coord/txn.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
 #include "handlers/park.h"
@@ -394,8 +397,7 @@ static rn_kerr_t check_request(rn_request_t *req, const rn_produce_request_t *bo
 
 /* Kafka's per-partition checks before the log's, in its order. */
 static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_request_t *body,
-                                 bool has_txn, const rn_partition_t *part,
-                                 const rn_records_framing_t *f)
+                                 const rn_partition_t *part, const rn_records_framing_t *f)
 {
     if (part == NULL)
         return RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -406,13 +408,51 @@ static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_reque
         return err;
     if (body->acks != 0 && body->acks != 1 && body->acks != -1)
         return RN_KERR_INVALID_REQUIRED_ACKS;
-    /* No transaction coordinator yet (issue 11), so no producer id belongs to a transactional
-     * id: Kafka's answer for one that does not. A transactional batch without a producer id
-     * is written, as Kafka writes it. */
-    if (has_txn && (f->first_attributes & RN_BATCH_ATTR_TRANSACTIONAL) != 0 &&
-        f->first_producer_id >= 0)
-        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
     return RN_KERR_NONE;
+}
+
+/* Kafka's words for a transactional batch whose partition is not in its transaction. */
+#define NOT_ADDED_MESSAGE "Partition was not added to the transaction"
+
+/* transaction.partition.verification.enable (KIP-890 part 1): a transactional batch is written
+ * only into a partition its transaction holds, which the coordinator knows (coord/txn.h). The
+ * coordinator's verdicts are answered as Kafka 4.4 answers them at Produce v3-v10 (asked):
+ * another producer id or an unknown transactional id INVALID_PRODUCER_ID_MAPPING, another epoch
+ * INVALID_PRODUCER_EPOCH, a partition not added INVALID_TXN_STATE with Kafka's message, and a
+ * transaction being completed NOT_ENOUGH_REPLICAS, which every client retries without looking
+ * the leader up again. A transactional batch without a producer id is written, as Kafka writes
+ * it. Kafka skips the question while the producer's transaction is already open in the
+ * partition at that epoch; asking each time gives the same answers, since the coordinator
+ * holds the partition for as long as the transaction is open. */
+static rn_kerr_t verify_txn(const rn_request_t *req, const rn_produce_request_t *body, bool has_txn,
+                            rn_str_t topic, int32_t partition, const rn_records_t *rec,
+                            const rn_records_framing_t *f, rn_str_t *message)
+{
+    if (!has_txn || (f->first_attributes & RN_BATCH_ATTR_TRANSACTIONAL) == 0 ||
+        f->first_producer_id < 0)
+        return RN_KERR_NONE;
+    rn_coord_t *coord = req->broker->coord;
+    if (coord == NULL)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING; /* no coordinator knows the id */
+    if (!req->broker->config->transaction_partition_verification_enable)
+        return RN_KERR_NONE;
+    rn_batch_header_t h;
+    if (rn_batch_parse_header(rec->ptr, f->len, &h) != RN_DECODE_OK)
+        return RN_KERR_NONE; /* framing saw a whole batch; validation will say what is wrong */
+    rn_kerr_t err = rn_txn_verify(rn_coord_txn(coord), body->transactional_id, h.producer_id,
+                                  h.producer_epoch, topic, partition);
+    switch (err) {
+    case RN_KERR_PRODUCER_FENCED:
+        return RN_KERR_INVALID_PRODUCER_EPOCH;
+    case RN_KERR_CONCURRENT_TRANSACTIONS:
+        return RN_KERR_NOT_ENOUGH_REPLICAS;
+    case RN_KERR_TRANSACTION_ABORTABLE:
+        /* Produce v11 brought TRANSACTION_ABORTABLE (KIP-890); before it, this. */
+        *message = rn_str_from_cstr(NOT_ADDED_MESSAGE);
+        return RN_KERR_INVALID_TXN_STATE;
+    default:
+        return err;
+    }
 }
 
 /* One partition's answer: the checks, then the append. */
@@ -427,7 +467,13 @@ static void produce_partition(rn_request_t *req, produce_t *p, const rn_produce_
     if (!rn_records_is_null(rec))
         f = rn_records_frame(rec->ptr, rec->len);
     bool sync_needed = false;
-    rp->error_code = check_partition(req, body, has_txn, part, &f);
+    rn_str_t message = { NULL, 0 };
+    rp->error_code = check_partition(req, body, part, &f);
+    if (rp->error_code == RN_KERR_NONE)
+        rp->error_code =
+            verify_txn(req, body, has_txn, sl->topic, sl->qp->index, rec, &f, &message);
+    if (req->api_version >= 8 && message.ptr != NULL)
+        rp->error_message = message;
     if (rp->error_code == RN_KERR_NONE) {
         /* Only the whole batch is written: a fragment after it is dropped, as Kafka does. */
         rp->error_code =

@@ -49,10 +49,17 @@ static const rn_handler_t handlers[] = {
                                          .fn = rn_handle_offset_for_leader_epoch },
     [RN_API_DESCRIBE_LOG_DIRS] = { .min = 0, .max = 5, .fn = rn_handle_describe_log_dirs },
     [RN_API_DESCRIBE_CLUSTER] = { .min = 0, .max = 2, .fn = rn_handle_describe_cluster },
-    /* Idempotent producers (issue 11). */
+    /* Idempotent and transactional producers (issue 11), transaction protocol version 1:
+     * AddPartitionsToTxn v4+ are broker-to-broker and EndTxn v5 is version 2 (KIP-890). */
     [RN_API_INIT_PRODUCER_ID] = { .min = 0, .max = 5, .fn = rn_handle_init_producer_id },
     /* Producer state of partitions, for operators (issue 11). */
     [RN_API_DESCRIBE_PRODUCERS] = { .min = 0, .max = 0, .fn = rn_handle_describe_producers },
+    [RN_API_ADD_PARTITIONS_TO_TXN] = { .min = 0, .max = 3, .fn = rn_handle_add_partitions_to_txn },
+    [RN_API_ADD_OFFSETS_TO_TXN] = { .min = 0, .max = 4, .fn = rn_handle_add_offsets_to_txn },
+    [RN_API_END_TXN] = { .min = 0, .max = 4, .fn = rn_handle_end_txn },
+    [RN_API_TXN_OFFSET_COMMIT] = { .min = 0, .max = 4, .fn = rn_handle_txn_offset_commit },
+    [RN_API_DESCRIBE_TRANSACTIONS] = { .min = 0, .max = 0, .fn = rn_handle_describe_transactions },
+    [RN_API_LIST_TRANSACTIONS] = { .min = 0, .max = 1, .fn = rn_handle_list_transactions },
     [RN_API_DESCRIBE_TOPIC_PARTITIONS] = { .min = 0,
                                            .max = 0,
                                            .fn = rn_handle_describe_topic_partitions },

@@ -269,6 +269,11 @@ int rn_producers_snapshot(rn_log_t *log, int64_t offset, bool durable);
  * what lies past the log end dropped. 0 or a negative errno. */
 int rn_producers_load(rn_log_t *log);
 
+/* After the log start moved to `start` (retention, DeleteRecords): forgets aborted
+ * transactions that ended below it and removes snapshot files below it. Caller holds
+ * append_lock. */
+void rn_producers_forget_before(rn_log_t *log, int64_t start);
+
 /* "<20 digits><suffix>" -> the offset, or -1 for any other name. */
 int64_t rn_log_parse_name(const char *name, const char *suffix);
 

@@ -782,6 +782,7 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
     }
     rn_segment_t **removed = remove_prefix(log, count);
     int64_t new_start = atomic_load_explicit(&log->log_start, memory_order_relaxed);
+    rn_producers_forget_before(log, new_start);
     pthread_mutex_unlock(&log->append_lock);
     rn_log(RN_LOG_INFO, "log", "%s: deleting %zu segments (%s); log start offset %" PRId64,
            log->dir, count, why, new_start);
@@ -811,6 +812,7 @@ int rn_log_delete_records(rn_log_t *log, int64_t offset)
     while (count + 1 < log->nsegs && log->segs[count + 1]->base_offset <= offset)
         count++;
     rn_segment_t **removed = count > 0 ? remove_prefix(log, count) : NULL;
+    rn_producers_forget_before(log, offset);
     pthread_mutex_unlock(&log->append_lock);
     if (count > 0)
         dispose(log, removed, count);

@@ -539,12 +539,54 @@ int rn_producers_load(rn_log_t *log)
     }
     atomic_store_explicit(&log->first_unstable, rn_producers_first_unstable(log),
                           memory_order_relaxed);
+    /* As Kafka does after a recovery: a snapshot at the log end, so the next open (after
+     * another crash) replays from here. */
+    if (batches > 0 && rn_producers_snapshot(log, log->leo, false) == 0)
+        log->snapshot_offset = log->leo;
     if (log->producers.map.count > 0 || batches > 0)
         rn_log(RN_LOG_DEBUG, "log",
                "%s: producer state from %s at %" PRId64 " and %" PRId64
                " batches after it: %zu producers, %zu open transactions",
                log->dir, source, from, batches, log->producers.map.count, log->producers.nopen);
     return 0;
+}
+
+void rn_producers_forget_before(rn_log_t *log, int64_t start)
+{
+    /* Aborted transactions that ended below the log start can meet no fetch any more (their
+     * .txnindex files went with their segments). */
+    rn_producers_t *ps = &log->producers;
+    pthread_mutex_lock(&log->segs_lock);
+    size_t drop = 0;
+    while (drop < ps->naborted && ps->aborted[drop].last_offset < start)
+        drop++;
+    if (drop > 0) {
+        memmove(ps->aborted, ps->aborted + drop, (ps->naborted - drop) * sizeof *ps->aborted);
+        ps->naborted -= drop;
+    }
+    pthread_mutex_unlock(&log->segs_lock);
+    /* Producers whose last batch went with the data (Kafka's evictUnretainedProducers): as
+     * after expiry, their next batch may start at any sequence. */
+    rn_hmap_iter_t it = rn_hmap_iter(&ps->map);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+        rn_producer_t *p = rn_container_of(node, rn_producer_t, node);
+        const rn_batch_meta_t *b = p->nbatches > 0 ? &p->batches[p->nbatches - 1] : NULL;
+        int64_t last = b != NULL ? b->first_offset + b->offset_delta : -1;
+        if (p->txn_first_offset < 0 && last < start) {
+            rn_hmap_remove(&ps->map, node);
+            free(p);
+        }
+    }
+    /* Snapshots below the log start describe data that is gone (Kafka deletes them too). */
+    int64_t *offsets;
+    size_t n = list_snapshots(log->dir, &offsets);
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        if (offsets[i] < start &&
+            rn_segment_path(path, sizeof path, log->dir, offsets[i], ".snapshot") == 0)
+            (void)unlink(path);
+    }
+    free(offsets);
 }
 
 /* ---- what others read ---- */

@@ -31,6 +31,14 @@ static inline bool rn_str_eq_cstr(rn_str_t s, const char *c)
     return s.ptr != NULL && s.len == n && memcmp(s.ptr, c, n) == 0;
 }
 
+/* Same bytes (two null strings are equal; null and "" are not). */
+static inline bool rn_str_eq(rn_str_t a, rn_str_t b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
 typedef struct rn_uuid {
     uint8_t b[16];
 } rn_uuid_t;

@@ -443,14 +443,3 @@ class OnRunnel(unittest.TestCase):
 
 class OnKafka(unittest.TestCase):
     broker_kind = "kafka"
-
-
-def check_fails_for_want_of_init_producer_id(test, pattern):
-    """Body of a Runnel-only test beside an expected failure on the default producer: the
-    default-config scenario either works (then issue 11 is done and the expected failure turns
-    into an unexpected success) or fails with an error matching `pattern`, and nothing else."""
-    obs = test.scenario("producer_defaults")
-    if "error" in obs:
-        test.assertRegex(obs["error"], pattern,
-                         test.where("producer_defaults must fail only for want of "
-                                    "InitProducerId (issue 11); it failed otherwise"))

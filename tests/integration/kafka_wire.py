@@ -114,9 +114,8 @@ def batch_v2(messages=None, base_timestamp=1700000000000, attributes=0, payload=
              timestamp_deltas=None, producer_id=-1, producer_epoch=-1, base_sequence=-1):
     """A v2 record batch. By default `messages` [(key, value)] are written uncompressed with a
     correct CRC-32C. `payload` replaces the records section (for compressed or broken bodies),
-    `count` the record count, `crc` the CRC field (for a bad CRC). `producer_id`,
-    `producer_epoch` and `base_sequence` are an idempotent or transactional producer's (-1: a
-    plain batch); the transactional bit 0x10 goes in `attributes`."""
+    `count` the record count, `crc` the CRC field (for a bad CRC); an idempotent producer's batch
+    gives its id, epoch and first sequence."""
     messages = messages or []
     if payload is None:
         payload = records_v2(messages, timestamp_deltas)

@@ -18,10 +18,9 @@ What each client's API lacks, and so is not checked:
   so the cluster facts come from its Metadata; no idempotent producer at all.
 - franz-go: everything (DescribeCluster through kmsg, franz-go's protocol package).
 
-Producers: sarama and kafka-go are not idempotent by default. franz-go is, but a broker that
-does not advertise InitProducerId (Runnel, until issue 11) makes kgo log "unable to initialize
-a producer id ... continuing without a producer id" and produce without one: its default
-configuration works on both brokers, idempotent only on Kafka."""
+Producers: sarama and kafka-go are not idempotent by default. franz-go is (InitProducerId
+first, then a producer id and sequence numbers in every batch), in every scenario but
+producer_no_idempotence."""
 
 import json
 import os

@@ -5,11 +5,9 @@ the same run (issue 10): KafkaProducer, KafkaConsumer and KafkaAdminClient throu
 scenario of clients_common.py. Runs with the venv's python (scripts/setup, meson.build).
 
 kafka-python 3.0 produces idempotently by default (enable_idempotence=True, as the Java producer
-since Kafka 3.0, KIP-679), which needs InitProducerId; Runnel has none yet (issue 11), so on
-Runnel the default configuration is an expected failure, and the same scenario with
-enable_idempotence=False must pass. Every other scenario turns idempotence off."""
+since Kafka 3.0, KIP-679): InitProducerId first, then a producer id and sequence numbers in
+every batch. Every scenario keeps that default, except producer_no_idempotence."""
 
-import re
 import threading
 import time
 import unittest
@@ -25,8 +23,6 @@ from kafka.admin import (ConfigResource, ConfigResourceType, KafkaAdminClient,  
 
 TIMEOUT_MS = 20000
 CLIENT_ID = "runnel-it-kafka-python"
-# What kafka-python says when the broker lacks InitProducerId (issue 11).
-NO_INIT_PRODUCER_ID = re.compile(r"InitProducerId")
 
 
 class Member:
@@ -78,8 +74,8 @@ class KafkaPythonScenarios(cc.Scenarios):
     def produce(self, bootstrap, records, **conf):
         """records: [(topic, partition, key, value, headers, timestamp_ms)]; returns offsets."""
         producer = KafkaProducer(**dict({"bootstrap_servers": bootstrap, "client_id": CLIENT_ID,
-                                         "linger_ms": 5, "enable_idempotence": False,
-                                         "request_timeout_ms": TIMEOUT_MS}, **conf))
+                                         "linger_ms": 5, "request_timeout_ms": TIMEOUT_MS},
+                                        **conf))
         try:
             futures = [producer.send(t, key=k.encode() if k is not None else None,
                                      value=v.encode(), headers=h, partition=p, timestamp_ms=ts)
@@ -358,14 +354,7 @@ class KafkaPythonScenarios(cc.Scenarios):
 
 
 class KafkaPythonOnRunnel(KafkaPythonScenarios, cc.OnRunnel):
-
-    @unittest.expectedFailure
-    def test_producer_defaults(self):
-        # Issue 11: kafka-python's default producer is idempotent and needs InitProducerId.
-        super().test_producer_defaults()
-
-    def test_producer_defaults_fail_only_for_want_of_init_producer_id(self):
-        cc.check_fails_for_want_of_init_producer_id(self, NO_INIT_PRODUCER_ID)
+    pass
 
 
 class KafkaPythonOnKafka(KafkaPythonScenarios, cc.OnKafka):

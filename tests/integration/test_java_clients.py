@@ -14,13 +14,9 @@ results, one method per scenario and broker:
     test_<scenario>_on_runnel     what Runnel must do
     test_<scenario>_on_kafka      the oracle: a failure here is a bug in the scenario, not a pass
 
-Expected failures: the Java producer is idempotent by default since Kafka 3.0 and starts with
-InitProducerId, which Runnel does not implement yet (issue 11, "Idempotent and transactional
-producers"). The default-configuration producer rows on Runnel (produce-consume-CODEC, headers)
-are therefore unittest.expectedFailure, and test_idempotence_fails_only_for_init_producer_id
-checks that they fail for that reason and no other. The same scenarios run with
-enable.idempotence=false (suffix -noidem) as ordinary rows. When issue 11 lands the expected
-failures start to pass, which fails this module until the markers go.
+Every producer keeps the client's default configuration, idempotent since Kafka 3.0
+(InitProducerId first, then a producer id and sequence numbers in every batch), except in
+produce-consume-none-noidem, which is produce-consume-none with enable.idempotence=false.
 
 Both brokers run with auto.create.topics.enable=false and group.initial.rebalance.delay.ms=0.
 The JVM's stderr (the client's log at WARN, RUNNEL_JAVA_LOG=debug for more, and stack traces)
@@ -60,10 +56,6 @@ BROKER_SETTINGS = ("auto.create.topics.enable=false", "group.initial.rebalance.d
 RESULT_RE = re.compile(r"^RESULT (\S+) (PASS|FAIL) (\d+) ?(.*)$")
 
 CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
-# Scenarios whose producer keeps the client's default configuration, idempotent since Kafka 3.0.
-IDEMPOTENT = tuple("produce-consume-%s" % c for c in CODECS) + ("headers",)
-ISSUE_11 = ("the Java producer is idempotent by default and Runnel has no InitProducerId yet "
-            "(issue 11, Idempotent and transactional producers)")
 
 
 def java_bin():
@@ -234,38 +226,23 @@ class JavaClientsCase(unittest.TestCase):
 
 
 def add_rows(cls):
-    """Adds test_<scenario>_on_runnel and test_<scenario>_on_kafka for each scenario of `cls`;
-    the Runnel rows of IDEMPOTENT are expected failures (issue 11)."""
+    """Adds test_<scenario>_on_runnel and test_<scenario>_on_kafka for each scenario of `cls`."""
     for scenario in cls.scenarios:
         for broker in ("runnel", "kafka"):
             def test(self, broker=broker, scenario=scenario):
                 self.check(broker, scenario)
             test.__name__ = method_name(scenario, broker)
-            if broker == "runnel" and scenario in IDEMPOTENT:
-                test.__doc__ = "Expected failure: " + ISSUE_11 + "."
-                test = unittest.expectedFailure(test)
             setattr(cls, test.__name__, test)
     return cls
 
 
 @add_rows
 class JavaRecords(JavaClientsCase):
-    """Produce and consume with every codec and with headers: the default (idempotent) producer
-    and enable.idempotence=false."""
+    """Produce and consume with every codec and with headers, with the default (idempotent)
+    producer, and once without idempotence."""
 
-    scenarios = tuple(s for c in CODECS for s in ("produce-consume-%s" % c,
-                                                   "produce-consume-%s-noidem" % c)) + \
-        ("headers", "headers-noidem")
-
-    def test_idempotence_fails_only_for_init_producer_id(self):
-        """The expected failures above fail because of InitProducerId, not something else."""
-        wrong = {}
-        for scenario in IDEMPOTENT:
-            _, (status, _, text) = self.result("runnel", scenario)
-            if status == "FAIL" and "INIT_PRODUCER_ID" not in text:
-                wrong[scenario] = text
-        self.assertEqual(wrong, {}, "default-config producer scenarios that fail on Runnel for "
-                         "another reason than the missing InitProducerId (issue 11)")
+    scenarios = tuple("produce-consume-%s" % c for c in CODECS) + \
+        ("produce-consume-none-noidem", "headers")
 
 
 @add_rows

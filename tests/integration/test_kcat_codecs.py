@@ -10,6 +10,10 @@ gzip, snappy, lz4, zstd; acks=all, linger.ms=5) to an auto-created topic of 3 pa
 - the batches in the segment files carry the codec that was asked for: the broker stored them as
   received, and librdkafka did not silently fall back to no compression (CLIENTS.md rule 11).
 
+test_lz4_idempotent does the same with `-X enable.idempotence=true` (InitProducerId first): the
+stored batches carry one producer id at epoch 0, and each partition's sequence numbers run
+from 0 without a gap or a repeat.
+
 Counts: 100,000 messages per codec, as issue 4 asks, for every codec: measured at about 2 s per
 codec (produce + consume + checks) with both the plain and the -Dsanitize=true build, about
 10 s for the file, so nothing is cut down for the sanitizer. Each test prints its timings and
@@ -33,8 +37,8 @@ CONSUME_TIMEOUT = 120
 
 
 def walk_batches(data):
-    """Yields (base_offset, record_count, codec, magic) of each batch in a segment's bytes;
-    fails on a torn or unknown batch."""
+    """Yields (base_offset, record_count, codec, magic, (producer_id, producer_epoch,
+    base_sequence)) of each batch in a segment's bytes; fails on a torn or unknown batch."""
     pos = 0
     while pos < len(data):
         if pos + 61 > len(data):
@@ -42,21 +46,24 @@ def walk_batches(data):
         base_offset, length = struct.unpack_from(">qi", data, pos)
         magic = data[pos + 16]
         attributes, = struct.unpack_from(">h", data, pos + 21)
+        producer = struct.unpack_from(">qhi", data, pos + 43)
         count, = struct.unpack_from(">i", data, pos + 57)
         if magic != 2 or length < 49 or pos + 12 + length > len(data):
             raise AssertionError("bad batch at byte %d: magic %d, length %d, file %d bytes"
                                  % (pos, magic, length, len(data)))
-        yield base_offset, count, attributes & 7, magic
+        yield base_offset, count, attributes & 7, magic, producer
         pos += 12 + length
 
 
 class KcatCodecs(BrokerTestCase):
     overrides = ("num.partitions=%d" % PARTITIONS,)
 
-    def produce(self, topic, codec, lines):
+    def produce(self, topic, codec, lines, conf=()):
         cmd = ["kcat", "-P", "-b", self.broker.bootstrap, "-t", topic, "-K", "\t",
                "-z", codec, "-X", "linger.ms=5", "-X", "acks=all",
                "-X", "message.timeout.ms=60000"]
+        for kv in conf:
+            cmd += ["-X", kv]
         p = subprocess.run(cmd, input=b"".join(l + b"\n" for l in lines), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=PRODUCE_TIMEOUT)
         err = p.stderr.decode(errors="replace")
@@ -90,13 +97,13 @@ class KcatCodecs(BrokerTestCase):
         finally:
             c.close()
 
-    def check_codec(self, codec, count):
-        topic = "codec-" + codec
+    def check_codec(self, codec, count, idempotent=False):
+        topic = "codec-" + codec + ("-idempotent" if idempotent else "")
         rng = random.Random("%s-%d" % (codec, count))
         lines = [b"k%d\tv%d-%016x-%s" % (i, i, rng.getrandbits(64), b"payload" * (i % 7))
                  for i in range(count)]
         t0 = time.monotonic()
-        self.produce(topic, codec, lines)
+        self.produce(topic, codec, lines, ["enable.idempotence=true"] if idempotent else [])
         t1 = time.monotonic()
 
         marks = self.high_watermarks(topic)
@@ -136,30 +143,43 @@ class KcatCodecs(BrokerTestCase):
         # compression without a word when the broker's ApiVersions lack what the codec needs).
         stored = 0
         by_codec = {}
+        producers = set()
         for p in range(PARTITIONS):
             files = segment_bytes(self.broker.data_dir, topic, p)
             self.assertTrue(files, "%s-%d: no .log segment in %s" % (topic, p, self.broker.data_dir))
             expected_next = 0
             for name, data in files.items():
-                for base, n, batch_codec, _ in walk_batches(data):
+                for base, n, batch_codec, _, (pid, epoch, seq) in walk_batches(data):
                     self.assertIn(batch_codec, (0, CODECS[codec]),
                                   "%s-%d %s: batch at offset %d has codec %d, expected %d (%s)"
                                   % (topic, p, name, base, batch_codec, CODECS[codec], codec))
                     self.assertEqual(base, expected_next, "%s-%d %s: batch base offset %d, "
                                      "expected %d" % (topic, p, name, base, expected_next))
+                    if idempotent:
+                        # One producer alone wrote this partition, so its sequence numbers
+                        # equal the offsets: nothing lost, nothing written twice.
+                        self.assertTrue(pid >= 0 and epoch == 0 and seq == base,
+                                        "%s-%d %s: batch at offset %d has producer id %d, "
+                                        "epoch %d, base sequence %d"
+                                        % (topic, p, name, base, pid, epoch, seq))
+                        producers.add(pid)
                     expected_next += n
                     stored += n
                     batches, records = by_codec.get(batch_codec, (0, 0))
                     by_codec[batch_codec] = (batches + 1, records + n)
         self.assertEqual(stored, count, "%s: %d records in the segment files, %d produced"
                          % (topic, stored, count))
+        if idempotent:
+            self.assertEqual(len(producers), 1, "%s: producer ids in the stored batches: %s"
+                             % (topic, sorted(producers)))
         compressed = by_codec.get(CODECS[codec], (0, 0))[1]
         self.assertGreaterEqual(compressed, count * 0.9,
                                 "%s: only %d of %d records are in batches with codec %d (%s); "
                                 "(batches, records) by codec: %s"
                                 % (topic, compressed, count, CODECS[codec], codec, by_codec))
-        print("codec %-6s %6d messages: produce %.2f s, consume+check %.2f s; (batches, records) "
-              "by codec stored: %s" % (codec, count, t1 - t0, t2 - t1, by_codec))
+        print("codec %-6s %6d messages%s: produce %.2f s, consume+check %.2f s; (batches, "
+              "records) by codec stored: %s" % (codec, count, ", idempotent" if idempotent else "",
+                                               t1 - t0, t2 - t1, by_codec))
 
     def test_none(self):
         self.check_codec("none", COUNT)
@@ -175,6 +195,9 @@ class KcatCodecs(BrokerTestCase):
 
     def test_zstd(self):
         self.check_codec("zstd", COUNT)
+
+    def test_lz4_idempotent(self):
+        self.check_codec("lz4", COUNT, idempotent=True)
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ func (c *franzClient) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 	return cl, nil
 }
 
-// producerOpts: records go to the partition they name, and the producer is not idempotent
-// (test_producer_defaults covers the default, idempotent one).
+// producerOpts: records go to the partition they name; the producer stays idempotent, as
+// kgo's default is.
 func (c *franzClient) producerOpts() []kgo.Opt {
-	return []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite()}
+	return []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner())}
 }
 
 func (c *franzClient) withAdmin(f func(*kadm.Client) error) error {

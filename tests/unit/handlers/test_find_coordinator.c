@@ -2,8 +2,8 @@
 /* FindCoordinator (src/handlers/find_coordinator.c) driven through rn_handlers_dispatch with
  * real frames, against a real coordinator over a topic registry in a temporary data directory:
  * on one node this node coordinates every group, answered in the v0-v3 shape (one node) and the
- * v4 shape (one entry per key, KIP-699); the first group lookup creates __consumer_offsets.
- * Transaction coordinators do not exist yet, and a broker started without a coordinator
+ * v4 shape (one entry per key, KIP-699); the first group lookup creates __consumer_offsets, the
+ * first transactional one __transaction_state. A broker started without a coordinator
  * answers COORDINATOR_NOT_AVAILABLE (15) to every lookup. */
 #include "handlers/fixture.h"
 #include "kerr_assert.h"
@@ -166,22 +166,34 @@ Test(find_coordinator_handler, a_failed_creation_of_the_offsets_topic_is_coordin
 
 /* ---- other key types ---- */
 
-Test(find_coordinator_handler, transactions_have_no_coordinator_yet)
+static bool txn_topic_exists(void)
 {
-    /* Kafka would answer its transaction coordinator; Runnel has none, and answers an error
-     * that producers retry rather than one that stops them. */
+    rn_topic_t *t = rn_topics_get(fx.topics, S("__transaction_state"));
+    rn_topic_unref(t);
+    return t != NULL;
+}
+
+Test(find_coordinator_handler, this_node_coordinates_transactions_and_creates_their_topic)
+{
+    cr_assert_not(txn_topic_exists(), "created by the first lookup, not at start");
     for (int16_t v = 1; v <= 3; v++) {
         rn_find_coordinator_response_t r = find_v(v, KEY_TRANSACTION, "txn-1");
-        assert_no_node(&r, v, RN_KERR_COORDINATOR_NOT_AVAILABLE);
+        assert_this_node(&r, v);
     }
-    static const char *const keys[] = { "txn-1", "txn-2" };
+    cr_assert(txn_topic_exists());
+    cr_assert_not(offsets_topic_exists(), "only a group lookup creates the offsets topic");
+    /* Any key, the empty one too, as Kafka 4.4 answers. */
+    static const char *const keys[] = { "txn-1", "" };
     rn_find_coordinator_response_t r = find_keys(KEY_TRANSACTION, keys, 2);
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(r.coordinators.items[i].error_code, RN_KERR_COORDINATOR_NOT_AVAILABLE);
-        cr_assert_eq(r.coordinators.items[i].node_id, -1);
-        cr_assert_eq(r.coordinators.items[i].port, -1);
+        assert_kerr(r.coordinators.items[i].error_code, RN_KERR_NONE);
+        cr_assert_eq(r.coordinators.items[i].node_id, 1);
+        cr_assert_eq(r.coordinators.items[i].port, 9092);
     }
-    cr_assert_not(offsets_topic_exists(), "only a group lookup creates the offsets topic");
+    rn_topic_t *t = rn_topics_get(fx.topics, S("__transaction_state"));
+    cr_assert(t->internal);
+    cr_assert_eq(atomic_load(&t->npartitions), 50, "transaction.state.log.num.partitions");
+    rn_topic_unref(t);
 }
 
 Test(find_coordinator_handler, an_unknown_key_type_is_invalid_request)
@@ -231,7 +243,7 @@ Test(find_coordinator_handler, v1_to_v3_carry_the_errors_text_and_none_for_succe
         rn_find_coordinator_response_t r = find_v(v, KEY_GROUP, "g");
         cr_assert(rn_str_eq_cstr(r.error_message, "NONE"), "v%d: Kafka's Errors.NONE.message()", v);
         r = find_v(v, KEY_TRANSACTION, "txn");
-        cr_assert(rn_str_eq_cstr(r.error_message, "The coordinator is not available."), "v%d", v);
+        cr_assert(rn_str_eq_cstr(r.error_message, "NONE"), "v%d", v);
         static const int8_t invalid[] = { 2, 7 };
         for (size_t i = 0; i < 2; i++) {
             r = find_v(v, invalid[i], "g");
@@ -245,8 +257,8 @@ Test(find_coordinator_handler, v4_and_v5_carry_an_empty_message_but_for_an_unkno
 {
     static const char *const keys[] = { "g", "" };
     for (int16_t v = 4; v <= 5; v++) {
-        /* A group (found), a transaction (no coordinator) and a share group (refused) are key
-         * types Kafka knows: an empty message per key. */
+        /* A group and a transaction (found) and a share group (refused) are key types Kafka
+         * knows: an empty message per key. */
         static const int8_t known[] = { KEY_GROUP, KEY_TRANSACTION, 2 };
         for (size_t i = 0; i < 3; i++) {
             rn_str_t strs[] = { S(keys[0]), S(keys[1]) };

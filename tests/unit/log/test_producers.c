@@ -359,3 +359,18 @@ Test(producers, read_committed_stops_at_the_last_stable_offset)
     from6.range.release(from6.range.owner);
     rn_log_close(log);
 }
+
+/* DeleteRecords past a producer's last batch forgets it, as Kafka's evictUnretainedProducers. */
+Test(producers, delete_records_forgets_producers_whose_data_is_gone)
+{
+    rn_log_t *log = open_log(true);
+    expect_written(log, (pbatch_t){ 1, 0, 0, 2 }, 0);
+    expect_written(log, (pbatch_t){ 2, 0, 0, 2 }, 2);
+    cr_assert_eq(rn_log_delete_records(log, 2), 0);
+    rn_log_producer_t ps[4];
+    cr_assert_eq(rn_log_producers(log, ps, 4), 1);
+    cr_assert_eq(ps[0].producer_id, 2);
+    expect_written(log, (pbatch_t){ 1, 0, 99, 1 }, 4);
+    assert_kerr(append(log, (pbatch_t){ 2, 0, 99, 1 }, NULL), RN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    rn_log_close(log);
+}

@@ -107,11 +107,6 @@ final class Context implements AutoCloseable {
         return producer;
     }
 
-    /** A producer with enable.idempotence=false, for scenarios about something else. */
-    KafkaProducer<byte[], byte[]> plainProducer() {
-        return producer(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false");
-    }
-
     /**
      * A consumer of byte arrays in group `groupId` (null: no group, for assign()), classic
      * protocol, auto-commit off, reset to earliest; `kv` are settings over those.
@@ -210,9 +205,9 @@ final class Context implements AutoCloseable {
         return out;
     }
 
-    /** Sends `n` small records to each listed partition of `topic` without idempotence. */
+    /** Sends `n` small records to each listed partition of `topic` with the default producer. */
     Map<Integer, Long> fill(String topic, int n, int... partitions) throws InterruptedException {
-        KafkaProducer<byte[], byte[]> producer = plainProducer();
+        KafkaProducer<byte[], byte[]> producer = producer();
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
         for (int p : partitions) {
             for (int i = 0; i < n; i++) {

@@ -42,8 +42,11 @@ import org.apache.kafka.common.record.TimestampType;
  * headers sends the corner cases of headers (empty and non-ASCII keys, null and empty values,
  * repeated keys, 100 headers, a 10 KiB value) in one batch and in batches of one.
  *
- * Each comes twice: with the producer's default configuration, which is idempotent since Kafka
- * 3.0 (InitProducerId first), and suffixed -noidem with enable.idempotence=false.
+ * Both use the producer's default configuration, which is idempotent since Kafka 3.0
+ * (InitProducerId first, then a producer id and sequence numbers in every batch).
+ * produce-consume-none-noidem is produce-consume-none with enable.idempotence=false: batches
+ * without a producer id, which the broker appends without producer state, and acknowledged
+ * offsets that need not follow the order of the sends.
  */
 final class RecordScenarios {
     static final String[] CODECS = {"none", "gzip", "snappy", "lz4", "zstd"};
@@ -56,10 +59,9 @@ final class RecordScenarios {
     static void register(Map<String, Scenario> m) {
         for (String codec : CODECS) {
             m.put("produce-consume-" + codec, ctx -> produceConsume(ctx, codec, true));
-            m.put("produce-consume-" + codec + "-noidem", ctx -> produceConsume(ctx, codec, false));
         }
-        m.put("headers", ctx -> headers(ctx, true));
-        m.put("headers-noidem", ctx -> headers(ctx, false));
+        m.put("produce-consume-none-noidem", ctx -> produceConsume(ctx, "none", false));
+        m.put("headers", RecordScenarios::headers);
     }
 
     /** The producer of these scenarios: default configuration, or without idempotence. */
@@ -254,7 +256,7 @@ final class RecordScenarios {
         return total;
     }
 
-    private static void headers(Context ctx, boolean idempotent) throws Exception {
+    private static void headers(Context ctx) throws Exception {
         String topic = ctx.name("t");
         Admin admin = ctx.admin();
         ctx.createTopic(admin, topic, 1);
@@ -289,7 +291,7 @@ final class RecordScenarios {
                 sent.add(new ProducerRecord<>(topic, 0, base + i, key, value, hs));
             }
         }
-        KafkaProducer<byte[], byte[]> producer = producer(ctx, idempotent, "none");
+        KafkaProducer<byte[], byte[]> producer = ctx.producer();
         // All in one batch, then the same again one record per batch.
         List<RecordMetadata> acks = new ArrayList<>(Context.sendAll(producer, sent));
         List<ProducerRecord<byte[], byte[]>> all = new ArrayList<>(sent);
@@ -297,7 +299,7 @@ final class RecordScenarios {
             acks.addAll(Context.sendAll(producer, List.of(r)));
             all.add(r);
         }
-        checkAcks(all, acks, idempotent);
+        checkAcks(all, acks, true);
         List<ConsumerRecord<byte[], byte[]>> got = readAll(ctx, topic, 1, all.size());
         compare(all, acks, got);
         ctx.note("%d records with %d kinds of headers read back, in one batch and one per batch",
