@@ -32,6 +32,7 @@ ABSENT = "<absent>"
 #   text     a non-empty text becomes <text>; null and "" stay
 #   records  record bytes are split into batches with their header fields
 #   names    an array of config entries is compared by the set of names only
+#   sorted   an array of numbers is compared in ascending order (its order means nothing)
 RULES = [
     ("*", "throttle_time_ms", "zero",
      "Quotas: a broker may ask a client to wait; neither broker has quotas set, and the "
@@ -72,6 +73,8 @@ RULES = [
      "its last write was a transaction marker."),
     ("DescribeTransactions", "transaction_states[].transaction_start_time_ms", "clock",
      "The coordinator's clock when the transaction began."),
+    ("DescribeTransactions", "transaction_states[].topics[].partitions", "sorted",
+     "A transaction's partitions are a set: Kafka lists them in its hash set's order."),
     ("DescribeConfigs", "results[].configs", "names",
      "Only in the answer for every config of a broker (scenario broker_all): a broker has "
      "hundreds of settings, compared there by name; values are compared where keys are "
@@ -169,6 +172,8 @@ class Normaliser:
             if isinstance(val, int) and abs(val - self.now_ms) < CLOCK_WINDOW_MS:
                 return "<clock>"
             return val
+        if action == "sorted":
+            return sorted(val) if isinstance(val, list) else val
         if action == "records":
             batches = split_records(val)
             for b in batches or ():

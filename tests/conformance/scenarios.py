@@ -10,6 +10,10 @@ the Session `s`:
     s.call(api, version, body, label)   sends one request; the exchange is recorded under
                                         `label` and compared; returns the decoded body (None
                                         when the broker closed the connection or sent nothing)
+    s.call_retrying(api, version, body, label)
+                                        the same, but first repeats the request (bounded, not
+                                        compared) while it answers an error clients retry
+                                        (coordinator loading, CONCURRENT_TRANSACTIONS)
     s.setup(api, version, body)         the same, but not compared: preparing state (creating
                                         a topic, producing a batch); fails the scenario unless
                                         every error code in the answer is 0
@@ -2756,6 +2760,9 @@ def ltx__filters(s, v):
            scope=True)
     s.call(LIST_TRANSACTIONS, v, ltx_body(pids=[pb[0]]), label="producer id", scope=True)
     if v >= 1:
+        # "Running longer than" the duration, in ms: the open one must be at least 1 ms old
+        # for duration 0 to keep it, which a broker answering within the same ms is not.
+        time.sleep(0.01)
         s.call(LIST_TRANSACTIONS, v, ltx_body(duration=3600000), label="an hour old",
                scope=True)
         s.call(LIST_TRANSACTIONS, v, ltx_body(duration=0), label="duration 0", scope=True)

@@ -325,12 +325,13 @@ def write_doc(outcome, path=DOC):
               "| API | field | becomes | why |", "|---|---|---|---|"]
     becomes = {"zero": "0", "token": "`<field>` when set", "id": "`<id#N>` by first appearance",
                "clock": "`<clock>` when within 30 minutes of the comparison",
+               "sorted": "the array in ascending order",
                "text": "`<text>` when not empty", "records": "batches with header fields",
                "names": "the set of names"}
     for api, pattern, action, why in norm.RULES:
         lines.append("| %s | `%s` | %s | %s |" % (api, pattern, becomes[action], why))
-    lines += ["", "Answers that list every topic or group are compared for the fixture's "
-              "(`cf-fix-*`), the internal (`__*`) and the scenario's own names only.",
+    lines += ["", "Answers that list every topic, group or transaction are compared for the "
+              "fixture's (`cf-fix-*`), the internal (`__*`) and the scenario's own names only.",
               "", "## Scenarios", "", "| API | scenario | versions | what |", "|---|---|---|---|"]
     runs = {}
     for run in outcome.runs_r.values():
