@@ -24,6 +24,9 @@ Missing jars or a missing `java` is a failure, never a skip: scripts/setup insta
 
 Overrides are server.properties keys, as a dict or as "key=value" strings; those that place the
 node (listeners, ports, node id, roles, log.dirs) belong to the fixture and are refused.
+`advertised` ("HOST:PORT") makes the node advertise another address for its PLAINTEXT listener,
+such as a proxy in front of it (test_idempotent_chaos.py); a callable is asked for it once the
+node's port is known. The fixture itself still talks to the node's own port.
 Call start() from the test's main thread: the kernel kills Kafka when the thread that started it
 exits (PR_SET_PDEATHSIG), as for harness.Broker.
 
@@ -244,8 +247,9 @@ class KafkaBroker:
     """One Apache Kafka process (KRaft, broker and controller in one). Use start()/stop() or
     `with KafkaBroker() as kafka:`."""
 
-    def __init__(self, overrides=None, jvm_opts=None):
+    def __init__(self, overrides=None, jvm_opts=None, advertised=None):
         self.overrides = _parse_overrides(overrides)
+        self.advertised = advertised
         self.jvm_opts = list(JVM_OPTS if jvm_opts is None else jvm_opts)
         if jvm_opts is None and os.path.isfile(cds_archive()):
             self.jvm_opts.append("-XX:SharedArchiveFile=" + cds_archive())
@@ -309,12 +313,13 @@ class KafkaBroker:
         self.cluster_id = random_cluster_id()
 
     def _write_config(self):
+        advertised = self.advertised() if callable(self.advertised) else self.advertised
         props = {
             "process.roles": "broker,controller",
             "node.id": str(NODE_ID),
             "listeners": "PLAINTEXT://%s:%d,CONTROLLER://%s:%d"
                          % (HOST, self.port, HOST, self.controller_port),
-            "advertised.listeners": "PLAINTEXT://%s:%d" % (HOST, self.port),
+            "advertised.listeners": "PLAINTEXT://" + (advertised or "%s:%d" % (HOST, self.port)),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
