@@ -527,6 +527,69 @@ static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, i
     return RN_KERR_NONE;
 }
 
+/* What InitProducerId does to an entry (Kafka's prepareInitProducerIdTransit). */
+typedef enum init_action {
+    INIT_BUMP,   /* the same producer id at *epoch */
+    INIT_ROTATE, /* the epoch is exhausted: a new producer id at epoch 0 */
+    INIT_FENCE,  /* a transaction is open: abort it at a bumped epoch first */
+} init_action_t;
+
+/* Under the lock. Returns an error, or NONE with *action, and for a bump or rotation the next
+ * epoch and the last one (KIP-360's retry of a bump whose answer was lost). */
+static rn_kerr_t plan_init(const entry_t *e, bool has_expected, int64_t expected_id,
+                           int16_t expected_epoch, init_action_t *action, int16_t *epoch,
+                           int16_t *last)
+{
+    const meta_t *m = &e->meta;
+    if (e->pending)
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    /* KIP-360: only the producer that holds the id (or the one whose exhausted epoch just made
+     * way for a new id) may resume; anyone else is a fenced older instance. */
+    if (has_expected && m->producer_epoch != NO_PRODUCER_EPOCH && expected_id != m->producer_id &&
+        !(expected_id == m->previous_producer_id && epoch_exhausted(expected_epoch)))
+        return RN_KERR_PRODUCER_FENCED;
+    switch (m->state) {
+    case RN_TXN_ONGOING:
+        *action = INIT_FENCE;
+        return RN_KERR_NONE;
+    case RN_TXN_PREPARE_COMMIT:
+    case RN_TXN_PREPARE_ABORT:
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    case RN_TXN_EMPTY:
+    case RN_TXN_COMPLETE_COMMIT:
+    case RN_TXN_COMPLETE_ABORT:
+        break;
+    default:
+        return RN_KERR_UNKNOWN_SERVER_ERROR; /* Dead and PrepareEpochFence never stay */
+    }
+    if (epoch_exhausted(m->producer_epoch) &&
+        (!has_expected || expected_epoch == m->producer_epoch)) {
+        *action = INIT_ROTATE;
+        *epoch = 0;
+        *last = has_expected ? m->producer_epoch : NO_PRODUCER_EPOCH;
+        return RN_KERR_NONE;
+    }
+    if (m->producer_epoch == INT16_MAX)
+        return RN_KERR_UNKNOWN_SERVER_ERROR; /* as Kafka, which cannot bump it either */
+    *action = INIT_BUMP;
+    if (!has_expected) {
+        *epoch = (int16_t)(m->producer_epoch + 1);
+        *last = NO_PRODUCER_EPOCH;
+        return RN_KERR_NONE;
+    }
+    if (m->producer_epoch == NO_PRODUCER_EPOCH || expected_epoch == m->producer_epoch) {
+        *epoch = (int16_t)(m->producer_epoch + 1);
+        *last = m->producer_epoch;
+        return RN_KERR_NONE;
+    }
+    if (expected_epoch == m->last_producer_epoch) {
+        *epoch = m->producer_epoch; /* a retry of a bump that succeeded */
+        *last = m->last_producer_epoch;
+        return RN_KERR_NONE;
+    }
+    return RN_KERR_PRODUCER_FENCED;
+}
+
 rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t timeout_ms,
                                int64_t expected_id, int16_t expected_epoch, int64_t now_ms,
                                int64_t *producer_id, int16_t *producer_epoch)
@@ -539,70 +602,28 @@ rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t
         return err;
     bool has_expected = expected_id != NO_PRODUCER_ID;
     meta_t next;
-    bool rotate = false;
+    init_action_t action = INIT_BUMP;
+    int16_t epoch = 0, last = NO_PRODUCER_EPOCH;
     pthread_mutex_lock(&txn->lock);
-    meta_t *m = &e->meta;
-    if (e->pending) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (has_expected && m->producer_epoch != NO_PRODUCER_EPOCH &&
-               expected_id != m->producer_id &&
-               !(expected_id == m->previous_producer_id && epoch_exhausted(expected_epoch))) {
-        /* KIP-360: only the producer that holds the id (or the one whose exhausted epoch just
-         * made way for a new id) may resume; anyone else is a fenced older instance. */
-        err = RN_KERR_PRODUCER_FENCED;
-    } else if (m->state == RN_TXN_ONGOING) {
+    err = plan_init(e, has_expected, expected_id, expected_epoch, &action, &epoch, &last);
+    if (err == RN_KERR_NONE && action == INIT_FENCE) {
         /* Abort what the previous producer left open, at a bumped epoch that fences it, and
-         * let this one retry: its retry bumps the epoch once more. */
+         * let this one retry: its retry bumps the epoch once more. fence_locked unlocks. */
         err = fence_locked(txn, e, now_ms);
         return err != RN_KERR_NONE ? err : RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state == RN_TXN_PREPARE_COMMIT || m->state == RN_TXN_PREPARE_ABORT) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state != RN_TXN_EMPTY && m->state != RN_TXN_COMPLETE_COMMIT &&
-               m->state != RN_TXN_COMPLETE_ABORT) {
-        err = RN_KERR_UNKNOWN_SERVER_ERROR;
-    } else if (epoch_exhausted(m->producer_epoch) &&
-               (!has_expected || expected_epoch == m->producer_epoch)) {
-        rotate = true;
-    } else {
-        int16_t epoch, last;
-        if (!has_expected) {
-            epoch = (int16_t)(m->producer_epoch + 1);
-            last = NO_PRODUCER_EPOCH;
-        } else if (m->producer_epoch == NO_PRODUCER_EPOCH || expected_epoch == m->producer_epoch) {
-            epoch = (int16_t)(m->producer_epoch + 1);
-            last = m->producer_epoch;
-        } else if (expected_epoch == m->last_producer_epoch) {
-            /* A retry of a bump that succeeded but whose answer was lost. */
-            epoch = m->producer_epoch;
-            last = m->last_producer_epoch;
-        } else {
-            epoch = last = 0;
-            err = RN_KERR_PRODUCER_FENCED;
-        }
-        if (err == RN_KERR_NONE && m->producer_epoch == INT16_MAX)
-            err = RN_KERR_UNKNOWN_SERVER_ERROR;
-        if (err == RN_KERR_NONE) {
-            meta_copy(&next, m);
-            tps_clear(&next);
-            next.previous_producer_id = m->producer_id;
-            next.producer_epoch = epoch;
-            next.last_producer_epoch = last;
-        }
     }
     if (err == RN_KERR_NONE) {
         e->pending = true;
-        if (rotate) {
-            meta_copy(&next, m);
-            tps_clear(&next);
-            next.previous_producer_id = m->producer_id;
-            next.producer_epoch = 0;
-            next.last_producer_epoch = has_expected ? m->producer_epoch : NO_PRODUCER_EPOCH;
-        }
+        meta_copy(&next, &e->meta);
+        tps_clear(&next);
+        next.previous_producer_id = e->meta.producer_id;
+        next.producer_epoch = epoch;
+        next.last_producer_epoch = last;
     }
     pthread_mutex_unlock(&txn->lock);
     if (err != RN_KERR_NONE)
         return err;
-    if (rotate && rn_producer_ids_next(txn->ids, &next.producer_id) != 0) {
+    if (action == INIT_ROTATE && rn_producer_ids_next(txn->ids, &next.producer_id) != 0) {
         finish_move(txn, e, &next, false, false);
         return RN_KERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
@@ -626,30 +647,42 @@ rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t
 
 /* ---- AddPartitionsToTxn, EndTxn, verification ---- */
 
+/* Kafka's checks before adding partitions, in its order. Under the lock. */
+static rn_kerr_t check_add(const entry_t *e, int64_t producer_id, int16_t producer_epoch)
+{
+    if (e == NULL)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
+    /* First, so that a move in flight finishes before anything else is judged. */
+    if (e->pending)
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    if (e->meta.producer_id != producer_id)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
+    if (e->meta.producer_epoch != producer_epoch)
+        return RN_KERR_PRODUCER_FENCED;
+    switch (e->meta.state) {
+    case RN_TXN_PREPARE_COMMIT:
+    case RN_TXN_PREPARE_ABORT:
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    case RN_TXN_ONGOING:
+    case RN_TXN_EMPTY:
+    case RN_TXN_COMPLETE_COMMIT:
+    case RN_TXN_COMPLETE_ABORT:
+        return RN_KERR_NONE;
+    default:
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
+    }
+}
+
 rn_kerr_t rn_txn_add_partitions(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
                                 int16_t producer_epoch, const rn_txn_tp_t *tps, size_t n,
                                 int64_t now_ms)
 {
-    rn_kerr_t err = RN_KERR_NONE;
     meta_t next;
     pthread_mutex_lock(&txn->lock);
     entry_t *e = find_entry(txn, transactional_id);
-    meta_t *m = e != NULL ? &e->meta : NULL;
-    if (e == NULL) {
-        err = RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    } else if (e->pending) {
-        /* First, so that a move in flight finishes before anything else is judged. */
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->producer_id != producer_id) {
-        err = RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    } else if (m->producer_epoch != producer_epoch) {
-        err = RN_KERR_PRODUCER_FENCED;
-    } else if (m->state == RN_TXN_PREPARE_COMMIT || m->state == RN_TXN_PREPARE_ABORT) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state != RN_TXN_ONGOING && m->state != RN_TXN_EMPTY &&
-               m->state != RN_TXN_COMPLETE_COMMIT && m->state != RN_TXN_COMPLETE_ABORT) {
-        err = RN_KERR_UNKNOWN_SERVER_ERROR;
-    } else {
+    rn_kerr_t err = check_add(e, producer_id, producer_epoch);
+    if (err == RN_KERR_NONE) {
+        const meta_t *m = &e->meta;
         bool all_in = m->state == RN_TXN_ONGOING;
         for (size_t i = 0; i < n && all_in; i++)
             tp_find(m->tps, m->ntps, tps[i].topic, tps[i].partition, &all_in);
