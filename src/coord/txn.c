@@ -62,6 +62,7 @@ typedef struct entry {
     bool fence_pending;  /* that move is the fencing abort (pendingState PrepareEpochFence) */
     bool fence_failed;   /* a fencing abort could not be written (hasFailedEpochFence) */
     bool completion_due; /* in a Prepare state with markers still to write: the tick's */
+    int users;           /* requests holding a pointer to it without the lock: not expired */
     size_t id_len;
     char id[];
 } entry_t;
@@ -494,13 +495,30 @@ static rn_kerr_t fence_locked(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 
 /* ---- InitProducerId ---- */
 
-/* The entry of `id`, made (Empty, epoch -1, with a new producer id) when there is none. */
-static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, int64_t now_ms,
-                               entry_t **out)
+/* The entry of `id` with a use taken (entry_release gives it back), or NULL. */
+static entry_t *entry_use(rn_txn_t *txn, rn_str_t id)
 {
     pthread_mutex_lock(&txn->lock);
     entry_t *e = find_entry(txn, id);
+    if (e != NULL)
+        e->users++;
     pthread_mutex_unlock(&txn->lock);
+    return e;
+}
+
+static void entry_release(rn_txn_t *txn, entry_t *e)
+{
+    pthread_mutex_lock(&txn->lock);
+    e->users--;
+    pthread_mutex_unlock(&txn->lock);
+}
+
+/* The entry of `id`, made (Empty, epoch -1, with a new producer id) when there is none, with a
+ * use taken. */
+static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, int64_t now_ms,
+                               entry_t **out)
+{
+    entry_t *e = entry_use(txn, id);
     if (e != NULL) {
         *out = e;
         return RN_KERR_NONE;
@@ -522,6 +540,7 @@ static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, i
     e = find_entry(txn, id); /* another request may have made it meanwhile */
     if (e == NULL)
         e = insert_entry(txn, id, &m);
+    e->users++;
     pthread_mutex_unlock(&txn->lock);
     *out = e;
     return RN_KERR_NONE;
@@ -590,16 +609,11 @@ static rn_kerr_t plan_init(const entry_t *e, bool has_expected, int64_t expected
     return RN_KERR_PRODUCER_FENCED;
 }
 
-rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t timeout_ms,
-                               int64_t expected_id, int16_t expected_epoch, int64_t now_ms,
-                               int64_t *producer_id, int16_t *producer_epoch)
+static rn_kerr_t init_producer(rn_txn_t *txn, entry_t *e, rn_str_t transactional_id,
+                               int32_t timeout_ms, int64_t expected_id, int16_t expected_epoch,
+                               int64_t now_ms, int64_t *producer_id, int16_t *producer_epoch)
 {
-    if (timeout_ms <= 0 || timeout_ms > txn->max_timeout_ms)
-        return RN_KERR_INVALID_TRANSACTION_TIMEOUT;
-    entry_t *e;
-    rn_kerr_t err = get_or_create(txn, transactional_id, timeout_ms, now_ms, &e);
-    if (err != RN_KERR_NONE)
-        return err;
+    rn_kerr_t err;
     bool has_expected = expected_id != NO_PRODUCER_ID;
     meta_t next;
     init_action_t action = INIT_BUMP;
@@ -643,6 +657,22 @@ rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t
            (int)(transactional_id.len > 200 ? 200 : transactional_id.len), transactional_id.ptr,
            *producer_id, *producer_epoch);
     return RN_KERR_NONE;
+}
+
+rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t timeout_ms,
+                               int64_t expected_id, int16_t expected_epoch, int64_t now_ms,
+                               int64_t *producer_id, int16_t *producer_epoch)
+{
+    if (timeout_ms <= 0 || timeout_ms > txn->max_timeout_ms)
+        return RN_KERR_INVALID_TRANSACTION_TIMEOUT;
+    entry_t *e;
+    rn_kerr_t err = get_or_create(txn, transactional_id, timeout_ms, now_ms, &e);
+    if (err != RN_KERR_NONE)
+        return err;
+    err = init_producer(txn, e, transactional_id, timeout_ms, expected_id, expected_epoch, now_ms,
+                        producer_id, producer_epoch);
+    entry_release(txn, e);
+    return err;
 }
 
 /* ---- AddPartitionsToTxn, EndTxn, verification ---- */
@@ -713,14 +743,12 @@ rn_kerr_t rn_txn_add_partitions(rn_txn_t *txn, rn_str_t transactional_id, int64_
 rn_kerr_t rn_txn_end(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
                      int16_t producer_epoch, bool commit, int64_t now_ms)
 {
-    pthread_mutex_lock(&txn->lock);
-    entry_t *e = find_entry(txn, transactional_id);
-    pthread_mutex_unlock(&txn->lock);
+    entry_t *e = entry_use(txn, transactional_id);
     if (e == NULL)
         return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    /* An entry found here is not freed meanwhile: expiry needs it idle, and end_txn checks
-     * everything again under the lock. */
-    return end_txn(txn, e, producer_id, producer_epoch, commit, true, now_ms);
+    rn_kerr_t err = end_txn(txn, e, producer_id, producer_epoch, commit, true, now_ms);
+    entry_release(txn, e);
+    return err;
 }
 
 rn_kerr_t rn_txn_verify(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
@@ -862,7 +890,7 @@ static bool timed_out(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 
 static bool expired(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 {
-    return !e->pending &&
+    return !e->pending && e->users == 0 &&
            (e->meta.state == RN_TXN_EMPTY || e->meta.state == RN_TXN_COMPLETE_COMMIT ||
             e->meta.state == RN_TXN_COMPLETE_ABORT) &&
            e->meta.last_update_ms <= now_ms - txn->expiration_ms;
