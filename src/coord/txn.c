@@ -421,11 +421,15 @@ static rn_kerr_t end_txn(rn_txn_t *txn, entry_t *e, int64_t producer_id, int16_t
             if (fence_move) {
                 /* The fencing abort takes the bumped epoch now, written or not: a failed
                  * write does not hand it out, and fence_failed keeps the next fence from
-                 * bumping again. */
+                 * bumping again. The epoch it replaces stays the last one, so that the
+                 * producer whose transaction timed out may resume with KIP-360 (its
+                 * InitProducerId with that epoch gets the bumped one without another bump),
+                 * as Kafka 4.4 answers. */
                 fencing = true;
                 e->fence_pending = false;
+                if (producer_epoch != m->producer_epoch)
+                    m->last_producer_epoch = m->producer_epoch;
                 m->producer_epoch = producer_epoch;
-                m->last_producer_epoch = NO_PRODUCER_EPOCH;
             }
             meta_copy(&next, m);
             next.state = commit ? RN_TXN_PREPARE_COMMIT : RN_TXN_PREPARE_ABORT;

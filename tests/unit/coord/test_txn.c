@@ -333,6 +333,13 @@ Test(txn, a_transaction_past_its_timeout_is_aborted_with_a_bumped_epoch)
     cr_assert_eq(rn_log_last_stable_offset(log_of(&e, "t", 0)),
                  rn_log_high_watermark(log_of(&e, "t", 0)));
     assert_kerr(rn_txn_end(e.txn, S("a"), pid, epoch, true, T0 + 7000), RN_KERR_PRODUCER_FENCED);
+    /* KIP-360: the producer may resume, at the bumped epoch and without another bump. */
+    int64_t got;
+    int16_t resumed;
+    assert_kerr(rn_txn_init_producer(e.txn, S("a"), 5000, pid, epoch, T0 + 7000, &got, &resumed),
+                RN_KERR_NONE);
+    cr_assert_eq(got, pid);
+    cr_assert_eq(resumed, epoch + 1);
     env_deinit(&e);
 }
 
