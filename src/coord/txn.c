@@ -1048,7 +1048,11 @@ int rn_txn_list(rn_txn_t *txn, bool filter_states, uint32_t states, const int64_
             id_ok = producer_ids[i] == m->producer_id;
         if (!id_ok)
             continue;
-        if (min_duration_ms >= 0 && now_ms - m->start_ms <= min_duration_ms)
+        /* Kafka lists transactions running longer than the filter. The coordinator's clock
+         * moves in ticks (rn_coord_tick), so a transaction started in the current tick has run
+         * for a time the clock cannot see yet: its measured duration counts when it reaches
+         * the filter, which errs by at most a tick, as the clock itself does. */
+        if (min_duration_ms >= 0 && now_ms - m->start_ms < min_duration_ms)
             continue;
         items[count++] = (rn_txn_listing_t){
             .transactional_id = arena_copy(arena, e->id, e->id_len, &oom),
