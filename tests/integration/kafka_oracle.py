@@ -25,6 +25,9 @@ Missing jars or a missing `java` is a failure, never a skip: scripts/setup insta
 
 Overrides are server.properties keys, as a dict or as "key=value" strings; those that place the
 node (listeners, ports, node id, roles, log.dirs) belong to the fixture and are refused.
+`advertised` ("HOST:PORT") makes the node advertise another address for its PLAINTEXT listener,
+such as a proxy in front of it (test_idempotent_chaos.py); a callable is asked for it once the
+node's port is known. The fixture itself still talks to the node's own port.
 `features` ({name: level}) sets feature levels when the node is formatted, such as
 {"transaction.version": 1}.
 Call start() from the test's main thread: the kernel kills Kafka when the thread that started it
@@ -247,8 +250,9 @@ class KafkaBroker:
     """One Apache Kafka process (KRaft, broker and controller in one). Use start()/stop() or
     `with KafkaBroker() as kafka:`."""
 
-    def __init__(self, overrides=None, jvm_opts=None, features=None):
+    def __init__(self, overrides=None, jvm_opts=None, advertised=None, features=None):
         self.overrides = _parse_overrides(overrides)
+        self.advertised = advertised
         # Feature levels set when the node is formatted (StorageTool --feature name=level), say
         # {"transaction.version": 1} for the transaction protocol before KIP-890 part 2; the
         # default is what Kafka's release version enables.
@@ -316,12 +320,13 @@ class KafkaBroker:
         self.cluster_id = random_cluster_id()
 
     def _write_config(self):
+        advertised = self.advertised() if callable(self.advertised) else self.advertised
         props = {
             "process.roles": "broker,controller",
             "node.id": str(NODE_ID),
             "listeners": "PLAINTEXT://%s:%d,CONTROLLER://%s:%d"
                          % (HOST, self.port, HOST, self.controller_port),
-            "advertised.listeners": "PLAINTEXT://%s:%d" % (HOST, self.port),
+            "advertised.listeners": "PLAINTEXT://" + (advertised or "%s:%d" % (HOST, self.port)),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
