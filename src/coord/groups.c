@@ -419,8 +419,11 @@ rn_kerr_t rn_groups_check_commit(rn_groups_t *groups, const rn_groups_commit_arg
         err = rn_groups_validate_member(g, member_id, args->group_instance_id);
         if (err == 0 && generation != g->generation)
             err = RN_KERR_ILLEGAL_GENERATION;
-    } else if (g->state != RN_GROUP_EMPTY) {
-        err = RN_KERR_UNKNOWN_MEMBER_ID; /* only members commit to a group that has them */
+    } else if (g->state != RN_GROUP_EMPTY && !args->transactional) {
+        /* Only members commit to a group that has them; a transactional commit without a
+         * member (TxnOffsetCommit before v3, or v3+ with generation -1 and no member id) is
+         * accepted, as Kafka 4.4 accepts it. */
+        err = RN_KERR_UNKNOWN_MEMBER_ID;
     }
     if (err == 0 && g != NULL && g->state == RN_GROUP_COMPLETING_REBALANCE && !args->transactional)
         err = RN_KERR_REBALANCE_IN_PROGRESS;

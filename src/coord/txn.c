@@ -62,6 +62,7 @@ typedef struct entry {
     bool fence_pending;  /* that move is the fencing abort (pendingState PrepareEpochFence) */
     bool fence_failed;   /* a fencing abort could not be written (hasFailedEpochFence) */
     bool completion_due; /* in a Prepare state with markers still to write: the tick's */
+    int users;           /* requests holding a pointer to it without the lock: not expired */
     size_t id_len;
     char id[];
 } entry_t;
@@ -420,11 +421,15 @@ static rn_kerr_t end_txn(rn_txn_t *txn, entry_t *e, int64_t producer_id, int16_t
             if (fence_move) {
                 /* The fencing abort takes the bumped epoch now, written or not: a failed
                  * write does not hand it out, and fence_failed keeps the next fence from
-                 * bumping again. */
+                 * bumping again. The epoch it replaces stays the last one, so that the
+                 * producer whose transaction timed out may resume with KIP-360 (its
+                 * InitProducerId with that epoch gets the bumped one without another bump),
+                 * as Kafka 4.4 answers. */
                 fencing = true;
                 e->fence_pending = false;
+                if (producer_epoch != m->producer_epoch)
+                    m->last_producer_epoch = m->producer_epoch;
                 m->producer_epoch = producer_epoch;
-                m->last_producer_epoch = NO_PRODUCER_EPOCH;
             }
             meta_copy(&next, m);
             next.state = commit ? RN_TXN_PREPARE_COMMIT : RN_TXN_PREPARE_ABORT;
@@ -494,13 +499,30 @@ static rn_kerr_t fence_locked(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 
 /* ---- InitProducerId ---- */
 
-/* The entry of `id`, made (Empty, epoch -1, with a new producer id) when there is none. */
-static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, int64_t now_ms,
-                               entry_t **out)
+/* The entry of `id` with a use taken (entry_release gives it back), or NULL. */
+static entry_t *entry_use(rn_txn_t *txn, rn_str_t id)
 {
     pthread_mutex_lock(&txn->lock);
     entry_t *e = find_entry(txn, id);
+    if (e != NULL)
+        e->users++;
     pthread_mutex_unlock(&txn->lock);
+    return e;
+}
+
+static void entry_release(rn_txn_t *txn, entry_t *e)
+{
+    pthread_mutex_lock(&txn->lock);
+    e->users--;
+    pthread_mutex_unlock(&txn->lock);
+}
+
+/* The entry of `id`, made (Empty, epoch -1, with a new producer id) when there is none, with a
+ * use taken. */
+static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, int64_t now_ms,
+                               entry_t **out)
+{
+    entry_t *e = entry_use(txn, id);
     if (e != NULL) {
         *out = e;
         return RN_KERR_NONE;
@@ -522,87 +544,104 @@ static rn_kerr_t get_or_create(rn_txn_t *txn, rn_str_t id, int32_t timeout_ms, i
     e = find_entry(txn, id); /* another request may have made it meanwhile */
     if (e == NULL)
         e = insert_entry(txn, id, &m);
+    e->users++;
     pthread_mutex_unlock(&txn->lock);
     *out = e;
     return RN_KERR_NONE;
 }
 
-rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t timeout_ms,
-                               int64_t expected_id, int16_t expected_epoch, int64_t now_ms,
-                               int64_t *producer_id, int16_t *producer_epoch)
+/* What InitProducerId does to an entry (Kafka's prepareInitProducerIdTransit). */
+typedef enum init_action {
+    INIT_BUMP,   /* the same producer id at *epoch */
+    INIT_ROTATE, /* the epoch is exhausted: a new producer id at epoch 0 */
+    INIT_FENCE,  /* a transaction is open: abort it at a bumped epoch first */
+} init_action_t;
+
+/* Under the lock. Returns an error, or NONE with *action, and for a bump or rotation the next
+ * epoch and the last one (KIP-360's retry of a bump whose answer was lost). */
+static rn_kerr_t plan_init(const entry_t *e, bool has_expected, int64_t expected_id,
+                           int16_t expected_epoch, init_action_t *action, int16_t *epoch,
+                           int16_t *last)
 {
-    if (timeout_ms <= 0 || timeout_ms > txn->max_timeout_ms)
-        return RN_KERR_INVALID_TRANSACTION_TIMEOUT;
-    entry_t *e;
-    rn_kerr_t err = get_or_create(txn, transactional_id, timeout_ms, now_ms, &e);
-    if (err != RN_KERR_NONE)
-        return err;
+    const meta_t *m = &e->meta;
+    if (e->pending)
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    /* KIP-360: only the producer that holds the id (or the one whose exhausted epoch just made
+     * way for a new id) may resume; anyone else is a fenced older instance. */
+    if (has_expected && m->producer_epoch != NO_PRODUCER_EPOCH && expected_id != m->producer_id &&
+        !(expected_id == m->previous_producer_id && epoch_exhausted(expected_epoch)))
+        return RN_KERR_PRODUCER_FENCED;
+    switch (m->state) {
+    case RN_TXN_ONGOING:
+        *action = INIT_FENCE;
+        return RN_KERR_NONE;
+    case RN_TXN_PREPARE_COMMIT:
+    case RN_TXN_PREPARE_ABORT:
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    case RN_TXN_EMPTY:
+    case RN_TXN_COMPLETE_COMMIT:
+    case RN_TXN_COMPLETE_ABORT:
+        break;
+    default:
+        return RN_KERR_UNKNOWN_SERVER_ERROR; /* Dead and PrepareEpochFence never stay */
+    }
+    if (epoch_exhausted(m->producer_epoch) &&
+        (!has_expected || expected_epoch == m->producer_epoch)) {
+        *action = INIT_ROTATE;
+        *epoch = 0;
+        *last = has_expected ? m->producer_epoch : NO_PRODUCER_EPOCH;
+        return RN_KERR_NONE;
+    }
+    if (m->producer_epoch == INT16_MAX)
+        return RN_KERR_UNKNOWN_SERVER_ERROR; /* as Kafka, which cannot bump it either */
+    *action = INIT_BUMP;
+    if (!has_expected) {
+        *epoch = (int16_t)(m->producer_epoch + 1);
+        *last = NO_PRODUCER_EPOCH;
+        return RN_KERR_NONE;
+    }
+    if (m->producer_epoch == NO_PRODUCER_EPOCH || expected_epoch == m->producer_epoch) {
+        *epoch = (int16_t)(m->producer_epoch + 1);
+        *last = m->producer_epoch;
+        return RN_KERR_NONE;
+    }
+    if (expected_epoch == m->last_producer_epoch) {
+        *epoch = m->producer_epoch; /* a retry of a bump that succeeded */
+        *last = m->last_producer_epoch;
+        return RN_KERR_NONE;
+    }
+    return RN_KERR_PRODUCER_FENCED;
+}
+
+static rn_kerr_t init_producer(rn_txn_t *txn, entry_t *e, rn_str_t transactional_id,
+                               int32_t timeout_ms, int64_t expected_id, int16_t expected_epoch,
+                               int64_t now_ms, int64_t *producer_id, int16_t *producer_epoch)
+{
+    rn_kerr_t err;
     bool has_expected = expected_id != NO_PRODUCER_ID;
     meta_t next;
-    bool rotate = false;
+    init_action_t action = INIT_BUMP;
+    int16_t epoch = 0, last = NO_PRODUCER_EPOCH;
     pthread_mutex_lock(&txn->lock);
-    meta_t *m = &e->meta;
-    if (e->pending) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (has_expected && m->producer_epoch != NO_PRODUCER_EPOCH &&
-               expected_id != m->producer_id &&
-               !(expected_id == m->previous_producer_id && epoch_exhausted(expected_epoch))) {
-        /* KIP-360: only the producer that holds the id (or the one whose exhausted epoch just
-         * made way for a new id) may resume; anyone else is a fenced older instance. */
-        err = RN_KERR_PRODUCER_FENCED;
-    } else if (m->state == RN_TXN_ONGOING) {
+    err = plan_init(e, has_expected, expected_id, expected_epoch, &action, &epoch, &last);
+    if (err == RN_KERR_NONE && action == INIT_FENCE) {
         /* Abort what the previous producer left open, at a bumped epoch that fences it, and
-         * let this one retry: its retry bumps the epoch once more. */
+         * let this one retry: its retry bumps the epoch once more. fence_locked unlocks. */
         err = fence_locked(txn, e, now_ms);
         return err != RN_KERR_NONE ? err : RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state == RN_TXN_PREPARE_COMMIT || m->state == RN_TXN_PREPARE_ABORT) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state != RN_TXN_EMPTY && m->state != RN_TXN_COMPLETE_COMMIT &&
-               m->state != RN_TXN_COMPLETE_ABORT) {
-        err = RN_KERR_UNKNOWN_SERVER_ERROR;
-    } else if (epoch_exhausted(m->producer_epoch) &&
-               (!has_expected || expected_epoch == m->producer_epoch)) {
-        rotate = true;
-    } else {
-        int16_t epoch, last;
-        if (!has_expected) {
-            epoch = (int16_t)(m->producer_epoch + 1);
-            last = NO_PRODUCER_EPOCH;
-        } else if (m->producer_epoch == NO_PRODUCER_EPOCH || expected_epoch == m->producer_epoch) {
-            epoch = (int16_t)(m->producer_epoch + 1);
-            last = m->producer_epoch;
-        } else if (expected_epoch == m->last_producer_epoch) {
-            /* A retry of a bump that succeeded but whose answer was lost. */
-            epoch = m->producer_epoch;
-            last = m->last_producer_epoch;
-        } else {
-            epoch = last = 0;
-            err = RN_KERR_PRODUCER_FENCED;
-        }
-        if (err == RN_KERR_NONE && m->producer_epoch == INT16_MAX)
-            err = RN_KERR_UNKNOWN_SERVER_ERROR;
-        if (err == RN_KERR_NONE) {
-            meta_copy(&next, m);
-            tps_clear(&next);
-            next.previous_producer_id = m->producer_id;
-            next.producer_epoch = epoch;
-            next.last_producer_epoch = last;
-        }
     }
     if (err == RN_KERR_NONE) {
         e->pending = true;
-        if (rotate) {
-            meta_copy(&next, m);
-            tps_clear(&next);
-            next.previous_producer_id = m->producer_id;
-            next.producer_epoch = 0;
-            next.last_producer_epoch = has_expected ? m->producer_epoch : NO_PRODUCER_EPOCH;
-        }
+        meta_copy(&next, &e->meta);
+        tps_clear(&next);
+        next.previous_producer_id = e->meta.producer_id;
+        next.producer_epoch = epoch;
+        next.last_producer_epoch = last;
     }
     pthread_mutex_unlock(&txn->lock);
     if (err != RN_KERR_NONE)
         return err;
-    if (rotate && rn_producer_ids_next(txn->ids, &next.producer_id) != 0) {
+    if (action == INIT_ROTATE && rn_producer_ids_next(txn->ids, &next.producer_id) != 0) {
         finish_move(txn, e, &next, false, false);
         return RN_KERR_COORDINATOR_LOAD_IN_PROGRESS;
     }
@@ -624,32 +663,60 @@ rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t
     return RN_KERR_NONE;
 }
 
+rn_kerr_t rn_txn_init_producer(rn_txn_t *txn, rn_str_t transactional_id, int32_t timeout_ms,
+                               int64_t expected_id, int16_t expected_epoch, int64_t now_ms,
+                               int64_t *producer_id, int16_t *producer_epoch)
+{
+    if (timeout_ms <= 0 || timeout_ms > txn->max_timeout_ms)
+        return RN_KERR_INVALID_TRANSACTION_TIMEOUT;
+    entry_t *e;
+    rn_kerr_t err = get_or_create(txn, transactional_id, timeout_ms, now_ms, &e);
+    if (err != RN_KERR_NONE)
+        return err;
+    err = init_producer(txn, e, transactional_id, timeout_ms, expected_id, expected_epoch, now_ms,
+                        producer_id, producer_epoch);
+    entry_release(txn, e);
+    return err;
+}
+
 /* ---- AddPartitionsToTxn, EndTxn, verification ---- */
+
+/* Kafka's checks before adding partitions, in its order. Under the lock. */
+static rn_kerr_t check_add(const entry_t *e, int64_t producer_id, int16_t producer_epoch)
+{
+    if (e == NULL)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
+    /* First, so that a move in flight finishes before anything else is judged. */
+    if (e->pending)
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    if (e->meta.producer_id != producer_id)
+        return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
+    if (e->meta.producer_epoch != producer_epoch)
+        return RN_KERR_PRODUCER_FENCED;
+    switch (e->meta.state) {
+    case RN_TXN_PREPARE_COMMIT:
+    case RN_TXN_PREPARE_ABORT:
+        return RN_KERR_CONCURRENT_TRANSACTIONS;
+    case RN_TXN_ONGOING:
+    case RN_TXN_EMPTY:
+    case RN_TXN_COMPLETE_COMMIT:
+    case RN_TXN_COMPLETE_ABORT:
+        return RN_KERR_NONE;
+    default:
+        return RN_KERR_UNKNOWN_SERVER_ERROR;
+    }
+}
 
 rn_kerr_t rn_txn_add_partitions(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
                                 int16_t producer_epoch, const rn_txn_tp_t *tps, size_t n,
                                 int64_t now_ms)
 {
-    rn_kerr_t err = RN_KERR_NONE;
     meta_t next;
     pthread_mutex_lock(&txn->lock);
     entry_t *e = find_entry(txn, transactional_id);
-    meta_t *m = e != NULL ? &e->meta : NULL;
-    if (e == NULL) {
-        err = RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    } else if (e->pending) {
-        /* First, so that a move in flight finishes before anything else is judged. */
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->producer_id != producer_id) {
-        err = RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    } else if (m->producer_epoch != producer_epoch) {
-        err = RN_KERR_PRODUCER_FENCED;
-    } else if (m->state == RN_TXN_PREPARE_COMMIT || m->state == RN_TXN_PREPARE_ABORT) {
-        err = RN_KERR_CONCURRENT_TRANSACTIONS;
-    } else if (m->state != RN_TXN_ONGOING && m->state != RN_TXN_EMPTY &&
-               m->state != RN_TXN_COMPLETE_COMMIT && m->state != RN_TXN_COMPLETE_ABORT) {
-        err = RN_KERR_UNKNOWN_SERVER_ERROR;
-    } else {
+    rn_kerr_t err = check_add(e, producer_id, producer_epoch);
+    if (err == RN_KERR_NONE) {
+        const meta_t *m = &e->meta;
         bool all_in = m->state == RN_TXN_ONGOING;
         for (size_t i = 0; i < n && all_in; i++)
             tp_find(m->tps, m->ntps, tps[i].topic, tps[i].partition, &all_in);
@@ -680,14 +747,12 @@ rn_kerr_t rn_txn_add_partitions(rn_txn_t *txn, rn_str_t transactional_id, int64_
 rn_kerr_t rn_txn_end(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
                      int16_t producer_epoch, bool commit, int64_t now_ms)
 {
-    pthread_mutex_lock(&txn->lock);
-    entry_t *e = find_entry(txn, transactional_id);
-    pthread_mutex_unlock(&txn->lock);
+    entry_t *e = entry_use(txn, transactional_id);
     if (e == NULL)
         return RN_KERR_INVALID_PRODUCER_ID_MAPPING;
-    /* An entry found here is not freed meanwhile: expiry needs it idle, and end_txn checks
-     * everything again under the lock. */
-    return end_txn(txn, e, producer_id, producer_epoch, commit, true, now_ms);
+    rn_kerr_t err = end_txn(txn, e, producer_id, producer_epoch, commit, true, now_ms);
+    entry_release(txn, e);
+    return err;
 }
 
 rn_kerr_t rn_txn_verify(rn_txn_t *txn, rn_str_t transactional_id, int64_t producer_id,
@@ -829,7 +894,7 @@ static bool timed_out(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 
 static bool expired(rn_txn_t *txn, entry_t *e, int64_t now_ms)
 {
-    return !e->pending &&
+    return !e->pending && e->users == 0 &&
            (e->meta.state == RN_TXN_EMPTY || e->meta.state == RN_TXN_COMPLETE_COMMIT ||
             e->meta.state == RN_TXN_COMPLETE_ABORT) &&
            e->meta.last_update_ms <= now_ms - txn->expiration_ms;
@@ -983,7 +1048,11 @@ int rn_txn_list(rn_txn_t *txn, bool filter_states, uint32_t states, const int64_
             id_ok = producer_ids[i] == m->producer_id;
         if (!id_ok)
             continue;
-        if (min_duration_ms >= 0 && now_ms - m->start_ms <= min_duration_ms)
+        /* Kafka lists transactions running longer than the filter. The coordinator's clock
+         * moves in ticks (rn_coord_tick), so a transaction started in the current tick has run
+         * for a time the clock cannot see yet: its measured duration counts when it reaches
+         * the filter, which errs by at most a tick, as the clock itself does. */
+        if (min_duration_ms >= 0 && now_ms - m->start_ms < min_duration_ms)
             continue;
         items[count++] = (rn_txn_listing_t){
             .transactional_id = arena_copy(arena, e->id, e->id_len, &oom),

@@ -260,10 +260,11 @@ void rn_producers_apply(rn_log_t *log, rn_segment_t *seg, const rn_batch_header_
 int32_t rn_producers_coordinator_epoch(const rn_log_t *log, int64_t producer_id);
 /* The first offset of the oldest open transaction, INT64_MAX when none. append_lock. */
 int64_t rn_producers_first_unstable(const rn_log_t *log);
-/* Writes `<leo>.snapshot` (Kafka's producer snapshot format) for the state now. `durable`
- * fsyncs it (close); at a roll it is left to the page cache (a lost snapshot only lengthens
- * the next replay). append_lock. 0 or a negative errno. */
-int rn_producers_snapshot(rn_log_t *log, int64_t offset, bool durable);
+/* Writes `<offset>.snapshot` (Kafka's producer snapshot format) for the state now, through a
+ * temporary file and a rename, never fsynced: a snapshot lost or torn by a crash of the machine
+ * is missing or fails its CRC, and the open falls back to an older one and a longer replay.
+ * append_lock. 0 or a negative errno. */
+int rn_producers_snapshot(rn_log_t *log, int64_t offset);
 /* At open, after the segments are loaded: the newest usable snapshot at or below the log end
  * (newer ones removed), then a replay of the batches after it; the .txnindex files are read and
  * what lies past the log end dropped. 0 or a negative errno. */

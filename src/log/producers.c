@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "util/err.h"
-#include "util/fs.h"
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
@@ -291,7 +290,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-int rn_producers_snapshot(rn_log_t *log, int64_t offset, bool durable)
+int rn_producers_snapshot(rn_log_t *log, int64_t offset)
 {
     rn_producers_t *ps = &log->producers;
     size_t count = ps->map.count;
@@ -324,14 +323,10 @@ int rn_producers_snapshot(rn_log_t *log, int64_t offset, bool durable)
         err = -errno;
     if (err == 0)
         err = write_all(fd, buf, len);
-    if (err == 0 && durable && fsync(fd) != 0)
-        err = -errno;
     if (fd >= 0 && close(fd) != 0 && err == 0)
         err = -errno;
     if (err == 0 && rename(tmp, path) != 0)
         err = -errno;
-    if (err == 0 && durable)
-        err = rn_fsync_dir(log->dir);
     if (err != 0) {
         (void)unlink(tmp);
         rn_log(RN_LOG_WARN, "log", "%s: cannot write producer snapshot at %" PRId64 ": %s",
@@ -541,7 +536,7 @@ int rn_producers_load(rn_log_t *log)
                           memory_order_relaxed);
     /* As Kafka does after a recovery: a snapshot at the log end, so the next open (after
      * another crash) replays from here. */
-    if (batches > 0 && rn_producers_snapshot(log, log->leo, false) == 0)
+    if (batches > 0 && rn_producers_snapshot(log, log->leo) == 0)
         log->snapshot_offset = log->leo;
     if (log->producers.map.count > 0 || batches > 0)
         rn_log(RN_LOG_DEBUG, "log",

@@ -5,10 +5,14 @@
  *
  *   spawn      fork/exec a broker, time it to its first Metadata answer over raw TCP (from the
  *              fork, or from the exec a launcher announces with "exec_monotonic_ns=N")
- *   produce    N messages of S bytes to P partitions; msgs/s, MB/s, delivery latency
+ *   produce    N messages of S bytes to P partitions; msgs/s, MB/s, delivery latency; with
+ *              --idempotence true|false, librdkafka's enable.idempotence, named in the figure
  *   consume    read a produced topic from the beginning by assignment; msgs/s, MB/s, and a
  *              verification of every payload against what produce wrote
  *   e2e        fixed rate, producer and consumer in this process, produce-to-consume latency
+ *   txn        transactions of --per-txn messages for --duration seconds (transactional.id,
+ *              init_transactions, begin/commit); transactions/s, msgs/s, MB/s, commit latency;
+ *              exit status 3 when the broker's ApiVersions lacks the transaction APIs
  *   conns      hold N idle connections open and read the broker's RSS
  *   limits     the machine's own limits (limits.c)
  *   report     join raw rows into the table and the CSV
@@ -17,6 +21,7 @@
  * --csv RAW,
  * --section, --topic, --partitions, --count, --size, --acks, --compression, --linger-ms,
  * --manifest,
+ * --idempotence true|false, --per-txn N,
  * --rate, --duration, --timeout, --no-create (topics made by runnel-mock), --allow-truncated (a
  * broker with retention below the topic size), --set KEY=VALUE (any librdkafka property), and
  * --target/--target-mb (the issue's target for the msgs/s and MB/s rows, see `report`).
@@ -184,7 +189,7 @@ static const char *payload_check(const void *payload, size_t len, header_t *h)
 
 typedef struct opts {
     const char *brokers, *topic, *system, *csv, *section, *manifest, *log, *target, *target_mb;
-    const char *acks, *compression;
+    const char *acks, *compression, *idempotence;
     pid_t pid;
     int partitions;
     long count, size;
@@ -194,6 +199,7 @@ typedef struct opts {
     int settle_ms;
     const char *sets[16]; /* extra librdkafka properties, KEY=VALUE, for every client */
     int nsets;
+    long per_txn;
 } opts_t;
 
 enum {
@@ -220,6 +226,8 @@ enum {
     O_SETTLE,
     O_NO_CREATE,
     O_SET,
+    O_IDEMPOTENCE,
+    O_PER_TXN,
 };
 
 static const struct option long_options[] = {
@@ -246,6 +254,8 @@ static const struct option long_options[] = {
     { "settle-ms", required_argument, NULL, O_SETTLE },
     { "no-create", no_argument, NULL, O_NO_CREATE },
     { "set", required_argument, NULL, O_SET },
+    { "idempotence", required_argument, NULL, O_IDEMPOTENCE },
+    { "per-txn", required_argument, NULL, O_PER_TXN },
     { NULL, 0, NULL, 0 },
 };
 
@@ -262,7 +272,8 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                    .rate = 10000,
                    .duration = 10,
                    .timeout = 120,
-                   .settle_ms = 300 };
+                   .settle_ms = 300,
+                   .per_txn = 10 };
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
@@ -339,12 +350,21 @@ static void parse_opts(int argc, char **argv, opts_t *o)
                 bench_die("--set takes KEY=VALUE, at most 16 times");
             o->sets[o->nsets++] = optarg;
             break;
+        case O_IDEMPOTENCE:
+            if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0)
+                bench_die("--idempotence takes true or false");
+            o->idempotence = optarg;
+            break;
+        case O_PER_TXN:
+            o->per_txn = atol(optarg);
+            break;
         default:
             bench_die("unknown option (see the header of tests/bench/bench.c)");
         }
     }
-    if (o->partitions < 1 || o->count < 0 || o->rate <= 0 || o->duration <= 0 || o->timeout <= 0)
-        bench_die("--partitions, --rate, --duration and --timeout must be positive");
+    if (o->partitions < 1 || o->count < 0 || o->rate <= 0 || o->duration <= 0 || o->timeout <= 0 ||
+        o->per_txn < 1)
+        bench_die("--partitions, --rate, --duration, --timeout and --per-txn must be positive");
 }
 
 static void need(const char *value, const char *name)
@@ -541,6 +561,10 @@ static int cmd_produce(int argc, char **argv)
     conf_set(conf, "acks", o.acks);
     conf_set(conf, "compression.type", o.compression);
     conf_set(conf, "linger.ms", linger);
+    /* Idempotence changes nothing else here (acks stays what --acks says; librdkafka then keeps
+     * at most 5 requests in flight per broker, as the Java producer does). */
+    if (o.idempotence != NULL)
+        conf_set(conf, "enable.idempotence", o.idempotence);
     /* A deep local queue, so produce() rarely blocks: latency then includes the queueing the
      * broker's pace causes, as in Kafka's own producer-perf-test. */
     conf_set(conf, "queue.buffering.max.messages", "1000000");
@@ -593,8 +617,11 @@ static int cmd_produce(int argc, char **argv)
     char label[32], fig[256];
     size_label(o.size, label, sizeof label);
     char base[160];
-    snprintf(base, sizeof base, "produce %s P=%d acks=%s %s", label, o.partitions, o.acks,
-             o.compression);
+    snprintf(base, sizeof base, "produce %s P=%d acks=%s %s%s", label, o.partitions, o.acks,
+             o.compression,
+             o.idempotence == NULL                ? ""
+             : strcmp(o.idempotence, "true") == 0 ? " idempotent"
+                                                  : " plain");
 
     if (run.failed > 0) {
         /* Figures of a run the broker refused in part would flatter it: only the failure counts. */
@@ -1352,6 +1379,251 @@ static int cmd_conns(int argc, char **argv)
     return 0;
 }
 
+/* ---- transactions ---- */
+
+/* ApiVersions v0 over raw TCP: the name of the first transaction API the broker does not list
+ * (InitProducerId, AddPartitionsToTxn, EndTxn, FindCoordinator v1 for key type 1), or NULL when
+ * it lists them all. A broker without them is not measured: `txn` says so and exits with 3. */
+static const char *missing_txn_api(const char *hostport)
+{
+    int fd = connect_to(hostport);
+    if (fd < 0)
+        bench_die("txn: cannot connect to %s: %s", hostport, strerror(-fd));
+    uint8_t *resp;
+    size_t len;
+    if (!kafka_call(fd, 18, 0, 1, NULL, 0, &resp, &len) || len < 10 || get16(resp + 4) != 0)
+        bench_die("txn: no ApiVersions answer from %s", hostport);
+    close(fd);
+    static const struct {
+        int key, min_max;
+        const char *name;
+    } want[] = { { 10, 1, "FindCoordinator v1 (transaction coordinators)" },
+                 { 22, 0, "InitProducerId" },
+                 { 24, 0, "AddPartitionsToTxn" },
+                 { 26, 0, "EndTxn" } };
+    int32_t n = get32(resp + 6);
+    const char *missing = NULL;
+    for (size_t k = 0; k < sizeof want / sizeof want[0] && missing == NULL; k++) {
+        bool found = false;
+        for (int32_t i = 0; i < n && (size_t)(10 + 6 * (i + 1)) <= len; i++) {
+            const uint8_t *e = resp + 10 + 6 * i;
+            if (get16(e) == want[k].key && get16(e + 4) >= want[k].min_max)
+                found = true;
+        }
+        if (!found)
+            missing = want[k].name;
+    }
+    free(resp);
+    return missing;
+}
+
+typedef struct txn_run {
+    uint64_t delivered, failed;
+    char first_err[256];
+} txn_run_t;
+
+static void txn_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    txn_run_t *run = opaque;
+    if (!m->err) {
+        run->delivered++;
+    } else if (run->failed++ == 0) {
+        snprintf(run->first_err, sizeof run->first_err, "partition %d: %s", (int)m->partition,
+                 rd_kafka_err2str(m->err));
+    }
+}
+
+/* Ends the run on a failed transactional call, naming it. */
+static void txn_check(rd_kafka_error_t *error, const char *what)
+{
+    if (error == NULL)
+        return;
+    fprintf(stderr, "runnel-bench: txn: %s: %s (%s)\n", what, rd_kafka_error_string(error),
+            rd_kafka_error_txn_requires_abort(error) ? "abortable"
+            : rd_kafka_error_is_fatal(error)         ? "fatal"
+                                                     : "retriable");
+    rd_kafka_error_destroy(error);
+    _exit(1); /* the handle may wait on a broker that no longer answers */
+}
+
+/* One transaction of `count` messages, round robin over the partitions from message index
+ * *next; counts each partition's messages and whether the transaction wrote to it (one commit
+ * marker each). */
+static void txn_one(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const opts_t *o, uint8_t *buf,
+                    uint64_t *next, uint64_t *part_count, uint64_t *markers, bool *touched)
+{
+    txn_check(rd_kafka_begin_transaction(rk), "begin_transaction");
+    memset(touched, 0, sizeof *touched * (size_t)o->partitions);
+    for (long k = 0; k < o->per_txn; k++, (*next)++) {
+        int32_t part = (int32_t)(*next % (uint64_t)o->partitions);
+        uint64_t seq = *next / (uint64_t)o->partitions;
+        payload_build(buf, (size_t)o->size, PAYLOAD_MAGIC, part, seq, bench_now_ns());
+        while (rd_kafka_produce(rkt, part, RD_KAFKA_MSG_F_COPY, buf, (size_t)o->size, NULL, 0,
+                                NULL) != 0) {
+            rd_kafka_resp_err_t err = rd_kafka_last_error();
+            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                bench_die("txn produce: %s", rd_kafka_err2str(err));
+            rd_kafka_poll(rk, 1);
+        }
+        part_count[part]++;
+        touched[part] = true;
+    }
+    txn_check(rd_kafka_commit_transaction(rk, (int)(o->timeout * 1000)), "commit_transaction");
+    for (int p = 0; p < o->partitions; p++)
+        markers[p] += touched[p];
+}
+
+static int cmd_txn(int argc, char **argv)
+{
+    opts_t o;
+    parse_opts(argc, argv, &o);
+    need(o.brokers, "--brokers");
+    need(o.topic, "--topic");
+    if (o.size < HEADER_LEN)
+        bench_die("--size must be at least %d", HEADER_LEN);
+    const char *missing = missing_txn_api(o.brokers);
+    if (missing != NULL) {
+        printf("  %s does not serve transactions: no %s in its ApiVersions; not measured\n",
+               o.system, missing);
+        return 3;
+    }
+    fill_init((size_t)o.size);
+
+    txn_run_t run = { 0 };
+    char linger[32], txn_id[300];
+    snprintf(linger, sizeof linger, "%d", o.linger_ms);
+    snprintf(txn_id, sizeof txn_id, "runnel-bench-%s", o.topic);
+    rd_kafka_conf_t *conf = base_conf(&o);
+    conf_set(conf, "transactional.id", txn_id);
+    conf_set(conf, "linger.ms", linger);
+    conf_set(conf, "queue.buffering.max.messages", "1000000");
+    conf_set(conf, "queue.buffering.max.kbytes", "1048576");
+    rd_kafka_conf_set_dr_msg_cb(conf, txn_delivery);
+    rd_kafka_conf_set_opaque(conf, &run);
+    rd_kafka_t *rk = new_handle(RD_KAFKA_PRODUCER, conf);
+    create_topic(rk, o.topic, o.partitions, o.no_create, 30);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o.topic, NULL);
+    /* Kafka creates __transaction_state (50 partitions) on the first transactional
+     * FindCoordinator: init_transactions may take seconds there, and is not timed. */
+    txn_check(rd_kafka_init_transactions(rk, (int)(o.timeout * 1000)), "init_transactions");
+
+    uint64_t *part_count = calloc((size_t)o.partitions, sizeof *part_count);
+    uint64_t *markers = calloc((size_t)o.partitions, sizeof *markers);
+    bool *touched = calloc((size_t)o.partitions, sizeof *touched);
+    uint8_t *buf = malloc((size_t)o.size);
+    size_t lat_cap = 1024, ntxn = 0;
+    int64_t *lat_ns = malloc(lat_cap * sizeof *lat_ns);
+    if (!part_count || !markers || !touched || !buf || !lat_ns)
+        bench_die("out of memory");
+    uint64_t next = 0;
+    /* One transaction first, not timed: the partitions' first AddPartitionsToTxn and the
+     * producer's first batches to them. */
+    txn_one(rk, rkt, &o, buf, &next, part_count, markers, touched);
+    uint64_t warm_msgs = next;
+
+    double broker0 = bench_proc_cpu_s(o.pid), client0 = bench_self_cpu_s();
+    int64_t t0 = bench_now_ns(), t_end = t0 + (int64_t)(o.duration * 1e9), t = t0;
+    while (t < t_end) {
+        txn_one(rk, rkt, &o, buf, &next, part_count, markers, touched);
+        int64_t now = bench_now_ns();
+        if (ntxn == lat_cap) {
+            lat_cap *= 2;
+            if ((lat_ns = realloc(lat_ns, lat_cap * sizeof *lat_ns)) == NULL)
+                bench_die("out of memory");
+        }
+        lat_ns[ntxn++] = now - t;
+        t = now;
+    }
+    double broker1 = bench_proc_cpu_s(o.pid), client1 = bench_self_cpu_s();
+    double secs = (double)(t - t0) / 1e9;
+    uint64_t msgs = next - warm_msgs;
+    if (run.failed > 0 || run.delivered != next)
+        verify_fail("txn: %" PRIu64 " of %" PRIu64 " messages delivered, %" PRIu64
+                    " failed (first: %s)",
+                    run.delivered, next, run.failed, run.first_err);
+
+    /* Every committed message once and one commit marker per transaction and partition it
+     * wrote to: each partition's high watermark is exactly their sum. The markers may land just
+     * after EndTxn answers (Kafka writes them afterwards), so wait for them a little. */
+    for (int p = 0; p < o.partitions && failures == 0; p++) {
+        int64_t want = (int64_t)(part_count[p] + markers[p]), lo = -1, hi = -1;
+        int64_t deadline = bench_now_ns() + 10 * 1000000000LL;
+        for (;;) {
+            rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(rk, o.topic, p, &lo, &hi, 5000);
+            if (err)
+                bench_die("txn: ListOffsets %s [%d]: %s", o.topic, p, rd_kafka_err2str(err));
+            if (hi == want || bench_now_ns() > deadline)
+                break;
+            usleep(20000);
+        }
+        if (lo != 0 || hi != want)
+            verify_fail("txn: partition %d holds offsets %" PRId64 " to %" PRId64 "; %" PRIu64
+                        " messages in %" PRIu64 " transactions want 0 to %" PRId64,
+                        p, lo, hi, part_count[p], markers[p], want);
+    }
+
+    char label[32], fig[256], base[160];
+    size_label(o.size, label, sizeof label);
+    snprintf(base, sizeof base, "txn %s P=%d %ld msgs/txn", label, o.partitions, o.per_txn);
+    if (failures > 0) {
+        snprintf(fig, sizeof fig, "%s all committed", base);
+        bench_emit(o.csv, &(bench_row_t){ .section = o.section,
+                                          .figure = fig,
+                                          .unit = "verify",
+                                          .system = o.system,
+                                          .value = 0,
+                                          .broker_cpu_s = -1,
+                                          .client_cpu_s = -1,
+                                          .bytes = -1,
+                                          .size = o.size });
+        _exit(1);
+    }
+    double bytes = (double)msgs * (double)o.size;
+    bench_row_t row = { .section = o.section,
+                        .system = o.system,
+                        .broker_cpu_s = broker0 >= 0 && broker1 >= 0 ? broker1 - broker0 : -1,
+                        .client_cpu_s = client1 - client0,
+                        .bytes = bytes,
+                        .size = o.size };
+    snprintf(fig, sizeof fig, "%s txns/s", base);
+    row.figure = fig, row.unit = "txns/s", row.value = (double)ntxn / secs;
+    bench_emit(o.csv, &row);
+    snprintf(fig, sizeof fig, "%s msgs/s", base);
+    row.unit = "msgs/s", row.value = (double)msgs / secs;
+    bench_emit(o.csv, &row);
+    snprintf(fig, sizeof fig, "%s MB/s", base);
+    row.unit = "MB/s", row.value = bytes / 1e6 / secs;
+    bench_emit(o.csv, &row);
+    qsort(lat_ns, ntxn, sizeof *lat_ns, bench_cmp_i64);
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = { { "p50", 0.50 }, { "p99", 0.99 } };
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(fig, sizeof fig, "%s begin-to-commit %s ms", base, qs[k].name);
+        bench_emit(o.csv,
+                   &(bench_row_t){ .section = o.section,
+                                   .figure = fig,
+                                   .unit = "ms",
+                                   .system = o.system,
+                                   .value = bench_quantile_sorted(lat_ns, ntxn, qs[k].q) / 1e6,
+                                   .broker_cpu_s = -1,
+                                   .client_cpu_s = -1,
+                                   .bytes = -1,
+                                   .size = o.size });
+    }
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    free(part_count);
+    free(markers);
+    free(touched);
+    free(buf);
+    free(lat_ns);
+    return 0;
+}
+
 /* ---- report ---- */
 
 #define MAX_FIGURES 512
@@ -1360,7 +1632,9 @@ static int cmd_conns(int argc, char **argv)
 #define TABLE_ROW \
     "%-48s %9s %9s %7s %9s %7s %9s %7s %-19s %-4s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n"
 
-#define MAX_RUNS 9
+/* Samples per figure and system: scripts/bench --runs takes 1 to 9, and issue 11's pairs run
+ * each mode twice per run. */
+#define MAX_RUNS 18
 
 /* The systems a table compares, in the order of every per-system array: Runnel first (the
  * targets are its own), then librdkafka's mock cluster, then Apache Kafka. The raw rows name
@@ -1579,8 +1853,9 @@ static int cmd_report(int argc, char **argv)
     }
 
     /* Group the rows by section, in this order, keeping the order of the rows within each. */
-    static const char *const order[] = { "startup",   "footprint", "produce", "consume", "e2e",
-                                         "e2e-sizes", "parts",     "raw",     "recovery" };
+    static const char *const order[] = { "startup", "footprint", "produce", "consume",
+                                         "e2e",     "e2e-sizes", "parts",   "idempotent",
+                                         "txn",     "raw",       "recovery" };
     int rank[MAX_FIGURES];
     for (int i = 0; i < nfigs; i++) {
         rank[i] = (int)(sizeof order / sizeof order[0]);
@@ -1627,8 +1902,9 @@ static int cmd_report(int argc, char **argv)
             }
         }
         bool verify = strcmp(fg->unit, "verify") == 0;
-        /* CPU goes on one row per workload: a workload's msgs/s and MB/s rows share it. */
-        bool cpu_row = strcmp(fg->unit, "msgs/s") != 0;
+        /* CPU goes on one row per workload: a workload's txns/s, msgs/s and MB/s rows share it,
+         * shown on the MB/s one. */
+        bool cpu_row = strcmp(fg->unit, "msgs/s") != 0 && strcmp(fg->unit, "txns/s") != 0;
         double v[NSYS], over[NSYS], cpu[NSYS], per_gb[NSYS], client[NSYS];
         for (int s = 0; s < NSYS; s++) {
             v[s] = fg->has[s] ? fg->value[s] : NAN;
@@ -1704,7 +1980,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "spawn", cmd_spawn },   { "produce", cmd_produce }, { "consume", cmd_consume },
         { "e2e", cmd_e2e },       { "conns", cmd_conns },     { "limits", bench_limits_main },
-        { "report", cmd_report },
+        { "report", cmd_report }, { "txn", cmd_txn },
     };
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2) {
@@ -1713,7 +1989,8 @@ int main(int argc, char **argv)
                 return cmds[i].fn(argc - 1, argv + 1);
         }
     }
-    fprintf(stderr, "Usage: runnel-bench spawn|produce|consume|e2e|conns|limits|report [OPTIONS]\n"
-                    "See the header of tests/bench/bench.c; scripts/bench runs them all.\n");
+    fprintf(stderr,
+            "Usage: runnel-bench spawn|produce|consume|e2e|txn|conns|limits|report [OPTIONS]\n"
+            "See the header of tests/bench/bench.c; scripts/bench runs them all.\n");
     return 2;
 }

@@ -8,6 +8,7 @@
  *
  *   runnel-loadgen produce --brokers HOST:PORT --topic T [--partitions P] [--connections C]
  *                          [--inflight K] [--records N] [--size S] [--acks A] [--seconds D]
+ *                          [--idempotent]
  *   runnel-loadgen fetch   --brokers HOST:PORT --topic T [--partitions P] [--connections C]
  *                          [--max-bytes B] [--seconds D]
  *   common: --pid BROKER_PID (CPU accounting), --system NAME, --csv RAW, --section NAME
@@ -16,7 +17,16 @@
  * (all classic, request header v1); scripts/bench runs both modes against Runnel and Apache
  * Kafka 4.4 in the same run. produce creates the topic (an existing one is fine) and
  * warms every partition up before it measures. Every request is checked: a non-zero error code
- * ends the run with status 1. Results go out as runnel-bench raw rows (bench.h). */
+ * ends the run with status 1. Results go out as runnel-bench raw rows (bench.h).
+ *
+ * --idempotent: one producer id from InitProducerId v0 (null transactional id) for the whole
+ * run, and every request carries it with its partition's next base sequence, which advances by
+ * the batch's record count per request, as a librdkafka or Java producer's would. Each partition
+ * is then written by one connection only (partitions must be a multiple of connections), so its
+ * requests reach the broker in sequence order. A new sequence changes the batch's CRC-32C; as
+ * CRC-32C is affine over bytes of a fixed length, the CRC of a sequence is that of sequence 0
+ * XORed with one precomputed term per bit set, so patching a request costs 32 XORs, not a pass
+ * over its bytes: the generator's own cost stays that of plain produce. */
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -35,7 +45,7 @@
 #include "records/records.h"
 #include "util/endian.h"
 
-enum { API_PRODUCE = 0, API_FETCH = 1, API_CREATE_TOPICS = 19 };
+enum { API_PRODUCE = 0, API_FETCH = 1, API_CREATE_TOPICS = 19, API_INIT_PRODUCER_ID = 22 };
 enum { MAX_CONNECTIONS = 64, MAX_PARTITIONS = 1024 };
 
 typedef struct options {
@@ -43,6 +53,7 @@ typedef struct options {
     pid_t pid;
     int partitions, connections, inflight, records, size, acks, seconds;
     int max_bytes;
+    bool idempotent;
 } options_t;
 
 static options_t opt = {
@@ -135,7 +146,12 @@ static void end_request(buf_t *b)
     rn_store_be32(b->p, (uint32_t)(b->len - 4));
 }
 
-/* One uncompressed v2 batch of `n` records with `size`-byte values and no key. */
+/* The producer of an --idempotent run (InitProducerId), or -1 and -1. */
+static int64_t producer_id = -1;
+static int16_t producer_epoch = -1;
+
+/* One uncompressed v2 batch of `n` records with `size`-byte values and no key, from
+ * producer_id/producer_epoch with base sequence 0 when idempotent, else -1. */
 static void build_batch(buf_t *b, int n, int size)
 {
     buf_t recs = { 0 };
@@ -166,10 +182,10 @@ static void build_batch(buf_t *b, int n, int size)
     put32(b, (uint32_t)(n - 1)); /* last offset delta */
     put64(b, (uint64_t)now);     /* base timestamp */
     put64(b, (uint64_t)now);     /* max timestamp */
-    put64(b, UINT64_MAX);        /* producer id -1 */
-    put16(b, 0xffff);            /* producer epoch -1 */
-    put32(b, 0xffffffffu);       /* base sequence -1 */
-    put32(b, (uint32_t)n);       /* records count */
+    put64(b, (uint64_t)producer_id);
+    put16(b, (uint16_t)producer_epoch);
+    put32(b, producer_id >= 0 ? 0 : 0xffffffffu); /* base sequence */
+    put32(b, (uint32_t)n);                        /* records count */
     put(b, recs.p, recs.len);
     rn_store_be32(b->p + start + 8, (uint32_t)(b->len - start - 12));
     rn_store_be32(b->p + start + 17, rn_crc32c(0, b->p + start + 21, b->len - start - 21));
@@ -278,16 +294,58 @@ static void skip_str(cursor_t *c)
 /* ---- produce ---- */
 
 /* One request per partition, built once; each connection sends its own copies, patching the
- * correlation id in place. */
+ * correlation id in place (and with --idempotent the base sequence and the CRC). */
 static buf_t *produce_requests;
 static _Atomic int64_t produced_msgs, produce_errors;
 static _Atomic bool stop_now;
+
+/* Where the batch starts in every request (the same in all: the partition is a fixed-width
+ * field), and, for --idempotent, the CRC of the batch with sequence 0 and the term each bit of
+ * the sequence XORs into it. Batch fields at: CRC 17, base sequence 53 (KIP-98's layout). */
+enum { BATCH_CRC = 17, BATCH_CRC_FROM = 21, BATCH_BASE_SEQUENCE = 53 };
+static size_t batch_pos;
+static uint32_t crc_seq0, crc_bit[31];
+/* Each partition's next base sequence; touched by its one connection only (after the warm-up,
+ * which runs before the connections start). */
+static int32_t next_sequence[MAX_PARTITIONS];
+
+/* A batch's CRC-32C field, computed over its bytes. */
+static uint32_t batch_crc(const uint8_t *batch, size_t len)
+{
+    return rn_crc32c(0, batch + BATCH_CRC_FROM, len - BATCH_CRC_FROM);
+}
+
+/* The CRC terms of the 31 bits a sequence can have (sequences run 0 to 2^31-1, then wrap). */
+static void prepare_sequences(buf_t *batch)
+{
+    crc_seq0 = batch_crc(batch->p, batch->len);
+    for (int bit = 0; bit < 31; bit++) {
+        rn_store_be32(batch->p + BATCH_BASE_SEQUENCE, 1u << bit);
+        crc_bit[bit] = batch_crc(batch->p, batch->len) ^ crc_seq0;
+    }
+    rn_store_be32(batch->p + BATCH_BASE_SEQUENCE, 0);
+}
+
+/* Writes the partition's next base sequence into a request for it, with the batch's CRC, and
+ * advances the sequence by the batch's records (mod 2^31, as Kafka counts). */
+static void take_sequence(buf_t *req, int partition)
+{
+    uint32_t seq = (uint32_t)next_sequence[partition], crc = crc_seq0;
+    for (int bit = 0; bit < 31; bit++)
+        if (seq >> bit & 1)
+            crc ^= crc_bit[bit];
+    rn_store_be32(req->p + batch_pos + BATCH_BASE_SEQUENCE, seq);
+    rn_store_be32(req->p + batch_pos + BATCH_CRC, crc);
+    next_sequence[partition] = (int32_t)((seq + (uint32_t)opt.records) & 0x7fffffffu);
+}
 
 static void build_produce_requests(void)
 {
     produce_requests = calloc((size_t)opt.partitions, sizeof *produce_requests);
     buf_t batch = { 0 };
     build_batch(&batch, opt.records, opt.size);
+    if (opt.idempotent)
+        prepare_sequences(&batch);
     for (int p = 0; p < opt.partitions; p++) {
         buf_t *b = &produce_requests[p];
         begin_request(b, API_PRODUCE, 7, 0);
@@ -299,6 +357,7 @@ static void build_produce_requests(void)
         put32(b, 1); /* one partition */
         put32(b, (uint32_t)p);
         put32(b, (uint32_t)batch.len);
+        batch_pos = b->len;
         put(b, batch.p, batch.len);
         end_request(b);
     }
@@ -322,6 +381,8 @@ static void send_produce(int fd, buf_t *requests, int partition, int32_t corr)
 {
     buf_t *b = &requests[partition];
     rn_store_be32(b->p + 8, (uint32_t)corr); /* after the size, api key and version */
+    if (opt.idempotent)
+        take_sequence(b, partition);
     send_all(fd, b->p, b->len);
 }
 
@@ -354,11 +415,13 @@ static void warm_up(void)
     for (int p = 0; p < opt.partitions; p++) {
         int64_t deadline = bench_now_ns() + 30 * 1000000000LL;
         for (;;) {
+            int32_t seq = next_sequence[p];
             send_produce(fd, requests, p, corr);
             read_response(fd, &resp, corr++);
             int16_t err = produce_error(&resp);
             if (err == 0)
                 break;
+            next_sequence[p] = seq; /* refused: nothing was written, so the sequence is free */
             if (bench_now_ns() > deadline)
                 bench_die("partition %d still answers error %d after 30 s", p, err);
             usleep(100 * 1000);
@@ -424,6 +487,38 @@ static void create_topic(void)
     int16_t err = get16(&c);
     if (err != 0 && err != 36) /* TOPIC_ALREADY_EXISTS is fine */
         bench_die("CreateTopics %s: error %d", opt.topic, err);
+    free(b.p);
+    free(resp.p);
+    close(fd);
+}
+
+/* InitProducerId v0 with a null transactional id: producer_id and producer_epoch. A broker
+ * may answer COORDINATOR_LOAD_IN_PROGRESS (14) at first (Kafka fetches its block of ids from
+ * the controller on first use) or COORDINATOR_NOT_AVAILABLE (15): retried for up to 30 s. */
+static void init_producer_id(void)
+{
+    int fd = connect_to();
+    buf_t b = { 0 }, resp = { 0 };
+    int64_t deadline = bench_now_ns() + 30 * 1000000000LL;
+    for (int32_t corr = 1;; corr++) {
+        begin_request(&b, API_INIT_PRODUCER_ID, 0, corr);
+        put16(&b, 0xffff); /* transactional id: null */
+        put32(&b, 60000);  /* transaction timeout ms, unused without one */
+        end_request(&b);
+        send_all(fd, b.p, b.len);
+        read_response(fd, &resp, corr);
+        cursor_t c = { resp.p + 4, resp.p + resp.len };
+        get32(&c); /* throttle */
+        int16_t err = get16(&c);
+        producer_id = get64(&c);
+        producer_epoch = get16(&c);
+        if (err == 0 && producer_id >= 0 && producer_epoch >= 0)
+            break;
+        if ((err != 14 && err != 15) || bench_now_ns() > deadline)
+            bench_die("InitProducerId: error %d (producer id %lld, epoch %d)", err,
+                      (long long)producer_id, producer_epoch);
+        usleep(100 * 1000);
+    }
     free(b.p);
     free(resp.p);
     close(fd);
@@ -534,21 +629,14 @@ static void *fetch_thread(void *arg)
 static void parse(int argc, char **argv)
 {
     static const struct option longs[] = {
-        { "brokers", required_argument, 0, 'b' },
-        { "topic", required_argument, 0, 't' },
-        { "partitions", required_argument, 0, 'p' },
-        { "connections", required_argument, 0, 'c' },
-        { "inflight", required_argument, 0, 'k' },
-        { "records", required_argument, 0, 'n' },
-        { "size", required_argument, 0, 's' },
-        { "acks", required_argument, 0, 'a' },
-        { "seconds", required_argument, 0, 'd' },
-        { "max-bytes", required_argument, 0, 'm' },
-        { "pid", required_argument, 0, 'P' },
-        { "system", required_argument, 0, 'S' },
-        { "csv", required_argument, 0, 'C' },
-        { "section", required_argument, 0, 'X' },
-        { 0, 0, 0, 0 },
+        { "brokers", required_argument, 0, 'b' },    { "topic", required_argument, 0, 't' },
+        { "partitions", required_argument, 0, 'p' }, { "connections", required_argument, 0, 'c' },
+        { "inflight", required_argument, 0, 'k' },   { "records", required_argument, 0, 'n' },
+        { "size", required_argument, 0, 's' },       { "acks", required_argument, 0, 'a' },
+        { "seconds", required_argument, 0, 'd' },    { "max-bytes", required_argument, 0, 'm' },
+        { "pid", required_argument, 0, 'P' },        { "system", required_argument, 0, 'S' },
+        { "csv", required_argument, 0, 'C' },        { "section", required_argument, 0, 'X' },
+        { "idempotent", no_argument, 0, 'I' },       { 0, 0, 0, 0 },
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -601,6 +689,9 @@ static void parse(int argc, char **argv)
         case 'X':
             opt.section = optarg;
             break;
+        case 'I':
+            opt.idempotent = true;
+            break;
         default:
             bench_die("unknown option (see the header of tests/bench/loadgen.c)");
         }
@@ -611,6 +702,9 @@ static void parse(int argc, char **argv)
         opt.connections > MAX_CONNECTIONS || opt.inflight < 1 || opt.records < 1 || opt.size < 0 ||
         opt.seconds < 1 || opt.max_bytes < 1)
         bench_die("an option is out of range");
+    if (opt.idempotent && (opt.connections > opt.partitions || opt.partitions % opt.connections))
+        bench_die("--idempotent needs partitions to be a multiple of connections: each partition "
+                  "written by one connection keeps its sequences in order");
 }
 
 /* Runs `fn` on every connection for opt.seconds and returns the elapsed seconds, with the
@@ -640,8 +734,9 @@ static void emit(const char *what, const char *unit, double value, double bytes,
      * flight, acks. A fetch names only the size and the connections: it walks what is there. */
     char figure[160];
     if (strcmp(what, "produce") == 0)
-        snprintf(figure, sizeof figure, "raw produce %dB x%d C=%d K=%d acks=%d %s", opt.size,
-                 opt.records, opt.connections, opt.inflight, opt.acks, unit);
+        snprintf(figure, sizeof figure, "raw produce %dB x%d C=%d K=%d acks=%d%s %s", opt.size,
+                 opt.records, opt.connections, opt.inflight, opt.acks,
+                 opt.idempotent ? " idempotent" : "", unit);
     else
         snprintf(figure, sizeof figure, "raw %s %dB C=%d %s", what, opt.size, opt.connections,
                  unit);
@@ -668,6 +763,8 @@ int main(int argc, char **argv)
     double broker_cpu, self_cpu;
     if (produce) {
         create_topic();
+        if (opt.idempotent)
+            init_producer_id();
         build_produce_requests();
         warm_up();
         double secs = run_threads(produce_thread, &broker_cpu, &self_cpu);

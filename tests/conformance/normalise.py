@@ -14,6 +14,7 @@ generic path drops the keys of array entries (`topics[name=t].error_code` become
 import os
 import re
 import struct
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIFFERENCES_TSV = os.path.join(HERE, "differences.tsv")
@@ -24,10 +25,14 @@ ABSENT = "<absent>"
 #   zero     the value becomes 0
 #   token    a value that is set becomes <field name> (null and -1 stay as they are)
 #   id       each distinct value becomes <id#N>, N counting first appearances within one run
-#            of a scenario, so that "the same id again" still compares; the zero uuid stays
+#            of a scenario, so that "the same id again" still compares; the zero uuid and -1
+#            stay
+#   clock    a time within CLOCK_WINDOW_MS of the comparison's own clock becomes <clock>: the
+#            broker's clock; the corpus's record timestamps are an hour old and stay
 #   text     a non-empty text becomes <text>; null and "" stay
 #   records  record bytes are split into batches with their header fields
 #   names    an array of config entries is compared by the set of names only
+#   sorted   an array of numbers is compared in ascending order (its order means nothing)
 RULES = [
     ("*", "throttle_time_ms", "zero",
      "Quotas: a broker may ask a client to wait; neither broker has quotas set, and the "
@@ -53,11 +58,23 @@ RULES = [
      "The size of the file system holding the data directory."),
     ("DescribeLogDirs", "results[].usable_bytes", "token",
      "The free space of that file system."),
-    ("Produce", "responses[].partition_responses[].log_append_time_ms", "token",
-     "The broker's clock when it appended (LogAppendTime topics only; -1 otherwise)."),
+    ("Produce", "responses[].partition_responses[].log_append_time_ms", "clock",
+     "The broker's clock when it appended (LogAppendTime topics; -1 otherwise). The answer to "
+     "a duplicate batch carries the original batch's timestamp, compared as it is."),
     ("Fetch", "responses[].partitions[].records", "records",
-     "Compared batch by batch, header field by header field; LogAppendTime batches carry the "
-     "broker's clock in their timestamps and CRC."),
+     "Compared batch by batch, header field by header field; LogAppendTime batches and "
+     "transaction markers carry the broker's clock in their timestamps and CRC, and a "
+     "producer's batches its producer id (as producer_id below) in their CRC."),
+    ("*", "*producer_id", "id",
+     "Each broker hands out its own producer ids (Kafka: from blocks its controller "
+     "allocates); -1 (none) stays."),
+    ("DescribeProducers", "topics[].partitions[].active_producers[].last_timestamp", "clock",
+     "A producer's last batch's timestamp (the corpus's, compared), or the broker's clock when "
+     "its last write was a transaction marker."),
+    ("DescribeTransactions", "transaction_states[].transaction_start_time_ms", "clock",
+     "The coordinator's clock when the transaction began."),
+    ("DescribeTransactions", "transaction_states[].topics[].partitions", "sorted",
+     "A transaction's partitions are a set: Kafka lists them in its hash set's order."),
     ("DescribeConfigs", "results[].configs", "names",
      "Only in the answer for every config of a broker (scenario broker_all): a broker has "
      "hundreds of settings, compared there by name; values are compared where keys are "
@@ -69,7 +86,9 @@ RULES = [
 FIXTURE_PREFIX = "cf-fix-"
 ARRAY_KEYS = ("name", "topic", "topic_id", "topic_name", "group_id", "resource_name", "api_key",
               "partition_index", "partition", "index", "node_id", "broker_id", "member_id",
-              "key", "log_dir", "base_offset", "batch")
+              "key", "log_dir", "base_offset", "batch", "transactional_id", "first_offset",
+              "producer_id")
+CLOCK_WINDOW_MS = 30 * 60 * 1000
 
 
 class DeclarationError(Exception):
@@ -106,6 +125,7 @@ class Normaliser:
         self.scenario_name = scenario_name
         self.own_tag = own_tag
         self.ids = {}
+        self.now_ms = int(time.time() * 1000)
 
     def body(self, api, body, scope=False):
         """The normalised copy of a decoded body. `scope`: True keeps the fixture's, the
@@ -141,15 +161,26 @@ class Normaliser:
         if action == "id":
             if isinstance(val, list):
                 return [self._apply("id", api_name, v, path) for v in val]
-            if val in (None, "", "00000000-0000-0000-0000-000000000000"):
+            if val in (None, "", -1, "00000000-0000-0000-0000-000000000000"):
                 return val
             if val not in self.ids:
                 self.ids[val] = "<id#%d>" % (len(self.ids) + 1)
             return self.ids[val]
         if action == "text":
             return "<text>" if val else val
+        if action == "clock":
+            if isinstance(val, int) and abs(val - self.now_ms) < CLOCK_WINDOW_MS:
+                return "<clock>"
+            return val
+        if action == "sorted":
+            return sorted(val) if isinstance(val, list) else val
         if action == "records":
-            return split_records(val)
+            batches = split_records(val)
+            for b in batches or ():
+                if b.get("producer_id", -1) != -1:
+                    b["producer_id"] = self._apply("id", api_name, b["producer_id"], path)
+                    b["crc"] = "<crc>"
+            return batches
         if action == "names":
             return NameSet(c.get("name") for c in val) if isinstance(val, list) else val
         raise AssertionError(action)
@@ -171,7 +202,7 @@ class Normaliser:
             for item in x:
                 key = None
                 if isinstance(item, dict):
-                    for k in ("name", "topic", "group_id"):
+                    for k in ("name", "topic", "group_id", "transactional_id"):
                         if k in item and isinstance(item[k], str):
                             if not self.own(item[k], internal):
                                 item = None
@@ -217,7 +248,7 @@ def split_records(data):
                      base_timestamp=base_ts, max_timestamp=max_ts, producer_id=pid,
                      producer_epoch=pep, base_sequence=bseq, records_count=count,
                      records=data[pos + 61:end].hex())
-            if attrs & 0x08:          # LogAppendTime: the broker's clock
+            if attrs & 0x28:          # LogAppendTime or a control batch: the broker's clock
                 b.update(crc="<crc>", base_timestamp="<time>", max_timestamp="<time>")
         else:
             b["bytes"] = data[pos + 12:end].hex()

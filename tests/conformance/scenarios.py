@@ -10,6 +10,10 @@ the Session `s`:
     s.call(api, version, body, label)   sends one request; the exchange is recorded under
                                         `label` and compared; returns the decoded body (None
                                         when the broker closed the connection or sent nothing)
+    s.call_retrying(api, version, body, label)
+                                        the same, but first repeats the request (bounded, not
+                                        compared) while it answers an error clients retry
+                                        (coordinator loading, CONCURRENT_TRANSACTIONS)
     s.setup(api, version, body)         the same, but not compared: preparing state (creating
                                         a topic, producing a batch); fails the scenario unless
                                         every error code in the answer is 0
@@ -25,8 +29,17 @@ Shared state made once per broker before the corpus (fixture()):
     FIX_DATA     3 partitions; partition 0 holds batches of 3, 2 and 1 records (offsets 0-5),
                  partition 1 one batch of 2 records, partition 2 nothing
     FIX_GROUP    a group with no members that has committed offsets for FIX_DATA 0 and 1
+    FIX_TXN      (brokers with a transaction coordinator) a transactional id with a producer id
+                 and no transaction
 and the group coordinator is ready (__consumer_offsets exists), which Kafka reaches only after
-a few FindCoordinator tries."""
+a few FindCoordinator tries; InitProducerId hands out ids (Kafka answers
+COORDINATOR_LOAD_IN_PROGRESS until its first block of producer ids arrives from its
+controller); and, where the broker has one, the transaction coordinator is ready
+(__transaction_state exists and is loaded).
+
+Scenarios that need APIs beyond their own (the transaction coordinator's) say so with `needs`:
+they run only when both brokers advertise every one of them, and the report lists the ones
+that did not run."""
 
 import os
 import socket
@@ -52,12 +65,19 @@ DESCRIBE_ACLS, CREATE_ACLS, DELETE_ACLS = 29, 30, 31
 DESCRIBE_CONFIGS, ALTER_CONFIGS, DESCRIBE_LOG_DIRS = 32, 33, 35
 CREATE_PARTITIONS, DELETE_GROUPS, INCREMENTAL_ALTER_CONFIGS = 37, 42, 44
 OFFSET_DELETE, DESCRIBE_CLUSTER, DESCRIBE_TOPIC_PARTITIONS = 47, 60, 75
+ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, END_TXN, TXN_OFFSET_COMMIT = 24, 25, 26, 28
+DESCRIBE_PRODUCERS, DESCRIBE_TRANSACTIONS, LIST_TRANSACTIONS = 61, 65, 66
+
+# What a scenario that runs transactions needs both brokers to advertise.
+TXN_APIS = (ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, END_TXN, TXN_OFFSET_COMMIT,
+            DESCRIBE_TRANSACTIONS)
 
 CLIENT_ID = "conformance"
 REQUEST_TIMEOUT = 15.0
 PROBE_TIMEOUT = 3.0         # for versions only one broker serves: Kafka keeps some waiting
 FIX_DATA = "cf-fix-data"
 FIX_GROUP = "cf-fix-group"
+FIX_TXN = "cf-fix-txn"
 FIXTURE_PREFIX = "cf-fix-"
 NODE_ID = 1
 SESSION_MS = 10000          # group session timeout: within Kafka's 6 s - 30 min
@@ -75,6 +95,17 @@ V_LEAVE = 3
 V_OFFSET_COMMIT = 7
 V_OFFSET_FETCH = 7
 V_LIST_OFFSETS = 5
+V_INIT_PRODUCER_ID = 4
+V_ADD_PARTITIONS = 3
+V_ADD_OFFSETS = 3
+V_END_TXN = 3
+V_DESCRIBE_TXN = 0
+
+# Errors a client retries after a short wait: the coordinator is loading or not there yet, or
+# a transaction is still completing (CONCURRENT_TRANSACTIONS).
+RETRIABLE = (wire.COORDINATOR_LOAD_IN_PROGRESS, wire.COORDINATOR_NOT_AVAILABLE,
+             wire.CONCURRENT_TRANSACTIONS)
+TXN_TIMEOUT_MS = 60000
 
 
 class ScenarioError(Exception):
@@ -84,8 +115,9 @@ class ScenarioError(Exception):
 # -- the registry -------------------------------------------------------------------------------
 
 class Scenario:
-    def __init__(self, api, name, fn, versions, doc):
+    def __init__(self, api, name, fn, versions, doc, needs=()):
         self.api, self.name, self.fn, self.versions, self.doc = api, name, fn, versions, doc
+        self.needs = tuple(needs)
 
     def applies(self, v):
         return self.versions is None or self.versions[0] <= v <= self.versions[1]
@@ -98,12 +130,13 @@ class Scenario:
 SCENARIOS = []
 
 
-def scenario(api, versions=None):
+def scenario(api, versions=None, needs=()):
     """Registers fn(s, v) as a scenario of `api`, for `versions` (lo, hi) or all of them. The
-    first scenario of an API is its probe: it also runs at versions only one broker serves."""
+    first scenario of an API is its probe: it also runs at versions only one broker serves.
+    `needs`: API keys both brokers must advertise for the scenario to run at all."""
     def register(fn):
         name = fn.__name__.split("__", 1)[-1]
-        SCENARIOS.append(Scenario(api, name, fn, versions, (fn.__doc__ or "").strip()))
+        SCENARIOS.append(Scenario(api, name, fn, versions, (fn.__doc__ or "").strip(), needs))
         return fn
     return register
 
@@ -267,7 +300,21 @@ class Session:
         decoded body (None unless the broker answered). `scope`: the answer lists every topic
         or group of the broker, and is compared for the fixture's, the internal and this run's
         own names only."""
-        step = self.exchange(api, version, body, **kw)
+        return self._record(self.exchange(api, version, body, **kw), api, version, label, scope)
+
+    def call_retrying(self, api, version, body=None, label=None, scope=False,
+                      retriable=RETRIABLE, timeout=10.0):
+        """As call(), but repeats the request (bounded, not compared) while the answer carries
+        an error a client retries (RETRIABLE), as clients do; the last answer is compared."""
+        deadline = time.monotonic() + (0 if self.probe else timeout)
+        while True:
+            step = self.exchange(api, version, body)
+            if (step.outcome != "response" or time.monotonic() > deadline or
+                    not set(error_codes(step.body)) & set(retriable)):
+                return self._record(step, api, version, label, scope)
+            time.sleep(0.05)
+
+    def _record(self, step, api, version, label, scope):
         step.scope = scope
         label = label or "%s v%d" % (self.codec.name(api), version)
         n, base = 2, label
@@ -279,10 +326,16 @@ class Session:
         self.steps.append(step)
         return step.body
 
-    def setup(self, api, version, body=None, allow=(), what=None):
+    def setup(self, api, version, body=None, allow=(), what=None, retry=False):
         """A request that prepares state: not compared, and every error code in the answer must
-        be 0 (or in `allow`), or the scenario stops with ScenarioError."""
+        be 0 (or in `allow`), or the scenario stops with ScenarioError. `retry`: first repeats
+        it (at most 10 s) while it answers an error of RETRIABLE."""
         step = self.exchange(api, version, body)
+        deadline = time.monotonic() + 10
+        while (retry and step.outcome == "response" and time.monotonic() < deadline and
+               set(error_codes(step.body)) & set(RETRIABLE)):
+            time.sleep(0.05)
+            step = self.exchange(api, version, body)
         what = what or "%s v%d" % (self.codec.name(api), version)
         if step.outcome != "response":
             raise ScenarioError("setup %s: %s" % (what, step.summary()))
@@ -399,7 +452,7 @@ def error_codes(body):
     def walk(x):
         if isinstance(x, dict):
             for k, val in x.items():
-                if k == "error_code" and isinstance(val, int):
+                if k.endswith("error_code") and isinstance(val, int):
                     out.append(val)
                 else:
                     walk(val)
@@ -422,10 +475,19 @@ def batch(t0, values, key=b"k", ts_step=1000, **kw):
                          timestamp_deltas=[i * ts_step for i in range(len(values))], **kw)
 
 
+def pbatch(t0, values, producer, seq, txn=False, epoch=None):
+    """A producer's batch: `producer` (id, epoch), first sequence `seq`; `epoch` overrides the
+    producer's; `txn` sets the transactional bit."""
+    pid, pep = producer
+    return batch(t0, values, producer_id=pid, producer_epoch=pep if epoch is None else epoch,
+                 base_sequence=seq, attributes=0x10 if txn else 0)
+
+
 # -- the fixture --------------------------------------------------------------------------------
 
-def fixture(broker, t0):
-    """Builds the shared state (see the module's docstring) on `broker`."""
+def fixture(broker, t0, txn=False):
+    """Builds the shared state (see the module's docstring) on `broker`; `txn`: both brokers
+    have a transaction coordinator."""
     broker.t0 = t0
     fx = Scenario(-1, "fixture", None, None, "")
     s = Session(broker, fx, 0, tag="fixture")
@@ -443,6 +505,14 @@ def fixture(broker, t0):
         s.produce(FIX_DATA, 1, [batch(t0, [b"b0", b"b1"])])
         s.commit(FIX_GROUP, FIX_DATA, {0: 2, 1: 1})
         s.topic_id("__consumer_offsets")
+        if INIT_PRODUCER_ID in broker.advertised:
+            s.wait(INIT_PRODUCER_ID, V_INIT_PRODUCER_ID, ipid_body(None),
+                   lambda b: b["error_code"] == 0, "producer ids", timeout=30)
+        if txn:
+            s.wait(FIND_COORDINATOR, V_FIND_COORDINATOR, {"key": FIX_TXN, "key_type": 1},
+                   lambda b: b["error_code"] == 0, "transaction coordinator", timeout=30)
+            s.wait(INIT_PRODUCER_ID, V_INIT_PRODUCER_ID, ipid_body(FIX_TXN),
+                   lambda b: b["error_code"] == 0, "transaction coordinator loaded", timeout=30)
     finally:
         s.close()
 
@@ -474,11 +544,11 @@ def run_one(broker, sc, version, probe=False):
 
 
 def run_plan(broker, plan, t0):
-    """Runs the fixture, then every (scenario, version) of `plan` in order; returns
+    """Runs the fixture, then every (scenario, version) of `plan` (a Plan) in order; returns
     {(scenario id, version): Run}."""
-    fixture(broker, t0)
+    fixture(broker, t0, txn=plan.served(TXN_APIS))
     out = {}
-    for sc, version, one_sided in plan:
+    for sc, version, one_sided in plan.items:
         out[(sc.id, version)] = run_one(broker, sc, version, one_sided)
     return out
 
@@ -1935,6 +2005,808 @@ def dtp__edges(s, v):
     s.call(DESCRIBE_TOPIC_PARTITIONS, v, dtp_body([FIX_DATA], limit=-1), label="limit -1")
 
 
+# -- InitProducerId and idempotent producers (issue 11) --------------------------------------------
+
+UNISSUED_PID = 777777           # a producer id neither broker handed out
+INT32_MAX = 0x7FFFFFFF
+
+
+def ipid_body(txn, timeout=TXN_TIMEOUT_MS, pid=-1, epoch=-1):
+    """InitProducerId: transactional id `txn` (None: an idempotent producer); v3+ also carry
+    the producer's id and epoch (KIP-360), -1 when it has none."""
+    return {"transactional_id": txn, "transaction_timeout_ms": timeout, "producer_id": pid,
+            "producer_epoch": epoch}
+
+
+def init_producer(s, label="init", v=V_INIT_PRODUCER_ID, txn=None, **kw):
+    """InitProducerId, compared, retried as a client does while the coordinator loads; returns
+    (producer id, epoch), or stops the scenario when the broker gave none."""
+    resp = s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(txn, **kw), label=label)
+    if resp is None or resp["error_code"] != 0:
+        raise ScenarioError("%s: no producer id (%s)" % (label, resp))
+    return resp["producer_id"], resp["producer_epoch"]
+
+
+def describe_producers(s, topic, partitions, label="producers"):
+    return s.call(DESCRIBE_PRODUCERS, 0, {"topics": [
+        {"name": topic, "partition_indexes": list(partitions)}]}, label=label)
+
+
+@scenario(INIT_PRODUCER_ID)
+def ipid__idempotent(s, v):
+    """Two idempotent producers (null transactional id): a new id each, epoch 0, whatever the
+    transaction timeout (-5 and 999999999 are accepted: an idempotent producer has none)."""
+    init_producer(s, "first", v)
+    init_producer(s, "second", v)
+    s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(None, timeout=-5), label="timeout -5")
+    s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(None, timeout=999999999),
+                    label="timeout 999999999")
+
+
+@scenario(INIT_PRODUCER_ID, versions=(3, 0x7FFF))
+def ipid__idempotent_with_producer(s, v):
+    """KIP-360 fields (v3+) with a null transactional id: the producer's own id and epoch, a
+    later epoch, the last epoch, an id never handed out; each time a new id at epoch 0."""
+    pid, _ = init_producer(s, "first", v)
+    for label, p, e in (("own id, epoch 0", pid, 0), ("own id, epoch 4", pid, 4),
+                        ("own id, epoch 32767", pid, 32767),
+                        ("id never handed out", UNISSUED_PID, 0)):
+        s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(None, pid=p, epoch=e), label=label)
+
+
+@scenario(INIT_PRODUCER_ID)
+def ipid__invalid(s, v):
+    """An empty transactional id; (v3+) an epoch without a producer id and a producer id without
+    an epoch: INVALID_REQUEST."""
+    s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(""), label="empty transactional id")
+    if v >= 3:
+        s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(None, pid=-1, epoch=3),
+                        label="epoch without id")
+        s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(None, pid=UNISSUED_PID, epoch=-1),
+                        label="id without epoch")
+
+
+# Produce of idempotent batches, at the versions that carry magic-2 batches (v3+). Each run has
+# its own topic and producers; every batch is one request, acks=-1.
+
+def produce_as(s, v, topic, b, label, partition=0, acks=-1):
+    return s.call(PRODUCE, v, produce_body(topic, partition, b, acks=acks), label=label)
+
+
+def log_end(s, topic, partitions=(0,), label="log end"):
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({topic: [(p, -1) for p in partitions]}),
+           label=label)
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_sequences(s, v):
+    """One producer: batches of 3, 2 and five of 1 record in sequence; then a duplicate of each
+    of the last five (answered with the original offset, and as log_append_time_ms the original
+    batch's timestamp, nothing appended), of the sixth-last and of the first batch
+    (OUT_OF_ORDER_SEQUENCE_NUMBER: only five are remembered)."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"a0", b"a1", b"a2"], p, 0), "seq 0, 3 records")
+    produce_as(s, v, t, pbatch(t0 + 3000, [b"a3", b"a4"], p, 3), "seq 3, 2 records")
+    for seq in range(5, 10):
+        produce_as(s, v, t, pbatch(t0 + seq * 1000, [b"a%d" % seq], p, seq), "seq %d" % seq)
+    for seq in range(5, 10):
+        produce_as(s, v, t, pbatch(t0 - 100000, [b"a%d" % seq], p, seq),
+                   "duplicate of seq %d" % seq)
+    produce_as(s, v, t, pbatch(t0 + 3000, [b"a3", b"a4"], p, 3), "duplicate of seq 3 (6th last)")
+    produce_as(s, v, t, pbatch(t0, [b"a0", b"a1", b"a2"], p, 0), "duplicate of seq 0")
+    log_end(s, t)
+    describe_producers(s, t, [0])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_out_of_order(s, v):
+    """After batches seq 0 (1 record) and 1-2: a gap (seq 5), an overlap (seq 2, 2 records),
+    the base sequence of a remembered batch with another count (seq 1, 1 record), a duplicate
+    of the first batch, then the next batch in order (seq 3)."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"x0"], p, 0), "seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"x1", b"x2"], p, 1), "seq 1, 2 records")
+    produce_as(s, v, t, pbatch(t0, [b"x5"], p, 5), "gap: seq 5")
+    produce_as(s, v, t, pbatch(t0, [b"x2", b"x3"], p, 2), "overlap: seq 2, 2 records")
+    produce_as(s, v, t, pbatch(t0, [b"x1"], p, 1), "seq 1 with 1 record")
+    produce_as(s, v, t, pbatch(t0, [b"x0"], p, 0), "duplicate of seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"x3"], p, 3), "seq 3")
+    log_end(s, t)
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_epochs(s, v):
+    """Epochs of one producer id: epoch -1 (INVALID_PRODUCER_EPOCH), a higher epoch with a
+    sequence other than 0 (OUT_OF_ORDER_SEQUENCE_NUMBER) and with 0 (a new start), the older
+    epoch again (INVALID_PRODUCER_EPOCH), and an epoch skipped ahead."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"e0"], p, 0), "epoch 0 seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"e1"], p, 1), "epoch 0 seq 1")
+    produce_as(s, v, t, pbatch(t0, [b"e2"], p, 2, epoch=-1), "epoch -1 seq 2")
+    produce_as(s, v, t, pbatch(t0, [b"e2"], p, 5, epoch=1), "epoch 1 seq 5")
+    produce_as(s, v, t, pbatch(t0, [b"e2"], p, 0, epoch=1), "epoch 1 seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"e3"], p, 2, epoch=0), "epoch 0 again, seq 2")
+    produce_as(s, v, t, pbatch(t0, [b"e3"], p, 1, epoch=1), "epoch 1 seq 1")
+    produce_as(s, v, t, pbatch(t0, [b"e4"], p, 0, epoch=3), "epoch 3 seq 0")
+    log_end(s, t)
+    describe_producers(s, t, [0])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_unknown_producer(s, v):
+    """A producer the partition has no state for starts at any sequence: an id no broker
+    handed out (seq 5, then 6), and a fresh id whose first batch is seq 57."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    never = (UNISSUED_PID, 3)
+    produce_as(s, v, t, pbatch(t0, [b"u5"], never, 5), "id never handed out, seq 5")
+    produce_as(s, v, t, pbatch(t0, [b"u6"], never, 6), "id never handed out, seq 6")
+    produce_as(s, v, t, pbatch(t0, [b"u57"], p, 57), "fresh id, seq 57")
+    produce_as(s, v, t, pbatch(t0, [b"u58"], p, 58), "fresh id, seq 58")
+    produce_as(s, v, t, pbatch(t0, [b"u60"], p, 60), "fresh id, seq 60")
+    log_end(s, t)
+    describe_producers(s, t, [0])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_sequence_wrap(s, v):
+    """Sequences wrap at INT32_MAX to 0: a batch of 3 from seq 2147483647 (last sequence 1),
+    then seq 2, then a duplicate of the wrapping batch; a second producer's seq 2147483647
+    followed by seq 0, and by seq 2147483647 again (its duplicate)."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s, "init first")
+    q = init_producer(s, "init second")
+    produce_as(s, v, t, pbatch(t0, [b"w0"], p, INT32_MAX - 1), "seq 2147483646")
+    produce_as(s, v, t, pbatch(t0, [b"w1", b"w2", b"w3"], p, INT32_MAX),
+               "seq 2147483647, 3 records")
+    produce_as(s, v, t, pbatch(t0, [b"w4"], p, 2), "seq 2")
+    produce_as(s, v, t, pbatch(t0, [b"w1", b"w2", b"w3"], p, INT32_MAX),
+               "duplicate of the wrapping batch")
+    produce_as(s, v, t, pbatch(t0, [b"q0"], q, INT32_MAX), "second: seq 2147483647")
+    produce_as(s, v, t, pbatch(t0, [b"q1"], q, 0), "second: seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"q0"], q, INT32_MAX), "second: duplicate")
+    log_end(s, t)
+    describe_producers(s, t, [0])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_invalid_fields(s, v):
+    """A producer id with epoch -1 (INVALID_PRODUCER_EPOCH) and with sequence -1
+    (INVALID_RECORD); no producer id but a sequence (a plain batch); acks=1 (accepted)."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"i0"], p, 0), "seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"i1"], p, 1, epoch=-1), "epoch -1")
+    produce_as(s, v, t, pbatch(t0, [b"i1"], p, -1), "sequence -1")
+    produce_as(s, v, t, pbatch(t0, [b"i1"], (-1, -1), 5), "no producer id, seq 5")
+    produce_as(s, v, t, pbatch(t0, [b"i1"], p, 1), "acks=1", acks=1)
+    log_end(s, t)
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_plain_mixed(s, v):
+    """Plain batches between a producer's batches leave its sequence alone; a duplicate is
+    still answered with its own offset."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"m0"], p, 0), "seq 0")
+    produce_as(s, v, t, batch(t0, [b"plain1"]), "plain")
+    produce_as(s, v, t, pbatch(t0, [b"m1", b"m2"], p, 1), "seq 1, 2 records")
+    produce_as(s, v, t, batch(t0, [b"plain2"]), "plain again")
+    produce_as(s, v, t, pbatch(t0, [b"m1", b"m2"], p, 1), "duplicate of seq 1")
+    produce_as(s, v, t, pbatch(t0, [b"m3"], p, 3), "seq 3")
+    log_end(s, t)
+    describe_producers(s, t, [0])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_partitions(s, v):
+    """Sequences are per partition: one request for two partitions, then each on its own (a gap
+    on partition 1 only), and a duplicate of the two-partition request."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    t0 = s.broker.t0
+    p = init_producer(s)
+
+    def two(b0, b1):
+        return {"transactional_id": None, "acks": -1, "timeout_ms": 10000, "topic_data": [
+            {"name": t, "partition_data": [{"index": 0, "records": b0},
+                                           {"index": 1, "records": b1}]}]}
+    s.call(PRODUCE, v, two(pbatch(t0, [b"p0"], p, 0), pbatch(t0, [b"q0", b"q1"], p, 0)),
+           label="both at seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"p1"], p, 1), "partition 0 seq 1")
+    produce_as(s, v, t, pbatch(t0, [b"q5"], p, 5), "partition 1 seq 5", partition=1)
+    s.call(PRODUCE, v, two(pbatch(t0, [b"p0"], p, 0), pbatch(t0, [b"q0", b"q1"], p, 0)),
+           label="both again")
+    log_end(s, t, (0, 1))
+    describe_producers(s, t, [0, 1])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__idempotent_log_append_time(s, v):
+    """A LogAppendTime topic: a duplicate is answered with the time of the original append."""
+    t = s.topic()
+    s.create_topic(t, configs={"message.timestamp.type": "LogAppendTime"})
+    t0 = s.broker.t0
+    p = init_producer(s)
+    produce_as(s, v, t, pbatch(t0, [b"l0", b"l1"], p, 0), "seq 0")
+    produce_as(s, v, t, pbatch(t0, [b"l2"], p, 2), "seq 2")
+    produce_as(s, v, t, pbatch(t0, [b"l0", b"l1"], p, 0), "duplicate of seq 0")
+
+
+# -- DescribeProducers ----------------------------------------------------------------------------
+
+@scenario(DESCRIBE_PRODUCERS)
+def dp__producers(s, v):
+    """Three partitions: two producers on partition 0 (one of them at a later epoch), a plain
+    batch among them, one producer on partition 1, none on partition 2."""
+    t = s.topic()
+    s.create_topic(t, partitions=3)
+    t0 = s.broker.t0
+    p = init_producer(s, "init first")
+    q = init_producer(s, "init second")
+    s.produce(t, 0, [pbatch(t0, [b"a", b"b", b"c"], p, 0), pbatch(t0 + 5000, [b"d"], p, 3),
+                     pbatch(t0 + 1000, [b"e"], q, 0), batch(t0 + 2000, [b"plain"]),
+                     pbatch(t0 + 3000, [b"f"], q, 0, epoch=2)])
+    s.produce(t, 1, [pbatch(t0 + 7000, [b"g", b"h"], p, 0)])
+    describe_producers(s, t, [0, 1, 2])
+    describe_producers(s, t, [1, 1], label="same partition twice")
+
+
+@scenario(DESCRIBE_PRODUCERS)
+def dp__unknown(s, v):
+    """An unknown topic, a partition the topic does not have, a partition with only plain
+    batches (the fixture's), no topics."""
+    describe_producers(s, MISSING, [0], label="unknown topic")
+    describe_producers(s, FIX_DATA, [99], label="partition 99")
+    describe_producers(s, FIX_DATA, [0, -1], label="plain data and partition -1")
+    s.call(DESCRIBE_PRODUCERS, v, {"topics": []}, label="no topics")
+
+
+# -- Fetch and ListOffsets of producers' batches -----------------------------------------------
+
+@scenario(FETCH)
+def fe__idempotent_batches(s, v):
+    """A producer's batches around a plain one, read uncommitted and (v4+) committed: the
+    batches keep their producer id, epoch and sequence; the last stable offset is the high
+    watermark."""
+    t = s.topic()
+    s.create_topic(t)
+    t0 = s.broker.t0
+    p = init_producer(s)
+    s.produce(t, 0, [pbatch(t0, [b"a", b"b"], p, 0), batch(t0, [b"plain"]),
+                     pbatch(t0, [b"c"], p, 2)])
+    s.call(FETCH, v, fetch_body(s, v, t, [(0, 0, 1 << 20)]), label="read uncommitted")
+    s.call(FETCH, v, fetch_body(s, v, t, [(0, 0, 1 << 20)], isolation=1), label="read committed")
+
+
+@scenario(LIST_OFFSETS, versions=(2, 0x7FFF))
+def lo__read_committed_idempotent(s, v):
+    """Latest and earliest, isolation_level 0 and 1, of a partition of idempotent batches."""
+    t = s.topic()
+    s.create_topic(t)
+    p = init_producer(s)
+    s.produce(t, 0, [pbatch(s.broker.t0, [b"a", b"b"], p, 0), pbatch(s.broker.t0, [b"c"], p, 2)])
+    s.call(LIST_OFFSETS, v, lo_body({t: [(0, -1)]}), label="latest")
+    s.call(LIST_OFFSETS, v, lo_body({t: [(0, -1)]}, isolation=1), label="latest committed")
+    s.call(LIST_OFFSETS, v, lo_body({t: [(0, -2)]}, isolation=1), label="earliest committed")
+
+
+# -- transactions (issue 11) ---------------------------------------------------------------------
+#
+# A transaction here takes the path of a KIP-98 client (transaction.version 1): InitProducerId,
+# AddPartitionsToTxn v3, transactional batches with Produce v8, EndTxn v3. Every transactional
+# id is the run's own (s.txn_id()); between a transaction's end and the next request that
+# depends on its markers, the run waits (not compared) until the coordinator has completed it.
+
+V_FETCH = 11            # Fetch for reading back: both brokers serve it, topics by name
+DONE_STATES = ("CompleteCommit", "CompleteAbort")
+
+
+def txn_id(s, suffix=""):
+    """A transactional id private to this run."""
+    return s.name("x%d" % s.sc.api, suffix)
+
+
+def apt_body(v, txn, producer, topics, verify_only=False):
+    """AddPartitionsToTxn for `topics` {name: [partitions]}: the client's form (v0-3) or one
+    entry of the batched form (v4+)."""
+    tl = [{"name": n, "partitions": ps} for n, ps in topics.items()]
+    if v <= 3:
+        return {"v3_and_below_transactional_id": txn, "v3_and_below_producer_id": producer[0],
+                "v3_and_below_producer_epoch": producer[1], "v3_and_below_topics": tl}
+    return {"transactions": [{"transactional_id": txn, "producer_id": producer[0],
+                              "producer_epoch": producer[1], "verify_only": verify_only,
+                              "topics": tl}]}
+
+
+def end_body(txn, producer, commit):
+    return {"transactional_id": txn, "producer_id": producer[0], "producer_epoch": producer[1],
+            "committed": commit}
+
+
+def aot_body(txn, producer, group):
+    return {"transactional_id": txn, "producer_id": producer[0], "producer_epoch": producer[1],
+            "group_id": group}
+
+
+def toc_body(txn, producer, group, topic, offsets, generation=-1, member=""):
+    return {"transactional_id": txn, "group_id": group, "producer_id": producer[0],
+            "producer_epoch": producer[1], "generation_id": generation, "member_id": member,
+            "group_instance_id": None, "topics": [{"name": topic, "partitions": [
+                {"partition_index": p, "committed_offset": o, "committed_leader_epoch": -1,
+                 "committed_metadata": "m"} for p, o in offsets.items()]}]}
+
+
+def add_partitions(s, txn, producer, topics):
+    """Setup: AddPartitionsToTxn v3, retried while the previous transaction completes."""
+    s.setup(ADD_PARTITIONS_TO_TXN, V_ADD_PARTITIONS, apt_body(V_ADD_PARTITIONS, txn, producer,
+                                                              topics),
+            retry=True, what="add partitions to " + txn)
+
+
+def txn_send(s, topic, partition, values, txn, producer, seq):
+    """Setup: one transactional batch (Produce v8 with the transactional id)."""
+    body = produce_body(topic, partition, pbatch(s.broker.t0, values, producer, seq, txn=True))
+    body["transactional_id"] = txn
+    s.setup(PRODUCE, V_PRODUCE, body, what="transactional produce to %s-%d" % (topic, partition))
+
+
+def wait_done(s, txn):
+    """Waits (not compared) until the coordinator has written the markers of `txn`'s end."""
+    s.wait(DESCRIBE_TRANSACTIONS, V_DESCRIBE_TXN, {"transactional_ids": [txn]},
+           lambda b: b["transaction_states"][0]["transaction_state"] in DONE_STATES,
+           "end of " + txn)
+
+
+def end_txn(s, txn, producer, commit):
+    """Setup: EndTxn v3, then the wait for its markers."""
+    s.setup(END_TXN, V_END_TXN, end_body(txn, producer, commit), retry=True,
+            what=("commit " if commit else "abort ") + txn)
+    wait_done(s, txn)
+
+
+def describe_txns(s, ids, label="describe"):
+    return s.call(DESCRIBE_TRANSACTIONS, V_DESCRIBE_TXN, {"transactional_ids": list(ids)},
+                  label=label)
+
+
+def read_committed(s, topic, offset=0, label="read committed", max_bytes=1 << 20):
+    s.call(FETCH, V_FETCH, fetch_body(s, V_FETCH, topic, [(0, offset, max_bytes)], isolation=1),
+           label=label)
+
+
+def txn_layout(s, topic):
+    """Fills partition 0 of `topic` with three transactional producers' batches around plain
+    ones, compared on the way only through their InitProducerId:
+        0 plain | 1-2 first | 3 second | 4 abort first | 5 second | 6 commit second |
+        7 plain | 8 first | 9 abort first | 10 third (left open) | 11 plain
+    so the high watermark is 12, the last stable offset 10, and the first producer's aborted
+    transactions begin at 1 and 8. Returns the three (transactional id, producer)."""
+    t0 = s.broker.t0
+    ids = [txn_id(s, n) for n in ("first", "second", "third")]
+    ps = [init_producer(s, "init " + n, txn=i) for n, i in zip(("first", "second", "third"),
+                                                                 ids)]
+    (a, pa), (b, pb), (c, pc) = zip(ids, ps)
+    s.produce(topic, 0, [batch(t0, [b"plain0"])])
+    add_partitions(s, a, pa, {topic: [0]})
+    txn_send(s, topic, 0, [b"a0", b"a1"], a, pa, 0)
+    add_partitions(s, b, pb, {topic: [0]})
+    txn_send(s, topic, 0, [b"b0"], b, pb, 0)
+    end_txn(s, a, pa, False)
+    txn_send(s, topic, 0, [b"b1"], b, pb, 1)
+    end_txn(s, b, pb, True)
+    s.produce(topic, 0, [batch(t0, [b"plain7"])])
+    add_partitions(s, a, pa, {topic: [0]})
+    txn_send(s, topic, 0, [b"a2"], a, pa, 2)
+    end_txn(s, a, pa, False)
+    add_partitions(s, c, pc, {topic: [0]})
+    txn_send(s, topic, 0, [b"c0"], c, pc, 0)
+    s.produce(topic, 0, [batch(t0, [b"plain11"])])
+    return list(zip(ids, ps))
+
+
+@scenario(FIND_COORDINATOR, versions=(1, 0x7FFF), needs=TXN_APIS)
+def fc__transaction(s, v):
+    """key_type 1 (v1+): the transaction coordinator of the fixture's transactional id, of one
+    never used, of an empty one; v4+ all three in one request."""
+    s.call(FIND_COORDINATOR, v, fc_body(v, [FIX_TXN], key_type=1), label="fixture's")
+    s.call(FIND_COORDINATOR, v, fc_body(v, [txn_id(s)], key_type=1), label="new id")
+    s.call(FIND_COORDINATOR, v, fc_body(v, [""], key_type=1), label="empty id")
+    if v >= 4:
+        s.call(FIND_COORDINATOR, v, fc_body(v, [FIX_TXN, txn_id(s), ""], key_type=1),
+               label="three keys")
+
+
+@scenario(INIT_PRODUCER_ID, needs=TXN_APIS)
+def ipid__transactional(s, v):
+    """A transactional id: the first call (epoch 0), the next (the epoch bumped); v3+ the
+    producer's current epoch (bumped), its previous one (a retry: the same answer), a later
+    one and another producer id (PRODUCER_FENCED); transaction timeouts above the maximum,
+    0 and the maximum; v3+ a new id sent with some producer id and epoch."""
+    txn = txn_id(s)
+    pid, _ = init_producer(s, "first", v, txn)
+    init_producer(s, "second", v, txn)
+    if v >= 3:
+        for label, p, e in (("current epoch", pid, 1), ("previous epoch", pid, 1),
+                            ("later epoch", pid, 5), ("other producer id", UNISSUED_PID, 2)):
+            s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(txn, pid=p, epoch=e), label=label)
+    for ms in (900001, 0, 900000):
+        s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(txn, timeout=ms), label="timeout %d" % ms)
+    if v >= 3:
+        s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(txn_id(s, "new"), pid=UNISSUED_PID,
+                                                       epoch=3), label="new id with a producer")
+    describe_txns(s, [txn])
+
+
+@scenario(INIT_PRODUCER_ID, needs=TXN_APIS)
+def ipid__during_transaction(s, v):
+    """InitProducerId while the id has a transaction open: CONCURRENT_TRANSACTIONS while the
+    coordinator aborts it, then (retried, as clients do) the epoch two above; the partition's
+    last stable offset is past the abort marker."""
+    t = s.topic()
+    s.create_topic(t)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    add_partitions(s, txn, p, {t: [0]})
+    txn_send(s, t, 0, [b"x"], txn, p, 0)
+    s.call(INIT_PRODUCER_ID, v, ipid_body(txn), label="while open")
+    s.call_retrying(INIT_PRODUCER_ID, v, ipid_body(txn), label="retried")
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({t: [(0, -1)]}, isolation=1),
+           label="latest committed")
+    describe_txns(s, [txn])
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF), needs=TXN_APIS)
+def pr__transactional_producer(s, v):
+    """A transactional producer's batches: to a partition added to its transaction, to one not
+    added, a plain batch of the same producer while the transaction is open, an older epoch,
+    none of the transactional id in the request; the last stable offset while open and what a
+    read_committed consumer sees after the abort."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    t0 = s.broker.t0
+    txn = txn_id(s)
+    init_producer(s, "init", txn=txn)
+    p = init_producer(s, "init again", txn=txn)
+
+    def send(label, b, partition=0, tid=txn):
+        s.call(PRODUCE, v, dict(produce_body(t, partition, b), transactional_id=tid),
+               label=label)
+    add_partitions(s, txn, p, {t: [0]})
+    send("transactional", pbatch(t0, [b"t0"], p, 0, txn=True))
+    send("partition not added", pbatch(t0, [b"n0"], p, 0, txn=True), partition=1)
+    send("plain batch, same producer", pbatch(t0, [b"p1"], p, 1), tid=None)
+    send("older epoch", pbatch(t0, [b"o1"], p, 1, txn=True, epoch=p[1] - 1))
+    send("no transactional id", pbatch(t0, [b"x1"], p, 1, txn=True), tid=None)
+    send("next", pbatch(t0, [b"t1"], p, 1, txn=True))
+    s.call(LIST_OFFSETS, V_LIST_OFFSETS, lo_body({t: [(0, -1), (1, -1)]}, isolation=1),
+           label="latest committed, open")
+    end_txn(s, txn, p, False)
+    read_committed(s, t, label="read committed after the abort")
+
+
+@scenario(ADD_PARTITIONS_TO_TXN)
+def apt__unknown_transaction(s, v):
+    """A transactional id the coordinator does not know."""
+    s.call(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn_id(s, "missing"), (UNISSUED_PID, 0),
+                                              {FIX_DATA: [0]}))
+
+
+@scenario(ADD_PARTITIONS_TO_TXN, versions=(0, 3), needs=TXN_APIS)
+def apt__add(s, v):
+    """A partition added (twice: the same answer); a request naming an unknown topic (nothing
+    added, OPERATION_NOT_ATTEMPTED for the others); a partition the topic does not have; an
+    older and a later epoch; another producer id; no topics."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    t2 = s.topic("other")
+    s.create_topic(t2)
+    txn = txn_id(s)
+    init_producer(s, "init", txn=txn)
+    pid, e = init_producer(s, "init again", txn=txn)
+    for label, prod, topics in (("add", (pid, e), {t: [0]}), ("again", (pid, e), {t: [0]}),
+                                ("with an unknown topic", (pid, e),
+                                 {t: [1], MISSING: [0], t2: [0]}),
+                                ("partition 7", (pid, e), {t: [7]}),
+                                ("older epoch", (pid, e - 1), {t: [1]}),
+                                ("later epoch", (pid, e + 5), {t: [1]}),
+                                ("other producer id", (UNISSUED_PID, e), {t: [1]}),
+                                ("no topics", (pid, e), {})):
+        s.call_retrying(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn, prod, topics), label=label)
+    describe_txns(s, [txn])
+    end_txn(s, txn, (pid, e), False)
+
+
+@scenario(ADD_PARTITIONS_TO_TXN, versions=(4, 0x7FFF), needs=TXN_APIS)
+def apt__batched(s, v):
+    """The batched form (v4+): verify_only of a partition not in the transaction
+    (TRANSACTION_ABORTABLE), adding it, verify_only again; a later epoch; two transactions in
+    one request, one of them unknown."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    s.call(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn, p, {t: [0]}, True), label="verify only")
+    s.call(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn, p, {t: [0]}), label="add")
+    s.call(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn, p, {t: [0]}, True),
+           label="verify only, added")
+    s.call(ADD_PARTITIONS_TO_TXN, v, apt_body(v, txn, (p[0], p[1] + 5), {t: [1]}),
+           label="later epoch")
+    two = apt_body(v, txn, p, {t: [1]})
+    two["transactions"] += apt_body(v, txn_id(s, "missing"), p, {t: [1]})["transactions"]
+    s.call(ADD_PARTITIONS_TO_TXN, v, two, label="two transactions")
+    describe_txns(s, [txn])
+    end_txn(s, txn, p, False)
+
+
+@scenario(ADD_OFFSETS_TO_TXN)
+def aot__unknown_transaction(s, v):
+    """A transactional id the coordinator does not know."""
+    s.call(ADD_OFFSETS_TO_TXN, v, aot_body(txn_id(s, "missing"), (UNISSUED_PID, 0), s.group()))
+
+
+@scenario(ADD_OFFSETS_TO_TXN, needs=TXN_APIS)
+def aot__add(s, v):
+    """A group's offsets added to a transaction (twice), an empty group id, an older and a
+    later epoch, another producer id; the transaction then holds __consumer_offsets."""
+    txn = txn_id(s)
+    init_producer(s, "init", txn=txn)
+    pid, e = init_producer(s, "init again", txn=txn)
+    g = s.group()
+    for label, prod, group in (("add", (pid, e), g), ("again", (pid, e), g),
+                               ("empty group id", (pid, e), ""),
+                               ("older epoch", (pid, e - 1), g),
+                               ("later epoch", (pid, e + 5), g),
+                               ("other producer id", (UNISSUED_PID, e), g)):
+        s.call_retrying(ADD_OFFSETS_TO_TXN, v, aot_body(txn, prod, group), label=label)
+    describe_txns(s, [txn])
+    end_txn(s, txn, (pid, e), False)
+
+
+@scenario(TXN_OFFSET_COMMIT)
+def toc__unknown_transaction(s, v):
+    """Offsets for a transactional id the coordinators do not know."""
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn_id(s, "missing"), (UNISSUED_PID, 0), s.group(),
+                                          FIX_DATA, {0: 1}))
+
+
+@scenario(TXN_OFFSET_COMMIT, needs=TXN_APIS)
+def toc__commit(s, v):
+    """Offsets committed in a transaction: before AddOffsetsToTxn (INVALID_TXN_STATE), then
+    after it; an unknown topic, an older epoch, another producer id; OffsetFetch with
+    require_stable while they are pending (UNSTABLE_OFFSET_COMMIT), and after the commit."""
+    g = s.group()
+    txn = txn_id(s)
+    init_producer(s, "init", txn=txn)
+    p = init_producer(s, "init again", txn=txn)
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, p, g, FIX_DATA, {0: 3}),
+           label="before AddOffsetsToTxn")
+    s.setup(ADD_OFFSETS_TO_TXN, V_ADD_OFFSETS, aot_body(txn, p, g), retry=True)
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, p, g, FIX_DATA, {0: 3, 1: 1}), label="commit")
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, p, g, MISSING, {0: 1}), label="unknown topic")
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, (p[0], p[1] - 1), g, FIX_DATA, {0: 4}),
+           label="older epoch")
+    s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, (UNISSUED_PID, p[1]), g, FIX_DATA, {0: 4}),
+           label="other producer id")
+    s.call(OFFSET_FETCH, V_OFFSET_FETCH, of_body(V_OFFSET_FETCH, g, {FIX_DATA: [0, 1]},
+                                                 require_stable=True), label="pending, stable")
+    s.call(OFFSET_FETCH, V_OFFSET_FETCH, of_body(V_OFFSET_FETCH, g, {FIX_DATA: [0, 1]}),
+           label="pending")
+    end_txn(s, txn, p, True)
+    s.call(OFFSET_FETCH, V_OFFSET_FETCH, of_body(V_OFFSET_FETCH, g, {FIX_DATA: [0, 1]},
+                                                 require_stable=True), label="after commit")
+
+
+@scenario(TXN_OFFSET_COMMIT, versions=(3, 0x7FFF), needs=TXN_APIS)
+def toc__group_member(s, v):
+    """The group generation and member (v3+) of a group with one member: its own, a wrong
+    generation, an unknown member, none (-1 and ""), and generation -1 with the member."""
+    g = s.group()
+    member, gen = s.stable_member(g)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    s.setup(ADD_OFFSETS_TO_TXN, V_ADD_OFFSETS, aot_body(txn, p, g), retry=True)
+    for label, gn, m in (("member", gen, member), ("wrong generation", gen + 1, member),
+                         ("unknown member", gen, "cf-ghost"), ("no member", -1, ""),
+                         ("generation -1 with member", -1, member)):
+        s.call(TXN_OFFSET_COMMIT, v, toc_body(txn, p, g, FIX_DATA, {0: 2}, generation=gn,
+                                              member=m), label=label)
+    end_txn(s, txn, p, False)
+    leave(s, g, member)
+
+
+@scenario(END_TXN)
+def et__unknown_transaction(s, v):
+    """A transactional id the coordinator does not know."""
+    s.call(END_TXN, v, end_body(txn_id(s, "missing"), (UNISSUED_PID, 0), True))
+
+
+@scenario(END_TXN, needs=TXN_APIS)
+def et__commit(s, v):
+    """A transaction of two batches committed; the same commit again once complete (a retry);
+    an abort after it (INVALID_TXN_STATE); then what a read_committed consumer, DescribeProducers
+    and DescribeTransactions see."""
+    t = s.topic()
+    s.create_topic(t)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    add_partitions(s, txn, p, {t: [0]})
+    txn_send(s, t, 0, [b"c0", b"c1"], txn, p, 0)
+    txn_send(s, t, 0, [b"c2"], txn, p, 2)
+    s.call_retrying(END_TXN, v, end_body(txn, p, True), label="commit")
+    wait_done(s, txn)
+    s.call_retrying(END_TXN, v, end_body(txn, p, True), label="commit again")
+    s.call_retrying(END_TXN, v, end_body(txn, p, False), label="abort after commit")
+    read_committed(s, t)
+    describe_producers(s, t, [0])
+    describe_txns(s, [txn])
+
+
+@scenario(END_TXN, needs=TXN_APIS)
+def et__abort(s, v):
+    """A transaction of two batches aborted: what read_committed and read_uncommitted consumers
+    (the aborted transaction listed), DescribeProducers and DescribeTransactions see."""
+    t = s.topic()
+    s.create_topic(t)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    add_partitions(s, txn, p, {t: [0]})
+    txn_send(s, t, 0, [b"a0", b"a1"], txn, p, 0)
+    txn_send(s, t, 0, [b"a2"], txn, p, 2)
+    s.call_retrying(END_TXN, v, end_body(txn, p, False), label="abort")
+    wait_done(s, txn)
+    read_committed(s, t)
+    s.call(FETCH, V_FETCH, fetch_body(s, V_FETCH, t, [(0, 0, 1 << 20)]), label="read uncommitted")
+    describe_producers(s, t, [0])
+    describe_txns(s, [txn])
+
+
+@scenario(END_TXN, needs=TXN_APIS)
+def et__errors(s, v):
+    """Commit and abort with no transaction begun (INVALID_TXN_STATE; an abort v5+ bumps the
+    epoch instead); with one open: an older and a later epoch, another producer id, an unknown
+    transactional id; after its abort, the same abort again (a retry)."""
+    t = s.topic()
+    s.create_topic(t)
+    txn = txn_id(s)
+    init_producer(s, "init", txn=txn)
+    pid, e = init_producer(s, "init again", txn=txn)
+    s.call_retrying(END_TXN, v, end_body(txn, (pid, e), True), label="commit, none begun")
+    resp = s.call_retrying(END_TXN, v, end_body(txn, (pid, e), False), label="abort, none begun")
+    if resp is not None and resp["error_code"] == 0 and resp.get("producer_epoch", -1) >= 0:
+        e = resp["producer_epoch"]          # v5: the epoch the abort bumped to
+    add_partitions(s, txn, (pid, e), {t: [0]})
+    for label, tid, prod in (("older epoch", txn, (pid, e - 1)),
+                             ("later epoch", txn, (pid, e + 5)),
+                             ("other producer id", txn, (UNISSUED_PID, e)),
+                             ("unknown transactional id", txn_id(s, "missing"), (pid, e))):
+        s.call_retrying(END_TXN, v, end_body(tid, prod, True), label=label)
+    end_txn(s, txn, (pid, e), False)
+    s.call_retrying(END_TXN, v, end_body(txn, (pid, e), False), label="abort again")
+    s.settle(DESCRIBE_TRANSACTIONS, V_DESCRIBE_TXN, {"transactional_ids": [txn]},
+             lambda b: b["transaction_states"][0]["transaction_state"] in DONE_STATES)
+    describe_txns(s, [txn])
+
+
+@scenario(DESCRIBE_TRANSACTIONS)
+def dtx__unknown(s, v):
+    """An unknown transactional id, an empty one, none."""
+    describe_txns(s, [txn_id(s, "missing")], label="unknown")
+    describe_txns(s, [""], label="empty id")
+    describe_txns(s, [], label="none")
+
+
+@scenario(DESCRIBE_TRANSACTIONS, needs=TXN_APIS)
+def dtx__states(s, v):
+    """One transactional id through Empty, Ongoing (two partitions), CompleteCommit, Ongoing
+    again and CompleteAbort; then several ids in one request (the fixture's, an unknown one)."""
+    t = s.topic()
+    s.create_topic(t, partitions=2)
+    txn = txn_id(s)
+    p = init_producer(s, "init", txn=txn)
+    describe_txns(s, [txn], label="empty")
+    add_partitions(s, txn, p, {t: [0, 1]})
+    describe_txns(s, [txn], label="ongoing")
+    end_txn(s, txn, p, True)
+    describe_txns(s, [txn], label="committed")
+    add_partitions(s, txn, p, {t: [1]})
+    end_txn(s, txn, p, False)
+    describe_txns(s, [txn], label="aborted")
+    describe_txns(s, [txn, txn_id(s, "missing"), FIX_TXN], label="several")
+
+
+def ltx_body(states=(), pids=(), duration=-1):
+    return {"state_filters": list(states), "producer_id_filters": list(pids),
+            "duration_filter": duration}
+
+
+@scenario(LIST_TRANSACTIONS)
+def ltx__list(s, v):
+    """Every transaction (compared for the fixture's), and a state filter naming no state."""
+    s.call(LIST_TRANSACTIONS, v, ltx_body(), label="all", scope=True)
+    s.call(LIST_TRANSACTIONS, v, ltx_body(states=["Bogus"]), label="unknown state", scope=True)
+
+
+@scenario(LIST_TRANSACTIONS, needs=TXN_APIS)
+def ltx__filters(s, v):
+    """Two transactional ids, one Empty, one Ongoing: no filter, state filters (one unknown),
+    the producer id of one, and (v1+) a duration of an hour and of 0."""
+    t = s.topic()
+    s.create_topic(t)
+    a, b = txn_id(s, "empty"), txn_id(s, "open")
+    init_producer(s, "init empty", txn=a)
+    pb = init_producer(s, "init open", txn=b)
+    add_partitions(s, b, pb, {t: [0]})
+    s.call(LIST_TRANSACTIONS, v, ltx_body(), label="all", scope=True)
+    s.call(LIST_TRANSACTIONS, v, ltx_body(states=["Ongoing", "Bogus"]), label="ongoing",
+           scope=True)
+    s.call(LIST_TRANSACTIONS, v, ltx_body(pids=[pb[0]]), label="producer id", scope=True)
+    if v >= 1:
+        # "Running longer than" the duration, in ms: the open one must be at least 1 ms old
+        # for duration 0 to keep it, which a broker answering within the same ms is not.
+        time.sleep(0.01)
+        s.call(LIST_TRANSACTIONS, v, ltx_body(duration=3600000), label="an hour old",
+               scope=True)
+        s.call(LIST_TRANSACTIONS, v, ltx_body(duration=0), label="duration 0", scope=True)
+    end_txn(s, b, pb, False)
+
+
+@scenario(FETCH, needs=TXN_APIS)
+def fe__transactions(s, v):
+    """A partition of committed, aborted and open transactions (txn_layout): read_committed
+    from 0, 5 and the last stable offset, with a small partition_max_bytes; read_uncommitted
+    (no aborted transactions listed; the last stable offset all the same)."""
+    t = s.topic()
+    s.create_topic(t)
+    txn_layout(s, t)
+    for label, off, mb in (("committed from 0", 0, 1 << 20), ("committed from 5", 5, 1 << 20),
+                           ("committed from 10", 10, 1 << 20), ("committed, 80 bytes", 0, 80)):
+        s.call(FETCH, v, fetch_body(s, v, t, [(0, off, mb)], isolation=1), label=label)
+    s.call(FETCH, v, fetch_body(s, v, t, [(0, 0, 1 << 20)]), label="uncommitted from 0")
+
+
+@scenario(LIST_OFFSETS, versions=(2, 0x7FFF), needs=TXN_APIS)
+def lo__transactions(s, v):
+    """Latest, earliest and by timestamp, isolation_level 0 and 1, of a partition of
+    transactions with one left open (txn_layout): latest committed is the last stable
+    offset."""
+    t = s.topic()
+    s.create_topic(t)
+    txn_layout(s, t)
+    for label, ts, iso in (("latest", -1, 0), ("latest committed", -1, 1),
+                           ("earliest committed", -2, 1),
+                           ("timestamp committed", s.broker.t0, 1)):
+        s.call(LIST_OFFSETS, v, lo_body({t: [(0, ts)]}, isolation=iso), label=label)
+
+
+@scenario(DESCRIBE_PRODUCERS, needs=TXN_APIS)
+def dp__transactions(s, v):
+    """The producers of a partition of transactions (txn_layout): coordinator epochs once a
+    marker was written, the open transaction's first offset."""
+    t = s.topic()
+    s.create_topic(t)
+    txn_layout(s, t)
+    describe_producers(s, t, [0])
+
+
 # -- probes: unknown versions and APIs without scenarios ------------------------------------------
 
 ONCE = 0x7FFF          # the version the once-only scenarios are filed under: none has it
@@ -1943,7 +2815,6 @@ ONCE = 0x7FFF          # the version the once-only scenarios are filed under: no
 # it); APIs not listed get a body of schema defaults.
 PROBE_BODIES = {
     SASL_HANDSHAKE: {"mechanism": "PLAIN"},
-    INIT_PRODUCER_ID: {"transactional_id": None, "transaction_timeout_ms": 60000},
 }
 
 
@@ -1971,6 +2842,7 @@ class Plan:
         self.runnel, self.kafka = runnel, kafka        # {key: (min, max)} advertised
         self.status = {}                               # (key, version) -> status
         self.items = []                                # [(Scenario, version, one-sided)]
+        self.skipped = [sc for sc in SCENARIOS if not self.served(sc.needs)]
         for key in sorted(set(runnel) | set(kafka)):
             los = [r[0] for r in (runnel.get(key), kafka.get(key)) if r]
             his = [r[1] for r in (runnel.get(key), kafka.get(key)) if r]
@@ -1994,7 +2866,8 @@ class Plan:
                 self.status[(key, v)] = st
                 if not schema:
                     continue
-                applicable = [sc for sc in registered if sc.applies(v)]
+                applicable = [sc for sc in registered if sc.applies(v) and
+                              self.served(sc.needs)]
                 if st == "both":
                     self.items += [(sc, v, False) for sc in applicable] or \
                         [(generic_probe(key), v, False)]
@@ -2002,4 +2875,8 @@ class Plan:
                     self.items.append((applicable[0] if applicable else generic_probe(key), v,
                                        True))
             self.items += [(sc, ONCE, False) for sc in once]
+
+    def served(self, keys):
+        """Both brokers advertise every API of `keys`."""
+        return all(k in self.runnel and k in self.kafka for k in keys)
 

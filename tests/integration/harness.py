@@ -156,9 +156,10 @@ class Broker:
             try:
                 code = self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                stacks = thread_stacks(self.proc.pid)
                 self._kill()
                 raise AssertionError("broker did not exit within %.0f s of %s; killed with SIGKILL"
-                                     % (STOP_TIMEOUT, signal.Signals(sig).name))
+                                     "%s" % (STOP_TIMEOUT, signal.Signals(sig).name, stacks))
             self._reader.join(5)
             if code != 0:
                 what = ("killed by %s" % signal.Signals(-code).name) if code < 0 else "status %d" % code
@@ -266,6 +267,21 @@ class Broker:
             print(lines[i])
         print("---- end of broker stderr ----")
         sys.stdout.flush()
+
+
+def thread_stacks(pid):
+    """Every thread's stack of a process that hangs, from gdb when the machine has it (CI
+    installs it), so that a hang seen once can be understood; "" without gdb."""
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return ""
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt 20"],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (subprocess.SubprocessError, OSError) as e:
+        return "\n(gdb failed: %s)" % e
+    lines = [l for l in out.splitlines() if l.startswith(("#", "Thread"))]
+    return "\nthreads of the hung broker:\n" + "\n".join(lines)
 
 
 def partition_dir(data_dir, topic, partition):

@@ -10,7 +10,8 @@ writes our own server.properties there, formats the data directory with Kafka's 
 starts `java kafka.Kafka`, and returns once Metadata on the PLAINTEXT port answers and lists this
 broker (at most START_TIMEOUT s). stop() sends SIGTERM, waits at most STOP_TIMEOUT s, then
 SIGKILL, always to the pid it started and nothing else, and removes the directory (kept with
-RUNNEL_KEEP_TMP=1).
+RUNNEL_KEEP_TMP=1). kill9() kills it as a crash would, keeping the directory, and restart()
+starts it again there, on the same ports, without formatting.
 
 Kafka logs warnings and errors only (tests/kafka/log4j2.xml; RUNNEL_KAFKA_LOG_LEVEL=INFO for
 more) into kafka.log in that directory; the JVM's own stdout and stderr go to kafka.out beside
@@ -22,18 +23,13 @@ Missing jars or a missing `java` is a failure, never a skip: scripts/setup insta
     with KafkaBroker() as kafka:                 # or: kafka = KafkaBroker().start()
         ... kafka.port, kafka.bootstrap ...      #     self.addCleanup(kafka.stop)
 
-A node can be killed and brought back on its own data (issue 11, kill -9 in the middle of a
-transaction): kill9() sends SIGKILL to Kafka's pid and keeps the directory, and start() after
-kill9() runs the same node again, on the same ports and configuration, without formatting; Kafka
-recovers its logs as after a crash. stop() then removes the directory as usual.
-
-    kafka.kill9(); kafka.start()                 # same bootstrap address, same data
-
 Overrides are server.properties keys, as a dict or as "key=value" strings; those that place the
 node (listeners, ports, node id, roles, log.dirs) belong to the fixture and are refused.
 `advertised` ("HOST:PORT") makes the node advertise another address for its PLAINTEXT listener,
 such as a proxy in front of it (test_idempotent_chaos.py); a callable is asked for it once the
 node's port is known. The fixture itself still talks to the node's own port.
+`features` ({name: level}) sets feature levels when the node is formatted, such as
+{"transaction.version": 1}.
 Call start() from the test's main thread: the kernel kills Kafka when the thread that started it
 exits (PR_SET_PDEATHSIG), as for harness.Broker.
 
@@ -254,9 +250,13 @@ class KafkaBroker:
     """One Apache Kafka process (KRaft, broker and controller in one). Use start()/stop() or
     `with KafkaBroker() as kafka:`."""
 
-    def __init__(self, overrides=None, jvm_opts=None, advertised=None):
+    def __init__(self, overrides=None, jvm_opts=None, advertised=None, features=None):
         self.overrides = _parse_overrides(overrides)
         self.advertised = advertised
+        # Feature levels set when the node is formatted (StorageTool --feature name=level), say
+        # {"transaction.version": 1} for the transaction protocol before KIP-890 part 2; the
+        # default is what Kafka's release version enables.
+        self.features = dict(features or {})
         self.jvm_opts = list(JVM_OPTS if jvm_opts is None else jvm_opts)
         if jvm_opts is None and os.path.isfile(cds_archive()):
             self.jvm_opts.append("-XX:SharedArchiveFile=" + cds_archive())
@@ -278,12 +278,9 @@ class KafkaBroker:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self):
-        """Formats a fresh node and starts it; returns self once Metadata answers. After kill9()
-        it starts the killed node again instead (restart_killed())."""
+        """Formats a fresh node and starts it; returns self once Metadata answers."""
         if self.proc is not None:
             raise AssertionError("KafkaBroker.start(): already running (pid %d)" % self.proc.pid)
-        if self.tmpdir is not None:
-            return self.restart_killed()
         libs = kafka_libs()
         java = java_bin()
         self._place(tempfile.mkdtemp(prefix="runnel-kafka-"), libs)
@@ -349,6 +346,8 @@ class KafkaBroker:
         cmd = [java] + self.format_jvm_opts + self._log_opts() + [
             "-cp", self.classpath, "kafka.tools.StorageTool", "format",
             "--cluster-id", self.cluster_id, "--config", self.config_path, "--standalone"]
+        for name, level in self.features.items():
+            cmd += ["--feature", "%s=%s" % (name, level)]
         t0 = time.monotonic()
         res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, timeout=FORMAT_TIMEOUT,
@@ -450,28 +449,45 @@ class KafkaBroker:
             self._cleanup()
 
     def kill9(self):
-        """SIGKILL to Kafka's own pid, then reaps it; the node's directory stays, for start()
-        (restart_killed()) or stop(), which removes it."""
+        """SIGKILL to Kafka's own pid, as a crash: nothing is flushed and the directory stays,
+        for restart(). Raises AssertionError when Kafka had already exited by itself."""
         if self.proc is None:
-            raise AssertionError("KafkaBroker.kill9(): Kafka is not running")
-        t0 = time.monotonic()
+            raise AssertionError("kill9(): Kafka is not running")
+        code = self.proc.poll()
+        if code is not None:
+            self.dump_log()
+            raise AssertionError("Kafka (pid %d) exited by itself with status %s before kill9()"
+                                 % (self.proc.pid, code))
         self._kill()
         self._close_proc()
-        print("kafka_oracle: Kafka killed with SIGKILL (reaped after %.2f s)"
-              % (time.monotonic() - t0), file=sys.stderr)
 
-    def restart_killed(self):
-        """Starts the node that kill9() killed, on its data directory, ports and configuration
-        (the standalone quorum recorded the controller's address at format time, so the ports
-        must stay). Returns self once Metadata answers; on failure prints the logs, removes the
-        directory and raises."""
-        if self.proc is not None or self.tmpdir is None:
-            raise AssertionError("KafkaBroker.restart_killed(): no killed node to start")
+    def restart(self, sig=signal.SIGKILL):
+        """Stops Kafka with `sig` (SIGKILL by default, as kill9(); SIGTERM waits at most
+        STOP_TIMEOUT s for a clean exit) unless it is already stopped, then starts it again on
+        the same directory, ports and cluster id, without formatting: the restarted node
+        recovers its logs and metadata as after a crash or a reboot. Returns self once Metadata
+        answers, as start() does."""
+        if self.tmpdir is None:
+            raise AssertionError("restart(): Kafka was never started, or stop() removed its "
+                                 "directory")
+        if self.proc is not None:
+            if sig == signal.SIGKILL:
+                self.kill9()
+            else:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self._kill()
+                    raise AssertionError("Kafka did not exit within %.0f s of %s"
+                                         % (STOP_TIMEOUT, signal.Signals(sig).name))
+                self._close_proc()
         try:
+            # The ports were Kafka's a moment ago; a client's reconnect cannot take a listening
+            # port, so the only race is with an unrelated process binding it, which fails here.
             if not self._launch(java_bin()):
-                raise AssertionError("Kafka exited with status %s while restarting on %s; "
-                                     "command: %s" % (self.proc.returncode, self.data_dir,
-                                                      " ".join(self.cmd)))
+                raise AssertionError("Kafka exited with status %s on restart before answering; "
+                                     "command: %s" % (self.proc.returncode, " ".join(self.cmd)))
         except BaseException:
             self._kill()
             self.dump_log()

@@ -40,10 +40,11 @@ import scenarios as sc  # noqa: E402
 DOC = os.path.join(REPO, "docs", "conformance.md")
 
 # The same settings on both brokers wherever they change an answer, each given explicitly:
-# auto-creation on (both brokers' default), one partition for new topics and for
-# __consumer_offsets (Kafka's 50 would only slow it down), no initial rebalance delay.
+# auto-creation on (both brokers' default), one partition for new topics, __consumer_offsets and
+# __transaction_state (Kafka's 50 would only slow it down), no initial rebalance delay.
 SHARED_SETTINGS = {"node.id": "1", "auto.create.topics.enable": "true", "num.partitions": "1",
-                   "offsets.topic.num.partitions": "1", "group.initial.rebalance.delay.ms": "0"}
+                   "offsets.topic.num.partitions": "1", "transaction.state.log.num.partitions": "1",
+                   "group.initial.rebalance.delay.ms": "0"}
 RUNNEL_OVERRIDES = ["%s=%s" % kv for kv in SHARED_SETTINGS.items()]
 KAFKA_OVERRIDES = {k: v for k, v in SHARED_SETTINGS.items() if k != "node.id"}  # the oracle's
 
@@ -323,12 +324,14 @@ def write_doc(outcome, path=DOC):
               "What is removed before comparing (`tests/conformance/normalise.py`).", "",
               "| API | field | becomes | why |", "|---|---|---|---|"]
     becomes = {"zero": "0", "token": "`<field>` when set", "id": "`<id#N>` by first appearance",
+               "clock": "`<clock>` when within 30 minutes of the comparison",
+               "sorted": "the array in ascending order",
                "text": "`<text>` when not empty", "records": "batches with header fields",
                "names": "the set of names"}
     for api, pattern, action, why in norm.RULES:
         lines.append("| %s | `%s` | %s | %s |" % (api, pattern, becomes[action], why))
-    lines += ["", "Answers that list every topic or group are compared for the fixture's "
-              "(`cf-fix-*`), the internal (`__*`) and the scenario's own names only.",
+    lines += ["", "Answers that list every topic, group or transaction are compared for the "
+              "fixture's (`cf-fix-*`), the internal (`__*`) and the scenario's own names only.",
               "", "## Scenarios", "", "| API | scenario | versions | what |", "|---|---|---|---|"]
     runs = {}
     for run in outcome.runs_r.values():
@@ -337,6 +340,13 @@ def write_doc(outcome, path=DOC):
         shown = "once" if vs == [sc.ONCE] else ranges(v for v in vs if v != sc.ONCE)
         lines.append("| %s | %s | %s | %s |" % (name(api), sname, shown,
                                                 " ".join(doc.split()).replace("|", "\\|")))
+    if outcome.plan.skipped:
+        lines += ["", "Not run, because one broker does not advertise an API they need:", ""]
+        for scn in outcome.plan.skipped:
+            missing = [k for k in scn.needs if k not in outcome.plan.runnel]
+            missing += [k for k in scn.needs if k not in outcome.plan.kafka]
+            lines.append("- %s %s (not advertised: %s)" % (name(scn.api), scn.name, ", ".join(
+                sorted({name(k) for k in missing}))))
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -364,7 +374,7 @@ def run_both(runnel, kafka, oracle):
 
     def work(b):
         try:
-            results[b.name] = sc.run_plan(b, plan.items, t0)
+            results[b.name] = sc.run_plan(b, plan, t0)
         except BaseException as e:          # reported by the main thread
             errors[b.name] = e
 

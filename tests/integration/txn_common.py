@@ -206,8 +206,10 @@ class TxnBroker:
         t0 = time.monotonic()
         if self.kind == "runnel":
             self.broker.start(port=self.port or 0)
-        else:
+        elif self.port is None:
             self.broker.start()
+        else:
+            self.broker.restart()    # after kill9(): the same directory and ports
         self.port = self.broker.port
         print("txn: %s started on %s in %.1f s" % (self.kind, self.bootstrap,
                                                   time.monotonic() - t0), file=sys.stderr)

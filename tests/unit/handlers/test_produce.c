@@ -683,7 +683,7 @@ Test(produce_handler, transactional_batches_are_refused_without_a_transaction)
     produce_v(9, 1, parts, 2, out);
     assert_kerr(out[0].error_code, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     assert_kerr(out[1].error_code, RN_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    /* With one: no producer id belongs to it (there is no coordinator before issue 11). */
+    /* With one: no producer id belongs to it (this broker runs without a coordinator). */
     produce_body_t body;
     produce_body_init(&body, 1, parts, 2);
     body.body.transactional_id = S("tx");
