@@ -24,7 +24,9 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TIMEOUT = 30          # seconds, for one blocking call of the client
 POLL_S = 0.2
-CLIENT = "confluent-kafka %s (librdkafka %s)" % (version()[0], libversion()[0])
+# version() is a (text, number) pair in 1.x and the text alone in 2.x.
+CLIENT = "confluent-kafka %s (librdkafka %s)" % (
+    version() if isinstance(version(), str) else version()[0], libversion()[0])
 
 
 def err_text(err):
