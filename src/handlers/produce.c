@@ -421,11 +421,10 @@ static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_reque
  * INVALID_PRODUCER_EPOCH, a partition not added INVALID_TXN_STATE with Kafka's message, and a
  * transaction being completed NOT_ENOUGH_REPLICAS, which every client retries without looking
  * the leader up again. A transactional batch without a producer id is written, as Kafka writes
- * it. Kafka skips the question while the producer's transaction is already open in the
- * partition at that epoch; asking each time gives the same answers, since the coordinator
- * holds the partition for as long as the transaction is open. */
+ * it. Like Kafka, it skips the question while the producer's transaction is already open in
+ * the partition's log at that epoch (the coordinator said yes to its first batch). */
 static rn_kerr_t verify_txn(const rn_request_t *req, const rn_produce_request_t *body, bool has_txn,
-                            rn_str_t topic, int32_t partition, const rn_records_t *rec,
+                            rn_str_t topic, const rn_partition_t *part, const rn_records_t *rec,
                             const rn_records_framing_t *f, rn_str_t *message)
 {
     if (!has_txn || (f->first_attributes & RN_BATCH_ATTR_TRANSACTIONAL) == 0 ||
@@ -439,8 +438,10 @@ static rn_kerr_t verify_txn(const rn_request_t *req, const rn_produce_request_t 
     rn_batch_header_t h;
     if (rn_batch_parse_header(rec->ptr, f->len, &h) != RN_DECODE_OK)
         return RN_KERR_NONE; /* framing saw a whole batch; validation will say what is wrong */
+    if (rn_log_txn_open(part->log, h.producer_id, h.producer_epoch))
+        return RN_KERR_NONE;
     rn_kerr_t err = rn_txn_verify(rn_coord_txn(coord), body->transactional_id, h.producer_id,
-                                  h.producer_epoch, topic, partition);
+                                  h.producer_epoch, topic, part->index);
     switch (err) {
     case RN_KERR_PRODUCER_FENCED:
         return RN_KERR_INVALID_PRODUCER_EPOCH;
@@ -470,8 +471,7 @@ static void produce_partition(rn_request_t *req, produce_t *p, const rn_produce_
     rn_str_t message = { NULL, 0 };
     rp->error_code = check_partition(req, body, part, &f);
     if (rp->error_code == RN_KERR_NONE)
-        rp->error_code =
-            verify_txn(req, body, has_txn, sl->topic, sl->qp->index, rec, &f, &message);
+        rp->error_code = verify_txn(req, body, has_txn, sl->topic, part, rec, &f, &message);
     if (req->api_version >= 8 && message.ptr != NULL)
         rp->error_message = message;
     if (rp->error_code == RN_KERR_NONE) {

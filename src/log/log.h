@@ -136,6 +136,10 @@ int rn_log_append_marker(rn_log_t *log, int64_t producer_id, int16_t producer_ep
                          int32_t coordinator_epoch, bool commit, int64_t now_ms, int64_t *offset,
                          bool *sync_needed);
 
+/* Whether `producer_id` has a transaction open in this partition at `producer_epoch` (Kafka's
+ * hasOngoingTransaction): its later batches need no word from the coordinator. */
+bool rn_log_txn_open(rn_log_t *log, int64_t producer_id, int16_t producer_epoch);
+
 /* The last stable offset: the first offset of the oldest open transaction, or the high
  * watermark when none is open (read_committed reads stop there). */
 int64_t rn_log_last_stable_offset(rn_log_t *log);

@@ -586,6 +586,15 @@ void rn_producers_forget_before(rn_log_t *log, int64_t start)
 
 /* ---- what others read ---- */
 
+bool rn_log_txn_open(rn_log_t *log, int64_t producer_id, int16_t producer_epoch)
+{
+    pthread_mutex_lock(&log->append_lock);
+    const rn_producer_t *p = find(&log->producers, producer_id);
+    bool open = p != NULL && p->epoch == producer_epoch && p->txn_first_offset >= 0;
+    pthread_mutex_unlock(&log->append_lock);
+    return open;
+}
+
 int64_t rn_log_last_stable_offset(rn_log_t *log)
 {
     /* Acquire on both: first_unstable is stored before the hw that could pass it. */

@@ -161,6 +161,9 @@ Test(producers, transactions_hold_back_the_last_stable_offset)
     expect_written(log, (pbatch_t){ 7, 0, 3, 1, .txn = true }, 6);
     cr_assert_eq(rn_log_high_watermark(log), 7);
     cr_assert_eq(rn_log_last_stable_offset(log), 2);
+    cr_assert(rn_log_txn_open(log, 7, 0));
+    cr_assert_not(rn_log_txn_open(log, 7, 1), "another epoch");
+    cr_assert_not(rn_log_txn_open(log, 9, 0), "an unknown producer");
     /* A plain batch from a producer in a transaction: Kafka's INVALID_TXN_STATE. */
     assert_kerr(append(log, (pbatch_t){ 7, 0, 4, 1 }, NULL), RN_KERR_INVALID_TXN_STATE);
 
@@ -168,6 +171,7 @@ Test(producers, transactions_hold_back_the_last_stable_offset)
     bool sync;
     cr_assert_eq(rn_log_append_marker(log, 7, 0, 0, true, 5000, &off, &sync), 0);
     cr_assert_eq(off, 7);
+    cr_assert_not(rn_log_txn_open(log, 7, 0), "ended by its marker");
     cr_assert_eq(rn_log_last_stable_offset(log), 5, "producer 8's transaction is still open");
     cr_assert_eq(rn_log_append_marker(log, 8, 0, 0, false, 5000, &off, &sync), 0);
     cr_assert_eq(off, 8);
