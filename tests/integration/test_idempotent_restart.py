@@ -14,10 +14,12 @@ restart, as Kafka 4.4 answers the same requests:
   an older epoch gets INVALID_PRODUCER_EPOCH (47);
 - DescribeProducers lists the producer with its epoch and last sequence.
 A fresh InitProducerId after the restart never hands out an id given out before (ids are
-allocated in blocks that are persisted before use)."""
+allocated in blocks that are persisted before use). With producer.id.expiration.ms lowered, an
+idle producer is forgotten by the broker's periodic check and may then start anywhere."""
 
 import signal
 import struct
+import time
 import unittest
 
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -33,7 +35,8 @@ OUT_OF_ORDER = 45
 INVALID_PRODUCER_EPOCH = 47
 
 
-class IdempotentRestart(BrokerTestCase):
+class IdempotentWire(BrokerTestCase):
+    """A broker with TOPIC, and an idempotent producer spoken over raw requests."""
 
     def setUp(self):
         super().setUp()
@@ -121,6 +124,10 @@ class IdempotentRestart(BrokerTestCase):
                          "%s: the next sequence goes at the log end" % when)
         return last_seq + 2, nxt["base_offset"]
 
+
+
+class IdempotentRestart(IdempotentWire):
+
     def test_state_after_kill9_comes_from_the_log(self):
         pid = self.init_producer_id()
         offsets = self.write_five(pid)
@@ -136,6 +143,29 @@ class IdempotentRestart(BrokerTestCase):
         more = self.write_five(pid, first_seq=last_seq + 1)
         self.broker.restart(sig=signal.SIGKILL)
         self.check_state(pid, last_seq + 10, more[-1], "after a clean restart and kill -9")
+
+
+class ProducerExpiry(IdempotentWire):
+    """producer.id.expiration.ms, measured from the batch's own timestamp as Kafka measures
+    it: a producer whose last batch is older than that is forgotten by the next check, and
+    its next batch may start at any sequence (Kafka 4.4 accepts sequence 57 there too)."""
+
+    overrides = ("producer.id.expiration.ms=1000",
+                 "producer.id.expiration.check.interval.ms=200")
+
+    def test_idle_producer_is_forgotten(self):
+        pid = self.init_producer_id()
+        for k in range(3):
+            p = self.produce(pid, 0, 2 * k)  # batch timestamps of 2023: long expired
+            self.assertEqual(p["error"], 0, w.error_name(p["error"]))
+        self.assertEqual(self.produce(pid, 0, 57)["error"], OUT_OF_ORDER, "known: a gap")
+        deadline = time.monotonic() + 10
+        while pid in self.describe_producers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertNotIn(pid, self.describe_producers(), "expired within 10 s")
+        p = self.produce(pid, 0, 57)
+        self.assertEqual(p["error"], 0, "a forgotten producer starts anywhere: %s"
+                         % w.error_name(p["error"]))
 
 
 if __name__ == "__main__":
