@@ -67,10 +67,14 @@ static bool list_aborted(fetch_t *f, fetch_part_t *fp)
     int n = rn_log_aborted_txns(log, fp->offset, upper, small, 8);
     rn_log_aborted_t *all = small;
     if (n > 8) {
-        all = rn_arena_try_alloc_array(&f->req->arena, rn_log_aborted_t, n);
+        int room = n;
+        all = rn_arena_try_alloc_array(&f->req->arena, rn_log_aborted_t, room);
         if (all == NULL)
             return false;
-        n = rn_log_aborted_txns(log, fp->offset, upper, all, (size_t)n);
+        /* An abort may land between the two calls: list only what was written. */
+        n = rn_log_aborted_txns(log, fp->offset, upper, all, (size_t)room);
+        if (n > room)
+            n = room;
     }
     if (n <= 0)
         return true;
