@@ -4,7 +4,8 @@
  * live in one __consumer_offsets partition, so each change is one batch in one log, and the
  * partition's write lock, held from the append to the memory update, keeps the memory in log
  * order (see offsets.h). Deletions (OffsetDelete, DeleteGroups, deleted topics, retention) are
- * tombstones written first and applied after, like commits. */
+ * tombstones written first and applied after, like commits. Transactional offsets live in
+ * offsets_txn.c, the record layouts in offsets_record.c (see offsets_internal.h). */
 #include "coord/offsets.h"
 
 #include <inttypes.h>
@@ -13,11 +14,8 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "coord/offsets_internal.h"
 #include "coord/store.h"
-#include "log/log.h"
-#include "proto/reader.h"
-#include "topics/topics.h"
-#include "util/endian.h"
 #include "util/err.h"
 #include "util/hmap.h"
 #include "util/logging.h"
@@ -25,96 +23,6 @@
 
 /* How often (in now_ms) expiry looks at the groups at all. */
 #define EXPIRE_CHECK_MS 1000
-
-/* ---- record layouts ---- */
-
-static uint8_t *put_str(uint8_t *p, rn_str_t s)
-{
-    p = rn_store_be16(p, (uint16_t)s.len);
-    if (s.len > 0)
-        memcpy(p, s.ptr, s.len);
-    return p + s.len;
-}
-
-size_t rn_offsets_key_len(const rn_offsets_key_t *key)
-{
-    if (key->group.len > INT16_MAX || key->topic.len > INT16_MAX)
-        return 0;
-    return 2 + 2 + key->group.len + 2 + key->topic.len + 4;
-}
-
-void rn_offsets_key_encode(const rn_offsets_key_t *key, uint8_t *out)
-{
-    out = rn_store_be16(out, RN_OFFSETS_KEY_VERSION);
-    out = put_str(out, key->group);
-    out = put_str(out, key->topic);
-    rn_store_be32(out, (uint32_t)key->partition);
-}
-
-size_t rn_offsets_value_len(const rn_offsets_value_t *value)
-{
-    if (value->metadata.len > INT16_MAX)
-        return 0;
-    return 2 + 8 + 4 + 2 + value->metadata.len + 8;
-}
-
-void rn_offsets_value_encode(const rn_offsets_value_t *value, uint8_t *out)
-{
-    out = rn_store_be16(out, RN_OFFSETS_VALUE_VERSION);
-    out = rn_store_be64(out, (uint64_t)value->offset);
-    out = rn_store_be32(out, (uint32_t)value->leader_epoch);
-    out = put_str(out, value->metadata);
-    rn_store_be64(out, (uint64_t)value->commit_timestamp);
-}
-
-int rn_offsets_key_decode(rn_bytes_t b, rn_offsets_key_t *out)
-{
-    rn_reader_t r;
-    rn_reader_init(&r, b.ptr, b.len);
-    int16_t version = rn_read_int16(&r, "key version");
-    if (rn_reader_ok(&r) && version != 0 && version != 1)
-        return RN_EPROTO;
-    rn_offsets_key_t k;
-    k.group = rn_read_string(&r, false, false, "group");
-    k.topic = rn_read_string(&r, false, false, "topic");
-    k.partition = rn_read_int32(&r, "partition");
-    if (!rn_reader_ok(&r) || rn_reader_left(&r) != 0)
-        return RN_EPROTO;
-    *out = k;
-    return 0;
-}
-
-int rn_offsets_value_decode(rn_bytes_t b, rn_offsets_value_t *out)
-{
-    rn_reader_t r;
-    rn_reader_init(&r, b.ptr, b.len);
-    int16_t version = rn_read_int16(&r, "value version");
-    if (!rn_reader_ok(&r) || version < 0 || version > 4)
-        return RN_EPROTO;
-    rn_offsets_value_t v = { .leader_epoch = -1, .expire_timestamp = -1 };
-    v.offset = rn_read_int64(&r, "offset");
-    if (version >= 3)
-        v.leader_epoch = rn_read_int32(&r, "leader epoch");
-    v.metadata = rn_read_string(&r, version >= 4, false, "metadata");
-    v.commit_timestamp = rn_read_int64(&r, "commit timestamp");
-    if (version == 1)
-        v.expire_timestamp = rn_read_int64(&r, "expire timestamp");
-    if (version >= 4) {
-        /* KIP-482 tagged fields: none are known, each is skipped. */
-        uint32_t ntags = rn_read_uvarint(&r, "tag count");
-        for (uint32_t i = 0; i < ntags && rn_reader_ok(&r); i++) {
-            rn_read_uvarint(&r, "tag");
-            uint32_t len = rn_read_uvarint(&r, "tag length");
-            rn_reader_skip(&r, len, "tag data");
-        }
-    }
-    /* Bytes after the known fields are ignored, as Kafka's readers ignore them (KIP-915: newer
-     * writers may append). */
-    if (!rn_reader_ok(&r))
-        return RN_EPROTO;
-    *out = v;
-    return 0;
-}
 
 /* ---- the map ---- */
 
@@ -141,34 +49,6 @@ struct group {
     size_t id_len;
     char id[];
 };
-
-/* One offset a transaction holds. The strings live in the same allocation, after the struct. */
-typedef struct txn_offset {
-    struct txn_offset *next;
-    int64_t producer_id;
-    int32_t store_partition; /* the group's __consumer_offsets partition */
-    int32_t partition;
-    int64_t offset;
-    int32_t leader_epoch;
-    int64_t commit_timestamp;
-    size_t group_len, topic_len, metadata_len;
-    char text[]; /* group, topic, metadata */
-} txn_offset_t;
-
-struct rn_offsets {
-    rn_store_t *store;
-    int64_t retention_ms;
-    pthread_mutex_t lock; /* the map lock: groups and everything in them */
-    rn_hmap_t groups;     /* seeded: clients choose group ids and topic names */
-    size_t noffsets;
-    rn_offsets_pending_t *pending; /* commits on their way (few: one per request in flight) */
-    txn_offset_t *txn_offsets;     /* held for open transactions, oldest first */
-    size_t ntxn_offsets;
-    int64_t last_expire;
-    int32_t nwrite_locks;
-    pthread_mutex_t *write_locks; /* one per __consumer_offsets partition */
-};
-
 static uint64_t group_hash(const rn_offsets_t *offsets, rn_str_t id)
 {
     return rn_hmap_hash(&offsets->groups, id.ptr, id.len);
@@ -181,11 +61,6 @@ static uint64_t entry_hash(const group_t *g, rn_str_t topic, int32_t partition)
     rn_hmap_hash_add(&h, topic.ptr, topic.len);
     rn_hmap_hash_add(&h, &partition, sizeof partition);
     return rn_hmap_hash_end(&h);
-}
-
-static bool str_eq(const char *a, size_t alen, rn_str_t b)
-{
-    return alen == b.len && (alen == 0 || memcmp(a, b.ptr, alen) == 0);
 }
 
 static rn_str_t group_name(const group_t *g)
@@ -211,7 +86,7 @@ static group_t *find_group(rn_offsets_t *offsets, rn_str_t id)
     uint64_t h = group_hash(offsets, id);
     for (rn_hmap_node_t *n = rn_hmap_next_match(&offsets->groups, NULL, h); n != NULL;
          n = rn_hmap_next_match(&offsets->groups, n, h))
-        if (str_eq(group_at(n)->id, group_at(n)->id_len, id))
+        if (rn_offsets_str_eq(group_at(n)->id, group_at(n)->id_len, id))
             return group_at(n);
     return NULL;
 }
@@ -256,15 +131,15 @@ static entry_t *find_entry(group_t *g, rn_str_t topic, int32_t partition)
     for (rn_hmap_node_t *n = rn_hmap_next_match(&g->entries, NULL, h); n != NULL;
          n = rn_hmap_next_match(&g->entries, n, h)) {
         entry_t *e = entry_at(n);
-        if (e->partition == partition && str_eq(e->topic, e->topic_len, topic))
+        if (e->partition == partition && rn_offsets_str_eq(e->topic, e->topic_len, topic))
             return e;
     }
     return NULL;
 }
 
 /* Inserts or overwrites; `value->metadata` is copied. */
-static void upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition,
-                   const rn_offsets_value_t *value)
+void rn_offsets_upsert(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic, int32_t partition,
+                       const rn_offsets_value_t *value)
 {
     group_t *g = get_group(offsets, group_id);
     entry_t *e = find_entry(g, topic, partition);
@@ -337,7 +212,7 @@ void rn_offsets_free(rn_offsets_t *offsets)
         remove_group(offsets, group_at(n));
     rn_hmap_deinit(&offsets->groups);
     while (offsets->txn_offsets != NULL) {
-        txn_offset_t *next = offsets->txn_offsets->next;
+        rn_offsets_txn_offset_t *next = offsets->txn_offsets->next;
         free(offsets->txn_offsets);
         offsets->txn_offsets = next;
     }
@@ -348,7 +223,7 @@ void rn_offsets_free(rn_offsets_t *offsets)
     free(offsets);
 }
 
-static pthread_mutex_t *write_lock(rn_offsets_t *offsets, rn_str_t group_id)
+pthread_mutex_t *rn_offsets_write_lock(rn_offsets_t *offsets, rn_str_t group_id)
 {
     return &offsets->write_locks[rn_store_partition_for(offsets->store, group_id)];
 }
@@ -365,30 +240,22 @@ bool rn_offsets_load_record(rn_offsets_t *offsets, rn_bytes_t key, rn_bytes_t va
     if (value.ptr == NULL)
         remove_entry(offsets, k.group, k.topic, k.partition);
     else
-        upsert(offsets, k.group, k.topic, k.partition, &v);
+        rn_offsets_upsert(offsets, k.group, k.topic, k.partition, &v);
     pthread_mutex_unlock(&offsets->lock);
     return true;
 }
 
-/* A commit's records, encoded: one allocation of keys and values, the records pointing into it,
- * and the values decoded as they will be applied. */
-typedef struct encoded {
-    rn_store_record_t *recs;
-    rn_offsets_value_t *values;
-    uint8_t *bytes;
-} encoded_t;
-
-static void encoded_free(encoded_t *e)
+void rn_offsets_encoded_free(rn_offsets_encoded_t *e)
 {
     free(e->bytes);
     free(e->values);
     free(e->recs);
 }
 
-static int encode_commits(rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
-                          int64_t now_ms, encoded_t *out)
+int rn_offsets_encode_commits(rn_str_t group_id, const rn_offsets_commit_t *commits, size_t n,
+                              int64_t now_ms, rn_offsets_encoded_t *out)
 {
-    *out = (encoded_t){ 0 };
+    *out = (rn_offsets_encoded_t){ 0 };
     if (n > SIZE_MAX / (sizeof(rn_store_record_t) + sizeof(rn_offsets_value_t)))
         return RN_EINVAL;
     /* Sizes first, so that one allocation holds every encoded key and value. */
@@ -407,7 +274,7 @@ static int encode_commits(rn_str_t group_id, const rn_offsets_commit_t *commits,
     out->values = malloc(n * sizeof *out->values);
     out->bytes = malloc(total);
     if (out->recs == NULL || out->values == NULL || out->bytes == NULL) {
-        encoded_free(out);
+        rn_offsets_encoded_free(out);
         return RN_ENOMEM;
     }
     uint8_t *p = out->bytes;
@@ -439,21 +306,22 @@ int rn_offsets_commit(rn_offsets_t *offsets, rn_str_t group_id, const rn_offsets
 {
     if (n == 0)
         return 0;
-    encoded_t enc;
-    int rc = encode_commits(group_id, commits, n, now_ms, &enc);
+    rn_offsets_encoded_t enc;
+    int rc = rn_offsets_encode_commits(group_id, commits, n, now_ms, &enc);
     if (rc != 0)
         return rc;
-    pthread_mutex_t *wl = write_lock(offsets, group_id);
+    pthread_mutex_t *wl = rn_offsets_write_lock(offsets, group_id);
     pthread_mutex_lock(wl);
     rc = rn_store_append_many(offsets->store, group_id, enc.recs, n, now_ms);
     if (rc == 0) {
         pthread_mutex_lock(&offsets->lock);
         for (size_t i = 0; i < n; i++)
-            upsert(offsets, group_id, commits[i].topic, commits[i].partition, &enc.values[i]);
+            rn_offsets_upsert(offsets, group_id, commits[i].topic, commits[i].partition,
+                              &enc.values[i]);
         pthread_mutex_unlock(&offsets->lock);
     }
     pthread_mutex_unlock(wl);
-    encoded_free(&enc);
+    rn_offsets_encoded_free(&enc);
     return rc;
 }
 
@@ -548,7 +416,7 @@ typedef bool (*match_fn)(void *ctx, const entry_t *e);
 static int tombstone_matching(rn_offsets_t *offsets, rn_str_t group_id, match_fn match, void *ctx,
                               int64_t now_ms)
 {
-    pthread_mutex_t *wl = write_lock(offsets, group_id);
+    pthread_mutex_t *wl = rn_offsets_write_lock(offsets, group_id);
     pthread_mutex_lock(wl);
     /* Pass 1, under the map lock: choose the offsets, then copy their keys, encoded. */
     size_t n = 0, total = 0;
@@ -618,7 +486,7 @@ static bool match_tps(void *ctx, const entry_t *e)
     const tp_set_t *set = ctx;
     for (size_t i = 0; i < set->n; i++)
         if (set->tps[i].partition == e->partition &&
-            str_eq(e->topic, e->topic_len, set->tps[i].topic))
+            rn_offsets_str_eq(e->topic, e->topic_len, set->tps[i].topic))
             return true;
     return false;
 }
@@ -689,7 +557,7 @@ static rn_str_t id_at(const id_list_t *list, size_t i)
 
 static bool match_topic(void *ctx, const entry_t *e)
 {
-    return str_eq(e->topic, e->topic_len, *(const rn_str_t *)ctx);
+    return rn_offsets_str_eq(e->topic, e->topic_len, *(const rn_str_t *)ctx);
 }
 
 static bool group_has_topic(void *ctx, group_t *g)
@@ -817,23 +685,20 @@ void rn_offsets_pending_remove(rn_offsets_t *offsets, rn_offsets_pending_t *pend
     pthread_mutex_unlock(&offsets->lock);
 }
 
-static bool txn_holds(const rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
-                      int32_t partition);
-
 bool rn_offsets_is_pending(rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
                            int32_t partition)
 {
     bool found = false;
     pthread_mutex_lock(&offsets->lock);
     for (rn_offsets_pending_t *p = offsets->pending; p != NULL && !found; p = p->next) {
-        if (!str_eq(p->group_id.ptr, p->group_id.len, group_id))
+        if (!rn_offsets_str_eq(p->group_id.ptr, p->group_id.len, group_id))
             continue;
         for (size_t i = 0; i < p->n && !found; i++)
             found = p->tps[i].partition == partition &&
-                    str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
+                    rn_offsets_str_eq(p->tps[i].topic.ptr, p->tps[i].topic.len, topic);
     }
     if (!found)
-        found = txn_holds(offsets, group_id, topic, partition);
+        found = rn_offsets_txn_holds(offsets, group_id, topic, partition);
     pthread_mutex_unlock(&offsets->lock);
     return found;
 }
@@ -861,185 +726,6 @@ size_t rn_offsets_count(rn_offsets_t *offsets)
 {
     pthread_mutex_lock(&offsets->lock);
     size_t n = offsets->noffsets;
-    pthread_mutex_unlock(&offsets->lock);
-    return n;
-}
-
-/* ---- transactional offsets ---- */
-
-static rn_str_t txn_group(const txn_offset_t *t)
-{
-    return (rn_str_t){ t->text, t->group_len };
-}
-static rn_str_t txn_topic(const txn_offset_t *t)
-{
-    return (rn_str_t){ t->text + t->group_len, t->topic_len };
-}
-static rn_str_t txn_metadata(const txn_offset_t *t)
-{
-    return (rn_str_t){ t->text + t->group_len + t->topic_len, t->metadata_len };
-}
-
-static bool txn_holds(const rn_offsets_t *offsets, rn_str_t group_id, rn_str_t topic,
-                      int32_t partition)
-{
-    for (const txn_offset_t *t = offsets->txn_offsets; t != NULL; t = t->next)
-        if (t->partition == partition && str_eq(t->text, t->group_len, group_id) &&
-            str_eq(t->text + t->group_len, t->topic_len, topic))
-            return true;
-    return false;
-}
-
-/* Holds one offset for `producer_id`, replacing what the same producer held for the same
- * group and partition (the later commit wins, as on reload). Under the map lock. */
-static void txn_hold(rn_offsets_t *offsets, int64_t producer_id, rn_str_t group_id, rn_str_t topic,
-                     int32_t partition, const rn_offsets_value_t *v)
-{
-    txn_offset_t **link = &offsets->txn_offsets;
-    while (*link != NULL) {
-        txn_offset_t *t = *link;
-        if (t->producer_id == producer_id && t->partition == partition &&
-            str_eq(t->text, t->group_len, group_id) &&
-            str_eq(t->text + t->group_len, t->topic_len, topic)) {
-            *link = t->next;
-            free(t);
-            offsets->ntxn_offsets--;
-            continue;
-        }
-        link = &t->next;
-    }
-    /* Bounded: each string has an INT16 length in the record it came from. */
-    txn_offset_t *t = rn_xmalloc(sizeof *t + group_id.len + topic.len + v->metadata.len);
-    *t = (txn_offset_t){
-        .producer_id = producer_id,
-        .store_partition = rn_store_partition_for(offsets->store, group_id),
-        .partition = partition,
-        .offset = v->offset,
-        .leader_epoch = v->leader_epoch,
-        .commit_timestamp = v->commit_timestamp,
-        .group_len = group_id.len,
-        .topic_len = topic.len,
-        .metadata_len = v->metadata.len,
-    };
-    if (group_id.len > 0)
-        memcpy(t->text, group_id.ptr, group_id.len);
-    if (topic.len > 0)
-        memcpy(t->text + group_id.len, topic.ptr, topic.len);
-    if (v->metadata.len > 0)
-        memcpy(t->text + group_id.len + topic.len, v->metadata.ptr, v->metadata.len);
-    *link = t; /* at the tail: applied in the order they were written */
-    offsets->ntxn_offsets++;
-}
-
-/* Ends `producer_id`'s transaction in __consumer_offsets-`store_partition`: its offsets there
- * become committed ones, or go. Under the map lock. */
-static void txn_end(rn_offsets_t *offsets, int32_t store_partition, int64_t producer_id,
-                    bool commit)
-{
-    txn_offset_t **link = &offsets->txn_offsets;
-    while (*link != NULL) {
-        txn_offset_t *t = *link;
-        if (t->producer_id != producer_id || t->store_partition != store_partition) {
-            link = &t->next;
-            continue;
-        }
-        if (commit) {
-            rn_offsets_value_t v = {
-                .offset = t->offset,
-                .leader_epoch = t->leader_epoch,
-                .metadata = txn_metadata(t),
-                .commit_timestamp = t->commit_timestamp,
-                .expire_timestamp = -1,
-            };
-            upsert(offsets, txn_group(t), txn_topic(t), t->partition, &v);
-        }
-        *link = t->next;
-        free(t);
-        offsets->ntxn_offsets--;
-    }
-}
-
-int rn_offsets_txn_commit(rn_offsets_t *offsets, rn_str_t group_id, int64_t producer_id,
-                          int16_t producer_epoch, const rn_offsets_commit_t *commits, size_t n,
-                          int64_t now_ms)
-{
-    if (n == 0)
-        return 0;
-    encoded_t enc;
-    int rc = encode_commits(group_id, commits, n, now_ms, &enc);
-    if (rc != 0)
-        return rc;
-    pthread_mutex_t *wl = write_lock(offsets, group_id);
-    pthread_mutex_lock(wl);
-    rc = rn_store_append_txn(offsets->store, group_id, enc.recs, n, now_ms, producer_id,
-                             producer_epoch);
-    if (rc == 0) {
-        pthread_mutex_lock(&offsets->lock);
-        for (size_t i = 0; i < n; i++)
-            txn_hold(offsets, producer_id, group_id, commits[i].topic, commits[i].partition,
-                     &enc.values[i]);
-        pthread_mutex_unlock(&offsets->lock);
-    }
-    pthread_mutex_unlock(wl);
-    encoded_free(&enc);
-    return rc;
-}
-
-int rn_offsets_txn_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
-                          int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
-                          int64_t now_ms)
-{
-    rn_partition_t *part = rn_store_partition(offsets->store, partition);
-    if (part == NULL)
-        return 0;
-    /* Under the partition's write lock, as a commit: the memory follows the log's order. */
-    pthread_mutex_t *wl = &offsets->write_locks[partition];
-    pthread_mutex_lock(wl);
-    int64_t at = 0;
-    bool sync_needed = false;
-    int rc = rn_log_append_marker(part->log, producer_id, producer_epoch, coordinator_epoch, commit,
-                                  now_ms, &at, &sync_needed);
-    if (rc == 0 && sync_needed)
-        rc = rn_log_sync(part->log);
-    if (rc == 0) {
-        pthread_mutex_lock(&offsets->lock);
-        txn_end(offsets, partition, producer_id, commit);
-        pthread_mutex_unlock(&offsets->lock);
-        rn_partition_notify(part);
-    }
-    pthread_mutex_unlock(wl);
-    return rc;
-}
-
-bool rn_offsets_txn_load_record(rn_offsets_t *offsets, int64_t producer_id, rn_bytes_t key,
-                                rn_bytes_t value)
-{
-    rn_offsets_key_t k;
-    rn_offsets_value_t v;
-    if (rn_offsets_key_decode(key, &k) != 0)
-        return false;
-    if (value.ptr == NULL)
-        return true; /* TxnOffsetCommit writes no tombstones; nothing to hold */
-    if (rn_offsets_value_decode(value, &v) != 0)
-        return false;
-    pthread_mutex_lock(&offsets->lock);
-    txn_hold(offsets, producer_id, k.group, k.topic, k.partition, &v);
-    pthread_mutex_unlock(&offsets->lock);
-    return true;
-}
-
-void rn_offsets_txn_load_marker(rn_offsets_t *offsets, int32_t partition, int64_t producer_id,
-                                bool commit)
-{
-    pthread_mutex_lock(&offsets->lock);
-    txn_end(offsets, partition, producer_id, commit);
-    pthread_mutex_unlock(&offsets->lock);
-}
-
-size_t rn_offsets_txn_count(rn_offsets_t *offsets)
-{
-    pthread_mutex_lock(&offsets->lock);
-    size_t n = offsets->ntxn_offsets;
     pthread_mutex_unlock(&offsets->lock);
     return n;
 }
