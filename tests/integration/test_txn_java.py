@@ -17,7 +17,6 @@ meets the old epoch)."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -53,46 +52,25 @@ def setUpModule():
                                                                  p.stderr))
 
 
-def command(scenario, bootstrap):
-    cp = CLASSES + os.pathsep + os.path.join(JAVA_OUT, "lib", "*")
-    return [java_bin()] + JVM_OPTS + ["-cp", cp, MAIN_CLASS, scenario, bootstrap]
-
-
-def run(scenario, bootstrap, spec):
-    obs, err = tc.run_program(command(scenario, bootstrap), spec, RUN_TIMEOUT)
-    if "error" in obs:
-        obs["stderr"] = "java stderr (last 60 lines):\n" + "\n".join(err.splitlines()[-60:])
-    return obs
-
-
-class JavaTxn(tc.TxnCase):
+class JavaProgram(tc.ProgramClient):
     client = CLIENT
     prefix = "java"
     fenced_pattern = r"ProducerFencedException|InvalidProducerEpochException"
+    log_name = "java stderr"
+    cwd = None
+    timeout = RUN_TIMEOUT
 
-    def run_interleaved(self, bootstrap, spec):
-        return run("interleaved", bootstrap, spec)
-
-    def run_consume_transform_produce(self, bootstrap, spec):
-        return run("consume_transform_produce", bootstrap, spec)
-
-    def run_fencing(self, bootstrap, spec):
-        return run("fencing", bootstrap, spec)
-
-    def run_timeout(self, bootstrap, spec):
-        return run("timeout", bootstrap, spec)
+    def command(self, scenario, bootstrap):
+        cp = CLASSES + os.pathsep + os.path.join(JAVA_OUT, "lib", "*")
+        return [java_bin()] + JVM_OPTS + ["-cp", cp, MAIN_CLASS, scenario, bootstrap]
 
 
-class JavaTxnKill(tc.TxnKillCase):
-    client = CLIENT
-    prefix = "java"
+class JavaTxn(JavaProgram, tc.TxnCase):
+    pass
 
-    def run_kill(self, broker, spec, fraction):
-        produced, err = tc.kill_during_commit(broker, command("kill_produce", broker.bootstrap),
-                                              spec, fraction, RUN_TIMEOUT)
-        if "error" in produced:
-            print("java stderr of the produce phase:\n" + err[-4000:], file=sys.stderr)
-        return produced, run("kill_verify", broker.bootstrap, spec)
+
+class JavaTxnKill(JavaProgram, tc.TxnKillCase):
+    pass
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ its own."""
 
 import os
 import shutil
-import sys
 import unittest
 
 import txn_common as tc
@@ -37,45 +36,24 @@ def setUpModule():
         raise AssertionError("kafkajs is not installed in %s: run ./scripts/setup" % JS_DIR)
 
 
-def command(scenario, bootstrap):
-    return [NODE, os.path.join(JS_DIR, "txn.js"), scenario, bootstrap]
-
-
-def run(scenario, bootstrap, spec):
-    obs, err = tc.run_program(command(scenario, bootstrap), spec, RUN_TIMEOUT, cwd=JS_DIR)
-    if "error" in obs:
-        obs["stderr"] = "kafkajs stderr (last 60 lines):\n" + "\n".join(err.splitlines()[-60:])
-    return obs
-
-
-class KafkajsTxn(tc.TxnCase):
+class KafkajsProgram(tc.ProgramClient):
     client = CLIENT
     prefix = "kjs"
     fenced_pattern = r"INVALID_PRODUCER_EPOCH|PRODUCER_FENCED"
+    log_name = "kafkajs stderr"
+    cwd = JS_DIR
+    timeout = RUN_TIMEOUT
 
-    def run_interleaved(self, bootstrap, spec):
-        return run("interleaved", bootstrap, spec)
-
-    def run_consume_transform_produce(self, bootstrap, spec):
-        return run("consume_transform_produce", bootstrap, spec)
-
-    def run_fencing(self, bootstrap, spec):
-        return run("fencing", bootstrap, spec)
-
-    def run_timeout(self, bootstrap, spec):
-        return run("timeout", bootstrap, spec)
+    def command(self, scenario, bootstrap):
+        return [NODE, os.path.join(JS_DIR, "txn.js"), scenario, bootstrap]
 
 
-class KafkajsTxnKill(tc.TxnKillCase):
-    client = CLIENT
-    prefix = "kjs"
+class KafkajsTxn(KafkajsProgram, tc.TxnCase):
+    pass
 
-    def run_kill(self, broker, spec, fraction):
-        produced, err = tc.kill_during_commit(broker, command("kill_produce", broker.bootstrap),
-                                              spec, fraction, RUN_TIMEOUT, cwd=JS_DIR)
-        if "error" in produced:
-            print("kafkajs stderr of the produce phase:\n" + err[-4000:], file=sys.stderr)
-        return produced, run("kill_verify", broker.bootstrap, spec)
+
+class KafkajsTxnKill(KafkajsProgram, tc.TxnKillCase):
+    pass
 
 
 if __name__ == "__main__":

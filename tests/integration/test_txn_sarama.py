@@ -13,7 +13,6 @@ consume-transform-produce sends the group's generation and member id with the of
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -41,46 +40,25 @@ def setUpModule():
                              "the modules:\n%s%s" % (GO_DIR, p.returncode, p.stdout, p.stderr))
 
 
-def command(scenario, bootstrap):
-    return [BINARY, "-scenario", scenario, "-bootstrap", bootstrap,
-            "-timeout", "%ds" % (RUN_TIMEOUT - 10)]
-
-
-def run(scenario, bootstrap, spec):
-    obs, err = tc.run_program(command(scenario, bootstrap), spec, RUN_TIMEOUT)
-    if "error" in obs:
-        obs["stderr"] = "sarama's log (last 60 lines):\n" + "\n".join(err.splitlines()[-60:])
-    return obs
-
-
-class SaramaTxn(tc.TxnCase):
+class SaramaProgram(tc.ProgramClient):
     client = CLIENT
     prefix = "sarama"
     fenced_pattern = r"INVALID_PRODUCER_EPOCH|PRODUCER_FENCED"
+    log_name = "sarama's log"
+    cwd = None
+    timeout = RUN_TIMEOUT
 
-    def run_interleaved(self, bootstrap, spec):
-        return run("interleaved", bootstrap, spec)
-
-    def run_consume_transform_produce(self, bootstrap, spec):
-        return run("consume_transform_produce", bootstrap, spec)
-
-    def run_fencing(self, bootstrap, spec):
-        return run("fencing", bootstrap, spec)
-
-    def run_timeout(self, bootstrap, spec):
-        return run("timeout", bootstrap, spec)
+    def command(self, scenario, bootstrap):
+        return [BINARY, "-scenario", scenario, "-bootstrap", bootstrap,
+                "-timeout", "%ds" % (RUN_TIMEOUT - 10)]
 
 
-class SaramaTxnKill(tc.TxnKillCase):
-    client = CLIENT
-    prefix = "sarama"
+class SaramaTxn(SaramaProgram, tc.TxnCase):
+    pass
 
-    def run_kill(self, broker, spec, fraction):
-        produced, err = tc.kill_during_commit(broker, command("kill_produce", broker.bootstrap),
-                                              spec, fraction, RUN_TIMEOUT)
-        if "error" in produced:
-            print("sarama's log of the produce phase:\n" + err[-4000:], file=sys.stderr)
-        return produced, run("kill_verify", broker.bootstrap, spec)
+
+class SaramaTxnKill(SaramaProgram, tc.TxnKillCase):
+    pass
 
 
 if __name__ == "__main__":

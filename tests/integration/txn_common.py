@@ -604,3 +604,45 @@ class TxnKillCase(TxnChecks, unittest.TestCase):
                      json.dumps({k: v for k, v in produced.items() if k != "stderr"})[:600]),
                   file=sys.stderr)
             self.check_kill(produced, verified, "round %d" % i)
+
+
+class ProgramClient:
+    """A client whose scenarios run as a separate program (the Java, kafkajs and sarama
+    ones): `command(scenario, bootstrap)` gives its argv, run in `cwd` and given the spec on
+    stdin (run_program); `log_name` names its stderr in failures. Mixed into TxnCase and
+    TxnKillCase, it provides their run_* methods."""
+
+    cwd = None
+    log_name = None
+    timeout = 90
+
+    def command(self, scenario, bootstrap):
+        raise NotImplementedError
+
+    def run_scenario(self, scenario, bootstrap, spec_dict):
+        obs, err = run_program(self.command(scenario, bootstrap), spec_dict, self.timeout,
+                               cwd=self.cwd)
+        if "error" in obs:
+            obs["stderr"] = "%s (last 60 lines):\n%s" % (
+                self.log_name, "\n".join(err.splitlines()[-60:]))
+        return obs
+
+    def run_interleaved(self, bootstrap, spec_dict):
+        return self.run_scenario("interleaved", bootstrap, spec_dict)
+
+    def run_consume_transform_produce(self, bootstrap, spec_dict):
+        return self.run_scenario("consume_transform_produce", bootstrap, spec_dict)
+
+    def run_fencing(self, bootstrap, spec_dict):
+        return self.run_scenario("fencing", bootstrap, spec_dict)
+
+    def run_timeout(self, bootstrap, spec_dict):
+        return self.run_scenario("timeout", bootstrap, spec_dict)
+
+    def run_kill(self, broker, spec_dict, fraction):
+        produced, err = kill_during_commit(broker, self.command("kill_produce", broker.bootstrap),
+                                           spec_dict, fraction, self.timeout, cwd=self.cwd)
+        if "error" in produced:
+            print("%s of the produce phase:\n%s" % (self.log_name, err[-4000:]),
+                  file=sys.stderr)
+        return produced, self.run_scenario("kill_verify", broker.bootstrap, spec_dict)
