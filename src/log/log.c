@@ -34,6 +34,11 @@ void rn_log_config_defaults(rn_log_config_t *cfg)
         .index_interval_bytes = 4096,
         .max_index_bytes = 10485760,
         .delete_enabled = true,
+        .compact = false,
+        .min_cleanable_ratio = 0.5,
+        .min_compaction_lag_ms = 0,
+        .max_compaction_lag_ms = INT64_MAX,
+        .delete_retention_ms = 86400000,
     };
 }
 

@@ -45,6 +45,12 @@ typedef struct rn_log_config {
     int32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
     int32_t max_index_bytes; /* segment.index.bytes / log.index.size.max.bytes, default 10 MiB */
     bool delete_enabled;     /* cleanup.policy contains "delete" (retention applies) */
+    /* Compaction (cleaner.c), Kafka's topic keys over the broker's log.cleaner.* defaults. */
+    bool compact;                  /* cleanup.policy contains "compact" */
+    double min_cleanable_ratio;    /* min.cleanable.dirty.ratio, default 0.5 */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, default INT64_MAX */
+    int64_t delete_retention_ms;   /* delete.retention.ms, default 86400000 (1 day) */
 } rn_log_config_t;
 
 /* Kafka's defaults, for tests and as the base of the broker's. */
