@@ -197,6 +197,11 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
         if (v < def->dmin || v > def->dmax)
             return invalid(b, def->pub.name, value, "must be between %g and %g", def->dmin,
                            def->dmax);
+        if (def->field_size != 0) {
+            assert(def->field_size == sizeof(double));
+            double *field = field_of(b, def);
+            *field = v;
+        }
         return 0;
     }
     case KEY_ENUM: {
@@ -391,6 +396,7 @@ int rn_config_apply_cleanup_policy(build_t *b, const key_def_t *def, const char 
                                        sizeof b->cfg.log_cleanup_policy,
                                        &b->cfg.log_defaults.delete_enabled) != 0)
         return invalid(b, def->pub.name, value, "must be a comma list of delete and compact");
+    b->cfg.log_defaults.compact = strstr(b->cfg.log_cleanup_policy, "compact") != NULL;
     return 0;
 }
 

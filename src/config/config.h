@@ -73,17 +73,23 @@ const rn_config_key_t *rn_config_key_find(const char *name);
 /* The broker's log.* defaults, typed (Kafka's precedence: log.retention.ms over
  * log.retention.minutes over log.retention.hours, and log.roll.ms over log.roll.hours; a negative
  * retention means -1, unlimited). Topics derive their settings from the same keys, with their
- * synonyms (topics/topic_config.c). */
+ * synonyms (topics/topic_config.c). The fields are rn_log_config_t's (log/log.h), in the same
+ * order: a topic without overrides runs with exactly these values. */
 typedef struct rn_config_log_defaults {
-    int64_t segment_bytes;        /* log.segment.bytes */
-    int64_t segment_ms;           /* log.roll.ms, log.roll.hours */
-    int64_t retention_ms;         /* log.retention.ms, .minutes, .hours */
-    int64_t retention_bytes;      /* log.retention.bytes */
-    int64_t flush_messages;       /* log.flush.interval.messages */
-    int64_t flush_ms;             /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
-    int32_t index_interval_bytes; /* log.index.interval.bytes, index.interval.bytes */
-    int32_t max_index_bytes;      /* log.index.size.max.bytes */
-    bool delete_enabled;          /* log.cleanup.policy contains "delete" */
+    int64_t segment_bytes;         /* log.segment.bytes */
+    int64_t segment_ms;            /* log.roll.ms, log.roll.hours */
+    int64_t retention_ms;          /* log.retention.ms, .minutes, .hours */
+    int64_t retention_bytes;       /* log.retention.bytes */
+    int64_t flush_messages;        /* log.flush.interval.messages */
+    int64_t flush_ms;              /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
+    int32_t index_interval_bytes;  /* log.index.interval.bytes, index.interval.bytes */
+    int32_t max_index_bytes;       /* log.index.size.max.bytes */
+    bool delete_enabled;           /* log.cleanup.policy contains "delete" */
+    bool compact;                  /* log.cleanup.policy contains "compact" */
+    double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0..1; default 0.5 */
+    int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, >= 0; default 0 */
+    int64_t max_compaction_lag_ms; /* log.cleaner.max.compaction.lag.ms, >= 1; default INT64_MAX */
+    int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, >= 0; default 86400000 */
 } rn_config_log_defaults_t;
 
 typedef struct rn_config {

@@ -487,6 +487,11 @@ Test(config, log_defaults_are_kafkas)
     cr_assert_eq(cfg.log_defaults.index_interval_bytes, 4096);
     cr_assert_eq(cfg.log_defaults.max_index_bytes, 10485760);
     cr_assert(cfg.log_defaults.delete_enabled);
+    cr_assert_not(cfg.log_defaults.compact);
+    cr_assert_eq(cfg.log_defaults.min_cleanable_ratio, 0.5);
+    cr_assert_eq(cfg.log_defaults.min_compaction_lag_ms, 0);
+    cr_assert_eq(cfg.log_defaults.max_compaction_lag_ms, INT64_MAX);
+    cr_assert_eq(cfg.log_defaults.delete_retention_ms, 86400000);
     cr_assert_eq(cfg.log_retention_check_interval_ms, 300000);
     cr_assert_eq(cfg.message_max_bytes, 1048588);
     cr_assert_not(cfg.log_append_time);
@@ -632,6 +637,7 @@ Test(config, cleanup_policy_is_a_list_of_delete_and_compact)
     rn_config_t cfg;
     assert_valid("log.cleanup.policy", "compact", &cfg);
     cr_assert_str_eq(cfg.log_cleanup_policy, "compact");
+    cr_assert(cfg.log_defaults.compact);
     cr_assert_not(cfg.log_defaults.delete_enabled);
     rn_config_deinit(&cfg);
     assert_invalid("log.cleanup.policy", "shred",
