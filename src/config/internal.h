@@ -44,7 +44,8 @@ typedef enum key_kind {
     KEY_INT32,  /* an int32_t field in [min, max] */
     KEY_INT64,  /* an int64_t field in [min, max] */
     KEY_BOOL,   /* a bool field: true or false, any case */
-    KEY_DOUBLE, /* a double field: a finite decimal number in [dmin, dmax] */
+    KEY_DOUBLE, /* a double field: a finite decimal number in [dmin, dmax] ((dmin, dmax] with
+                   dmin_open) */
     KEY_ENUM,   /* one of `choices`, exactly (Kafka compares case-sensitively); never stored */
     KEY_CUSTOM, /* checked by `apply` */
     KEY_ALIAS,  /* in effect, checked by the `apply` of the key named in its doc */
@@ -61,6 +62,7 @@ struct key_def {
     key_kind_t kind;
     int64_t min, max;           /* KEY_INT32, KEY_INT64 */
     double dmin, dmax;          /* KEY_DOUBLE */
+    bool dmin_open;             /* KEY_DOUBLE: dmin itself is refused */
     const char *const *choices; /* KEY_ENUM: NULL-terminated */
     size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL, KEY_DOUBLE: where in rn_config_t;
                                    0: nowhere */
@@ -88,5 +90,6 @@ int rn_config_apply_cleanup_policy(build_t *b, const key_def_t *def, const char 
 int rn_config_apply_timestamp_type(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_gzip_level(build_t *b, const key_def_t *def, const char *value);
+int rn_config_apply_dedupe_buffer_size(build_t *b, const key_def_t *def, const char *value);
 
 #endif

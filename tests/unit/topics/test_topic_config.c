@@ -725,9 +725,11 @@ Test(topic_config, broker_keys_not_in_effect_say_so_in_their_doc)
         cr_assert_eq(says, !key->in_effect, "%s: '%s'", e[i].name, e[i].doc);
         later += !key->in_effect;
     }
-    cr_assert_gt(later, 0, "log.cleaner.enable and others are not in effect yet");
-    cr_assert_str_eq(entry(e, n, "log.cleaner.enable")->doc,
-                     "Not in effect yet: run compaction for compacted topics");
+    cr_assert_gt(later, 0, "log.preallocate and others are not in effect yet");
+    cr_assert_str_eq(entry(e, n, "log.preallocate")->doc,
+                     "Not in effect yet: preallocate segment files");
+    cr_assert_str_eq(entry(e, n, "log.cleaner.threads")->doc,
+                     "threads that compact logs (1 or more)");
     rn_config_entries_free(e, n);
     fixture_deinit(&f);
 }
