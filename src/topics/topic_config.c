@@ -8,8 +8,8 @@
  * milliseconds for log.retention.minutes/hours and log.roll(.jitter).hours), else the broker
  * default, which is Kafka's. The typed rn_topic_config_t is parsed from those same texts, so what
  * DescribeConfigs reports is exactly what the log and the handlers use. Keys marked "not in
- * effect" (compaction, recompression, replication, tiered storage) are checked and reported but
- * change nothing yet; their doc line says so. */
+ * effect" (recompression, replication, tiered storage) are checked and reported but change
+ * nothing yet; their doc line says so. */
 #include "topics/internal.h"
 
 #include <assert.h>
