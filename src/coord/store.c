@@ -2,9 +2,10 @@
 /* An internal topic as a journal (__consumer_offsets, __transaction_state): each append is one
  * uncompressed batch built here and written through the partition's log like a Produce; loading
  * reads each partition from its log start in large chunks (rn_log_read finds whole batches, pread
- * copies them) and walks the records. Loading is the start-up cost Kafka pays too: until compaction
- * exists, every commit ever written is read back, so the loop avoids per-record allocation and
- * system calls. */
+ * copies them) and walks the records. Loading is the start-up cost Kafka pays too: everything the
+ * cleaner has not compacted yet (at least the active segment) is read back, so the loop avoids
+ * per-record allocation and system calls. The topics are compacted: tombstones and gaps in the
+ * offsets are what a cleaned partition looks like. */
 #include "coord/store.h"
 
 #include <assert.h>
