@@ -374,6 +374,34 @@ Test(cleaner, a_small_dedupe_buffer_cleans_in_several_rounds)
     rn_log_close(log);
 }
 
+/* One batch with more keys than the map holds: Kafka's map stops in the middle of the batch
+ * (latestOffset is the last record put) and the round goes on from there. */
+Test(cleaner, a_batch_with_more_keys_than_the_map_holds)
+{
+    rn_log_config_t cfg = ct_config(1 << 20);
+    rn_log_t *log = ct_open(dir, &cfg, true);
+    ct_fill(log, NULL, 1, 12, 0, 12, 0);
+    ct_fill(log, NULL, 1, 12, 0, 12, 100);
+    ct_roll(log);
+    rn_log_cleaner_t *c = ct_cleaner(16 * sizeof(rn_offset_slot_t), 0.5);
+    rn_log_cleanable_t plan;
+    cr_assert(rn_log_cleanable(log, CT_NOW, &plan));
+    rn_log_clean_stats_t st;
+    int err = rn_log_clean(log, c, &plan, CT_NOW, &st);
+    cr_assert_eq(err, 0, "clean: %d", err);
+    cr_assert_eq(st.end_offset, 8, "inside the first batch, after the eighth key");
+    rn_log_set_cleaner_checkpoint(log, st.end_offset);
+    cr_assert_geq(rounds_until_clean(log, c), 2);
+    ct_read_t rd;
+    ct_read_all(log, &rd);
+    cr_assert_eq(rd.nr, 12);
+    for (int k = 0; k < 12; k++)
+        only(&rd, k, 100 + k);
+    ct_read_free(&rd);
+    rn_log_cleaner_free(c);
+    rn_log_close(log);
+}
+
 Test(cleaner, a_fetch_range_taken_before_a_round_stays_readable)
 {
     rn_log_config_t cfg = ct_config(1024);
