@@ -124,7 +124,7 @@ class Acceptance(unittest.TestCase):
         for n in range(RECORDS):
             i = rng.randrange(KEYS)
             versions[i] += 1
-            send(i, b"%s v%06d %s%s" % (key_name(i), versions[i], os.urandom(6).hex().encode(),
+            send(i, b"%s v%06d %s%s" % (key_name(i), versions[i], os.urandom(12).hex().encode(),
                                         FILLER))
             if n % 20000 == 0:
                 p.poll(0)
