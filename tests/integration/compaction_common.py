@@ -185,8 +185,8 @@ def roll(topic, partitions, tag):
 def read_partition(topic, partition, isolation="read_uncommitted", start=OFFSET_BEGINNING,
                    deadline_s=TIMEOUT, group=None):
     """[(offset, key, value)] of one partition from `start` to the end the consumer reaches
-    (EOF, or the high watermark of the last fetch response), and that end offset. A consumer error fails; offsets must strictly increase (checked
-    here, since every caller wants it). check.crcs is on: a cleaned batch must carry a correct
+    (EOF, or the high watermark of the last fetch response), and that end offset. A consumer
+    error fails; offsets must strictly increase (checked here, since every caller wants it). check.crcs is on: a cleaned batch must carry a correct
     CRC. auto.offset.reset=error: an offset the log no longer has is an error, not a skip."""
     c = Consumer({"bootstrap.servers": bootstrap(), "group.id": group or unique("reader"),
                   "enable.auto.commit": False, "enable.partition.eof": True,
