@@ -25,7 +25,6 @@ Helpers that look at the log itself rather than through a client:
 """
 
 import os
-import socket
 import struct
 import sys
 import time
