@@ -713,6 +713,13 @@ static int clean_group(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *
         cleaned->max_timestamp = cleaned->w_max_timestamp;
         cleaned->max_timestamp_offset = cleaned->w_max_timestamp_offset;
         cleaned->next_offset = group[n - 1]->next_offset;
+        /* Kafka gives the cleaned segment the last source segment's mtime: retention of a
+         * segment without timestamps goes by it, and the cleaned one is not new data. */
+        struct stat sb;
+        if (fstat(group[n - 1]->log_fd, &sb) == 0) {
+            struct timespec times[2] = { sb.st_atim, sb.st_mtim };
+            (void)futimens(cleaned->log_fd, times);
+        }
         rn_segment_seal(cleaned);
         if (fdatasync(cleaned->log_fd) != 0)
             err = -errno;
