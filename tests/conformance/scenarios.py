@@ -874,6 +874,25 @@ def pr__timestamps_out_of_bounds(s, v):
 
 
 @scenario(PRODUCE)
+def pr__keyless_to_compacted(s, v):
+    """Records without a key to a compacted topic (issue 12): the whole batch is refused with
+    INVALID_RECORD and, from v8, one record error per keyless record; a keyed tombstone and an
+    empty key are accepted; a delete topic takes a keyless record."""
+    t = s.topic("compacted")
+    s.create_topic(t, configs={"cleanup.policy": "compact"})
+    t0 = s.broker.t0
+    mixed = wire.batch_v2([(b"a", b"1"), (None, b"2"), (b"c", b"3"), (None, None)],
+                          base_timestamp=t0)
+    s.call(PRODUCE, v, produce_body(t, 0, mixed), label="keyless records")
+    ok = wire.batch_v2([(b"a", None), (b"", b"empty key")], base_timestamp=t0)
+    s.call(PRODUCE, v, produce_body(t, 0, ok), label="tombstone and empty key")
+    d = s.topic("delete")
+    s.create_topic(d)
+    s.call(PRODUCE, v, produce_body(d, 0, wire.batch_v2([(None, b"x")], base_timestamp=t0)),
+           label="keyless to delete topic")
+
+
+@scenario(PRODUCE)
 def pr__old_message_formats(s, v):
     """Magic 0 and 1 message sets (what v0-v2 clients send)."""
     t = s.topic()
@@ -1524,6 +1543,30 @@ def ct__invalid_configs(s, v):
 
 
 @scenario(CREATE_TOPICS)
+def ct__compaction_configs(s, v):
+    """The compaction keys (issue 12): values out of range or of the wrong type, the lag pair
+    inverted, a cleanup.policy list with a bad or an empty element; then a valid set."""
+    t = s.topic
+    s.call(CREATE_TOPICS, v, ct_body([
+        ct_topic(t("ratio-high"), configs={"min.cleanable.dirty.ratio": "1.5"}),
+        ct_topic(t("ratio-low"), configs={"min.cleanable.dirty.ratio": "-0.1"}),
+        ct_topic(t("ratio-type"), configs={"min.cleanable.dirty.ratio": "abc"}),
+        ct_topic(t("delete-retention"), configs={"delete.retention.ms": "-1"}),
+        ct_topic(t("min-lag"), configs={"min.compaction.lag.ms": "-1"}),
+        ct_topic(t("max-lag"), configs={"max.compaction.lag.ms": "0"}),
+        ct_topic(t("lags"), configs={"min.compaction.lag.ms": "5000",
+                                     "max.compaction.lag.ms": "1000"}),
+        ct_topic(t("policy-bad"), configs={"cleanup.policy": "compact,foo"}),
+        ct_topic(t("policy-empty-item"), configs={"cleanup.policy": "compact,"}),
+        ct_topic(t("valid"), configs={"cleanup.policy": "compact,delete",
+                                      "min.cleanable.dirty.ratio": "0.1",
+                                      "delete.retention.ms": "1000",
+                                      "min.compaction.lag.ms": "0",
+                                      "max.compaction.lag.ms": "60000"}),
+    ], validate_only=True), label="compaction configs")
+
+
+@scenario(CREATE_TOPICS)
 def ct__duplicate_and_empty(s, v):
     """The same name twice in one request (both fail), and no topics."""
     t = s.topic()
@@ -1694,6 +1737,26 @@ def dc__broker_keys(s, v):
     s.call(DESCRIBE_CONFIGS, v, dc_body([(4, str(NODE_ID), keys)]), label="keys")
     s.call(DESCRIBE_CONFIGS, v, dc_body([(4, str(NODE_ID), keys[:3])], synonyms=True),
            label="synonyms")
+
+
+@scenario(DESCRIBE_CONFIGS)
+def dc__cleaner_keys(s, v):
+    """The log cleaner's broker keys (issue 12), with synonyms (v1+), and a compacted topic's
+    compaction keys with synonyms."""
+    keys = ["log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size",
+            "log.cleaner.io.buffer.size", "log.cleaner.io.buffer.load.factor",
+            "log.cleaner.backoff.ms", "log.cleaner.io.max.bytes.per.second",
+            "log.cleaner.min.cleanable.ratio", "log.cleaner.delete.retention.ms",
+            "log.cleaner.min.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms",
+            "offsets.topic.segment.bytes", "transaction.state.log.segment.bytes"]
+    s.call(DESCRIBE_CONFIGS, v, dc_body([(4, str(NODE_ID), keys)]), label="keys")
+    s.call(DESCRIBE_CONFIGS, v, dc_body([(4, str(NODE_ID), keys)], synonyms=True),
+           label="synonyms")
+    t = s.topic()
+    s.create_topic(t, configs={"cleanup.policy": "compact", "delete.retention.ms": "1000"})
+    tkeys = ["cleanup.policy", "min.cleanable.dirty.ratio", "delete.retention.ms",
+             "min.compaction.lag.ms", "max.compaction.lag.ms", "segment.ms"]
+    s.call(DESCRIBE_CONFIGS, v, dc_body([(2, t, tkeys)], synonyms=True), label="topic")
 
 
 @scenario(DESCRIBE_CONFIGS)
