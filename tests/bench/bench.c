@@ -6,13 +6,18 @@
  *   spawn      fork/exec a broker, time it to its first Metadata answer over raw TCP (from the
  *              fork, or from the exec a launcher announces with "exec_monotonic_ns=N")
  *   produce    N messages of S bytes to P partitions; msgs/s, MB/s, delivery latency; with
- *              --idempotence true|false, librdkafka's enable.idempotence, named in the figure
+ *              --idempotence true|false, librdkafka's enable.idempotence, named in the figure;
+ *              with --keys K, keyed records over K keys in turn (for compacted topics); with
+ *              --paced, at --rate for --duration s or until --stop-file exists (--ready-file is
+ *              created when sending starts): delivery latency p50/p99/p99.9/max, the figure
+ *              named with the rate and --label
  *   consume    read a produced topic from the beginning by assignment; msgs/s, MB/s, and a
  *              verification of every payload against what produce wrote
  *   e2e        fixed rate, producer and consumer in this process, produce-to-consume latency
  *   txn        transactions of --per-txn messages for --duration seconds (transactional.id,
  *              init_transactions, begin/commit); transactions/s, msgs/s, MB/s, commit latency;
  *              exit status 3 when the broker's ApiVersions lacks the transaction APIs
+ *   alter      AlterConfigs of --topic: exactly the --topic-config KEY=VALUE given
  *   conns      hold N idle connections open and read the broker's RSS
  *   limits     the machine's own limits (limits.c)
  *   report     join raw rows into the table and the CSV
@@ -21,7 +26,8 @@
  * --csv RAW,
  * --section, --topic, --partitions, --count, --size, --acks, --compression, --linger-ms,
  * --manifest,
- * --idempotence true|false, --per-txn N,
+ * --idempotence true|false, --per-txn N, --keys K, --topic-config KEY=VALUE (configs of a topic
+ * the subcommand creates, or sets with alter), --paced, --stop-file, --ready-file, --label,
  * --rate, --duration, --timeout, --no-create (topics made by runnel-mock), --allow-truncated (a
  * broker with retention below the topic size), --set KEY=VALUE (any librdkafka property), and
  * --target/--target-mb (the issue's target for the msgs/s and MB/s rows, see `report`).
@@ -200,6 +206,11 @@ typedef struct opts {
     const char *sets[16]; /* extra librdkafka properties, KEY=VALUE, for every client */
     int nsets;
     long per_txn;
+    long keys;                     /* produce: keyed records over this many keys; 0: no key */
+    const char *topic_configs[16]; /* KEY=VALUE: configs of a created topic, or to alter */
+    int ntopic_configs;
+    bool paced; /* produce at --rate for --duration */
+    const char *stop_file, *ready_file, *label;
 } opts_t;
 
 enum {
@@ -228,6 +239,12 @@ enum {
     O_SET,
     O_IDEMPOTENCE,
     O_PER_TXN,
+    O_KEYS,
+    O_TOPIC_CONFIG,
+    O_PACED,
+    O_STOP_FILE,
+    O_READY_FILE,
+    O_LABEL,
 };
 
 static const struct option long_options[] = {
@@ -256,6 +273,12 @@ static const struct option long_options[] = {
     { "set", required_argument, NULL, O_SET },
     { "idempotence", required_argument, NULL, O_IDEMPOTENCE },
     { "per-txn", required_argument, NULL, O_PER_TXN },
+    { "keys", required_argument, NULL, O_KEYS },
+    { "topic-config", required_argument, NULL, O_TOPIC_CONFIG },
+    { "paced", no_argument, NULL, O_PACED },
+    { "stop-file", required_argument, NULL, O_STOP_FILE },
+    { "ready-file", required_argument, NULL, O_READY_FILE },
+    { "label", required_argument, NULL, O_LABEL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -358,13 +381,35 @@ static void parse_opts(int argc, char **argv, opts_t *o)
         case O_PER_TXN:
             o->per_txn = atol(optarg);
             break;
+        case O_KEYS:
+            o->keys = atol(optarg);
+            break;
+        case O_TOPIC_CONFIG:
+            if (o->ntopic_configs == (int)(sizeof o->topic_configs / sizeof o->topic_configs[0]) ||
+                strchr(optarg, '=') == NULL)
+                bench_die("--topic-config takes KEY=VALUE, at most 16 times");
+            o->topic_configs[o->ntopic_configs++] = optarg;
+            break;
+        case O_PACED:
+            o->paced = true;
+            break;
+        case O_STOP_FILE:
+            o->stop_file = optarg;
+            break;
+        case O_READY_FILE:
+            o->ready_file = optarg;
+            break;
+        case O_LABEL:
+            o->label = optarg;
+            break;
         default:
             bench_die("unknown option (see the header of tests/bench/bench.c)");
         }
     }
     if (o->partitions < 1 || o->count < 0 || o->rate <= 0 || o->duration <= 0 || o->timeout <= 0 ||
-        o->per_txn < 1)
-        bench_die("--partitions, --rate, --duration, --timeout and --per-txn must be positive");
+        o->per_txn < 1 || o->keys < 0)
+        bench_die("--partitions, --rate, --duration, --timeout and --per-txn must be positive, "
+                  "--keys not negative");
 }
 
 static void need(const char *value, const char *name)
@@ -383,6 +428,14 @@ static void size_label(long size, char *out, size_t cap)
 }
 
 /* ---- librdkafka handles ---- */
+
+/* Splits "KEY=VALUE" (checked by parse_opts) into key, a copy, and the value it returns. */
+static const char *split_kv(const char *kv, char *key, size_t cap)
+{
+    const char *eq = strchr(kv, '=');
+    snprintf(key, cap, "%.*s", (int)(eq - kv), kv);
+    return eq + 1;
+}
 
 static void conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
@@ -403,9 +456,8 @@ static rd_kafka_conf_t *base_conf(const opts_t *o)
     conf_set(conf, "log_level", "4");
     for (int i = 0; i < o->nsets; i++) {
         char key[128];
-        const char *eq = strchr(o->sets[i], '=');
-        snprintf(key, sizeof key, "%.*s", (int)(eq - o->sets[i]), o->sets[i]);
-        conf_set(conf, key, eq + 1);
+        const char *value = split_kv(o->sets[i], key, sizeof key);
+        conf_set(conf, key, value);
     }
     return conf;
 }
@@ -419,12 +471,13 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf)
     return rk;
 }
 
-/* Creates the topic with CreateTopics (an existing one is fine) unless `exists` (the mock, which
- * has no CreateTopics: runnel-mock creates the run's topics at start), then waits until Metadata
- * shows every partition with a leader and every partition answers ListOffsets. A broker that
- * refuses or never shows it fails the run. */
-static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool exists,
-                         double timeout_s)
+/* Creates the topic with CreateTopics, with the configs of --topic-config (an existing one is
+ * fine, whatever its configs) unless `exists` (the mock, which has no CreateTopics: runnel-mock
+ * creates the run's topics at start), then waits until Metadata shows every partition with a
+ * leader and every partition answers ListOffsets. A broker that refuses or never shows it fails
+ * the run. */
+static void create_topic(rd_kafka_t *rk, const opts_t *o, const char *topic, int partitions,
+                         bool exists, double timeout_s)
 {
     char errstr[512];
     if (exists)
@@ -432,6 +485,12 @@ static void create_topic(rd_kafka_t *rk, const char *topic, int partitions, bool
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof errstr);
     if (nt == NULL)
         bench_die("NewTopic %s: %s", topic, errstr);
+    for (int i = 0; i < o->ntopic_configs; i++) {
+        char key[128];
+        const char *value = split_kv(o->topic_configs[i], key, sizeof key);
+        if (rd_kafka_NewTopic_set_config(nt, key, value) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            bench_die("NewTopic %s: config %s refused", topic, o->topic_configs[i]);
+    }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(ao, (int)(timeout_s * 1000), errstr, sizeof errstr);
@@ -536,6 +595,29 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     run->lat_ns[run->nlat++] = now - run->sent_ns[i];
 }
 
+/* --paced: a thread serves the delivery reports as they come, so a report is not held back
+ * until the sending thread's next wake-up (up to one period at the paced rate). */
+typedef struct poller {
+    rd_kafka_t *rk;
+    atomic_bool stop;
+} poller_t;
+
+static void *poller_main(void *arg)
+{
+    poller_t *pl = arg;
+    while (!atomic_load(&pl->stop))
+        rd_kafka_poll(pl->rk, 20);
+    return NULL;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        bench_die("%s: %s", path, strerror(errno));
+    fclose(f);
+}
+
 static int cmd_produce(int argc, char **argv)
 {
     opts_t o;
@@ -544,7 +626,8 @@ static int cmd_produce(int argc, char **argv)
     if (o.size < HEADER_LEN)
         bench_die("--size must be at least %d", HEADER_LEN);
     fill_init((size_t)o.size);
-    size_t n = (size_t)o.count;
+    /* Paced: at most --rate x --duration messages, fewer when --stop-file appears first. */
+    size_t n = o.paced ? (size_t)(o.rate * o.duration) : (size_t)o.count;
 
     produce_run_t run = { .nparts = o.partitions };
     run.sent_ns = calloc(n + 1, sizeof *run.sent_ns);
@@ -572,12 +655,36 @@ static int cmd_produce(int argc, char **argv)
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &run);
     rd_kafka_t *rk = new_handle(RD_KAFKA_PRODUCER, conf);
-    create_topic(rk, o.topic, o.partitions, o.no_create, 30);
+    create_topic(rk, &o, o.topic, o.partitions, o.no_create, 30);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o.topic, NULL);
 
+    poller_t poller = { .rk = rk };
+    pthread_t poll_th;
+    if (o.paced) {
+        prctl(PR_SET_TIMERSLACK, 1UL); /* wake on time, not 50 us late */
+        if (pthread_create(&poll_th, NULL, poller_main, &poller) != 0)
+            bench_die("pthread_create failed");
+    }
+    if (o.ready_file != NULL)
+        touch(o.ready_file);
+
     double broker0 = bench_proc_cpu_s(o.pid), client0 = bench_self_cpu_s();
-    int64_t t0 = bench_now_ns();
+    int64_t t0 = bench_now_ns(), period = (int64_t)(1e9 / o.rate);
+    /* The stop file is looked for about every 50 ms of paced sending. */
+    size_t check_every = o.rate > 20 ? (size_t)(o.rate / 20) : 1;
+    char key[32];
+    size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
+        if (o.paced) {
+            if (o.stop_file != NULL && i % check_every == 0 && access(o.stop_file, F_OK) == 0)
+                break;
+            int64_t due = t0 + (int64_t)i * period;
+            if (due > bench_now_ns()) {
+                struct timespec ts = { .tv_sec = due / 1000000000, .tv_nsec = due % 1000000000 };
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+                }
+            }
+        }
         int32_t part = (int32_t)(i % (size_t)o.partitions);
         uint64_t seq = i / (size_t)o.partitions;
         int flags = RD_KAFKA_MSG_F_COPY;
@@ -590,26 +697,44 @@ static int cmd_produce(int argc, char **argv)
         }
         int64_t ts = bench_now_ns();
         payload_build(buf, (size_t)o.size, PAYLOAD_MAGIC, part, seq, ts);
+        /* Keyed: key-000000000 to key-(K-1) in turn, each rewritten every K messages. */
+        size_t klen =
+            o.keys > 0 ? (size_t)snprintf(key, sizeof key, "key-%09ld", (long)(i % (size_t)o.keys))
+                       : 0;
         for (;;) {
             run.sent_ns[i] = bench_now_ns();
-            if (rd_kafka_produce(rkt, part, flags, buf, (size_t)o.size, NULL, 0,
+            if (rd_kafka_produce(rkt, part, flags, buf, (size_t)o.size, klen ? key : NULL, klen,
                                  (void *)(uintptr_t)i) == 0)
                 break;
             rd_kafka_resp_err_t err = rd_kafka_last_error();
             if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 bench_die("produce: %s", rd_kafka_err2str(err));
-            rd_kafka_poll(rk, 1);
+            if (o.paced)
+                usleep(1000);
+            else
+                rd_kafka_poll(rk, 1);
         }
-        if ((i & 255) == 0)
+        sent = i + 1;
+        if (!o.paced && (i & 255) == 0)
             rd_kafka_poll(rk, 0);
     }
-    int64_t deadline = bench_now_ns() + (int64_t)(o.timeout * 1e9);
-    while (rd_kafka_outq_len(rk) > 0 && bench_now_ns() < deadline)
-        rd_kafka_poll(rk, 50);
+    int64_t sent_end = bench_now_ns();
+    int64_t deadline = sent_end + (int64_t)(o.timeout * 1e9);
+    while (rd_kafka_outq_len(rk) > 0 && bench_now_ns() < deadline) {
+        if (o.paced)
+            usleep(1000);
+        else
+            rd_kafka_poll(rk, 50);
+    }
+    if (o.paced) {
+        atomic_store(&poller.stop, true);
+        pthread_join(poll_th, NULL);
+    }
     double broker1 = bench_proc_cpu_s(o.pid), client1 = bench_self_cpu_s();
-    if (run.delivered + run.failed < n)
+    if (run.delivered + run.failed < sent)
         bench_die("produce: only %" PRIu64 " of %zu messages reported after %.0f s",
-                  run.delivered + run.failed, n, o.timeout);
+                  run.delivered + run.failed, sent, o.timeout);
+    n = sent;
 
     double secs = (double)(run.last_dr_ns - t0) / 1e9;
     double bytes = (double)run.delivered * (double)o.size;
@@ -622,6 +747,11 @@ static int cmd_produce(int argc, char **argv)
              o.idempotence == NULL                ? ""
              : strcmp(o.idempotence, "true") == 0 ? " idempotent"
                                                   : " plain");
+    if (o.paced) {
+        size_t len = strlen(base);
+        snprintf(base + len, sizeof base - len, " %.0f msgs/s%s%s", o.rate, o.label ? " " : "",
+                 o.label ? o.label : "");
+    }
 
     if (run.failed > 0) {
         /* Figures of a run the broker refused in part would flatter it: only the failure counts. */
@@ -638,6 +768,38 @@ static int cmd_produce(int argc, char **argv)
                                           .bytes = -1,
                                           .size = o.size });
         return 1;
+    }
+    if (o.paced) {
+        /* The rate is given: the figures are the delivery latencies, with the window's CPU on
+         * the p99 row (as e2e does). */
+        double achieved = (double)n / ((double)(sent_end - t0) / 1e9);
+        if (achieved < 0.95 * o.rate)
+            fprintf(stderr,
+                    "runnel-bench: produce: the producer reached only %.0f msgs/s of %.0f\n",
+                    achieved, o.rate);
+        qsort(run.lat_ns, run.nlat, sizeof *run.lat_ns, bench_cmp_i64);
+        static const struct {
+            const char *name;
+            double q;
+        } pq[] = { { "p50", 0.50 }, { "p99", 0.99 }, { "p99.9", 0.999 }, { "max", 1.0 } };
+        for (size_t k = 0; k < 4; k++) {
+            snprintf(fig, sizeof fig, "%s delivery %s ms", base, pq[k].name);
+            bench_emit(o.csv,
+                       &(bench_row_t){
+                           .section = o.section,
+                           .figure = fig,
+                           .unit = "ms",
+                           .system = o.system,
+                           .value = bench_quantile_sorted(run.lat_ns, run.nlat, pq[k].q) / 1e6,
+                           .broker_cpu_s = k == 1 ? broker_cpu : -1,
+                           .client_cpu_s = k == 1 ? client1 - client0 : -1,
+                           .bytes = k == 1 ? bytes : -1,
+                           .size = o.size });
+        }
+        printf("  %zu messages in %.1f s\n", n, secs);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        return 0;
     }
     bench_row_t row = { .section = o.section,
                         .system = o.system,
@@ -968,7 +1130,7 @@ static int cmd_e2e(int argc, char **argv)
     rd_kafka_conf_set_dr_msg_cb(pconf, e2e_delivery);
     rd_kafka_conf_set_opaque(pconf, &failed);
     rd_kafka_t *producer = new_handle(RD_KAFKA_PRODUCER, pconf);
-    create_topic(producer, o.topic, 1, o.no_create, 30);
+    create_topic(producer, &o, o.topic, 1, o.no_create, 30);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(producer, o.topic, NULL);
 
     e2e_run_t run = { .n = (size_t)(o.rate * o.duration), .size = o.size };
@@ -1099,6 +1261,54 @@ static int cmd_e2e(int argc, char **argv)
     free(run.lat_ns);
     free(buf);
     return failures == 0 ? 0 : 1;
+}
+
+/* ---- alter: a topic's configs ---- */
+
+/* AlterConfigs of one topic: its configs become exactly those of --topic-config (the others
+ * return to the broker's defaults, as AlterConfigs, not the incremental kind, does). */
+static int cmd_alter(int argc, char **argv)
+{
+    opts_t o;
+    parse_opts(argc, argv, &o);
+    need(o.topic, "--topic");
+    if (o.ntopic_configs == 0)
+        bench_die("alter: no --topic-config");
+    char errstr[512];
+    rd_kafka_t *rk = new_handle(RD_KAFKA_PRODUCER, base_conf(&o));
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, o.topic);
+    for (int i = 0; i < o.ntopic_configs; i++) {
+        char key[128];
+        const char *value = split_kv(o.topic_configs[i], key, sizeof key);
+        if (rd_kafka_ConfigResource_set_config(res, key, value) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            bench_die("alter %s: config %s refused", o.topic, o.topic_configs[i]);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+    rd_kafka_AdminOptions_set_request_timeout(ao, (int)(o.timeout * 1000), errstr, sizeof errstr);
+    rd_kafka_AlterConfigs(rk, &res, 1, ao, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(o.timeout * 1000));
+    if (ev == NULL)
+        bench_die("AlterConfigs %s: no answer in %.0f s", o.topic, o.timeout);
+    if (rd_kafka_event_error(ev))
+        bench_die("AlterConfigs %s: %s", o.topic, rd_kafka_event_error_string(ev));
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t **out =
+        rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+    for (size_t i = 0; i < n; i++) {
+        if (rd_kafka_ConfigResource_error(out[i]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            bench_die("AlterConfigs %s: %s (%s)", o.topic,
+                      rd_kafka_err2str(rd_kafka_ConfigResource_error(out[i])),
+                      rd_kafka_ConfigResource_error_string(out[i])
+                          ? rd_kafka_ConfigResource_error_string(out[i])
+                          : "");
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(ao);
+    rd_kafka_ConfigResource_destroy(res);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return 0;
 }
 
 /* ---- raw Kafka requests: start-up probe and idle connections ---- */
@@ -1502,7 +1712,7 @@ static int cmd_txn(int argc, char **argv)
     rd_kafka_conf_set_dr_msg_cb(conf, txn_delivery);
     rd_kafka_conf_set_opaque(conf, &run);
     rd_kafka_t *rk = new_handle(RD_KAFKA_PRODUCER, conf);
-    create_topic(rk, o.topic, o.partitions, o.no_create, 30);
+    create_topic(rk, &o, o.topic, o.partitions, o.no_create, 30);
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o.topic, NULL);
     /* Kafka creates __transaction_state (50 partitions) on the first transactional
      * FindCoordinator: init_transactions may take seconds there, and is not timed. */
@@ -1853,9 +2063,9 @@ static int cmd_report(int argc, char **argv)
     }
 
     /* Group the rows by section, in this order, keeping the order of the rows within each. */
-    static const char *const order[] = { "startup", "footprint", "produce", "consume",
-                                         "e2e",     "e2e-sizes", "parts",   "idempotent",
-                                         "txn",     "raw",       "recovery" };
+    static const char *const order[] = { "startup", "footprint", "produce",  "consume",
+                                         "e2e",     "e2e-sizes", "parts",    "idempotent",
+                                         "txn",     "raw",       "recovery", "compaction" };
     int rank[MAX_FIGURES];
     for (int i = 0; i < nfigs; i++) {
         rank[i] = (int)(sizeof order / sizeof order[0]);
@@ -1980,7 +2190,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "spawn", cmd_spawn },   { "produce", cmd_produce }, { "consume", cmd_consume },
         { "e2e", cmd_e2e },       { "conns", cmd_conns },     { "limits", bench_limits_main },
-        { "report", cmd_report }, { "txn", cmd_txn },
+        { "report", cmd_report }, { "txn", cmd_txn },         { "alter", cmd_alter },
     };
     signal(SIGPIPE, SIG_IGN);
     if (argc >= 2) {
@@ -1989,8 +2199,8 @@ int main(int argc, char **argv)
                 return cmds[i].fn(argc - 1, argv + 1);
         }
     }
-    fprintf(stderr,
-            "Usage: runnel-bench spawn|produce|consume|e2e|txn|conns|limits|report [OPTIONS]\n"
-            "See the header of tests/bench/bench.c; scripts/bench runs them all.\n");
+    fprintf(stderr, "Usage: runnel-bench spawn|produce|consume|e2e|txn|alter|conns|limits|report "
+                    "[OPTIONS]\n"
+                    "See the header of tests/bench/bench.c; scripts/bench runs them all.\n");
     return 2;
 }
