@@ -195,7 +195,9 @@ static void reader_init(reader_t *r, rn_log_cleaner_t *c, rn_segment_t *seg, int
     *r = (reader_t){ .c = c, .seg = seg, .end = seg->size, .pos = from, .win_pos = 0 };
 }
 
-/* Makes [pos, pos + n) available in the window. 0 or a negative errno. */
+/* Makes [pos, pos + n) available in the window. 0 or a negative errno. What the window already
+ * holds from pos on is kept, so a batch larger than the buffer costs one read of its rest, not a
+ * second read of its start. */
 static int reader_fill(reader_t *r, int64_t pos, size_t n)
 {
     if (pos >= r->win_pos && pos + (int64_t)n <= r->win_pos + (int64_t)r->win_len)
@@ -204,6 +206,11 @@ static int reader_fill(reader_t *r, int64_t pos, size_t n)
     size_t want = c->opt.io_buffer_bytes > n ? c->opt.io_buffer_bytes : n;
     if ((int64_t)want > r->end - pos)
         want = (size_t)(r->end - pos);
+    size_t keep = 0, from = 0;
+    if (r->win_len > 0 && pos >= r->win_pos && pos < r->win_pos + (int64_t)r->win_len) {
+        from = (size_t)(pos - r->win_pos);
+        keep = r->win_len - from;
+    }
     if (want > c->in_cap) {
         uint8_t *p = realloc(c->in, want);
         if (p == NULL)
@@ -211,13 +218,17 @@ static int reader_fill(reader_t *r, int64_t pos, size_t n)
         c->in = p;
         c->in_cap = want;
     }
-    int err = rn_segment_read(r->seg, pos, c->in, want);
-    if (err != 0)
+    if (keep > 0)
+        memmove(c->in, c->in + from, keep);
+    int err = rn_segment_read(r->seg, pos + (int64_t)keep, c->in + keep, want - keep);
+    if (err != 0) {
+        r->win_len = 0;
         return err;
+    }
     r->win_pos = pos;
     r->win_len = want;
-    r->bytes += (int64_t)want;
-    throttle(c, want);
+    r->bytes += (int64_t)(want - keep);
+    throttle(c, want - keep);
     return 0;
 }
 
