@@ -39,6 +39,7 @@ struct runnel {
     rn_net_t *net;         /* NULL until started */
     rn_topics_t *topics;   /* NULL until started */
     rn_coord_t *coord;     /* NULL until started */
+    rn_cleaner_t *cleaner; /* NULL until started, or with log.cleaner.enable=false */
     /* Two maintenance threads, off the event loops: the coordinator's clock, and the logs'
      * disk work (retention, time-based flush and roll, checkpoints), apart so that a long
      * retention pass never delays a session timeout. */
@@ -299,6 +300,8 @@ static void maint_stop(runnel_t *rn)
  * clean-shutdown marker are written last). The network must be stopped already. */
 static void close_rooms(runnel_t *rn)
 {
+    rn_cleaner_stop(rn->cleaner);
+    rn->cleaner = NULL;
     maint_stop(rn);
     pthread_cond_destroy(&rn->maint_cond);
     pthread_mutex_destroy(&rn->maint_lock);
@@ -367,6 +370,7 @@ int runnel_start(runnel_t *rn)
         }
         rn->nmaint++;
     }
+    (void)rn_cleaner_start(rn->topics, &rn->config, &rn->cleaner);
     rn_net_config_t nc = {
         .host = rn->config.listener_host,
         .port = rn->config.listener_port,

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -194,9 +195,21 @@ static int apply_key(build_t *b, const key_def_t *def, const char *value)
         double v = strtod(value, &end);
         if (value[0] == '\0' || *end != '\0' || !isfinite(v))
             return invalid(b, def->pub.name, value, "not a number");
-        if (v < def->dmin || v > def->dmax)
+        bool low = def->dmin_open ? v <= def->dmin : v < def->dmin;
+        if ((low || v > def->dmax) && def->dmax == DBL_MAX)
+            return invalid(b, def->pub.name, value, "must be %s %g",
+                           def->dmin_open ? "greater than" : "at least", def->dmin);
+        if ((low || v > def->dmax) && def->dmin_open)
+            return invalid(b, def->pub.name, value, "must be greater than %g and at most %g",
+                           def->dmin, def->dmax);
+        if (low || v > def->dmax)
             return invalid(b, def->pub.name, value, "must be between %g and %g", def->dmin,
                            def->dmax);
+        if (def->field_size != 0) {
+            assert(def->field_size == sizeof(double));
+            double *field = field_of(b, def);
+            *field = v;
+        }
         return 0;
     }
     case KEY_ENUM: {
@@ -391,6 +404,7 @@ int rn_config_apply_cleanup_policy(build_t *b, const key_def_t *def, const char 
                                        sizeof b->cfg.log_cleanup_policy,
                                        &b->cfg.log_defaults.delete_enabled) != 0)
         return invalid(b, def->pub.name, value, "must be a comma list of delete and compact");
+    b->cfg.log_defaults.compact = strstr(b->cfg.log_cleanup_policy, "compact") != NULL;
     return 0;
 }
 
@@ -424,6 +438,26 @@ int rn_config_apply_gzip_level(build_t *b, const key_def_t *def, const char *val
     if (rc == 0 && v != -1 && (v < 1 || v > 9))
         rc = invalid(b, def->pub.name, value, "must be between 1 and 9, or -1");
     return rc;
+}
+
+/* Kafka's KafkaConfig.validateValues requires log.cleaner.dedupe.buffer.size /
+ * log.cleaner.threads > 1 MiB (integer division), the smallest key map worth a thread. The key
+ * itself has no range in Kafka, so any integer that passes this is accepted. */
+int rn_config_apply_dedupe_buffer_size(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t v = 0;
+    int rc = get_int(b, def->pub.name, value, INT64_MIN, INT64_MAX, &v);
+    if (rc != 0)
+        return rc;
+    int32_t threads = b->cfg.log_cleaner_threads;
+    assert(threads >= 1); /* checked first: its row comes before this one */
+    if (v / threads <= 1048576)
+        return invalid(b, def->pub.name, value,
+                       "must be at least 1MB per cleaner thread: %" PRId64
+                       " or more with log.cleaner.threads=%" PRId32,
+                       (int64_t)1048577 * threads, threads);
+    b->cfg.log_cleaner_dedupe_buffer_size = v;
+    return 0;
 }
 
 static size_t key_index(const char *name)

@@ -73,17 +73,23 @@ const rn_config_key_t *rn_config_key_find(const char *name);
 /* The broker's log.* defaults, typed (Kafka's precedence: log.retention.ms over
  * log.retention.minutes over log.retention.hours, and log.roll.ms over log.roll.hours; a negative
  * retention means -1, unlimited). Topics derive their settings from the same keys, with their
- * synonyms (topics/topic_config.c). */
+ * synonyms (topics/topic_config.c). The fields are rn_log_config_t's (log/log.h), in the same
+ * order: a topic without overrides runs with exactly these values. */
 typedef struct rn_config_log_defaults {
-    int64_t segment_bytes;        /* log.segment.bytes */
-    int64_t segment_ms;           /* log.roll.ms, log.roll.hours */
-    int64_t retention_ms;         /* log.retention.ms, .minutes, .hours */
-    int64_t retention_bytes;      /* log.retention.bytes */
-    int64_t flush_messages;       /* log.flush.interval.messages */
-    int64_t flush_ms;             /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
-    int32_t index_interval_bytes; /* log.index.interval.bytes, index.interval.bytes */
-    int32_t max_index_bytes;      /* log.index.size.max.bytes */
-    bool delete_enabled;          /* log.cleanup.policy contains "delete" */
+    int64_t segment_bytes;         /* log.segment.bytes */
+    int64_t segment_ms;            /* log.roll.ms, log.roll.hours */
+    int64_t retention_ms;          /* log.retention.ms, .minutes, .hours */
+    int64_t retention_bytes;       /* log.retention.bytes */
+    int64_t flush_messages;        /* log.flush.interval.messages */
+    int64_t flush_ms;              /* log.flush.interval.ms, log.flush.scheduler.interval.ms */
+    int32_t index_interval_bytes;  /* log.index.interval.bytes, index.interval.bytes */
+    int32_t max_index_bytes;       /* log.index.size.max.bytes */
+    bool delete_enabled;           /* log.cleanup.policy contains "delete" */
+    bool compact;                  /* log.cleanup.policy contains "compact" */
+    double min_cleanable_ratio;    /* log.cleaner.min.cleanable.ratio, 0..1; default 0.5 */
+    int64_t min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms, >= 0; default 0 */
+    int64_t max_compaction_lag_ms; /* log.cleaner.max.compaction.lag.ms, >= 1; default INT64_MAX */
+    int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, >= 0; default 86400000 */
 } rn_config_log_defaults_t;
 
 typedef struct rn_config {
@@ -117,6 +123,19 @@ typedef struct rn_config {
     bool delete_topic_enable; /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
     bool accept_replication_factor; /* runnel.accept.replication.factor; default false */
 
+    /* The log cleaner (src/log/cleaner*.c), Kafka 4.4's CleanerConfig keys. */
+    bool log_cleaner_enable;                    /* log.cleaner.enable; default true */
+    int32_t log_cleaner_threads;                /* log.cleaner.threads, >= 1; default 1 */
+    int64_t log_cleaner_dedupe_buffer_size;     /* log.cleaner.dedupe.buffer.size: for all threads,
+                                                   more than 1 MiB per thread; default 134217728 */
+    int32_t log_cleaner_io_buffer_size;         /* log.cleaner.io.buffer.size, >= 0, for all
+                                                   threads; default 524288 */
+    double log_cleaner_io_buffer_load_factor;   /* log.cleaner.io.buffer.load.factor, (0, 1];
+                                                   default 0.9 */
+    int64_t log_cleaner_backoff_ms;             /* log.cleaner.backoff.ms, >= 0; default 15000 */
+    double log_cleaner_io_max_bytes_per_second; /* log.cleaner.io.max.bytes.per.second, > 0, for
+                                                   all threads; default DBL_MAX (no limit) */
+
     /* Consumer groups (src/coord/groups.h). */
     int32_t group_initial_rebalance_delay_ms; /* >= 0; default 3000 (Kafka's) */
     int32_t group_min_session_timeout_ms;     /* >= 0; default 6000 */
@@ -125,12 +144,16 @@ typedef struct rn_config {
     /* Committed offsets (src/coord/offsets.h). */
     int32_t offsets_topic_num_partitions; /* 1..10000; default 50; used when __consumer_offsets is
                                              created */
+    int32_t offsets_topic_segment_bytes;  /* >= 14; default 104857600; segment.bytes of
+                                             __consumer_offsets when it is created */
     int32_t offsets_retention_minutes;    /* >= 1; default 10080 (7 days) */
     int32_t offset_metadata_max_bytes;    /* 0..32767 (the record's INT16 length); default 4096 */
 
     /* Transactions (src/coord/txn.h). */
     int32_t transaction_state_log_num_partitions;    /* 1..10000; default 50; used when
                                                         __transaction_state is created */
+    int32_t transaction_state_log_segment_bytes;     /* >= 14; default 104857600; segment.bytes
+                                                        of __transaction_state when created */
     int32_t transaction_max_timeout_ms;              /* >= 1; default 900000 */
     int32_t transactional_id_expiration_ms;          /* >= 1; default 604800000 (7 days) */
     int32_t transaction_abort_timed_out_interval_ms; /* >= 1; default 10000 */

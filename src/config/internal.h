@@ -37,14 +37,15 @@ typedef struct build {
     size_t extra_log_dirs; /* directories of log.dirs after the first, for a warning */
 } build_t;
 
-/* For KEY_INT32, KEY_INT64 and KEY_BOOL, a row without a field (field_size 0) is checked but
- * stored nowhere: its text (rn_config_value) is what other code reads, or nothing does yet. A
- * key without a static default is not checked when absent. */
+/* For KEY_INT32, KEY_INT64, KEY_BOOL and KEY_DOUBLE, a row without a field (field_size 0) is
+ * checked but stored nowhere: its text (rn_config_value) is what other code reads, or nothing does
+ * yet. A key without a static default is not checked when absent. */
 typedef enum key_kind {
     KEY_INT32,  /* an int32_t field in [min, max] */
     KEY_INT64,  /* an int64_t field in [min, max] */
     KEY_BOOL,   /* a bool field: true or false, any case */
-    KEY_DOUBLE, /* a finite decimal number in [dmin, dmax]; never stored */
+    KEY_DOUBLE, /* a double field: a finite decimal number in [dmin, dmax] ((dmin, dmax] with
+                   dmin_open) */
     KEY_ENUM,   /* one of `choices`, exactly (Kafka compares case-sensitively); never stored */
     KEY_CUSTOM, /* checked by `apply` */
     KEY_ALIAS,  /* in effect, checked by the `apply` of the key named in its doc */
@@ -61,9 +62,11 @@ struct key_def {
     key_kind_t kind;
     int64_t min, max;           /* KEY_INT32, KEY_INT64 */
     double dmin, dmax;          /* KEY_DOUBLE */
+    bool dmin_open;             /* KEY_DOUBLE: dmin itself is refused */
     const char *const *choices; /* KEY_ENUM: NULL-terminated */
-    size_t field, field_size; /* KEY_INT32, KEY_INT64, KEY_BOOL: where in rn_config_t; 0: nowhere */
-    key_apply_fn apply;       /* KEY_CUSTOM */
+    size_t field, field_size;   /* KEY_INT32, KEY_INT64, KEY_BOOL, KEY_DOUBLE: where in rn_config_t;
+                                   0: nowhere */
+    key_apply_fn apply;         /* KEY_CUSTOM */
 };
 
 #define FIELD(name) \
@@ -87,5 +90,6 @@ int rn_config_apply_cleanup_policy(build_t *b, const key_def_t *def, const char 
 int rn_config_apply_timestamp_type(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_gzip_level(build_t *b, const key_def_t *def, const char *value);
+int rn_config_apply_dedupe_buffer_size(build_t *b, const key_def_t *def, const char *value);
 
 #endif

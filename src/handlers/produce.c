@@ -81,6 +81,62 @@ static bool timestamp_errors(rn_request_t *req, const uint8_t *bytes, size_t len
     return true;
 }
 
+/* Kafka's LogValidator on a compacted topic: every record needs a key. Counts the keyless
+ * records of the (validated) batch and, for Produce v8+, lists them in record_errors with
+ * Kafka 4.4's words. Returns how many there are, or -1 when out of memory. */
+static int64_t keyless_records(rn_request_t *req, const rn_topic_t *topic, int32_t partition,
+                               const uint8_t *bytes, size_t len, size_t bound,
+                               rn_produce_response_partition_t *out)
+{
+    rn_record_iter_t it;
+    rn_record_iter_init(&it, bound);
+    int64_t n = 0;
+    rn_record_t rec;
+    int32_t index = 0, first[3];
+    if (rn_record_iter_start(&it, bytes, len) == 0)
+        for (; rn_record_iter_next(&it, &rec) == 1; index++)
+            if (rec.key.ptr == NULL && n++ < 3)
+                first[n - 1] = index;
+    if (n == 0 || n > INT32_MAX) {
+        rn_record_iter_deinit(&it);
+        return n;
+    }
+    rn_produce_response_record_error_t *items =
+        rn_arena_try_alloc_array(&req->arena, rn_produce_response_record_error_t, (int32_t)n);
+    if (items == NULL) {
+        rn_record_iter_deinit(&it);
+        return -1;
+    }
+    rn_str_t text = rn_admin_message(req,
+                                     "Compacted topic cannot accept message without key in topic "
+                                     "partition %s-%d",
+                                     topic->name, partition);
+    int32_t k = 0;
+    index = 0;
+    if (rn_record_iter_start(&it, bytes, len) == 0)
+        for (; rn_record_iter_next(&it, &rec) == 1 && k < (int32_t)n; index++)
+            if (rec.key.ptr == NULL) {
+                rn_produce_response_record_error_init(&items[k]);
+                items[k].batch_index = index;
+                items[k++].batch_index_error_message = text;
+            }
+    rn_record_iter_deinit(&it);
+    out->record_errors.items = items;
+    out->record_errors.count = k;
+    char shown[3][400];
+    for (int i = 0; i < 3 && i < n; i++)
+        snprintf(shown[i], sizeof shown[i], "RecordError(batchIndex=%d, message='%.*s')", first[i],
+                 (int)text.len, text.ptr);
+    out->error_message =
+        rn_admin_message(req,
+                         "One or more records have been rejected due to %lld record errors in "
+                         "total, and only "
+                         "showing the first three errors at most: [%s%s%s%s%s]",
+                         (long long)n, shown[0], n > 1 ? ", " : "", n > 1 ? shown[1] : "",
+                         n > 2 ? ", " : "", n > 2 ? shown[2] : "");
+    return n;
+}
+
 /* Appends one partition's records: `len` bytes, one whole magic 2 batch (framed by the
  * caller). Returns a Kafka error code; sets *sync_needed. */
 static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_partition_t *part,
@@ -114,6 +170,14 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                                      .after_max_ms = cfg.timestamp_after_max_ms };
     rn_kerr_t err =
         rn_records_validate_at(bytes, len, bound, cfg.log_append_time ? NULL : &bounds, &sum, &why);
+    if ((err == RN_KERR_NONE || err == RN_KERR_INVALID_TIMESTAMP) && cfg.log.compact) {
+        /* Kafka refuses the whole batch, before its timestamps are looked at. */
+        int64_t keyless = keyless_records(req, topic, part->index, bytes, len, bound, out);
+        if (keyless < 0)
+            return RN_KERR_UNKNOWN_SERVER_ERROR;
+        if (keyless > 0)
+            return RN_KERR_INVALID_RECORD;
+    }
     if (err == RN_KERR_INVALID_TIMESTAMP &&
         !timestamp_errors(req, bytes, len, bound, &bounds, sum.timestamp_errors, out))
         return RN_KERR_UNKNOWN_SERVER_ERROR;

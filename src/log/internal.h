@@ -275,6 +275,24 @@ int rn_producers_load(rn_log_t *log);
  * append_lock. */
 void rn_producers_forget_before(rn_log_t *log, int64_t start);
 
+/* What the cleaner needs of each producer (Kafka's lastRecordsOfActiveProducers): the last
+ * offset of its last data batch (-1 when none is known) and its epoch. Takes append_lock;
+ * returns a malloc'd array sorted by producer id. */
+typedef struct rn_last_record {
+    int64_t producer_id;
+    int64_t last_data_offset;
+    int16_t producer_epoch;
+} rn_last_record_t;
+size_t rn_producers_last_records(rn_log_t *log, rn_last_record_t **out);
+/* A copy of the aborted transactions with last offset >= from and first offset < upto, ordered
+ * by last offset (malloc'd). Takes segs_lock. */
+size_t rn_producers_aborted_range(rn_log_t *log, int64_t from, int64_t upto,
+                                  rn_aborted_txn_t **out);
+/* Replaces the aborted transactions whose marker lies in [from, to) with `txns` (ordered, all in
+ * that range): a cleaned segment's .txnindex. Caller holds append_lock and segs_lock. */
+void rn_producers_replace_aborted(rn_log_t *log, int64_t from, int64_t to,
+                                  const rn_aborted_txn_t *txns, size_t n);
+
 /* "<20 digits><suffix>" -> the offset, or -1 for any other name. */
 int64_t rn_log_parse_name(const char *name, const char *suffix);
 
@@ -297,6 +315,59 @@ typedef enum rn_log_find {
  * timestamp is >= `timestamp`. */
 rn_log_find_t rn_log_find_record(const uint8_t *batch, size_t len, int64_t min_offset,
                                  int64_t timestamp, int64_t *offset, int64_t *record_ts);
+
+/* ---- offset_map.c: the cleaner's dedupe buffer ---- */
+typedef struct rn_offset_slot {
+    uint64_t h0, h1; /* the key's 128-bit keyed hash */
+    int64_t offset;  /* -1: empty slot */
+} rn_offset_slot_t;
+
+typedef struct rn_offset_map {
+    rn_offset_slot_t *slots;
+    size_t nslots; /* a power of two */
+    size_t count, max_count;
+    uint64_t keys[4];
+    int64_t latest_offset; /* the last offset mapped (Kafka's latestOffset), -1 when none */
+} rn_offset_map_t;
+
+/* A map with enough slots for `want_entries` at `load_factor` (0 < f <= 1), at most `max_bytes`
+ * of slots (and at least 16 slots). 0 or -ENOMEM. */
+int rn_offset_map_init(rn_offset_map_t *m, size_t max_bytes, size_t want_entries,
+                       double load_factor);
+void rn_offset_map_deinit(rn_offset_map_t *m);
+void rn_offset_map_clear(rn_offset_map_t *m);
+static inline bool rn_offset_map_full(const rn_offset_map_t *m)
+{
+    return m->count >= m->max_count;
+}
+/* Maps `key` to `offset` (replacing what it had). A new key on a full map is ignored: check
+ * rn_offset_map_full first. */
+void rn_offset_map_put(rn_offset_map_t *m, const void *key, size_t len, int64_t offset);
+/* The offset of `key`, -1 when it is not in the map. */
+int64_t rn_offset_map_get(const rn_offset_map_t *m, const void *key, size_t len);
+
+/* ---- swap.c: cleaned segments in and out of the directory ---- */
+/* Kafka's suffixes: a cleaned group is written as `<base>.log.cleaned` (with its indexes) and
+ * renamed to `.swap` once complete and synced. */
+#define RN_CLEANED_SUFFIX ".cleaned"
+#define RN_SWAP_SUFFIX ".swap"
+/* Creates the empty `.cleaned` segment at `base_offset` (files created or truncated). */
+int rn_segment_create_cleaned(const char *dir, int64_t base_offset, size_t max_index_bytes,
+                              rn_segment_t **out);
+/* Removes a `.cleaned` segment's files (an aborted or failed group). */
+void rn_segment_unlink_cleaned(const char *dir, int64_t base_offset);
+/* Puts the cleaned segment `cleaned` (sealed, synced, its .txnindex.cleaned written) in place of
+ * segs[first..first+n) of the log, which must still be there: renames to .swap, swaps the array
+ * and the aborted list's entries in the group's range for `txns`, deletes the replaced files and
+ * renames .swap to the final names. Caller holds swap_lock. 0, -ESTALE when the group is no
+ * longer in the log (nothing done), or a negative errno. */
+int rn_log_swap_in(rn_log_t *log, rn_segment_t *const *group, size_t n, rn_segment_t *cleaned,
+                   const rn_aborted_txn_t *txns, size_t ntxns);
+/* At load, before the segments are listed: deletes `.cleaned` files and completes every
+ * `<base>.log.swap` (deletes the segments it replaced, renames it, drops its indexes so that they
+ * are rebuilt). Writes the bases of the completed segments to *rescan (malloc'd; scan them as in
+ * recovery). 0 or a negative errno. */
+int rn_log_finish_swaps(const char *dir, int64_t **rescan, size_t *nrescan);
 
 /* ---- log.c ---- */
 struct rn_log {
@@ -325,6 +396,12 @@ struct rn_log {
      * locks before the hw that passes it, so lso = min(first_unstable, hw) never runs ahead. */
     _Atomic int64_t first_unstable;
     int64_t snapshot_offset; /* append_lock: the newest producer snapshot on disk, -1 if none */
+
+    /* Compaction. swap_lock is taken before append_lock by whatever removes or replaces sealed
+     * segments (the cleaner's swap, retention, DeleteRecords), so a swap's file renames never
+     * race a deletion of the same names. */
+    pthread_mutex_t swap_lock;
+    _Atomic int64_t cleaner_checkpoint; /* -1: none */
 
     rn_producers_t producers;
 };

@@ -34,6 +34,11 @@ void rn_log_config_defaults(rn_log_config_t *cfg)
         .index_interval_bytes = 4096,
         .max_index_bytes = 10485760,
         .delete_enabled = true,
+        .compact = false,
+        .min_cleanable_ratio = 0.5,
+        .min_compaction_lag_ms = 0,
+        .max_compaction_lag_ms = INT64_MAX,
+        .delete_retention_ms = 86400000,
     };
 }
 
@@ -54,6 +59,7 @@ static void log_free(rn_log_t *log)
         rn_segment_unref(log->segs[i]);
     free(log->segs);
     rn_producers_deinit(&log->producers);
+    pthread_mutex_destroy(&log->swap_lock);
     pthread_mutex_destroy(&log->sync_lock);
     pthread_mutex_destroy(&log->segs_lock);
     pthread_mutex_destroy(&log->append_lock);
@@ -73,6 +79,8 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
     pthread_mutex_init(&log->append_lock, NULL);
     pthread_mutex_init(&log->segs_lock, NULL);
     pthread_mutex_init(&log->sync_lock, NULL);
+    pthread_mutex_init(&log->swap_lock, NULL);
+    atomic_init(&log->cleaner_checkpoint, -1);
     atomic_init(&log->hw, 0);
     atomic_init(&log->log_start, log_start_offset);
     atomic_init(&log->recovery_point, 0);
@@ -749,9 +757,11 @@ static int64_t largest_timestamp(const rn_segment_t *seg)
 
 int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
 {
+    pthread_mutex_lock(&log->swap_lock);
     pthread_mutex_lock(&log->append_lock);
     if (log->closed) {
         pthread_mutex_unlock(&log->append_lock);
+        pthread_mutex_unlock(&log->swap_lock);
         return 0;
     }
     /* The array only changes under append_lock, which we hold: no segs_lock needed to read it. */
@@ -780,6 +790,7 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
         count++;
     if (count == 0) {
         pthread_mutex_unlock(&log->append_lock);
+        pthread_mutex_unlock(&log->swap_lock);
         return 0;
     }
     rn_segment_t **removed = remove_prefix(log, count);
@@ -789,21 +800,25 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
     rn_log(RN_LOG_INFO, "log", "%s: deleting %zu segments (%s); log start offset %" PRId64,
            log->dir, count, why, new_start);
     dispose(log, removed, count);
+    pthread_mutex_unlock(&log->swap_lock);
     return (int)count;
 }
 
 int rn_log_delete_records(rn_log_t *log, int64_t offset)
 {
+    pthread_mutex_lock(&log->swap_lock);
     pthread_mutex_lock(&log->append_lock);
     /* DeleteRecords' -1 means "up to the high watermark" (DeleteRecordsRequest v0). */
     if (offset == -1)
         offset = log->leo;
     if (log->closed || offset < 0 || offset > log->leo) {
         pthread_mutex_unlock(&log->append_lock);
+        pthread_mutex_unlock(&log->swap_lock);
         return RN_LOG_OFFSET_OUT_OF_RANGE;
     }
     if (offset <= atomic_load_explicit(&log->log_start, memory_order_relaxed)) {
         pthread_mutex_unlock(&log->append_lock);
+        pthread_mutex_unlock(&log->swap_lock);
         return 0;
     }
     /* Under segs_lock, so a reader sees the new start together with the segments it left. */
@@ -818,6 +833,7 @@ int rn_log_delete_records(rn_log_t *log, int64_t offset)
     pthread_mutex_unlock(&log->append_lock);
     if (count > 0)
         dispose(log, removed, count);
+    pthread_mutex_unlock(&log->swap_lock);
     rn_log(RN_LOG_INFO, "log",
            "%s: log start offset %" PRId64 " (DeleteRecords), %zu segments deleted", log->dir,
            offset, count);

@@ -45,6 +45,12 @@ typedef struct rn_log_config {
     int32_t index_interval_bytes; /* index.interval.bytes, default 4096 */
     int32_t max_index_bytes; /* segment.index.bytes / log.index.size.max.bytes, default 10 MiB */
     bool delete_enabled;     /* cleanup.policy contains "delete" (retention applies) */
+    /* Compaction (cleaner.c), Kafka's topic keys over the broker's log.cleaner.* defaults. */
+    bool compact;                  /* cleanup.policy contains "compact" */
+    double min_cleanable_ratio;    /* min.cleanable.dirty.ratio, default 0.5 */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms, default 0 */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms, default INT64_MAX */
+    int64_t delete_retention_ms;   /* delete.retention.ms, default 86400000 (1 day) */
 } rn_log_config_t;
 
 /* Kafka's defaults, for tests and as the base of the broker's. */
@@ -237,5 +243,76 @@ int rn_log_delete_records(rn_log_t *log, int64_t offset);
  * wholly below the log start offset go whatever the policy. Advances the log start offset.
  * Returns how many segments were deleted, or a negative errno. */
 int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms);
+
+/* ---- Compaction (cleaner.c, swap.c): Kafka's log cleaner for one log ----
+ * A compacted log (cleanup.policy contains compact) keeps at least the last record of every key.
+ * A cleaning round, as Kafka's Cleaner.doClean: the dirty section [first dirty, first
+ * uncleanable) is read into an offset map (key -> last offset; the map's size bounds how far a
+ * round gets), then every segment from the log start up to the end of what was mapped is
+ * rewritten, in groups that fit one segment, keeping a record only while no later record has its
+ * key. Tombstones (null values) and the markers of transactions whose data is gone are kept until
+ * delete.retention.ms after the round that first kept them (KIP-534: the horizon is written into
+ * the batch), records of aborted transactions go at once, and a producer's last batch stays
+ * (empty if need be) so its sequence and epoch survive. Offsets never change: cleaned segments
+ * have gaps. Never touches the active segment or anything at or past the first open transaction.
+ *
+ * Each group is written to `<base>.log.cleaned` (and .index/.timeindex/.txnindex.cleaned),
+ * synced, renamed to `.swap` (the commit point), swapped into the array, the replaced segments'
+ * files deleted and the `.swap` files renamed to their final names. rn_log_open deletes
+ * `.cleaned` files and completes a `.swap` left by a crash. Fetches that hold a replaced segment
+ * keep reading its file until they release it. */
+
+/* Where a round would clean and how dirty the log is (Kafka's cleanableOffsets and
+ * LogToClean). */
+typedef struct rn_log_cleanable {
+    int64_t first_dirty;       /* the cleaner checkpoint, within [log start, log end] */
+    int64_t first_uncleanable; /* active segment base, first unstable offset, min.compaction.lag */
+    int64_t clean_bytes;       /* bytes of the segments below first_dirty */
+    int64_t dirty_bytes;       /* bytes of the segments in [first_dirty, first_uncleanable) */
+    double ratio;              /* dirty / (clean + dirty), 0 when both are 0 */
+    bool must_clean;           /* a dirty record is older than max.compaction.lag.ms */
+} rn_log_cleanable_t;
+
+/* Fills *out for a compacted log and returns true when a round is due (dirty bytes and either
+ * the ratio above min.cleanable.dirty.ratio or must_clean); false otherwise (not compacted,
+ * closed, nothing to clean). Reads a few batch headers; any thread. */
+bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out);
+
+/* The cleaner checkpoint (cleaner-offset-checkpoint): where the next round's dirty section
+ * starts; -1 when none (the log start then). */
+int64_t rn_log_cleaner_checkpoint(const rn_log_t *log);
+void rn_log_set_cleaner_checkpoint(rn_log_t *log, int64_t offset);
+
+/* What one cleaner thread owns: its offset map, buffers and settings. */
+typedef struct rn_log_cleaner rn_log_cleaner_t;
+typedef struct rn_log_cleaner_options {
+    size_t dedupe_bytes;    /* the offset map's memory at most (log.cleaner.dedupe.buffer.size /
+                               threads); allocated per round, sized to the dirty section */
+    double load_factor;     /* log.cleaner.io.buffer.load.factor */
+    size_t io_buffer_bytes; /* read and write buffers (log.cleaner.io.buffer.size) */
+    /* Called with every batch's bytes read or written: throttling (may sleep). May be NULL. */
+    void (*throttle)(void *arg, size_t bytes);
+    /* Polled between batches: true stops the round (nothing is swapped in). May be NULL. */
+    bool (*aborted)(void *arg);
+    void *arg;
+} rn_log_cleaner_options_t;
+rn_log_cleaner_t *rn_log_cleaner_new(const rn_log_cleaner_options_t *opt);
+void rn_log_cleaner_free(rn_log_cleaner_t *c);
+
+typedef struct rn_log_clean_stats {
+    int64_t first_dirty, end_offset; /* the range mapped; end_offset is the new checkpoint */
+    int64_t bytes_read, bytes_written;
+    int64_t records_read, records_kept, batches_read;
+    int64_t tombstones_dropped, aborted_dropped, markers_dropped;
+    int64_t map_entries;
+    int segments_before, segments_after;
+} rn_log_clean_stats_t;
+
+/* Runs one cleaning round over `what` (from rn_log_cleanable) at `now_ms`. One round per log at
+ * a time (the caller's rule). Returns 0 with *stats filled (the caller checkpoints
+ * stats->end_offset), -ECANCELED when aborted, or a negative errno (nothing of the failed group
+ * is swapped in; groups before it stay cleaned). */
+int rn_log_clean(rn_log_t *log, rn_log_cleaner_t *c, const rn_log_cleanable_t *what, int64_t now_ms,
+                 rn_log_clean_stats_t *stats);
 
 #endif

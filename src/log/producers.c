@@ -686,3 +686,71 @@ size_t rn_log_expire_producers(rn_log_t *log, int64_t now_ms, int64_t expiration
     pthread_mutex_unlock(&log->append_lock);
     return removed;
 }
+
+/* ---- for the cleaner ---- */
+
+static int cmp_last_record(const void *a, const void *b)
+{
+    int64_t x = ((const rn_last_record_t *)a)->producer_id;
+    int64_t y = ((const rn_last_record_t *)b)->producer_id;
+    return (x > y) - (x < y);
+}
+
+size_t rn_producers_last_records(rn_log_t *log, rn_last_record_t **out)
+{
+    pthread_mutex_lock(&log->append_lock);
+    size_t n = 0, total = log->producers.map.count;
+    rn_last_record_t *all = rn_xmalloc((total > 0 ? total : 1) * sizeof *all);
+    rn_hmap_iter_t it = rn_hmap_iter(&log->producers.map);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;) {
+        const rn_producer_t *p = rn_container_of(node, rn_producer_t, node);
+        const rn_batch_meta_t *b = p->nbatches > 0 ? &p->batches[p->nbatches - 1] : NULL;
+        all[n++] = (rn_last_record_t){
+            .producer_id = p->id,
+            .last_data_offset = b != NULL ? b->first_offset + b->offset_delta : -1,
+            .producer_epoch = p->epoch,
+        };
+    }
+    pthread_mutex_unlock(&log->append_lock);
+    if (n > 1)
+        qsort(all, n, sizeof *all, cmp_last_record);
+    *out = all;
+    return n;
+}
+
+size_t rn_producers_aborted_range(rn_log_t *log, int64_t from, int64_t upto, rn_aborted_txn_t **out)
+{
+    const rn_producers_t *ps = &log->producers;
+    pthread_mutex_lock(&log->segs_lock);
+    rn_aborted_txn_t *v = rn_xmalloc((ps->naborted > 0 ? ps->naborted : 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < ps->naborted; i++)
+        if (ps->aborted[i].last_offset >= from && ps->aborted[i].first_offset < upto)
+            v[n++] = ps->aborted[i];
+    pthread_mutex_unlock(&log->segs_lock);
+    *out = v;
+    return n;
+}
+
+void rn_producers_replace_aborted(rn_log_t *log, int64_t from, int64_t to,
+                                  const rn_aborted_txn_t *txns, size_t n)
+{
+    rn_producers_t *ps = &log->producers;
+    /* The entries whose marker lies in [from, to): a contiguous run, the list being ordered by
+     * last offset; the new ones (ordered, in the same range) take their place. */
+    size_t lo = 0;
+    while (lo < ps->naborted && ps->aborted[lo].last_offset < from)
+        lo++;
+    size_t hi = lo;
+    while (hi < ps->naborted && ps->aborted[hi].last_offset < to)
+        hi++;
+    size_t count = ps->naborted - (hi - lo) + n;
+    if (count > ps->aborted_cap) {
+        ps->aborted_cap = count;
+        ps->aborted = rn_xrealloc(ps->aborted, ps->aborted_cap * sizeof *ps->aborted);
+    }
+    memmove(ps->aborted + lo + n, ps->aborted + hi, (ps->naborted - hi) * sizeof *ps->aborted);
+    if (n > 0)
+        memcpy(ps->aborted + lo, txns, n * sizeof *txns);
+    ps->naborted = count;
+}

@@ -338,19 +338,33 @@ static int rebuild_segment(rn_log_t *log, rn_segment_t **segp, bool active, uint
     return 0;
 }
 
+static bool listed(const int64_t *v, size_t n, int64_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return true;
+    return false;
+}
+
 int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
 {
-    int64_t *bases;
-    size_t n;
-    int err = list_segments(log->dir, &bases, &n);
+    int64_t *bases, *rescan;
+    size_t n, nrescan;
+    /* First what a cleaner left: unfinished output goes, committed swaps are completed. */
+    int err = rn_log_finish_swaps(log->dir, &rescan, &nrescan);
     if (err != 0)
         return err;
+    if ((err = list_segments(log->dir, &bases, &n)) != 0) {
+        free(rescan);
+        return err;
+    }
     size_t max_index = (size_t)log->cfg.max_index_bytes;
 
     if (n == 0) {
         int64_t start = atomic_load_explicit(&log->log_start, memory_order_relaxed);
         rn_segment_t *seg;
         free(bases);
+        free(rescan);
         if ((err = rn_segment_create(log->dir, start > 0 ? start : 0, max_index, &seg)) != 0)
             return err;
         rn_log_push_segment(log, seg);
@@ -376,7 +390,8 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
     size_t i;
     for (i = 0; i < n && !truncated; i++) {
         bool active = i == n - 1;
-        bool scan = i >= first_scanned;
+        /* A segment a swap just completed has no indexes yet: rebuilt like a recovery's. */
+        bool scan = i >= first_scanned || listed(rescan, nrescan, bases[i]);
         int64_t min_offset = log->nsegs > 0 ? log->segs[log->nsegs - 1]->next_offset : 0;
         rn_segment_t *seg;
         if ((err = rn_segment_open(log->dir, bases[i], max_index, active || scan, &seg)) != 0)
@@ -428,7 +443,7 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
     if (st.deleted_segments > 0)
         atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);
 
-    if (clean && !rebuilt) {
+    if (clean && !rebuilt && nrescan == 0) {
         rn_log(RN_LOG_INFO, "log",
                "%s: no recovery needed (clean shutdown); %zu segments, log end offset %" PRId64,
                log->dir, n, log->leo);
@@ -442,10 +457,12 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
                log->dir, st.batches, st.bytes, st.segments, st.truncated_bytes, log->leo, deleted);
     }
     free(bases);
+    free(rescan);
     return 0;
 fail:
     free(buf);
     free(bases);
+    free(rescan);
     rn_log(RN_LOG_ERROR, "log", "%s: cannot load the log: %s", log->dir, strerror(-err));
     return err;
 }

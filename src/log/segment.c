@@ -42,14 +42,22 @@ static rn_segment_t *segment_alloc(int64_t base_offset)
     return seg;
 }
 
+/* "<dir>/<base><suffix><ext>": ext is "" or a cleaner suffix (".cleaned"). */
+static int file_path(char *buf, size_t cap, const char *dir, int64_t base, const char *suffix,
+                     const char *ext)
+{
+    int n = snprintf(buf, cap, "%s/%020" PRId64 "%s%s", dir, base, suffix, ext);
+    return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes, bool create,
-                      bool writable)
+                      bool writable, const char *ext)
 {
     char path[PATH_MAX];
     int err;
     int flags = (create ? RN_INDEX_CREATE : 0) | (writable ? RN_INDEX_WRITABLE : 0);
 
-    if ((err = rn_segment_path(path, sizeof(path), dir, seg->base_offset, ".log")) != 0)
+    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".log", ext)) != 0)
         return err;
     seg->log_fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
     if (seg->log_fd < 0)
@@ -61,12 +69,12 @@ static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes
     }
     seg->size = st.st_size;
 
-    if ((err = rn_segment_path(path, sizeof(path), dir, seg->base_offset, ".index")) != 0)
+    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".index", ext)) != 0)
         goto fail_close_log;
     if ((err = rn_index_open(&seg->index, path, RN_OFFSET_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
         goto fail_close_log;
-    if ((err = rn_segment_path(path, sizeof(path), dir, seg->base_offset, ".timeindex")) != 0)
+    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".timeindex", ext)) != 0)
         goto fail_close_index;
     if ((err = rn_index_open(&seg->timeindex, path, RN_TIME_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
@@ -84,7 +92,7 @@ int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_byt
                       rn_segment_t **out)
 {
     rn_segment_t *seg = segment_alloc(base_offset);
-    int err = open_files(seg, dir, max_index_bytes, true, true);
+    int err = open_files(seg, dir, max_index_bytes, true, true, "");
     if (err != 0) {
         free(seg);
         return err;
@@ -94,11 +102,35 @@ int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_byt
     return 0;
 }
 
+int rn_segment_create_cleaned(const char *dir, int64_t base_offset, size_t max_index_bytes,
+                              rn_segment_t **out)
+{
+    rn_segment_t *seg = segment_alloc(base_offset);
+    int err = open_files(seg, dir, max_index_bytes, true, true, RN_CLEANED_SUFFIX);
+    if (err != 0) {
+        free(seg);
+        return err;
+    }
+    seg->changed = true;
+    *out = seg;
+    return 0;
+}
+
+void rn_segment_unlink_cleaned(const char *dir, int64_t base_offset)
+{
+    static const char *const suffixes[] = { ".log", ".index", ".timeindex", ".txnindex" };
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        char path[PATH_MAX];
+        if (file_path(path, sizeof(path), dir, base_offset, suffixes[i], RN_CLEANED_SUFFIX) == 0)
+            (void)unlink(path);
+    }
+}
+
 int rn_segment_open(const char *dir, int64_t base_offset, size_t max_index_bytes, bool writable,
                     rn_segment_t **out)
 {
     rn_segment_t *seg = segment_alloc(base_offset);
-    int err = open_files(seg, dir, max_index_bytes, false, writable);
+    int err = open_files(seg, dir, max_index_bytes, false, writable, "");
     if (err != 0) {
         free(seg);
         return err;

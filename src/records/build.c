@@ -20,57 +20,6 @@
  * every length fits the varint32 the format gives it. */
 #define MAX_FIELD_LEN ((size_t)INT32_MAX)
 
-static size_t uvarint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static size_t varlong_len(int64_t v)
-{
-    return uvarint_len(zigzag(v));
-}
-
-static uint8_t *put_uvarint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static uint8_t *put_varlong(uint8_t *p, int64_t v)
-{
-    return put_uvarint(p, zigzag(v));
-}
-
-/* A key or value: varint length (-1 for null) then the bytes. */
-static size_t field_len(rn_bytes_t b)
-{
-    return b.ptr == NULL ? 1 : varlong_len((int64_t)b.len) + b.len;
-}
-
-static uint8_t *put_field(uint8_t *p, rn_bytes_t b)
-{
-    if (b.ptr == NULL)
-        return put_varlong(p, -1);
-    p = put_varlong(p, (int64_t)b.len);
-    if (b.len > 0)
-        memcpy(p, b.ptr, b.len);
-    return p + b.len;
-}
-
 static int reserve(rn_batch_builder_t *b, size_t more)
 {
     if (more > SIZE_MAX - b->len)
@@ -121,24 +70,24 @@ int rn_batch_builder_add(rn_batch_builder_t *b, int64_t timestamp, rn_bytes_t ke
     int64_t ts_delta;
     if (__builtin_sub_overflow(timestamp, b->base_timestamp, &ts_delta))
         return RN_EINVAL;
-    size_t body = 1 /* attributes */ + varlong_len(ts_delta) + varlong_len(b->count) +
-                  field_len(key) + field_len(value) + 1 /* headers count 0 */;
+    size_t body = 1 /* attributes */ + rn_varlong_len(ts_delta) + rn_varlong_len(b->count) +
+                  rn_field_len(key) + rn_field_len(value) + 1 /* headers count 0 */;
     if (body > MAX_FIELD_LEN)
         return RN_EINVAL;
-    size_t total = varlong_len((int64_t)body) + body;
+    size_t total = rn_varlong_len((int64_t)body) + body;
     /* The batch_length field is an int32 counting the bytes after its own 12-byte prefix. */
     if (total > (size_t)INT32_MAX - (b->len - RN_BATCH_LOG_OVERHEAD))
         return RN_EINVAL;
     if ((rc = reserve(b, total)) != 0)
         return rc;
     uint8_t *p = b->buf + b->len;
-    p = put_varlong(p, (int64_t)body);
+    p = rn_put_varlong(p, (int64_t)body);
     *p++ = 0; /* record attributes: unused */
-    p = put_varlong(p, ts_delta);
-    p = put_varlong(p, b->count); /* offsetDelta */
-    p = put_field(p, key);
-    p = put_field(p, value);
-    p = put_varlong(p, 0); /* no headers */
+    p = rn_put_varlong(p, ts_delta);
+    p = rn_put_varlong(p, b->count); /* offsetDelta */
+    p = rn_put_field(p, key);
+    p = rn_put_field(p, value);
+    p = rn_put_varlong(p, 0); /* no headers */
     b->len = (size_t)(p - b->buf);
     if (b->count == 0 || timestamp > b->max_timestamp)
         b->max_timestamp = timestamp;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Decompression of batch payloads for validation only: batches are stored as received, so no
- * compressor lives here. Every codec writes into one caller-owned flat buffer and stops the
- * moment the output would pass `cap`, so a small payload that claims (or really holds)
+/* Decompression of batch payloads, for validation and for readers of the log (the compressors
+ * the cleaner needs are in compress.c). Every codec writes into one caller-owned flat buffer and
+ * stops the moment the output would pass `cap`, so a small payload that claims (or really holds)
  * gigabytes costs at most `cap` bytes of work and no allocation sized by the sender. Sizes a
  * frame declares about itself (gzip ISIZE, lz4/zstd content size, snappy's preamble) are at
  * most an early "too big"; they never size anything. */

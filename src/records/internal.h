@@ -8,8 +8,55 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "util/bytes.h"
 #include "util/endian.h"
+
+/* Varints of the record format (zigzag, 7 bits a byte, as protobuf's), for the writers
+ * (build.c, rebuild.c). An int32 value encodes the same as a varint or a varlong. */
+static inline uint64_t rn_zigzag64(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline size_t rn_varlong_len(int64_t v)
+{
+    uint64_t u = rn_zigzag64(v);
+    size_t n = 1;
+    while (u >= 0x80) {
+        u >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *rn_put_varlong(uint8_t *p, int64_t v)
+{
+    uint64_t u = rn_zigzag64(v);
+    while (u >= 0x80) {
+        *p++ = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    *p++ = (uint8_t)u;
+    return p;
+}
+
+/* A record's key or value: varint length (-1 for null) then the bytes. */
+static inline size_t rn_field_len(rn_bytes_t b)
+{
+    return b.ptr == NULL ? 1 : rn_varlong_len((int64_t)b.len) + b.len;
+}
+
+static inline uint8_t *rn_put_field(uint8_t *p, rn_bytes_t b)
+{
+    if (b.ptr == NULL)
+        return rn_put_varlong(p, -1);
+    p = rn_put_varlong(p, (int64_t)b.len);
+    if (b.len > 0)
+        memcpy(p, b.ptr, b.len);
+    return p + b.len;
+}
 
 /* Table walk (slicing-by-8); works on every CPU. Same contract as rn_crc32c(). */
 uint32_t rn_crc32c_sw(uint32_t crc, const void *data, size_t len);

@@ -2,7 +2,7 @@
 /* The records room: Kafka record batches (magic 2, KIP-98), their CRC-32C, validation of what
  * producers send, offsets assigned in place, and the compression codecs (gzip, snappy raw and
  * xerial-framed, lz4 frame, zstd) used to validate compressed batches. Batches are stored as
- * received: never recompressed.
+ * received; only the cleaner rewrites one (rebuild.c), recompressing it with its codec.
  *
  * Batch v2 layout (big-endian), byte positions from the start of the batch:
  *    0 base_offset int64        8 batch_length int32 (bytes after this field)
@@ -11,7 +11,8 @@
  *   35 max_timestamp int64    43 producer_id int64   51 producer_epoch int16
  *   53 base_sequence int32    57 records_count int32   61 records...
  * Attributes: bits 0-2 codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd), bit 3 timestamp type
- * (1 = LogAppendTime), bit 4 transactional, bit 5 control. */
+ * (1 = LogAppendTime), bit 4 transactional, bit 5 control, bit 6 delete horizon (KIP-534: the
+ * cleaner set base_timestamp to the time after which its tombstones and markers may go). */
 #ifndef RN_RECORDS_RECORDS_H
 #define RN_RECORDS_RECORDS_H
 
@@ -38,6 +39,7 @@ enum {
 #define RN_BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define RN_BATCH_ATTR_TRANSACTIONAL 0x10
 #define RN_BATCH_ATTR_CONTROL 0x20
+#define RN_BATCH_ATTR_DELETE_HORIZON 0x40
 
 typedef struct rn_batch_header {
     int64_t base_offset;
@@ -59,6 +61,13 @@ typedef struct rn_batch_header {
 static inline size_t rn_batch_size(const rn_batch_header_t *h)
 {
     return (size_t)h->batch_length + RN_BATCH_LOG_OVERHEAD;
+}
+
+/* KIP-534: the batch's delete horizon (ms) when the cleaner set one (bit 6: base_timestamp is
+ * the horizon; record timestamps are still base_timestamp + timestampDelta), else -1. */
+static inline int64_t rn_batch_delete_horizon(const rn_batch_header_t *h)
+{
+    return (h->attributes & RN_BATCH_ATTR_DELETE_HORIZON) != 0 ? h->base_timestamp : -1;
 }
 
 /* Reads the header of the batch starting at `p` with `len` bytes available. INVALID as soon as
@@ -220,6 +229,18 @@ void rn_records_set_log_append_time(uint8_t *p, size_t len, int64_t now_ms);
 int rn_codec_decompress(int codec, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap,
                         size_t *out_len);
 
+/* Compresses `in` with `codec` as Kafka 4.4's broker does when it rewrites a batch with the
+ * codec's default level: gzip (RFC 1952 member, zlib level 6, OS byte 255 as Java 16+ writes),
+ * snappy in the xerial framing of Java's SnappyOutputStream (16-byte header, version 1,
+ * compatible 1, then [int32 length][raw block] per 32 KiB of input), lz4 as one frame with
+ * Kafka's options (64 KiB independent blocks, no block or content checksum, no content size;
+ * LZ4HC level 9), zstd level 3 (one frame without checksum or content size, as zstd-jni
+ * streams it). RN_CODEC_NONE copies. Empty input gives a valid empty stream (snappy: the header
+ * alone). With the same library versions the bytes are Kafka's (checked for gzip and snappy). *out
+ * is malloc'd (free() it; never NULL on success). Returns 0, RN_ENOMEM, or RN_EINVAL for an unknown
+ * codec or more than INT32_MAX bytes. Any thread. */
+int rn_codec_compress(int codec, const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len);
+
 /* ---- Building a batch (build.c) ----
  * One v2 batch of uncompressed records with keys and values, for what the broker writes itself
  * (__consumer_offsets). Base offset 0 and leader epoch -1 (the log assigns both), CreateTime,
@@ -313,5 +334,34 @@ int rn_record_iter_start(rn_record_iter_t *it, const uint8_t *batch, size_t len)
 /* The next record: returns 1 and fills *out, 0 after the last one (once every byte of the batch
  * was used), or RN_EPROTO for a bad record (it->err says why; every later call fails too). */
 int rn_record_iter_next(rn_record_iter_t *it, rn_record_t *out);
+
+/* ---- Rewriting a stored batch for the cleaner (rebuild.c) ---- */
+/* One v2 batch holding exactly `keep[0..nkeep)` (nkeep >= 1): records that rn_record_iter
+ * returned from the stored batch whose header is `h`, in increasing offset order, as Kafka's
+ * MemoryRecords.filterTo rebuilds a batch it retains part of (buildRetainedRecordsInto). Kept
+ * from `h`: base_offset, partition_leader_epoch, producer id/epoch, base_sequence, the
+ * transactional, control and timestamp-type bits, the codec (records recompressed with
+ * rn_codec_compress), and last_offset_delta (Kafka overrides the builder's last offset with
+ * the original's so the producer's last sequence survives). records_count = nkeep; record i
+ * has offsetDelta keep[i].offset - base_offset, attributes 0, and its key, value and headers.
+ * Timestamps: with `delete_horizon_ms` >= 0, base_timestamp is it and bit 6 is set; else when
+ * `h` has bit 6, its base_timestamp and bit stay; else base_timestamp is the first kept
+ * record's timestamp. timestampDelta = timestamp - base_timestamp (may be negative).
+ * max_timestamp: the largest kept timestamp above -1 for CreateTime (else -1), h's for
+ * LogAppendTime (rn_record_iter reports it as every record's timestamp, as Kafka's iterator
+ * does, so the deltas come out as Kafka writes them). CRC-32C written. *out is malloc'd.
+ * Returns 0, RN_ENOMEM, or RN_EINVAL: nkeep 0, a codec above 4, offsets not increasing or
+ * outside base_offset..base_offset + last_offset_delta, a timestamp delta that does not fit an
+ * int64, more than INT32_MAX bytes. Any thread. */
+int rn_records_rebuild_batch(const rn_batch_header_t *h, const rn_record_t *keep, size_t nkeep,
+                             int64_t delete_horizon_ms, uint8_t **out, size_t *out_len);
+
+/* The header-only batch Kafka's cleaner keeps when every record of a producer's last batch is
+ * gone (BatchRetention.RETAIN_EMPTY, DefaultRecordBatch.writeEmptyHeader), so the producer's
+ * sequence and epoch survive: base_offset, last_offset_delta, partition_leader_epoch, producer
+ * id/epoch/base_sequence, the transactional, control and timestamp-type bits from `h`; codec
+ * none, no delete horizon bit, base_timestamp -1 (Kafka 4.4 writes NO_TIMESTAMP there),
+ * max_timestamp = h->max_timestamp, records_count 0, batch_length 49, CRC-32C. */
+void rn_records_empty_batch(const rn_batch_header_t *h, uint8_t out[RN_BATCH_HEADER_LEN]);
 
 #endif

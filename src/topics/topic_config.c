@@ -400,6 +400,15 @@ static void set_typed(rn_topic_config_t *out, const char *key, const char *value
             strcpy(out->cleanup_policy, "delete");
             log->delete_enabled = true;
         }
+        log->compact = strstr(out->cleanup_policy, "compact") != NULL;
+    } else if (strcmp(key, "delete.retention.ms") == 0) {
+        log->delete_retention_ms = as_int(value);
+    } else if (strcmp(key, "min.cleanable.dirty.ratio") == 0) {
+        log->min_cleanable_ratio = strtod(value, NULL);
+    } else if (strcmp(key, "min.compaction.lag.ms") == 0) {
+        log->min_compaction_lag_ms = as_int(value);
+    } else if (strcmp(key, "max.compaction.lag.ms") == 0) {
+        log->max_compaction_lag_ms = as_int(value);
     } else if (strcmp(key, "flush.messages") == 0) {
         log->flush_messages = as_int(value);
     } else if (strcmp(key, "flush.ms") == 0) {

@@ -242,4 +242,15 @@ void rn_topics_expire_producers(rn_topics_t *topics, int64_t now_ms, int64_t exp
  * Blocking (disk work): never call it on an event loop. */
 void rn_topics_maintain(rn_topics_t *topics, int64_t now_ms, bool retention_due);
 
+/* ---- The log cleaner (cleaner.c): compaction of the cleanup.policy=compact topics ---- */
+typedef struct rn_cleaner rn_cleaner_t;
+/* Reads cleaner-offset-checkpoint and starts log.cleaner.threads threads (none, and *out NULL,
+ * when log.cleaner.enable is false). `topics` and `cfg` must outlive it. Returns 0. */
+int rn_cleaner_start(rn_topics_t *topics, const rn_config_t *cfg, rn_cleaner_t **out);
+/* Stops the threads, abandoning rounds in progress (their output is removed). Call it before
+ * rn_topics_close. NULL does nothing. */
+void rn_cleaner_stop(rn_cleaner_t *cl);
+/* Makes idle threads look for work now rather than after log.cleaner.backoff.ms. */
+void rn_cleaner_wake(rn_cleaner_t *cl);
+
 #endif

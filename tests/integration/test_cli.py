@@ -72,10 +72,10 @@ class Cli(unittest.TestCase):
             broker.stop()
 
     def test_a_key_not_in_effect_yet_warns_and_starts(self):
-        # log.cleaner.enable is Kafka's and accepted, but nothing compacts yet: the user is told.
-        broker = Broker(overrides=["log.cleaner.enable=true"]).start()
+        # log.preallocate is Kafka's and accepted, but nothing preallocates yet: the user is told.
+        broker = Broker(overrides=["log.preallocate=true"]).start()
         try:
-            line = broker.wait_for_line(r"log\.cleaner\.enable", 5)
+            line = broker.wait_for_line(r"log\.preallocate", 5)
             self.assertIsNotNone(line, "no warning names the key")
             self.assertRegex(line, re.compile(r"\bWARN(ING)?\b", re.I), "not a warning: %s" % line)
             self.assertIn("no effect", line)

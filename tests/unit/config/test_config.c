@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,12 +361,7 @@ Test(config, later_kafka_keys_are_known_but_not_in_effect)
         "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor",
         "transaction.state.log.min.isr",
-        "log.cleaner.enable",
         "compression.type",
-        "log.cleaner.delete.retention.ms",
-        "log.cleaner.min.compaction.lag.ms",
-        "log.cleaner.max.compaction.lag.ms",
-        "log.cleaner.min.cleanable.ratio",
         "log.segment.delete.delay.ms",
         "log.preallocate",
         "unclean.leader.election.enable",
@@ -487,6 +483,11 @@ Test(config, log_defaults_are_kafkas)
     cr_assert_eq(cfg.log_defaults.index_interval_bytes, 4096);
     cr_assert_eq(cfg.log_defaults.max_index_bytes, 10485760);
     cr_assert(cfg.log_defaults.delete_enabled);
+    cr_assert_not(cfg.log_defaults.compact);
+    cr_assert_eq(cfg.log_defaults.min_cleanable_ratio, 0.5);
+    cr_assert_eq(cfg.log_defaults.min_compaction_lag_ms, 0);
+    cr_assert_eq(cfg.log_defaults.max_compaction_lag_ms, INT64_MAX);
+    cr_assert_eq(cfg.log_defaults.delete_retention_ms, 86400000);
     cr_assert_eq(cfg.log_retention_check_interval_ms, 300000);
     cr_assert_eq(cfg.message_max_bytes, 1048588);
     cr_assert_not(cfg.log_append_time);
@@ -632,6 +633,7 @@ Test(config, cleanup_policy_is_a_list_of_delete_and_compact)
     rn_config_t cfg;
     assert_valid("log.cleanup.policy", "compact", &cfg);
     cr_assert_str_eq(cfg.log_cleanup_policy, "compact");
+    cr_assert(cfg.log_defaults.compact);
     cr_assert_not(cfg.log_defaults.delete_enabled);
     rn_config_deinit(&cfg);
     assert_invalid("log.cleanup.policy", "shred",
@@ -1150,3 +1152,145 @@ Test(config, shipped_runnel_properties_is_valid_and_fully_known)
     runnel_config_free(props);
 }
 #endif
+
+/* Kafka 4.4's CleanerConfig keys and the segment sizes of the internal topics (issue 12). */
+Test(config, cleaner_keys_are_typed_with_kafka_defaults)
+{
+    rn_config_t cfg;
+    build_text("", &cfg);
+    cr_assert(cfg.log_cleaner_enable);
+    cr_assert_eq(cfg.log_cleaner_threads, 1);
+    cr_assert_eq(cfg.log_cleaner_dedupe_buffer_size, 134217728);
+    cr_assert_eq(cfg.log_cleaner_io_buffer_size, 524288);
+    cr_assert_eq(cfg.log_cleaner_io_buffer_load_factor, 0.9);
+    cr_assert_eq(cfg.log_cleaner_backoff_ms, 15000);
+    cr_assert_eq(cfg.log_cleaner_io_max_bytes_per_second, DBL_MAX);
+    cr_assert_eq(cfg.offsets_topic_segment_bytes, 104857600);
+    cr_assert_eq(cfg.transaction_state_log_segment_bytes, 104857600);
+    cr_assert_str_eq(rn_config_value(&cfg, "log.cleaner.io.max.bytes.per.second"),
+                     "1.7976931348623157E308");
+    cr_assert_not(rn_config_is_set(&cfg, "log.cleaner.threads"));
+    rn_config_deinit(&cfg);
+
+    build_text("log.cleaner.enable=FALSE\nlog.cleaner.threads=4\n"
+               "log.cleaner.dedupe.buffer.size=4194308\nlog.cleaner.io.buffer.size=0\n"
+               "log.cleaner.io.buffer.load.factor=1\nlog.cleaner.backoff.ms=0\n"
+               "log.cleaner.io.max.bytes.per.second=1e6\noffsets.topic.segment.bytes=14\n"
+               "transaction.state.log.segment.bytes=1048576\n",
+               &cfg);
+    cr_assert_not(cfg.log_cleaner_enable);
+    cr_assert_eq(cfg.log_cleaner_threads, 4);
+    cr_assert_eq(cfg.log_cleaner_dedupe_buffer_size, 4194308);
+    cr_assert_eq(cfg.log_cleaner_io_buffer_size, 0);
+    cr_assert_eq(cfg.log_cleaner_io_buffer_load_factor, 1.0);
+    cr_assert_eq(cfg.log_cleaner_backoff_ms, 0);
+    cr_assert_eq(cfg.log_cleaner_io_max_bytes_per_second, 1e6);
+    cr_assert_eq(cfg.offsets_topic_segment_bytes, 14);
+    cr_assert_eq(cfg.transaction_state_log_segment_bytes, 1048576);
+    cr_assert(rn_config_is_set(&cfg, "log.cleaner.threads"));
+    rn_config_deinit(&cfg);
+
+    static const char *keys[] = {
+        "log.cleaner.enable",
+        "log.cleaner.threads",
+        "log.cleaner.dedupe.buffer.size",
+        "log.cleaner.io.buffer.size",
+        "log.cleaner.io.buffer.load.factor",
+        "log.cleaner.backoff.ms",
+        "log.cleaner.io.max.bytes.per.second",
+        "log.cleaner.min.cleanable.ratio",
+        "log.cleaner.delete.retention.ms",
+        "log.cleaner.min.compaction.lag.ms",
+        "log.cleaner.max.compaction.lag.ms",
+        "offsets.topic.segment.bytes",
+        "transaction.state.log.segment.bytes",
+    };
+    /* Kafka's ConfigType for each, as its DescribeConfigs reports them. */
+    static const int8_t types[] = {
+        RN_CONFIG_TYPE_BOOLEAN, RN_CONFIG_TYPE_INT,  RN_CONFIG_TYPE_LONG,   RN_CONFIG_TYPE_INT,
+        RN_CONFIG_TYPE_DOUBLE,  RN_CONFIG_TYPE_LONG, RN_CONFIG_TYPE_DOUBLE, RN_CONFIG_TYPE_DOUBLE,
+        RN_CONFIG_TYPE_LONG,    RN_CONFIG_TYPE_LONG, RN_CONFIG_TYPE_LONG,   RN_CONFIG_TYPE_INT,
+        RN_CONFIG_TYPE_INT,
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const rn_config_key_t *key = rn_config_key_find(keys[i]);
+        cr_assert_not_null(key, "%s", keys[i]);
+        cr_assert(key->in_effect, "%s", keys[i]);
+        cr_assert_eq(key->type, types[i], "%s", keys[i]);
+        cr_assert_not(key->unlisted, "%s", keys[i]);
+    }
+}
+
+Test(config, cleaner_keys_are_checked)
+{
+    assert_invalid("log.cleaner.enable", "yes",
+                   "invalid value for log.cleaner.enable: 'yes' (must be true or false)");
+    /* Kafka's range is "at least 0", but 0 stops Kafka 4.4 from starting: it divides the
+     * dedupe buffer by the thread count. */
+    assert_invalid("log.cleaner.threads", "0",
+                   "invalid value for log.cleaner.threads: '0' (must be between 1 and "
+                   "2147483647)");
+    assert_invalid("log.cleaner.threads", "many",
+                   "invalid value for log.cleaner.threads: 'many' (not an integer)");
+    /* More than 1 MiB per thread, in integer division, as Kafka's KafkaConfig requires. */
+    assert_invalid("log.cleaner.dedupe.buffer.size", "1048576",
+                   "invalid value for log.cleaner.dedupe.buffer.size: '1048576' (must be at least "
+                   "1MB per cleaner thread: 1048577 or more with log.cleaner.threads=1)");
+    assert_invalid("log.cleaner.dedupe.buffer.size", "-1",
+                   "invalid value for log.cleaner.dedupe.buffer.size: '-1' (must be at least 1MB "
+                   "per cleaner thread: 1048577 or more with log.cleaner.threads=1)");
+    rn_config_t cfg;
+    assert_valid("log.cleaner.dedupe.buffer.size", "1048577", &cfg);
+    cr_assert_eq(cfg.log_cleaner_dedupe_buffer_size, 1048577);
+    rn_config_deinit(&cfg);
+    runnel_config_t *props = props_of("log.cleaner.threads=3\nlog.cleaner.dedupe.buffer.size="
+                                      "3145730\n");
+    char err[512] = "";
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), RN_ECONFIG);
+    cr_assert_str_eq(err, "invalid value for log.cleaner.dedupe.buffer.size: '3145730' (must be at "
+                          "least 1MB per cleaner thread: 3145731 or more with "
+                          "log.cleaner.threads=3)");
+    runnel_config_free(props);
+    /* The default (128 MiB) leaves 1 MiB for at most 127 threads. */
+    assert_invalid("log.cleaner.threads", "128",
+                   "invalid value for log.cleaner.dedupe.buffer.size: '134217728' (must be at "
+                   "least 1MB per cleaner thread: 134217856 or more with "
+                   "log.cleaner.threads=128)");
+    assert_valid("log.cleaner.threads", "127", &cfg);
+    rn_config_deinit(&cfg);
+
+    assert_invalid("log.cleaner.io.buffer.size", "-1",
+                   "invalid value for log.cleaner.io.buffer.size: '-1' (must be between 0 and "
+                   "2147483647)");
+    assert_invalid("log.cleaner.backoff.ms", "-1",
+                   "invalid value for log.cleaner.backoff.ms: '-1' (must be at least 0)");
+    assert_invalid("log.cleaner.io.buffer.load.factor", "0",
+                   "invalid value for log.cleaner.io.buffer.load.factor: '0' (must be greater "
+                   "than 0 and at most 1)");
+    assert_invalid("log.cleaner.io.buffer.load.factor", "1.01",
+                   "invalid value for log.cleaner.io.buffer.load.factor: '1.01' (must be greater "
+                   "than 0 and at most 1)");
+    assert_invalid("log.cleaner.io.buffer.load.factor", "x",
+                   "invalid value for log.cleaner.io.buffer.load.factor: 'x' (not a number)");
+    assert_invalid("log.cleaner.io.max.bytes.per.second", "0",
+                   "invalid value for log.cleaner.io.max.bytes.per.second: '0' (must be greater "
+                   "than 0)");
+    assert_invalid("log.cleaner.io.max.bytes.per.second", "-5",
+                   "invalid value for log.cleaner.io.max.bytes.per.second: '-5' (must be greater "
+                   "than 0)");
+    assert_invalid("log.cleaner.io.max.bytes.per.second", "Infinity",
+                   "invalid value for log.cleaner.io.max.bytes.per.second: 'Infinity' (not a "
+                   "number)");
+    assert_valid("log.cleaner.io.max.bytes.per.second", "0.5", &cfg);
+    cr_assert_eq(cfg.log_cleaner_io_max_bytes_per_second, 0.5);
+    rn_config_deinit(&cfg);
+    assert_invalid("offsets.topic.segment.bytes", "13",
+                   "invalid value for offsets.topic.segment.bytes: '13' (must be between 14 and "
+                   "2147483647)");
+    assert_invalid("transaction.state.log.segment.bytes", "2147483648",
+                   "invalid value for transaction.state.log.segment.bytes: '2147483648' (must be "
+                   "between 14 and 2147483647)");
+    assert_invalid("transaction.state.log.min.isr", "0",
+                   "invalid value for transaction.state.log.min.isr: '0' (must be between 1 and "
+                   "2147483647)");
+}

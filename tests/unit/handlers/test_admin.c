@@ -997,16 +997,15 @@ Test(admin, describe_configs_of_this_broker_tells_set_keys_from_defaults)
 
 Test(admin, describe_configs_of_this_broker_says_which_keys_are_not_in_effect_yet)
 {
-    start("log.cleaner.enable=true\n");
+    start("log.preallocate=false\n");
     rn_describe_configs_response_result_t r = describe(4, "1");
     assert_kerr(r.error_code, 0);
-    const rn_describe_configs_response_config_t *later = find_config(&r, "log.cleaner.enable");
+    const rn_describe_configs_response_config_t *later = find_config(&r, "log.preallocate");
     cr_assert_not_null(later);
-    cr_assert(rn_str_eq_cstr(later->value, "true"));
+    cr_assert(rn_str_eq_cstr(later->value, "false"));
     cr_assert_eq(later->config_source, 4, "set, so STATIC_BROKER_CONFIG");
     cr_assert_eq(later->synonyms.count, 2, "the static value, then Kafka's default");
-    cr_assert(rn_str_eq_cstr(later->documentation,
-                             "Not in effect yet: run compaction for compacted topics"));
+    cr_assert(rn_str_eq_cstr(later->documentation, "Not in effect yet: preallocate segment files"));
     const rn_describe_configs_response_config_t *now = find_config(&r, "num.partitions");
     cr_assert_not_null(now);
     cr_assert(now->documentation.len > 0);
