@@ -77,7 +77,14 @@ class TestBroker:
                                    if kv.partition("=")[0] != key] + ["%s=%s" % (key, value)]
 
     def kill9(self):
+        """SIGKILL to the broker's own pid, or only reaps it when it is already dead."""
+        if IS_KAFKA and not self.impl.alive():
+            self.impl._close_proc()     # killed already (RenameKiller): KafkaBroker would raise
+            return
         self.impl.kill9()
+
+    def alive(self):
+        return self.impl.alive()
 
     def stop_clean(self):
         """SIGTERM; waits for the exit (status 0 for Runnel); the data directory stays."""
@@ -121,6 +128,50 @@ class TestBroker:
 
     def dump_log(self):
         self.impl.dump_log()
+
+
+class RenameKiller:
+    """strace attached to a running broker (every thread, and threads to come), set to SIGKILL
+    the broker when one of its threads enters its `nth` rename (rename, renameat, renameat2:
+    strace counts per thread). The cleaner moves files with renames (.cleaned to .swap, .swap to
+    the final name) and so do checkpoint writes, so this kills the broker at one exact step of
+    its crash-safety protocol, something a kill from outside hits only by luck. strace is one of
+    the packages scripts/setup installs. stop() ends strace, by its own pid."""
+
+    SYSCALLS = "rename,renameat,renameat2"
+
+    def __init__(self, pid, nth, out_path):
+        self.out_path = out_path
+        self.proc = subprocess.Popen(
+            ["strace", "-f", "-p", str(pid), "-o", out_path, "-e", "trace=" + self.SYSCALLS,
+             "-e", "inject=%s:signal=KILL:when=%d" % (self.SYSCALLS, nth)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, errors="replace")
+        # strace says "Process N attached" (with its threads) on stderr once it holds them all.
+        line = self.proc.stderr.readline()
+        if "attached" not in line:
+            self.stop()
+            raise AssertionError("strace did not attach to pid %d: %r" % (pid, line))
+
+    def last_rename(self):
+        """The last rename strace saw (the one the kill interrupted, if it struck), or None."""
+        try:
+            with open(self.out_path, encoding="utf-8", errors="replace") as f:
+                lines = [l.strip() for l in f if "rename" in l and '"' in l]
+        except OSError:
+            return None
+        return lines[-1] if lines else None
+
+    def stop(self):
+        """SIGTERM (strace detaches from a broker still alive), SIGKILL if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc.stderr.close()
 
 
 def describe_log_dirs(port, topics=None):

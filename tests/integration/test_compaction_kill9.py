@@ -34,7 +34,9 @@ test passes as written. RUNNEL_IT_SEED fixes the random choices (the seed is pri
 import functools
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
@@ -42,7 +44,7 @@ from confluent_kafka import Consumer, KafkaError, OFFSET_BEGINNING, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import segment_check
-from compaction_common import INDEX_RULE, SEGMENT_BYTES_KEY, TestBroker
+from compaction_common import INDEX_RULE, SEGMENT_BYTES_KEY, RenameKiller, TestBroker
 
 TOPIC = "compact-kill9"
 PARTITIONS = 2
@@ -54,6 +56,10 @@ TOMBSTONE_EVERY = 23         # one record in 23 is a tombstone
 ROUND_SECONDS = (0.4, 2.0)   # how long the producer writes before a random-moment kill
 CLEANER_WAIT = 6.0           # at most this long for a cleaner file, then the kill happens anyway
 CLEANER_DELAY = (0.0, 0.03)  # from seeing a cleaner file to the kill
+RENAME_NTH = (1, 12)         # the kill strikes at this rename of a broker thread
+# How each round's kill comes: at a random moment; a few milliseconds after a cleaner file
+# shows; or from strace, as a broker thread enters its n-th rename (compaction_common.py).
+STRATEGIES = ("random", "cleaner file", "rename")
 FLUSH_TIMEOUT = 60
 READ_TIMEOUT = 60
 MIN_KILLS_IN_CLEANING = 2    # kills that must find cleaner files in a partition directory
@@ -153,6 +159,9 @@ class CompactionKill9(unittest.TestCase):
             "reconnect.backoff.max.ms": 300, "socket.timeout.ms": 10000,
             "topic.metadata.refresh.interval.ms": 1000})
         self.dirs = [self.broker.partition_dir(TOPIC, p) for p in range(PARTITIONS)]
+        self.tmpdir = tempfile.mkdtemp(prefix="runnel-kill9-")
+        if not os.environ.get("RUNNEL_KEEP_TMP"):
+            self.addCleanup(shutil.rmtree, self.tmpdir, ignore_errors=True)
 
     def fail_with_log(self, why):
         self.broker.dump_log()
@@ -188,31 +197,49 @@ class CompactionKill9(unittest.TestCase):
         return found
 
     def produce_until_kill(self, rnd):
-        """Produces at RATE until this round's kill moment; returns how it was chosen."""
+        """Produces at RATE until this round's kill, which it makes; returns how it came."""
         t0 = time.monotonic()
+        strategy = STRATEGIES[rnd % len(STRATEGIES)]
         random_moment = t0 + self.rng.uniform(*ROUND_SECONDS)
-        wait_for_cleaner = rnd % 2 == 1
         give_up = t0 + CLEANER_WAIT
+        killer = None
+        if strategy == "rename":
+            nth = self.rng.randint(*RENAME_NTH)
+            killer = RenameKiller(self.broker.pid, nth,
+                                  os.path.join(self.tmpdir, "strace-%d.txt" % rnd))
         written = 0
-        while True:
-            now = time.monotonic()
-            due = int((now - t0) * RATE) - written
-            if due > 0:
-                self.produce_some(min(due, 500))
-                written += min(due, 500)
-            self.producer.poll(0.002)
-            if not wait_for_cleaner:
-                if now >= random_moment:
-                    return "random moment after %.2f s" % (now - t0)
-                continue
-            if now - t0 < ROUND_SECONDS[0]:
-                continue
-            files = self.cleaner_files()
-            if files:
-                time.sleep(self.rng.uniform(*CLEANER_DELAY))
-                return "%.3f s after seeing %s" % (time.monotonic() - now, files[:3])
-            if now >= give_up:
-                return "no cleaner file seen in %.1f s: at that moment" % CLEANER_WAIT
+        try:
+            while True:
+                now = time.monotonic()
+                due = int((now - t0) * RATE) - written
+                if due > 0:
+                    self.produce_some(min(due, 500))
+                    written += min(due, 500)
+                self.producer.poll(0.002)
+                if strategy == "random":
+                    if now >= random_moment:
+                        self.broker.kill9()
+                        return "at a random moment, %.2f s in" % (now - t0)
+                elif strategy == "rename":
+                    if not self.broker.alive():
+                        self.broker.kill9()   # reaps it
+                        return "by strace at the broker's rename #%d (per thread), %.2f s in: %s" % (
+                            nth, now - t0, killer.last_rename())
+                    if now >= give_up:
+                        self.broker.kill9()
+                        return "%.1f s in, no thread reached rename #%d" % (now - t0, nth)
+                elif now - t0 >= ROUND_SECONDS[0]:
+                    files = self.cleaner_files()
+                    if files:
+                        time.sleep(self.rng.uniform(*CLEANER_DELAY))
+                        self.broker.kill9()
+                        return "%.3f s after seeing %s" % (time.monotonic() - now, files[:3])
+                    if now >= give_up:
+                        self.broker.kill9()
+                        return "no cleaner file seen in %.1f s: at that moment" % CLEANER_WAIT
+        finally:
+            if killer is not None:
+                killer.stop()
 
     def check_dirs(self, mode, when):
         results = []
@@ -282,7 +309,6 @@ class CompactionKill9(unittest.TestCase):
         t_start = time.monotonic()
         for rnd in range(KILLS):
             how = self.produce_until_kill(rnd)
-            self.broker.kill9()
             files = sorted(set(self.cleaner_files()))
             if files:
                 in_cleaning += 1

@@ -236,6 +236,13 @@ class OffsetsCompaction(unittest.TestCase):
         print("%d commits in %.1f s (%.0f/s); __consumer_offsets holds %d bytes"
               % (COMMITS, seconds, COMMITS / seconds, peak))
         self.assertGreater(peak, 8 * SEGMENT_BYTES, "the commits should fill many segments")
+        segments = max(len([n for n in os.listdir(os.path.join(big.data_dir, d))
+                            if n.endswith(".log")])
+                       for d in os.listdir(big.data_dir) if d.startswith("__consumer_offsets-"))
+        self.assertGreaterEqual(segments, peak // SEGMENT_BYTES,
+                                "%d bytes of commits in %d segments: offsets.topic.segment.bytes="
+                                "%d is not in effect (only sealed segments can be cleaned)"
+                                % (peak, segments, SEGMENT_BYTES))
         uncompacted = self.restart_and_time(big, GROUP, "%d commits, not compacted" % COMMITS)
 
         big.set_override("log.cleaner.enable", "true")

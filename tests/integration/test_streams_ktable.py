@@ -12,7 +12,7 @@ StreamsConfig's `topic.` prefix, so the changelog Streams creates compacted roll
 cleaned; the broker's cleaner looks for work every 100 ms.
 
 1. KTableCount runs; an idempotent producer writes 200 keys x 100 records to the input topic (2
-   partitions). The store is dumped (an interactive query, on the DUMP command) until every
+   partitions), over about 3 s, so that the changelog holds many transactions. The store is dumped (an interactive query, on the DUMP command) until every
    count is what the input says.
 2. The changelog is read (read_committed) from the beginning until it holds fewer than a quarter
    of the 20,000 records written to it: the broker compacted it.
@@ -50,6 +50,9 @@ PARTITIONS = 2
 KEYS = 200
 UPDATES_PER_KEY = 100
 SEGMENT_BYTES = 16384
+# The input comes over about 3 s, so that Streams commits a dozen transactions or more and the
+# changelog the cleaner works on holds their markers between the records.
+PRODUCE_PAUSE = 0.03
 BROKER_SETTINGS = ("auto.create.topics.enable=false", "group.initial.rebalance.delay.ms=0",
                    "log.cleaner.backoff.ms=100")
 STREAMS_CONFIG = ("topic.%s=%d" % (SEGMENT_BYTES_KEY, SEGMENT_BYTES),
@@ -263,7 +266,8 @@ class StreamsKTableRestore(unittest.TestCase):
             time.sleep(0.2)
         self.note("KTableCount run %d RUNNING" % self.app.runs)
 
-    def produce(self, rounds):
+    def produce(self, rounds, pause=0.0):
+        """`rounds` records per key, `pause` seconds between rounds."""
         p = Producer({"bootstrap.servers": self.broker.bootstrap, "enable.idempotence": True,
                       "acks": "all", "linger.ms": 5})
         errors = []
@@ -276,6 +280,7 @@ class StreamsKTableRestore(unittest.TestCase):
             for k in range(KEYS):
                 p.produce(self.input, b"x", key_of(k).encode(), on_delivery=on_delivery)
             p.poll(0)
+            time.sleep(pause)
         self.assertEqual(p.flush(60), 0, "input records without a delivery report")
         self.assertEqual(errors, [], "input records not delivered")
 
@@ -302,7 +307,7 @@ class StreamsKTableRestore(unittest.TestCase):
 
     def test_restore_from_compacted_changelog(self):
         self.start_app()
-        self.produce(UPDATES_PER_KEY)
+        self.produce(UPDATES_PER_KEY, PRODUCE_PAUSE)
         written = KEYS * UPDATES_PER_KEY
         expected = {key_of(k): UPDATES_PER_KEY for k in range(KEYS)}
         answers = self.wait_for_answers(expected, "first run")
