@@ -109,8 +109,7 @@ static void on_txn_record(void *ctx, int32_t partition, rn_bytes_t key, rn_bytes
  * of it is left open. */
 static int open_transactions(const rn_config_t *cfg, rn_topics_t *topics, rn_coord_t *coord)
 {
-    int rc = rn_store_open_topic(RN_STORE_TXN_TOPIC, cfg->transaction_state_log_num_partitions,
-                                 "transaction.state.log.num.partitions", topics, &coord->txn_store);
+    int rc = rn_store_open_topic(cfg, RN_STORE_TXN_TOPIC, topics, &coord->txn_store);
     if (rc != 0)
         return rc;
     coord->txn = rn_txn_new(cfg, coord->txn_store, coord->producer_ids, topics, coord->offsets);

@@ -2,14 +2,17 @@
 /* An internal topic as a journal (__consumer_offsets, __transaction_state): each append is one
  * uncompressed batch built here and written through the partition's log like a Produce; loading
  * reads each partition from its log start in large chunks (rn_log_read finds whole batches, pread
- * copies them) and walks the records. Loading is the start-up cost Kafka pays too: until compaction
- * exists, every commit ever written is read back, so the loop avoids per-record allocation and
- * system calls. */
+ * copies them) and walks the records. Loading is the start-up cost Kafka pays too: everything the
+ * cleaner has not compacted yet (at least the active segment) is read back, so the loop avoids
+ * per-record allocation and system calls. The topics are compacted: tombstones and gaps in the
+ * offsets are what a cleaned partition looks like. */
 #include "coord/store.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,9 +30,30 @@
 /* Bound for inflating a compressed batch (we write none; a Kafka-written topic might). */
 #define LOAD_MAX_UNCOMPRESSED (64u << 20)
 
+/* The broker keys of each internal topic (Kafka's names). */
+typedef struct internal_topic {
+    const char *name;
+    const char *partitions_key;
+    bool txn; /* __transaction_state */
+} internal_topic_t;
+
+static const internal_topic_t internal_topics[] = {
+    { RN_STORE_TOPIC, "offsets.topic.num.partitions", false },
+    { RN_STORE_TXN_TOPIC, "transaction.state.log.num.partitions", true },
+};
+
+/* The topic configs an internal topic is created with, as texts. */
+#define MAX_CREATE_CONFIGS 5
+typedef struct create_configs {
+    rn_topic_override_t ov[MAX_CREATE_CONFIGS];
+    size_t n;
+    char segment_bytes[16], min_isr[16];
+} create_configs_t;
+
 struct rn_store {
     rn_topics_t *topics;
-    const char *name; /* static storage */
+    const char *name;        /* static storage */
+    create_configs_t create; /* fixed at open from the broker configuration */
     /* Counted reference, dropped at close; NULL until the topic exists. Kafka creates the topic
      * on the first FindCoordinator, not at start-up: an empty broker starts without 50
      * partitions to create. Set once under create_lock, read with acquire. */
@@ -57,15 +81,14 @@ int rn_store_ensure(rn_store_t *store)
     rn_str_t name = rn_str_from_cstr(store->name);
     rn_topic_t *topic = store_topic(store);
     if (topic == NULL && (topic = rn_topics_get(store->topics, name)) == NULL) {
-        /* Kafka creates the topic compacted; replication is 1 on one node whatever
-         * offsets.topic.replication.factor (transaction.state.log.replication.factor) says. */
-        static const rn_topic_override_t compact = { .key = "cleanup.policy", .value = "compact" };
+        /* Replication is 1 on one node whatever offsets.topic.replication.factor
+         * (transaction.state.log.replication.factor) says. */
         rn_topic_spec_t spec = {
             .name = name,
             .num_partitions = store->npartitions,
             .replication_factor = 1,
-            .configs = &compact,
-            .nconfigs = 1,
+            .configs = store->create.ov,
+            .nconfigs = store->create.n,
             .internal = true,
         };
         rn_topics_result_t res = rn_topics_create(store->topics, &spec, false, &topic);
@@ -83,13 +106,52 @@ int rn_store_ensure(rn_store_t *store)
     return rc;
 }
 
-int rn_store_open_topic(const char *name, int32_t npartitions, const char *partitions_key,
-                        rn_topics_t *topics, rn_store_t **out)
+/* `key` and `value` live as long as the store (literals, or buffers of `c`). */
+static void add_config(create_configs_t *c, char *key, char *value)
 {
+    assert(c->n < MAX_CREATE_CONFIGS);
+    c->ov[c->n++] = (rn_topic_override_t){ .key = key, .value = value };
+}
+
+/* The configs Kafka 4.4 creates each internal topic with (its group coordinator's
+ * groupMetadataTopicConfigs, its transaction coordinator's topic configs): both compacted, with
+ * the segment size of the broker key for that topic; __consumer_offsets keeps the producer's
+ * compression, __transaction_state is uncompressed, with transaction.state.log.min.isr as its
+ * min.insync.replicas and unclean leader election off. */
+static void create_configs(const rn_config_t *cfg, bool txn, create_configs_t *c)
+{
+    *c = (create_configs_t){ 0 };
+    int32_t segment_bytes =
+        txn ? cfg->transaction_state_log_segment_bytes : cfg->offsets_topic_segment_bytes;
+    snprintf(c->segment_bytes, sizeof c->segment_bytes, "%" PRId32, segment_bytes);
+    add_config(c, "cleanup.policy", "compact");
+    add_config(c, "compression.type", txn ? "uncompressed" : "producer");
+    add_config(c, "segment.bytes", c->segment_bytes);
+    if (txn) {
+        /* Checked at start-up: an integer of 1 or more. */
+        const char *min_isr = rn_config_value(cfg, "transaction.state.log.min.isr");
+        snprintf(c->min_isr, sizeof c->min_isr, "%s", min_isr != NULL ? min_isr : "1");
+        add_config(c, "min.insync.replicas", c->min_isr);
+        add_config(c, "unclean.leader.election.enable", "false");
+    }
+}
+
+int rn_store_open_topic(const rn_config_t *cfg, const char *name, rn_topics_t *topics,
+                        rn_store_t **out)
+{
+    const internal_topic_t *it = NULL;
+    for (size_t i = 0; i < sizeof internal_topics / sizeof internal_topics[0]; i++)
+        if (strcmp(internal_topics[i].name, name) == 0)
+            it = &internal_topics[i];
+    assert(it != NULL);
+    const char *partitions_key = it->partitions_key;
+    int32_t npartitions =
+        it->txn ? cfg->transaction_state_log_num_partitions : cfg->offsets_topic_num_partitions;
     rn_store_t *store = rn_xcalloc(1, sizeof *store);
     store->topics = topics;
-    store->name = name;
+    store->name = it->name;
     store->npartitions = npartitions;
+    create_configs(cfg, it->txn, &store->create); /* in place: values point into it */
     pthread_mutex_init(&store->create_lock, NULL);
     rn_topic_t *topic = rn_topics_get(topics, rn_str_from_cstr(name));
     if (topic != NULL) {
@@ -108,8 +170,7 @@ int rn_store_open_topic(const char *name, int32_t npartitions, const char *parti
 
 int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out)
 {
-    return rn_store_open_topic(RN_STORE_TOPIC, cfg->offsets_topic_num_partitions,
-                               "offsets.topic.num.partitions", topics, out);
+    return rn_store_open_topic(cfg, RN_STORE_TOPIC, topics, out);
 }
 
 rn_partition_t *rn_store_partition(const rn_store_t *store, int32_t index)

@@ -21,15 +21,19 @@
 #define RN_STORE_TOPIC "__consumer_offsets"
 #define RN_STORE_TXN_TOPIC "__transaction_state"
 
-/* Opens __consumer_offsets in `topics`: rn_store_open_topic with offsets.topic.num.partitions. */
+/* Opens __consumer_offsets in `topics`: rn_store_open_topic(cfg, RN_STORE_TOPIC, ...). */
 int rn_store_open(const rn_config_t *cfg, rn_topics_t *topics, rn_store_t **out);
-/* Opens the internal topic `name` (static storage) in `topics`, to be created when first
- * needed (rn_store_ensure) with `npartitions` partitions and cleanup.policy=compact. An
- * existing topic keeps its partition count (a different count is logged, naming
- * `partitions_key`, the configuration key that sets it, and ignored, as Kafka uses the
- * topic's). Holds a topic reference until rn_store_close. Returns 0 or a negative errno. */
-int rn_store_open_topic(const char *name, int32_t npartitions, const char *partitions_key,
-                        rn_topics_t *topics, rn_store_t **out);
+/* Opens the internal topic `name` (RN_STORE_TOPIC or RN_STORE_TXN_TOPIC) in `topics`, to be
+ * created when first needed (rn_store_ensure) as Kafka 4.4 creates it: the partitions of
+ * offsets.topic.num.partitions (transaction.state.log.num.partitions), cleanup.policy=compact,
+ * segment.bytes from offsets.topic.segment.bytes (transaction.state.log.segment.bytes), and
+ * Kafka's compression.type (and, for __transaction_state, min.insync.replicas from
+ * transaction.state.log.min.isr and unclean.leader.election.enable=false), all read from `cfg`
+ * now. An existing topic keeps its partition count and configs (a different count is logged,
+ * naming the key, and ignored, as Kafka uses the topic's). Holds a topic reference until
+ * rn_store_close. Returns 0 or a negative errno. */
+int rn_store_open_topic(const rn_config_t *cfg, const char *name, rn_topics_t *topics,
+                        rn_store_t **out);
 /* The topic's name. */
 const char *rn_store_name(const rn_store_t *store);
 /* Drops the topic reference; the logs stay with the registry. rn_store_close(NULL) does nothing. */

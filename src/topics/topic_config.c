@@ -8,8 +8,8 @@
  * milliseconds for log.retention.minutes/hours and log.roll(.jitter).hours), else the broker
  * default, which is Kafka's. The typed rn_topic_config_t is parsed from those same texts, so what
  * DescribeConfigs reports is exactly what the log and the handlers use. Keys marked "not in
- * effect" (compaction, recompression, replication, tiered storage) are checked and reported but
- * change nothing yet; their doc line says so. */
+ * effect" (recompression, replication, tiered storage) are checked and reported but change
+ * nothing yet; their doc line says so. */
 #include "topics/internal.h"
 
 #include <assert.h>
@@ -140,13 +140,19 @@ rn_kerr_t rn_topic_check_gzip_level(const topic_key_t *k, const char *value,
                 shown(value, v), k->name);
 }
 
-/* A LIST value's items as Kafka's ConfigDef reads them: split on commas, each trimmed, empty
- * ones dropped. Calls fn for each; stops early when fn returns false. Returns how many items
- * fn saw. */
-static size_t each_item(const char *value, bool (*fn)(const char *item, size_t len, void *arg),
-                        void *arg)
+typedef bool (*item_fn)(const char *item, size_t len, void *arg);
+
+/* Splits `value` on commas and calls fn for each item, trimmed; empty items too when
+ * `keep_empty`. A value of blanks alone has no items. Stops early when fn returns false. Returns
+ * how many items fn saw. */
+static size_t split_items(const char *value, bool keep_empty, item_fn fn, void *arg)
 {
     size_t count = 0;
+    const char *start = value;
+    while (*start != '\0' && (unsigned char)*start <= ' ')
+        start++;
+    if (*start == '\0')
+        return 0;
     for (const char *p = value;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
@@ -155,7 +161,7 @@ static size_t each_item(const char *value, bool (*fn)(const char *item, size_t l
             item++, len--;
         while (len > 0 && (unsigned char)item[len - 1] <= ' ')
             len--;
-        if (len > 0) {
+        if (len > 0 || keep_empty) {
             count++;
             if (!fn(item, len, arg))
                 return count;
@@ -164,6 +170,51 @@ static size_t each_item(const char *value, bool (*fn)(const char *item, size_t l
             return count;
         p = comma + 1;
     }
+}
+
+/* A LIST value's items, each trimmed, empty ones dropped (what Runnel keeps of a checked
+ * value). */
+static size_t each_item(const char *value, item_fn fn, void *arg)
+{
+    return split_items(value, false, fn, arg);
+}
+
+typedef struct policy_check {
+    const char *bad; /* the first item that is empty or neither compact nor delete */
+    size_t bad_len;
+} policy_check_t;
+
+static bool policy_item(const char *item, size_t len, void *arg)
+{
+    policy_check_t *c = arg;
+    if ((len == 7 && memcmp(item, "compact", 7) == 0) ||
+        (len == 6 && memcmp(item, "delete", 6) == 0))
+        return true;
+    c->bad = item;
+    c->bad_len = len;
+    return false;
+}
+
+/* cleanup.policy as Kafka 4.4's ConfigDef parses and validates a LIST with valid strings: items
+ * split on commas and trimmed (blanks alone are the empty list), then checked in order, so the
+ * message names the first bad item, or says that an item is empty. */
+static rn_kerr_t check_cleanup_policy(const topic_key_t *k, const char *value,
+                                      rn_topics_result_t *res)
+{
+    policy_check_t c = { 0 };
+    split_items(value, true, policy_item, &c);
+    if (c.bad == NULL)
+        return 0;
+    if (c.bad_len == 0)
+        return fail(res, RN_KERR_INVALID_CONFIG, "Configuration '%s' values must not be empty.",
+                    k->name);
+    char item[48], v[48];
+    size_t n = c.bad_len < sizeof item - 1 ? c.bad_len : sizeof item - 1;
+    memcpy(item, c.bad, n);
+    item[n] = '\0';
+    return fail(res, RN_KERR_INVALID_CONFIG,
+                "Invalid value %s for configuration %s: String must be one of: compact, delete",
+                shown(item, v), k->name);
 }
 
 typedef struct replicas_check {
@@ -290,13 +341,7 @@ static rn_kerr_t check_value(const topic_key_t *k, const char *value, rn_topics_
     case RN_CONFIG_TYPE_LIST: {
         if (k->check != NULL)
             return k->check(k, value, res);
-        char canon[16];
-        if (rn_config_parse_cleanup_policy(value, canon, sizeof canon, NULL) != 0)
-            return fail(res, RN_KERR_INVALID_CONFIG,
-                        "Invalid value %s for configuration %s: String must be one of: compact, "
-                        "delete",
-                        shown(value, v), k->name);
-        return 0;
+        return check_cleanup_policy(k, value, res);
     }
     }
     return 0;
@@ -347,6 +392,8 @@ static char *convert(const topic_key_t *k, const synonym_t *syn, const char *raw
     return rn_xstrdup(buf);
 }
 
+static char *list_normalized(const char *value);
+
 /* The value comes from the first broker key the configuration sets, else from the last one's
  * default (log.retention.hours carries retention.ms's), converted. What is reported follows
  * Kafka 4.4, which names only the first broker key (log.retention.ms for retention.ms), with
@@ -373,7 +420,8 @@ static effective_t effective(const rn_config_t *cfg, const topic_key_t *k,
     }
     const char *over = rn_overrides_get(ov, n, k->name);
     if (over != NULL) {
-        e.value = rn_xstrdup(over);
+        /* Kafka reports a LIST override as it parsed it. */
+        e.value = k->type == RN_CONFIG_TYPE_LIST ? list_normalized(over) : rn_xstrdup(over);
         e.source = 1;
     } else if (raw != NULL) {
         e.value = convert(k, from, raw);
@@ -551,7 +599,6 @@ rn_kerr_t rn_topic_config_from_entries(const rn_config_t *cfg, const rn_topic_ov
 typedef struct item_list {
     char **items; /* malloc'd, each NUL-terminated */
     size_t n;
-    int8_t op; /* while reading the operand */
 } item_list_t;
 
 static bool list_find(const item_list_t *l, const char *item, size_t len, size_t *at)
@@ -578,13 +625,11 @@ static bool list_take(const char *item, size_t len, void *arg)
     return true;
 }
 
-/* The operand's items: appended when new, or subtracted when present. */
-static bool list_apply(const char *item, size_t len, void *arg)
+/* An item of a SUBTRACT's operand: removed when present. */
+static bool list_subtract(const char *item, size_t len, void *arg)
 {
     item_list_t *l = arg;
     size_t at;
-    if (l->op == OP_APPEND)
-        return list_take(item, len, arg);
     if (list_find(l, item, len, &at)) {
         free(l->items[at]);
         memmove(&l->items[at], &l->items[at + 1], (l->n - at - 1) * sizeof *l->items);
@@ -593,23 +638,69 @@ static bool list_apply(const char *item, size_t len, void *arg)
     return true;
 }
 
-/* APPEND and SUBTRACT on a LIST value: items split on commas and trimmed, as Kafka's
- * ConfigDef parses a LIST (empty ones dropped); the result joined with ",". */
-static char *list_op(const char *current, const char *operand, int8_t op)
+/* The operand of an APPEND as Kafka 4.4 splits it (Java's String.split(",")): every item, an
+ * empty one included, except empty ones at the end; an empty operand is one empty item. An empty
+ * item is kept so that the check of the result refuses it, as Kafka does. */
+static void append_items(const char *operand, item_list_t *l)
 {
-    item_list_t l = { .op = op };
+    const char *end = operand + strlen(operand);
+    if (*operand != '\0')
+        while (end > operand && end[-1] == ',')
+            end--;
+    if (end == operand && *operand != '\0')
+        return; /* commas alone: no items */
+    for (const char *p = operand;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma != NULL ? (size_t)(comma - p) : (size_t)(end - p);
+        const char *item = p;
+        while (len > 0 && (unsigned char)*item <= ' ')
+            item++, len--;
+        while (len > 0 && (unsigned char)item[len - 1] <= ' ')
+            len--;
+        list_take(item, len, l);
+        if (comma == NULL)
+            return;
+        p = comma + 1;
+    }
+}
+
+/* Joins the items with "," and frees them. */
+static char *list_join(item_list_t *l)
+{
     rn_text_t out = { 0 };
-    each_item(current, list_take, &l);
-    each_item(operand, list_apply, &l);
     rn_text_append(&out, "", 0);
-    for (size_t i = 0; i < l.n; i++) {
+    for (size_t i = 0; i < l->n; i++) {
         if (i > 0)
             rn_text_append(&out, ",", 1);
-        rn_text_append(&out, l.items[i], strlen(l.items[i]));
-        free(l.items[i]);
+        rn_text_append(&out, l->items[i], strlen(l->items[i]));
+        free(l->items[i]);
     }
-    free(l.items);
+    free(l->items);
+    *l = (item_list_t){ 0 };
     return out.ptr;
+}
+
+/* A LIST value as Kafka 4.4 reports it once parsed: items trimmed, each kept once, in order,
+ * joined with "," (" compact , delete " is "compact,delete", "compact,compact" is "compact"). */
+static char *list_normalized(const char *value)
+{
+    item_list_t l = { 0 };
+    each_item(value, list_take, &l);
+    return list_join(&l);
+}
+
+/* APPEND and SUBTRACT on a LIST value: the current items as Kafka's ConfigDef parses a LIST
+ * (split on commas, trimmed, empty ones dropped), the operand's appended (append_items) or
+ * subtracted; the result joined with ",". */
+static char *list_op(const char *current, const char *operand, int8_t op)
+{
+    item_list_t l = { 0 };
+    each_item(current, list_take, &l);
+    if (op == OP_APPEND)
+        append_items(operand, &l);
+    else
+        each_item(operand, list_subtract, &l);
+    return list_join(&l);
 }
 
 rn_kerr_t rn_topic_config_apply_ops(const rn_config_t *cfg, const rn_topic_override_t *cur,

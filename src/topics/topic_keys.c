@@ -26,9 +26,8 @@ const topic_key_t rn_topic_keys[] = {
       LIST,
       "delete",
       { { "log.cleanup.policy", 1 } },
-      .doc = "delete: retention.ms and retention.bytes remove old segments; compact is accepted "
-             "and reported, but "
-             "compaction is not implemented yet: a compact-only topic keeps everything" },
+      .doc = "delete: retention.ms and retention.bytes remove old segments; compact: the log "
+             "cleaner keeps the latest record of each key; both, or neither (keep everything)" },
     { "compression.gzip.level",
       I,
       "-1",
@@ -67,7 +66,7 @@ const topic_key_t rn_topic_keys[] = {
       { { "log.cleaner.delete.retention.ms", 1 } },
       0,
       INT64_MAX,
-      .doc = "Not in effect (no compaction yet): how long compaction keeps delete tombstones" },
+      .doc = "how long the cleaner keeps tombstones and transaction markers once it reaches them" },
     { "errors.deadletterqueue.group.enable",
       B,
       "false",
@@ -134,7 +133,8 @@ const topic_key_t rn_topic_keys[] = {
       { { "log.cleaner.max.compaction.lag.ms", 1 } },
       1,
       INT64_MAX,
-      .doc = "Not in effect (no compaction yet): longest a record may stay uncompacted" },
+      .doc = "longest a record may stay uncompacted: past it the log is cleaned whatever its dirty "
+             "ratio" },
     { "max.decompressed.message.bytes",
       I,
       "2147483639",
@@ -179,14 +179,15 @@ const topic_key_t rn_topic_keys[] = {
       { { "log.cleaner.min.cleanable.ratio", 1 } },
       .dmin = 0,
       .dmax = 1,
-      .doc = "Not in effect (no compaction yet): dirty ratio at which a log is compacted" },
+      .doc = "the cleaner compacts a log once more than this share of its bytes is not yet "
+             "compacted" },
     { "min.compaction.lag.ms",
       L,
       "0",
       { { "log.cleaner.min.compaction.lag.ms", 1 } },
       0,
       INT64_MAX,
-      .doc = "Not in effect (no compaction yet): youngest a record may be and still be compacted" },
+      .doc = "youngest a record may be and still be compacted" },
     { "min.insync.replicas",
       I,
       "1",
@@ -274,7 +275,8 @@ const topic_key_t rn_topic_keys[] = {
       { { "log.roll.ms", 1 }, { "log.roll.hours", MS_PER_HOUR } },
       1,
       INT64_MAX,
-      .doc = "age at which the active segment is rolled, so retention can remove it" },
+      .doc = "age at which the active segment is rolled, so that retention and the cleaner reach "
+             "it" },
     { "unclean.leader.election.enable",
       B,
       "false",

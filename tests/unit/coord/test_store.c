@@ -286,12 +286,10 @@ Test(store, an_empty_topic_loads_nothing)
 Test(store, serves_transaction_state_as_a_second_topic)
 {
     fixture_t f;
-    fixture_init(&f, NULL);
+    fixture_init(&f, "transaction.state.log.num.partitions=5\n");
     rn_store_t *offsets, *txn;
     cr_assert_eq(rn_store_open(&f.cfg, f.topics, &offsets), 0);
-    cr_assert_eq(rn_store_open_topic(RN_STORE_TXN_TOPIC, 5, "transaction.state.log.num.partitions",
-                                     f.topics, &txn),
-                 0);
+    cr_assert_eq(rn_store_open_topic(&f.cfg, RN_STORE_TXN_TOPIC, f.topics, &txn), 0);
     cr_assert_str_eq(rn_store_name(txn), "__transaction_state");
     cr_assert_str_eq(rn_store_name(offsets), "__consumer_offsets");
     /* Kafka places a transactional id as it places a group (Utils.abs(hashCode) % n). */
@@ -310,6 +308,65 @@ Test(store, serves_transaction_state_as_a_second_topic)
     cr_assert_eq(s.partition[0], 2);
     rn_store_close(txn);
     rn_store_close(offsets);
+    fixture_deinit(&f);
+}
+
+/* The value of `key` among a topic's config entries. */
+static const char *config_of(const rn_config_entry_t *e, size_t n, const char *key, int8_t *source)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].name, key) == 0) {
+            *source = e[i].source;
+            return e[i].value;
+        }
+    cr_assert_fail("no config %s", key);
+    return NULL;
+}
+
+/* Kafka 4.4 creates both internal topics compacted, with the segment size of their own broker
+ * key; __consumer_offsets keeps the producer's compression, __transaction_state is
+ * uncompressed, with transaction.state.log.min.isr and no unclean leader election. */
+Test(store, internal_topics_are_created_with_kafkas_configs)
+{
+    fixture_t f;
+    fixture_init(&f, "offsets.topic.num.partitions=2\ntransaction.state.log.num.partitions=3\n"
+                     "offsets.topic.segment.bytes=1048576\n"
+                     "transaction.state.log.segment.bytes=2097152\n");
+    rn_store_t *stores[2];
+    cr_assert_eq(rn_store_open(&f.cfg, f.topics, &stores[0]), 0);
+    cr_assert_eq(rn_store_open_topic(&f.cfg, RN_STORE_TXN_TOPIC, f.topics, &stores[1]), 0);
+    static const struct {
+        const char *name, *segment_bytes, *compression;
+        int32_t partitions;
+    } want[2] = { { RN_STORE_TOPIC, "1048576", "producer", 2 },
+                  { RN_STORE_TXN_TOPIC, "2097152", "uncompressed", 3 } };
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(rn_store_ensure(stores[i]), 0);
+        rn_topic_t *topic = rn_topics_get(f.topics, S(want[i].name));
+        cr_assert_not_null(topic);
+        cr_assert_eq(atomic_load(&topic->npartitions), want[i].partitions);
+        rn_topic_config_t tc;
+        rn_topic_get_config(f.topics, topic, &tc);
+        cr_assert(tc.log.compact, "%s", want[i].name);
+        cr_assert_not(tc.log.delete_enabled, "%s", want[i].name);
+        cr_assert_eq(tc.log.segment_bytes, atoll(want[i].segment_bytes));
+        rn_config_entry_t *e;
+        size_t n = rn_topic_config_entries(f.topics, topic, &e);
+        int8_t source = 0;
+        cr_assert_str_eq(config_of(e, n, "cleanup.policy", &source), "compact");
+        cr_assert_eq(source, 1, "DYNAMIC_TOPIC_CONFIG");
+        cr_assert_str_eq(config_of(e, n, "segment.bytes", &source), want[i].segment_bytes);
+        cr_assert_eq(source, 1);
+        cr_assert_str_eq(config_of(e, n, "compression.type", &source), want[i].compression);
+        cr_assert_eq(source, 1);
+        config_of(e, n, "min.insync.replicas", &source);
+        cr_assert_eq(source, i == 1 ? 1 : 5, "only __transaction_state sets min.insync.replicas");
+        config_of(e, n, "unclean.leader.election.enable", &source);
+        cr_assert_eq(source, i == 1 ? 1 : 5);
+        rn_config_entries_free(e, n);
+        rn_topic_unref(topic);
+        rn_store_close(stores[i]);
+    }
     fixture_deinit(&f);
 }
 

@@ -671,7 +671,7 @@ Test(topic_config, incremental_ops_refuse_what_kafka_refuses)
     ops(&cfg, cur, 1, bad_op, 1, &n, 42, "Unknown alter config operation 9");
     rn_config_op_t bad_value[] = { { "cleanup.policy", "shred", 2 } };
     ops(&cfg, cur, 1, bad_value, 1, &n, 40,
-        "Invalid value delete,shred for configuration cleanup.policy: String must be one of: "
+        "Invalid value shred for configuration cleanup.policy: String must be one of: "
         "compact, delete");
     rn_config_op_t null_set[] = { { "retention.ms", NULL, 0 } };
     ops(&cfg, cur, 1, null_set, 1, &n, 40,
@@ -732,4 +732,133 @@ Test(topic_config, broker_keys_not_in_effect_say_so_in_their_doc)
                      "threads that compact logs (1 or more)");
     rn_config_entries_free(e, n);
     fixture_deinit(&f);
+}
+
+/* Kafka 4.4's answers, asked with the same CreateTopics and IncrementalAlterConfigs requests
+ * (issue 12): a LIST's items are checked in order, an empty one refused, a bad one named alone. */
+Test(topic_config, cleanup_policy_items_are_checked_as_kafka_checks_them)
+{
+    static const char *empty = "Configuration 'cleanup.policy' values must not be empty.";
+    assert_check("cleanup.policy", "compact,,delete", empty);
+    assert_check("cleanup.policy", "compact,", empty);
+    assert_check("cleanup.policy", ",delete", empty);
+    assert_check("cleanup.policy", ",", empty);
+    assert_check("cleanup.policy", "compact,foo",
+                 "Invalid value foo for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
+    assert_check("cleanup.policy", "foo,bar",
+                 "Invalid value foo for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
+    assert_check("cleanup.policy", "delete , foo",
+                 "Invalid value foo for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
+    assert_check("cleanup.policy", "foo,,bar",
+                 "Invalid value foo for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
+    assert_check("cleanup.policy", "COMPACT",
+                 "Invalid value COMPACT for configuration cleanup.policy: String must be one of: "
+                 "compact, delete");
+    assert_ok("cleanup.policy", " ");
+    assert_ok("cleanup.policy", "compact,compact");
+    assert_ok("cleanup.policy", " compact , delete ");
+    assert_ok("cleanup.policy", "delete,compact,delete");
+}
+
+Test(topic_config, compaction_keys_are_checked_as_kafka_checks_them)
+{
+    assert_check("min.cleanable.dirty.ratio", "1.5",
+                 "Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value must be no "
+                 "more than 1");
+    assert_check("min.cleanable.dirty.ratio", "-0.1",
+                 "Invalid value -0.1 for configuration min.cleanable.dirty.ratio: Value must be at "
+                 "least 0");
+    assert_check("min.cleanable.dirty.ratio", "abc",
+                 "Invalid value abc for configuration min.cleanable.dirty.ratio: Not a number of "
+                 "type DOUBLE");
+    assert_check("delete.retention.ms", "-1",
+                 "Invalid value -1 for configuration delete.retention.ms: Value must be at least "
+                 "0");
+    assert_check("min.compaction.lag.ms", "-1",
+                 "Invalid value -1 for configuration min.compaction.lag.ms: Value must be at least "
+                 "0");
+    assert_check("max.compaction.lag.ms", "0",
+                 "Invalid value 0 for configuration max.compaction.lag.ms: Value must be at least "
+                 "1");
+    assert_check("segment.ms", "0",
+                 "Invalid value 0 for configuration segment.ms: Value must be at least 1");
+    assert_ok("min.cleanable.dirty.ratio", "0");
+    assert_ok("min.cleanable.dirty.ratio", "1");
+    assert_ok("delete.retention.ms", "0");
+    assert_ok("max.compaction.lag.ms", "1");
+
+    rn_config_t cfg;
+    build(NULL, &cfg);
+    rn_topic_override_t lags[] = { { "min.compaction.lag.ms", "100" },
+                                   { "max.compaction.lag.ms", "50" } };
+    rn_topics_result_t res = { 0 };
+    cr_assert_eq(rn_topic_config_check_set(&cfg, lags, 2, &res), 40);
+    cr_assert_str_eq(res.message, "conflict topic config setting min.compaction.lag.ms (100) > "
+                                  "max.compaction.lag.ms (50)");
+    rn_config_deinit(&cfg);
+}
+
+/* Kafka reports a LIST override as it parsed it: items trimmed, repeats dropped, joined with
+ * ","; the typed settings follow. */
+Test(topic_config, list_overrides_are_described_as_kafka_parses_them)
+{
+    rn_config_t cfg;
+    build(NULL, &cfg);
+    static const struct {
+        const char *set, *described;
+        bool compact, del;
+    } cases[] = {
+        { "compact,compact", "compact", true, false },
+        { " compact , delete ", "compact,delete", true, true },
+        { "delete,compact,delete", "delete,compact", true, true },
+        { " ", "", false, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rn_topic_override_t ov[] = { { "cleanup.policy", (char *)cases[i].set } };
+        rn_config_entry_t *e;
+        size_t n = rn_topic_config_describe(&cfg, ov, 1, &e);
+        cr_assert_str_eq(entry(e, n, "cleanup.policy")->value, cases[i].described, "'%s'",
+                         cases[i].set);
+        rn_config_entries_free(e, n);
+        rn_topic_config_t tc;
+        rn_topic_config_compute(&cfg, ov, 1, &tc);
+        cr_assert_eq(tc.log.compact, cases[i].compact, "'%s'", cases[i].set);
+        cr_assert_eq(tc.log.delete_enabled, cases[i].del, "'%s'", cases[i].set);
+    }
+    rn_config_deinit(&cfg);
+}
+
+/* Kafka splits an APPEND's operand as Java's String.split(",") does, so an empty item (an empty
+ * operand, or one between commas) reaches the check and is refused; commas at the end are not
+ * items. */
+Test(topic_config, append_of_an_empty_item_is_refused_as_in_kafka)
+{
+    rn_config_t cfg;
+    build(NULL, &cfg);
+    rn_topic_override_t cur[] = { { "cleanup.policy", "delete" } };
+    size_t n = 0;
+    static const char *empty = "Configuration 'cleanup.policy' values must not be empty.";
+    rn_config_op_t blank[] = { { "cleanup.policy", "", 2 } };
+    ops(&cfg, cur, 1, blank, 1, &n, 40, empty);
+    rn_config_op_t inner[] = { { "cleanup.policy", ",compact", 2 } };
+    ops(&cfg, cur, 1, inner, 1, &n, 40, empty);
+    rn_config_op_t space[] = { { "cleanup.policy", " ", 2 } };
+    ops(&cfg, cur, 1, space, 1, &n, 40, empty);
+    rn_config_op_t bad_first[] = { { "cleanup.policy", "foo,", 2 } };
+    ops(&cfg, cur, 1, bad_first, 1, &n, 40,
+        "Invalid value foo for configuration cleanup.policy: String must be one of: compact, "
+        "delete");
+    rn_config_op_t trailing[] = { { "cleanup.policy", "compact,", 2 } };
+    rn_topic_override_t *ov = ops(&cfg, cur, 1, trailing, 1, &n, 0, NULL);
+    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "delete,compact");
+    rn_overrides_free(ov, n);
+    rn_config_op_t absent[] = { { "cleanup.policy", "bar", 3 } };
+    ov = ops(&cfg, cur, 1, absent, 1, &n, 0, NULL);
+    cr_assert_str_eq(rn_overrides_get(ov, n, "cleanup.policy"), "delete");
+    rn_overrides_free(ov, n);
+    rn_config_deinit(&cfg);
 }
