@@ -86,6 +86,21 @@ class TestBroker:
     def alive(self):
         return self.impl.alive()
 
+    def check_alive(self, when):
+        """Raises AssertionError, with the end of the broker's own output, when the broker has
+        exited by itself: a test waiting on a dead broker would only report a time-out."""
+        if self.impl.proc is None or self.impl.alive():
+            return
+        code = self.impl.proc.poll()
+        if not IS_KAFKA:
+            self.impl._reader.join(5)   # its last words (a sanitizer's report) read to the end
+        if IS_KAFKA:
+            tail = self.impl.log_lines()[-20:]
+        else:
+            tail = [l for l in self.impl.lines() if " DEBUG " not in l][-20:]
+        raise AssertionError("%s: the broker exited by itself (status %s); the end of its "
+                             "output:\n%s" % (when, code, "\n".join(tail)))
+
     def stop_clean(self):
         """SIGTERM; waits for the exit (status 0 for Runnel); the data directory stays."""
         if IS_KAFKA:

@@ -108,8 +108,9 @@ class Ledger:
             self.acked[k] = (seq, msg.offset())
 
 
-def read_everything(bootstrap):
-    """{partition: [(offset, key, seq, value)]} from the beginning to the end of each."""
+def read_everything(bootstrap, check=lambda: None):
+    """{partition: [(offset, key, seq, value)]} from the beginning to the end of each; calls
+    `check` between polls."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "compact-kill9-reader",
                   "enable.auto.commit": False, "enable.partition.eof": True,
                   "auto.offset.reset": "error", "check.crcs": True,
@@ -120,6 +121,7 @@ def read_everything(bootstrap):
         eof = set()
         deadline = time.monotonic() + READ_TIMEOUT
         while len(eof) < PARTITIONS and time.monotonic() < deadline:
+            check()
             for msg in c.consume(2000, 0.5):
                 if msg.error():
                     if msg.error().code() == KafkaError._PARTITION_EOF:
@@ -216,6 +218,8 @@ class CompactionKill9(unittest.TestCase):
                     self.produce_some(min(due, 500))
                     written += min(due, 500)
                 self.producer.poll(0.002)
+                if strategy != "rename":
+                    self.broker.check_alive("round %d, before its kill" % (rnd + 1))
                 if strategy == "random":
                     if now >= random_moment:
                         self.broker.kill9()
@@ -256,13 +260,14 @@ class CompactionKill9(unittest.TestCase):
         left = len(self.producer)
         while left and time.monotonic() < deadline:
             left = self.producer.flush(1)
+            self.broker.check_alive(when)
         if left:
             self.fail_with_log("%s: %d records without a delivery report after %d s"
                                % (when, left, FLUSH_TIMEOUT))
 
     def verify_log(self, when):
         """Reads everything back and checks it against the ledger; returns the record count."""
-        got = read_everything(self.broker.bootstrap)
+        got = read_everything(self.broker.bootstrap, lambda: self.broker.check_alive(when))
         total = 0
         for p in range(PARTITIONS):
             rows = got[p]

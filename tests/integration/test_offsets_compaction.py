@@ -200,6 +200,7 @@ class OffsetsCompaction(unittest.TestCase):
                 error, offset = -1, None
             if error == 0:
                 break
+            broker.check_alive(what)
             if time.monotonic() > deadline:
                 broker.dump_log()
                 self.fail("%s: no OffsetFetch answer within %d s (last error %s)"
@@ -256,6 +257,7 @@ class OffsetsCompaction(unittest.TestCase):
                 self.fail("__consumer_offsets still holds %d bytes (of %d) %d s after the "
                           "cleaner was enabled" % (size, peak, CLEAN_TIMEOUT))
             time.sleep(0.5)
+            big.check_alive("waiting for the cleaner")
             size = offsets_size(big.port)
         print("the cleaner took __consumer_offsets from %d to %d bytes in %.1f s"
               % (peak, size, time.monotonic() - t0))

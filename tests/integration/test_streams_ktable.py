@@ -241,6 +241,12 @@ class StreamsKTableRestore(unittest.TestCase):
         print(line)
         sys.stdout.flush()
 
+    def check_broker(self, when):
+        try:
+            self.broker.check_alive(when)
+        except AssertionError as e:
+            self.fail_with_logs(str(e))
+
     def fail_with_logs(self, why):
         print("---- what happened ----")
         print("\n".join(self.events))
@@ -281,7 +287,12 @@ class StreamsKTableRestore(unittest.TestCase):
                 p.produce(self.input, b"x", key_of(k).encode(), on_delivery=on_delivery)
             p.poll(0)
             time.sleep(pause)
-        self.assertEqual(p.flush(60), 0, "input records without a delivery report")
+        left = len(p)
+        deadline = time.monotonic() + 60
+        while left and time.monotonic() < deadline:
+            left = p.flush(1)
+            self.check_broker("producing the input")
+        self.assertEqual(left, 0, "input records without a delivery report")
         self.assertEqual(errors, [], "input records not delivered")
 
     def wait_for_answers(self, expected, what):
@@ -294,6 +305,7 @@ class StreamsKTableRestore(unittest.TestCase):
             last = self.app.dump()
             if last == expected:
                 return last
+            self.check_broker(what)
             if time.monotonic() > deadline:
                 diff = sorted(k for k in set(expected) | set(last or {})
                               if (last or {}).get(k) != expected.get(k))
@@ -318,6 +330,7 @@ class StreamsKTableRestore(unittest.TestCase):
             records, ends = read_changelog(self.broker.bootstrap, self.changelog)
             if records < written // 4:
                 break
+            self.check_broker("waiting for the changelog to be compacted")
             if time.monotonic() > deadline:
                 self.fail_with_logs("the changelog still holds %d of the %d records written to "
                                     "it %d s on (end offsets %s): not compacted"
