@@ -9,10 +9,15 @@ and a broker whose cleaner looks for work every 100 ms, so that it cleans almost
 A librdkafka producer (acks=all, lz4, one request in flight per connection, so that a retry
 never reorders) overwrites 1,000 keys over and over, with a tombstone now and then; every record
 carries its key's partition, its sequence number in a header and a value derived from both.
-Ten rounds; in each, the producer writes for a random while and the broker gets SIGKILL:
-even rounds at a random moment, odd rounds a random few milliseconds after a cleaner file
-(`.cleaned` or `.swap`) appears in a partition directory, so that kills land inside a cleaning
-pass too. Then, each time:
+Ten rounds; in each, the producer writes while the broker gets SIGKILL, in turn:
+- at a random moment (0.4 to 2 s in);
+- a random few milliseconds after a cleaner file (`.cleaned` or `.swap`) shows in a partition
+  directory, so that the kill lands inside a cleaning pass;
+- from strace (compaction_common.RenameKiller), as a broker thread enters its n-th rename, n
+  random from 1 to 12: the cleaner's renames (.cleaned to .swap, .swap to the final name) are
+  the steps of its crash-safety protocol, and the states between them are short-lived enough
+  that a kill from outside seldom finds them.
+Then, each time:
 
 - with the broker down, segment_check.py checks both partition directories as recovery would
   see them (leftovers resolved as Kafka's LogLoader does): batches whole and contiguous, offsets
