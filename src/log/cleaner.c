@@ -375,7 +375,9 @@ static int marker_of(const uint8_t *batch, size_t len)
 /* ---- the offset map ---- */
 
 /* Maps the keys of [first_dirty, upper) until the map is full. Sets stats->end_offset to the
- * offset after the last batch mapped whole. */
+ * offset after the last record mapped (Kafka's latestOffset + 1): after the last batch read
+ * whole, or inside the batch where the map filled up, so that a batch with more keys than the
+ * map holds is still cleaned over several rounds. */
 static int build_map(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *segs, size_t nsegs,
                      int64_t first_dirty, int64_t upper, rn_log_clean_stats_t *st)
 {
@@ -419,6 +421,7 @@ static int build_map(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *se
                             break;
                         }
                         rn_offset_map_put(m, rec.key.ptr, rec.key.len, rec.offset);
+                        m->latest_offset = rec.offset;
                     }
                 }
             }
@@ -710,6 +713,13 @@ static int clean_group(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *
         cleaned->max_timestamp = cleaned->w_max_timestamp;
         cleaned->max_timestamp_offset = cleaned->w_max_timestamp_offset;
         cleaned->next_offset = group[n - 1]->next_offset;
+        /* Kafka gives the cleaned segment the last source segment's mtime: retention of a
+         * segment without timestamps goes by it, and the cleaned one is not new data. */
+        struct stat sb;
+        if (fstat(group[n - 1]->log_fd, &sb) == 0) {
+            struct timespec times[2] = { sb.st_atim, sb.st_mtim };
+            (void)futimens(cleaned->log_fd, times);
+        }
         rn_segment_seal(cleaned);
         if (fdatasync(cleaned->log_fd) != 0)
             err = -errno;

@@ -288,6 +288,16 @@ static int roll(rn_log_t *log, const char *why)
     return 0;
 }
 
+/* Kafka's LogConfig.maxSegmentMs: a compacted log also rolls by max.compaction.lag.ms, so its
+ * records leave the active segment, which is never cleaned, in time. */
+static int64_t max_segment_ms(const rn_log_config_t *cfg)
+{
+    if (cfg->compact && cfg->max_compaction_lag_ms > 0 &&
+        cfg->max_compaction_lag_ms < cfg->segment_ms)
+        return cfg->max_compaction_lag_ms;
+    return cfg->segment_ms;
+}
+
 /* Kafka's LogSegment.shouldRoll, minus the jitter: full, old, its index full, or its offsets
  * about to leave the int32 range of relative offsets. An empty segment never rolls. */
 static const char *roll_reason(const rn_log_t *log, const rn_segment_t *seg, size_t len,
@@ -298,7 +308,7 @@ static const char *roll_reason(const rn_log_t *log, const rn_segment_t *seg, siz
     int64_t limit = log->cfg.segment_bytes < INT32_MAX ? log->cfg.segment_bytes : INT32_MAX;
     if ((int64_t)len > limit - seg->size)
         return "segment.bytes";
-    if (seg->first_append_ms >= 0 && now_ms - seg->first_append_ms > log->cfg.segment_ms)
+    if (seg->first_append_ms >= 0 && now_ms - seg->first_append_ms > max_segment_ms(&log->cfg))
         return "segment.ms";
     /* An index too small for even one append's entries only rolls once it holds something, or
      * a tiny segment.index.bytes would roll on every append. */
@@ -480,7 +490,7 @@ int rn_log_maintain(rn_log_t *log, int64_t now_ms)
     /* segment.ms also rolls a segment that stopped receiving appends, so retention (which never
      * deletes the active segment) can reach its data; Kafka gets there by rolling in retention. */
     if (!log->closed && seg->size > 0 && seg->first_append_ms >= 0 &&
-        now_ms - seg->first_append_ms > log->cfg.segment_ms)
+        now_ms - seg->first_append_ms > max_segment_ms(&log->cfg))
         err = roll(log, "segment.ms");
     bool flush_due = now_ms - atomic_load_explicit(&log->last_flush_ms, memory_order_relaxed) >=
                          log->cfg.flush_ms &&

@@ -749,7 +749,10 @@ void rn_producers_replace_aborted(rn_log_t *log, int64_t from, int64_t to,
         ps->aborted_cap = count;
         ps->aborted = rn_xrealloc(ps->aborted, ps->aborted_cap * sizeof *ps->aborted);
     }
-    memmove(ps->aborted + lo + n, ps->aborted + hi, (ps->naborted - hi) * sizeof *ps->aborted);
+    /* A log without aborted transactions has no list at all: memmove/memcpy of NULL, even for
+     * 0 bytes, is undefined behaviour. */
+    if (hi < ps->naborted)
+        memmove(ps->aborted + lo + n, ps->aborted + hi, (ps->naborted - hi) * sizeof *ps->aborted);
     if (n > 0)
         memcpy(ps->aborted + lo, txns, n * sizeof *txns);
     ps->naborted = count;

@@ -1,221 +1,382 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the log compaction tests (issue 12) share: the broker under test, Runnel or Apache Kafka
-4.4 behind one small interface, the topic settings that differ between them, and a raw
-DescribeLogDirs (the size of each partition's log, which is how a test sees the cleaner work).
+"""What the compaction tests share (issue 12): test_compaction.py and test_compaction_txn.py.
 
-RUNNEL_TEST_BROKER=runnel (the default) runs $RUNNEL_BIN through harness.Broker;
-RUNNEL_TEST_BROKER=kafka runs Kafka 4.4 through kafka_oracle.KafkaBroker, against which every
-compaction test must pass as written: that is what shows the test asks only what Kafka does.
+The broker is Runnel ($RUNNEL_BIN, the default) or, with RUNNEL_TEST_BROKER=kafka, Apache Kafka
+4.4 (kafka_oracle.py), whose cleaner is the reference: every scenario passing on Kafka proves
+that the test asks only what Kafka's log cleaner does. One broker per module, started by
+start_broker() and stopped when the module is done; each test makes its own topics.
 
-One difference is unavoidable: Kafka 4.x refuses a topic `segment.bytes` below 1 MiB (KIP-1030)
-and offers `internal.segment.bytes` to tests instead; Runnel takes `segment.bytes` down to 14
-bytes, as Kafka 3 did. SEGMENT_BYTES_KEY is the key to use for small segments."""
+Both brokers get BROKER_OVERRIDES: the cleaner looks for work every 200 ms instead of every
+15 s, deleted segments go after 1 s instead of 60 s, and the retention check (which also rolls
+an idle segment on Runnel) runs every 500 ms. Topics get TOPIC_CONFIG plus their own keys:
+compacted, 1 MiB segments (Kafka 4's minimum for segment.bytes), a short segment.ms, a dirty
+ratio of 1 % and no compaction lag.
+
+The active segment is never cleaned. Kafka rolls a segment only when a record is appended, so
+roll() waits past segment.ms and then appends one sentinel record (a key of its own) to each
+partition: everything before the sentinel becomes cleanable.
+
+Helpers that look at the log itself rather than through a client:
+  - log_sizes(): DescribeLogDirs' partition_size of each partition;
+  - batches(): every record batch of a partition as a raw Fetch (v11, read_uncommitted) returns
+    it, header fields decoded (offsets, producer id, attributes, record count) and, for a control
+    batch, its type (COMMIT or ABORT), so that a test can count transaction markers and see
+    empty batches, which no client shows.
+"""
 
 import os
-import signal
 import struct
-import subprocess
+import sys
 import time
+import unittest
+import uuid
 
-from harness import Broker, KafkaSocket
-from kafka_wire import string
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from harness import HOST, Broker, KafkaSocket
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
+from codec import Codec  # noqa: E402  (tests/conformance/codec.py, driven by proto/*.schema)
 
 BROKER_KIND = os.environ.get("RUNNEL_TEST_BROKER", "runnel")
-if BROKER_KIND not in ("runnel", "kafka", "kafka-tv1"):
-    raise SystemExit("RUNNEL_TEST_BROKER=%s: expected runnel, kafka or kafka-tv1" % BROKER_KIND)
-IS_KAFKA = BROKER_KIND != "runnel"
-if IS_KAFKA:
-    from kafka_oracle import KafkaBroker
 
-SEGMENT_BYTES_KEY = "internal.segment.bytes" if IS_KAFKA else "segment.bytes"
-# What an offset index entry's offset is (segment_check.py): Runnel indexes a batch by its base
-# offset, Kafka 4.4 by its last.
-INDEX_RULE = "last" if IS_KAFKA else "base"
-KAFKA_FEATURES = {"kafka": {}, "kafka-tv1": {"transaction.version": 1}}
+BROKER_OVERRIDES = (
+    "log.cleaner.backoff.ms=200",
+    "log.segment.delete.delay.ms=1000",
+    "log.retention.check.interval.ms=500",
+    "group.initial.rebalance.delay.ms=0",
+    "auto.create.topics.enable=false",
+)
 
+SEGMENT_BYTES = 1 << 20
+SEGMENT_MS = 1000
+TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.bytes": str(SEGMENT_BYTES),
+    "segment.ms": str(SEGMENT_MS),
+    "min.cleanable.dirty.ratio": "0.01",
+    "min.compaction.lag.ms": "0",
+}
+
+TIMEOUT = 30.0            # one client call
+FETCH = 1
 DESCRIBE_LOG_DIRS = 35
+FETCH_VERSION = 11        # names topics, carries log_start_offset; not flexible
+DESCRIBE_LOG_DIRS_VERSION = 4
+
+ATTR_CODEC_MASK = 0x07
+ATTR_TRANSACTIONAL = 0x10
+ATTR_CONTROL = 0x20
+
+_codec = None
+_broker = None
 
 
-class TestBroker:
-    """The broker under test. start() the first time; then kill9(), stop_clean() and start()
-    again on the same data directory and port; stop() at the end removes everything."""
-
-    def __init__(self, overrides=()):
-        self.overrides = list(overrides)
-        if IS_KAFKA:
-            self.impl = KafkaBroker(overrides=self.overrides, features=KAFKA_FEATURES[BROKER_KIND])
-        else:
-            self.impl = Broker(overrides=self.overrides)
-        self.started_ns = None    # time.time_ns() just before the latest start
-        self.started_mono = None  # time.monotonic() just before the latest start
-        self.ready_seconds = None  # from the latest start to the broker answering
-
-    @property
-    def kind(self):
-        return BROKER_KIND
-
-    def start(self):
-        self.started_ns = time.time_ns()
-        self.started_mono = time.monotonic()
-        if IS_KAFKA:
-            if self.impl.tmpdir is None:
-                self.impl.start()
-            else:
-                self.impl.restart()
-        else:
-            self.impl.start(port=self.impl.port or 0)
-        self.ready_seconds = time.monotonic() - self.started_mono
-        return self
-
-    def set_override(self, key, value):
-        """Sets a broker setting for the next start() (the broker must be stopped)."""
-        if IS_KAFKA:
-            self.impl.overrides[key] = str(value)
-            self.impl._write_config()
-        else:
-            self.impl.overrides = [kv for kv in self.impl.overrides
-                                   if kv.partition("=")[0] != key] + ["%s=%s" % (key, value)]
-
-    def kill9(self):
-        """SIGKILL to the broker's own pid, or only reaps it when it is already dead."""
-        if IS_KAFKA and not self.impl.alive():
-            self.impl._close_proc()     # killed already (RenameKiller): KafkaBroker would raise
-            return
-        self.impl.kill9()
-
-    def alive(self):
-        return self.impl.alive()
-
-    def check_alive(self, when):
-        """Raises AssertionError, with the end of the broker's own output, when the broker has
-        exited by itself: a test waiting on a dead broker would only report a time-out."""
-        if self.impl.proc is None or self.impl.alive():
-            return
-        code = self.impl.proc.poll()
-        if not IS_KAFKA:
-            self.impl._reader.join(5)   # its last words (a sanitizer's report) read to the end
-        if IS_KAFKA:
-            tail = self.impl.log_lines()[-20:]
-        else:
-            tail = [l for l in self.impl.lines() if " DEBUG " not in l][-20:]
-        raise AssertionError("%s: the broker exited by itself (status %s); the end of its "
-                             "output:\n%s" % (when, code, "\n".join(tail)))
-
-    def stop_clean(self):
-        """SIGTERM; waits for the exit (status 0 for Runnel); the data directory stays."""
-        if IS_KAFKA:
-            proc = self.impl.proc
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.impl._kill()
-                raise AssertionError("Kafka did not exit within 60 s of SIGTERM")
-            self.impl._close_proc()
-        else:
-            self.impl.stop(keep_data=True)
-
-    def stop(self):
-        self.impl.stop()
-
-    @property
-    def bootstrap(self):
-        return self.impl.bootstrap
-
-    @property
-    def port(self):
-        return self.impl.port
-
-    @property
-    def pid(self):
-        return self.impl.pid
-
-    @property
-    def data_dir(self):
-        return self.impl.data_dir
-
-    def partition_dir(self, topic, partition):
-        return os.path.join(self.impl.data_dir, "%s-%d" % (topic, partition))
-
-    def run_lines(self):
-        """Runnel's stderr lines of the current run ([] for Kafka, whose log is a file)."""
-        return [] if IS_KAFKA else self.impl.run_lines()
-
-    def dump_log(self):
-        self.impl.dump_log()
+def codec():
+    global _codec
+    if _codec is None:
+        _codec = Codec.load()
+    return _codec
 
 
-class RenameKiller:
-    """strace attached to a running broker (every thread, and threads to come), set to SIGKILL
-    the broker when one of its threads enters its `nth` rename (rename, renameat, renameat2:
-    strace counts per thread). The cleaner moves files with renames (.cleaned to .swap, .swap to
-    the final name) and so do checkpoint writes, so this kills the broker at one exact step of
-    its crash-safety protocol, something a kill from outside hits only by luck. strace is one of
-    the packages scripts/setup installs. stop() ends strace, by its own pid."""
-
-    SYSCALLS = "rename,renameat,renameat2"
-
-    def __init__(self, pid, nth, out_path):
-        self.out_path = out_path
-        self.proc = subprocess.Popen(
-            ["strace", "-f", "-p", str(pid), "-o", out_path, "-e", "trace=" + self.SYSCALLS,
-             "-e", "inject=%s:signal=KILL:when=%d" % (self.SYSCALLS, nth)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, errors="replace")
-        # strace says "Process N attached" (with its threads) on stderr once it holds them all.
-        line = self.proc.stderr.readline()
-        if "attached" not in line:
-            self.stop()
-            raise AssertionError("strace did not attach to pid %d: %r" % (pid, line))
-
-    def last_rename(self):
-        """The last rename strace saw (the one the kill interrupted, if it struck), or None."""
-        try:
-            with open(self.out_path, encoding="utf-8", errors="replace") as f:
-                lines = [l.strip() for l in f if "rename" in l and '"' in l]
-        except OSError:
-            return None
-        return lines[-1] if lines else None
-
-    def stop(self):
-        """SIGTERM (strace detaches from a broker still alive), SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc.stderr.close()
-
-
-def describe_log_dirs(port, topics=None):
-    """DescribeLogDirs v1: {(topic, partition): size in bytes} over every log directory.
-    `topics` is {topic: [partitions]} or None for every topic."""
-    if topics is None:
-        body = struct.pack(">i", -1)
+def start_broker():
+    """Starts the module's broker (Runnel or Kafka, by RUNNEL_TEST_BROKER) and registers its
+    stop as a module cleanup; returns it."""
+    global _broker
+    if BROKER_KIND == "runnel":
+        _broker = Broker(overrides=BROKER_OVERRIDES)
+    elif BROKER_KIND == "kafka":
+        from kafka_oracle import KafkaBroker
+        _broker = KafkaBroker(overrides=BROKER_OVERRIDES)
     else:
-        body = struct.pack(">i", len(topics))
-        for name, parts in topics.items():
-            body += string(name) + struct.pack(">i", len(parts))
-            body += b"".join(struct.pack(">i", p) for p in parts)
-    with KafkaSocket(port, timeout=20) as s:
-        s.send_request(DESCRIBE_LOG_DIRS, 1, 7, body=body)
-        corr, r = s.recv_response()
-    if corr != 7:
-        raise AssertionError("DescribeLogDirs: correlation id %d, sent 7" % corr)
-    r.int32()  # throttle
-    out = {}
-    for _ in range(r.int32()):
-        error = r.int16()
-        log_dir = r.string()
-        if error:
-            raise AssertionError("DescribeLogDirs: error %d for %s" % (error, log_dir))
-        for _ in range(r.int32()):
-            name = r.string()
-            for _ in range(r.int32()):
-                partition, size, _lag, _future = r.int32(), r.int64(), r.int64(), r.int8()
-                out[(name, partition)] = out.get((name, partition), 0) + size
-    if r.remaining():
-        raise AssertionError("%d bytes left after a DescribeLogDirs v1 response" % r.remaining())
+        raise AssertionError("RUNNEL_TEST_BROKER=%r: runnel or kafka" % BROKER_KIND)
+    _broker.start()
+    unittest.addModuleCleanup(stop_broker)
+    print("compaction: %s on %s" % (BROKER_KIND, bootstrap()), file=sys.stderr)
+    return _broker
+
+
+def stop_broker():
+    global _broker
+    b, _broker = _broker, None
+    if b is not None:
+        b.stop()
+
+
+def broker():
+    return _broker
+
+
+def bootstrap():
+    return "%s:%d" % (HOST, _broker.port)
+
+
+def unique(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def log(fmt, *args):
+    print("compaction: " + (fmt % args if args else fmt), file=sys.stderr)
+    sys.stderr.flush()
+
+
+# -- topics and clients ------------------------------------------------------------------------
+
+def create_topic(name, partitions=1, **config):
+    """A compacted topic with TOPIC_CONFIG and `config` (underscores in keys become dots)."""
+    conf = dict(TOPIC_CONFIG)
+    conf.update({k.replace("_", "."): str(v) for k, v in config.items()})
+    admin = AdminClient({"bootstrap.servers": bootstrap()})
+    for f in admin.create_topics([NewTopic(name, partitions, 1, config=conf)],
+                                 request_timeout=TIMEOUT).values():
+        f.result(timeout=TIMEOUT)
+    return conf
+
+
+def producer(**extra):
+    conf = {"bootstrap.servers": bootstrap(), "acks": "all", "linger.ms": 5,
+            "enable.idempotence": True, "message.timeout.ms": 60000}
+    conf.update(extra)
+    return Producer(conf)
+
+
+def produce_all(p, items, topic):
+    """Produces [(partition, key, value)] and flushes; returns [(partition, offset)] from the
+    delivery reports, failing on any delivery error."""
+    out = [None] * len(items)
+    errors = []
+
+    def report(i):
+        def cb(err, msg):
+            if err is not None:
+                errors.append(err)
+            else:
+                out[i] = (msg.partition(), msg.offset())
+        return cb
+
+    for i, (part, key, value) in enumerate(items):
+        while True:
+            try:
+                p.produce(topic, key=key, value=value, partition=part, on_delivery=report(i))
+                break
+            except BufferError:
+                p.poll(0.05)
+    left = p.flush(TIMEOUT)
+    if left or errors:
+        raise AssertionError("%d records unflushed, delivery errors: %s" % (left, errors[:5]))
     return out
+
+
+def roll(topic, partitions, tag):
+    """Waits past segment.ms and appends one sentinel record (key `sentinel-TAG-P`) to each
+    partition, so that everything before it leaves the active segment; returns
+    {partition: (key, value, offset)} of the sentinels."""
+    time.sleep(SEGMENT_MS / 1000.0 + 0.2)
+    p = producer()
+    items = [(part, b"sentinel-%s-%d" % (tag.encode(), part), b"sentinel " + tag.encode())
+             for part in range(partitions)]
+    got = produce_all(p, items, topic)
+    return {part: (k, v, got[i][1]) for i, (part, k, v) in enumerate(items)}
+
+
+def read_partition(topic, partition, isolation="read_uncommitted", start=OFFSET_BEGINNING,
+                   deadline_s=TIMEOUT, group=None):
+    """[(offset, key, value)] of one partition from `start` to the end the consumer reaches
+    (EOF, or the high watermark of the last fetch response), and that end offset. A consumer
+    error fails; offsets must strictly increase (checked here, since every caller wants it). check.crcs is on: a cleaned batch must carry a correct
+    CRC. auto.offset.reset=error: an offset the log no longer has is an error, not a skip."""
+    c = Consumer({"bootstrap.servers": bootstrap(), "group.id": group or unique("reader"),
+                  "enable.auto.commit": False, "enable.partition.eof": True,
+                  "auto.offset.reset": "error", "check.crcs": True,
+                  "isolation.level": isolation, "fetch.wait.max.ms": 100})
+    got = []
+    end = None
+    try:
+        c.assign([TopicPartition(topic, partition, start)])
+        deadline = time.monotonic() + deadline_s
+        while end is None:
+            if time.monotonic() > deadline:
+                raise AssertionError("%s-%d: end not reached within %.0f s (%d records read)"
+                                     % (topic, partition, deadline_s, len(got)))
+            for m in c.consume(10000, 0.5):
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        end = m.offset()
+                        break
+                    raise AssertionError("%s-%d: consumer error after %d records: %s"
+                                         % (topic, partition, len(got), err))
+                if got and m.offset() <= got[-1][0]:
+                    raise AssertionError("%s-%d: offset %d after %d: offsets must strictly "
+                                         "increase" % (topic, partition, m.offset(), got[-1][0]))
+                got.append((m.offset(), m.key(), m.value()))
+            if end is None and got and isolation == "read_uncommitted":
+                # Under a producer that never pauses the end is reached for a moment only, and
+                # EOF may never come: the high watermark of the last fetch response will do.
+                # Every record below it was read by the time that response was made.
+                _low, high = c.get_watermark_offsets(TopicPartition(topic, partition),
+                                                     cached=True)
+                if high >= 0 and got[-1][0] + 1 >= high:
+                    end = high
+    finally:
+        c.close()
+    return got, end
+
+
+def wait_until(what, check, timeout, interval=0.3):
+    """Calls check() until it returns a true value or `timeout` s pass; returns (value, seconds).
+    On timeout fails with `what` and the last value check() gave (a string saying why)."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        ok, last = check()
+        if ok:
+            return last, time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("%s: not within %.0f s; last: %s" % (what, timeout, last))
+        time.sleep(interval)
+
+
+# -- raw requests ----------------------------------------------------------------------------
+
+def _request(key, version, body):
+    c = codec()
+    payload = c.encode_request(key, version, 1, "runnel-compaction-it", body)
+    with KafkaSocket(_broker.port, timeout=TIMEOUT) as s:
+        s.send_raw(struct.pack(">i", len(payload)) + payload)
+        corr, resp = c.decode_response(key, version, s.recv_frame())
+    assert corr == 1, corr
+    return resp
+
+
+def log_sizes(topic, partitions):
+    """{partition: bytes} from DescribeLogDirs."""
+    resp = _request(DESCRIBE_LOG_DIRS, DESCRIBE_LOG_DIRS_VERSION,
+                    {"topics": [{"topic": topic, "partitions": list(range(partitions))}]})
+    out = {}
+    for r in resp["results"]:
+        if r["error_code"]:
+            raise AssertionError("DescribeLogDirs: error %d for %s" % (r["error_code"],
+                                                                        r["log_dir"]))
+        for t in r["topics"]:
+            if t["name"] == topic:
+                for p in t["partitions"]:
+                    out[p["partition_index"]] = out.get(p["partition_index"], 0) \
+                        + p["partition_size"]
+    if sorted(out) != list(range(partitions)):
+        raise AssertionError("DescribeLogDirs named partitions %s of %s, not 0..%d"
+                             % (sorted(out), topic, partitions - 1))
+    return out
+
+
+class Batch:
+    __slots__ = ("base_offset", "last_offset", "attributes", "producer_id", "producer_epoch",
+                 "count", "size", "control_type")
+
+    @property
+    def control(self):
+        return bool(self.attributes & ATTR_CONTROL)
+
+    @property
+    def transactional(self):
+        return bool(self.attributes & ATTR_TRANSACTIONAL)
+
+    def __repr__(self):
+        kind = ("control(%s)" % self.control_type) if self.control else "data"
+        return "<%s %d-%d pid %d count %d attrs 0x%x>" % (kind, self.base_offset,
+                                                          self.last_offset, self.producer_id,
+                                                          self.count, self.attributes)
+
+
+def _uvarint(data, pos):
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, pos
+        shift += 7
+
+
+def _varint(data, pos):
+    v, pos = _uvarint(data, pos)
+    return (v >> 1) ^ -(v & 1), pos
+
+
+def _control_type(records):
+    """COMMIT or ABORT from a control batch's first record (uncompressed: length, attributes,
+    timestamp delta, offset delta, key = int16 version, int16 type)."""
+    pos = 0
+    _, pos = _varint(records, pos)      # record length
+    pos += 1                            # attributes
+    _, pos = _varint(records, pos)      # timestamp delta
+    _, pos = _varint(records, pos)      # offset delta
+    klen, pos = _varint(records, pos)
+    if klen < 4:
+        return "BAD-KEY"
+    _version, ctype = struct.unpack(">hh", records[pos:pos + 4])
+    return {0: "ABORT", 1: "COMMIT"}.get(ctype, "TYPE-%d" % ctype)
+
+
+def parse_batches(data):
+    """The complete v2 batches in `data` (a Fetch response's records; a partial last batch is
+    left out)."""
+    out = []
+    pos = 0
+    while pos + 12 <= len(data):
+        base, length = struct.unpack(">qi", data[pos:pos + 12])
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        magic = data[pos + 16]
+        if magic != 2:
+            raise AssertionError("batch at offset %d has magic %d" % (base, magic))
+        (attrs, last_delta, _bts, _mts, pid, epoch, _seq,
+         count) = struct.unpack(">hiqqqhii", data[pos + 21:pos + 61])
+        b = Batch()
+        b.base_offset, b.last_offset, b.attributes = base, base + last_delta, attrs
+        b.producer_id, b.producer_epoch, b.count, b.size = pid, epoch, count, 12 + length
+        b.control_type = None
+        if attrs & ATTR_CONTROL:
+            if attrs & ATTR_CODEC_MASK:
+                raise AssertionError("control batch at %d is compressed" % base)
+            b.control_type = _control_type(data[pos + 61:end]) if count else "EMPTY"
+        out.append(b)
+        pos = end
+    return out
+
+
+def batches(topic, partition, max_bytes=8 << 20):
+    """Every batch of a partition from its log start to its high watermark (read_uncommitted),
+    fetched raw (Fetch v11) in as many requests as it takes."""
+    offset = 0
+    out = []
+    while True:
+        resp = _request(FETCH, FETCH_VERSION, {
+            "max_wait_ms": 0, "min_bytes": 0, "max_bytes": max_bytes, "isolation_level": 0,
+            "topics": [{"topic": topic, "partitions": [{
+                "partition": partition, "fetch_offset": offset,
+                "partition_max_bytes": max_bytes}]}]})
+        if resp["error_code"]:
+            raise AssertionError("Fetch: top-level error %d" % resp["error_code"])
+        (t,) = resp["responses"]
+        (p,) = t["partitions"]
+        if p["error_code"]:
+            raise AssertionError("Fetch %s-%d at %d: error %d" % (topic, partition, offset,
+                                                                  p["error_code"]))
+        got = parse_batches(p["records"] or b"")
+        if not got:
+            if offset < p["high_watermark"]:
+                raise AssertionError("Fetch %s-%d at %d: no whole batch below the high "
+                                     "watermark %d" % (topic, partition, offset,
+                                                       p["high_watermark"]))
+            return out
+        for b in got:
+            if b.last_offset >= offset:
+                out.append(b)
+        offset = got[-1].last_offset + 1
+        if offset >= p["high_watermark"]:
+            return out

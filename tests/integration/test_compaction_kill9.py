@@ -13,7 +13,7 @@ Ten rounds; in each, the producer writes while the broker gets SIGKILL, in turn:
 - at a random moment (0.4 to 2 s in);
 - a random few milliseconds after a cleaner file (`.cleaned` or `.swap`) shows in a partition
   directory, so that the kill lands inside a cleaning pass;
-- from strace (compaction_common.RenameKiller), as a broker thread enters its n-th rename, n
+- from strace (compaction_broker.RenameKiller), as a broker thread enters its n-th rename, n
   random from 1 to 12: the cleaner's renames (.cleaned to .swap, .swap to the final name) are
   the steps of its crash-safety protocol, and the states between them are short-lived enough
   that a kill from outside seldom finds them.
@@ -49,7 +49,7 @@ from confluent_kafka import Consumer, KafkaError, OFFSET_BEGINNING, Producer, To
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import segment_check
-from compaction_common import INDEX_RULE, SEGMENT_BYTES_KEY, RenameKiller, TestBroker
+from compaction_broker import INDEX_RULE, SEGMENT_BYTES_KEY, RenameKiller, TestBroker
 
 TOPIC = "compact-kill9"
 PARTITIONS = 2
@@ -63,7 +63,7 @@ CLEANER_WAIT = 6.0           # at most this long for a cleaner file, then the ki
 CLEANER_DELAY = (0.0, 0.03)  # from seeing a cleaner file to the kill
 RENAME_NTH = (1, 12)         # the kill strikes at this rename of a broker thread
 # How each round's kill comes: at a random moment; a few milliseconds after a cleaner file
-# shows; or from strace, as a broker thread enters its n-th rename (compaction_common.py).
+# shows; or from strace, as a broker thread enters its n-th rename (compaction_broker.py).
 STRATEGIES = ("random", "cleaner file", "rename")
 FLUSH_TIMEOUT = 60
 READ_TIMEOUT = 60

@@ -40,7 +40,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 import kafka_wire as w
-from compaction_common import IS_KAFKA, TestBroker, describe_log_dirs
+from compaction_broker import IS_KAFKA, TestBroker, describe_log_dirs
 from harness import HOST, KafkaSocket, frame, request_header
 
 TOPIC = "committed"

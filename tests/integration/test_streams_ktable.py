@@ -24,7 +24,7 @@ cleaned; the broker's cleaner looks for work every 100 ms.
 
 The broker is Runnel, or Kafka 4.4 formatted with transaction.version=1 (the protocol Runnel
 serves) with RUNNEL_TEST_BROKER=kafka-tv1 (or kafka), against which the test passes as written;
-for Kafka the small segments are `internal.segment.bytes` (compaction_common.py says why)."""
+for Kafka the small segments are `internal.segment.bytes` (compaction_broker.py says why)."""
 
 import collections
 import os
@@ -41,7 +41,7 @@ import uuid
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from compaction_common import SEGMENT_BYTES_KEY, TestBroker
+from compaction_broker import SEGMENT_BYTES_KEY, TestBroker
 from harness import _die_with_parent
 from test_streams_eos import JVM_OPTS, classpath, java_bin
 
