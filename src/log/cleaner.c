@@ -644,14 +644,13 @@ static int filter_batch(group_ctx_t *g, const uint8_t *b, const rn_batch_header_
 static int write_txn_index(const rn_log_t *log, int64_t base, const txn_walk_t *t)
 {
     char path[PATH_MAX];
-    int n =
-        snprintf(path, sizeof path, "%s/%020" PRId64 ".txnindex" RN_CLEANED_SUFFIX, log->dir, base);
-    if (n < 0 || (size_t)n >= sizeof path)
-        return -ENAMETOOLONG;
+    int err =
+        rn_segment_path_ext(path, sizeof path, log->dir, base, ".txnindex", RN_CLEANED_SUFFIX);
+    if (err != 0)
+        return err;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    int err = 0;
     for (size_t i = 0; i < t->nindex && err == 0; i++) {
         uint8_t e[RN_TXN_INDEX_ENTRY_LEN];
         const rn_aborted_txn_t *a = &t->index[i];

@@ -123,6 +123,10 @@ typedef struct rn_segment {
     bool index_synced; /* sealed and both indexes fsynced: sync_lock */
 } rn_segment_t;
 
+/* "<dir>/<20-digit base><suffix><ext>" into buf: `ext` is "" or a cleaner suffix (".cleaned",
+ * ".swap"). Returns 0 or -ENAMETOOLONG. */
+int rn_segment_path_ext(char *buf, size_t cap, const char *dir, int64_t base_offset,
+                        const char *suffix, const char *ext);
 /* "<dir>/<20-digit base><suffix>" into buf (at least PATH_MAX). Returns 0 or -ENAMETOOLONG. */
 int rn_segment_path(char *buf, size_t cap, const char *dir, int64_t base_offset,
                     const char *suffix);

@@ -20,8 +20,7 @@
 
 int rn_segment_path(char *buf, size_t cap, const char *dir, int64_t base_offset, const char *suffix)
 {
-    int n = snprintf(buf, cap, "%s/%020" PRId64 "%s", dir, base_offset, suffix);
-    return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+    return rn_segment_path_ext(buf, cap, dir, base_offset, suffix, "");
 }
 
 static rn_segment_t *segment_alloc(int64_t base_offset)
@@ -42,11 +41,10 @@ static rn_segment_t *segment_alloc(int64_t base_offset)
     return seg;
 }
 
-/* "<dir>/<base><suffix><ext>": ext is "" or a cleaner suffix (".cleaned"). */
-static int file_path(char *buf, size_t cap, const char *dir, int64_t base, const char *suffix,
-                     const char *ext)
+int rn_segment_path_ext(char *buf, size_t cap, const char *dir, int64_t base_offset,
+                        const char *suffix, const char *ext)
 {
-    int n = snprintf(buf, cap, "%s/%020" PRId64 "%s%s", dir, base, suffix, ext);
+    int n = snprintf(buf, cap, "%s/%020" PRId64 "%s%s", dir, base_offset, suffix, ext);
     return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
@@ -57,7 +55,7 @@ static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes
     int err;
     int flags = (create ? RN_INDEX_CREATE : 0) | (writable ? RN_INDEX_WRITABLE : 0);
 
-    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".log", ext)) != 0)
+    if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".log", ext)) != 0)
         return err;
     seg->log_fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
     if (seg->log_fd < 0)
@@ -69,12 +67,13 @@ static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes
     }
     seg->size = st.st_size;
 
-    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".index", ext)) != 0)
+    if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".index", ext)) != 0)
         goto fail_close_log;
     if ((err = rn_index_open(&seg->index, path, RN_OFFSET_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
         goto fail_close_log;
-    if ((err = file_path(path, sizeof(path), dir, seg->base_offset, ".timeindex", ext)) != 0)
+    if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".timeindex", ext)) !=
+        0)
         goto fail_close_index;
     if ((err = rn_index_open(&seg->timeindex, path, RN_TIME_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
@@ -121,7 +120,8 @@ void rn_segment_unlink_cleaned(const char *dir, int64_t base_offset)
     static const char *const suffixes[] = { ".log", ".index", ".timeindex", ".txnindex" };
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         char path[PATH_MAX];
-        if (file_path(path, sizeof(path), dir, base_offset, suffixes[i], RN_CLEANED_SUFFIX) == 0)
+        if (rn_segment_path_ext(path, sizeof(path), dir, base_offset, suffixes[i],
+                                RN_CLEANED_SUFFIX) == 0)
             (void)unlink(path);
     }
 }

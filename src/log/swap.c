@@ -34,20 +34,13 @@
 static const char *const order[] = { ".txnindex", ".index", ".timeindex", ".log" };
 #define NFILES (sizeof(order) / sizeof(order[0]))
 
-static int ext_path(char *buf, size_t cap, const char *dir, int64_t base, const char *suffix,
-                    const char *ext)
-{
-    int n = snprintf(buf, cap, "%s/%020" PRId64 "%s%s", dir, base, suffix, ext);
-    return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
-}
-
 static int rename_ext(const char *dir, int64_t base, const char *suffix, const char *from,
                       const char *to)
 {
     char a[PATH_MAX], b[PATH_MAX];
     int err;
-    if ((err = ext_path(a, sizeof a, dir, base, suffix, from)) != 0 ||
-        (err = ext_path(b, sizeof b, dir, base, suffix, to)) != 0)
+    if ((err = rn_segment_path_ext(a, sizeof a, dir, base, suffix, from)) != 0 ||
+        (err = rn_segment_path_ext(b, sizeof b, dir, base, suffix, to)) != 0)
         return err;
     return rename(a, b) == 0 ? 0 : -errno;
 }
@@ -96,7 +89,8 @@ int rn_log_swap_in(rn_log_t *log, rn_segment_t *const *group, size_t n, rn_segme
         /* Not committed unless the .log rename reached the disk: undo what moved. */
         for (size_t i = 0; i < NFILES; i++) {
             char path[PATH_MAX];
-            if (ext_path(path, sizeof path, log->dir, base, order[i], RN_SWAP_SUFFIX) == 0)
+            if (rn_segment_path_ext(path, sizeof path, log->dir, base, order[i], RN_SWAP_SUFFIX) ==
+                0)
                 (void)unlink(path);
         }
         rn_log(RN_LOG_ERROR, "log", "%s: cannot commit cleaned segment %020" PRId64 ": %s",
@@ -197,7 +191,7 @@ static bool contains(const int64_t *v, size_t n, int64_t x)
 static void unlink_quiet(const char *dir, int64_t base, const char *suffix, const char *ext)
 {
     char path[PATH_MAX];
-    if (ext_path(path, sizeof path, dir, base, suffix, ext) == 0)
+    if (rn_segment_path_ext(path, sizeof path, dir, base, suffix, ext) == 0)
         (void)unlink(path);
 }
 
@@ -240,7 +234,7 @@ int rn_log_finish_swaps(const char *dir, int64_t **rescan, size_t *nrescan)
     for (size_t i = 0; i < nswaps && err == 0; i++) {
         int64_t base = swaps[i];
         char path[PATH_MAX];
-        if ((err = ext_path(path, sizeof path, dir, base, ".log", RN_SWAP_SUFFIX)) != 0)
+        if ((err = rn_segment_path_ext(path, sizeof path, dir, base, ".log", RN_SWAP_SUFFIX)) != 0)
             break;
         int64_t end = swap_end(path, base);
         /* The segments it replaced: every other base inside its offsets. */
