@@ -331,12 +331,3 @@ void rn_cleaner_stop(rn_cleaner_t *cl)
     pthread_mutex_destroy(&cl->lock);
     free(cl);
 }
-
-void rn_cleaner_wake(rn_cleaner_t *cl)
-{
-    if (cl == NULL)
-        return;
-    pthread_mutex_lock(&cl->lock);
-    pthread_cond_broadcast(&cl->cond);
-    pthread_mutex_unlock(&cl->lock);
-}

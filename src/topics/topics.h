@@ -250,7 +250,5 @@ int rn_cleaner_start(rn_topics_t *topics, const rn_config_t *cfg, rn_cleaner_t *
 /* Stops the threads, abandoning rounds in progress (their output is removed). Call it before
  * rn_topics_close. NULL does nothing. */
 void rn_cleaner_stop(rn_cleaner_t *cl);
-/* Makes idle threads look for work now rather than after log.cleaner.backoff.ms. */
-void rn_cleaner_wake(rn_cleaner_t *cl);
 
 #endif
