@@ -58,7 +58,11 @@ struct rn_cleaner {
     pthread_mutex_t checkpoint_lock;
 };
 
-/* ---- throttle (Kafka's Throttler): all threads share it, and it sleeps holding its lock ---- */
+/* ---- throttle: all threads share it, and it sleeps holding its lock (as Kafka's Throttler) ----
+ * Kafka checks the rate only once 300 ms have gone by, so a round shorter than that, or the first
+ * 300 ms of any round after an idle spell, runs at full speed. Here a period starts with the
+ * first bytes after a quiet spell (idle time is no credit), every call sleeps as long as the
+ * bytes of the period so far ask for at the rate, and a period ends after 300 ms. */
 
 static void throttle(void *arg, size_t bytes)
 {
@@ -67,23 +71,23 @@ static void throttle(void *arg, size_t bytes)
     if (!(cl->rate < 1e300))
         return; /* the default: Double.MAX_VALUE, no limit */
     pthread_mutex_lock(&cl->throttle_lock);
+    int64_t now = rn_clock_mono_ms();
+    if (cl->period_bytes == 0)
+        cl->period_start_ms = now;
     cl->period_bytes += (int64_t)bytes;
-    int64_t now = rn_clock_mono_ms(), elapsed = now - cl->period_start_ms;
-    if (elapsed > THROTTLE_CHECK_MS) {
-        double rate = (double)cl->period_bytes * 1000.0 / (double)elapsed;
-        if (rate > cl->rate) {
-            double sleep_ms = (double)cl->period_bytes * 1000.0 / cl->rate - (double)elapsed;
-            /* Never longer than a stop is willing to wait. */
-            if (sleep_ms > 1000)
-                sleep_ms = 1000;
-            if (sleep_ms > 0 && !atomic_load(&cl->stop)) {
-                struct timespec ts = { (time_t)(sleep_ms / 1000),
-                                       (long)((int64_t)sleep_ms % 1000) * 1000000L };
-                nanosleep(&ts, NULL);
-            }
-        }
-        cl->period_start_ms = rn_clock_mono_ms();
-        cl->period_bytes = 0;
+    double owed_ms =
+        (double)cl->period_bytes * 1000.0 / cl->rate - (double)(now - cl->period_start_ms);
+    if (owed_ms >= 1 && !atomic_load(&cl->stop)) {
+        if (owed_ms > 1000)
+            owed_ms = 1000; /* never longer than a stop is willing to wait; the next call goes on */
+        struct timespec ts = { (time_t)(owed_ms / 1000),
+                               (long)((int64_t)owed_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+        now = rn_clock_mono_ms();
+    }
+    if (now - cl->period_start_ms > THROTTLE_CHECK_MS &&
+        (double)cl->period_bytes * 1000.0 / cl->rate <= (double)(now - cl->period_start_ms)) {
+        cl->period_bytes = 0; /* paid for: the next bytes start a new period */
     }
     pthread_mutex_unlock(&cl->throttle_lock);
 }
