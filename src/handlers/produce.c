@@ -170,13 +170,13 @@ static rn_kerr_t append_partition(rn_request_t *req, rn_topic_t *topic, rn_parti
                                      .after_max_ms = cfg.timestamp_after_max_ms };
     rn_kerr_t err =
         rn_records_validate_at(bytes, len, bound, cfg.log_append_time ? NULL : &bounds, &sum, &why);
-    if ((err == RN_KERR_NONE || err == RN_KERR_INVALID_TIMESTAMP) && cfg.log.compact) {
-        /* Kafka refuses the whole batch, before its timestamps are looked at. */
-        int64_t keyless = keyless_records(req, topic, part->index, bytes, len, bound, out);
-        if (keyless < 0)
+    if ((err == RN_KERR_NONE || err == RN_KERR_INVALID_TIMESTAMP) && cfg.log.compact &&
+        sum.keyless > 0) {
+        /* Kafka refuses the whole batch, before its timestamps are looked at; only then are
+         * the records walked again, to list the keyless ones. */
+        if (keyless_records(req, topic, part->index, bytes, len, bound, out) < 0)
             return RN_KERR_UNKNOWN_SERVER_ERROR;
-        if (keyless > 0)
-            return RN_KERR_INVALID_RECORD;
+        return RN_KERR_INVALID_RECORD;
     }
     if (err == RN_KERR_INVALID_TIMESTAMP &&
         !timestamp_errors(req, bytes, len, bound, &bounds, sum.timestamp_errors, out))

@@ -149,6 +149,7 @@ typedef struct rn_records_summary {
     size_t max_batch_size;       /* largest rn_batch_size(), for message.max.bytes
                                     (MESSAGE_TOO_LARGE compares the whole batch, as Kafka) */
     int64_t timestamp_errors;    /* records out of bounds (rn_records_validate_at), else 0 */
+    int64_t keyless;             /* records with a null key (a compacted topic refuses them) */
 } rn_records_summary_t;
 rn_kerr_t rn_records_validate(const uint8_t *p, size_t len, size_t max_uncompressed,
                               rn_records_summary_t *out, const char **why);

@@ -35,6 +35,7 @@ typedef struct check {
     const rn_timestamp_bounds_t *bounds;
     int64_t base_timestamp, base_offset; /* of the batch being walked */
     int64_t timestamp_errors;            /* records out of bounds so far */
+    int64_t keyless;                     /* records with a null key so far */
     rn_timestamp_error_t *errors;        /* where to list them (rn_records_timestamp_errors) */
     size_t errors_cap, nerrors;
 } check_t;
@@ -49,18 +50,19 @@ static rn_kerr_t fail(check_t *c, rn_kerr_t err, const char *why)
 }
 
 /* A length-prefixed (varint) byte field: -1 is null where `nullable`, other negatives are
- * invalid, and the bytes must be inside the record. */
-static void skip_bytes_field(rn_reader_t *r, bool nullable, const char *what)
+ * invalid, and the bytes must be inside the record. Returns whether it was null. */
+static bool skip_bytes_field(rn_reader_t *r, bool nullable, const char *what)
 {
     int32_t n = rn_read_varint(r, what);
     if (!rn_reader_ok(r))
-        return;
+        return false;
     if (n < 0) {
         if (n != -1 || !nullable)
             rn_reader_fail(r, what);
-        return;
+        return n == -1;
     }
     rn_reader_skip(r, (size_t)n, what);
+    return false;
 }
 
 /* One record (DefaultRecord, magic 2), `rec` narrowed to its declared length. */
@@ -87,15 +89,17 @@ static void walk_record(rn_reader_t *rec, int32_t index, check_t *c)
             };
         c->timestamp_errors++;
     }
-    skip_bytes_field(rec, true, "record key");
-    skip_bytes_field(rec, true, "record value");
+    if (skip_bytes_field(rec, true, "record key"))
+        c->keyless++; /* a compacted topic refuses the batch (the caller's rule) */
+    (void)skip_bytes_field(rec, true, "record value");
     int32_t nheaders = rn_read_varint(rec, "record headers count");
     if (rn_reader_ok(rec) &&
         (nheaders < 0 || (size_t)nheaders > rn_reader_left(rec) / MIN_HEADER_LEN))
         rn_reader_fail(rec, "record headers count");
     for (int32_t h = 0; h < nheaders && rn_reader_ok(rec); h++) {
-        skip_bytes_field(rec, false, "header key"); /* Kafka: "Invalid negative header key size" */
-        skip_bytes_field(rec, true, "header value");
+        /* Kafka: "Invalid negative header key size" */
+        (void)skip_bytes_field(rec, false, "header key");
+        (void)skip_bytes_field(rec, true, "header value");
     }
     if (!rn_reader_ok(rec))
         fail(c, RN_KERR_INVALID_RECORD, rec->err);
@@ -303,6 +307,7 @@ static rn_kerr_t validate(const uint8_t *p, size_t len, size_t max_uncompressed,
     if (c.err == 0 && c.timestamp_errors > 0)
         fail(&c, RN_KERR_INVALID_TIMESTAMP, "record timestamps out of range");
     sum.timestamp_errors = c.timestamp_errors;
+    sum.keyless = c.keyless;
     if (why != NULL)
         *why = c.why;
     if (c.err == 0 || c.err == RN_KERR_INVALID_TIMESTAMP)

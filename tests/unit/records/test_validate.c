@@ -132,6 +132,21 @@ Test(validate, a_good_batch_is_accepted_with_its_summary)
     free(b.p);
 }
 
+Test(validate, the_summary_counts_null_keys_for_compacted_topics)
+{
+    tb_spec_t keyless = { .nrecords = 3, .null_key = true, .value_len = 4 };
+    tb_spec_t keyed = { .nrecords = 3, .value_len = 4 };
+    tb_buf_t b = tb_batch(&keyless);
+    rn_records_summary_t sum;
+    cr_assert_eq(validate(&b, &sum), 0);
+    cr_assert_eq(sum.keyless, 3);
+    free(b.p);
+    b = tb_batch(&keyed);
+    cr_assert_eq(validate(&b, &sum), 0);
+    cr_assert_eq(sum.keyless, 0);
+    free(b.p);
+}
+
 Test(validate, null_keys_null_values_and_empty_values_are_fine)
 {
     tb_spec_t s[] = { { .nrecords = 3, .null_key = true, .value_len = -1 },
