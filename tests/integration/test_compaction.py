@@ -238,11 +238,13 @@ class Acceptance(unittest.TestCase):
             self.assertEqual(len([k for k in final[part] if k.startswith(b"key-")]),
                              len([i for i in range(KEYS) if i % PARTITIONS == part
                                   and versions[i] and i not in gone]))
+            # The size right after producing is no baseline: the cleaner runs while the
+            # records arrive (1 MiB segments, a dirty ratio of 1 %), so that size is already
+            # partly cleaned, by how much depends on the machine's speed. The records checks
+            # above (each live key once, reading from the beginning) say the log holds the
+            # live set; this says its bytes are about those of the live set too.
             self.assertLess(sizes_final[part], SIZE_FACTOR * live[part] + SIZE_SLACK,
                             "partition %d did not shrink to about its live set" % part)
-            self.assertLess(sizes_final[part], sizes_produced[part] / 4,
-                            "partition %d: %d bytes after cleaning, %d before"
-                            % (part, sizes_final[part], sizes_produced[part]))
 
 
 class ProduceConsumeDuringCleaning(unittest.TestCase):
