@@ -22,6 +22,7 @@ value.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=false
 value.converter.schemas.enable=false
 offset.flush.interval.ms=1000
+${CONNECT_EXTRA:-}
 listeners=http://127.0.0.1:$rest_port
 plugin.path=$root/.cache/cdc/plugins
 EOP
