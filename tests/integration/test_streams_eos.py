@@ -228,40 +228,44 @@ class InputProducer(threading.Thread):
             self.done.set()
 
 
-class StreamsApp:
-    """One WordCount JVM. Its stdout (STATE and FATAL lines) is read by a thread; its stderr,
-    Streams' log, goes to a file of the test's directory, appended to across restarts."""
+class StreamsProgram:
+    """One Streams JVM running `main_class` with `args`. Its stdout (one line per event it
+    reports) is read by a thread and kept per run, with a condition to wait on; its stdin is a
+    pipe when `stdin` (a program that takes commands), else closed; its stderr, Streams' log,
+    goes to a file of the test's directory, appended to across restarts."""
 
-    def __init__(self, bootstrap, app_id, input_topic, output_topic, state_dir, log_path):
-        self.cmd = [java_bin()] + JVM_OPTS + ["-cp", classpath(), MAIN_CLASS, bootstrap, app_id,
-                                              input_topic, output_topic, state_dir] + \
-            list(STREAMS_CONFIG)
+    def __init__(self, main_class, args, log_path, stdin=False):
+        self.name = main_class.rsplit(".", 1)[-1]
+        self.cmd = [java_bin()] + JVM_OPTS + ["-cp", classpath(), main_class] + list(args)
         self.log_path = log_path
+        self.stdin = stdin
         self.proc = None
         self.lines = []
         self.runs = 0
-        self._lock = threading.Lock()
+        self.cond = threading.Condition()
 
     def start(self):
         self.runs += 1
         with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write("==== WordCount run %d: %s ====\n" % (self.runs, " ".join(self.cmd)))
+            log.write("==== %s run %d: %s ====\n" % (self.name, self.runs, " ".join(self.cmd)))
         self._log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True, errors="replace",
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(self.cmd,
+                                     stdin=subprocess.PIPE if self.stdin else subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                     errors="replace", preexec_fn=_die_with_parent)
         self._reader = threading.Thread(target=self._read, args=(self.proc, self.runs),
                                         name="streams-stdout", daemon=True)
         self._reader.start()
 
     def _read(self, proc, run):
         for line in proc.stdout:
-            with self._lock:
+            with self.cond:
                 self.lines.append((run, line.rstrip("\n")))
+                self.cond.notify_all()
         proc.stdout.close()
 
     def run_lines(self):
-        with self._lock:
+        with self.cond:
             return [line for run, line in self.lines if run == self.runs]
 
     def state(self):
@@ -293,6 +297,8 @@ class StreamsApp:
             self.proc.wait(10)
             code = "killed after %d s" % CLOSE_TIMEOUT
         self._reader.join(5)
+        if self.stdin:
+            self.proc.stdin.close()
         self._log.close()
         return code
 
@@ -302,16 +308,25 @@ class StreamsApp:
             self.proc.wait(10)
             self._log.close()
 
-    def log_excerpt(self):
+    def log_excerpt(self, lines_each=None):
         """Streams' warnings and errors (first LOG_LINES), then the last LOG_LINES lines."""
+        n = lines_each or LOG_LINES
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
                 lines = f.read().splitlines()
         except OSError:
             return ["(no log at %s)" % self.log_path]
         bad = [l for l in lines if " WARN " in l or " ERROR " in l or l.startswith("====")]
-        return (["-- warnings and errors --"] + bad[:LOG_LINES] +
-                ["-- last %d lines --" % LOG_LINES] + lines[-LOG_LINES:])
+        return (["-- warnings and errors --"] + bad[:n] + ["-- last %d lines --" % n] +
+                lines[-n:])
+
+
+class StreamsApp(StreamsProgram):
+    """The WordCount JVM."""
+
+    def __init__(self, bootstrap, app_id, input_topic, output_topic, state_dir, log_path):
+        super().__init__(MAIN_CLASS, [bootstrap, app_id, input_topic, output_topic, state_dir] +
+                         list(STREAMS_CONFIG), log_path)
 
 
 class OutputFollower:

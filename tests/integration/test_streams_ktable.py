@@ -26,14 +26,10 @@ The broker is Runnel, or Kafka 4.4 formatted with transaction.version=1 (the pro
 serves) with RUNNEL_TEST_BROKER=kafka-tv1 (or kafka), against which the test passes as written;
 for Kafka the small segments are `internal.segment.bytes` (compaction_broker.py says why)."""
 
-import collections
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import uuid
@@ -42,8 +38,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from compaction_broker import SEGMENT_BYTES_KEY, TestBroker
-from harness import _die_with_parent
-from test_streams_eos import JVM_OPTS, classpath, java_bin
+from test_streams_eos import StreamsProgram
 
 MAIN_CLASS = "runnel.streams.KTableCount"
 PARTITIONS = 2
@@ -61,7 +56,6 @@ STREAMS_CONFIG = ("topic.%s=%d" % (SEGMENT_BYTES_KEY, SEGMENT_BYTES),
 RUNNING_TIMEOUT = 60
 ANSWER_TIMEOUT = 90      # from the last input record to every count right
 CLEAN_TIMEOUT = 90       # for the changelog to be compacted
-CLOSE_TIMEOUT = 45
 READ_TIMEOUT = 60
 LOG_LINES = 60
 
@@ -70,44 +64,15 @@ def key_of(k):
     return "k%03d" % k
 
 
-class App:
+class App(StreamsProgram):
     """One KTableCount JVM: stdout read by a thread, stdin for DUMP, stderr to a log file."""
 
     def __init__(self, bootstrap, app_id, input_topic, state_dir, log_path):
-        self.cmd = [java_bin()] + JVM_OPTS + ["-cp", classpath(), MAIN_CLASS, bootstrap, app_id,
-                                              input_topic, state_dir] + list(STREAMS_CONFIG)
-        self.log_path = log_path
-        self.proc = None
-        self.runs = 0
-        self.lines = []
-        self.cond = threading.Condition()
+        super().__init__(MAIN_CLASS, [bootstrap, app_id, input_topic, state_dir] +
+                         list(STREAMS_CONFIG), log_path, stdin=True)
 
-    def start(self):
-        self.runs += 1
-        with open(self.log_path, "a", encoding="utf-8") as log:
-            log.write("==== KTableCount run %d: %s ====\n" % (self.runs, " ".join(self.cmd)))
-        self._log = open(self.log_path, "a", encoding="utf-8")
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True, errors="replace",
-                                     preexec_fn=_die_with_parent)
-        self._reader = threading.Thread(target=self._read, args=(self.proc, self.runs),
-                                        daemon=True, name="ktable-stdout")
-        self._reader.start()
-
-    def _read(self, proc, run):
-        for line in proc.stdout:
-            with self.cond:
-                self.lines.append((run, line.rstrip("\n")))
-                self.cond.notify_all()
-        proc.stdout.close()
-
-    def run_lines(self):
-        with self.cond:
-            return [line for run, line in self.lines if run == self.runs]
-
-    def state(self):
-        states = [l.split()[1] for l in self.run_lines() if l.startswith("STATE ")]
-        return states[-1] if states else None
+    def log_excerpt(self):
+        return super().log_excerpt(LOG_LINES)
 
     def problem(self):
         fatal = [l for l in self.run_lines() if l.startswith("FATAL")]
@@ -152,37 +117,6 @@ class App:
                 _, p, n = l.split(" ")
                 out[int(p)] = int(n)
         return out
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(CLOSE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-            code = "killed after %d s" % CLOSE_TIMEOUT
-        self._reader.join(5)
-        self.proc.stdin.close()
-        self._log.close()
-        return code
-
-    def kill_if_running(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-            self._log.close()
-
-    def log_excerpt(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError:
-            return ["(no log at %s)" % self.log_path]
-        bad = [l for l in lines if " WARN " in l or " ERROR " in l or l.startswith("====")]
-        return (["-- warnings and errors --"] + bad[:LOG_LINES] +
-                ["-- last %d lines --" % LOG_LINES] + lines[-LOG_LINES:])
 
 
 def read_changelog(bootstrap, topic):
