@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -197,15 +198,22 @@ class Postgres:
             raise RuntimeError("psql failed (%d): %s\n%s" % (r.returncode, r.stderr, sql[:500]))
         return r.stdout
 
-    def create_shop(self, rows_sql=None):
-        """Database `shop` with schema.sql's tables, and schema.sql's sample rows or, when
-        given, rows_sql instead (a workload that owns the ids)."""
+    def create_shop(self, rows_sql=None, samples=False):
+        """Database `shop` with schema.sql's tables, then rows_sql (a workload's rows, with ids
+        of its own), then, with `samples` or without rows_sql, schema.sql's sample rows. After
+        rows_sql the id sequences start at 1,000,000, so that rows inserted without an id (the
+        samples, a user's INSERT) never take a workload's id."""
         self.psql("CREATE DATABASE shop;", db="postgres")
         with open(os.path.join(HERE, "schema.sql")) as f:
-            schema = f.read()
+            tables, sample_rows = f.read().split("INSERT INTO", 1)
+        sql = tables
         if rows_sql is not None:
-            schema = schema.split("INSERT INTO", 1)[0] + rows_sql
-        self.psql(schema)
+            sql += rows_sql + "\n" + "".join(
+                "SELECT setval(pg_get_serial_sequence('%s', 'id'), 1000000, false);\n" % t
+                for t in TABLES)
+        if samples or rows_sql is None:
+            sql += "INSERT INTO" + sample_rows
+        self.psql(sql)
 
     def rows(self, table):
         """{id: row} of `table`, rows as PostgreSQL's json_agg writes them."""
@@ -583,3 +591,54 @@ class PacedWriter:
         err = self.proc.stderr.read()
         if code != 0 or self.error:
             raise RuntimeError("psql failed (%s, %s): %s" % (code, self.error, err))
+
+
+def example_python():
+    """The interpreter for the example's Python programs: the virtual environment scripts/setup
+    makes (today's confluent-kafka from PyPI), else this one."""
+    venv = os.path.join(ROOT, ".cache", "venv", "bin", "python3")
+    return venv if os.access(venv, os.X_OK) else sys.executable
+
+
+class SearchConsumer:
+    """search_index.py's consumer as a process: group `group` on `bootstrap`, its index in the
+    SQLite file `db`, its output in `log`; `journal` and `lag` as search_index.py says."""
+
+    def __init__(self, bootstrap, group, db, log, journal=None, lag=None, python=None):
+        self.cmd = [python or example_python(), os.path.join(HERE, "search_index.py"), "consume",
+                    "--bootstrap", bootstrap, "--group", group, "--db", db]
+        if journal:
+            self.cmd += ["--journal", journal]
+        if lag:
+            self.cmd += ["--lag", lag]
+        self.db = db
+        self.log = log
+        self.proc = None
+
+    def start(self, timeout=60):
+        """Starts it and waits for it to say it has its partitions."""
+        start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, preexec_fn=die_with_parent)
+
+        def assigned():
+            if self.proc.poll() is not None:
+                raise RuntimeError("search consumer exited with %s:\n%s"
+                                   % (self.proc.returncode, tail(self.log)))
+            with open(self.log, "rb") as f:
+                f.seek(start)
+                return b"assigned" in f.read()
+        wait_until("the search consumer's assignment", assigned, timeout, 0.2)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM (it commits and leaves its group); returns its exit status."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        stop_process(proc)
+        return proc.returncode

@@ -27,4 +27,9 @@ INSERT INTO customers (name, email, city) VALUES
 INSERT INTO products (name, description, price_cents) VALUES
     ('Kettle', 'Stainless steel electric kettle', 2999),
     ('Teapot', 'Cast iron teapot', 4599);
-INSERT INTO orders (customer_id, product_id, quantity) VALUES (1, 1, 2), (2, 2, 1);
+INSERT INTO orders (customer_id, product_id, quantity)
+    SELECT c.id, p.id, 2 FROM customers c, products p
+    WHERE c.email = 'ada@example.org' AND p.name = 'Kettle';
+INSERT INTO orders (customer_id, product_id, quantity)
+    SELECT c.id, p.id, 1 FROM customers c, products p
+    WHERE c.email = 'grace@example.org' AND p.name = 'Teapot';
