@@ -313,7 +313,13 @@ class Indexer:
         last_retry = 0.0
         try:
             while not self._stop.is_set():
-                msgs = self.consumer.consume(self.batch_size, timeout=0.2)
+                # consume(n, timeout) waits out its timeout unless n records come, which would
+                # add up to the timeout to every change's lag: wait for the first record, then
+                # take what has already arrived behind it.
+                first = self.consumer.poll(0.2)
+                msgs = [] if first is None else [first]
+                if first is not None and self.batch_size > 1:
+                    msgs += self.consumer.consume(self.batch_size - 1, timeout=0)
                 records = []
                 for m in msgs:
                     err = m.error()
