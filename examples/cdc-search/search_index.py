@@ -35,11 +35,13 @@ Command line:
 
 consume prints "assigned: TOPIC[P], ..." (flushed) on every assignment, so that a driver can
 wait for it, and exits 0 after SIGTERM or SIGINT: it finishes the batch in hand, commits it,
-leaves the group and closes. Works with confluent-kafka 1.7 (Debian) and 2.x (PyPI)."""
+leaves the group and closes. If the broker is unreachable then, it waits --close-timeout
+seconds at most and exits 75 (the index is consistent; the uncommitted tail is re-read). Works with confluent-kafka 1.7 (Debian) and 2.x (PyPI)."""
 
 import argparse
 import json
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -69,6 +71,10 @@ ENTITIES = {
 KINDS = {e["kind"]: table for table, e in ENTITIES.items()}
 TOPIC_PREFIX = "shop.public."
 TOPICS = tuple(TOPIC_PREFIX + t for t in ENTITIES)
+
+# consume's exit status when it could not commit its last offsets or leave the group in time
+# (the broker unreachable at shutdown): the index is consistent, a restart re-reads a little.
+EXIT_UNCLEAN = 75
 
 # Weights of bm25() per docs column (kind, ref, name, body): a word of the name counts more.
 BM25_WEIGHTS = (0.0, 0.0, 4.0, 1.0)
@@ -300,14 +306,15 @@ class Indexer:
         # Offsets applied to SQLite but not committed yet (a commit failed) are committed now,
         # while this member still owns them; if that fails too the next owner re-reads them,
         # which the idempotent index absorbs.
-        self._commit()
+        self._commit(consumer)
         revoked = {(p.topic, p.partition) for p in partitions}
         for tp in list(self._pending):
             if tp in revoked:
                 del self._pending[tp]
         self.assignment = []
 
-    def run(self, stop_after_idle=None):
+    def run(self, stop_after_idle=None, close_timeout=None):
+        """Consumes until stop() or idle, then close(close_timeout); returns close()'s result."""
         from confluent_kafka import KafkaError
         self._last_activity = time.monotonic()
         last_retry = 0.0
@@ -342,7 +349,8 @@ class Indexer:
                     log.info("idle for %.1f s: stopping", stop_after_idle)
                     break
         finally:
-            self.close()
+            clean = self.close(close_timeout)
+        return clean
 
     def _apply_batch(self, records):
         events = []
@@ -383,15 +391,15 @@ class Indexer:
             if self._lag_file is not None:
                 self._lag_file.write("%d\n" % lag)
 
-    def _commit(self):
-        """Commits the offsets applied so far, synchronously. False (logged) if it failed; the
-        offsets stay pending and the next call tries again."""
+    def _commit(self, consumer=None):
+        """Commits the offsets applied so far, synchronously, with `consumer` (default: ours).
+        False (logged) if it failed; the offsets stay pending and the next call tries again."""
         from confluent_kafka import KafkaException, TopicPartition
         if not self._pending:
             return True
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items())]
         try:
-            result = self.consumer.commit(offsets=offsets, asynchronous=False)
+            result = (consumer or self.consumer).commit(offsets=offsets, asynchronous=False)
         except KafkaException as e:
             self.commit_failures += 1
             log.warning("offset commit failed (will retry): %s", e.args[0] if e.args else e)
@@ -408,13 +416,40 @@ class Indexer:
                 del self._pending[(tp.topic, tp.partition)]
         return True
 
-    def close(self):
+    def close(self, timeout=None):
+        """Commits what is pending, closes the consumer (leaving the group) and the journal and
+        lag files. Returns True if all of that worked. With `timeout`, gives up after that many
+        seconds on a close that waits for an unreachable broker (librdkafka then waits out the
+        session timeout, 45 s, and longer): the close goes on in a daemon thread and the caller
+        should exit the process; the index is consistent and uncommitted offsets only mean a
+        re-read, which the index absorbs."""
         if self.consumer is None:
-            return
-        if self._pending and not self._commit():
-            log.warning("exiting with uncommitted offsets: %s", self._pending)
+            return True
+        consumer = self.consumer
+        closed = threading.Event()
+        result = {"clean": False}
+
+        def leave():
+            # A synchronous commit also waits for an unreachable coordinator (up to the session
+            # timeout), so it runs under the same bound as the close.
+            try:
+                result["clean"] = True
+                if self._pending and not self._commit(consumer):
+                    log.warning("closing with uncommitted offsets: %s", self._pending)
+                    result["clean"] = False
+                consumer.close()  # leaves the group
+            finally:
+                closed.set()
+
         try:
-            self.consumer.close()  # leaves the group
+            if timeout is None:
+                leave()
+            else:
+                threading.Thread(target=leave, name="consumer-close", daemon=True).start()
+                if not closed.wait(timeout):
+                    log.warning("the consumer did not close within %.0f s (broker unreachable?); "
+                                "not waiting to leave the group", timeout)
+                    return False
         finally:
             self.consumer = None
             for f, own in ((self._journal, self._own_journal), (self._lag_file, self._own_lag)):
@@ -422,6 +457,7 @@ class Indexer:
                     f.flush()
                     if own:
                         f.close()
+        return result["clean"]
 
 
 def _open_out(target):
@@ -446,19 +482,40 @@ def cmd_consume(args):
                       journal=args.journal, lag=args.lag, fetch_wait_ms=args.fetch_wait_ms,
                       on_assign=assigned)
 
+    watchdog = []
+
+    def give_up():
+        # The loop itself can be stuck in a synchronous commit that waits for an unreachable
+        # coordinator; SQLite's last transaction is committed or rolled back, never half done.
+        log.warning("still running %.0f s after the signal: exiting (status %d)",
+                    args.close_timeout, EXIT_UNCLEAN)
+        logging.shutdown()
+        os._exit(EXIT_UNCLEAN)
+
     def on_signal(signum, frame):
         log.info("%s: finishing the batch and leaving the group", signal.Signals(signum).name)
         indexer.stop()
+        if not watchdog:
+            watchdog.append(threading.Timer(args.close_timeout + 1, give_up))
+            watchdog[0].daemon = True
+            watchdog[0].start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        indexer.run(stop_after_idle=args.stop_after_idle)
+        clean = indexer.run(stop_after_idle=args.stop_after_idle,
+                            close_timeout=args.close_timeout)
     finally:
         index.close()
     log.info("applied %d records in %d batches, %d failed offset commits",
              indexer.applied, indexer.batches, indexer.commit_failures)
-    return 0
+    if clean:
+        return 0
+    # The consumer may still be closing in its thread, inside librdkafka: do not wait for it.
+    log.warning("exiting without a clean close (status %d)", EXIT_UNCLEAN)
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(EXIT_UNCLEAN)
 
 
 def cmd_query(args):
@@ -495,6 +552,8 @@ def main(argv=None):
     c.add_argument("--topic", action="append", help="a topic to read (default: %s)"
                    % ", ".join(TOPICS))
     c.add_argument("--fetch-wait-ms", type=int, default=10)
+    c.add_argument("--close-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait to leave the group at exit (default 10)")
     c.add_argument("--no-fsync", action="store_true",
                    help="SQLite synchronous=NORMAL (a power loss may lose committed batches)")
     c.set_defaults(fn=cmd_consume)
