@@ -34,6 +34,8 @@ import threading
 import time
 import uuid
 
+from pipeline import die_with_parent
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 CLASSES = os.path.join(REPO, ".cache", "cdc", "analytics-classes")
@@ -90,7 +92,8 @@ class OrderTotalsApp:
             log.write("==== %s ====\n" % " ".join(self.cmd))
         self._log = open(self.log_path, "a", encoding="utf-8")
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True, errors="replace")
+                                     stderr=self._log, text=True, errors="replace",
+                                     preexec_fn=die_with_parent)
         self._reader = threading.Thread(target=self._read, args=(self.proc,),
                                         name="order-totals-stdout", daemon=True)
         self._reader.start()

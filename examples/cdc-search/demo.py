@@ -56,7 +56,7 @@ class Demo:
 
     def matches(self):
         """(index equals the tables, totals equal the SQL aggregate)."""
-        index = search_index.SearchIndex(self.db)
+        index = search_index.SearchIndex(self.db, readonly=True)
         try:
             same = all(index.rows(t) == self.pg.rows(t) for t in ("customers", "products"))
         finally:
@@ -82,7 +82,7 @@ class Demo:
     def run(self):
         a = self.args
         self.say("working directory %s" % self.work)
-        self.pg = Postgres(self.work)
+        self.pg = Postgres()
         self.pg.start()
         self.started(lambda: self.pg.stop(remove=not a.keep))
         workload = Workload(seed=a.seed, snapshot=(200, 100, 300))
@@ -117,7 +117,8 @@ class Demo:
                                           output_topic=TOTALS_TOPIC)
         totals.start()
         self.started(totals.stop)
-        totals.wait_running(120)
+        if not totals.wait_running(120):
+            raise RuntimeError("Kafka Streams did not reach RUNNING (log %s)" % totals.log_path)
         self.say("search consumer (group search, index %s) and Kafka Streams OrderTotals "
                  "running" % self.db)
         ok = self.wait_matches("snapshot", 120)

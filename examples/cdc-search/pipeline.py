@@ -139,12 +139,14 @@ def normalize(row):
 
 
 class Postgres:
-    """A private cluster in a temporary directory (or `workdir`), removed by stop()."""
+    """A private cluster in a temporary directory of its own, removed by stop(). Not inside
+    another temporary directory: as root the server runs as user postgres, who could not enter
+    a directory that mkdtemp made for root."""
 
-    def __init__(self, workdir=None):
+    def __init__(self):
         self.bin = pg_bin()
         self.as_root = os.geteuid() == 0
-        self.dir = tempfile.mkdtemp(prefix="runnel-cdc-pg-", dir=workdir)
+        self.dir = tempfile.mkdtemp(prefix="runnel-cdc-pg-")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "pg.log")
         self.port = free_port()
