@@ -36,7 +36,8 @@ Command line:
 consume prints "assigned: TOPIC[P], ..." (flushed) on every assignment, so that a driver can
 wait for it, and exits 0 after SIGTERM or SIGINT: it finishes the batch in hand, commits it,
 leaves the group and closes. If the broker is unreachable then, it waits --close-timeout
-seconds at most and exits 75 (the index is consistent; the uncommitted tail is re-read). Works with confluent-kafka 1.7 (Debian) and 2.x (PyPI)."""
+seconds at most and exits 75 (the index is consistent; the uncommitted tail is re-read).
+Works with confluent-kafka 1.7 (Debian) and 2.x (PyPI)."""
 
 import argparse
 import json
@@ -68,9 +69,9 @@ ENTITIES = {
         "body": ("description",),
     },
 }
-KINDS = {e["kind"]: table for table, e in ENTITIES.items()}
 TOPIC_PREFIX = "shop.public."
 TOPICS = tuple(TOPIC_PREFIX + t for t in ENTITIES)
+TOMBSTONE = "tombstone"   # the op apply() and the journal give a record with a null value
 
 # consume's exit status when it could not commit its last offsets or leave the group in time
 # (the broker unreachable at shutdown): the index is consistent, a restart re-reads a little.
@@ -92,8 +93,9 @@ def doc_rowid(table, row_id):
 
 
 def parse_event(key_bytes, value_bytes):
-    """(id, op, envelope or None) of one change record; op is r/c/u/d, or 't' for a tombstone.
-    The id comes from the key; a record without a usable key falls back to the row's id."""
+    """(id, op, envelope or None) of one change record; op is the envelope's (r, c, u, d, or t
+    for a truncate), or TOMBSTONE. The id comes from the key; a record without a usable key
+    falls back to the row's id. Raises ValueError for a record that is not a change event."""
     row_id = None
     if key_bytes:
         key = json.loads(key_bytes)
@@ -101,10 +103,12 @@ def parse_event(key_bytes, value_bytes):
             key = key.get("payload", key)  # a JsonConverter with schemas.enable=true
             row_id = key.get("id")
     if value_bytes is None:
-        return row_id, "t", None
+        return row_id, TOMBSTONE, None
     env = json.loads(value_bytes)
     if isinstance(env, dict) and "payload" in env and "schema" in env:
         env = env["payload"]
+    if not isinstance(env, dict):
+        raise ValueError("not a Debezium envelope")
     op = env.get("op")
     if row_id is None:
         row = env.get("after") or env.get("before") or {}
@@ -164,25 +168,34 @@ class SearchIndex:
 
     def apply(self, topic, key_bytes, value_bytes):
         """Applies one change record of `topic` (call inside transaction() to batch). Returns
-        (table, id, op) of what it did, op 't' for a tombstone, or None for a record it ignores
-        (another topic, no id, an op it does not know)."""
+        (table, id, op) of what it did, op TOMBSTONE for a tombstone and id None for a
+        truncate, or None for a record it ignores (another topic, not a change event, no id,
+        an op it does not know); an ignored record is logged, never fatal."""
         table = table_of(topic)
         if table is None:
             return None
-        row_id, op, env = parse_event(key_bytes, value_bytes)
-        if row_id is None:
-            log.warning("%s: change record without an id, ignored", topic)
+        try:
+            row_id, op, env = parse_event(key_bytes, value_bytes)
+        except (ValueError, AttributeError) as e:
+            log.warning("%s: not a change event (%s), ignored", topic, e)
+            return None
+        if op == "t":
+            # A truncate (only sent if the connector's skipped.operations lets it through).
+            self.truncate(table)
+            return table, None, op
+        if not isinstance(row_id, int):
+            log.warning("%s: change record without an integer id, ignored", topic)
             return None
         if op in ("r", "c", "u"):
             after = env.get("after")
-            if after is None:
+            if not isinstance(after, dict):
                 log.warning("%s: op %s for id %s without 'after', ignored", topic, op, row_id)
                 return None
             self.upsert(table, dict(after, id=row_id))
-        elif op in ("d", "t"):
+        elif op in ("d", TOMBSTONE):
             self.delete(table, row_id)
         else:
-            # "t" (truncate) and "m" (message) events carry no row.
+            # "m" (a logical decoding message) carries no row.
             log.warning("%s: op %r for id %s ignored", topic, op, row_id)
             return None
         return table, row_id, op
@@ -198,6 +211,10 @@ class SearchIndex:
         self.db.execute("DELETE FROM docs WHERE rowid = ?", (rowid,))
         self.db.execute("INSERT INTO docs (rowid, kind, ref, name, body) VALUES (?, ?, ?, ?, ?)",
                         (rowid, e["kind"], row["id"], row.get("name") or "", body))
+
+    def truncate(self, table):
+        self.db.execute("DELETE FROM %s" % table)
+        self.db.execute("DELETE FROM docs WHERE kind = ?", (ENTITIES[table]["kind"],))
 
     def delete(self, table, row_id):
         self.db.execute("DELETE FROM %s WHERE id = ?" % table, (row_id,))
@@ -247,12 +264,12 @@ class _Transaction:
 class Indexer:
     """A consumer group member feeding a SearchIndex. run() loops until stop() (thread-safe)
     or, with stop_after_idle, when it has partitions and neither a record nor an assignment
-    came for that many seconds; it then commits,
-    leaves the group and closes the consumer.
+    came for that many seconds; it then commits, leaves the group and closes the consumer.
 
     journal: a path or a writable text file; one JSON line per applied record, written after
-    the SQLite commit: topic, partition, offset, id, op ('t' for a tombstone), lsn, txId,
-    snapshot (source.snapshot), ts_us (the commit time, as used for lag).
+    the SQLite commit: topic, partition, offset, id, op (TOMBSTONE for one, "ignored" for a
+    record apply() ignored), lsn, txId, snapshot (source.snapshot), ts_us (the commit time, as
+    used for lag).
     lag: a path (one number a line) or a list; per applied change event that is not part of the
     snapshot and has a commit time, microseconds from the database commit to the SQLite commit
     that made it searchable.
@@ -380,7 +397,7 @@ class Indexer:
         ts_us = commit_time_us(env) if env else None
         if self._journal is not None:
             row_id = done[1] if done else None
-            op = done[2] if done else (env.get("op") if env else "t")
+            op = done[2] if done else "ignored"
             self._journal.write(json.dumps({
                 "topic": m.topic(), "partition": m.partition(), "offset": m.offset(),
                 "id": row_id, "op": op, "lsn": source.get("lsn"), "txId": source.get("txId"),
