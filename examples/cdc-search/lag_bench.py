@@ -51,6 +51,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -258,7 +259,7 @@ def run(args, work):
     started = {}      # name -> object with stop(), stopped in STOP_ORDER
     try:
         changes = Changes(seed=13)
-        pg = Postgres(workdir=work)
+        pg = Postgres()     # its own temporary directory: the postgres user must reach it
         started["postgres"] = pg
         pg.start()
         pg.create_shop(changes.snapshot_sql())
@@ -365,10 +366,10 @@ def main():
     args = p.parse_args()
     if args.rate <= 0 or args.seconds <= 0 or args.warm_up < 0:
         p.error("--rate and --seconds must be positive, --warm-up not negative")
+    # A SIGTERM (scripts/bench's time limit) unwinds through run()'s finally, which stops
+    # everything, PostgreSQL too (pg_ctl's server is not our child: nothing else would).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     work = tempfile.mkdtemp(prefix="runnel-cdc-lag-")
-    if os.geteuid() == 0:
-        # Postgres runs as the postgres user and makes its directory inside this one.
-        os.chmod(work, 0o755)
     try:
         return run(args, work)
     except (RuntimeError, TimeoutError, OSError) as e:
