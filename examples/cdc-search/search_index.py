@@ -302,6 +302,9 @@ class Indexer:
             "enable.auto.commit": False,
             "enable.partition.eof": False,
             "fetch.wait.max.ms": fetch_wait_ms,
+            # Debezium creates a table's topic with its first event: a consumer that subscribed
+            # earlier sees the topic at its next metadata refresh, by default 5 minutes later.
+            "topic.metadata.refresh.interval.ms": 2000,
             "client.id": "cdc-search-index",
             "logger": log,
         }

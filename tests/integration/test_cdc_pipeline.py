@@ -46,7 +46,8 @@ import time
 import unittest
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaException,
+                             TopicPartition)
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource)
 
 from harness import Broker
@@ -195,7 +196,8 @@ class CdcPipeline(unittest.TestCase):
                 records = read_topics(bootstrap, [change_topic(t) for t in TABLES])
                 state["fold"] = fold(records) == {t: self.pg.rows(t) for t in TABLES}
             if all(state.values()) and len(state) == 1 + totals + raw:
-                self.say("%s: %s equal the database" % (what, ", ".join(state)))
+                self.say("%s: %s equal%s the database" % (what, ", ".join(state),
+                                                           "" if len(state) > 1 else "s"))
                 return
             if time.monotonic() >= deadline:
                 break
@@ -406,11 +408,14 @@ def group_offsets(bootstrap, group, topics):
 
 
 def end_offsets(bootstrap, topics):
+    """{topic: high watermark of partition 0}, or {} while a topic is missing."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "cdc-ends",
                          "isolation.level": "read_committed"})
     try:
         return {t: consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=10)[1]
                 for t in topics}
+    except KafkaException:
+        return {}
     finally:
         consumer.close()
 
