@@ -25,7 +25,6 @@ Only confluent_kafka (Debian's python3-confluent-kafka) is needed; nothing of te
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import threading
 import time
 import uuid
 
-from pipeline import die_with_parent
+from pipeline import die_with_parent, java_bin
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -47,18 +46,6 @@ DEFAULT_OUTPUT = "shop.customer-totals"
 JVM_OPTS = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx384m",
             "-Djava.awt.headless=true"]
 CLOSE_TIMEOUT = 45   # SIGTERM to exit: OrderTotals' close() takes at most 30 s
-
-
-def find_java():
-    """$JAVA_HOME/bin/java, else `java` on PATH."""
-    path = None
-    if os.environ.get("JAVA_HOME"):
-        path = os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-    path = path if path and os.access(path, os.X_OK) else shutil.which("java")
-    if not path:
-        raise RuntimeError("no java (JAVA_HOME, PATH) to run Kafka Streams with: "
-                           "run ./scripts/setup")
-    return path
 
 
 def classpath():
@@ -77,7 +64,7 @@ class OrderTotalsApp:
 
     def __init__(self, bootstrap, app_id, state_dir, log_path, output_topic=DEFAULT_OUTPUT,
                  java=None, overrides=()):
-        self.cmd = ([java or find_java()] + JVM_OPTS +
+        self.cmd = ([java or java_bin()] + JVM_OPTS +
                     ["-cp", classpath(), MAIN_CLASS, bootstrap, app_id, state_dir,
                      output_topic] + list(overrides))
         self.log_path = log_path

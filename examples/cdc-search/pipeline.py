@@ -272,6 +272,17 @@ class Runnel:
         stop_process(self.proc)
 
 
+def start_connect_jvm(libs, work, out_path, main_and_args):
+    """A JVM of Kafka Connect's (a worker, MirrorMaker) with the jars of `libs`, logging
+    (log4j2-connect.xml) into work/connect.log, its stdout and stderr into out_path."""
+    cmd = [java_bin()] + JVM_OPTS + [
+        "-Dconnect.logs.dir=%s" % work, "-Dlog4j2.configurationFile=%s" % LOG4J_CONFIG,
+        "-cp", os.path.join(libs, "*")] + main_and_args
+    with open(out_path, "ab") as out:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                preexec_fn=die_with_parent)
+
+
 class Connect:
     """A Connect 4.4 distributed worker against `bootstrap`, its files in `work`."""
 
@@ -306,14 +317,9 @@ class Connect:
         self.proc = None
 
     def start(self):
-        cmd = [java_bin()] + JVM_OPTS + [
-            "-Dconnect.logs.dir=%s" % self.work,
-            "-Dlog4j2.configurationFile=%s" % LOG4J_CONFIG,
-            "-cp", os.path.join(CONNECT_LIBS, "*"),
-            "org.apache.kafka.connect.cli.ConnectDistributed", self.props]
-        with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                         preexec_fn=die_with_parent)
+        self.proc = start_connect_jvm(CONNECT_LIBS, self.work, self.out,
+                                      ["org.apache.kafka.connect.cli.ConnectDistributed",
+                                       self.props])
         return self
 
     def stop(self):
@@ -440,14 +446,9 @@ class MirrorMaker:
         self.proc = None
 
     def start(self):
-        cmd = [java_bin()] + JVM_OPTS + [
-            "-Dconnect.logs.dir=%s" % self.work,
-            "-Dlog4j2.configurationFile=%s" % LOG4J_CONFIG,
-            "-cp", os.path.join(MM2_LIBS, "*"),
-            "org.apache.kafka.connect.mirror.MirrorMaker", self.props, "--clusters", "kafka"]
-        with open(self.out, "ab") as out:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                         preexec_fn=die_with_parent)
+        self.proc = start_connect_jvm(MM2_LIBS, self.work, self.out,
+                                      ["org.apache.kafka.connect.mirror.MirrorMaker", self.props,
+                                       "--clusters", "kafka"])
         return self
 
     def stop(self):
