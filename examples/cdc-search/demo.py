@@ -183,6 +183,8 @@ def main():
                    help="the runnel binary (default build/runnel)")
     args = p.parse_args()
     demo = Demo(args)
+    # Also SIGINT: a shell that starts the runner in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     try:
         return demo.run()
