@@ -6,12 +6,16 @@
  * (about 17 ns against 740 ns per entry measured on ext4), and a lookup is a binary search in
  * memory. The active index is preallocated sparse, as Kafka does; to keep a full disk from turning
  * the first store into a page into SIGBUS, each new page of the file gets its blocks with
- * fallocate before it is written, and ENOSPC simply skips the entry. */
+ * fallocate before it is written, and ENOSPC simply skips the entry.
+ * No index keeps a descriptor: the mapping is all a store or a lookup needs, so a partition
+ * costs the descriptor of its active .log alone. The rare calls that need one (fallocate every
+ * two pages, the trim when sealed, fsync) open the file for the call. */
 #include "log/internal.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -77,15 +81,14 @@ static size_t count_entries(const rn_index_t *idx, size_t avail)
 int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t max_bytes, int flags)
 {
     int err;
-    *idx = (rn_index_t){ .fd = -1,
-                         .entry_len = entry_len,
-                         .writable = (flags & RN_INDEX_WRITABLE) != 0 };
+    *idx = (rn_index_t){ .entry_len = entry_len, .writable = (flags & RN_INDEX_WRITABLE) != 0 };
     int oflags = O_RDWR | O_CREAT | O_CLOEXEC | ((flags & RN_INDEX_CREATE) ? O_TRUNC : 0);
-    if ((idx->fd = open(path, oflags, 0644)) < 0)
+    int fd = open(path, oflags, 0644);
+    if (fd < 0)
         return -errno;
 
     struct stat st;
-    if (fstat(idx->fd, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         err = -errno;
         goto fail_close;
     }
@@ -95,15 +98,19 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
         map_len = max_bytes / entry_len * entry_len;
         if (map_len < file_len)
             map_len = file_len; /* a bigger file than the setting: keep its entries */
-        if (ftruncate(idx->fd, (off_t)map_len) != 0) {
+        if (ftruncate(fd, (off_t)map_len) != 0) {
             err = -errno;
             goto fail_close;
         }
         idx->alloc_len = file_len;
+        if ((idx->path = strdup(path)) == NULL) {
+            err = -ENOMEM;
+            goto fail_close;
+        }
     }
     if (map_len > 0) {
         int prot = PROT_READ | (idx->writable ? PROT_WRITE : 0);
-        void *map = mmap(NULL, map_len, prot, MAP_SHARED, idx->fd, 0);
+        void *map = mmap(NULL, map_len, prot, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED) {
             err = -errno;
             goto fail_close;
@@ -114,15 +121,15 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
         madvise(map, map_len, MADV_RANDOM);
         idx->map = map;
     }
+    close(fd); /* the mapping outlives it */
     idx->map_len = map_len;
     idx->max_entries = map_len / entry_len;
     atomic_store_explicit(&idx->n, count_entries(idx, file_len / entry_len), memory_order_relaxed);
-    if (!idx->writable)
-        rn_index_drop_fd(idx); /* the mapping outlives it; a partition's old segments cost no fds */
     return 0;
 fail_close:
-    close(idx->fd);
-    idx->fd = -1;
+    close(fd);
+    free(idx->path);
+    idx->path = NULL;
     return err;
 }
 
@@ -130,10 +137,16 @@ void rn_index_close(rn_index_t *idx)
 {
     if (idx->map != NULL)
         munmap(idx->map, idx->map_len);
-    if (idx->fd >= 0)
-        close(idx->fd);
+    free(idx->path);
     idx->map = NULL;
-    idx->fd = -1;
+    idx->path = NULL;
+}
+
+/* A descriptor of the index file for one call, or a negative errno. */
+static int open_for_call(const rn_index_t *idx)
+{
+    int fd = open(idx->path, O_RDWR | O_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
 }
 
 bool rn_index_has_room(const rn_index_t *idx, size_t more)
@@ -152,7 +165,11 @@ static uint8_t *next_slot(rn_index_t *idx)
     if (at + idx->entry_len > idx->alloc_len) {
         size_t from = at / PAGE_LEN * PAGE_LEN;
         size_t len = idx->map_len - from < 2 * PAGE_LEN ? idx->map_len - from : 2 * PAGE_LEN;
-        int rc = posix_fallocate(idx->fd, (off_t)from, (off_t)len);
+        int fd = open_for_call(idx);
+        if (fd < 0)
+            return NULL; /* out of descriptors, say: the entry is skipped, as for ENOSPC */
+        int rc = posix_fallocate(fd, (off_t)from, (off_t)len);
+        close(fd);
         /* Filesystems without fallocate get the sparse behaviour Kafka has everywhere. */
         if (rc != 0 && rc != EOPNOTSUPP && rc != ENOSYS && rc != EINVAL)
             return NULL;
@@ -271,20 +288,30 @@ int rn_index_seal(rn_index_t *idx)
     idx->writable = false;
     /* The mapping keeps its length: nobody reads past the entries, which stay inside the file. */
     size_t used = rn_index_entries(idx) * idx->entry_len;
-    return ftruncate(idx->fd, (off_t)used) == 0 ? 0 : -errno;
+    int fd = open_for_call(idx);
+    if (fd < 0)
+        return fd;
+    int rc = ftruncate(fd, (off_t)used) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
 }
 
 int rn_index_sync(rn_index_t *idx)
 {
-    if (idx->fd < 0)
-        return 0; /* sealed and synced before its descriptor was dropped */
-    return fsync(idx->fd) == 0 ? 0 : -errno;
+    if (idx->path == NULL)
+        return 0; /* opened sealed, or sealed and synced before its path was dropped */
+    int fd = open_for_call(idx);
+    if (fd < 0)
+        return fd;
+    /* fsync through any descriptor writes the file's dirty pages, the mapping's included. */
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
 }
 
-void rn_index_drop_fd(rn_index_t *idx)
+void rn_index_forget_path(rn_index_t *idx)
 {
     assert(!idx->writable);
-    if (idx->fd >= 0)
-        close(idx->fd);
-    idx->fd = -1;
+    free(idx->path);
+    idx->path = NULL;
 }

@@ -44,7 +44,8 @@
  * that loads the count with acquire may read entries [0, n) without a lock. The mapping lives
  * until rn_index_close, which only the segment's last unref calls. */
 typedef struct rn_index {
-    int fd;       /* -1 once a sealed index is durable (rn_index_drop_fd) */
+    char *path;   /* a writable index's file, for the calls that open it; NULL once sealed and
+                   * durable (rn_index_forget_path), and for indexes opened sealed */
     uint8_t *map; /* MAP_SHARED over the file's first map_len bytes; NULL if map_len is 0 */
     size_t map_len;
     size_t entry_len;   /* RN_OFFSET_INDEX_ENTRY_LEN or RN_TIME_INDEX_ENTRY_LEN */
@@ -92,11 +93,12 @@ void rn_index_reset(rn_index_t *idx);
  * (the index stays usable either way). */
 int rn_index_seal(rn_index_t *idx);
 /* fsync: on Linux this also writes the mapping's dirty pages, which live in the page cache.
- * 0 at once for an index whose descriptor was dropped. */
+ * 0 at once for an index whose path was dropped. The index holds no descriptor: the file is
+ * opened for the call (as for the fallocate of new pages and the trim when sealed). */
 int rn_index_sync(rn_index_t *idx);
-/* Closes the descriptor of a sealed index once it is durable: the mapping stays valid, and
- * nothing else needs the fd. Sealed indexes opened from disk never keep theirs. */
-void rn_index_drop_fd(rn_index_t *idx);
+/* Forgets the path of a sealed index once it is durable: nothing will open its file again.
+ * Sealed indexes opened from disk never keep theirs. */
+void rn_index_forget_path(rn_index_t *idx);
 
 /* ---- segment.c: one segment (.log + .index + .timeindex), reference-counted ---- */
 typedef struct rn_segment {

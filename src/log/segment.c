@@ -29,8 +29,6 @@ static rn_segment_t *segment_alloc(int64_t base_offset)
     atomic_init(&seg->refs, 1);
     seg->base_offset = base_offset;
     seg->log_fd = -1;
-    seg->index.fd = -1;
-    seg->timeindex.fd = -1;
     seg->next_offset = base_offset;
     seg->max_timestamp = -1;
     seg->max_timestamp_offset = -1;
@@ -264,8 +262,8 @@ int rn_segment_sync_indexes(rn_segment_t *seg)
     int err;
     if ((err = rn_index_sync(&seg->index)) != 0 || (err = rn_index_sync(&seg->timeindex)) != 0)
         return err;
-    rn_index_drop_fd(&seg->index);
-    rn_index_drop_fd(&seg->timeindex);
+    rn_index_forget_path(&seg->index);
+    rn_index_forget_path(&seg->timeindex);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "util/err.h"
@@ -33,6 +34,29 @@ static rn_topics_result_t result(rn_kerr_t code, const char *fmt, ...)
     vsnprintf(res.message, sizeof res.message, fmt, ap);
     va_end(ap);
     return res;
+}
+
+/* KAFKA_STORAGE_ERROR for partitions that could not be opened. Out of descriptors, the message
+ * (and a WARN, since the operator must act) names the limit and how to raise it: every
+ * partition holds the descriptor of its active .log. */
+static rn_topics_result_t partitions_failed(const char *what, const char *topic, int err)
+{
+    if (err != -EMFILE && err != -ENFILE)
+        return result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot %s of topic '%s': %s", what, topic,
+                      strerror(-err));
+    struct rlimit rl = { 0 };
+    (void)getrlimit(RLIMIT_NOFILE, &rl);
+    const char *which =
+        err == -EMFILE ? "the broker's descriptor limit" : "the system's file table";
+    rn_log(RN_LOG_WARN, "topics",
+           "cannot %s of topic '%s': out of file descriptors (%s; RLIMIT_NOFILE %llu): each "
+           "partition holds one; raise the limit (ulimit -n, systemd LimitNOFILE=, "
+           "fs.file-max) or use fewer partitions",
+           what, topic, which, (unsigned long long)rl.rlim_cur);
+    return result(RN_KERR_KAFKA_STORAGE_ERROR,
+                  "Cannot %s of topic '%s': out of file descriptors (%s, RLIMIT_NOFILE %llu); "
+                  "raise it with ulimit -n",
+                  what, topic, which, (unsigned long long)rl.rlim_cur);
 }
 
 static rn_topics_result_t ok(void)
@@ -186,8 +210,7 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
     free(name);
     rn_partition_t **parts = rn_xcalloc((size_t)npartitions, sizeof *parts);
     if ((err = open_new_partitions(topics, t, 0, npartitions, parts)) != 0) {
-        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot create the partitions of topic '%s': %s",
-                     t->pub.name, strerror(-err));
+        res = partitions_failed("create the partitions", t->pub.name, err);
         goto out_free_topic;
     }
     rn_partitions_publish(t, parts, 0, npartitions); /* not visible yet: no lock needed */
@@ -352,8 +375,7 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
             rn_partitions_discard(parts, count - cur);
     }
     if (err != 0) {
-        res = result(RN_KERR_KAFKA_STORAGE_ERROR, "Cannot add partitions to topic '%s': %s",
-                     topic->name, strerror(-err));
+        res = partitions_failed("add partitions", topic->name, err);
         free(parts);
         goto out_unlock;
     }

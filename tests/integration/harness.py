@@ -21,6 +21,7 @@ BrokerTestCase, a unittest.TestCase that runs one broker per test.
 import ctypes
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -69,8 +70,9 @@ def run(cmd, timeout=30, **kwargs):
 class Broker:
     """One runnel process. Use start()/stop() or `with Broker() as broker:`."""
 
-    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c"):
+    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c", nofile=None):
         self.overrides = list(overrides)
+        self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) of the broker process, if set
         self.config_file = config_file
         self.config_flag = config_flag
         self.args = list(args)
@@ -114,7 +116,7 @@ class Broker:
             self._run_starts.append(self._run_start)
         ready = self._ready = threading.Event()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                                     stderr=subprocess.PIPE, preexec_fn=self._preexec)
         self._reader = threading.Thread(target=self._drain, args=(self.proc, ready, self.runs),
                                         name="runnel-stderr", daemon=True)
         self._reader.start()
@@ -127,6 +129,12 @@ class Broker:
                                  "(exit status %s); command: %s"
                                  % (START_TIMEOUT, code, " ".join(cmd)))
         return self
+
+    def _preexec(self):
+        """In the child before exec: dies with the test, and takes the descriptor limit."""
+        _die_with_parent()
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
     def _drain(self, proc, ready, run):
         with open(self.log_path, "a", encoding="utf-8", errors="replace") as log:
@@ -179,6 +187,13 @@ class Broker:
             raise AssertionError("kill9(): the broker is not running")
         self._kill()
         self._close_proc()
+
+    def discard(self):
+        """SIGKILL (if running) and removes the data directory: for a test whose clean stop is
+        not what it tests, such as one that leaves a thousand dirty partitions to flush."""
+        if self.proc is not None:
+            self.kill9()
+        self._cleanup()
 
     def restart(self, sig=signal.SIGTERM, same_port=True):
         """Stops the broker with `sig` (SIGKILL: no exit status check) and starts it again on the

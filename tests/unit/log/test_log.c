@@ -2,6 +2,7 @@
 /* rn_log_t through log.h: append and read back, offset lookups, rolls, retention,
  * DeleteRecords, the flush policy, clean reopen, and readers racing an appender. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -665,4 +666,51 @@ Test(log, readers_racing_an_appender_see_only_whole_batches, .timeout = 60)
         expect += 1 + i % 4;
     cr_assert_eq(rn_log_high_watermark(log), expect);
     rn_log_close(log);
+}
+
+/* Descriptors this process has open. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory stream's own */
+}
+
+/* Issue 14: no index holds a descriptor, the active ones included: a partition costs one per
+ * .log file (sealed ones are still open for reads), so a broker under a descriptor limit of N
+ * holds nearly N single-segment partitions, not N / 3. */
+Test(log, a_partition_holds_one_descriptor_for_its_active_log)
+{
+    char *pdir = lt_tmpdir();
+    rn_log_config_t cfg = lt_config();
+    cfg.segment_bytes = 4096; /* several segments */
+    cfg.index_interval_bytes = 1;
+    int before = open_fds();
+    rn_log_t *log = NULL;
+    cr_assert_eq(rn_log_open(pdir, &cfg, 0, -1, false, &log), 0);
+    cr_assert_eq(open_fds() - before, 1, "an empty log holds its active .log only");
+    lt_buf_t b = { 0 };
+    lt_simple(&b, 10, 100, 1700000000000);
+    for (int i = 0; i < 20; i++)
+        lt_append(log, b.p, b.len);
+    cr_assert_gt(lt_count_segments(pdir), 2);
+    cr_assert_eq(rn_log_sync(log), 0);
+    int segments = lt_count_segments(pdir);
+    cr_assert_eq(open_fds() - before, segments, "one per .log, none per index");
+    rn_log_close(log);
+    cr_assert_eq(open_fds(), before);
+
+    /* Opened again, after a clean stop and after a crash (recovery rebuilds the indexes). */
+    for (int clean = 0; clean < 2; clean++) {
+        cr_assert_eq(rn_log_open(pdir, &cfg, 0, -1, clean, &log), 0);
+        cr_assert_eq(open_fds() - before, segments, "clean %d", clean);
+        lt_append(log, b.p, b.len);
+        rn_log_close(log);
+    }
+    lt_buf_free(&b);
+    lt_rmtree(pdir);
 }
