@@ -21,6 +21,7 @@ BrokerTestCase, a unittest.TestCase that runs one broker per test.
 import ctypes
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -69,8 +70,11 @@ def run(cmd, timeout=30, **kwargs):
 class Broker:
     """One runnel process. Use start()/stop() or `with Broker() as broker:`."""
 
-    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c"):
+    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c", nofile=None):
         self.overrides = list(overrides)
+        # (soft, hard) RLIMIT_NOFILE for the broker process only, say (64, 64) to run it out
+        # of descriptors; None: inherited from this process.
+        self.nofile = nofile
         self.config_file = config_file
         self.config_flag = config_flag
         self.args = list(args)
@@ -114,7 +118,7 @@ class Broker:
             self._run_starts.append(self._run_start)
         ready = self._ready = threading.Event()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                                     stderr=subprocess.PIPE, preexec_fn=self._preexec)
         self._reader = threading.Thread(target=self._drain, args=(self.proc, ready, self.runs),
                                         name="runnel-stderr", daemon=True)
         self._reader.start()
@@ -127,6 +131,11 @@ class Broker:
                                  "(exit status %s); command: %s"
                                  % (START_TIMEOUT, code, " ".join(cmd)))
         return self
+
+    def _preexec(self):
+        _die_with_parent()
+        if self.nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def _drain(self, proc, ready, run):
         with open(self.log_path, "a", encoding="utf-8", errors="replace") as log:
