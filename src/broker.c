@@ -11,13 +11,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -377,8 +377,7 @@ static int resolve_override_host(const char *host, rn_net_ip_t *out)
 
 /* The connection limits for the network room; *ips is allocated (free it). Returns 0 or a
  * negative error (logged) when an override's host cannot be resolved. */
-static int build_limits(const rn_config_t *config, rn_net_limits_t *limits,
-                        rn_net_ip_limit_t **ips)
+static int build_limits(const rn_config_t *config, rn_net_limits_t *limits, rn_net_ip_limit_t **ips)
 {
     *ips = NULL;
     *limits = (rn_net_limits_t){ .max_connections = config->max_connections,

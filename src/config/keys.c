@@ -67,8 +67,7 @@ const key_def_t rn_config_keys[] = {
      * comes after max.connections.per.ip: its check reads it (Kafka allows a per-IP limit of 0
      * only with overrides). */
     { .pub = { "max.connections", "2147483647",
-               "connections open at once; when reached, new ones wait until one closes", true,
-               I },
+               "connections open at once; when reached, new ones wait until one closes", true, I },
       .kind = KEY_INT32,
       .min = 0,
       .max = INT32_MAX,

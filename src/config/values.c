@@ -143,8 +143,7 @@ int rn_config_parse_ip_overrides(const char *value, rn_config_ip_override_t **ou
             (memcpy(numbuf, num, num_len), numbuf[num_len] = '\0',
              rn_parse_int64(numbuf, &max) != 0) ||
             max < INT32_MIN || max > INT32_MAX) {
-            rn_config_set_err(why, whylen, "the count of entry %zu is not a 32-bit integer",
-                              n + 1);
+            rn_config_set_err(why, whylen, "the count of entry %zu is not a 32-bit integer", n + 1);
             rc = RN_EINVAL;
             goto fail;
         }
@@ -157,8 +156,8 @@ int rn_config_parse_ip_overrides(const char *value, rn_config_ip_override_t **ou
         }
         /* The same host again: its last count wins, as in Kafka's map. */
         size_t i = 0;
-        while (i < n && !(strlen(list[i].host) == host_len &&
-                          memcmp(list[i].host, host, host_len) == 0))
+        while (i < n &&
+               !(strlen(list[i].host) == host_len && memcmp(list[i].host, host, host_len) == 0))
             i++;
         if (i == n) {
             if (n == cap) {

@@ -150,15 +150,15 @@ typedef struct rn_net_ip_count {
  * wake_async cannot race a send (loop_finish clears quota_waiting under the same lock first). */
 typedef struct rn_net_quota {
     pthread_mutex_t lock;
-    int64_t open;    /* connections accepted whose descriptor is not closed yet */
-    int64_t max;     /* max.connections */
-    int64_t max_ip;  /* max.connections.per.ip */
-    bool per_ip;     /* some per-IP limit exists: `counts` is kept */
+    int64_t open;   /* connections accepted whose descriptor is not closed yet */
+    int64_t max;    /* max.connections */
+    int64_t max_ip; /* max.connections.per.ip */
+    bool per_ip;    /* some per-IP limit exists: `counts` is kept */
     rn_net_ip_limit_t *ip_limits;
     size_t nip_limits;
-    rn_hmap_t counts; /* rn_net_ip_count_t by address */
-    size_t nwaiting;  /* loops with quota_waiting set */
-    bool announced;   /* the "max.connections reached" line was logged for this episode */
+    rn_hmap_t counts;          /* rn_net_ip_count_t by address */
+    size_t nwaiting;           /* loops with quota_waiting set */
+    bool announced;            /* the "max.connections reached" line was logged for this episode */
     uint64_t reject_window_ms; /* rate limit of the per-IP rejection lines */
     unsigned reject_logged;
     uint64_t reject_suppressed;

@@ -160,7 +160,8 @@ static rn_net_ip_count_t *find_count(rn_net_quota_t *quota, const rn_net_ip_t *i
 
 static void announce_full(const rn_net_quota_t *quota)
 {
-    rn_log(RN_LOG_INFO, "net", "max.connections (%lld) reached: new connections wait until one closes",
+    rn_log(RN_LOG_INFO, "net",
+           "max.connections (%lld) reached: new connections wait until one closes",
            (long long)quota->max);
 }
 
@@ -227,8 +228,7 @@ bool rn_net_quota_admit(rn_net_loop_t *loop, const rn_net_ip_t *ip)
                    "of %lld connections",
                    text, (long long)max);
         else if (c == NULL && count < max)
-            rn_log(RN_LOG_WARN, "net", "out of memory counting connections from %s; closing",
-                   text);
+            rn_log(RN_LOG_WARN, "net", "out of memory counting connections from %s; closing", text);
     }
     return ok;
 }
