@@ -302,5 +302,22 @@ class DescriptorLimitAtStart(unittest.TestCase):
             broker.stop()
 
 
+
+class UnresolvableOverride(unittest.TestCase):
+    def test_a_host_that_does_not_resolve_stops_the_start(self):
+        # Kafka resolves the overrides' hosts when its socket server starts and stops with
+        # UnknownHostException; so do we, before anything listens.
+        import tempfile
+        from harness import run, runnel_bin
+        with tempfile.TemporaryDirectory(prefix="runnel-it-") as tmp:
+            res = run([runnel_bin(), "--override", "listeners=PLAINTEXT://127.0.0.1:0",
+                       "--override", "log.dirs=" + os.path.join(tmp, "data"),
+                       "--override", "max.connections.per.ip.overrides=no-such-host.invalid:5"])
+        self.assertEqual(res.returncode, 1, res.stderr)
+        self.assertIn("cannot resolve 'no-such-host.invalid' of max.connections.per.ip.overrides",
+                      res.stderr)
+        self.assertNotIn("listening on", res.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
