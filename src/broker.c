@@ -11,12 +11,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -313,6 +317,96 @@ static void close_rooms(runnel_t *rn)
     rn->info.topics = NULL;
 }
 
+/* ---- descriptors and connection limits ---- */
+
+/* Servers raise their descriptor soft limit to the hard limit at start-up (the JVM that runs
+ * Kafka does so by default, -XX:+MaxFDLimit): the soft limit is often 1024, which a few
+ * hundred partitions (three files each) plus connections exceed, while the hard limit is what
+ * the administrator actually allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur == rl.rlim_max) {
+        rn_log(RN_LOG_INFO, "broker", "file descriptor limit (RLIMIT_NOFILE): %llu",
+               (unsigned long long)rl.rlim_cur);
+        return;
+    }
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rn_log(RN_LOG_WARN, "broker",
+               "cannot raise the file descriptor limit from %llu to the hard limit %llu: %s",
+               (unsigned long long)old, (unsigned long long)rl.rlim_max, strerror(errno));
+        return;
+    }
+    rn_log(RN_LOG_INFO, "broker",
+           "raised the file descriptor limit (RLIMIT_NOFILE) from %llu to the hard limit %llu",
+           (unsigned long long)old, (unsigned long long)rl.rlim_max);
+}
+
+/* Resolves one host of max.connections.per.ip.overrides as Java's InetAddress.getByName does
+ * for Kafka: a literal is itself, "" is loopback, and a name is its first IPv4 address (Java
+ * prefers IPv4 by default), else its first IPv6 one. */
+static int resolve_override_host(const char *host, rn_net_ip_t *out)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host[0] != '\0' ? host : "127.0.0.1", NULL, &hints, &res);
+    if (rc != 0) {
+        rn_log(RN_LOG_ERROR, "broker",
+               "cannot resolve '%s' of max.connections.per.ip.overrides: %s", host,
+               gai_strerror(rc));
+        return -EINVAL;
+    }
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *ai = res; ai != NULL && pick == NULL; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET)
+            pick = ai;
+    for (const struct addrinfo *ai = res; ai != NULL && pick == NULL; ai = ai->ai_next)
+        if (ai->ai_family == AF_INET6)
+            pick = ai;
+    rc = pick != NULL ? rn_net_ip_from_sockaddr(pick->ai_addr, pick->ai_addrlen, out) : -EINVAL;
+    if (rc != 0)
+        rn_log(RN_LOG_ERROR, "broker", "'%s' of max.connections.per.ip.overrides has no address",
+               host);
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* The connection limits for the network room; *ips is allocated (free it). Returns 0 or a
+ * negative error (logged) when an override's host cannot be resolved. */
+static int build_limits(const rn_config_t *config, rn_net_limits_t *limits, rn_net_ip_limit_t **ips)
+{
+    *ips = NULL;
+    *limits = (rn_net_limits_t){ .max_connections = config->max_connections,
+                                 .max_connections_per_ip = config->max_connections_per_ip };
+    if (config->n_ip_overrides == 0)
+        return 0;
+    rn_net_ip_limit_t *list = rn_xcalloc(config->n_ip_overrides, sizeof *list);
+    size_t n = 0;
+    for (size_t i = 0; i < config->n_ip_overrides; i++) {
+        rn_net_ip_t ip;
+        int err = resolve_override_host(config->ip_overrides[i].host, &ip);
+        if (err != 0) {
+            free(list);
+            return err;
+        }
+        /* Two names for one address: the later entry wins, as it would for one name. */
+        size_t j = 0;
+        while (j < n && memcmp(list[j].ip.bytes, ip.bytes, sizeof ip.bytes) != 0)
+            j++;
+        list[j] = (rn_net_ip_limit_t){ .ip = ip, .max = config->ip_overrides[i].max };
+        if (j == n)
+            n++;
+    }
+    limits->ip = list;
+    limits->nip = n;
+    *ips = list;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
@@ -345,17 +439,27 @@ int runnel_start(runnel_t *rn)
 {
     if (rn->net != NULL)
         return -EALREADY;
-    int err = prepare_data_dir(rn);
+    raise_fd_limit();
+    rn_net_limits_t limits;
+    rn_net_ip_limit_t *ip_limits = NULL;
+    int err = build_limits(&rn->config, &limits, &ip_limits);
     if (err != 0)
         return err;
-    if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0)
+    if ((err = prepare_data_dir(rn)) != 0) {
+        free(ip_limits);
         return err;
+    }
+    if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0) {
+        free(ip_limits);
+        return err;
+    }
     rn->info.topics = rn->topics;
     if ((err = rn_coord_open(&rn->config, rn->topics, rn_clock_wall_ms(), &rn->coord)) != 0) {
         rn_log(RN_LOG_ERROR, "broker", "cannot open the group coordinator: %s", strerror(-err));
         rn_topics_close(rn->topics);
         rn->topics = NULL;
         rn->info.topics = NULL;
+        free(ip_limits);
         return err;
     }
     rn->info.coord = rn->coord;
@@ -380,13 +484,17 @@ int runnel_start(runnel_t *rn)
         .idle_ms = rn->config.connections_max_idle_ms > 0
                        ? (uint64_t)rn->config.connections_max_idle_ms
                        : 0,
+        .limits = &limits,
         .on_request = on_request,
         .ctx = rn,
         .loop_start = rn_handlers_loop_start,
         .loop_stop = rn_handlers_loop_stop,
         .loop_end = rn_handlers_loop_end,
     };
-    if ((err = rn_net_new(&nc, &rn->net)) != 0) {
+    err = rn_net_new(&nc, &rn->net);
+    free(ip_limits); /* copied by rn_net_new */
+    ip_limits = NULL;
+    if (err != 0) {
         rn_log(RN_LOG_ERROR, "broker", "cannot listen on %s:%d: %s",
                rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0",
                rn->config.listener_port, strerror(-err));
@@ -409,6 +517,7 @@ int runnel_start(runnel_t *rn)
            rn->info.advertised_host, adv);
     return 0;
 fail_maint:
+    free(ip_limits);
     close_rooms(rn);
     return err;
 }

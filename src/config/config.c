@@ -460,6 +460,43 @@ int rn_config_apply_dedupe_buffer_size(build_t *b, const key_def_t *def, const c
     return 0;
 }
 
+/* ---- Connection limits ---- */
+
+/* Kafka's KafkaConfig.validateValues: max.connections.per.ip may be 0 only when overrides are
+ * set (so that only the listed hosts can connect), and every override names a plausible host.
+ * Hostnames are resolved when the listener starts (broker.c), as Kafka resolves them when its
+ * socket server starts. */
+int rn_config_apply_ip_overrides(build_t *b, const key_def_t *def, const char *value)
+{
+    char why[160];
+    int rc = rn_config_parse_ip_overrides(value != NULL ? value : "", &b->cfg.ip_overrides,
+                                          &b->cfg.n_ip_overrides, why, sizeof why);
+    if (rc == RN_ENOMEM)
+        return oom(b);
+    if (rc != 0)
+        return invalid(b, def->pub.name, value, "%s", why);
+    if (b->cfg.max_connections_per_ip == 0 && b->cfg.n_ip_overrides == 0)
+        return invalid(b, "max.connections.per.ip", "0",
+                       "can be 0 only if max.connections.per.ip.overrides is set");
+    return 0;
+}
+
+/* Kafka's KafkaConfig.validateValues: a bound on queued request bytes (any value above 0) must
+ * leave room for the largest request; 0 and negative values mean no bound. */
+int rn_config_apply_queued_max_request_bytes(build_t *b, const key_def_t *def, const char *value)
+{
+    int64_t v = 0;
+    int rc = get_int(b, def->pub.name, value, INT64_MIN, INT64_MAX, &v);
+    if (rc != 0)
+        return rc;
+    if (v > 0 && v < b->cfg.socket_request_max_bytes)
+        return invalid(b, def->pub.name, value,
+                       "must be at least socket.request.max.bytes (%" PRId64 "), or -1",
+                       b->cfg.socket_request_max_bytes);
+    b->cfg.queued_max_request_bytes = v;
+    return 0;
+}
+
 static size_t key_index(const char *name)
 {
     const key_def_t *def = rn_config_key_def(name);
@@ -589,6 +626,7 @@ void rn_config_deinit(rn_config_t *config)
     free(config->advertised_host);
     free(config->cluster_id);
     free(config->log_dir);
+    rn_config_free_ip_overrides(config->ip_overrides, config->n_ip_overrides);
     if (config->values != NULL)
         for (size_t i = 0; i < rn_config_nkeys; i++)
             free(config->values[i]);

@@ -92,6 +92,14 @@ typedef struct rn_config_log_defaults {
     int64_t delete_retention_ms;   /* log.cleaner.delete.retention.ms, >= 0; default 86400000 */
 } rn_config_log_defaults_t;
 
+/* One entry of max.connections.per.ip.overrides: a host as written (an IPv4 or IPv6 literal or
+ * a hostname, resolved when the listener starts; "" means loopback, as Java reads it) and the
+ * most connections allowed from it (any int32: 0 or less refuses every connection). */
+typedef struct rn_config_ip_override {
+    char *host; /* owned */
+    int32_t max;
+} rn_config_ip_override_t;
+
 typedef struct rn_config {
     char *listener_host;              /* listeners: "" (all interfaces), an IPv4 or IPv6 literal
                                        * without brackets; "localhost" arrives as "127.0.0.1" */
@@ -105,6 +113,11 @@ typedef struct rn_config {
     int num_network_threads;          /* 1..256; default: number of online CPUs (at most 256) */
     int64_t socket_request_max_bytes; /* 1..2^31-1; default 104857600 */
     int64_t connections_max_idle_ms;  /* default 600000; 0: never close idle connections */
+    int32_t max_connections;          /* >= 0; default INT32_MAX */
+    int32_t max_connections_per_ip;   /* >= 0 (0 only with overrides); default INT32_MAX */
+    rn_config_ip_override_t *ip_overrides; /* max.connections.per.ip.overrides, one per host */
+    size_t n_ip_overrides;
+    int64_t queued_max_request_bytes; /* <= 0 or >= socket.request.max.bytes; default -1 */
     bool auto_create_topics_enable;   /* default true */
     int32_t num_partitions;           /* >= 1; default 1 */
     rn_log_level_t log_level;         /* log.level; default info */
@@ -189,6 +202,17 @@ bool rn_config_is_set(const rn_config_t *config, const char *name);
 /* Kafka's list syntax: comma-separated, entries trimmed, empty ones ignored. Returns how many
  * entries there are and points *first / *first_len at the first one. */
 size_t rn_config_list_first(const char *value, const char **first, size_t *first_len);
+/* Parses a max.connections.per.ip.overrides value (already trimmed) as Kafka does: entries
+ * split at commas with any whitespace around them (trailing empty entries dropped, any other
+ * empty entry an error), each split at its last ':' into a host and a count, both trimmed; the
+ * host may hold only letters, digits and "-%._:" (so an IPv6 literal is written without
+ * brackets, "::1:10"), the count is a Java int. A host given twice keeps its last count.
+ * Returns 0 with *out (NULL when empty) and *count set, RN_EINVAL with the reason in `why`, or
+ * RN_ENOMEM; nothing to free on failure. */
+int rn_config_parse_ip_overrides(const char *value, rn_config_ip_override_t **out, size_t *count,
+                                 char *why, size_t whylen);
+void rn_config_free_ip_overrides(rn_config_ip_override_t *overrides, size_t count);
+
 /* A cleanup.policy list: "compact" and "delete" separated by commas, spaces around commas
  * allowed, repeats allowed (as in Kafka); empty means neither (nothing is ever deleted). Writes the
  * canonical form ("", "delete", "compact" or "compact,delete") into `canon` (16 bytes or more)

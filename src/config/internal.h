@@ -91,5 +91,7 @@ int rn_config_apply_timestamp_type(build_t *b, const key_def_t *def, const char 
 int rn_config_apply_replication_factor(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_gzip_level(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_dedupe_buffer_size(build_t *b, const key_def_t *def, const char *value);
+int rn_config_apply_ip_overrides(build_t *b, const key_def_t *def, const char *value);
+int rn_config_apply_queued_max_request_bytes(build_t *b, const key_def_t *def, const char *value);
 
 #endif

@@ -63,6 +63,35 @@ const key_def_t rn_config_keys[] = {
                true, L },
       .kind = KEY_CUSTOM,
       .apply = rn_config_apply_idle_ms },
+    /* Connection limits, checked at accept (net/quota.c). max.connections.per.ip.overrides
+     * comes after max.connections.per.ip: its check reads it (Kafka allows a per-IP limit of 0
+     * only with overrides). */
+    { .pub = { "max.connections", "2147483647",
+               "connections open at once; when reached, new ones wait until one closes", true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(max_connections) },
+    { .pub = { "max.connections.per.ip", "2147483647",
+               "connections open at once from one IP address; more are closed at once (0 only "
+               "with overrides)",
+               true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(max_connections_per_ip) },
+    { .pub = { "max.connections.per.ip.overrides", "",
+               "per-IP or per-hostname limits that replace max.connections.per.ip, "
+               "host:count,host:count",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = rn_config_apply_ip_overrides },
+    { .pub = { "queued.max.request.bytes", "-1",
+               "bytes of requests queued in the broker before it stops reading; -1: no limit "
+               "(each connection has its own fixed caps)",
+               false, L },
+      .kind = KEY_CUSTOM,
+      .apply = rn_config_apply_queued_max_request_bytes },
     { .pub = { "auto.create.topics.enable", "true",
                "create a topic when a client asks for an unknown one", true, B },
       .kind = KEY_BOOL,

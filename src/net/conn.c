@@ -95,7 +95,8 @@ static void format_peer(const struct sockaddr *addr, socklen_t addrlen, char *bu
 
 static void on_conn_poll(uv_poll_t *poll, int status, int events);
 
-void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, socklen_t addrlen)
+void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, socklen_t addrlen,
+                      const rn_net_ip_t *ip)
 {
     RN_NET_ASSERT_ON_LOOP(loop);
     /* calloc, not rn_xcalloc: a flood of connections must not abort the broker. */
@@ -103,10 +104,12 @@ void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, 
     if (conn == NULL) {
         rn_log(RN_LOG_WARN, "net", "out of memory for a new connection; closing it");
         close(fd);
+        rn_net_quota_release(loop, ip);
         return;
     }
     conn->loop = loop;
     conn->fd = fd;
+    conn->ip = *ip;
     conn->last_active = uv_now(&loop->uv);
     format_peer(addr, addrlen, conn->peer, sizeof(conn->peer));
 
@@ -120,6 +123,7 @@ void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, 
         rn_log(RN_LOG_WARN, "net", "peer %s: cannot poll the socket: %s", conn->peer,
                uv_strerror(err));
         close(fd);
+        rn_net_quota_release(loop, ip);
         free(conn);
         return;
     }
@@ -170,6 +174,7 @@ static void on_conn_closed(uv_handle_t *handle)
     close(conn->fd);
     conn->fd = -1;
     conn->poll_closed = true;
+    rn_net_quota_release(conn->loop, &conn->ip); /* max.connections: a waiting loop may accept */
     conn_maybe_free(conn);
 }
 

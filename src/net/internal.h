@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "net/net.h"
+#include "util/hmap.h"
 #include "util/outbuf.h"
 
 /* The smallest request header (v0): api_key int16, api_version int16, correlation_id int32. */
@@ -44,6 +45,10 @@
 #define RN_NET_ACCEPT_BATCH 64
 /* After EMFILE/ENFILE/ENOBUFS the listener stays readable; we pause accepting this long. */
 #define RN_NET_ACCEPT_RETRY_MS 100
+/* At most this many per-IP rejections are logged per second (the rest are counted and summed
+ * up in the next line), and the descriptor-limit warning at most once per this many ms. */
+#define RN_NET_REJECT_LOGS_PER_SEC 10
+#define RN_NET_FD_WARN_EVERY_MS 10000
 /* iovecs gathered across queued responses per writev. */
 #define RN_NET_WRITE_IOVS 64
 #define RN_NET_MAX_LOOPS 1024
@@ -94,6 +99,7 @@ struct rn_net_conn {
     rn_net_slot_t *partial;      /* frame being received; not in the FIFO yet */
     size_t partial_have;         /* its bytes received so far */
     size_t rbuf_len;             /* bytes in rbuf not yet parsed */
+    rn_net_ip_t ip;              /* the peer's address, for the connection limits */
     char peer[64];               /* "ip:port" or "[ip6]:port" */
     uint8_t rbuf[RN_NET_READ_BUF];
 };
@@ -114,6 +120,9 @@ struct rn_net_loop {
     uv_timer_t sweep_timer;  /* idle connections */
     uv_timer_t grace_timer;  /* the stop grace period */
     uv_timer_t accept_timer; /* resumes accepting after EMFILE and friends */
+    uv_async_t wake_async;   /* a connection slot freed up (max.connections): accept again */
+    bool quota_waiting;      /* guarded by net->quota.lock: waits for wake_async */
+    bool quota_blocked;      /* the listener is stopped until wake_async */
     uv_idle_t resume_idle;   /* parses frames left in rbuf once back-pressure lifts */
     rn_net_conn_t *conns;    /* live connections and dead ones the handler still uses */
     rn_net_conn_t *resume_head;
@@ -123,12 +132,42 @@ struct rn_net_loop {
     /* Counters: written only by this loop, read by rn_net_get_stats from any thread. Relaxed
      * order: they are statistics and publish no other memory. */
     _Atomic uint64_t connections_accepted;
+    _Atomic uint64_t connections_rejected;
     _Atomic uint64_t bytes_sendfile;
     _Atomic uint64_t bytes_written;
 };
 
+/* One per IP address with connections open (only while a per-IP limit is configured). */
+typedef struct rn_net_ip_count {
+    rn_hmap_node_t node;
+    rn_net_ip_t ip;
+    int64_t count;
+} rn_net_ip_count_t;
+
+/* The connection limits, shared by every loop. `lock` guards everything below it and every
+ * loop's quota_waiting; it is held for a few instructions (a hash lookup, a counter) and never
+ * across I/O or a callback, but uv_async_send is called under it so that a loop closing its
+ * wake_async cannot race a send (loop_finish clears quota_waiting under the same lock first). */
+typedef struct rn_net_quota {
+    pthread_mutex_t lock;
+    int64_t open;   /* connections accepted whose descriptor is not closed yet */
+    int64_t max;    /* max.connections */
+    int64_t max_ip; /* max.connections.per.ip */
+    bool per_ip;    /* some per-IP limit exists: `counts` is kept */
+    rn_net_ip_limit_t *ip_limits;
+    size_t nip_limits;
+    rn_hmap_t counts;          /* rn_net_ip_count_t by address */
+    size_t nwaiting;           /* loops with quota_waiting set */
+    bool announced;            /* the "max.connections reached" line was logged for this episode */
+    uint64_t reject_window_ms; /* rate limit of the per-IP rejection lines */
+    unsigned reject_logged;
+    uint64_t reject_suppressed;
+    uint64_t fd_warned_ms; /* last descriptor-limit warning; 0: never */
+} rn_net_quota_t;
+
 struct rn_net {
     rn_net_config_t config; /* config.host points at `host` */
+    rn_net_quota_t quota;
     char *host;
     int port; /* the bound port */
     int nloops;
@@ -137,11 +176,36 @@ struct rn_net {
     bool stopped;
 };
 
+/* quota.c */
+
+void rn_net_quota_init(rn_net_quota_t *quota, const rn_net_limits_t *limits);
+void rn_net_quota_deinit(rn_net_quota_t *quota);
+/* Takes a connection slot before accepting. False when max.connections are open: `loop` is
+ * then registered to be woken (wake_async) when one closes, and must stop accepting. */
+bool rn_net_quota_reserve(rn_net_loop_t *loop);
+/* Gives back a reserved slot that accept did not use. */
+void rn_net_quota_unreserve(rn_net_loop_t *loop);
+/* Counts an accepted connection from `ip` against its per-IP limit. False (and the reserved
+ * slot kept: the caller closes the socket, then calls rn_net_quota_unreserve) when that
+ * address already has its limit open; the rejection is logged. */
+bool rn_net_quota_admit(rn_net_loop_t *loop, const rn_net_ip_t *ip);
+/* A counted connection's descriptor was closed: frees its slot and its per-IP count. */
+void rn_net_quota_release(rn_net_loop_t *loop, const rn_net_ip_t *ip);
+/* Before `loop` closes wake_async: no wake-up may be sent to it any more. */
+void rn_net_quota_forget_loop(rn_net_loop_t *loop);
+/* The connections open right now. */
+int64_t rn_net_quota_open(rn_net_quota_t *quota);
+/* Logs (rate-limited, for the whole process) that accept failed for lack of descriptors,
+ * naming RLIMIT_NOFILE and how to raise it. `err` is the errno. */
+void rn_net_quota_warn_fds(rn_net_loop_t *loop, int err);
+
 /* conn.c */
 
 /* Wraps a freshly accepted non-blocking socket `fd` in a connection on `loop` and starts
- * reading. Takes ownership of `fd` on every path (closed on failure). Owner loop: `loop`. */
-void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, socklen_t addrlen);
+ * reading. Takes ownership of `fd` on every path (closed on failure) and of the connection
+ * slot counted for `ip` (released when the descriptor is closed). Owner loop: `loop`. */
+void rn_net_conn_open(rn_net_loop_t *loop, int fd, const struct sockaddr *addr, socklen_t addrlen,
+                      const rn_net_ip_t *ip);
 /* Closes `conn` at once: unsent responses are dropped and their file ranges released; slots
  * the handler still holds stay valid until it finishes them. Its memory is released later,
  * never inside this call. Does nothing to a dead connection. Owner loop: conn's. */

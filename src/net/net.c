@@ -114,11 +114,12 @@ static int bound_port(int fd)
 /* ---- accepting ---- */
 
 static void on_listen_readable(uv_poll_t *poll, int status, int events);
+static void on_accept_timer(uv_timer_t *timer);
 
-static void on_accept_timer(uv_timer_t *timer)
+/* Polls the listener again, unless accepting is paused for another reason. */
+static void accept_resume(rn_net_loop_t *loop)
 {
-    rn_net_loop_t *loop = rn_container_of(timer, rn_net_loop_t, accept_timer);
-    if (loop->stopping)
+    if (loop->stopping || loop->quota_blocked || uv_is_active((uv_handle_t *)&loop->accept_timer))
         return;
     int err = uv_poll_start(&loop->listen_poll, UV_READABLE, on_listen_readable);
     if (err != 0) {
@@ -127,6 +128,19 @@ static void on_accept_timer(uv_timer_t *timer)
                loop->index, uv_strerror(err), RN_NET_ACCEPT_RETRY_MS);
         uv_timer_start(&loop->accept_timer, on_accept_timer, RN_NET_ACCEPT_RETRY_MS, 0);
     }
+}
+
+static void on_accept_timer(uv_timer_t *timer)
+{
+    accept_resume(rn_container_of(timer, rn_net_loop_t, accept_timer));
+}
+
+/* Another connection closed while max.connections were open (quota.c). */
+static void on_wake_async(uv_async_t *async)
+{
+    rn_net_loop_t *loop = rn_container_of(async, rn_net_loop_t, wake_async);
+    loop->quota_blocked = false;
+    accept_resume(loop);
 }
 
 static void on_listen_readable(uv_poll_t *poll, int status, int events)
@@ -138,28 +152,50 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events)
         goto pause;
     }
     for (int i = 0; i < RN_NET_ACCEPT_BATCH; i++) {
+        /* max.connections: take the slot before the connection, so that at the limit new
+         * connections stay in the backlog instead of being accepted and dropped. */
+        if (!rn_net_quota_reserve(loop)) {
+            loop->quota_blocked = true;
+            uv_poll_stop(&loop->listen_poll);
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int fd =
             accept4(loop->listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             atomic_fetch_add_explicit(&loop->connections_accepted, 1, memory_order_relaxed);
-            rn_net_conn_open(loop, fd, (struct sockaddr *)&ss, len);
+            rn_net_ip_t ip = { { 0 } };
+            (void)rn_net_ip_from_sockaddr((struct sockaddr *)&ss, len, &ip);
+            if (!rn_net_quota_admit(loop, &ip)) {
+                /* Kafka closes it at once; the client sees EOF or a reset. */
+                close(fd);
+                rn_net_quota_unreserve(loop);
+                continue;
+            }
+            rn_net_conn_open(loop, fd, (struct sockaddr *)&ss, len, &ip);
             continue;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        int err = errno;
+        rn_net_quota_unreserve(loop);
+        if (err == EAGAIN || err == EWOULDBLOCK)
             return;
         /* The connection failed before we took it, or a firewall said no: try the next one. */
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM)
+        if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM)
             continue;
-        rn_log(RN_LOG_WARN, "net", "loop %d: accept failed: %s; pausing accepts for %d ms",
-               loop->index, strerror(errno), RN_NET_ACCEPT_RETRY_MS);
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+            rn_net_quota_warn_fds(loop, err);
+        else
+            rn_log(RN_LOG_WARN, "net", "loop %d: accept failed: %s; pausing accepts for %d ms",
+                   loop->index, strerror(err), RN_NET_ACCEPT_RETRY_MS);
         goto pause;
     }
     return;
 pause:
     /* EMFILE and friends leave the connection queued and the socket readable: polling on would
-     * spin at full speed, so wait a little for descriptors to come back. */
+     * spin at full speed (libuv's own accept loop works around it by closing a spare
+     * descriptor to accept and drop the connection; we would rather keep it queued), so wait a
+     * little for descriptors to come back. Existing connections are served meanwhile. */
     uv_poll_stop(&loop->listen_poll);
     uv_timer_start(&loop->accept_timer, on_accept_timer, RN_NET_ACCEPT_RETRY_MS, 0);
 }
@@ -224,6 +260,8 @@ static void loop_finish(rn_net_loop_t *loop)
     }
     close_handle((uv_handle_t *)&loop->listen_poll, on_listen_closed);
     close_handle((uv_handle_t *)&loop->stop_async, NULL);
+    rn_net_quota_forget_loop(loop); /* no wake-up may reach wake_async once it is closing */
+    close_handle((uv_handle_t *)&loop->wake_async, NULL);
     close_handle((uv_handle_t *)&loop->sweep_timer, NULL);
     close_handle((uv_handle_t *)&loop->grace_timer, NULL);
     close_handle((uv_handle_t *)&loop->accept_timer, NULL);
@@ -329,8 +367,10 @@ static int loop_open(rn_net_t *net, rn_net_loop_t *loop, int index, int fd)
         goto fail_close_fd;
     if ((err = uv_async_init(&loop->uv, &loop->stop_async, on_stop_async)) != 0)
         goto fail_close_loop;
-    if ((err = uv_poll_init(&loop->uv, &loop->listen_poll, fd)) != 0)
+    if ((err = uv_async_init(&loop->uv, &loop->wake_async, on_wake_async)) != 0)
         goto fail_close_async;
+    if ((err = uv_poll_init(&loop->uv, &loop->listen_poll, fd)) != 0)
+        goto fail_close_wake;
     /* These cannot fail on Unix. */
     uv_timer_init(&loop->uv, &loop->sweep_timer);
     uv_timer_init(&loop->uv, &loop->grace_timer);
@@ -349,6 +389,8 @@ fail_close_handles:
     uv_close((uv_handle_t *)&loop->grace_timer, NULL);
     uv_close((uv_handle_t *)&loop->sweep_timer, NULL);
     uv_close((uv_handle_t *)&loop->listen_poll, NULL); /* the fd is closed below, after the run */
+fail_close_wake:
+    uv_close((uv_handle_t *)&loop->wake_async, NULL);
 fail_close_async:
     uv_close((uv_handle_t *)&loop->stop_async, NULL);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
@@ -379,6 +421,8 @@ int rn_net_new(const rn_net_config_t *config, rn_net_t **out)
     net->config.host = net->host;
     if (net->config.max_request_bytes > INT32_MAX) /* the size prefix is an int32 anyway */
         net->config.max_request_bytes = INT32_MAX;
+    net->config.limits = NULL; /* the caller's; copied into `quota` */
+    rn_net_quota_init(&net->quota, config->limits);
     net->port = config->port;
     net->loops = rn_xcalloc((size_t)config->nloops, sizeof(rn_net_loop_t));
     int opened = 0;
@@ -406,6 +450,7 @@ int rn_net_new(const rn_net_config_t *config, rn_net_t **out)
 fail:
     for (int i = 0; i < opened; i++)
         loop_teardown_here(&net->loops[i]);
+    rn_net_quota_deinit(&net->quota);
     free(net->loops);
     free(net->host);
     free(net);
@@ -477,6 +522,7 @@ void rn_net_free(rn_net_t *net)
     for (int i = 0; i < net->nloops; i++)
         if (!net->loops[i].closed)
             loop_teardown_here(&net->loops[i]);
+    rn_net_quota_deinit(&net->quota);
     free(net->loops);
     free(net->host);
     free(net);
@@ -491,5 +537,8 @@ void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out)
             atomic_load_explicit(&loop->connections_accepted, memory_order_relaxed);
         out->bytes_sendfile += atomic_load_explicit(&loop->bytes_sendfile, memory_order_relaxed);
         out->bytes_written += atomic_load_explicit(&loop->bytes_written, memory_order_relaxed);
+        out->connections_rejected +=
+            atomic_load_explicit(&loop->connections_rejected, memory_order_relaxed);
     }
+    out->connections_open = (uint64_t)rn_net_quota_open(&((rn_net_t *)net)->quota);
 }

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -45,6 +46,31 @@ typedef struct rn_net_req {
     void *user; /* free for the handler layer */
 } rn_net_req_t;
 
+/* An IP address as the connection limits compare them: IPv6 bytes, an IPv4 address as its
+ * IPv4-mapped form ::ffff:a.b.c.d (so a v4 client of a dual-stack listener is the same peer). */
+typedef struct rn_net_ip {
+    uint8_t bytes[16];
+} rn_net_ip_t;
+
+/* The address of an AF_INET or AF_INET6 `addr` as an rn_net_ip_t. Returns 0 or RN_EINVAL. */
+int rn_net_ip_from_sockaddr(const struct sockaddr *addr, socklen_t addrlen, rn_net_ip_t *out);
+
+/* Kafka's connection limits (max.connections, max.connections.per.ip and its overrides),
+ * enforced at accept. When `max_connections` connections are open, every loop stops accepting
+ * (the kernel keeps new ones in the listen backlog) until one closes, as Kafka's acceptor
+ * blocks. A connection from an IP address that already has its limit open is closed at once
+ * (logged at INFO). A connection counts from accept until its descriptor is closed. */
+typedef struct rn_net_ip_limit {
+    rn_net_ip_t ip;
+    int32_t max; /* 0 or less: every connection from `ip` is refused */
+} rn_net_ip_limit_t;
+typedef struct rn_net_limits {
+    int32_t max_connections;        /* >= 0; INT32_MAX: no limit */
+    int32_t max_connections_per_ip; /* >= 0; INT32_MAX: no limit */
+    const rn_net_ip_limit_t *ip;    /* per-address limits that replace the one above; copied */
+    size_t nip;
+} rn_net_limits_t;
+
 /* Runs on the connection's loop. It may finish `req` before returning, or keep it. */
 typedef void (*rn_net_request_cb)(rn_net_req_t *req, void *ctx);
 
@@ -55,7 +81,8 @@ typedef struct rn_net_config {
     size_t max_request_bytes; /* socket.request.max.bytes */
     bool one_at_a_time; /* dispatch a connection's next request only after the last finished */
     uint64_t idle_ms;   /* connections.max.idle.ms; 0: never close idle connections */
-    rn_net_request_cb on_request; /* runs on the connection's loop */
+    const rn_net_limits_t *limits; /* NULL: no connection limits; copied by rn_net_new */
+    rn_net_request_cb on_request;  /* runs on the connection's loop */
     void *ctx;
     /* Optional per-loop state for the layers above (parked requests, their timers). Each runs
      * on the loop's own thread: loop_start before the loop runs (its result is the loop's
@@ -102,8 +129,10 @@ void *rn_net_req_loop_data(const rn_net_req_t *req);
 /* Counters for tests and benchmarks (summed over loops, read without locks). */
 typedef struct rn_net_stats {
     uint64_t connections_accepted;
-    uint64_t bytes_sendfile; /* bytes sent with sendfile(2) */
-    uint64_t bytes_written;  /* bytes sent with write/writev */
+    uint64_t connections_open;     /* accepted and not yet closed (descriptor still held) */
+    uint64_t connections_rejected; /* closed at accept by a per-IP limit */
+    uint64_t bytes_sendfile;       /* bytes sent with sendfile(2) */
+    uint64_t bytes_written;        /* bytes sent with write/writev */
 } rn_net_stats_t;
 void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out);
 

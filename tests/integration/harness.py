@@ -72,7 +72,9 @@ class Broker:
 
     def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c", nofile=None):
         self.overrides = list(overrides)
-        self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) of the broker process, if set
+        # (soft, hard) RLIMIT_NOFILE for the broker process only, say (64, 64) to run it out
+        # of descriptors; None: inherited from this process.
+        self.nofile = nofile
         self.config_file = config_file
         self.config_flag = config_flag
         self.args = list(args)
@@ -134,7 +136,7 @@ class Broker:
         """In the child before exec: dies with the test, and takes the descriptor limit."""
         _die_with_parent()
         if self.nofile is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+            resource.setrlimit(resource.RLIMIT_NOFILE, self.nofile)
 
     def _drain(self, proc, ready, run):
         with open(self.log_path, "a", encoding="utf-8", errors="replace") as log:

@@ -73,7 +73,7 @@ def read_each(bootstrap, topic, n):
 class DescriptorLimit(unittest.TestCase):
 
     def test_partitions_under_a_descriptor_limit(self):
-        broker = Broker(nofile=NOFILE, overrides=("auto.create.topics.enable=false",))
+        broker = Broker(nofile=(NOFILE, NOFILE), overrides=("auto.create.topics.enable=false",))
         broker.start()
         # A clean stop flushes 900 written partitions (three fsyncs each), which can take longer
         # than the harness's stop timeout on a loaded machine; that is not what this tests.

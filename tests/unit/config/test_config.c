@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1293,4 +1294,128 @@ Test(config, cleaner_keys_are_checked)
     assert_invalid("transaction.state.log.min.isr", "0",
                    "invalid value for transaction.state.log.min.isr: '0' (must be between 1 and "
                    "2147483647)");
+}
+
+/* ---- Connection limits (Kafka 4.4's answers: /work/facts/limits.md) ---- */
+
+static void assert_overrides(const char *value, size_t want_n, const char *const *hosts,
+                             const int32_t *maxes)
+{
+    rn_config_ip_override_t *list = NULL;
+    size_t n = 99;
+    char why[160] = "";
+    cr_assert_eq(rn_config_parse_ip_overrides(value, &list, &n, why, sizeof why), 0,
+                 "'%s' rejected: %s", value, why);
+    cr_assert_eq(n, want_n, "'%s': %zu entries", value, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(list[i].host, hosts[i], "'%s' entry %zu", value, i);
+        cr_assert_eq(list[i].max, maxes[i], "'%s' entry %zu", value, i);
+    }
+    rn_config_free_ip_overrides(list, n);
+}
+
+static void assert_overrides_invalid(const char *value, const char *why_want)
+{
+    rn_config_ip_override_t *list = (rn_config_ip_override_t *)(uintptr_t)1;
+    size_t n = 99;
+    char why[160] = "";
+    cr_assert_eq(rn_config_parse_ip_overrides(value, &list, &n, why, sizeof why), RN_EINVAL,
+                 "'%s' accepted", value);
+    cr_assert_null(list);
+    cr_assert_eq(n, 0);
+    cr_assert_str_eq(why, why_want, "'%s'", value);
+}
+
+Test(config, ip_overrides_parse_hosts_and_counts)
+{
+    assert_overrides("", 0, NULL, NULL);
+    assert_overrides("127.0.0.1:200", 1, (const char *[]){ "127.0.0.1" }, (int32_t[]){ 200 });
+    assert_overrides("hostName:100,127.0.0.1:200", 2, (const char *[]){ "hostName", "127.0.0.1" },
+                     (int32_t[]){ 100, 200 });
+    /* Whitespace around commas and colons, as Kafka's split and trims allow. */
+    assert_overrides("localhost : 3 ,\t10.1.2.3:7", 2, (const char *[]){ "localhost", "10.1.2.3" },
+                     (int32_t[]){ 3, 7 });
+    /* The last ':' splits, so IPv6 literals are written without brackets. */
+    assert_overrides("::1:5,fe80::1%eth0:6", 2, (const char *[]){ "::1", "fe80::1%eth0" },
+                     (int32_t[]){ 5, 6 });
+    /* Any Java int: Kafka starts with a negative count (every connection refused). */
+    assert_overrides("a:-1,b:+2,c:2147483647,d:-2147483648", 4,
+                     (const char *[]){ "a", "b", "c", "d" },
+                     (int32_t[]){ -1, 2, INT32_MAX, INT32_MIN });
+    /* An empty host is Java's loopback; a host given twice keeps its last count. */
+    assert_overrides(":5,a:1,a:9", 2, (const char *[]){ "", "a" }, (int32_t[]){ 5, 9 });
+}
+
+Test(config, ip_overrides_drop_only_trailing_empty_entries)
+{
+    /* Java's String.split drops empty strings at the end only. */
+    assert_overrides("127.0.0.2:1,", 1, (const char *[]){ "127.0.0.2" }, (int32_t[]){ 1 });
+    assert_overrides("127.0.0.2:1 , ,", 1, (const char *[]){ "127.0.0.2" }, (int32_t[]){ 1 });
+    assert_overrides(",", 0, NULL, NULL);
+    assert_overrides_invalid("127.0.0.2:1,,127.0.0.3:2", "entry 2 is not host:count");
+    assert_overrides_invalid(",127.0.0.2:1", "entry 1 is not host:count");
+    assert_overrides_invalid("a:1, ,b:2", "entry 2 is not host:count");
+}
+
+Test(config, ip_overrides_reject_what_kafka_rejects)
+{
+    assert_overrides_invalid("127.0.0.1", "entry 1 is not host:count");
+    assert_overrides_invalid("127.0.0.1:abc", "the count of entry 1 is not a 32-bit integer");
+    assert_overrides_invalid("a:1,127.0.0.1:", "the count of entry 2 is not a 32-bit integer");
+    assert_overrides_invalid("a:2147483648", "the count of entry 1 is not a 32-bit integer");
+    assert_overrides_invalid("a:1 2", "the count of entry 1 is not a 32-bit integer");
+    assert_overrides_invalid("host#:5", "invalid address 'host#': letters, digits and -%._: only");
+    assert_overrides_invalid("[::1]:4", "invalid address '[::1]': letters, digits and -%._: only");
+    assert_overrides_invalid("my host:4",
+                             "invalid address 'my host': letters, digits and -%._: only");
+}
+
+Test(config, connection_limit_defaults_are_kafkas)
+{
+    rn_config_t cfg;
+    assert_valid("max.connections", "2147483647", &cfg);
+    cr_assert_eq(cfg.max_connections, INT32_MAX);
+    cr_assert_eq(cfg.max_connections_per_ip, INT32_MAX);
+    cr_assert_eq(cfg.n_ip_overrides, 0);
+    cr_assert_eq(cfg.queued_max_request_bytes, -1);
+    rn_config_deinit(&cfg);
+}
+
+Test(config, connection_limits_are_checked_as_kafka_checks_them)
+{
+    assert_invalid("max.connections", "-1",
+                   "invalid value for max.connections: '-1' (must be between 0 and 2147483647)");
+    assert_invalid("max.connections.per.ip", "-1",
+                   "invalid value for max.connections.per.ip: '-1' (must be between 0 and "
+                   "2147483647)");
+    assert_invalid("max.connections.per.ip", "0",
+                   "invalid value for max.connections.per.ip: '0' (can be 0 only if "
+                   "max.connections.per.ip.overrides is set)");
+    assert_invalid("max.connections.per.ip.overrides", "host#:5",
+                   "invalid value for max.connections.per.ip.overrides: 'host#:5' (invalid "
+                   "address 'host#': letters, digits and -%._: only)");
+    assert_invalid("queued.max.request.bytes", "1000",
+                   "invalid value for queued.max.request.bytes: '1000' (must be at least "
+                   "socket.request.max.bytes (104857600), or -1)");
+    rn_config_t cfg;
+    assert_valid("max.connections", "0", &cfg); /* Kafka starts, and accepts nobody */
+    rn_config_deinit(&cfg);
+    assert_valid("queued.max.request.bytes", "0", &cfg);
+    rn_config_deinit(&cfg);
+    assert_valid("queued.max.request.bytes", "-5", &cfg);
+    rn_config_deinit(&cfg);
+
+    runnel_config_t *props = props_of("max.connections.per.ip=0\n"
+                                      "max.connections.per.ip.overrides=127.0.0.1:3, "
+                                      "localhost:7\n");
+    char err[256] = "";
+    cr_assert_eq(rn_config_build(props, &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.max_connections_per_ip, 0);
+    cr_assert_eq(cfg.n_ip_overrides, 2);
+    cr_assert_str_eq(cfg.ip_overrides[1].host, "localhost");
+    cr_assert_eq(cfg.ip_overrides[1].max, 7);
+    cr_assert_str_eq(rn_config_value(&cfg, "max.connections.per.ip.overrides"),
+                     "127.0.0.1:3, localhost:7");
+    rn_config_deinit(&cfg);
+    runnel_config_free(props);
 }
