@@ -135,6 +135,11 @@ typedef struct rn_config {
     int16_t default_replication_factor; /* 1..32767; default 1 (used for replication factor -1) */
     bool delete_topic_enable; /* default true; false: DeleteTopics gets TOPIC_DELETION_DISABLED */
     bool accept_replication_factor; /* runnel.accept.replication.factor; default false */
+    /* runnel.internal.topics.allow.destructive.changes; default false: DeleteTopics,
+     * CreatePartitions, a cleanup.policy other than compact and client-made internal topics are
+     * refused with POLICY_VIOLATION, and Produce to an internal topic with
+     * INVALID_TOPIC_EXCEPTION whatever the client id. true: as Kafka 4.4 (topics/admin.c). */
+    bool internal_topics_allow_destructive_changes;
 
     /* The log cleaner (src/log/cleaner*.c), Kafka 4.4's CleanerConfig keys. */
     bool log_cleaner_enable;                    /* log.cleaner.enable; default true */

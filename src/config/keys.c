@@ -120,6 +120,14 @@ const key_def_t rn_config_keys[] = {
     { .pub = { "delete.topic.enable", "true", "allow DeleteTopics", true, B },
       .kind = KEY_BOOL,
       FIELD(delete_topic_enable) },
+    { .pub = { "runnel.internal.topics.allow.destructive.changes", "false",
+               "allow what Kafka allows on __consumer_offsets and __transaction_state although "
+               "it can destroy committed state: DeleteTopics, CreatePartitions, a cleanup.policy "
+               "other than compact, CreateTopics of those names, and Produce by client id "
+               "__admin_client",
+               true, B },
+      .kind = KEY_BOOL,
+      FIELD(internal_topics_allow_destructive_changes) },
     { .pub = { "log.segment.bytes", "1073741824", "size at which a segment is rolled (14 or more)",
                true, I },
       .kind = KEY_INT64,

@@ -583,7 +583,8 @@ typedef struct delete_records_job {
 } delete_records_job_t;
 
 /* Kafka's Partition.deleteRecordsOnLeader: -1 means the high watermark; a negative offset or one
- * past the high watermark is OFFSET_OUT_OF_RANGE; a topic whose cleanup.policy lacks `delete`
+ * past the high watermark is OFFSET_OUT_OF_RANGE; an internal topic is INVALID_TOPIC_EXCEPTION;
+ * a topic whose cleanup.policy lacks `delete`
  * refuses with POLICY_VIOLATION; an offset at or below the log start changes nothing. The low
  * watermark answered is the log start offset afterwards, or -1 on error. */
 static void delete_partition_records(rn_topic_t *topic, bool delete_enabled,
@@ -595,6 +596,12 @@ static void delete_partition_records(rn_topic_t *topic, bool delete_enabled,
     rn_partition_t *part = topic != NULL ? rn_topic_partition(topic, p->partition_index) : NULL;
     if (part == NULL) {
         res->error_code = RN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    /* Kafka's ReplicaManager.deleteRecordsOnLocalLog refuses every client here, before looking
+     * at the offset (asked of Kafka 4.4, also for client id __admin_client). */
+    if (topic->internal) {
+        res->error_code = RN_KERR_INVALID_TOPIC_EXCEPTION;
         return;
     }
     int64_t offset = p->offset == -1 ? rn_log_high_watermark(part->log) : p->offset;

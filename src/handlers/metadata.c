@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 
 #include "config/config.h"
+#include "coord/coord.h"
+#include "coord/store.h"
 #include "handlers/acl.h"
 #include "handlers/admin.h"
 #include "handlers/handlers.h"
@@ -83,6 +85,20 @@ static rn_topic_t *find_or_create(rn_request_t *req, const rn_metadata_request_t
                    (req->api_version < 4 || body->allow_auto_topic_creation);
     if (!allowed)
         return NULL;
+    if (rn_topic_name_internal(name)) {
+        /* As Kafka's AutoTopicCreationManager: an internal topic is created as its coordinator
+         * creates it (partitions and configs), never as an ordinary topic. */
+        rn_coord_t *coord = req->broker->coord;
+        if (coord == NULL)
+            return NULL;
+        rn_store_t *store = rn_str_eq_cstr(name, "__transaction_state") ? rn_coord_txn_store(coord)
+                                                                        : rn_coord_store(coord);
+        if (rn_store_ensure(store) != 0) {
+            *error = RN_KERR_LEADER_NOT_AVAILABLE;
+            return NULL;
+        }
+        return rn_topics_get(topics, name);
+    }
     rn_topic_spec_t spec = { .name = name, .num_partitions = -1, .replication_factor = -1 };
     rn_topics_result_t res = rn_topics_create(topics, &spec, false, &topic);
     if (res.error_code == RN_KERR_TOPIC_ALREADY_EXISTS) /* created meanwhile by another request */
@@ -223,6 +239,7 @@ static bool list_named(rn_request_t *req, const rn_metadata_request_t *body,
         }
         if (topic == NULL) {
             t->error_code = error;
+            t->is_internal = !by_id && rn_topic_name_internal(want->name); /* as Kafka answers */
             continue;
         }
         bool ok = describe_topic(req, topic, t, node);

@@ -459,6 +459,18 @@ static rn_kerr_t check_request(rn_request_t *req, const rn_produce_request_t *bo
     return RN_KERR_NONE;
 }
 
+/* __consumer_offsets and __transaction_state are written by the broker's coordinators only
+ * (through the log, never through this handler): a client's batch there could forge or corrupt
+ * every group's committed offsets. Kafka 4.4 refuses it too (ReplicaManager.appendToLocalLog,
+ * after the checks above), except from client id __admin_client, which its old admin tools used.
+ * Any client can pick that id, so Runnel lets it through only when
+ * runnel.internal.topics.allow.destructive.changes asks for Kafka's behaviour. */
+static bool internal_writes_allowed(const rn_request_t *req)
+{
+    return req->broker->config->internal_topics_allow_destructive_changes &&
+           rn_str_eq_cstr(req->client_id, "__admin_client");
+}
+
 /* Kafka's per-partition checks before the log's, in its order. */
 static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_request_t *body,
                                  const rn_partition_t *part, const rn_records_framing_t *f)
@@ -472,6 +484,8 @@ static rn_kerr_t check_partition(const rn_request_t *req, const rn_produce_reque
         return err;
     if (body->acks != 0 && body->acks != 1 && body->acks != -1)
         return RN_KERR_INVALID_REQUIRED_ACKS;
+    if (part->topic->internal && !internal_writes_allowed(req))
+        return RN_KERR_INVALID_TOPIC_EXCEPTION; /* Kafka 4.4 gives no message */
     return RN_KERR_NONE;
 }
 

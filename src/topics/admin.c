@@ -6,7 +6,14 @@
  * topic file atomically), then publish under the write lock for a few instructions. A failure
  * before publishing undoes the disk work, so the topic file and what lookups see never disagree,
  * and a crash at any point leaves the old state or the new one. Error codes and messages are
- * Kafka's (KRaft's ReplicationControlManager), so clients print what they would print for Kafka. */
+ * Kafka's (KRaft's ReplicationControlManager), so clients print what they would print for Kafka.
+ *
+ * One deliberate difference guards the internal topics (issue 14): Kafka 4.4 lets any client
+ * delete __consumer_offsets or __transaction_state, add partitions to them, give them a
+ * cleanup.policy that is not compact, or create them itself before the broker does (asked of
+ * the oracle: the conformance scenarios on internal topics). Each throws away or hides what every
+ * group and transaction committed, so Runnel refuses them unless
+ * runnel.internal.topics.allow.destructive.changes. */
 #include "topics/internal.h"
 
 #include <errno.h>
@@ -62,6 +69,37 @@ static rn_topics_result_t partitions_failed(const char *what, const char *topic,
 static rn_topics_result_t ok(void)
 {
     return (rn_topics_result_t){ 0 };
+}
+
+/* The key named in every refusal below. */
+#define ALLOW_KEY "runnel.internal.topics.allow.destructive.changes"
+
+/* Whether a change that can destroy an internal topic's state is refused for a topic that is
+ * (or would be) `internal`. The refusal is POLICY_VIOLATION: the code Kafka answers when a
+ * broker-side policy refuses an admin change, which clients show together with the message. */
+static bool guarded(const rn_topics_t *topics, bool internal)
+{
+    return internal && !topics->cfg->internal_topics_allow_destructive_changes;
+}
+
+/* An internal topic's records are the committed state: only compaction may remove them, and
+ * retention (cleanup.policy delete, alone or beside compact) must not. Sets *res and returns
+ * false when overrides `ov` would give `topic` another policy. */
+static bool keeps_state(rn_topics_t *topics, const rn_topic_t *topic, const rn_topic_override_t *ov,
+                        size_t nov, rn_topics_result_t *res)
+{
+    if (!guarded(topics, topic->internal))
+        return true;
+    rn_topic_config_t config;
+    rn_topic_config_compute(topics->cfg, ov, nov, &config);
+    if (strcmp(config.cleanup_policy, "compact") == 0)
+        return true;
+    *res =
+        result(RN_KERR_POLICY_VIOLATION,
+               "Topic '%s' is internal: its cleanup.policy must stay compact (it would be '%s'), "
+               "or retention deletes committed state. Set " ALLOW_KEY "=true to allow it.",
+               topic->name, config.cleanup_policy);
+    return false;
 }
 
 static rn_topic_impl_t *impl_of(rn_topic_t *topic)
@@ -190,6 +228,15 @@ rn_topics_result_t rn_topics_create(rn_topics_t *topics, const rn_topic_spec_t *
                      c.with);
         goto out_unlock;
     }
+    /* The broker creates its internal topics (spec->internal) with the configs and partition
+     * count its coordinators need; a client's CreateTopics would choose them instead. */
+    if (!spec->internal && guarded(topics, rn_topic_name_internal(spec->name))) {
+        res = result(RN_KERR_POLICY_VIOLATION,
+                     "Topic '%.*s' is internal: the broker creates it, with the configs it needs, "
+                     "at the first FindCoordinator. Set " ALLOW_KEY "=true to create it yourself.",
+                     n, spec->name.ptr);
+        goto out_unlock;
+    }
     if (validate_only)
         goto out_unlock;
 
@@ -295,6 +342,14 @@ rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name)
         return result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION,
                       "This server does not host this topic-partition.");
     }
+    if (guarded(topics, topic->internal)) {
+        pthread_mutex_unlock(&topics->admin_lock);
+        return result(RN_KERR_POLICY_VIOLATION,
+                      "Topic '%s' is internal: deleting it would throw away the committed state "
+                      "of every %s. Set " ALLOW_KEY "=true to allow it.",
+                      topic->name,
+                      strcmp(topic->name, "__transaction_state") == 0 ? "transaction" : "group");
+    }
     int err = rn_topics_write_file(topics, topic, NULL);
     if (err != 0) {
         pthread_mutex_unlock(&topics->admin_lock);
@@ -355,6 +410,15 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
         res = result(RN_KERR_INVALID_PARTITIONS,
                      "Number of partitions %d is above Runnel's limit of %d per topic.", count,
                      RN_TOPICS_MAX_PARTITIONS);
+        goto out_unlock;
+    }
+    /* A group's or transactional id's partition is its hash modulo the partition count:
+     * more partitions move them away from the state they committed. */
+    if (guarded(topics, topic->internal)) {
+        res = result(RN_KERR_POLICY_VIOLATION,
+                     "Topic '%s' is internal: more partitions would move groups and transactional "
+                     "ids away from the state they committed. Set " ALLOW_KEY "=true to allow it.",
+                     topic->name);
         goto out_unlock;
     }
     if (validate_only)
@@ -438,7 +502,7 @@ rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name,
     if (topic == NULL)
         res = result(RN_KERR_UNKNOWN_TOPIC_OR_PARTITION, "The topic '%.*s' does not exist.",
                      name_len(name), name.ptr);
-    if (topic == NULL || validate_only) {
+    if (topic == NULL || !keeps_state(topics, topic, ov, nov, &res) || validate_only) {
         rn_overrides_free(ov, nov);
     } else {
         res = replace_overrides(topics, topic, ov, nov);
@@ -462,7 +526,7 @@ rn_topics_result_t rn_topics_incremental_alter_configs(rn_topics_t *topics, rn_s
     } else if (rn_topic_config_apply_ops(topics->cfg, topic->overrides, topic->noverrides, ops, n,
                                          &ov, &nov, &res) == 0) {
         /* Overrides change only under admin_lock, which we hold: reading them needs no lock. */
-        if (validate_only)
+        if (!keeps_state(topics, topic, ov, nov, &res) || validate_only)
             rn_overrides_free(ov, nov);
         else
             res = replace_overrides(topics, topic, ov, nov);

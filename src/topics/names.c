@@ -21,6 +21,12 @@ static bool legal_char(char c)
            c == '_' || c == '-';
 }
 
+bool rn_topic_name_internal(rn_str_t name)
+{
+    return rn_str_eq_cstr(name, "__consumer_offsets") ||
+           rn_str_eq_cstr(name, "__transaction_state");
+}
+
 /* Kafka's messages (org.apache.kafka.common.internals.Topic.validate), so clients show the same
  * text they would get from Kafka. */
 bool rn_topic_name_valid(rn_str_t name, char *why, size_t whylen)

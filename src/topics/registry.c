@@ -43,8 +43,7 @@ rn_topic_impl_t *rn_topic_new(rn_topics_t *topics, const char *name, const rn_uu
     atomic_init(&t->pub.refs, 1);
     t->pub.name = rn_xstrdup(name);
     t->pub.id = *id;
-    t->pub.internal = internal || strcmp(name, "__consumer_offsets") == 0 ||
-                      strcmp(name, "__transaction_state") == 0;
+    t->pub.internal = internal || rn_topic_name_internal(rn_str_from_cstr(name));
     atomic_init(&t->pub.npartitions, 0);
     atomic_init(&t->pub.partitions, NULL);
     atomic_init(&t->pub.deleted, false);

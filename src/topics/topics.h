@@ -120,6 +120,9 @@ void rn_topic_get_config(rn_topics_t *topics, rn_topic_t *topic, rn_topic_config
 /* Kafka's Topic.validate: 1-249 bytes of [a-zA-Z0-9._-], not "." or "..". Returns true, or
  * false with Kafka's message in `why`. */
 bool rn_topic_name_valid(rn_str_t name, char *why, size_t whylen);
+/* Whether `name` is one of the broker's internal topics, __consumer_offsets or
+ * __transaction_state (Kafka's Topic.isInternal, less share groups' topic, which Runnel lacks). */
+bool rn_topic_name_internal(rn_str_t name);
 
 /* Every topic (internal ones too), each with a reference, sorted by name; free with
  * rn_topics_list_free. */
@@ -141,9 +144,11 @@ typedef struct rn_topics_result {
  * INVALID_REPLICATION_FACTOR 38), configs (unknown key, null or bad value: INVALID_CONFIG 40;
  * values are trimmed, a key given twice keeps its last value). `validate_only` checks everything
  * without creating. `internal` (and the names __consumer_offsets and __transaction_state) marks
- * the topic internal. On success the partitions exist, the topic file has been rewritten
- * atomically, and *out_topic (if not NULL) holds a reference to the new topic. A disk failure is
- * KAFKA_STORAGE_ERROR (56), with nothing created. */
+ * the topic internal; a client's request (`internal` false) for one of those names gets
+ * POLICY_VIOLATION (44) unless runnel.internal.topics.allow.destructive.changes, since the broker
+ * creates them with the configs its coordinators need. On success the partitions exist, the topic
+ * file has been rewritten atomically, and *out_topic (if not NULL) holds a reference to the new
+ * topic. A disk failure is KAFKA_STORAGE_ERROR (56), with nothing created. */
 typedef struct rn_topic_spec {
     rn_str_t name;
     int32_t num_partitions;
@@ -166,11 +171,14 @@ rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_
  * its partitions' watchers (a woken fetch sees `deleted`), then deletes its logs and their
  * directories at the last reference (see Lifetime); fetches holding file ranges stay safe.
  * UNKNOWN_TOPIC_OR_PARTITION (3); TOPIC_DELETION_DISABLED (73) when delete.topic.enable=false;
- * KAFKA_STORAGE_ERROR (56) when the topic file cannot be written (nothing changed then). */
+ * KAFKA_STORAGE_ERROR (56) when the topic file cannot be written (nothing changed then).
+ * An internal topic gets POLICY_VIOLATION (44) unless runnel.internal.topics.allow.destructive.
+ * changes (then its coordinator keeps the deleted topic until the broker restarts). */
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name);
 /* CreatePartitions: grows to `count` partitions (INVALID_PARTITIONS when not larger, or above
  * 10000; UNKNOWN_TOPIC_OR_PARTITION without a message, as Kafka 4.4 answers it). The new logs exist
- * and the topic file is rewritten before the new count is published. */
+ * and the topic file is rewritten before the new count is published. Growing an internal topic
+ * gets POLICY_VIOLATION (44) unless runnel.internal.topics.allow.destructive.changes. */
 rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, int32_t count,
                                             bool validate_only);
 /* AlterConfigs replaces all overrides with `set` (a NULL value leaves its key unset);
@@ -178,8 +186,10 @@ rn_topics_result_t rn_topics_add_partitions(rn_topics_t *topics, rn_str_t name, 
  * SUBTRACT only on LIST keys such as cleanup.policy, starting from the value in effect) to the
  * current overrides. INVALID_CONFIG (40) for unknown keys or bad values, INVALID_REQUEST (42) for
  * a key given twice or an unknown op, UNKNOWN_TOPIC_OR_PARTITION (3). Deleting an override that
- * is not set does nothing, as in Kafka. Persisted before returning; the logs get the new
- * settings (rn_log_set_config). */
+ * is not set does nothing, as in Kafka. A change (validate_only too) that would leave an internal
+ * topic with a cleanup.policy other than compact gets POLICY_VIOLATION (44) unless
+ * runnel.internal.topics.allow.destructive.changes. Persisted before returning; the logs get the
+ * new settings (rn_log_set_config). */
 rn_topics_result_t rn_topics_alter_configs(rn_topics_t *topics, rn_str_t name,
                                            const rn_topic_override_t *set, size_t n,
                                            bool validate_only);

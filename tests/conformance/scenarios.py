@@ -2870,6 +2870,78 @@ def dp__transactions(s, v):
     describe_producers(s, t, [0])
 
 
+# -- internal topics (issue 14) -------------------------------------------------------------------
+# What a client may do to __consumer_offsets, which holds every group's committed offsets. Only
+# requests that change nothing on Kafka run here (refused, or validate_only): a real delete or
+# cleanup.policy change would destroy the oracle's fixture group for every later scenario.
+# tests/integration/test_internal_topics.py covers the real ones on Runnel.
+
+OFFSETS_TOPIC = "__consumer_offsets"
+
+
+@scenario(PRODUCE, versions=(3, 0x7FFF))
+def pr__internal_topic(s, v):
+    """A client batch into __consumer_offsets (acks 1 and -1) and into a partition it lacks:
+    Kafka refuses the first with INVALID_TOPIC_EXCEPTION, without a message."""
+    b = batch(s.broker.t0, [b"forged"])
+    s.call(PRODUCE, v, produce_body(OFFSETS_TOPIC, 0, b, acks=1), label="acks=1")
+    s.call(PRODUCE, v, produce_body(OFFSETS_TOPIC, 0, b), label="acks=-1")
+    s.call(PRODUCE, v, produce_body(OFFSETS_TOPIC, 99, b), label="partition 99")
+    s.call(OFFSET_FETCH, V_OFFSET_FETCH, of_body(V_OFFSET_FETCH, FIX_GROUP, None),
+           label="fixture group")
+
+
+@scenario(DELETE_RECORDS)
+def dr__internal_topic(s, v):
+    """DeleteRecords on __consumer_offsets: INVALID_TOPIC_EXCEPTION whatever the offset; an
+    unknown partition first."""
+    s.call(DELETE_RECORDS, v, {"topics": [{"name": OFFSETS_TOPIC, "partitions": [
+        {"partition_index": 0, "offset": -1}, {"partition_index": 1, "offset": -7},
+        {"partition_index": 99, "offset": 0}]}], "timeout_ms": 10000}, label="delete")
+
+
+@scenario(CREATE_TOPICS)
+def ct__internal_topic(s, v):
+    """CreateTopics of __consumer_offsets, which exists: TOPIC_ALREADY_EXISTS."""
+    body = {"topics": [ct_topic(OFFSETS_TOPIC, 1)], "timeout_ms": 10000, "validate_only": False}
+    s.call(CREATE_TOPICS, v, body, label="exists")
+
+
+@scenario(CREATE_PARTITIONS)
+def cp__internal_topic(s, v):
+    """More partitions for __consumer_offsets (validate_only), and as many as now: Kafka
+    allows the first, which would move groups to other partitions (Runnel refuses it)."""
+    req = {"timeout_ms": 10000, "validate_only": True}
+    s.call(CREATE_PARTITIONS, v, dict(req, topics=[
+        {"name": OFFSETS_TOPIC, "count": 2, "assignments": None}]), label="grow")
+    s.call(CREATE_PARTITIONS, v, dict(req, topics=[
+        {"name": OFFSETS_TOPIC, "count": 1, "assignments": None}]), label="same")
+
+
+@scenario(ALTER_CONFIGS)
+def ac__internal_topic(s, v):
+    """validate_only on __consumer_offsets: a set that keeps cleanup.policy=compact, and one
+    that leaves it out (AlterConfigs replaces every override, so the policy would become the
+    broker's delete)."""
+    s.call(ALTER_CONFIGS, v, ac_body([(2, OFFSETS_TOPIC, {
+        "cleanup.policy": "compact", "retention.ms": "3600000"})], True), label="keeps compact")
+    s.call(ALTER_CONFIGS, v, ac_body([(2, OFFSETS_TOPIC, {"retention.ms": "3600000"})], True),
+           label="drops compact")
+    describe_keys(s, OFFSETS_TOPIC, ["cleanup.policy", "retention.ms"], "describe")
+
+
+@scenario(INCREMENTAL_ALTER_CONFIGS)
+def iac__internal_topic(s, v):
+    """validate_only on __consumer_offsets: SET retention.ms, SET cleanup.policy=delete, APPEND
+    delete."""
+    for label, ops in (("retention", [("retention.ms", 0, "3600000")]),
+                       ("policy delete", [("cleanup.policy", 0, "delete")]),
+                       ("append delete", [("cleanup.policy", 2, "delete")])):
+        s.call(INCREMENTAL_ALTER_CONFIGS, v, iac_body([(2, OFFSETS_TOPIC, ops)], True),
+               label=label)
+    describe_keys(s, OFFSETS_TOPIC, ["cleanup.policy", "retention.ms"], "describe")
+
+
 # -- probes: unknown versions and APIs without scenarios ------------------------------------------
 
 ONCE = 0x7FFF          # the version the once-only scenarios are filed under: none has it

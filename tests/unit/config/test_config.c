@@ -451,6 +451,7 @@ Test(config, log_and_topic_keys_are_in_effect)
         "default.replication.factor",
         "delete.topic.enable",
         "runnel.accept.replication.factor",
+        "runnel.internal.topics.allow.destructive.changes",
     };
     for (size_t i = 0; i < sizeof now / sizeof now[0]; i++) {
         const rn_config_key_t *key = rn_config_key_find(now[i]);
@@ -497,6 +498,7 @@ Test(config, log_defaults_are_kafkas)
     cr_assert_eq(cfg.default_replication_factor, 1);
     cr_assert(cfg.delete_topic_enable);
     cr_assert_not(cfg.accept_replication_factor);
+    cr_assert_not(cfg.internal_topics_allow_destructive_changes);
     rn_config_deinit(&cfg);
 }
 
@@ -678,6 +680,9 @@ Test(config, enumerated_and_typed_topic_defaults_are_checked)
     rn_config_deinit(&cfg);
     assert_valid("runnel.accept.replication.factor", "true", &cfg);
     cr_assert(cfg.accept_replication_factor);
+    rn_config_deinit(&cfg);
+    assert_valid("runnel.internal.topics.allow.destructive.changes", "true", &cfg);
+    cr_assert(cfg.internal_topics_allow_destructive_changes);
     rn_config_deinit(&cfg);
 }
 

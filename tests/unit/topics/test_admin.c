@@ -203,7 +203,13 @@ Test(admin, validate_only_checks_everything_and_creates_nothing)
 Test(admin, internal_topics_are_marked)
 {
     rn_topic_spec_t spec = fixture_spec("__consumer_offsets", 3);
+    spec.internal = true; /* as the group coordinator creates it */
     rn_topic_t *topic;
+    assert_result(rn_topics_create(topics, &spec, false, &topic), 0, "");
+    cr_assert(topic->internal);
+    rn_topic_unref(topic);
+    spec = fixture_spec("__transaction_state", 1);
+    spec.internal = true;
     assert_result(rn_topics_create(topics, &spec, false, &topic), 0, "");
     cr_assert(topic->internal);
     rn_topic_unref(topic);
@@ -422,4 +428,115 @@ Test(admin, describe_shows_overrides_and_broker_defaults)
     cr_assert(seen);
     rn_config_entries_free(e, n);
     rn_topic_unref(topic);
+}
+
+/* ---- Internal topics (issue 14): what Kafka 4.4 allows but would destroy committed state ---- */
+
+#define ALLOW "runnel.internal.topics.allow.destructive.changes"
+
+/* __consumer_offsets as the group coordinator makes it: compacted, marked internal. */
+static void create_offsets_topic(void)
+{
+    rn_topic_override_t ov[] = { { "cleanup.policy", "compact" } };
+    rn_topic_spec_t spec = fixture_spec("__consumer_offsets", 1);
+    spec.configs = ov;
+    spec.nconfigs = 1;
+    spec.internal = true;
+    assert_result(rn_topics_create(topics, &spec, false, NULL), 0, "");
+}
+
+static rn_topics_result_t set_config(const char *key, const char *value, bool validate_only)
+{
+    rn_config_op_t op[] = { { key, value, 0 } };
+    return rn_topics_incremental_alter_configs(topics, rn_str_from_cstr("__consumer_offsets"), op,
+                                               1, validate_only);
+}
+
+Test(admin, clients_cannot_create_internal_topics)
+{
+    assert_result(create("__consumer_offsets", 1, 1), 44,
+                  "Topic '__consumer_offsets' is internal: the broker creates it, with the configs "
+                  "it needs, at the first FindCoordinator. Set " ALLOW "=true to create it "
+                  "yourself.");
+    rn_topic_spec_t spec = fixture_spec("__transaction_state", 1);
+    assert_result(rn_topics_create(topics, &spec, true, NULL), 44, NULL);
+    cr_assert_null(rn_topics_get(topics, rn_str_from_cstr("__consumer_offsets")));
+    cr_assert_not(fixture_exists(f.dir, "__consumer_offsets-0"));
+    create_offsets_topic();
+    assert_result(create("__consumer_offsets", 1, 1), 36,
+                  "Topic '__consumer_offsets' already exists.");
+}
+
+Test(admin, internal_topics_refuse_delete_and_more_partitions)
+{
+    create_offsets_topic();
+    rn_str_t name = rn_str_from_cstr("__consumer_offsets");
+    assert_result(rn_topics_delete(topics, name), 44,
+                  "Topic '__consumer_offsets' is internal: deleting it would throw away the "
+                  "committed state of every group. Set " ALLOW "=true to allow it.");
+    assert_result(rn_topics_add_partitions(topics, name, 2, true), 44,
+                  "Topic '__consumer_offsets' is internal: more partitions would move groups and "
+                  "transactional ids away from the state they committed. Set " ALLOW
+                  "=true to allow it.");
+    assert_result(rn_topics_add_partitions(topics, name, 2, false), 44, NULL);
+    assert_result(rn_topics_add_partitions(topics, name, 1, false), 37,
+                  "Topic already has 1 partition(s).");
+    rn_topic_t *topic = rn_topics_get(topics, name);
+    cr_assert_not_null(topic, "still there");
+    cr_assert_eq(atomic_load(&topic->npartitions), 1);
+    rn_topic_unref(topic);
+    cr_assert(fixture_exists(f.dir, "__consumer_offsets-0"));
+}
+
+Test(admin, internal_topics_keep_cleanup_policy_compact)
+{
+    create_offsets_topic();
+    rn_str_t name = rn_str_from_cstr("__consumer_offsets");
+    const char *refused = "Topic '__consumer_offsets' is internal: its cleanup.policy must stay "
+                          "compact (it would be 'delete'), or retention deletes committed state. "
+                          "Set " ALLOW "=true to allow it.";
+    assert_result(set_config("cleanup.policy", "delete", true), 44, refused);
+    assert_result(set_config("cleanup.policy", "delete", false), 44, refused);
+    assert_result(set_config("cleanup.policy", "compact,delete", false), 44, NULL);
+    rn_config_op_t append[] = { { "cleanup.policy", "delete", 2 } };
+    assert_result(rn_topics_incremental_alter_configs(topics, name, append, 1, false), 44, NULL);
+    rn_config_op_t unset[] = { { "cleanup.policy", NULL, 1 } };
+    assert_result(rn_topics_incremental_alter_configs(topics, name, unset, 1, false), 44, refused);
+    /* AlterConfigs replaces every override: leaving cleanup.policy out falls back to the
+     * broker's log.cleanup.policy, delete. */
+    rn_topic_override_t only_retention[] = { { "retention.ms", "1000" } };
+    assert_result(rn_topics_alter_configs(topics, name, only_retention, 1, false), 44, refused);
+    /* What keeps the records is allowed, as in Kafka. */
+    assert_result(set_config("retention.ms", "1000", false), 0, "");
+    assert_result(set_config("segment.bytes", "1048576", false), 0, "");
+    rn_topic_override_t keep[] = { { "cleanup.policy", "compact" }, { "retention.ms", "1000" } };
+    assert_result(rn_topics_alter_configs(topics, name, keep, 2, false), 0, "");
+    rn_topic_t *topic = rn_topics_get(topics, name);
+    rn_topic_config_t config;
+    rn_topic_get_config(topics, topic, &config);
+    cr_assert_str_eq(config.cleanup_policy, "compact");
+    rn_topic_unref(topic);
+}
+
+Test(admin, the_allow_key_gives_kafkas_behaviour_on_internal_topics)
+{
+    teardown();
+    open_with(ALLOW "=true\n");
+    assert_result(create("__transaction_state", 1, 1), 0, "");
+    create_offsets_topic();
+    rn_str_t name = rn_str_from_cstr("__consumer_offsets");
+    assert_result(set_config("cleanup.policy", "delete", false), 0, "");
+    assert_result(rn_topics_add_partitions(topics, name, 2, false), 0, "");
+    assert_result(rn_topics_delete(topics, name), 0, "");
+    assert_result(rn_topics_delete(topics, rn_str_from_cstr("__transaction_state")), 0, "");
+    cr_assert_null(rn_topics_get(topics, name));
+}
+
+Test(admin, ordinary_topics_are_not_guarded)
+{
+    rn_topic_spec_t spec = fixture_spec("__mine", 1);
+    assert_result(rn_topics_create(topics, &spec, false, NULL), 0, "");
+    rn_str_t name = rn_str_from_cstr("__mine");
+    assert_result(rn_topics_add_partitions(topics, name, 2, false), 0, "");
+    assert_result(rn_topics_delete(topics, name), 0, "");
 }

@@ -81,6 +81,7 @@ Test(lifecycle, topics_ids_overrides_and_partitions_survive_a_restart)
     create(topics, "orders", 3, NULL, 0);
     create(topics, "_schemas", 1, ov, 2);
     rn_topic_spec_t spec = fixture_spec("__consumer_offsets", 2);
+    spec.internal = true; /* as the group coordinator creates it */
     cr_assert_eq(rn_topics_create(topics, &spec, false, NULL).error_code, 0);
     cr_assert_eq(rn_topics_add_partitions(topics, rn_str_from_cstr("orders"), 5, false).error_code,
                  0);
