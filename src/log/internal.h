@@ -410,6 +410,13 @@ struct rn_log {
     _Atomic int64_t cleaner_checkpoint; /* -1: none */
 
     rn_producers_t producers;
+
+    /* Set once by an I/O error other than ENOSPC (rn_log_is_offline): never cleared. */
+    _Atomic bool offline;
+    /* Test-only fault injection (RUNNEL_FAULT_INJECTION, read at open): every append write or
+     * every sync of this log fails with EIO. */
+    bool fault_write;
+    bool fault_sync;
 };
 
 /* Appends `seg` to the array (taking the log's reference). Caller holds append_lock, or is

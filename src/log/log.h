@@ -99,6 +99,17 @@ typedef struct rn_log_appended {
 int rn_log_append_batch(rn_log_t *log, uint8_t *records, size_t len,
                         const rn_records_summary_t *sum, rn_log_appended_t *out);
 
+/* Whether an I/O error took the log offline. Kafka takes the whole log directory offline when a
+ * write or a flush fails, since what reached the disk is then unknown; here it is the one
+ * partition: from then on appends and reads fail with EIO (Produce and Fetch answer
+ * KAFKA_STORAGE_ERROR) until the broker restarts and recovery checks the files. A write refused
+ * for want of room (ENOSPC, EDQUOT, EFBIG) is the exception: it publishes nothing and is cut
+ * back, so the log goes on once there is room again.
+ * For tests, the environment variable RUNNEL_FAULT_INJECTION ("write:DIR,sync:DIR", DIR a
+ * partition directory's name such as mytopic-0) makes every append write or every sync of
+ * that log fail with EIO; rn_log_open logs a WARN when it applies. */
+bool rn_log_is_offline(const rn_log_t *log);
+
 /* Makes everything appended so far durable (fdatasync of each unflushed segment), sharing one
  * sync among concurrent callers. Blocking: call it from a worker thread, never an event loop.
  * Returns 0 or a negative errno. */

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -713,4 +714,53 @@ Test(log, a_partition_holds_one_descriptor_for_its_active_log)
     }
     lt_buf_free(&b);
     lt_rmtree(pdir);
+}
+
+/* Issue 14: a failed write or sync takes the one log offline (Kafka takes its log directory);
+ * RUNNEL_FAULT_INJECTION is the test hook that makes them fail. */
+Test(log, an_io_error_takes_the_log_offline)
+{
+    lt_buf_t b = { 0 };
+    lt_simple(&b, 3, 10, 1700000000000);
+    rn_log_config_t cfg = lt_config();
+    for (int op = 0; op < 2; op++) {
+        char *pdir = lt_tmpdir();
+        const char *name = strrchr(pdir, '/') + 1;
+        char spec[256];
+        snprintf(spec, sizeof spec, "%s:%s,write:some-other-0", op == 0 ? "write" : "sync", name);
+        cr_assert_eq(setenv("RUNNEL_FAULT_INJECTION", spec, 1), 0);
+        rn_log_t *log = NULL;
+        cr_assert_eq(rn_log_open(pdir, &cfg, 0, -1, false, &log), 0);
+        cr_assert_eq(unsetenv("RUNNEL_FAULT_INJECTION"), 0);
+        cr_assert_not(rn_log_is_offline(log));
+
+        uint8_t *copy = malloc(b.len);
+        memcpy(copy, b.p, b.len);
+        rn_records_summary_t sum = lt_summary(copy, b.len);
+        int64_t base;
+        bool sync_needed;
+        int rc = rn_log_append(log, copy, b.len, &sum, &base, &sync_needed);
+        if (op == 0) {
+            cr_assert_eq(rc, -EIO, "the write fails");
+        } else {
+            cr_assert_eq(rc, 0, "the write works; the sync fails");
+            cr_assert_eq(rn_log_sync(log), -EIO);
+        }
+        cr_assert(rn_log_is_offline(log));
+        memcpy(copy, b.p, b.len);
+        cr_assert_eq(rn_log_append(log, copy, b.len, &sum, &base, &sync_needed), -EIO,
+                     "an offline log takes no append");
+        rn_log_slice_t slice;
+        cr_assert_eq(rn_log_read(log, 0, 1 << 20, &slice), -EIO, "nor serves reads");
+        free(copy);
+        rn_log_close(log);
+
+        /* Opened again without the fault: online, with whatever reached the file. */
+        cr_assert_eq(rn_log_open(pdir, &cfg, 0, -1, false, &log), 0);
+        cr_assert_not(rn_log_is_offline(log));
+        cr_assert_eq(rn_log_high_watermark(log), op == 0 ? 0 : 3);
+        rn_log_close(log);
+        lt_rmtree(pdir);
+    }
+    lt_buf_free(&b);
 }
