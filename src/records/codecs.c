@@ -66,12 +66,18 @@ static int gzip_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t c
     return err;
 }
 
+/* No snappy element expands more than this: a 3-byte copy makes at most 64 bytes. */
+#define SNAPPY_MAX_EXPANSION 22
+
 /* One raw snappy block. The preamble states the uncompressed length; snappy_uncompress()
- * checks the block against it, so the preamble bounds the work as well as the output. */
+ * checks the block against it, so the preamble bounds the work as well as the output. A
+ * preamble claiming more than the block could ever make is garbage, not a bomb. */
 static int snappy_block(const uint8_t *in, size_t in_len, uint8_t *out, size_t room, size_t *n)
 {
     size_t want;
     if (snappy_uncompressed_length((const char *)in, in_len, &want) != SNAPPY_OK)
+        return RN_CODEC_EINVAL;
+    if (want / SNAPPY_MAX_EXPANSION > in_len)
         return RN_CODEC_EINVAL;
     if (want > room)
         return RN_CODEC_ETOOBIG;

@@ -130,7 +130,9 @@ const char *rn_records_frame_message(const rn_records_framing_t *f, char *buf, s
  * Returns RN_KERR_NONE and fills `*out`, or the Kafka error code to answer (`*out` untouched),
  * as Kafka 4.4 answers the same bytes:
  *   CORRUPT_MESSAGE: bad CRC, a batch_length below the v2 header, a magic other than 2 inside
- *     the blob, compressed data not valid for its codec, a bomb;
+ *     the blob, compressed data not valid for its codec;
+ *   MESSAGE_TOO_LARGE: a bomb, records inflating past `max_uncompressed` (Kafka, which never
+ *     holds a whole batch inflated, accepts them; CORRUPT_MESSAGE would be retried);
  *   INVALID_RECORD: an empty blob or no whole batch, a records_count that disagrees with
  *     last_offset_delta or with the records, a record that does not parse, and a record whose
  *     offsetDelta is not its position (which Kafka would store; we refuse it);

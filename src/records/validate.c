@@ -213,7 +213,10 @@ static void walk_compressed(int codec, const uint8_t *in, size_t in_len, int32_t
             break;
         }
         if (cap >= max_uncompressed) {
-            fail(c, RN_KERR_CORRUPT_MESSAGE, "decompressed records exceed the bound");
+            /* Not CORRUPT_MESSAGE: producers retry that one, sending the bomb again and
+             * again. MESSAGE_TOO_LARGE they do not (the Java producer splits a batch of
+             * several records and sends the halves, which may then fit). */
+            fail(c, RN_KERR_MESSAGE_TOO_LARGE, "decompressed records exceed the bound");
             break;
         }
         cap = cap > max_uncompressed / 4 ? max_uncompressed : cap * 4;

@@ -168,6 +168,26 @@ Test(codecs, xerial_with_a_bad_block_length_is_invalid)
     free(z.p);
 }
 
+/* A snappy block expands at most 64/3 times (a 3-byte copy of 64 bytes), so a preamble that
+ * claims more than that for the bytes that follow is garbage, not a bomb: it must be invalid
+ * (CORRUPT_MESSAGE to a producer, as Kafka answers) and never "too big" (MESSAGE_TOO_LARGE). */
+Test(codecs, snappy_preamble_beyond_any_expansion_is_invalid_not_too_big)
+{
+    uint8_t block[64] = { 0x80, 0x80, 0x80, 0x80, 0x04 }; /* preamble: 1 GiB */
+    for (size_t i = 5; i < sizeof block; i++)
+        block[i] = (uint8_t)(i * 37);
+    uint8_t out[64];
+    size_t out_len;
+    cr_assert_eq(rn_codec_inflate(RN_CODEC_SNAPPY, block, sizeof block, out, sizeof out, &out_len),
+                 RN_CODEC_EINVAL);
+    /* The largest claim 59 bytes can back is still only "too big" for a small buffer. */
+    block[0] = 0x92; /* 59 * 22 = 1298 = 0x512: varint 0x92 0x0a */
+    block[1] = 0x0a;
+    memmove(block + 2, block + 5, sizeof block - 5);
+    cr_assert_eq(rn_codec_inflate(RN_CODEC_SNAPPY, block, 61, out, sizeof out, &out_len),
+                 RN_CODEC_ETOOBIG);
+}
+
 Test(codecs, lz4_rejects_bytes_after_the_frame)
 {
     tb_buf_t z = tb_compress(RN_CODEC_LZ4, false, (const uint8_t *)"abcdefgh", 8);
