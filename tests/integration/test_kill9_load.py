@@ -351,21 +351,36 @@ class GroupReader(threading.Thread):
         self.acked = {}
         self.commits = 0
         self.backwards = []
+        self.failures = {}         # error text -> how many commits failed with it
+        self.last_ack = None       # time of the last acknowledged commit
+        self.longest_gap = (0.0, None)  # (seconds without an acknowledged commit, until when)
         self.stopping = threading.Event()
         self.error = None
+
+    def failed(self, err):
+        with self.lock:
+            self.failures[err] = self.failures.get(err, 0) + 1
 
     def commit(self, consumer, pending):
         offsets = [TopicPartition(PLAIN, p, o) for p, o in sorted(pending.items())]
         try:
             result = consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException:
+        except KafkaException as e:
+            self.failed(str(e.args[0].name()))
             return False     # not acknowledged; the next poll's commit covers it
         ok = True
+        now = time.monotonic()
+        for tp in result:
+            if tp.error is not None:
+                self.failed(tp.error.name())
         with self.lock:
             for tp in result:
                 if tp.error is not None:
                     ok = False
                     continue
+                if self.last_ack is not None and now - self.last_ack > self.longest_gap[0]:
+                    self.longest_gap = (now - self.last_ack, now)
+                self.last_ack = now
                 prev = self.acked.get(tp.partition, -1)
                 if tp.offset < prev:
                     self.backwards.append((tp.partition, prev, tp.offset))
@@ -386,6 +401,7 @@ class GroupReader(threading.Thread):
             while not self.stopping.is_set():
                 for msg in consumer.consume(500, 0.2):
                     if msg.error():
+                        self.failed("consume: " + msg.error().name())
                         continue
                     pending[msg.partition()] = msg.offset() + 1
                 if pending:
@@ -730,6 +746,10 @@ class Kill9Load(BrokerTestCase):
                                % (stalled, progress_at_last_start, after))
         cleaned_runs = self.cleaned_runs()
         replaced = {t.name: len(t.replaced) for t in (self.plain, self.compact, self.txn)}
+        gap, until = self.reader.longest_gap
+        print("group reader: failed commits and errors %s; longest time without an acknowledged "
+              "commit %.1f s, until %.1f s in"
+              % (self.reader.failures, gap, (until or t_start) - t_start), flush=True)
         print("seed %d: %d kills in %.1f s; the cleaner cleaned %s in %d of %d broker runs; "
               "%d of %d acknowledged %s records remain; deliberate aborts %d; producers "
               "replaced %s; %d commits acknowledged"
