@@ -41,7 +41,8 @@ everything is checked once more, now also: a transaction whose outcome the clien
 in several runs of the broker and fewer records remain than were acknowledged; each producer and
 the consumer made progress after the last restart. The broker must then stop cleanly.
 
-RUNNEL_IT_SEED fixes the kill schedule (printed); RUNNEL_IT_KILLS changes the number of kills.
+RUNNEL_IT_SEED fixes the kill schedule (printed); RUNNEL_IT_KILLS changes the number of kills,
+RUNNEL_IT_RATE the idempotent producers' rate (records per second, 150 by default).
 Runs with the confluent-kafka of whichever interpreter runs it (meson: the venv's)."""
 
 import functools
@@ -64,7 +65,7 @@ GROUP = "load-group"
 KILLS = int(os.environ.get("RUNNEL_IT_KILLS", "20"))
 RUN_S = (1.0, 3.0)          # the broker runs this long (from its start) before each kill
 DOWN_S = (0.2, 1.0)         # and stays down this long
-RATE = 150                  # records per second of each idempotent producer
+RATE = int(os.environ.get("RUNNEL_IT_RATE", "150"))  # records/s of each idempotent producer
 TXN_RECORDS = (3, 12)       # records per transaction
 TXN_PAUSE_S = 0.05          # between transactions
 ABORT_SHARE = 0.2           # transactions aborted on purpose
@@ -228,6 +229,7 @@ class TxnWriter(Writer):
         super().__init__(*args)
         self.txns = {}
         self.txn_records = {}      # txn -> [ids produced in it]
+        self.commit_times = []     # when each commit returned
         self.aborts_deliberate = 0
 
     def config(self):
@@ -326,6 +328,7 @@ class TxnWriter(Writer):
                 res = self.call(self.producer.commit_transaction)
                 if res is None:
                     self.set_state(txn, "committed")
+                    self.commit_times.append(time.monotonic())
                 elif res == "abort":
                     self.abort(txn, "aborted")
                 else:
@@ -715,6 +718,7 @@ class Kill9Load(BrokerTestCase):
         t_start = time.monotonic()
         started = time.monotonic()
         progress_at_last_start = None
+        restarts = []
         for n, (run_s, down_s) in enumerate(schedule, 1):
             while time.monotonic() < started + run_s:
                 self.check_threads("before kill %d" % n)
@@ -724,6 +728,7 @@ class Kill9Load(BrokerTestCase):
             time.sleep(down_s)
             self.broker.start(port=port)
             started = time.monotonic()
+            restarts.append(started)
             self.assertEqual(self.broker.port, port, "restarted on another port")
             self.check_threads("after kill %d" % n)
             self.verify("kill %d/%d (%.1f s in)" % (n, KILLS, time.monotonic() - t_start))
@@ -746,6 +751,12 @@ class Kill9Load(BrokerTestCase):
                                % (stalled, progress_at_last_start, after))
         cleaned_runs = self.cleaned_runs()
         replaced = {t.name: len(t.replaced) for t in (self.plain, self.compact, self.txn)}
+        delays = []
+        for t in restarts:
+            later = [c for c in self.txn.commit_times if c > t]
+            if later:
+                delays.append(round(later[0] - t, 1))
+        print("txn writer: seconds from each restart to its first commit: %s" % delays, flush=True)
         gap, until = self.reader.longest_gap
         print("group reader: failed commits and errors %s; longest time without an acknowledged "
               "commit %.1f s, until %.1f s in"
