@@ -22,7 +22,10 @@ that returned). A producer that gets a fatal error is replaced by a new one (a n
 what the old one had in flight stays unacknowledged: it may be in the log, but never twice.
 
 Twenty times: the broker runs 1 to 3 s (seeded), gets SIGKILL, stays down 0.2 to 1 s and starts
-again on the same data directory and port; then, while the clients go on, with what was
+again on the same data directory and port. A kill comes then, or (a seeded choice) up to 2 s
+later, a few milliseconds after the transactional producer entered commit_transaction or a
+cleaner file (.cleaned, .swap) showed in a load-compact directory, so that some land inside a
+commit (the prepare record, the markers) or a cleaning pass; then, while the clients go on, with what was
 acknowledged before the check began:
 - load-plain: each record is one that was sent, none twice, in sequence order per partition;
   every acknowledged one is there, at the offset its delivery report gave;
@@ -74,6 +77,11 @@ PAD = b"." * 60
 READ_TIMEOUT = 60.0         # reading a topic back must reach its end and what was acknowledged
 CALL_TIMEOUT = 10.0         # one transactional call (init, commit, abort) before it is retried
 STOP_TIMEOUT = 60.0
+# A kill comes at a random moment, or is aimed at a transaction's commit or at a cleaning pass
+# (waiting at most AIM_WAIT_S for it, then AIM_DELAY_S more).
+AIMS = ("random", "commit", "cleaner")
+AIM_WAIT_S = 2.0
+AIM_DELAY_S = (0.0, 0.005)
 MIN_CLEANED_RUNS = 3        # broker runs in which the cleaner cleaned load-compact
 
 BROKER_SETTINGS = ("log.flush.interval.messages=1", "log.cleaner.backoff.ms=100",
@@ -230,6 +238,7 @@ class TxnWriter(Writer):
         self.txns = {}
         self.txn_records = {}      # txn -> [ids produced in it]
         self.commit_times = []     # when each commit returned
+        self.committing = threading.Event()  # set while in commit_transaction
         self.aborts_deliberate = 0
 
     def config(self):
@@ -325,7 +334,11 @@ class TxnWriter(Writer):
                 self.abort(txn, "aborted")
             else:
                 self.set_state(txn, "committing")
-                res = self.call(self.producer.commit_transaction)
+                self.committing.set()
+                try:
+                    res = self.call(self.producer.commit_transaction)
+                finally:
+                    self.committing.clear()
                 if res is None:
                     self.set_state(txn, "committed")
                     self.commit_times.append(time.monotonic())
@@ -704,9 +717,10 @@ class Kill9Load(BrokerTestCase):
     # -- the test ------------------------------------------------------------------------------
 
     def test_kill9_under_load(self):
-        schedule = [(round(self.rng.uniform(*RUN_S), 2), round(self.rng.uniform(*DOWN_S), 2))
-                    for _ in range(KILLS)]
-        print("seed %d: %d kills, (run s, down s): %s" % (self.seed, KILLS, schedule), flush=True)
+        schedule = [(round(self.rng.uniform(*RUN_S), 2), round(self.rng.uniform(*DOWN_S), 2),
+                     self.rng.choice(AIMS)) for _ in range(KILLS)]
+        print("seed %d: %d kills, (run s, down s, aim): %s" % (self.seed, KILLS, schedule),
+              flush=True)
         bootstrap = self.broker.bootstrap
         self.plain = PlainWriter("plain-writer", bootstrap, self.seed + 1)
         self.compact = CompactWriter("compact-writer", bootstrap, self.seed + 2)
@@ -719,10 +733,14 @@ class Kill9Load(BrokerTestCase):
         started = time.monotonic()
         progress_at_last_start = None
         restarts = []
-        for n, (run_s, down_s) in enumerate(schedule, 1):
+        aimed = {}
+        for n, (run_s, down_s, aim) in enumerate(schedule, 1):
             while time.monotonic() < started + run_s:
                 self.check_threads("before kill %d" % n)
                 time.sleep(0.05)
+            if self.wait_for_aim(aim):
+                aimed[aim] = aimed.get(aim, 0) + 1
+            self.check_threads("before kill %d" % n)
             port = self.broker.port
             self.broker.kill9()
             time.sleep(down_s)
@@ -757,6 +775,8 @@ class Kill9Load(BrokerTestCase):
             if later:
                 delays.append(round(later[0] - t, 1))
         print("txn writer: seconds from each restart to its first commit: %s" % delays, flush=True)
+        print("kills that found the moment they were aimed at: %s of %s"
+              % (aimed, {a: sum(1 for x in schedule if x[2] == a) for a in AIMS}), flush=True)
         gap, until = self.reader.longest_gap
         print("group reader: failed commits and errors %s; longest time without an acknowledged "
               "commit %.1f s, until %.1f s in"
@@ -772,6 +792,32 @@ class Kill9Load(BrokerTestCase):
                                     "the cleaner cleaned %s in too few broker runs" % COMPACT)
         self.assertLess(n_compact, acked_compact, "compaction removed nothing")
         self.assertGreater(self.txn.aborts_deliberate, 0, "no transaction was aborted on purpose")
+
+    def wait_for_aim(self, aim):
+        """Waits (at most AIM_WAIT_S) for the moment a kill is aimed at, then a few random
+        milliseconds; True when the moment came. "commit": the transactional producer is in
+        commit_transaction (EndTxn, the prepare record, the markers); "cleaner": a cleaner file
+        (.cleaned, .swap) is in a load-compact partition directory."""
+        if aim == "random":
+            return False
+        deadline = time.monotonic() + AIM_WAIT_S
+        dirs = [os.path.join(self.broker.data_dir, "%s-%d" % (COMPACT, p))
+                for p in range(PARTITIONS)]
+        while time.monotonic() < deadline:
+            if aim == "commit":
+                hit = self.txn.committing.is_set()
+            else:
+                hit = False
+                for d in dirs:
+                    try:
+                        hit = hit or any(f.endswith((".cleaned", ".swap")) for f in os.listdir(d))
+                    except FileNotFoundError:
+                        pass
+            if hit:
+                time.sleep(self.rng.uniform(*AIM_DELAY_S))
+                return True
+            time.sleep(0.0005)
+        return False
 
     def progress(self):
         return {"plain": len(self.plain.snapshot()[1]), "compact": len(self.compact.snapshot()[1]),
