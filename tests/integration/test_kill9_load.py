@@ -25,8 +25,8 @@ Twenty times: the broker runs 1 to 3 s (seeded), gets SIGKILL, stays down 0.2 to
 again on the same data directory and port. A kill comes then, or (a seeded choice) up to 2 s
 later, a few milliseconds after the transactional producer entered commit_transaction or a
 cleaner file (.cleaned, .swap) showed in a load-compact directory, so that some land inside a
-commit (the prepare record, the markers) or a cleaning pass; then, while the clients go on, with what was
-acknowledged before the check began:
+commit (the prepare record, the markers) or a cleaning pass. Then, while the clients go on,
+with what was acknowledged before the check began:
 - load-plain: each record is one that was sent, none twice, in sequence order per partition;
   every acknowledged one is there, at the offset its delivery report gave;
 - load-compact: no value twice, offsets increasing, each acknowledged record still in the log at
@@ -521,7 +521,8 @@ class Kill9Load(BrokerTestCase):
                                        % (when, PLAIN, p, offset, value[:40]))
                 seq = int(m.group(1))
                 if offset <= prev:
-                    self.fail_with_log("%s: %s-%d: offset %d after %d" % (when, PLAIN, p, offset, prev))
+                    self.fail_with_log("%s: %s-%d: offset %d after %d"
+                                       % (when, PLAIN, p, offset, prev))
                 prev = offset
                 if seq in seen:
                     self.fail_with_log("%s: %s: seq %d twice, at %s and %s-%d offset %d"
@@ -604,7 +605,8 @@ class Kill9Load(BrokerTestCase):
                     self.fail_with_log("%s: %s-%d offset %d: %s was not sent so"
                                        % (when, TXN, p, offset, rid))
                 if offset <= prev:
-                    self.fail_with_log("%s: %s-%d: offset %d after %d" % (when, TXN, p, offset, prev))
+                    self.fail_with_log("%s: %s-%d: offset %d after %d"
+                                       % (when, TXN, p, offset, prev))
                 prev = offset
                 if rid in seen:
                     self.fail_with_log("%s: %s read_uncommitted: %s twice, at %s and %d offset %d"
@@ -643,7 +645,8 @@ class Kill9Load(BrokerTestCase):
             if state == "committed" and have != want:
                 self.fail_with_log("%s: %s: committed transaction %d: read_committed sees %d of "
                                    "its %d records (missing %s)"
-                                   % (when, TXN, txn, len(have), len(want), sorted(want - have)[:5]))
+                                   % (when, TXN, txn, len(have), len(want),
+                                      sorted(want - have)[:5]))
             if final and state == "doubt" and have and not (want & set(acked)) <= have:
                 self.fail_with_log("%s: %s: transaction %d of unknown outcome is partly visible: "
                                    "%s of its acknowledged %s"
