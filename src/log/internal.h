@@ -419,6 +419,17 @@ struct rn_log {
     bool fault_sync;
 };
 
+/* ---- faults.c ---- */
+
+/* Sets the log's fault flags from RUNNEL_FAULT_INJECTION (log.h), for the items naming its
+ * directory; logs a WARN when one applies. At open. */
+void rn_log_read_fault_injection(rn_log_t *log);
+/* A write refused for want of room (ENOSPC, EDQUOT, EFBIG): it was cut back and published
+ * nothing, so the log stays online for when there is room again. */
+bool rn_log_no_room(int err);
+/* An I/O error in `what` ("write", "sync"): the log goes offline, said once in an ERROR. */
+void rn_log_go_offline(rn_log_t *log, const char *what, int err);
+
 /* Appends `seg` to the array (taking the log's reference). Caller holds append_lock, or is
  * rn_log_load before the log is shared. */
 void rn_log_push_segment(rn_log_t *log, rn_segment_t *seg);

@@ -67,61 +67,6 @@ static void log_free(rn_log_t *log)
     free(log);
 }
 
-/* RUNNEL_FAULT_INJECTION (log.h): sets the log's fault flags for the items naming its
- * directory. */
-static void read_fault_injection(rn_log_t *log)
-{
-    const char *spec = getenv("RUNNEL_FAULT_INJECTION");
-    if (spec == NULL || *spec == '\0')
-        return;
-    const char *slash = strrchr(log->dir, '/');
-    const char *name = slash != NULL ? slash + 1 : log->dir;
-    size_t name_len = strlen(name);
-    for (const char *item = spec; *item != '\0';) {
-        size_t len = strcspn(item, ",");
-        const char *colon = memchr(item, ':', len);
-        if (colon != NULL && (size_t)(item + len - colon - 1) == name_len &&
-            memcmp(colon + 1, name, name_len) == 0) {
-            size_t op_len = (size_t)(colon - item);
-            if (op_len == 5 && memcmp(item, "write", 5) == 0)
-                log->fault_write = true;
-            else if (op_len == 4 && memcmp(item, "sync", 4) == 0)
-                log->fault_sync = true;
-        }
-        item += len;
-        if (*item == ',')
-            item++;
-    }
-    if (log->fault_write || log->fault_sync)
-        rn_log(RN_LOG_WARN, "log", "%s: fault injection (RUNNEL_FAULT_INJECTION): every %s fails",
-               log->dir,
-               log->fault_write && log->fault_sync ? "write and sync"
-               : log->fault_write                  ? "append write"
-                                                   : "sync");
-}
-
-/* A write refused for want of room (space, quota, file size limit): it was cut back and
- * published nothing, so the log stays online for when there is room again. */
-static bool no_room(int err)
-{
-    return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
-}
-
-/* An I/O error: the log goes offline (log.h says why), said once. */
-static void go_offline(rn_log_t *log, const char *what, int err)
-{
-    if (!atomic_exchange_explicit(&log->offline, true, memory_order_relaxed))
-        rn_log(RN_LOG_ERROR, "log",
-               "%s: offline after a failed %s (%s): produce and fetch answer "
-               "KAFKA_STORAGE_ERROR until the broker restarts",
-               log->dir, what, strerror(-err));
-}
-
-bool rn_log_is_offline(const rn_log_t *log)
-{
-    return atomic_load_explicit(&log->offline, memory_order_relaxed);
-}
-
 int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_point,
                 int64_t log_start_offset, bool clean, rn_log_t **out)
 {
@@ -130,7 +75,7 @@ int rn_log_open(const char *dir, const rn_log_config_t *cfg, int64_t recovery_po
     rn_log_t *log = rn_xcalloc(1, sizeof(*log));
     log->dir = rn_xstrdup(dir);
     log->snapshot_offset = -1;
-    read_fault_injection(log);
+    rn_log_read_fault_injection(log);
     log->cfg = *cfg;
     pthread_mutex_init(&log->append_lock, NULL);
     pthread_mutex_init(&log->segs_lock, NULL);
@@ -255,7 +200,7 @@ static int sync_log(rn_log_t *log, bool seal_active)
         atomic_store_explicit(&log->last_flush_ms, rn_clock_wall_ms(), memory_order_relaxed);
     } else {
         rn_log(RN_LOG_ERROR, "log", "%s: sync failed: %s", log->dir, strerror(-err));
-        go_offline(log, "sync", err);
+        rn_log_go_offline(log, "sync", err);
     }
     pthread_mutex_unlock(&log->sync_lock);
     for (size_t i = 0; i < count; i++)
@@ -405,8 +350,8 @@ static int append_locked(rn_log_t *log, uint8_t *records, size_t len,
     if (err != 0) {
         rn_log(RN_LOG_ERROR, "log", "%s: append of %zu bytes at offset %" PRId64 " failed: %s",
                log->dir, len, base, strerror(-err));
-        if (!no_room(err))
-            go_offline(log, "write", err);
+        if (!rn_log_no_room(err))
+            rn_log_go_offline(log, "write", err);
         return err;
     }
 
