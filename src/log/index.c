@@ -301,6 +301,8 @@ int rn_index_sync(rn_index_t *idx)
     if (idx->path == NULL)
         return 0; /* opened sealed, or sealed and synced before its path was dropped */
     int fd = open_for_call(idx);
+    if (fd == -ENOENT)
+        return 0; /* the cleaner or retention removed the segment: nothing left to make durable */
     if (fd < 0)
         return fd;
     /* fsync through any descriptor writes the file's dirty pages, the mapping's included. */

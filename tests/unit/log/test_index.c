@@ -44,6 +44,22 @@ Test(index, writable_index_is_preallocated_and_sealing_trims_it)
     rn_index_close(&idx);
 }
 
+/* An index holds no descriptor and opens its file to fsync it. A segment the cleaner replaced
+ * or retention removed may still be synced by a flush that took it before; its files are gone,
+ * and that is no error (an error would take the partition offline). */
+Test(index, syncing_an_index_whose_file_was_removed_is_no_error)
+{
+    rn_index_t idx;
+    cr_assert_eq(rn_index_open(&idx, path, RN_OFFSET_INDEX_ENTRY_LEN, 1000,
+                               RN_INDEX_CREATE | RN_INDEX_WRITABLE),
+                 0);
+    cr_assert_eq(rn_index_append_offset(&idx, 10, 4100), 0);
+    cr_assert_eq(rn_index_seal(&idx), 0);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(rn_index_sync(&idx), 0);
+    rn_index_close(&idx);
+}
+
 Test(index, entries_are_big_endian_as_kafka_writes_them)
 {
     rn_index_t idx;
