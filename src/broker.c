@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "coord/coord.h"
 #include "handlers/handlers.h"
+#include "log/log.h"
 #include "net/net.h"
 #include "topics/topics.h"
 #include "util/clock.h"
@@ -435,11 +436,31 @@ runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
     return rn;
 }
 
+/* The bound of the cache of open segment files: as configured, else half the descriptor limit,
+ * which leaves the other half to connections and the files opened for a moment. */
+static void size_open_files(const rn_config_t *cfg)
+{
+    size_t max = (size_t)cfg->log_open_files_max;
+    struct rlimit rl;
+    if (max == 0) {
+        max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                      rl.rlim_cur / 2 < (rlim_t)INT32_MAX
+                  ? (size_t)(rl.rlim_cur / 2)
+                  : RN_LOG_OPEN_FILES_DEFAULT;
+        if (max < 16)
+            max = 16;
+    }
+    rn_log_set_open_files_max(max);
+    rn_log(RN_LOG_INFO, "broker",
+           "segment files kept open: at most %zu (runnel.log.open.files.max)", max);
+}
+
 int runnel_start(runnel_t *rn)
 {
     if (rn->net != NULL)
         return -EALREADY;
     raise_fd_limit();
+    size_open_files(&rn->config);
     rn_net_limits_t limits;
     rn_net_ip_limit_t *ip_limits = NULL;
     int err = build_limits(&rn->config, &limits, &ip_limits);

@@ -117,6 +117,7 @@ typedef struct rn_config {
     int32_t max_connections_per_ip;   /* >= 0 (0 only with overrides); default INT32_MAX */
     rn_config_ip_override_t *ip_overrides; /* max.connections.per.ip.overrides, one per host */
     size_t n_ip_overrides;
+    int32_t log_open_files_max;       /* runnel.log.open.files.max; 0: automatic */
     int64_t queued_max_request_bytes; /* <= 0 or >= socket.request.max.bytes; default -1 */
     bool auto_create_topics_enable;   /* default true */
     int32_t num_partitions;           /* >= 1; default 1 */

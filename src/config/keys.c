@@ -72,6 +72,14 @@ const key_def_t rn_config_keys[] = {
       .min = 0,
       .max = INT32_MAX,
       FIELD(max_connections) },
+    { .pub = { "runnel.log.open.files.max", "0",
+               "segment files kept open at once (least recently used closed first); 0: half "
+               "the descriptor limit (RLIMIT_NOFILE)",
+               true, I },
+      .kind = KEY_INT32,
+      .min = 0,
+      .max = INT32_MAX,
+      FIELD(log_open_files_max) },
     { .pub = { "max.connections.per.ip", "2147483647",
                "connections open at once from one IP address; more are closed at once (0 only "
                "with overrides)",

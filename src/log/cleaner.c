@@ -726,12 +726,16 @@ static int clean_group(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *
         /* Kafka gives the cleaned segment the last source segment's mtime: retention of a
          * segment without timestamps goes by it, and the cleaned one is not new data. */
         struct stat sb;
-        if (fstat(group[n - 1]->log_fd, &sb) == 0) {
-            struct timespec times[2] = { sb.st_atim, sb.st_mtim };
-            (void)futimens(cleaned->log_fd, times);
+        int fd = rn_segment_pin(group[n - 1]);
+        if (fd >= 0) {
+            if (fstat(fd, &sb) == 0) {
+                struct timespec times[2] = { sb.st_atim, sb.st_mtim };
+                (void)futimens(cleaned->fd, times); /* pinned since created */
+            }
+            rn_segment_unpin(group[n - 1]);
         }
         rn_segment_seal(cleaned);
-        if (fdatasync(cleaned->log_fd) != 0)
+        if (fdatasync(cleaned->fd) != 0)
             err = -errno;
         else if ((err = rn_segment_sync_indexes(cleaned)) == 0)
             cleaned->index_synced = true;
@@ -751,6 +755,7 @@ static int clean_group(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *
         rn_segment_unlink_cleaned(log->dir, base);
         return err;
     }
+    rn_segment_unpin(cleaned); /* its files have their final names: the cache may reopen it */
     st->segments_after++;
     return 0;
 }

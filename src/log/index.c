@@ -82,10 +82,10 @@ int rn_index_open(rn_index_t *idx, const char *path, size_t entry_len, size_t ma
 {
     int err;
     *idx = (rn_index_t){ .entry_len = entry_len, .writable = (flags & RN_INDEX_WRITABLE) != 0 };
-    int oflags = O_RDWR | O_CREAT | O_CLOEXEC | ((flags & RN_INDEX_CREATE) ? O_TRUNC : 0);
-    int fd = open(path, oflags, 0644);
+    int oflags = O_RDWR | O_CREAT | ((flags & RN_INDEX_CREATE) ? O_TRUNC : 0);
+    int fd = rn_log_open_file(path, oflags, 0644);
     if (fd < 0)
-        return -errno;
+        return fd;
 
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -145,8 +145,7 @@ void rn_index_close(rn_index_t *idx)
 /* A descriptor of the index file for one call, or a negative errno. */
 static int open_for_call(const rn_index_t *idx)
 {
-    int fd = open(idx->path, O_RDWR | O_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
+    return rn_log_open_file(idx->path, O_RDWR, 0);
 }
 
 bool rn_index_has_room(const rn_index_t *idx, size_t more)

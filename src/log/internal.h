@@ -104,7 +104,7 @@ void rn_index_forget_path(rn_index_t *idx);
 typedef struct rn_segment {
     _Atomic int refs;    /* the log's array holds one; every handed-out range one */
     int64_t base_offset; /* immutable */
-    int log_fd;
+    char *log_path;      /* the .log's final name: the cache reopens it (immutable) */
     rn_index_t index;
     rn_index_t timeindex;
 
@@ -123,6 +123,13 @@ typedef struct rn_segment {
     bool changed;                   /* created, rebuilt or appended to since the log was opened */
 
     bool index_synced; /* sealed and both indexes fsynced: sync_lock */
+
+    /* The .log descriptor, in the cache of open files (files.c), whose lock guards these. */
+    int fd;                                 /* -1 while closed */
+    int pins;                               /* users of fd now: it stays open while > 0 */
+    bool keep_open;                         /* files removed or renamed: never closed early */
+    bool in_lru;                            /* open and unpinned */
+    struct rn_segment *lru_prev, *lru_next; /* in the cache's list, when in_lru */
 } rn_segment_t;
 
 /* "<dir>/<20-digit base><suffix><ext>" into buf: `ext` is "" or a cleaner suffix (".cleaned",
@@ -165,16 +172,43 @@ void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, in
  * file ends first). */
 int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len);
 
+/* ---- files.c: the bounded cache of open .log descriptors ---- */
+
+/* The .log's descriptor, pinned: opened (with `flags` added to O_RDWR, such as O_CREAT |
+ * O_TRUNC) if the cache had closed it, and left open until the matching rn_segment_unpin.
+ * Returns the descriptor or a negative errno (-EMFILE when the process is out of descriptors
+ * and the cache has none to give back). */
+int rn_segment_open_log(rn_segment_t *seg, int flags);
+int rn_segment_pin(rn_segment_t *seg);
+void rn_segment_unpin(rn_segment_t *seg);
+/* Before a segment's files are unlinked or renamed: its descriptor is never closed by the
+ * cache again, and is opened now if another holder may still pin it. 0 or a negative errno
+ * (then such a holder's reads fail). */
+int rn_segment_keep_open(rn_segment_t *seg);
+/* Gives the cache a descriptor opened elsewhere (a cleaned segment under its temporary name),
+ * pinned once. */
+void rn_segment_adopt_log(rn_segment_t *seg, int fd);
+/* The last unref: closes the descriptor and leaves the cache. */
+void rn_segment_close_log(rn_segment_t *seg);
+/* rn_segment_keep_open, with a WARN naming the segment when it fails. */
+void rn_log_keep_open(const rn_log_t *log, rn_segment_t *seg);
+/* open(2) with O_CLOEXEC that closes cached descriptors while the process is out of them. */
+int rn_log_open_file(const char *path, int flags, mode_t mode);
+
 /* Reads batch headers from a segment file with few system calls: one pread fills a buffer from
- * which the next headers are served. `end` bounds every read (the published size). */
+ * which the next headers are served. `end` bounds every read (the published size). The scan
+ * pins the segment's descriptor from open to close. */
 typedef struct rn_scan {
+    rn_segment_t *seg;
     int fd;
     int64_t end;
     int64_t buf_pos; /* file position of buf[0] */
     size_t buf_len;
     uint8_t buf[4096];
 } rn_scan_t;
-void rn_scan_init(rn_scan_t *s, int fd, int64_t end);
+/* 0 or a negative errno (the descriptor could not be opened); then there is nothing to close. */
+int rn_scan_open(rn_scan_t *s, rn_segment_t *seg, int64_t end);
+void rn_scan_close(rn_scan_t *s);
 /* Points *p at `n` (<= 4096) bytes from `pos`. Returns 0, 1 when fewer than `n` bytes are left
  * before `end`, or a negative errno. */
 int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p);

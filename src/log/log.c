@@ -182,11 +182,17 @@ static int sync_log(rn_log_t *log, bool seal_active)
     for (size_t i = 0; i < count && err == 0; i++) {
         rn_segment_t *seg = todo[i];
         bool sealed = i + 1 < count || seal_active;
-        if (log->fault_sync)
-            err = -EIO;
-        else if (fdatasync(seg->log_fd) != 0)
-            err = -errno;
-        else if (sealed && !seg->index_synced && (err = rn_segment_sync_indexes(seg)) == 0)
+        int fd = log->fault_sync ? -EIO : rn_segment_pin(seg);
+        if (fd < 0) {
+            err = fd;
+        } else {
+            if (fdatasync(fd) != 0)
+                err = -errno;
+            rn_segment_unpin(seg);
+        }
+        if (err != 0)
+            break;
+        if (sealed && !seg->index_synced && (err = rn_segment_sync_indexes(seg)) == 0)
             seg->index_synced = true;
     }
     /* A segment created by a roll is not durable until its directory entry is. */
@@ -240,15 +246,26 @@ void rn_log_close(rn_log_t *log)
     log_free(log);
 }
 
+void rn_log_keep_open(const rn_log_t *log, rn_segment_t *seg)
+{
+    int err = rn_segment_keep_open(seg);
+    if (err != 0)
+        rn_log(RN_LOG_WARN, "log",
+               "%s: cannot keep segment %020" PRId64 " open for the fetches still reading it: %s",
+               log->dir, seg->base_offset, strerror(-err));
+}
+
 int rn_log_delete(rn_log_t *log)
 {
     pthread_mutex_lock(&log->append_lock);
     log->closed = true;
     pthread_mutex_unlock(&log->append_lock);
     int err = 0, e;
-    for (size_t i = 0; i < log->nsegs; i++)
+    for (size_t i = 0; i < log->nsegs; i++) {
+        rn_log_keep_open(log, log->segs[i]);
         if ((e = rn_segment_unlink(log->dir, log->segs[i]->base_offset)) != 0 && err == 0)
             err = e;
+    }
     /* Anything else in the directory (orphans, files of a newer version) goes too. */
     DIR *d = opendir(log->dir);
     if (d != NULL) {
@@ -580,13 +597,16 @@ static int locate(rn_log_t *log, int64_t offset, rn_log_slice_t *out, located_t 
         rn_segment_ref(seg);
         pthread_mutex_unlock(&log->segs_lock);
 
-        rn_scan_init(&loc->scan, seg->log_fd, loc->end);
-        uint32_t pos = rn_index_lookup_offset(&seg->index, relative(seg, target));
-        int rc = rn_segment_find_batch(&loc->scan, pos, target, &loc->batch_pos, &loc->batch_len,
-                                       &base, &last);
+        int rc = rn_scan_open(&loc->scan, seg, loc->end);
         if (rc == 0) {
-            loc->seg = seg;
-            return 0;
+            uint32_t pos = rn_index_lookup_offset(&seg->index, relative(seg, target));
+            rc = rn_segment_find_batch(&loc->scan, pos, target, &loc->batch_pos, &loc->batch_len,
+                                       &base, &last);
+            if (rc == 0) {
+                loc->seg = seg; /* pinned by the scan until handed out or dropped */
+                return 0;
+            }
+            rn_scan_close(&loc->scan);
         }
         int64_t seg_base = seg->base_offset;
         rn_segment_unref(seg);
@@ -604,10 +624,18 @@ static int locate(rn_log_t *log, int64_t offset, rn_log_slice_t *out, located_t 
     }
 }
 
+/* A located batch not handed out after all. */
+static void drop(located_t *loc)
+{
+    rn_scan_close(&loc->scan);
+    rn_segment_unref(loc->seg);
+}
+
+/* The range takes over the scan's pin and the reference: rn_segment_release drops both. */
 static void hand_out(const located_t *loc, size_t len, rn_log_slice_t *out)
 {
     out->range = (rn_file_range_t){
-        .fd = loc->seg->log_fd,
+        .fd = loc->scan.fd,
         .pos = loc->batch_pos,
         .len = len,
         .release = rn_segment_release,
@@ -669,7 +697,7 @@ int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool 
         int64_t pos = loc.batch_pos, bpos, base, last;
         size_t blen;
         if (upto <= offset) {
-            rn_segment_unref(loc.seg);
+            drop(&loc);
             return 0;
         }
         int64_t from = rn_index_lookup_offset(&loc.seg->index, relative(loc.seg, upto));
@@ -677,7 +705,7 @@ int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool 
             from = pos;
         rc = rn_segment_find_batch(&loc.scan, from, upto, &bpos, &blen, &base, &last);
         if (rc < 0) {
-            rn_segment_unref(loc.seg);
+            drop(&loc);
             return rc;
         }
         if (rc == 0 && bpos < loc.end)
@@ -691,7 +719,7 @@ int rn_log_read_committed(rn_log_t *log, int64_t offset, size_t max_bytes, bool 
         want = loc.batch_len;
     size_t len = want < avail ? want : avail;
     if (len == 0) {
-        rn_segment_unref(loc.seg);
+        drop(&loc);
         return 0;
     }
     hand_out(&loc, len, out);
@@ -761,6 +789,7 @@ static rn_segment_t **remove_prefix(rn_log_t *log, size_t count)
 static void dispose(rn_log_t *log, rn_segment_t **removed, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
+        rn_log_keep_open(log, removed[i]);
         int err = rn_segment_unlink(log->dir, removed[i]->base_offset);
         if (err != 0)
             rn_log(RN_LOG_WARN, "log", "%s: cannot remove segment %020" PRId64 ": %s", log->dir,
@@ -772,13 +801,18 @@ static void dispose(rn_log_t *log, rn_segment_t **removed, size_t count)
 
 /* Kafka's segment.largestTimestamp: the largest record timestamp, or the file's modification
  * time when no batch had one. */
-static int64_t largest_timestamp(const rn_segment_t *seg)
+static int64_t largest_timestamp(rn_segment_t *seg)
 {
     if (seg->max_timestamp >= 0)
         return seg->max_timestamp;
     struct stat st;
-    if (fstat(seg->log_fd, &st) != 0)
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
         return INT64_MAX; /* unknown: keep it */
+    int rc = fstat(fd, &st);
+    rn_segment_unpin(seg);
+    if (rc != 0)
+        return INT64_MAX;
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 

@@ -56,6 +56,17 @@ typedef struct rn_log_config {
 /* Kafka's defaults, for tests and as the base of the broker's. */
 void rn_log_config_defaults(rn_log_config_t *cfg);
 
+/* Open .log descriptors are a cache shared by every log: at most `max` stay open unpinned,
+ * least recently used closed first, so partitions (and their history) are bounded by disk, not
+ * by the descriptor limit. The broker sets it from runnel.log.open.files.max at start-up. */
+#define RN_LOG_OPEN_FILES_DEFAULT 1024
+void rn_log_set_open_files_max(size_t max);
+typedef struct rn_log_open_files {
+    size_t max, open;       /* the bound, and .log descriptors open now (pinned ones too) */
+    uint64_t opens, closes; /* since start */
+} rn_log_open_files_t;
+void rn_log_open_files_stats(rn_log_open_files_t *out);
+
 /* Opens (creating if needed) the log in directory `dir` (the partition directory itself).
  * `recovery_point` is the offset up to which the log is known flushed (from the log dir's
  * recovery-point-offset-checkpoint; 0 if unknown); `clean` says the broker stopped cleanly (no

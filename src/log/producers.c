@@ -205,7 +205,7 @@ static void txn_index_write(rn_log_t *log, const rn_segment_t *seg, const rn_abo
     rn_store_be64(e + 18, (uint64_t)a->last_offset);
     rn_store_be64(e + 26, (uint64_t)a->last_stable_offset);
     int err = rn_segment_path(path, sizeof path, log->dir, seg->base_offset, ".txnindex");
-    int fd = err == 0 ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
+    int fd = err == 0 ? rn_log_open_file(path, O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
     if (fd < 0 || write(fd, e, sizeof e) != (ssize_t)sizeof e)
         rn_log(RN_LOG_ERROR, "log", "%s: cannot write an aborted transaction to %s: %s", log->dir,
                path, strerror(errno));
@@ -319,8 +319,8 @@ int rn_producers_snapshot(rn_log_t *log, int64_t offset)
     if (err == 0 && snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         err = -ENAMETOOLONG;
     int fd = -1;
-    if (err == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-        err = -errno;
+    if (err == 0 && (fd = rn_log_open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+        err = fd;
     if (err == 0)
         err = write_all(fd, buf, len);
     if (fd >= 0 && close(fd) != 0 && err == 0)
@@ -465,6 +465,43 @@ static void load_txn_indexes(rn_log_t *log)
     }
 }
 
+/* Replays the batches of one segment at or after `from` into the state. */
+static int replay_segment(rn_log_t *log, rn_segment_t *seg, int64_t from, int64_t *batches)
+{
+    rn_scan_t scan;
+    int rc = rn_scan_open(&scan, seg, seg->size);
+    if (rc != 0)
+        return rc;
+    int64_t pos = 0;
+    if (from > seg->base_offset)
+        pos = rn_index_lookup_offset(&seg->index, (uint32_t)(from - seg->base_offset));
+    while (pos < seg->size) {
+        const uint8_t *p;
+        rn_batch_header_t h;
+        if ((rc = rn_scan_peek(&scan, pos, RN_BATCH_HEADER_LEN, &p)) != 0) {
+            rc = rc < 0 ? rc : 0;
+            break;
+        }
+        if (rn_batch_parse_header(p, RN_BATCH_HEADER_LEN, &h) != RN_DECODE_OK) {
+            rc = -EIO;
+            break;
+        }
+        size_t len = rn_batch_size(&h);
+        if (h.producer_id >= 0 && h.base_offset + h.last_offset_delta >= from) {
+            int marker = -1;
+            int32_t coordinator_epoch = -1;
+            if ((h.attributes & RN_BATCH_ATTR_CONTROL) != 0 && len <= sizeof scan.buf &&
+                rn_scan_peek(&scan, pos, len, &p) == 0)
+                marker = rn_records_marker_type(p, len, &coordinator_epoch);
+            rn_producers_apply(log, seg, &h, marker, coordinator_epoch);
+            (*batches)++;
+        }
+        pos += (int64_t)len;
+    }
+    rn_scan_close(&scan);
+    return rc;
+}
+
 /* Replays the batches at or after `from` into the state. */
 static int replay(rn_log_t *log, int64_t from, int64_t *batches)
 {
@@ -472,31 +509,9 @@ static int replay(rn_log_t *log, int64_t from, int64_t *batches)
         rn_segment_t *seg = log->segs[i];
         if (seg->next_offset <= from && i + 1 < log->nsegs)
             continue;
-        rn_scan_t scan;
-        rn_scan_init(&scan, seg->log_fd, seg->size);
-        int64_t pos = 0;
-        if (from > seg->base_offset)
-            pos = rn_index_lookup_offset(&seg->index, (uint32_t)(from - seg->base_offset));
-        while (pos < seg->size) {
-            const uint8_t *p;
-            rn_batch_header_t h;
-            int rc = rn_scan_peek(&scan, pos, RN_BATCH_HEADER_LEN, &p);
-            if (rc != 0)
-                return rc < 0 ? rc : 0;
-            if (rn_batch_parse_header(p, RN_BATCH_HEADER_LEN, &h) != RN_DECODE_OK)
-                return -EIO;
-            size_t len = rn_batch_size(&h);
-            if (h.producer_id >= 0 && h.base_offset + h.last_offset_delta >= from) {
-                int marker = -1;
-                int32_t coordinator_epoch = -1;
-                if ((h.attributes & RN_BATCH_ATTR_CONTROL) != 0 && len <= sizeof scan.buf &&
-                    rn_scan_peek(&scan, pos, len, &p) == 0)
-                    marker = rn_records_marker_type(p, len, &coordinator_epoch);
-                rn_producers_apply(log, seg, &h, marker, coordinator_epoch);
-                (*batches)++;
-            }
-            pos += (int64_t)len;
-        }
+        int rc = replay_segment(log, seg, from, batches);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

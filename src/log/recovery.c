@@ -132,12 +132,25 @@ static bool load_sealed(rn_segment_t *seg, int64_t next_base)
     return true;
 }
 
+static bool walk_active(rn_segment_t *seg, rn_scan_t *scan);
+
 /* The active segment after a clean shutdown: walk the headers after the last offset index entry
- * to find the log end offset. False when they do not lead exactly to the end of the file. */
+ * to find the log end offset. False when they do not lead exactly to the end of the file (or it
+ * cannot be read). */
 static bool load_active(rn_segment_t *seg)
 {
     if (!load_sealed(seg, INT64_MAX))
         return false;
+    rn_scan_t scan;
+    if (rn_scan_open(&scan, seg, seg->size) != 0)
+        return false;
+    bool ok = walk_active(seg, &scan);
+    rn_scan_close(&scan);
+    return ok;
+}
+
+static bool walk_active(rn_segment_t *seg, rn_scan_t *scan)
+{
     int64_t pos = 0, expect = seg->base_offset;
     size_t n = rn_index_entries(&seg->index);
     if (n > 0) {
@@ -148,12 +161,10 @@ static bool load_active(rn_segment_t *seg)
     }
     seg->bytes_since_index = seg->size - pos;
     seg->next_offset = seg->base_offset;
-    rn_scan_t scan;
-    rn_scan_init(&scan, seg->log_fd, seg->size);
     bool first = true;
     while (pos < seg->size) {
         const uint8_t *h;
-        if (rn_scan_peek(&scan, pos, 43, &h) != 0) /* through max_timestamp */
+        if (rn_scan_peek(scan, pos, 43, &h) != 0) /* through max_timestamp */
             return false;
         int64_t base = (int64_t)rn_load_be64(h);
         int32_t length = (int32_t)rn_load_be32(h + 8);
@@ -236,10 +247,10 @@ static int batch_crc(window_t *w, int64_t pos, size_t len, uint32_t *crc)
 /* Scans `seg` from its start, rebuilding its (writable, emptied) indexes. Returns 0 with
  * *valid_end at the first byte that is not part of a good batch, or a negative errno when the
  * file cannot be read. `min_offset`: the first offset this segment may hold. */
-static int scan_segment(rn_log_t *log, rn_segment_t *seg, uint8_t *buf, int64_t min_offset,
+static int scan_segment(rn_log_t *log, rn_segment_t *seg, int fd, uint8_t *buf, int64_t min_offset,
                         recovery_stats_t *st, int64_t *valid_end)
 {
-    window_t w = { .fd = seg->log_fd, .file_len = seg->size, .buf = buf, .pos = 0, .len = 0 };
+    window_t w = { .fd = fd, .file_len = seg->size, .buf = buf, .pos = 0, .len = 0 };
     int64_t pos = 0, expect = min_offset > seg->base_offset ? min_offset : seg->base_offset;
     rn_index_reset(&seg->index);
     rn_index_reset(&seg->timeindex);
@@ -298,21 +309,27 @@ static int recover_segment(rn_log_t *log, rn_segment_t *seg, uint8_t *buf, int64
                            recovery_stats_t *st, bool *truncated)
 {
     int64_t valid_end;
-    int err = scan_segment(log, seg, buf, min_offset, st, &valid_end);
-    if (err != 0)
-        return err;
-    st->segments++;
-    *truncated = valid_end < seg->size;
-    if (*truncated) {
-        if (ftruncate(seg->log_fd, (off_t)valid_end) != 0)
-            return -errno;
-        st->truncated_bytes += seg->size - valid_end;
-        seg->size = valid_end;
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
+        return fd;
+    int err = scan_segment(log, seg, fd, buf, min_offset, st, &valid_end);
+    if (err == 0) {
+        st->segments++;
+        *truncated = valid_end < seg->size;
+    }
+    if (err == 0 && *truncated) {
+        if (ftruncate(fd, (off_t)valid_end) != 0) {
+            err = -errno;
+        } else {
+            st->truncated_bytes += seg->size - valid_end;
+            seg->size = valid_end;
+        }
     }
     /* The recovery point moves to the end once this returns: what it vouches for is on disk. */
-    if (fdatasync(seg->log_fd) != 0)
-        return -errno;
-    return 0;
+    if (err == 0 && fdatasync(fd) != 0)
+        err = -errno;
+    rn_segment_unpin(seg);
+    return err;
 }
 
 /* Reopens a trusted segment whose indexes are wrong, with fresh writable ones, and rebuilds
@@ -437,8 +454,13 @@ int rn_log_load(rn_log_t *log, int64_t recovery_point, bool clean)
     /* segment.ms counts from the first append; across a restart the best guess at hand without
      * another read is the file's last write, which errs towards rolling later, never earlier. */
     struct stat sb;
-    if (active->size > 0 && fstat(active->log_fd, &sb) == 0)
-        active->first_append_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+    int fd = active->size > 0 ? rn_segment_pin(active) : -1;
+    if (fd >= 0) {
+        if (fstat(fd, &sb) == 0)
+            active->first_append_ms =
+                (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+        rn_segment_unpin(active);
+    }
     log->leo = active->next_offset;
     if (st.deleted_segments > 0)
         atomic_store_explicit(&log->dir_dirty, true, memory_order_relaxed);

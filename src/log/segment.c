@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A segment: `<base>.log` with its `.index` and `.timeindex`, named by the 20-digit base offset
  * as Kafka names them. A segment is shared: the log's array holds one reference and every file
- * range a fetch is sending holds another. Retention unlinks the files at once, but only the last
- * unref closes the descriptors, so a range being sent stays readable after its file is gone. */
+ * range a fetch is sending holds another. The .log's descriptor is in the cache of open files
+ * (files.c) and pinned while used. Retention unlinks the files at once, but a segment about to
+ * lose its files is kept open until the last unref, so a range being sent stays readable. */
 #include "log/internal.h"
 
 #include <errno.h>
@@ -28,7 +29,7 @@ static rn_segment_t *segment_alloc(int64_t base_offset)
     rn_segment_t *seg = rn_xcalloc(1, sizeof(*seg));
     atomic_init(&seg->refs, 1);
     seg->base_offset = base_offset;
-    seg->log_fd = -1;
+    seg->fd = -1;
     seg->next_offset = base_offset;
     seg->max_timestamp = -1;
     seg->max_timestamp_offset = -1;
@@ -46,6 +47,9 @@ int rn_segment_path_ext(char *buf, size_t cap, const char *dir, int64_t base_off
     return n >= 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
+/* Opens (or creates) the three files. The .log's descriptor is left in the cache, unpinned.
+ * `ext` is "" or a cleaner suffix: a cleaned segment is created under `.cleaned` and stays
+ * pinned by the cleaner until its files have their final names, which log_path holds. */
 static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes, bool create,
                       bool writable, const char *ext)
 {
@@ -55,34 +59,56 @@ static int open_files(rn_segment_t *seg, const char *dir, size_t max_index_bytes
 
     if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".log", ext)) != 0)
         return err;
-    seg->log_fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0), 0644);
-    if (seg->log_fd < 0)
-        return -errno;
+    if (ext[0] == '\0') {
+        seg->log_path = rn_xstrdup(path);
+    } else {
+        char final[PATH_MAX];
+        if ((err = rn_segment_path(final, sizeof(final), dir, seg->base_offset, ".log")) != 0)
+            return err;
+        seg->log_path = rn_xstrdup(final);
+        /* Opened by its present name; pinned, the cache never reopens it by the final one. */
+        int fd = rn_log_open_file(path, O_RDWR | (create ? O_CREAT | O_TRUNC : 0), 0644);
+        if (fd < 0)
+            return fd;
+        rn_segment_adopt_log(seg, fd);
+    }
+    int fd = seg->fd >= 0 ? seg->fd : rn_segment_open_log(seg, create ? O_CREAT | O_TRUNC : 0);
+    if (fd < 0)
+        return fd;
     struct stat st;
-    if (fstat(seg->log_fd, &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         err = -errno;
-        goto fail_close_log;
+        goto fail_unpin;
     }
     seg->size = st.st_size;
 
     if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".index", ext)) != 0)
-        goto fail_close_log;
+        goto fail_unpin;
     if ((err = rn_index_open(&seg->index, path, RN_OFFSET_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
-        goto fail_close_log;
+        goto fail_unpin;
     if ((err = rn_segment_path_ext(path, sizeof(path), dir, seg->base_offset, ".timeindex", ext)) !=
         0)
         goto fail_close_index;
     if ((err = rn_index_open(&seg->timeindex, path, RN_TIME_INDEX_ENTRY_LEN, max_index_bytes,
                              flags)) != 0)
         goto fail_close_index;
+    if (ext[0] == '\0')
+        rn_segment_unpin(seg);
     return 0;
 fail_close_index:
     rn_index_close(&seg->index);
-fail_close_log:
-    close(seg->log_fd);
-    seg->log_fd = -1;
+fail_unpin:
+    rn_segment_unpin(seg);
     return err;
+}
+
+/* Frees a segment that never became shared (its files failed to open). */
+static void segment_discard(rn_segment_t *seg)
+{
+    rn_segment_close_log(seg);
+    free(seg->log_path);
+    free(seg);
 }
 
 int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_bytes,
@@ -91,7 +117,7 @@ int rn_segment_create(const char *dir, int64_t base_offset, size_t max_index_byt
     rn_segment_t *seg = segment_alloc(base_offset);
     int err = open_files(seg, dir, max_index_bytes, true, true, "");
     if (err != 0) {
-        free(seg);
+        segment_discard(seg);
         return err;
     }
     seg->changed = true;
@@ -105,7 +131,7 @@ int rn_segment_create_cleaned(const char *dir, int64_t base_offset, size_t max_i
     rn_segment_t *seg = segment_alloc(base_offset);
     int err = open_files(seg, dir, max_index_bytes, true, true, RN_CLEANED_SUFFIX);
     if (err != 0) {
-        free(seg);
+        segment_discard(seg);
         return err;
     }
     seg->changed = true;
@@ -130,7 +156,7 @@ int rn_segment_open(const char *dir, int64_t base_offset, size_t max_index_bytes
     rn_segment_t *seg = segment_alloc(base_offset);
     int err = open_files(seg, dir, max_index_bytes, false, writable, "");
     if (err != 0) {
-        free(seg);
+        segment_discard(seg);
         return err;
     }
     seg->index_synced = !writable; /* trusted as found; recovery fsyncs what it rebuilds */
@@ -153,13 +179,14 @@ void rn_segment_unref(rn_segment_t *seg)
         return;
     rn_index_close(&seg->timeindex);
     rn_index_close(&seg->index);
-    if (seg->log_fd >= 0)
-        close(seg->log_fd);
+    rn_segment_close_log(seg);
+    free(seg->log_path);
     free(seg);
 }
 
 void rn_segment_release(void *owner)
 {
+    rn_segment_unpin(owner);
     rn_segment_unref(owner);
 }
 
@@ -181,12 +208,12 @@ int rn_segment_unlink(const char *dir, int64_t base_offset)
     return first_err;
 }
 
-int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len)
+static int write_at(rn_segment_t *seg, int fd, const uint8_t *p, size_t len)
 {
     int64_t pos = seg->size;
     size_t done = 0;
     while (done < len) {
-        ssize_t n = pwrite(seg->log_fd, p + done, len - done, (off_t)(pos + (int64_t)done));
+        ssize_t n = pwrite(fd, p + done, len - done, (off_t)(pos + (int64_t)done));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -194,7 +221,7 @@ int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len)
             int err = n < 0 ? -errno : -ENOSPC;
             /* Readers never see past seg->size, but the next append and recovery would: cut the
              * partial batch off. If even that fails, recovery truncates it at the next start. */
-            if (ftruncate(seg->log_fd, (off_t)pos) != 0)
+            if (ftruncate(fd, (off_t)pos) != 0)
                 rn_log(RN_LOG_ERROR, "log",
                        "segment %020" PRId64 ": cannot cut back a failed write: %s",
                        seg->base_offset, strerror(errno));
@@ -203,6 +230,16 @@ int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len)
         done += (size_t)n; /* a short write is progress: continue from there */
     }
     return 0;
+}
+
+int rn_segment_write(rn_segment_t *seg, const uint8_t *p, size_t len)
+{
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
+        return fd;
+    int err = write_at(seg, fd, p, len);
+    rn_segment_unpin(seg);
+    return err;
 }
 
 void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, int64_t base_offset,
@@ -243,18 +280,23 @@ void rn_segment_seal(rn_segment_t *seg)
 
 int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len)
 {
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
+        return fd;
+    int err = 0;
     size_t got = 0;
     while (got < len) {
-        ssize_t r = pread(seg->log_fd, buf + got, len - got, (off_t)(pos + (int64_t)got));
+        ssize_t r = pread(fd, buf + got, len - got, (off_t)(pos + (int64_t)got));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            return -EIO;
+        if (r <= 0) {
+            err = r < 0 ? -errno : -EIO;
+            break;
+        }
         got += (size_t)r;
     }
-    return 0;
+    rn_segment_unpin(seg);
+    return err;
 }
 
 int rn_segment_sync_indexes(rn_segment_t *seg)
@@ -267,12 +309,22 @@ int rn_segment_sync_indexes(rn_segment_t *seg)
     return 0;
 }
 
-void rn_scan_init(rn_scan_t *s, int fd, int64_t end)
+int rn_scan_open(rn_scan_t *s, rn_segment_t *seg, int64_t end)
 {
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
+        return fd;
+    s->seg = seg;
     s->fd = fd;
     s->end = end;
     s->buf_pos = 0;
     s->buf_len = 0;
+    return 0;
+}
+
+void rn_scan_close(rn_scan_t *s)
+{
+    rn_segment_unpin(s->seg);
 }
 
 int rn_scan_peek(rn_scan_t *s, int64_t pos, size_t n, const uint8_t **p)

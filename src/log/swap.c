@@ -114,6 +114,10 @@ int rn_log_swap_in(rn_log_t *log, rn_segment_t *const *group, size_t n, rn_segme
     pthread_mutex_unlock(&log->append_lock);
     atomic_fetch_add_explicit(&log->size_bytes, cleaned->size - old_bytes, memory_order_relaxed);
 
+    /* A fetch may still hold any of the group; their names are about to go or (the first's)
+     * to name the cleaned file. */
+    for (size_t k = 0; k < n; k++)
+        rn_log_keep_open(log, group[k]);
     for (size_t k = 1; k < n; k++) {
         int e = rn_segment_unlink(log->dir, group[k]->base_offset);
         if (e != 0)
@@ -124,11 +128,13 @@ int rn_log_swap_in(rn_log_t *log, rn_segment_t *const *group, size_t n, rn_segme
         err = rename_ext(log->dir, base, order[i], RN_SWAP_SUFFIX, "");
     if (err == 0)
         err = rn_fsync_dir(log->dir);
-    if (err != 0)
+    if (err != 0) {
         rn_log(RN_LOG_ERROR, "log",
                "%s: cleaned segment %020" PRId64 " is in use but not renamed (%s); the next "
                "start completes it",
                log->dir, base, strerror(-err));
+        rn_log_keep_open(log, cleaned); /* its final name is not there to reopen */
+    }
     for (size_t k = 0; k < n; k++)
         rn_segment_unref(group[k]); /* the array's references */
     return 0;

@@ -152,9 +152,9 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
             rn_index_lookup_offset(&seg->index,
                                    rel_from > UINT32_MAX ? UINT32_MAX : (uint32_t)rel_from);
         rn_scan_t scan;
-        rn_scan_init(&scan, seg->log_fd, end);
-        int rc;
-        for (;;) {
+        int rc = rn_scan_open(&scan, seg, end);
+        bool opened = rc == 0;
+        while (opened) {
             int64_t batch_pos, base, last;
             size_t batch_len;
             const uint8_t *h;
@@ -174,6 +174,8 @@ int rn_log_offset_for_timestamp(rn_log_t *log, int64_t ts, int64_t *offset, int6
             }
             pos = batch_pos + (int64_t)batch_len;
         }
+        if (opened)
+            rn_scan_close(&scan);
         after_base = seg->base_offset;
         rn_segment_unref(seg);
         if (rc != RN_LOG_NOT_FOUND)
@@ -205,11 +207,16 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp)
     /* The segment knows the batch (its last offset); KIP-734 wants the record: the first in that
      * batch with the max timestamp (earlier batches all have smaller ones). */
     rn_scan_t scan;
-    rn_scan_init(&scan, seg->log_fd, end);
     int64_t batch_pos, base, last;
     size_t batch_len;
     uint32_t pos = rn_index_lookup_offset(&seg->index, (uint32_t)(max_offset - seg->base_offset));
-    int rc = rn_segment_find_batch(&scan, pos, max_offset, &batch_pos, &batch_len, &base, &last);
+    int rc = rn_scan_open(&scan, seg, end);
+    if (rc != 0) {
+        rn_segment_unref(seg);
+        return rc;
+    }
+    rc = rn_segment_find_batch(&scan, pos, max_offset, &batch_pos, &batch_len, &base, &last);
+    rn_scan_close(&scan);
     if (rc == 0) {
         rc = answer_in_batch(seg, batch_pos, batch_len, base, max_ts, max_offset, max_ts, offset,
                              timestamp);

@@ -107,7 +107,9 @@ class Broker:
         cmd += ["--override", "listeners=PLAINTEXT://%s:%d" % (HOST, port),
                 "--override", "log.dirs=%s" % self.data_dir,
                 "--override", "log.level=debug"]
-        for kv in self.overrides:
+        # RUNNEL_IT_OVERRIDES: more overrides for every broker of a run, separated by spaces,
+        # say "runnel.log.open.files.max=1" to run a suite with every segment file reopened.
+        for kv in self.overrides + os.environ.get("RUNNEL_IT_OVERRIDES", "").split():
             cmd += ["--override", kv]
         cmd += self.args
         self.cmd = cmd

@@ -75,7 +75,7 @@ Test(segment, find_batch_returns_the_batch_holding_an_offset)
 
     rn_scan_t scan;
     for (int64_t off = 100; off < 160; off++) {
-        rn_scan_init(&scan, seg->log_fd, seg->size);
+        cr_assert_eq(rn_scan_open(&scan, seg, seg->size), 0);
         uint32_t pos = rn_index_lookup_offset(&seg->index, (uint32_t)(off - 100));
         int64_t bpos, base, last;
         size_t blen;
@@ -83,12 +83,14 @@ Test(segment, find_batch_returns_the_batch_holding_an_offset)
         cr_assert_eq(base, 100 + (off - 100) / 3 * 3, "offset %ld", (long)off);
         cr_assert_eq(last, base + 2);
         cr_assert_eq(rn_load_be64(all.p + bpos), (uint64_t)base);
+        rn_scan_close(&scan);
     }
-    rn_scan_init(&scan, seg->log_fd, seg->size);
+    cr_assert_eq(rn_scan_open(&scan, seg, seg->size), 0);
     int64_t bpos, base, last;
     size_t blen;
     cr_assert_eq(rn_segment_find_batch(&scan, 0, 160, &bpos, &blen, &base, &last), 1,
                  "past the end");
+    rn_scan_close(&scan);
     lt_buf_free(&all);
     rn_segment_unref(seg);
 }
@@ -100,12 +102,13 @@ Test(segment, find_batch_stops_at_a_damaged_header)
     lt_buf_t all = { 0 };
     fill(seg, 3, 1, &all);
     uint8_t bad[4] = { 0, 0, 0, 5 }; /* batch_length 5: shorter than a header */
-    cr_assert_eq(pwrite(seg->log_fd, bad, 4, 8), 4);
     rn_scan_t scan;
-    rn_scan_init(&scan, seg->log_fd, seg->size);
+    cr_assert_eq(rn_scan_open(&scan, seg, seg->size), 0);
+    cr_assert_eq(pwrite(scan.fd, bad, 4, 8), 4);
     int64_t bpos, base, last;
     size_t blen;
     cr_assert_eq(rn_segment_find_batch(&scan, 0, 1, &bpos, &blen, &base, &last), -EIO);
+    rn_scan_close(&scan);
     lt_buf_free(&all);
     rn_segment_unref(seg);
 }
@@ -116,7 +119,9 @@ Test(segment, an_unlinked_segment_stays_readable_until_its_last_reference)
     cr_assert_eq(rn_segment_create(dir, 0, 4096, &seg), 0);
     lt_buf_t all = { 0 };
     fill(seg, 5, 2, &all);
-    rn_segment_ref(seg); /* a fetch's range */
+    rn_segment_ref(seg); /* a fetch's range: a reference and a pin */
+    cr_assert_geq(rn_segment_pin(seg), 0);
+    cr_assert_eq(rn_segment_keep_open(seg), 0);
     cr_assert_eq(rn_segment_unlink(dir, 0), 0);
     cr_assert_eq(lt_file_size(lt_seg_path(dir, 0, ".log")), -1);
     rn_segment_unref(seg); /* the log lets go */
