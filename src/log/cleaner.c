@@ -114,7 +114,15 @@ bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
     /* Kafka resets a checkpoint below the log start or past the log end to the log start. */
     int64_t first_dirty = cp < start || cp > log->leo ? start : cp;
     size_t nsealed = log->nsegs - 1;
-    int64_t uncleanable = log->segs[nsealed]->base_offset;
+    /* Kafka never cleans the active segment, which always holds the log's last batch: it rolls
+     * only on an append. Here segment.ms also rolls a segment that stopped receiving appends,
+     * leaving an empty active one; the segment with the last batch stays uncleaned too, or a
+     * round could remove that batch (a tombstone past delete.retention.ms) and leave consumers
+     * short of the high watermark with nothing to read until the next append. */
+    size_t last = nsealed;
+    while (last > 0 && log->segs[last]->size == 0)
+        last--;
+    int64_t uncleanable = log->segs[last]->base_offset;
     int64_t unstable = atomic_load_explicit(&log->first_unstable, memory_order_relaxed);
     if (unstable < uncleanable)
         uncleanable = unstable;

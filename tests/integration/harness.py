@@ -70,8 +70,12 @@ def run(cmd, timeout=30, **kwargs):
 class Broker:
     """One runnel process. Use start()/stop() or `with Broker() as broker:`."""
 
-    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c", nofile=None):
+    def __init__(self, overrides=(), config_file=None, args=(), config_flag="-c", nofile=None,
+                 start_timeout=START_TIMEOUT):
         self.overrides = list(overrides)
+        # Seconds a start may take until it listens: recovery after a kill -9 of a broker with
+        # tens of thousands of partitions takes longer than the default under ASan.
+        self.start_timeout = start_timeout
         # (soft, hard) RLIMIT_NOFILE for the broker process only, say (64, 64) to run it out
         # of descriptors; None: inherited from this process.
         self.nofile = nofile
@@ -124,14 +128,14 @@ class Broker:
         self._reader = threading.Thread(target=self._drain, args=(self.proc, ready, self.runs),
                                         name="runnel-stderr", daemon=True)
         self._reader.start()
-        if not ready.wait(START_TIMEOUT) or self.port is None:
+        if not ready.wait(self.start_timeout) or self.port is None:
             code = self.proc.poll()
             self._kill()
             self.dump_log()
             self._cleanup()
             raise AssertionError("broker did not log 'listening on HOST:PORT' within %.0f s "
                                  "(exit status %s); command: %s"
-                                 % (START_TIMEOUT, code, " ".join(cmd)))
+                                 % (self.start_timeout, code, " ".join(cmd)))
         return self
 
     def _preexec(self):

@@ -41,6 +41,12 @@ void ct_roll(rn_log_t *log)
     cr_assert_eq(lt_count_segments(log->dir), before + 1, "rolled");
 }
 
+void ct_tail(rn_log_t *log)
+{
+    const ct_kv_t tail = { CT_TAIL_KEY, CT_TAIL_KEY };
+    ct_append(log, NULL, CT_PLAIN, &tail, 1);
+}
+
 void ct_model_free(ct_model_t *m)
 {
     free(m->offset);
@@ -318,7 +324,10 @@ rn_log_cleaner_t *ct_cleaner(size_t dedupe_bytes, double load_factor)
 void ct_round(rn_log_t *log, rn_log_cleaner_t *c, int64_t now_ms, rn_log_clean_stats_t *st)
 {
     rn_log_cleanable_t plan;
-    cr_assert(rn_log_cleanable(log, now_ms, &plan), "a round is due");
+    bool due = rn_log_cleanable(log, now_ms, &plan);
+    cr_assert(due, "a round is due: dirty %ld..%ld, %ld bytes clean, %ld dirty",
+              (long)plan.first_dirty, (long)plan.first_uncleanable, (long)plan.clean_bytes,
+              (long)plan.dirty_bytes);
     int err = rn_log_clean(log, c, &plan, now_ms, st);
     cr_assert_eq(err, 0, "clean: %d", err);
     cr_assert_gt(st->end_offset, plan.first_dirty, "the round got somewhere");

@@ -22,6 +22,10 @@ rn_log_config_t ct_config(int64_t segment_bytes);
 rn_log_t *ct_open(const char *dir, const rn_log_config_t *cfg, bool clean);
 /* Rolls the active segment now (segment.ms through rn_log_maintain); it must not be empty. */
 void ct_roll(rn_log_t *log);
+/* Appends one plain record (key CT_TAIL_KEY) after a roll: the active segment then holds the log's
+ * last batch, as in Kafka, and every sealed segment is cleanable. */
+#define CT_TAIL_KEY 9999
+void ct_tail(rn_log_t *log);
 
 /* One record written: key k, value v (-1: null, a tombstone). */
 typedef struct ct_kv {

@@ -16,6 +16,7 @@
 #include "clean_helpers.h"
 #include "log/internal.h"
 #include "records/records.h"
+#include "util/clock.h"
 #include "util/logging.h"
 
 static char *dir;
@@ -347,6 +348,7 @@ Test(cleaner, a_small_dedupe_buffer_cleans_in_several_rounds)
     ct_roll(log);
     ct_fill(log, NULL, 10, 4, 0, 40, 100); /* again, values 100..139 at 40..79 */
     ct_roll(log);
+    ct_tail(log); /* offset 80 */
     /* 16 slots at load factor 0.5: 8 keys a round. */
     rn_log_cleaner_t *c = ct_cleaner(16 * sizeof(rn_offset_slot_t), 0.5);
     rn_log_cleanable_t plan;
@@ -359,13 +361,13 @@ Test(cleaner, a_small_dedupe_buffer_cleans_in_several_rounds)
     rn_log_set_cleaner_checkpoint(log, st.end_offset);
     ct_read_t rd;
     ct_read_all(log, &rd);
-    cr_assert_eq(rd.nr, 80, "nothing below the end of the map was superseded yet");
+    cr_assert_eq(rd.nr, 81, "nothing below the end of the map was superseded yet");
     ct_read_free(&rd);
 
     int n = rounds_until_clean(log, c);
     cr_assert_geq(n, 8, "%d more rounds", n);
     ct_read_all(log, &rd);
-    cr_assert_eq(rd.nr, 40);
+    cr_assert_eq(rd.nr, 41, "the 40 keys' last values and the tail");
     for (int k = 0; k < 40; k++)
         only(&rd, k, 100 + k);
     ct_assert_reads_everywhere(log, &rd);
@@ -383,6 +385,7 @@ Test(cleaner, a_batch_with_more_keys_than_the_map_holds)
     ct_fill(log, NULL, 1, 12, 0, 12, 0);
     ct_fill(log, NULL, 1, 12, 0, 12, 100);
     ct_roll(log);
+    ct_tail(log);
     rn_log_cleaner_t *c = ct_cleaner(16 * sizeof(rn_offset_slot_t), 0.5);
     rn_log_cleanable_t plan;
     cr_assert(rn_log_cleanable(log, CT_NOW, &plan));
@@ -394,7 +397,7 @@ Test(cleaner, a_batch_with_more_keys_than_the_map_holds)
     cr_assert_geq(rounds_until_clean(log, c), 2);
     ct_read_t rd;
     ct_read_all(log, &rd);
-    cr_assert_eq(rd.nr, 12);
+    cr_assert_eq(rd.nr, 13, "12 keys' last values and the tail");
     for (int k = 0; k < 12; k++)
         only(&rd, k, 100 + k);
     ct_read_free(&rd);
@@ -593,5 +596,28 @@ Test(cleaner, delete_records_during_a_round)
     ct_read_free(&rd);
     ct_model_free(&m);
     rn_log_cleaner_free(c);
+    rn_log_close(log);
+}
+
+/* segment.ms rolls a segment that stopped receiving appends, which Kafka does not (it rolls on
+ * an append): the empty active segment that leaves must not make the segment with the log's
+ * last batch cleanable, or a round could take that batch away and leave readers short of the
+ * high watermark with nothing to read. */
+Test(cleaner, an_idle_roll_leaves_the_last_batch_uncleaned)
+{
+    rn_log_config_t cfg = ct_config(1 << 20);
+    rn_log_t *log = ct_open(dir, &cfg, true);
+    ct_fill(log, NULL, 4, 1, 0, 2, 0); /* keys 0, 1, 0, 1 at offsets 0..3 */
+    ct_roll(log);
+    rn_log_cleanable_t plan;
+    cr_assert_not(rn_log_cleanable(log, CT_NOW, &plan));
+    cr_assert_eq(plan.first_uncleanable, 0);
+    cr_assert_eq(plan.dirty_bytes, 0);
+    /* An empty segment never rolls: nothing changes. */
+    cr_assert_eq(rn_log_maintain(log, rn_clock_wall_ms() + 60LL * 86400000), 0);
+    cr_assert_not(rn_log_cleanable(log, CT_NOW, &plan));
+    ct_tail(log); /* an append: now the active segment holds the last batch, as in Kafka */
+    cr_assert(rn_log_cleanable(log, CT_NOW, &plan));
+    cr_assert_eq(plan.first_uncleanable, 4);
     rn_log_close(log);
 }

@@ -108,6 +108,7 @@ Test(cleaner_txn, aborted_data_markers_and_producers_last_batches)
                               { 3, 103 }, { 90, 190 }, { 91, 191 } };
     ct_append(log, NULL, CT_PLAIN, over, 6);
     ct_roll(log);
+    ct_tail(log);
     cr_assert_eq(rn_log_last_stable_offset(log), rn_log_high_watermark(log));
     rn_log_aborted_t ab[8];
     cr_assert_eq(rn_log_aborted_txns(log, 0, INT64_MAX, ab, 8), 2, "B's and D's");
@@ -155,6 +156,7 @@ Test(cleaner_txn, aborted_data_markers_and_producers_last_batches)
      * listed. D's marker stays without one: its (empty) batch is still there. */
     ct_fill(log, NULL, 1, 3, 200, 3, 0);
     ct_roll(log);
+    ct_tail(log);
     ct_round(log, c, CT_NOW + 1, &st);
     cr_assert_eq(st.markers_dropped, 0);
     ct_read_all(log, &rd);
@@ -173,10 +175,12 @@ Test(cleaner_txn, aborted_data_markers_and_producers_last_batches)
     /* Before the horizon they stay; at it they go. */
     ct_fill(log, NULL, 1, 3, 300, 3, 0);
     ct_roll(log);
+    ct_tail(log);
     ct_round(log, c, CT_NOW + CT_RETENTION, &st);
     cr_assert_eq(st.markers_dropped, 0);
     ct_fill(log, NULL, 1, 3, 400, 3, 0);
     ct_roll(log);
+    ct_tail(log);
     ct_round(log, c, CT_NOW + 1 + CT_RETENTION, &st);
     cr_assert_eq(st.markers_dropped, 2);
     ct_read_all(log, &rd);
