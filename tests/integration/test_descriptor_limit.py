@@ -101,7 +101,11 @@ class DescriptorLimit(unittest.TestCase):
         broker.start()
         self.addCleanup(broker.stop)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        admin.list_topics(timeout=TIMEOUT)  # its connection is open before the others
+        # The AdminClient's connection to the controller (not only the bootstrap one) is open
+        # before the others take every descriptor: a CreateTopics that only validates opens it.
+        admin.list_topics(timeout=TIMEOUT)
+        admin.create_topics([NewTopic("late", 4, 1)], validate_only=True,
+                            request_timeout=TIMEOUT)["late"].result(timeout=TIMEOUT)
         socks = Sockets(self)
         waiting = None
         for i in range(SMALL_NOFILE + 10):
