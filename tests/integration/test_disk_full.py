@@ -9,11 +9,17 @@ meson shows as SKIP, never as a pass). A 6 MiB ballast file shares the filesyste
 2. With the disk full, the broker keeps serving reads: a consumer reads back exactly the
    acknowledged records, in order. With the filesystem then filled to its last byte, a group's
    offset commit either succeeds or fails with an error; OffsetFetch then returns the offset
-   committed before or the new one, nothing else.
-3. The ballast is deleted: produce works again, and the new records follow the old ones.
+   committed before or the new one, nothing else. A transactional producer initialized before
+   tries a transaction: each step (the produce with its AddPartitionsToTxn, EndTxn, which
+   write the transaction state and markers) succeeds or fails with an error.
+3. The ballast is deleted: produce works again, and the new records follow the old ones. A new
+   producer with the same transactional id initializes (fencing the first; whatever that one
+   left open is aborted) and commits three records: a read_committed consumer sees them, and
+   the first producer's record only if its commit succeeded.
 4. After a kill -9 and a restart on the same (still small) filesystem, every acknowledged
-   record is there exactly once, and the committed offset is the last one acknowledged.
-About 15 s under ASan."""
+   record is there exactly once, the committed offset is the last one acknowledged, the
+   read_committed view is unchanged, and the transactional id initializes again.
+About 30 s under ASan."""
 
 import os
 import shutil
@@ -33,6 +39,8 @@ FS_SIZE = "24m"
 BALLAST = 6 << 20
 RECORD = 64 << 10
 TOPIC = "fill"
+TXN_TOPIC = "fill-txn"
+TXN_ID = "disk-full-txn"
 GROUP = "disk-full-group"
 TIMEOUT = 60
 MAX_RECORDS = 2000        # far more than fit: the loop ends at the first refusal
@@ -138,6 +146,66 @@ class DiskFull(unittest.TestCase):
         finally:
             c.close()
 
+    def txn_producer(self, bootstrap):
+        return Producer({"bootstrap.servers": bootstrap, "transactional.id": TXN_ID,
+                         "transaction.timeout.ms": 60000, "message.timeout.ms": 10000,
+                         "linger.ms": 0})
+
+    def try_transaction(self, p):
+        """One transaction of one record on a full disk, by producer `p` (initialized while
+        there was room): [(step, outcome)], and whether its commit was acknowledged."""
+        steps = []
+
+        def step(name, fn):
+            try:
+                fn()
+                steps.append((name, "ok"))
+                return True
+            except KafkaException as e:
+                steps.append((name, e.args[0].name() if e.args else repr(e)))
+                return False
+
+        p.begin_transaction()
+        p.produce(TXN_TOPIC, value=b"on-a-full-disk", partition=0)
+        committed = False
+        undelivered = p.flush(10)
+        steps.append(("flush", "%d undelivered" % undelivered if undelivered else "ok"))
+        if undelivered == 0:
+            committed = step("commit", lambda: p.commit_transaction(10))
+        if not committed:
+            step("abort", lambda: p.abort_transaction(10))
+        return steps, committed
+
+    def read_committed(self, bootstrap):
+        """The values of TXN_TOPIC a read_committed consumer sees, to the end."""
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "disk-full-txn-reader",
+                      "enable.auto.commit": False, "enable.partition.eof": True,
+                      "isolation.level": "read_committed"})
+        c.assign([TopicPartition(TXN_TOPIC, 0, OFFSET_BEGINNING)])
+        out = []
+        deadline = time.monotonic() + TIMEOUT
+        try:
+            while time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is None:
+                    continue
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        return out
+                    continue
+                out.append(m.value())
+        finally:
+            c.close()
+        self.fail("%s was not read to its last stable offset within %d s" % (TXN_TOPIC, TIMEOUT))
+
+    def commit_three(self, bootstrap):
+        p = self.txn_producer(bootstrap)
+        p.init_transactions(TIMEOUT)
+        p.begin_transaction()
+        for i in range(3):
+            p.produce(TXN_TOPIC, value=b"after-%d" % i, partition=0)
+        p.commit_transaction(TIMEOUT)
+
     def test_full_disk(self):
         data = os.path.join(self.mnt, "data")
         ballast = os.path.join(self.mnt, "ballast")
@@ -148,8 +216,11 @@ class DiskFull(unittest.TestCase):
         broker.start()
         self.addCleanup(broker.stop)
         admin = AdminClient({"bootstrap.servers": broker.bootstrap})
-        admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(timeout=TIMEOUT)
+        for t, f in admin.create_topics([NewTopic(TOPIC, 1, 1), NewTopic(TXN_TOPIC, 1, 1)]).items():
+            f.result(timeout=TIMEOUT)
         self.assertIsNone(self.commit(broker.bootstrap, 0))
+        first_txn = self.txn_producer(broker.bootstrap)
+        first_txn.init_transactions(TIMEOUT)
 
         # 1. Produce until the disk is full.
         acked = []
@@ -187,6 +258,9 @@ class DiskFull(unittest.TestCase):
             outcomes.append(commit_err.name() if commit_err else "ok")
         print("commits on a full disk: %s" % outcomes)
         self.assertNotEqual(set(outcomes), {"ok"}, "every commit fit on a full disk")
+        steps, txn_committed = self.try_transaction(first_txn)
+        print("a transaction on a full disk: %s" % steps)
+        self.assertTrue(broker.alive())
 
         # 3. Space comes back.
         os.unlink(filler)
@@ -196,11 +270,17 @@ class DiskFull(unittest.TestCase):
         self.assertIsNone(self.commit(broker.bootstrap, len(acked)))
         last_committed = len(acked)
         self.assertEqual(self.committed(broker.bootstrap), last_committed)
+        self.commit_three(broker.bootstrap)
+        want_txn = ([b"on-a-full-disk"] if txn_committed else []) + [b"after-%d" % i
+                                                                      for i in range(3)]
+        self.assertEqual(self.read_committed(broker.bootstrap), want_txn)
 
         # 4. kill -9 and restart on the same filesystem.
         broker.restart(signal.SIGKILL)
         self.assertEqual(self.read_all(broker.bootstrap), acked)
         self.assertEqual(self.committed(broker.bootstrap), last_committed)
+        self.assertEqual(self.read_committed(broker.bootstrap), want_txn)
+        self.txn_producer(broker.bootstrap).init_transactions(TIMEOUT)
 
 
 if __name__ == "__main__":
