@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "control/control.h"
 #include "coord/coord.h"
 #include "handlers/handlers.h"
 #include "log/log.h"
@@ -45,6 +46,7 @@ struct runnel {
     rn_topics_t *topics;   /* NULL until started */
     rn_coord_t *coord;     /* NULL until started */
     rn_cleaner_t *cleaner; /* NULL until started, or with log.cleaner.enable=false */
+    rn_control_t *control; /* NULL until started, or without runnel.control.listener */
     /* Two maintenance threads, off the event loops: the coordinator's clock, and the logs'
      * disk work (retention, time-based flush and roll, checkpoints), apart so that a long
      * retention pass never delays a session timeout. */
@@ -455,6 +457,21 @@ static void size_open_files(const rn_config_t *cfg)
            "segment files kept open: at most %zu (runnel.log.open.files.max)", max);
 }
 
+/* ---- the control plane ---- */
+
+static int start_control(runnel_t *rn, int kafka_port)
+{
+    rn_control_env_t env = {
+        .config = &rn->config,
+        .topics = rn->topics,
+        .coord = rn->coord,
+        .net = rn->net,
+        .kafka_port = kafka_port,
+        .broker = rn,
+    };
+    return rn_control_start(&env, &rn->control);
+}
+
 int runnel_start(runnel_t *rn)
 {
     if (rn->net != NULL)
@@ -536,6 +553,10 @@ int runnel_start(runnel_t *rn)
     rn_log(RN_LOG_INFO, "broker", "listening on %s:%d (advertised %s:%d)",
            rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
            rn->info.advertised_host, adv);
+    if (rn->config.control_port >= 0 && (err = start_control(rn, adv)) != 0) {
+        runnel_stop(rn);
+        return err;
+    }
     return 0;
 fail_maint:
     free(ip_limits);
@@ -548,11 +569,18 @@ int runnel_port(const runnel_t *rn)
     return rn->net != NULL ? rn_net_port(rn->net) : -1;
 }
 
+int runnel_control_port(const runnel_t *rn)
+{
+    return rn->control != NULL ? rn_control_port(rn->control) : -1;
+}
+
 void runnel_stop(runnel_t *rn)
 {
     if (rn == NULL || rn->net == NULL)
         return;
     rn_log(RN_LOG_INFO, "broker", "stopping");
+    rn_control_stop(rn->control);
+    rn->control = NULL;
     /* Network first (parked fetches answer, produce syncs finish), then the maintenance
      * thread, then the logs: checkpoints and the clean-shutdown marker come last. */
     rn_net_stop(rn->net);

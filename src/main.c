@@ -5,12 +5,15 @@
  * port is taken, the data directory is unusable); 2 for a usage or configuration error, in
  * which case nothing has been started. */
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ephemeral.h"
 #include "runnel/runnel.h"
 
 #define EXIT_USAGE 2
@@ -18,11 +21,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: runnel [-c|--config FILE] [--override KEY=VALUE]... [--version] [--help]\n"
+            "Usage: runnel [-c|--config FILE] [--ephemeral] [--override KEY=VALUE]...\n"
+            "              [--version] [--help]\n"
             "\n"
             "A single-node Kafka-protocol broker.\n"
             "\n"
             "  -c, --config FILE        read a Java-properties file (see conf/runnel.properties)\n"
+            "      --ephemeral          a test fixture: listeners and the control plane on\n"
+            "                           127.0.0.1 port 0, a fresh data directory removed at\n"
+            "                           exit, group.initial.rebalance.delay.ms=0; the first line\n"
+            "                           on stdout is JSON with the addresses; exits when stdin\n"
+            "                           closes (the overrides still apply, after these)\n"
             "      --override KEY=VALUE set a key, winning over the file; may repeat\n"
             "      --version            print the version and exit\n"
             "      --help               print this help and exit\n"
@@ -39,15 +48,18 @@ static const char *describe(int rc)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_OVERRIDE = 256, OPT_VERSION, OPT_HELP };
+    enum { OPT_OVERRIDE = 256, OPT_VERSION, OPT_HELP, OPT_EPHEMERAL };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
         { "override", required_argument, NULL, OPT_OVERRIDE },
+        { "ephemeral", no_argument, NULL, OPT_EPHEMERAL },
         { "version", no_argument, NULL, OPT_VERSION },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL;
+    bool ephemeral = false;
+    char ephemeral_dir[PATH_MAX] = "";
     runnel_config_t *config = NULL;
     runnel_t *rn = NULL;
     int status = EXIT_USAGE, rc;
@@ -78,6 +90,9 @@ int main(int argc, char **argv)
             overrides[noverrides++] = optarg;
             break;
         }
+        case OPT_EPHEMERAL:
+            ephemeral = true;
+            break;
         case OPT_VERSION:
             printf("runnel %s\n", RUNNEL_VERSION);
             status = 0;
@@ -113,6 +128,10 @@ int main(int argc, char **argv)
     }
     if (config_path != NULL && runnel_config_load(config, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "runnel: %s\n", err);
+        goto out;
+    }
+    if (ephemeral && rn_ephemeral_prepare(config, ephemeral_dir, sizeof ephemeral_dir) != 0) {
+        status = 1;
         goto out;
     }
     for (int i = 0; i < noverrides; i++) {
@@ -155,6 +174,15 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if (ephemeral) {
+        rn_ephemeral_announce(rn, ephemeral_dir);
+        /* After the mask above: the thread's SIGTERM waits for sigwait below. */
+        if ((rc = rn_ephemeral_watch_stdin()) != 0) {
+            fprintf(stderr, "runnel: --ephemeral: cannot watch stdin: %s\n", strerror(rc));
+            status = 1;
+            goto out;
+        }
+    }
 
     int sig = 0;
     if ((rc = sigwait(&stop_signals, &sig)) != 0) {
@@ -162,7 +190,8 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    fprintf(stderr, "runnel: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (!ephemeral)
+        fprintf(stderr, "runnel: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     /* Only this thread has the signals unblocked again, so a second Ctrl-C during a slow stop
      * takes the default action and ends the process, which is what someone pressing it twice
      * wants. */
@@ -172,6 +201,8 @@ int main(int argc, char **argv)
 out:
     runnel_free(rn);
     runnel_config_free(config);
+    if (ephemeral_dir[0] != '\0')
+        rn_ephemeral_cleanup(ephemeral_dir);
     free(overrides);
     return status;
 }

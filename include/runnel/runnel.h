@@ -59,6 +59,9 @@ RUNNEL_EXPORT int runnel_start(runnel_t *rn);
 /* The port the broker listens on (the real one when the listener asked for port 0), or -1
  * before runnel_start. */
 RUNNEL_EXPORT int runnel_port(const runnel_t *rn);
+/* The bound port of the control plane (runnel.control.listener), or -1 when it is off or the
+ * broker is not started. */
+RUNNEL_EXPORT int runnel_control_port(const runnel_t *rn);
 /* Stops accepting, finishes in-flight responses, closes connections and joins the threads. */
 RUNNEL_EXPORT void runnel_stop(runnel_t *rn);
 /* Stops the broker if it runs, then frees it. runnel_free(NULL) does nothing. */

@@ -272,6 +272,43 @@ int rn_config_apply_advertised_listeners(build_t *b, const key_def_t *def, const
     return 0;
 }
 
+/* runnel.control.listener: "" (off), or [http://]HOST:PORT with an IP literal (IPv6 in
+ * brackets) or localhost, port 0 for an ephemeral one. */
+int rn_config_apply_control_listener(build_t *b, const key_def_t *def, const char *value)
+{
+    b->cfg.control_port = -1;
+    if (value == NULL || value[0] == '\0')
+        return 0;
+    const char *v = strncmp(value, "http://", 7) == 0 ? value + 7 : value;
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL)
+        return invalid(b, def->pub.name, value, "expected HOST:PORT");
+    char host[64];
+    const char *h = v;
+    size_t hlen = (size_t)(colon - v);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof host)
+        return invalid(b, def->pub.name, value, "expected HOST:PORT");
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
+        return invalid(b, def->pub.name, value, "the host must be an IP address or localhost");
+    int64_t port;
+    if (rn_parse_int64(colon + 1, &port) != 0 || port < 0 || port > 65535)
+        return invalid(b, def->pub.name, value, "the port must be 0 to 65535");
+    if ((b->cfg.control_host = strdup(host)) == NULL)
+        return oom(b);
+    b->cfg.control_port = (int)port;
+    return 0;
+}
+
 /* ---- The other keys ---- */
 
 /* node.id is KRaft's name, broker.id the older one; Kafka accepts both when they agree. */
@@ -623,6 +660,7 @@ int rn_config_build(const runnel_config_t *props, rn_config_t *out, char *err, s
 void rn_config_deinit(rn_config_t *config)
 {
     free(config->listener_host);
+    free(config->control_host);
     free(config->advertised_host);
     free(config->cluster_id);
     free(config->log_dir);

@@ -107,6 +107,8 @@ typedef struct rn_config {
     char *advertised_host;            /* advertised.listeners, never NULL after a build: derived
                                        * from the listener (a wildcard becomes loopback) */
     int advertised_port;              /* 1..65535, or -1: the bound port */
+    char *control_host;               /* runnel.control.listener: an IP literal; NULL: off */
+    int control_port;                 /* 0..65535 (0: ephemeral), or -1: off */
     int32_t node_id;                  /* node.id or broker.id; default 1 */
     char *cluster_id;                 /* cluster.id; NULL: read or made in the data dir */
     char *log_dir;                    /* first of log.dirs (or log.dir); default "./data" */

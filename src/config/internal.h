@@ -79,6 +79,7 @@ const key_def_t *rn_config_key_def(const char *name);
 /* The checks of KEY_CUSTOM rows (config.c). */
 int rn_config_apply_listeners(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_advertised_listeners(build_t *b, const key_def_t *def, const char *value);
+int rn_config_apply_control_listener(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_node_id(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_cluster_id(build_t *b, const key_def_t *def, const char *value);
 int rn_config_apply_log_dirs(build_t *b, const key_def_t *def, const char *value);

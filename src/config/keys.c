@@ -33,6 +33,12 @@ const key_def_t rn_config_keys[] = {
                true, S },
       .kind = KEY_CUSTOM,
       .apply = rn_config_apply_advertised_listeners },
+    { .pub = { "runnel.control.listener", "",
+               "the HTTP control plane (health, metrics, reset, snapshots, faults), "
+               "http://HOST:PORT; empty: off; port 0: ephemeral",
+               true, S },
+      .kind = KEY_CUSTOM,
+      .apply = rn_config_apply_control_listener },
     { .pub = { "node.id", "1", "this broker's id (0 or more)", true, I },
       .kind = KEY_CUSTOM,
       .apply = rn_config_apply_node_id },

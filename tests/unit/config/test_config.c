@@ -1424,3 +1424,43 @@ Test(config, connection_limits_are_checked_as_kafka_checks_them)
     rn_config_deinit(&cfg);
     runnel_config_free(props);
 }
+
+Test(config, control_listener_is_off_by_default_and_parses_host_and_port)
+{
+    rn_config_t cfg;
+    char err[256];
+    cr_assert_eq(build_one("num.partitions", "1", &cfg, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.control_port, -1);
+    cr_assert_null(cfg.control_host);
+    rn_config_deinit(&cfg);
+
+    static const struct {
+        const char *value, *host;
+        int port;
+    } ok[] = {
+        { "http://127.0.0.1:0", "127.0.0.1", 0 },
+        { "127.0.0.1:8090", "127.0.0.1", 8090 },
+        { "http://localhost:65535", "127.0.0.1", 65535 },
+        { "http://[::1]:9", "::1", 9 },
+        { "", NULL, -1 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        cr_assert_eq(build_one("runnel.control.listener", ok[i].value, &cfg, err, sizeof err), 0,
+                     "'%s': %s", ok[i].value, err);
+        cr_assert_eq(cfg.control_port, ok[i].port, "'%s'", ok[i].value);
+        if (ok[i].host == NULL)
+            cr_assert_null(cfg.control_host);
+        else
+            cr_assert_str_eq(cfg.control_host, ok[i].host, "'%s'", ok[i].value);
+        rn_config_deinit(&cfg);
+    }
+    static const char *const bad[] = {
+        "http://127.0.0.1", "example.com:80", "127.0.0.1:65536", "127.0.0.1:-1", ":80",
+        "http://[::1:80"
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(build_one("runnel.control.listener", bad[i], &cfg, err, sizeof err),
+                     RN_ECONFIG, "'%s' accepted", bad[i]);
+        cr_assert(strstr(err, "runnel.control.listener") != NULL, "%s", err);
+    }
+}

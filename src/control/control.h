@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The control plane: an HTTP listener, off by default (runnel.control.listener), on which a test
+ * harness sees and steers the broker: health, metrics, reset, snapshots, compaction and injected
+ * faults. libmicrohttpd parses HTTP and runs the listener on a thread of its own; requests and
+ * answers are JSON (jansson), metrics Prometheus text. Each route is a function in this room
+ * (routes.h); broker-wide operations that only the broker can do come in as callbacks. */
+#ifndef RN_CONTROL_CONTROL_H
+#define RN_CONTROL_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+
+typedef struct rn_control rn_control_t;
+typedef struct rn_topics rn_topics_t;
+typedef struct rn_coord rn_coord_t;
+typedef struct rn_net rn_net_t;
+
+/* What the routes reach. The pointers outlive the control plane (the broker stops it first). */
+typedef struct rn_control_env {
+    const rn_config_t *config;
+    rn_topics_t *topics;
+    rn_coord_t *coord;
+    rn_net_t *net;
+    int kafka_port; /* the Kafka listener's bound port */
+    /* Broker operations: `broker` is passed back. Each returns 0, or a negative errno with a
+     * message in err. NULL: the route answers 501. */
+    void *broker;
+    int (*reset)(void *broker, char *err, size_t errlen);
+} rn_control_env_t;
+
+/* Binds runnel.control.listener and starts serving. 0 (with *out set), or a negative errno with
+ * a message logged. */
+int rn_control_start(const rn_control_env_t *env, rn_control_t **out);
+/* The bound port. */
+int rn_control_port(const rn_control_t *c);
+/* Stops the listener (waiting for requests being answered) and frees. NULL is fine. */
+void rn_control_stop(rn_control_t *c);
+
+#endif
