@@ -16,9 +16,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "util/logging.h"
 
 typedef struct files {
     pthread_mutex_t lock;
@@ -166,6 +170,15 @@ int rn_segment_keep_open(rn_segment_t *seg)
         err = ensure_open(seg, 0);
     pthread_mutex_unlock(&files.lock);
     return err;
+}
+
+void rn_log_keep_open(const rn_log_t *log, rn_segment_t *seg)
+{
+    int err = rn_segment_keep_open(seg);
+    if (err != 0)
+        rn_log(RN_LOG_WARN, "log",
+               "%s: cannot keep segment %020" PRId64 " open for the fetches still reading it: %s",
+               log->dir, seg->base_offset, strerror(-err));
 }
 
 void rn_segment_close_log(rn_segment_t *seg)

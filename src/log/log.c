@@ -246,15 +246,6 @@ void rn_log_close(rn_log_t *log)
     log_free(log);
 }
 
-void rn_log_keep_open(const rn_log_t *log, rn_segment_t *seg)
-{
-    int err = rn_segment_keep_open(seg);
-    if (err != 0)
-        rn_log(RN_LOG_WARN, "log",
-               "%s: cannot keep segment %020" PRId64 " open for the fetches still reading it: %s",
-               log->dir, seg->base_offset, strerror(-err));
-}
-
 int rn_log_delete(rn_log_t *log)
 {
     pthread_mutex_lock(&log->append_lock);
