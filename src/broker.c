@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "control/control.h"
 #include "coord/coord.h"
+#include "faults/faults.h"
 #include "handlers/handlers.h"
 #include "log/log.h"
 #include "net/net.h"
@@ -47,6 +48,7 @@ struct runnel {
     rn_coord_t *coord;     /* NULL until started */
     rn_cleaner_t *cleaner; /* NULL until started, or with log.cleaner.enable=false */
     rn_control_t *control; /* NULL until started, or without runnel.control.listener */
+    rn_faults_t *faults;   /* injected faults (POST /faults); lives as long as the broker */
     /* Two maintenance threads, off the event loops: the coordinator's clock, and the logs'
      * disk work (retention, time-based flush and roll, checkpoints), apart so that a long
      * retention pass never delays a session timeout. */
@@ -109,6 +111,23 @@ static void on_request(rn_net_req_t *nreq, void *ctx)
     req->finish = broker_finish;
     req->finish_ctx = nreq;
     rn_handlers_dispatch(req);
+}
+
+/* A refuse_connections fault (POST /faults) closes accepted connections at once while its
+ * window is open. Runs on the accepting loop. */
+static bool accept_filter(const struct sockaddr *addr, socklen_t addrlen, void *ctx)
+{
+    runnel_t *rn = ctx;
+    rn_fault_hit_t hit;
+    if (!rn_faults_refuse_connection(rn->faults, &hit))
+        return true;
+    char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+    (void)getnameinfo(addr, addrlen, host, sizeof host, port, sizeof port,
+                      NI_NUMERICHOST | NI_NUMERICSERV);
+    rn_log(RN_LOG_INFO, "control",
+           "fault #%lld: refused a connection from %s:%s (%lld ms left in the window)",
+           (long long)hit.id, host, port, (long long)hit.remaining);
+    return false;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -435,6 +454,8 @@ runnel_t *runnel_new(const runnel_config_t *config, char *err, size_t errlen)
     atomic_init(&rn->info.advertised_port, -1);
     rn->info.auto_create_topics_enable = rn->config.auto_create_topics_enable;
     rn->info.num_partitions = rn->config.num_partitions;
+    rn->faults = rn_faults_new();
+    rn->info.faults = rn->faults;
     return rn;
 }
 
@@ -466,6 +487,7 @@ static int start_control(runnel_t *rn, int kafka_port)
         .topics = rn->topics,
         .coord = rn->coord,
         .net = rn->net,
+        .faults = rn->faults,
         .kafka_port = kafka_port,
         .broker = rn,
     };
@@ -525,6 +547,7 @@ int runnel_start(runnel_t *rn)
         .limits = &limits,
         .on_request = on_request,
         .ctx = rn,
+        .accept_filter = accept_filter,
         .loop_start = rn_handlers_loop_start,
         .loop_stop = rn_handlers_loop_stop,
         .loop_end = rn_handlers_loop_end,
@@ -598,5 +621,6 @@ void runnel_free(runnel_t *rn)
     rn_config_deinit(&rn->config);
     free(rn->cluster_id);
     free(rn->advertised_host);
+    rn_faults_free(rn->faults);
     free(rn);
 }

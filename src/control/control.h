@@ -16,6 +16,7 @@ typedef struct rn_control rn_control_t;
 typedef struct rn_topics rn_topics_t;
 typedef struct rn_coord rn_coord_t;
 typedef struct rn_net rn_net_t;
+typedef struct rn_faults rn_faults_t;
 
 /* What the routes reach. The pointers outlive the control plane (the broker stops it first). */
 typedef struct rn_control_env {
@@ -23,7 +24,8 @@ typedef struct rn_control_env {
     rn_topics_t *topics;
     rn_coord_t *coord;
     rn_net_t *net;
-    int kafka_port; /* the Kafka listener's bound port */
+    rn_faults_t *faults; /* the registry POST /faults fills (src/faults/faults.h) */
+    int kafka_port;      /* the Kafka listener's bound port */
     /* Broker operations: `broker` is passed back. Each returns 0, or a negative errno with a
      * message in err. NULL: the route answers 501. */
     void *broker;

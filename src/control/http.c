@@ -26,6 +26,10 @@ typedef struct route {
 static const route_t routes[] = {
     { "GET", "/healthz", rn_route_healthz },
     { "POST", "/reset", rn_route_reset },
+    { "POST", "/faults", rn_route_faults_add },
+    { "GET", "/faults", rn_route_faults_list },
+    { "DELETE", "/faults", rn_route_faults_clear },
+    { "DELETE", "/faults/", rn_route_faults_remove },
 };
 
 /* The body of one request, gathered across the calls libmicrohttpd makes with its pieces. */

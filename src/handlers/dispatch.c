@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "faults/faults.h"
+#include "handlers/inject.h"
 #include "log/log.h"
 #include "util/logging.h"
 
@@ -167,5 +169,8 @@ void rn_handlers_dispatch(rn_request_t *req)
     }
     req->client_id = hdr.client_id;
     req->body = r;
+    /* One atomic load while no fault is registered (faults.h). */
+    if (rn_faults_armed(req->broker->faults) && rn_inject_faults(req))
+        return;
     h->fn(req);
 }

@@ -28,6 +28,7 @@
 typedef struct rn_broker_info {
     struct rn_topics *topics;       /* the topic registry (src/topics/topics.h) */
     struct rn_coord *coord;         /* groups and committed offsets (src/coord/coord.h) */
+    struct rn_faults *faults;       /* injected faults (src/faults/faults.h); NULL: none */
     const struct rn_config *config; /* the broker's validated configuration (src/config.h) */
     int32_t node_id;
     const char *cluster_id;
@@ -77,6 +78,12 @@ typedef struct rn_handler {
 const rn_handler_t *rn_handlers_find(int16_t api_key);
 /* Fills `out` with every API that has a handler and its range; returns how many. */
 size_t rn_handlers_list(int16_t *keys, int16_t *mins, int16_t *maxs, size_t cap);
+
+/* Whether an injected error fault can answer requests of `api_key` (a response shape that
+ * carries an error code for the whole request is known for it: Produce, Fetch, ListOffsets,
+ * Metadata, OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+ * LeaveGroup, InitProducerId, ApiVersions). */
+bool rn_error_answer_supported(int16_t api_key);
 
 /* Reads the request header and runs the handler (or answers/rejects as Kafka does for an
  * unknown API or version). Always finishes the request, possibly later. */

@@ -173,6 +173,13 @@ static void on_listen_readable(uv_poll_t *poll, int status, int events)
                 rn_net_quota_unreserve(loop);
                 continue;
             }
+            const rn_net_config_t *cfg = &loop->net->config;
+            if (cfg->accept_filter != NULL &&
+                !cfg->accept_filter((struct sockaddr *)&ss, len, cfg->ctx)) {
+                close(fd);
+                rn_net_quota_unreserve(loop);
+                continue;
+            }
             rn_net_conn_open(loop, fd, (struct sockaddr *)&ss, len, &ip);
             continue;
         }

@@ -84,6 +84,9 @@ typedef struct rn_net_config {
     const rn_net_limits_t *limits; /* NULL: no connection limits; copied by rn_net_new */
     rn_net_request_cb on_request;  /* runs on the connection's loop */
     void *ctx;
+    /* Optional: asked about each accepted connection (after the connection limits), on the
+     * accepting loop, with `ctx`; false closes it at once (a refuse_connections fault). */
+    bool (*accept_filter)(const struct sockaddr *addr, socklen_t addrlen, void *ctx);
     /* Optional per-loop state for the layers above (parked requests, their timers). Each runs
      * on the loop's own thread: loop_start before the loop runs (its result is the loop's
      * data, see rn_net_req_loop_data); loop_stop when the loop begins to stop, to finish what it
