@@ -192,6 +192,9 @@ class Gen:
         h('    void (*request_encode)(rn_outbuf_t *w, int16_t version, const void *m);')
         h('    rn_decode_t (*response_decode)(rn_reader_t *r, int16_t version, rn_arena_t *arena, void *m);')
         h('    void (*response_encode)(rn_outbuf_t *w, int16_t version, const void *m);')
+        h('    /* The first non-zero *error_code field (top level first, then nested) that a response')
+        h('     * has at `version`, or 0: what the metrics count as an answered error. */')
+        h('    int16_t (*response_error)(const void *m, int16_t version);')
         h('    /* Test support: fill every field present in `version` with varied values derived from')
         h('     * *seed. NULL unless messages_sample.c (built only for tests) is linked. */')
         h('    void (*request_sample)(void *m, int16_t version, rn_arena_t *arena, unsigned *seed);')
@@ -287,6 +290,8 @@ class Gen:
                 c('')
                 if m.kind != 'api':
                     continue
+                if sec is m.sections[1]:
+                    self.gen_error_walkers(m, sec)
                 c(f'static rn_decode_t generic_{top}_decode(rn_reader_t *r, int16_t version, rn_arena_t *arena, void *m)')
                 c('{')
                 c(f'    return {top}_decode(r, version, arena, m);')
@@ -309,6 +314,7 @@ class Gen:
             c(f'      .request_size = sizeof({req.top.cname}), .response_size = sizeof({resp.top.cname}),')
             c(f'      .request_decode = generic_{rq}_decode, .request_encode = generic_{rq}_encode,')
             c(f'      .response_decode = generic_{rs}_decode, .response_encode = generic_{rs}_encode,')
+            c(f'      .response_error = err_{rs},')
             c(f'      .request_sample = {rq}_sample, .response_sample = {rs}_sample }},')
         c('};')
         c('const size_t rn_proto_api_count = sizeof rn_proto_apis / sizeof rn_proto_apis[0];')
@@ -650,6 +656,43 @@ class Gen:
                 c('    }')
         c('}')
         c('')
+
+    # -- error walkers (metrics) ---------------------------------------------------------
+    def gen_error_walkers(self, msg, sec):
+        """err_<struct>(m, v): the first non-zero int16 *error_code present at v, fields in
+        schema order, so a top-level error is found before a nested one."""
+        c = self.c
+        structs = all_structs(sec)
+        for st in structs:
+            c(f'static int16_t err_{st.cname[:-2]}(const void *mv, int16_t v);')
+        for st in structs:
+            c(f'static int16_t err_{st.cname[:-2]}(const void *mv, int16_t v)')
+            c('{')
+            c(f'    const {st.cname} *m = mv;')
+            c('    int16_t e = 0;')
+            c('    (void)m; (void)v; (void)e;')
+            for f in st.fields:
+                cond = f.versions.cond(msg.versions)
+                if cond == '0':
+                    continue
+                k = f.kind()
+                if k == 'prim' and f.elem == 'int16' and f.name.endswith('error_code'):
+                    c(f'    if (({cond}) && m->{f.name} != 0)')
+                    c(f'        return m->{f.name};')
+                elif k == 'struct_array':
+                    sub = f.struct.cname[:-2]
+                    c(f'    for (int32_t i = 0; ({cond}) && i < m->{f.name}.count; i++)')
+                    c(f'        if ((e = err_{sub}(&m->{f.name}.items[i], v)) != 0)')
+                    c('            return e;')
+                elif k == 'struct':
+                    sub = f.struct.cname[:-2]
+                    test = f'm->{f.name} != NULL && ' if not f.nullable.empty() else ''
+                    ref = f'm->{f.name}' if not f.nullable.empty() else f'&m->{f.name}'
+                    c(f'    if (({cond}) && {test}(e = err_{sub}({ref}, v)) != 0)')
+                    c('        return e;')
+            c('    return 0;')
+            c('}')
+            c('')
 
     # -- test-only sample values -------------------------------------------------------------
     def sample(self):

@@ -25,6 +25,7 @@ typedef struct route {
 
 static const route_t routes[] = {
     { "GET", "/healthz", rn_route_healthz },
+    { "GET", "/metrics", rn_route_metrics },
     { "POST", "/reset", rn_route_reset },
     { "POST", "/faults", rn_route_faults_add },
     { "GET", "/faults", rn_route_faults_list },

@@ -12,6 +12,7 @@
 #include "faults/faults.h"
 #include "handlers/inject.h"
 #include "log/log.h"
+#include "util/clock.h"
 #include "util/logging.h"
 
 static bool is_flexible(int16_t api_key, int16_t version)
@@ -35,6 +36,13 @@ static const char *printable(rn_str_t s, char *buf, size_t cap)
     }
     buf[o] = '\0';
     return buf;
+}
+
+/* Every way a request ends goes through here, so that the metrics see each exactly once. */
+static void finish(rn_request_t *req, rn_finish_t how)
+{
+    rn_handlers_metrics_finish(req, how);
+    req->finish(req, how);
 }
 
 static bool encode_response(rn_request_t *req, int16_t version, bool flexible_header,
@@ -61,12 +69,13 @@ bool rn_encode_response(rn_request_t *req, const void *resp)
      * so that a client can read it before it knows which versions the broker has. */
     bool flex_header =
         req->api_key != RN_API_API_VERSIONS && is_flexible(req->api_key, req->api_version);
+    req->answered_error = api->response_error(resp, req->api_version);
     return encode_response(req, req->api_version, flex_header, api->response_encode, resp);
 }
 
 void rn_send_encoded(rn_request_t *req)
 {
-    req->finish(req, RN_FINISH_RESPOND);
+    finish(req, RN_FINISH_RESPOND);
 }
 
 void rn_respond(rn_request_t *req, const void *resp)
@@ -77,7 +86,7 @@ void rn_respond(rn_request_t *req, const void *resp)
 
 void rn_respond_none(rn_request_t *req)
 {
-    req->finish(req, RN_FINISH_NONE);
+    finish(req, RN_FINISH_NONE);
 }
 
 void rn_reject(rn_request_t *req, const char *why)
@@ -88,7 +97,7 @@ void rn_reject(rn_request_t *req, const char *why)
            "closing connection from %s (client id '%s'): %s (key %d) v%d: %s",
            req->peer ? req->peer : "?", printable(req->client_id, id, sizeof id),
            api ? api->name : "unknown API", req->api_key, req->api_version, why);
-    req->finish(req, RN_FINISH_CLOSE);
+    finish(req, RN_FINISH_CLOSE);
 }
 
 rn_kerr_t rn_leader_epoch_check(int32_t current_leader_epoch)
@@ -133,6 +142,7 @@ static void answer_unsupported_api_versions(rn_request_t *req)
         return;
     }
     const rn_proto_api_t *api = rn_proto_api_find(RN_API_API_VERSIONS);
+    req->answered_error = RN_KERR_UNSUPPORTED_VERSION;
     if (encode_response(req, 0, false, api->response_encode, &resp))
         rn_send_encoded(req);
 }
@@ -140,12 +150,14 @@ static void answer_unsupported_api_versions(rn_request_t *req)
 void rn_handlers_dispatch(rn_request_t *req)
 {
     rn_reader_t r;
+    req->start_ns = rn_clock_mono_ns();
     rn_reader_init(&r, req->frame, req->frame_len);
     req->api_key = rn_read_int16(&r, "request_api_key");
     req->api_version = rn_read_int16(&r, "request_api_version");
     req->correlation_id = rn_read_int32(&r, "correlation_id");
     req->client_id = (rn_str_t){ NULL, 0 };
     if (!rn_reader_ok(&r)) {
+        req->start_ns = 0; /* no API to count it under */
         rn_reject(req, "request shorter than its header");
         return;
     }

@@ -64,6 +64,10 @@ struct rn_request {
     /* Called exactly once per request, on the connection's loop. May free the request. */
     void (*finish)(rn_request_t *req, rn_finish_t how);
     void *finish_ctx;
+    /* Metrics (metrics.c), set by dispatch: when the request started (rn_clock_mono_ns; 0:
+     * not metered), and the first error code of the encoded answer (0: none). */
+    int64_t start_ns;
+    int16_t answered_error;
 };
 
 /* A handler decodes req->body at req->api_version and finishes the request, now or later. */
@@ -115,6 +119,21 @@ bool rn_decode_body(rn_request_t *req, void *msg);
  * this broker does not), an older one FENCED_LEADER_EPOCH, as Kafka answers Fetch v9+ and
  * ListOffsets v4+. */
 rn_kerr_t rn_leader_epoch_check(int32_t current_leader_epoch);
+
+/* ---- metrics (metrics.c), for the control plane's /metrics: every request that reached the
+ * handler table, counted when it finishes. An error is an answer with any non-zero error code
+ * (rn_proto_api_t.response_error: top level or nested), an UNSUPPORTED_VERSION ApiVersions
+ * answer, or a connection closed instead of an answer. Process-wide; any thread. */
+#define RN_HANDLERS_METRICS_KEYS 128    /* API keys 0..127 are metered */
+#define RN_HANDLERS_METRICS_VERSIONS 32 /* versions 0..31 */
+/* Counts a request being finished `how` (called by dispatch.c just before req->finish). */
+void rn_handlers_metrics_finish(const rn_request_t *req, rn_finish_t how);
+/* Requests (*n) and errors (*nerr) so far for one API key and version (0 outside the metered
+ * ranges). */
+void rn_handlers_metrics_get(int16_t api_key, int16_t version, uint64_t *n, uint64_t *nerr);
+/* Request durations (dispatch to finish, waiting included) of one API key; NULL outside the
+ * metered range. */
+const struct rn_histogram *rn_handlers_metrics_duration(int16_t api_key);
 
 /* Loop hooks for the network room (rn_net_config_t.loop_start/_stop/_end): per-loop state for
  * requests that wait. */

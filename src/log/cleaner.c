@@ -857,6 +857,7 @@ int rn_log_clean(rn_log_t *log, rn_log_cleaner_t *c, const rn_log_cleanable_t *w
     free(segs);
     rn_offset_map_deinit(&c->map); /* memory only while a round runs */
     double secs = (double)(rn_clock_mono_ms() - started) / 1000.0;
+    rn_log_metrics_clean(st, err);
     if (err == 0)
         rn_log(RN_LOG_INFO, "log",
                "%s: cleaned offsets %" PRId64 " to %" PRId64 " in %.3f s: %" PRId64

@@ -468,4 +468,10 @@ void rn_log_go_offline(rn_log_t *log, const char *what, int err);
  * rn_log_load before the log is shared. */
 void rn_log_push_segment(rn_log_t *log, rn_segment_t *seg);
 
+/* metrics.c: fdatasync(fd), timed into runnel_log_fsync_duration_seconds; returns what
+ * fdatasync returns, errno included. */
+int rn_log_datasync(int fd);
+/* metrics.c: counts one cleaning round (rn_log_clean's result and stats). */
+void rn_log_metrics_clean(const rn_log_clean_stats_t *st, int err);
+
 #endif

@@ -186,7 +186,7 @@ static int sync_log(rn_log_t *log, bool seal_active)
         if (fd < 0) {
             err = fd;
         } else {
-            if (fdatasync(fd) != 0)
+            if (rn_log_datasync(fd) != 0)
                 err = -errno;
             rn_segment_unpin(seg);
         }

@@ -207,6 +207,15 @@ int64_t rn_log_recovery_point(const rn_log_t *log); /* everything below is flush
 /* Bytes in all segments (DescribeLogDirs, retention.bytes). */
 int64_t rn_log_size_bytes(const rn_log_t *log);
 
+/* Process-wide counters of every log (for /metrics). Any thread. */
+typedef struct rn_log_metrics {
+    const struct rn_histogram *fsync;    /* each fdatasync of a segment in a log sync */
+    uint64_t clean_runs, clean_failures; /* rounds finished (ok or -ECANCELED), and failed */
+    uint64_t clean_bytes_read, clean_bytes_written, clean_records_read, clean_records_kept;
+    uint64_t clean_tombstones_dropped;
+} rn_log_metrics_t;
+void rn_log_metrics_get(rn_log_metrics_t *out);
+
 #define RN_LOG_OFFSET_OUT_OF_RANGE 1 /* a positive return: not an errno */
 
 /* A byte range to send for a fetch, or an empty one at the high watermark. */

@@ -343,6 +343,7 @@ static void conn_read(rn_net_conn_t *conn)
     }
     conn->last_active = uv_now(&conn->loop->uv);
     size_t n = (size_t)got;
+    atomic_fetch_add_explicit(&conn->loop->bytes_read, n, memory_order_relaxed);
     if (partial != NULL) {
         size_t into_frame = min_size(n, iov[0].iov_len);
         conn->partial_have += into_frame;

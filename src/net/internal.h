@@ -135,6 +135,7 @@ struct rn_net_loop {
     _Atomic uint64_t connections_rejected;
     _Atomic uint64_t bytes_sendfile;
     _Atomic uint64_t bytes_written;
+    _Atomic uint64_t bytes_read;
 };
 
 /* One per IP address with connections open (only while a per-IP limit is configured). */

@@ -544,6 +544,7 @@ void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out)
             atomic_load_explicit(&loop->connections_accepted, memory_order_relaxed);
         out->bytes_sendfile += atomic_load_explicit(&loop->bytes_sendfile, memory_order_relaxed);
         out->bytes_written += atomic_load_explicit(&loop->bytes_written, memory_order_relaxed);
+        out->bytes_read += atomic_load_explicit(&loop->bytes_read, memory_order_relaxed);
         out->connections_rejected +=
             atomic_load_explicit(&loop->connections_rejected, memory_order_relaxed);
     }

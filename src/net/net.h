@@ -136,6 +136,7 @@ typedef struct rn_net_stats {
     uint64_t connections_rejected; /* closed at accept by a per-IP limit */
     uint64_t bytes_sendfile;       /* bytes sent with sendfile(2) */
     uint64_t bytes_written;        /* bytes sent with write/writev */
+    uint64_t bytes_read;           /* bytes received from clients */
 } rn_net_stats_t;
 void rn_net_get_stats(const rn_net_t *net, rn_net_stats_t *out);
 

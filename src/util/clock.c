@@ -21,6 +21,13 @@ int64_t rn_clock_mono_ms(void)
     return to_ms(&ts);
 }
 
+int64_t rn_clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 struct timespec rn_clock_wall_after(int64_t ms)
 {
     struct timespec ts;

@@ -12,6 +12,8 @@
 int64_t rn_clock_wall_ms(void);
 /* Milliseconds since an arbitrary start (CLOCK_MONOTONIC); only differences mean anything. */
 int64_t rn_clock_mono_ms(void);
+/* Nanoseconds on the same monotonic clock, for short durations (metrics). */
+int64_t rn_clock_mono_ns(void);
 /* The CLOCK_REALTIME instant `ms` from now, for pthread_cond_timedwait. */
 struct timespec rn_clock_wall_after(int64_t ms);
 

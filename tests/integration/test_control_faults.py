@@ -88,6 +88,18 @@ class Fixture:
         except urllib.error.HTTPError as e:
             return e.code, json.load(e)
 
+    def injected_metric(self, action, api):
+        """runnel_faults_injected_total{action, api} from GET /metrics (0 when absent)."""
+        from prometheus_client.parser import text_string_to_metric_families
+        with urllib.request.urlopen(self.control + "/metrics", timeout=TIMEOUT) as r:
+            text = r.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if (sample.name == "runnel_faults_injected_total"
+                        and sample.labels == {"action": action, "api": api}):
+                    return sample.value
+        return 0
+
     def add_fault(self, body):
         status, answer = self.http("POST", "/faults", body)
         if status != 201:
@@ -213,6 +225,7 @@ class ControlFaults(unittest.TestCase):
         self.assertEqual(reports[0][1].offset(), 0)
         self.assertEqual(self.fx.fault(fault["id"])["remaining"], 0)
         self.assertEqual(len(self.fx.log_lines("fault #%d: answered Produce" % fault["id"])), 3)
+        self.assertEqual(self.fx.injected_metric("error", "Produce"), 3)
         self.assertEqual(read_all(self.fx.bootstrap, "rdkafka-errors", 1), [(0, b"v")])
 
     def test_a_topic_filter_leaves_other_topics_alone(self):
@@ -247,6 +260,7 @@ class ControlFaults(unittest.TestCase):
         self.assertEqual(self.fx.fault(fault["id"])["remaining"], 0)
         lines = self.fx.log_lines("fault #%d: closed the connection" % fault["id"])
         self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(self.fx.injected_metric("close", "Fetch"), 2)
 
     # 3. delay ------------------------------------------------------------------------------
 
