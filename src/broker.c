@@ -480,6 +480,23 @@ static void size_open_files(const rn_config_t *cfg)
 
 /* ---- the control plane ---- */
 
+/* POST /reset: the topic registry first (user topics deleted, internal ones emptied), then the
+ * coordinator's memory. Both use the rooms' thread-safe calls, so connections, loops and
+ * parked requests carry on: a parked fetch wakes to a deleted topic, a parked join gets
+ * UNKNOWN_MEMBER_ID and its client joins again. Runs on the control plane's thread. */
+static int broker_reset(void *broker, char *err, size_t errlen)
+{
+    runnel_t *rn = broker;
+    rn_topics_reset_stats_t stats;
+    int rc = rn_topics_reset(rn->topics, &stats);
+    rn_coord_reset(rn->coord);
+    if (rc != 0)
+        snprintf(err, errlen, "the topic file or an internal topic: %s", strerror(-rc));
+    rn_log(RN_LOG_INFO, "broker", "reset: %zu topics deleted, %zu internal topics emptied",
+           stats.topics_deleted, stats.internal_emptied);
+    return rc;
+}
+
 static int start_control(runnel_t *rn, int kafka_port)
 {
     rn_control_env_t env = {
@@ -490,6 +507,7 @@ static int start_control(runnel_t *rn, int kafka_port)
         .faults = rn->faults,
         .kafka_port = kafka_port,
         .broker = rn,
+        .reset = broker_reset,
     };
     return rn_control_start(&env, &rn->control);
 }

@@ -192,6 +192,15 @@ void rn_coord_close(rn_coord_t *coord)
     free(coord);
 }
 
+void rn_coord_reset(rn_coord_t *coord)
+{
+    /* Transactions first: a transaction's offsets live in the offsets map until it ends. */
+    if (coord->txn != NULL)
+        rn_txn_clear(coord->txn);
+    rn_groups_clear(coord->groups);
+    rn_offsets_clear(coord->offsets);
+}
+
 static bool group_is_empty(void *ctx, rn_str_t group_id)
 {
     return rn_groups_is_empty(ctx, group_id);

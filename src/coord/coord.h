@@ -46,6 +46,11 @@ void rn_coord_tick(rn_coord_t *coord, int64_t now_ms);
 /* Removes committed offsets of a deleted topic (called by the broker after DeleteTopics).
  * Blocking (writes tombstones): off the event loops. */
 void rn_coord_topic_deleted(rn_coord_t *coord, const char *topic);
+/* The control plane's reset: forgets every group (parked joins and syncs answered
+ * UNKNOWN_MEMBER_ID), committed offset and transactional id, writing nothing. The producer id
+ * counter keeps counting, so no id a client still holds is handed out again. The broker empties
+ * the internal topics' logs (rn_topics_reset) so that a restart does not bring the state back. */
+void rn_coord_reset(rn_coord_t *coord);
 /* The coordinator's clock: the last now_ms given to open or tick. Handlers stamp commits with
  * it, so tests with a fake clock see the times they set. */
 int64_t rn_coord_now(rn_coord_t *coord);

@@ -208,6 +208,36 @@ void rn_groups_free(rn_groups_t *groups)
     free(groups);
 }
 
+void rn_groups_clear(rn_groups_t *groups)
+{
+    /* Records queued before the reset go out first, so that the writer's counters stay whole;
+     * the store's topic is emptied after this by the broker. */
+    rn_groups_flush(groups);
+    pthread_mutex_lock(&groups->lock);
+    rn_hmap_iter_t it = rn_hmap_iter(&groups->map);
+    size_t n = 0;
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL; n++) {
+        rn_group_t *g = rn_container_of(node, rn_group_t, node);
+        /* Parked requests get UNKNOWN_MEMBER_ID: every client then joins again from scratch,
+         * which is what a member of a group that no longer exists has to do. */
+        for (size_t i = 0; i < g->nmembers; i++) {
+            rn_group_member_t *m = g->members[i];
+            rn_groups_answer_join(groups, g, m, RN_KERR_UNKNOWN_MEMBER_ID, (rn_str_t){ "", 0 },
+                                  (rn_str_t){ "", 0 }, false, false);
+            if (m->sync_waiter != NULL) {
+                rn_groups_waiter_t *w = m->sync_waiter;
+                m->sync_waiter = NULL;
+                rn_groups_deliver_sync(groups, NULL, w, RN_KERR_UNKNOWN_MEMBER_ID,
+                                       (rn_bytes_t){ NULL, 0 });
+            }
+        }
+        rn_groups_destroy(groups, g);
+    }
+    pthread_mutex_unlock(&groups->lock);
+    if (n > 0)
+        rn_log(RN_LOG_INFO, "coord", "reset: %zu groups removed", n);
+}
+
 void rn_groups_run_deadlines(rn_groups_t *groups, rn_group_t *g)
 {
     int64_t now = groups->now_ms;

@@ -41,6 +41,10 @@ rn_groups_t *rn_groups_new(const rn_config_t *cfg, rn_store_t *store, int64_t no
  * Parked requests must have ended first (the loops stop before the coordinator closes): a
  * waiter still registered is dropped without a word. NULL does nothing. */
 void rn_groups_free(rn_groups_t *groups);
+/* The control plane's reset: every group goes, without tombstones (the broker empties the
+ * store's topic); parked JoinGroup and SyncGroup requests are answered UNKNOWN_MEMBER_ID so
+ * their clients join again. Queued records are written first. */
+void rn_groups_clear(rn_groups_t *groups);
 /* Advances the clock (never backwards) and fires due deadlines, then flushes queued records. */
 void rn_groups_tick(rn_groups_t *groups, int64_t now_ms);
 /* Start-up: a GroupMetadataKey (version 2) record and its value (ptr NULL: tombstone). Returns

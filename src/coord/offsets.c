@@ -223,6 +223,25 @@ void rn_offsets_free(rn_offsets_t *offsets)
     free(offsets);
 }
 
+void rn_offsets_clear(rn_offsets_t *offsets)
+{
+    pthread_mutex_lock(&offsets->lock);
+    size_t n = offsets->noffsets;
+    rn_hmap_iter_t it = rn_hmap_iter(&offsets->groups);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL;)
+        remove_group(offsets, group_at(node));
+    while (offsets->txn_offsets != NULL) {
+        rn_offsets_txn_offset_t *next = offsets->txn_offsets->next;
+        free(offsets->txn_offsets);
+        offsets->txn_offsets = next;
+    }
+    offsets->ntxn_offsets = 0;
+    offsets->noffsets = 0;
+    pthread_mutex_unlock(&offsets->lock);
+    if (n > 0)
+        rn_log(RN_LOG_INFO, "coord", "reset: %zu committed offsets removed", n);
+}
+
 pthread_mutex_t *rn_offsets_write_lock(rn_offsets_t *offsets, rn_str_t group_id)
 {
     return &offsets->write_locks[rn_store_partition_for(offsets->store, group_id)];

@@ -67,6 +67,9 @@ int rn_offsets_value_decode(rn_bytes_t b, rn_offsets_value_t *out);
 /* `store` must outlive the offsets. Reads offsets.retention.minutes from `cfg`. */
 rn_offsets_t *rn_offsets_new(const rn_config_t *cfg, rn_store_t *store);
 void rn_offsets_free(rn_offsets_t *offsets);
+/* The control plane's reset: forgets every committed offset and every offset held for an open
+ * transaction, writing nothing (the broker empties the store's topic). */
+void rn_offsets_clear(rn_offsets_t *offsets);
 
 /* Start-up: an OffsetCommitKey (version 0 or 1) record and its value (ptr NULL: tombstone),
  * applied in log order. Returns false when the bytes do not parse (the caller logs and skips). */

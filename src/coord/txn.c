@@ -189,6 +189,20 @@ void rn_txn_free(rn_txn_t *txn)
     free(txn);
 }
 
+void rn_txn_clear(rn_txn_t *txn)
+{
+    pthread_mutex_lock(&txn->lock);
+    size_t n = 0;
+    rn_hmap_iter_t it = rn_hmap_iter(&txn->entries);
+    for (rn_hmap_node_t *node; (node = rn_hmap_iter_next(&it)) != NULL; n++) {
+        rn_hmap_remove(&txn->entries, node);
+        rn_txn_free_entry(rn_txn_entry_at(node));
+    }
+    pthread_mutex_unlock(&txn->lock);
+    if (n > 0)
+        rn_log(RN_LOG_INFO, "coord", "reset: %zu transactional ids removed", n);
+}
+
 /* ---- the log ---- */
 
 /* Writes `m` as the transactional id's TransactionLogValue. 0 or a negative errno. */

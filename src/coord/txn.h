@@ -46,6 +46,9 @@ typedef struct rn_txn rn_txn_t;
 rn_txn_t *rn_txn_new(const rn_config_t *cfg, rn_store_t *store, rn_producer_ids_t *ids,
                      rn_topics_t *topics, rn_offsets_t *offsets);
 void rn_txn_free(rn_txn_t *txn);
+/* The control plane's reset: forgets every transactional id and its state, writing nothing (the
+ * broker empties __transaction_state). A transactional id then initializes as a new one. */
+void rn_txn_clear(rn_txn_t *txn);
 
 /* Start-up: one __transaction_state record (value ptr NULL: a tombstone), in log order. False
  * when it does not parse (the caller logs and skips it). */

@@ -175,6 +175,14 @@ rn_topics_result_t rn_topics_create_dry_run(rn_topics_t *topics, const rn_topic_
  * An internal topic gets POLICY_VIOLATION (44) unless runnel.internal.topics.allow.destructive.
  * changes (then its coordinator keeps the deleted topic until the broker restarts). */
 rn_topics_result_t rn_topics_delete(rn_topics_t *topics, rn_str_t name);
+/* The control plane's reset: deletes every topic that is not internal as DeleteTopics would
+ * (whatever delete.topic.enable says), with one rewrite of the topic file, and empties the
+ * internal topics (their log start offset moves to their end). Blocking: off the loops. Returns 0
+ * or the first negative errno (the topics are gone from lookups all the same). */
+typedef struct rn_topics_reset_stats {
+    size_t topics_deleted, partitions_deleted, internal_emptied;
+} rn_topics_reset_stats_t;
+int rn_topics_reset(rn_topics_t *topics, rn_topics_reset_stats_t *stats);
 /* CreatePartitions: grows to `count` partitions (INVALID_PARTITIONS when not larger, or above
  * 10000; UNKNOWN_TOPIC_OR_PARTITION without a message, as Kafka 4.4 answers it). The new logs exist
  * and the topic file is rewritten before the new count is published. Growing an internal topic
