@@ -497,6 +497,31 @@ static int broker_reset(void *broker, char *err, size_t errlen)
     return rc;
 }
 
+/* POST /topics/NAME/compact: the topic's partitions cleaned now, on the control plane's thread
+ * (the cleaner's own threads wait for it on the same logs, and it for them). */
+static int broker_compact(void *broker, const char *name, rn_log_clean_stats_t *sum, char *err,
+                          size_t errlen)
+{
+    runnel_t *rn = broker;
+    rn_topic_t *topic = rn_topics_get(rn->topics, rn_str_from_cstr(name));
+    if (topic == NULL) {
+        snprintf(err, errlen, "unknown topic '%s'", name);
+        return -ENOENT;
+    }
+    rn_topic_config_t tc;
+    rn_topic_get_config(rn->topics, topic, &tc);
+    int rc = -EINVAL;
+    if (!tc.log.compact)
+        snprintf(err, errlen, "topic '%s' has cleanup.policy=%s, not compact", name,
+                 tc.cleanup_policy);
+    else if ((rc = rn_cleaner_compact_now(rn->cleaner, topic, sum)) == -ENOTSUP)
+        snprintf(err, errlen, "the log cleaner is off (log.cleaner.enable=false)");
+    else if (rc != 0)
+        snprintf(err, errlen, "cleaning failed: %s", strerror(-rc));
+    rn_topic_unref(topic);
+    return rc;
+}
+
 static int start_control(runnel_t *rn, int kafka_port)
 {
     rn_control_env_t env = {
@@ -508,6 +533,7 @@ static int start_control(runnel_t *rn, int kafka_port)
         .kafka_port = kafka_port,
         .broker = rn,
         .reset = broker_reset,
+        .compact = broker_compact,
     };
     return rn_control_start(&env, &rn->control);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "log/log.h"
 
 typedef struct rn_control rn_control_t;
 typedef struct rn_topics rn_topics_t;
@@ -30,6 +31,9 @@ typedef struct rn_control_env {
      * message in err. NULL: the route answers 501. */
     void *broker;
     int (*reset)(void *broker, char *err, size_t errlen);
+    /* -ENOENT: no such topic; -EINVAL: not compacted; -ENOTSUP: no log cleaner. */
+    int (*compact)(void *broker, const char *topic, rn_log_clean_stats_t *sum, char *err,
+                   size_t errlen);
 } rn_control_env_t;
 
 /* Binds runnel.control.listener and starts serving. 0 (with *out set), or a negative errno with

@@ -27,6 +27,7 @@ static const route_t routes[] = {
     { "GET", "/healthz", rn_route_healthz },
     { "GET", "/metrics", rn_route_metrics },
     { "POST", "/reset", rn_route_reset },
+    { "POST", "/topics/", rn_route_compact },
     { "POST", "/faults", rn_route_faults_add },
     { "GET", "/faults", rn_route_faults_list },
     { "DELETE", "/faults", rn_route_faults_clear },

@@ -100,7 +100,8 @@ static int64_t first_batch_timestamp(rn_segment_t *seg, int64_t size)
     return bh.base_timestamp;
 }
 
-bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
+/* rn_log_cleanable and, with `now`, rn_log_cleanable_now. */
+static bool plan_round(rn_log_t *log, int64_t now_ms, bool now, rn_log_cleanable_t *out)
 {
     *out = (rn_log_cleanable_t){ 0 };
     pthread_mutex_lock(&log->append_lock);
@@ -120,7 +121,7 @@ bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
      * round could remove that batch (a tombstone past delete.retention.ms) and leave consumers
      * short of the high watermark with nothing to read until the next append. */
     size_t last = nsealed;
-    while (last > 0 && log->segs[last]->size == 0)
+    while (!now && last > 0 && log->segs[last]->size == 0)
         last--;
     int64_t uncleanable = log->segs[last]->base_offset;
     int64_t unstable = atomic_load_explicit(&log->first_unstable, memory_order_relaxed);
@@ -143,7 +144,7 @@ bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
         bool dirty = seg->next_offset > first_dirty;
         /* min.compaction.lag.ms: nothing at or after the first dirty segment holding a record
          * younger than the lag is cleaned. */
-        if (cfg.min_compaction_lag_ms > 0 && dirty && seg->base_offset < uncleanable &&
+        if (!now && cfg.min_compaction_lag_ms > 0 && dirty && seg->base_offset < uncleanable &&
             seg->max_timestamp > now_ms - cfg.min_compaction_lag_ms)
             uncleanable = seg->base_offset;
         if (cfg.max_compaction_lag_ms < INT64_MAX && dirty) {
@@ -183,7 +184,17 @@ bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
         .ratio = clean + dirty > 0 ? (double)dirty / (double)(clean + dirty) : 0,
         .must_clean = must,
     };
-    return dirty > 0 && (must || out->ratio > cfg.min_cleanable_ratio);
+    return dirty > 0 && (now || must || out->ratio > cfg.min_cleanable_ratio);
+}
+
+bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
+{
+    return plan_round(log, now_ms, false, out);
+}
+
+bool rn_log_cleanable_now(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out)
+{
+    return plan_round(log, now_ms, true, out);
 }
 
 /* ---- reading a segment batch by batch ---- */
@@ -568,6 +579,7 @@ typedef struct group_ctx {
     const rn_last_record_t *last_records;
     size_t nlast;
     int64_t now_ms;
+    int64_t log_end; /* the log end offset when the round began */
     rn_log_clean_stats_t *st;
 } group_ctx_t;
 
@@ -582,7 +594,11 @@ static int filter_batch(group_ctx_t *g, const uint8_t *b, const rn_batch_header_
     int64_t horizon = rn_batch_delete_horizon(h);
     /* A marker goes only once its horizon has passed; an aborted batch's records go at once. */
     bool drop_records = control ? discardable && horizon >= 0 && horizon <= g->now_ms : discardable;
-    bool retain_empty = h->producer_id >= 0 && last_of_producer(h, g->last_records, g->nlast);
+    /* Kept, emptied if need be: a producer's last batch (its sequence state), as Kafka keeps
+     * it, and the log's last batch, so readers still reach the log end (only a round asked for
+     * now cleans the segment that holds it). */
+    bool retain_empty = (h->producer_id >= 0 && last_of_producer(h, g->last_records, g->nlast)) ||
+                        h->base_offset + h->last_offset_delta + 1 >= g->log_end;
     if (drop_records && !retain_empty) {
         if (control)
             g->st->markers_dropped++;
@@ -699,6 +715,9 @@ static int clean_group(rn_log_t *log, rn_log_cleaner_t *c, rn_segment_t *const *
     group_ctx_t g = {
         .log = log, .c = c, .cleaned = cleaned, .txns = txns, .now_ms = now_ms, .st = st
     };
+    pthread_mutex_lock(&log->append_lock);
+    g.log_end = log->leo;
+    pthread_mutex_unlock(&log->append_lock);
     rn_last_record_t *lr;
     g.nlast = rn_producers_last_records(log, &lr);
     g.last_records = lr;

@@ -172,6 +172,10 @@ void rn_segment_index_batch(rn_segment_t *seg, int64_t pos, size_t batch_len, in
  * file ends first). */
 int rn_segment_read(rn_segment_t *seg, int64_t pos, uint8_t *buf, size_t len);
 
+/* Kafka's segment.largestTimestamp: the largest record timestamp, or the file's modification
+ * time when no batch had one (INT64_MAX when that cannot be read). timestamp.c. */
+int64_t rn_segment_largest_timestamp(rn_segment_t *seg);
+
 /* ---- files.c: the bounded cache of open .log descriptors ---- */
 
 /* The .log's descriptor, pinned: opened (with `flags` added to O_RDWR, such as O_CREAT |

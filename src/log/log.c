@@ -505,6 +505,16 @@ out:
     return err;
 }
 
+int rn_log_roll(rn_log_t *log)
+{
+    int err = 0;
+    pthread_mutex_lock(&log->append_lock);
+    if (!log->closed && log->segs[log->nsegs - 1]->size > 0)
+        err = roll(log, "asked for");
+    pthread_mutex_unlock(&log->append_lock);
+    return err;
+}
+
 int rn_log_maintain(rn_log_t *log, int64_t now_ms)
 {
     int err = 0;
@@ -790,23 +800,6 @@ static void dispose(rn_log_t *log, rn_segment_t **removed, size_t count)
     free(removed);
 }
 
-/* Kafka's segment.largestTimestamp: the largest record timestamp, or the file's modification
- * time when no batch had one. */
-static int64_t largest_timestamp(rn_segment_t *seg)
-{
-    if (seg->max_timestamp >= 0)
-        return seg->max_timestamp;
-    struct stat st;
-    int fd = rn_segment_pin(seg);
-    if (fd < 0)
-        return INT64_MAX; /* unknown: keep it */
-    int rc = fstat(fd, &st);
-    rn_segment_unpin(seg);
-    if (rc != 0)
-        return INT64_MAX;
-    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-}
-
 int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
 {
     pthread_mutex_lock(&log->swap_lock);
@@ -821,7 +814,7 @@ int rn_log_enforce_retention(rn_log_t *log, int64_t now_ms)
     const char *why = "log start offset";
     if (log->cfg.delete_enabled && log->cfg.retention_ms >= 0) {
         while (count + 1 < n &&
-               now_ms - largest_timestamp(log->segs[count]) > log->cfg.retention_ms)
+               now_ms - rn_segment_largest_timestamp(log->segs[count]) > log->cfg.retention_ms)
             count++;
         if (count > 0)
             why = "retention.ms";

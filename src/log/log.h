@@ -84,6 +84,8 @@ void rn_log_close(rn_log_t *log);
 /* Closes the log and removes its directory (DeleteTopics). File ranges already handed out stay
  * readable; as with close, no other call on this log may be running or start. */
 int rn_log_delete(rn_log_t *log);
+/* Rolls the active segment now unless it is empty (a compaction asked for). 0 or -errno. */
+int rn_log_roll(rn_log_t *log);
 /* Replaces the settings (AlterConfigs); takes effect at the next append, roll or retention. */
 void rn_log_set_config(rn_log_t *log, const rn_log_config_t *cfg);
 
@@ -308,6 +310,11 @@ typedef struct rn_log_cleanable {
  * the ratio above min.cleanable.dirty.ratio or must_clean); false otherwise (not compacted,
  * closed, nothing to clean). Reads a few batch headers; any thread. */
 bool rn_log_cleanable(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out);
+/* The same for a round asked for now (POST /topics/NAME/compact): every sealed segment up to
+ * the active one and the first unstable offset, whatever the dirty ratio and
+ * min.compaction.lag.ms; true when there is anything dirty. The round then keeps the log's last
+ * batch even if it empties it, so readers still reach the log end. */
+bool rn_log_cleanable_now(rn_log_t *log, int64_t now_ms, rn_log_cleanable_t *out);
 
 /* The cleaner checkpoint (cleaner-offset-checkpoint): where the next round's dirty section
  * starts; -1 when none (the log start then). */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 /* Walks `count` records (DefaultRecord: length varint, attributes int8, timestampDelta varlong,
  * offsetDelta varint, ...); UNWALKABLE when they do not parse. */
@@ -231,4 +232,21 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp)
     }
     rn_segment_unref(seg);
     return rc;
+}
+
+/* Kafka's segment.largestTimestamp: the largest record timestamp, or the file's modification
+ * time when no batch had one. */
+int64_t rn_segment_largest_timestamp(rn_segment_t *seg)
+{
+    if (seg->max_timestamp >= 0)
+        return seg->max_timestamp;
+    struct stat st;
+    int fd = rn_segment_pin(seg);
+    if (fd < 0)
+        return INT64_MAX; /* unknown: keep it */
+    int rc = fstat(fd, &st);
+    rn_segment_unpin(seg);
+    if (rc != 0)
+        return INT64_MAX;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }

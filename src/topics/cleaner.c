@@ -270,6 +270,94 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- a compaction asked for ---- */
+
+static void add_stats(rn_log_clean_stats_t *sum, const rn_log_clean_stats_t *st)
+{
+    sum->bytes_read += st->bytes_read;
+    sum->bytes_written += st->bytes_written;
+    sum->records_read += st->records_read;
+    sum->records_kept += st->records_kept;
+    sum->batches_read += st->batches_read;
+    sum->tombstones_dropped += st->tombstones_dropped;
+    sum->aborted_dropped += st->aborted_dropped;
+    sum->markers_dropped += st->markers_dropped;
+    sum->segments_before += st->segments_before;
+    sum->segments_after += st->segments_after;
+}
+
+/* A round is running on `log` (a failed log waiting for its retry is not). Caller holds
+ * cl->lock. */
+static bool in_round(const rn_cleaner_t *cl, const rn_log_t *log)
+{
+    for (size_t i = 0; i < cl->nbusy; i++)
+        if (cl->busy[i] == log)
+            return true;
+    return false;
+}
+
+/* Rounds on one log until nothing is dirty (each round maps what the offset map holds). */
+static int compact_log(rn_cleaner_t *cl, rn_log_cleaner_t *lc, rn_log_t *log,
+                       rn_log_clean_stats_t *sum)
+{
+    int err = rn_log_roll(log);
+    for (int round = 0; err == 0 && round < 10000; round++) {
+        int64_t now = rn_clock_wall_ms();
+        rn_log_cleanable_t plan;
+        if (!rn_log_cleanable_now(log, now, &plan))
+            break;
+        rn_log_clean_stats_t st;
+        if ((err = rn_log_clean(log, lc, &plan, now, &st)) != 0)
+            break;
+        add_stats(sum, &st);
+        rn_log_set_cleaner_checkpoint(log, st.end_offset);
+        write_checkpoint(cl);
+        if (st.end_offset <= plan.first_dirty)
+            break; /* no progress: leave it to the cleaner threads */
+    }
+    return err;
+}
+
+int rn_cleaner_compact_now(rn_cleaner_t *cl, rn_topic_t *topic, rn_log_clean_stats_t *sum)
+{
+    *sum = (rn_log_clean_stats_t){ 0 };
+    if (cl == NULL)
+        return -ENOTSUP;
+    rn_log_cleaner_options_t opt = {
+        .dedupe_bytes = (size_t)(cl->cfg->log_cleaner_dedupe_buffer_size /
+                                 (cl->nworkers > 0 ? cl->nworkers : 1)),
+        .load_factor = cl->cfg->log_cleaner_io_buffer_load_factor,
+        .io_buffer_bytes = (size_t)cl->cfg->log_cleaner_io_buffer_size,
+    };
+    rn_log_cleaner_t *lc = rn_log_cleaner_new(&opt);
+    int err = 0;
+    int32_t np = atomic_load_explicit(&topic->npartitions, memory_order_acquire);
+    for (int32_t p = 0; p < np && err == 0; p++) {
+        rn_log_t *log = rn_topic_partition(topic, p)->log;
+        /* One round per log at a time: wait for a worker's, then hold the log as busy. */
+        pthread_mutex_lock(&cl->lock);
+        while (in_round(cl, log) && !atomic_load(&cl->stop)) {
+            struct timespec until = rn_clock_wall_after(100);
+            pthread_cond_timedwait(&cl->cond, &cl->lock, &until);
+        }
+        cl->busy = rn_xrealloc(cl->busy, (cl->nbusy + 1) * sizeof *cl->busy);
+        cl->busy[cl->nbusy++] = log;
+        pthread_mutex_unlock(&cl->lock);
+
+        err = compact_log(cl, lc, log, sum);
+        if (err != 0)
+            rn_log(RN_LOG_ERROR, "cleaner", "%s-%d: compaction asked for failed: %s", topic->name,
+                   p, strerror(-err));
+
+        pthread_mutex_lock(&cl->lock);
+        done(cl, log, false, rn_clock_wall_ms());
+        pthread_cond_broadcast(&cl->cond);
+        pthread_mutex_unlock(&cl->lock);
+    }
+    rn_log_cleaner_free(lc);
+    return err;
+}
+
 int rn_cleaner_start(rn_topics_t *topics, const rn_config_t *cfg, rn_cleaner_t **out)
 {
     *out = NULL;

@@ -268,5 +268,11 @@ int rn_cleaner_start(rn_topics_t *topics, const rn_config_t *cfg, rn_cleaner_t *
 /* Stops the threads, abandoning rounds in progress (their output is removed). Call it before
  * rn_topics_close. NULL does nothing. */
 void rn_cleaner_stop(rn_cleaner_t *cl);
+/* Cleans every partition of `topic` now (POST /topics/NAME/compact): rolls each active segment
+ * and runs rounds until nothing is dirty, whatever min.cleanable.dirty.ratio and
+ * min.compaction.lag.ms say, waiting for a round a cleaner thread is running on the same log.
+ * *sum adds up the rounds' stats. 0, -ENOTSUP without a cleaner (log.cleaner.enable=false) or a
+ * negative errno. Blocking: not on an event loop. */
+int rn_cleaner_compact_now(rn_cleaner_t *cl, rn_topic_t *topic, rn_log_clean_stats_t *sum);
 
 #endif

@@ -621,3 +621,37 @@ Test(cleaner, an_idle_roll_leaves_the_last_batch_uncleaned)
     cr_assert_eq(plan.first_uncleanable, 4);
     rn_log_close(log);
 }
+
+/* A round asked for now (POST /topics/NAME/compact) cleans the segment with the log's last
+ * batch too; that batch stays, emptied if need be, so a reader still gets to the log end: here
+ * a tombstone at the end, past its delete horizon on the second round. */
+Test(cleaner, a_round_asked_for_keeps_the_last_batch_so_readers_reach_the_end)
+{
+    rn_log_config_t cfg = ct_config(1 << 20);
+    cfg.delete_retention_ms = 0;
+    rn_log_t *log = ct_open(dir, &cfg, true);
+    ct_fill(log, NULL, 4, 1, 0, 2, 0); /* keys 0, 1, 0, 1 at offsets 0..3 */
+    const ct_kv_t tomb = { 1, -1 };
+    int64_t last = ct_append(log, NULL, CT_PLAIN, &tomb, 1); /* offset 4 */
+    cr_assert_eq(rn_log_roll(log), 0);
+    rn_log_cleaner_t *c = ct_cleaner(1 << 20, 0.9);
+    for (int round = 0; round < 2; round++) {
+        rn_log_cleanable_t plan;
+        cr_assert(rn_log_cleanable_now(log, CT_NOW + round, &plan), "round %d", round);
+        cr_assert_eq(plan.first_uncleanable, 5, "up to the (empty) active segment");
+        rn_log_clean_stats_t st;
+        cr_assert_eq(rn_log_clean(log, c, &plan, CT_NOW + round, &st), 0);
+        rn_log_set_cleaner_checkpoint(log, round == 0 ? 0 : st.end_offset);
+    }
+    ct_read_t rd;
+    ct_read_all(log, &rd);
+    cr_assert_eq(ct_find_key(&rd, 1, NULL, 0), 0, "the tombstone is gone");
+    cr_assert_eq(ct_find_key(&rd, 0, NULL, 0), 1);
+    cr_assert_geq(rd.nb, 2);
+    cr_assert_eq(rd.b[rd.nb - 1].last, last, "the last batch stays, empty");
+    cr_assert_eq(rd.b[rd.nb - 1].count, 0);
+    ct_assert_reads_everywhere(log, &rd);
+    ct_read_free(&rd);
+    rn_log_cleaner_free(c);
+    rn_log_close(log);
+}
