@@ -46,9 +46,9 @@ def produce(bootstrap, topic, partition, values):
         assert err is None, err
         offsets.append(msg.offset())
 
-    for v in values:
+    for v in values:  # one batch each: small segments roll between them
         p.produce(topic, value=v, partition=partition, on_delivery=done)
-    assert p.flush(TIMEOUT) == 0
+        assert p.flush(TIMEOUT) == 0
     return offsets
 
 
