@@ -110,8 +110,50 @@ static int copy_file(const char *from, const char *to, mode_t mode)
     return err;
 }
 
-static int mirror_dir(const char *src, const char *dst, const char *skip, size_t *linked,
-                      size_t *copied)
+typedef struct counts {
+    size_t linked, copied;
+} counts_t;
+
+static bool skipped(const char *name, const char *skip)
+{
+    return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+           (skip != NULL && strcmp(name, skip) == 0) || ends_with(name, "-delete");
+}
+
+/* Links or copies the file `name` of `src` into `dst`; a directory only sets *is_dir. */
+static int mirror_entry(const char *src, const char *dst, const char *name, int64_t active,
+                        bool *is_dir, counts_t *n)
+{
+    char from[PATH_CAP], to[PATH_CAP];
+    struct stat st;
+    int err;
+    *is_dir = false;
+    if ((err = join(from, src, name)) != 0 || (err = join(to, dst, name)) != 0)
+        return err;
+    if (lstat(from, &st) != 0)
+        return errno == ENOENT ? 0 : -errno; /* gone meanwhile: nothing to keep */
+    if (S_ISDIR(st.st_mode)) {
+        *is_dir = true;
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    int64_t base = segment_base(name);
+    if (base >= 0 && base < active) {
+        if (link(from, to) == 0) {
+            n->linked++;
+            return 0;
+        }
+        if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
+            return -errno;
+    }
+    if ((err = copy_file(from, to, st.st_mode)) == 0)
+        n->copied++;
+    return err;
+}
+
+/* One partition directory: files only (it holds no directories). */
+static int mirror_partition(const char *src, const char *dst, counts_t *n)
 {
     if (mkdir(dst, 0755) != 0 && errno != EEXIST)
         return -errno;
@@ -121,39 +163,10 @@ static int mirror_dir(const char *src, const char *dst, const char *skip, size_t
     int64_t active = active_base(d);
     int err = 0;
     struct dirent *de;
-    char from[PATH_CAP], to[PATH_CAP];
-    while (err == 0 && (de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-            (skip != NULL && strcmp(name, skip) == 0) || ends_with(name, "-delete"))
-            continue;
-        struct stat st;
-        if ((err = join(from, src, name)) != 0 || (err = join(to, dst, name)) != 0)
-            break;
-        if (lstat(from, &st) != 0) {
-            err = errno == ENOENT ? 0 : -errno; /* gone meanwhile: nothing to keep */
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            err = mirror_dir(from, to, NULL, linked, copied);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        int64_t base = segment_base(name);
-        if (base >= 0 && base < active) {
-            if (link(from, to) == 0) {
-                (*linked)++;
-                continue;
-            }
-            if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
-                err = -errno;
-                break;
-            }
-        }
-        if ((err = copy_file(from, to, st.st_mode)) == 0)
-            (*copied)++;
-    }
+    bool is_dir;
+    while (err == 0 && (de = readdir(d)) != NULL)
+        if (!skipped(de->d_name, NULL))
+            err = mirror_entry(src, dst, de->d_name, active, &is_dir, n);
     closedir(d);
     return err;
 }
@@ -161,8 +174,29 @@ static int mirror_dir(const char *src, const char *dst, const char *skip, size_t
 int rn_snapshot_mirror(const char *src, const char *dst, const char *skip, size_t *linked,
                        size_t *copied)
 {
+    counts_t n = { 0, 0 };
     *linked = *copied = 0;
-    return mirror_dir(src, dst, skip, linked, copied);
+    if (mkdir(dst, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    DIR *d = opendir(src);
+    if (d == NULL)
+        return -errno;
+    int err = 0;
+    struct dirent *de;
+    char from[PATH_CAP], to[PATH_CAP];
+    while (err == 0 && (de = readdir(d)) != NULL) {
+        bool is_dir = false;
+        if (skipped(de->d_name, skip))
+            continue;
+        err = mirror_entry(src, dst, de->d_name, -1, &is_dir, &n);
+        if (err == 0 && is_dir && (err = join(from, src, de->d_name)) == 0 &&
+            (err = join(to, dst, de->d_name)) == 0)
+            err = mirror_partition(from, to, &n);
+    }
+    closedir(d);
+    *linked = n.linked;
+    *copied = n.copied;
+    return err;
 }
 
 static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)

@@ -16,8 +16,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Mirrors the directory `src` into `dst` (created, or an empty one), recursively, leaving out
- * the entry `skip` of `src`'s top level (NULL: none) and partition directories pending deletion
+/* Mirrors the directory `src` into `dst` (created, or an empty one): its files and the files of its
+ * directories (partition directories hold no deeper ones), leaving out the entry `skip` of `src`'s
+ * top level (NULL: none) and partition directories pending deletion
  * ("-delete"). *linked and *copied count the files. Returns 0 or a negative errno. */
 int rn_snapshot_mirror(const char *src, const char *dst, const char *skip, size_t *linked,
                        size_t *copied);
