@@ -38,6 +38,8 @@
 #include "util/logging.h"
 #include "util/xmalloc.h"
 
+#include "broker_snapshot.h"
+
 struct runnel {
     rn_config_t config;
     rn_broker_info_t info;
@@ -54,6 +56,8 @@ struct runnel {
      * retention pass never delays a session timeout. */
     pthread_t maint[2];
     int nmaint;
+    bool rooms_open; /* topics, coordinator, maintenance threads and cleaner */
+    int port;        /* the Kafka listener's bound port, kept across a snapshot restore */
     bool maint_stop; /* guarded by maint_lock */
     pthread_mutex_t maint_lock;
     pthread_cond_t maint_cond;
@@ -326,6 +330,9 @@ static void maint_stop(runnel_t *rn)
  * clean-shutdown marker are written last). The network must be stopped already. */
 static void close_rooms(runnel_t *rn)
 {
+    if (!rn->rooms_open)
+        return;
+    rn->rooms_open = false;
     rn_cleaner_stop(rn->cleaner);
     rn->cleaner = NULL;
     maint_stop(rn);
@@ -487,6 +494,10 @@ static void size_open_files(const rn_config_t *cfg)
 static int broker_reset(void *broker, char *err, size_t errlen)
 {
     runnel_t *rn = broker;
+    if (rn->topics == NULL) {
+        snprintf(err, errlen, "the broker is down (a snapshot restore failed)");
+        return -EIO;
+    }
     rn_topics_reset_stats_t stats;
     int rc = rn_topics_reset(rn->topics, &stats);
     rn_coord_reset(rn->coord);
@@ -497,12 +508,203 @@ static int broker_reset(void *broker, char *err, size_t errlen)
     return rc;
 }
 
+/* Opens the rooms over log.dir: the topics, the coordinator (which reads its state back from
+ * the internal topics), the maintenance threads and the cleaner. 0, or a negative errno with
+ * everything undone. */
+static int open_rooms(runnel_t *rn)
+{
+    int err = rn_topics_open(&rn->config, &rn->topics);
+    if (err != 0)
+        return err;
+    rn->info.topics = rn->topics;
+    if ((err = rn_coord_open(&rn->config, rn->topics, rn_clock_wall_ms(), &rn->coord)) != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot open the group coordinator: %s", strerror(-err));
+        rn_topics_close(rn->topics);
+        rn->topics = NULL;
+        rn->info.topics = NULL;
+        return err;
+    }
+    rn->info.coord = rn->coord;
+    pthread_mutex_init(&rn->maint_lock, NULL);
+    pthread_cond_init(&rn->maint_cond, NULL);
+    rn->maint_stop = false;
+    rn->rooms_open = true;
+    void *(*const mains[2])(void *) = { coord_main, logs_main };
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&rn->maint[i], NULL, mains[i], rn) != 0) {
+            close_rooms(rn);
+            return -EAGAIN;
+        }
+        rn->nmaint++;
+    }
+    (void)rn_cleaner_start(rn->topics, &rn->config, &rn->cleaner);
+    return 0;
+}
+
+/* Binds the Kafka listener on `port` (0: any) and starts its loops. 0 or a negative errno
+ * (logged). */
+static int start_net(runnel_t *rn, int port)
+{
+    rn_net_limits_t limits;
+    rn_net_ip_limit_t *ip_limits = NULL;
+    int err = build_limits(&rn->config, &limits, &ip_limits);
+    if (err != 0)
+        return err;
+    rn_net_config_t nc = {
+        .host = rn->config.listener_host,
+        .port = port,
+        .nloops = rn->config.num_network_threads,
+        .max_request_bytes = (size_t)rn->config.socket_request_max_bytes,
+        .one_at_a_time = true, /* Kafka: one request per connection at a time */
+        .idle_ms = rn->config.connections_max_idle_ms > 0
+                       ? (uint64_t)rn->config.connections_max_idle_ms
+                       : 0,
+        .limits = &limits,
+        .on_request = on_request,
+        .ctx = rn,
+        .accept_filter = accept_filter,
+        .loop_start = rn_handlers_loop_start,
+        .loop_stop = rn_handlers_loop_stop,
+        .loop_end = rn_handlers_loop_end,
+    };
+    err = rn_net_new(&nc, &rn->net);
+    free(ip_limits); /* copied by rn_net_new */
+    if (err != 0) {
+        rn_log(RN_LOG_ERROR, "broker", "cannot listen on %s:%d: %s",
+               rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
+               strerror(-err));
+        rn->net = NULL;
+        return err;
+    }
+    rn->port = rn_net_port(rn->net);
+    int adv = rn->config.advertised_port >= 0 ? rn->config.advertised_port : rn->port;
+    atomic_store_explicit(&rn->info.advertised_port, adv, memory_order_release);
+    if ((err = rn_net_start(rn->net)) != 0) {
+        rn_net_free(rn->net);
+        rn->net = NULL;
+    }
+    return err;
+}
+
+/* ---- snapshots (POST /snapshots/NAME, .../restore, DELETE): the rooms are closed around the
+ * file work, so the data directory is at rest (logs synced, checkpoints and the clean-shutdown
+ * marker written) and the snapshot needs no recovery when restored. Kafka clients are
+ * disconnected meanwhile and reconnect to the same port; the control plane keeps running. ---- */
+
+/* Stops the Kafka listener and closes the rooms. */
+static void quiesce(runnel_t *rn)
+{
+    if (rn->net != NULL) {
+        rn_net_stop(rn->net);
+        rn_net_free(rn->net);
+        rn->net = NULL;
+    }
+    close_rooms(rn);
+}
+
+/* Opens the rooms again over log.dir and listens on the port bound before. */
+static int resume(runnel_t *rn, char *err, size_t errlen)
+{
+    int rc = open_rooms(rn);
+    if (rc == 0 && (rc = start_net(rn, rn->port)) != 0)
+        close_rooms(rn);
+    if (rc != 0)
+        snprintf(err, errlen, "the broker could not start again (%s): it is down", strerror(-rc));
+    return rc;
+}
+
+static int snapshot_save(const char *dir, const char *root, const char *path, const char *name,
+                         char *err, size_t errlen)
+{
+    char tmp[4400], old[4400];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(old, sizeof old, "%s.old", path);
+    size_t linked = 0, copied = 0;
+    int rc = mkdir(root, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    if (rc == 0 && (rc = rn_snapshot_remove(tmp)) == 0 && (rc = rn_snapshot_remove(old)) == 0 &&
+        (rc = rn_snapshot_mirror(dir, tmp, RN_SNAPSHOTS_DIR, &linked, &copied)) == 0 &&
+        (rc = rn_snapshot_sync(tmp)) == 0 && rename(path, old) != 0 && errno != ENOENT)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc == 0 && (rc = rn_fsync_dir(root)) == 0)
+        (void)rn_snapshot_remove(old);
+    if (rc != 0) {
+        snprintf(err, errlen, "saving into %s: %s", tmp, strerror(-rc));
+        (void)rn_snapshot_remove(tmp);
+        return rc;
+    }
+    rn_log(RN_LOG_INFO, "broker", "snapshot %s saved: %zu files linked, %zu copied", name, linked,
+           copied);
+    return 0;
+}
+
+static int snapshot_restore(const char *dir, const char *path, const char *name, char *err,
+                            size_t errlen)
+{
+    size_t linked = 0, copied = 0;
+    int rc = rn_snapshot_clear(dir, RN_SNAPSHOTS_DIR);
+    if (rc == 0 && (rc = rn_snapshot_mirror(path, dir, NULL, &linked, &copied)) == 0)
+        rc = rn_snapshot_sync(dir);
+    if (rc != 0) {
+        snprintf(err, errlen, "restoring into %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    rn_log(RN_LOG_INFO, "broker", "snapshot %s restored: %zu files linked, %zu copied", name,
+           linked, copied);
+    return 0;
+}
+
+/* Runs on the control plane's thread, one request at a time. A snapshot taken while clients
+ * write holds what was written before the listener stopped. */
+static int broker_snapshot(void *broker, rn_snapshot_op_t op, const char *name, char *err,
+                           size_t errlen)
+{
+    runnel_t *rn = broker;
+    const char *dir = rn->config.log_dir;
+    char root[4200], path[4300];
+    snprintf(root, sizeof root, "%s/%s", dir, RN_SNAPSHOTS_DIR);
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    struct stat st;
+    bool exists = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (op != RN_SNAPSHOT_SAVE && !exists)
+        return -ENOENT;
+    if (op == RN_SNAPSHOT_DELETE) {
+        int rc = rn_snapshot_remove(path);
+        if (rc != 0)
+            snprintf(err, errlen, "removing %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    if (op == RN_SNAPSHOT_SAVE && !rn->rooms_open) {
+        snprintf(err, errlen, "the broker is down (a snapshot restore failed)");
+        return -EIO;
+    }
+    quiesce(rn);
+    int rc = op == RN_SNAPSHOT_SAVE ? snapshot_save(dir, root, path, name, err, errlen)
+                                    : snapshot_restore(dir, path, name, err, errlen);
+    /* A failed save leaves the data directory as it was: start again over it. A failed
+     * restore leaves it part-way: starting would serve that, so the broker stays down. */
+    if (rc != 0 && op == RN_SNAPSHOT_RESTORE)
+        return rc;
+    char why[200] = "";
+    int rc2 = resume(rn, why, sizeof why);
+    if (rc == 0 && rc2 != 0) {
+        snprintf(err, errlen, "%s", why);
+        rc = rc2;
+    }
+    return rc;
+}
+
 /* POST /topics/NAME/compact: the topic's partitions cleaned now, on the control plane's thread
  * (the cleaner's own threads wait for it on the same logs, and it for them). */
 static int broker_compact(void *broker, const char *name, rn_log_clean_stats_t *sum, char *err,
                           size_t errlen)
 {
     runnel_t *rn = broker;
+    if (rn->topics == NULL) {
+        snprintf(err, errlen, "the broker is down after a failed restore");
+        return -EIO;
+    }
     rn_topic_t *topic = rn_topics_get(rn->topics, rn_str_from_cstr(name));
     if (topic == NULL) {
         snprintf(err, errlen, "unknown topic '%s'", name);
@@ -526,14 +728,15 @@ static int start_control(runnel_t *rn, int kafka_port)
 {
     rn_control_env_t env = {
         .config = &rn->config,
-        .topics = rn->topics,
-        .coord = rn->coord,
-        .net = rn->net,
+        .topics = &rn->topics,
+        .coord = &rn->coord,
+        .net = &rn->net,
         .faults = rn->faults,
         .kafka_port = kafka_port,
         .broker = rn,
         .reset = broker_reset,
         .compact = broker_compact,
+        .snapshot = broker_snapshot,
     };
     return rn_control_start(&env, &rn->control);
 }
@@ -544,91 +747,25 @@ int runnel_start(runnel_t *rn)
         return -EALREADY;
     raise_fd_limit();
     size_open_files(&rn->config);
-    rn_net_limits_t limits;
-    rn_net_ip_limit_t *ip_limits = NULL;
-    int err = build_limits(&rn->config, &limits, &ip_limits);
-    if (err != 0)
+    int err = prepare_data_dir(rn);
+    if (err != 0 || (err = open_rooms(rn)) != 0)
         return err;
-    if ((err = prepare_data_dir(rn)) != 0) {
-        free(ip_limits);
+    if ((err = start_net(rn, rn->config.listener_port)) != 0) {
+        close_rooms(rn);
         return err;
     }
-    if ((err = rn_topics_open(&rn->config, &rn->topics)) != 0) {
-        free(ip_limits);
-        return err;
-    }
-    rn->info.topics = rn->topics;
-    if ((err = rn_coord_open(&rn->config, rn->topics, rn_clock_wall_ms(), &rn->coord)) != 0) {
-        rn_log(RN_LOG_ERROR, "broker", "cannot open the group coordinator: %s", strerror(-err));
-        rn_topics_close(rn->topics);
-        rn->topics = NULL;
-        rn->info.topics = NULL;
-        free(ip_limits);
-        return err;
-    }
-    rn->info.coord = rn->coord;
-    pthread_mutex_init(&rn->maint_lock, NULL);
-    pthread_cond_init(&rn->maint_cond, NULL);
-    rn->maint_stop = false;
-    void *(*const mains[2])(void *) = { coord_main, logs_main };
-    for (int i = 0; i < 2; i++) {
-        if (pthread_create(&rn->maint[i], NULL, mains[i], rn) != 0) {
-            err = -EAGAIN;
-            goto fail_maint;
-        }
-        rn->nmaint++;
-    }
-    (void)rn_cleaner_start(rn->topics, &rn->config, &rn->cleaner);
-    rn_net_config_t nc = {
-        .host = rn->config.listener_host,
-        .port = rn->config.listener_port,
-        .nloops = rn->config.num_network_threads,
-        .max_request_bytes = (size_t)rn->config.socket_request_max_bytes,
-        .one_at_a_time = true, /* Kafka: one request per connection at a time */
-        .idle_ms = rn->config.connections_max_idle_ms > 0
-                       ? (uint64_t)rn->config.connections_max_idle_ms
-                       : 0,
-        .limits = &limits,
-        .on_request = on_request,
-        .ctx = rn,
-        .accept_filter = accept_filter,
-        .loop_start = rn_handlers_loop_start,
-        .loop_stop = rn_handlers_loop_stop,
-        .loop_end = rn_handlers_loop_end,
-    };
-    err = rn_net_new(&nc, &rn->net);
-    free(ip_limits); /* copied by rn_net_new */
-    ip_limits = NULL;
-    if (err != 0) {
-        rn_log(RN_LOG_ERROR, "broker", "cannot listen on %s:%d: %s",
-               rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0",
-               rn->config.listener_port, strerror(-err));
-        rn->net = NULL;
-        goto fail_maint;
-    }
-    int port = rn_net_port(rn->net);
-    int adv = rn->config.advertised_port >= 0 ? rn->config.advertised_port : port;
-    atomic_store_explicit(&rn->info.advertised_port, adv, memory_order_release);
-    if ((err = rn_net_start(rn->net)) != 0) {
-        rn_net_free(rn->net);
-        rn->net = NULL;
-        goto fail_maint;
-    }
+    int adv = atomic_load_explicit(&rn->info.advertised_port, memory_order_acquire);
     rn_log(RN_LOG_INFO, "broker", "node %d of cluster %s, %d network threads, data in %s",
            rn->info.node_id, rn->info.cluster_id, rn->config.num_network_threads,
            rn->config.log_dir);
     rn_log(RN_LOG_INFO, "broker", "listening on %s:%d (advertised %s:%d)",
-           rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", port,
+           rn->config.listener_host[0] ? rn->config.listener_host : "0.0.0.0", rn->port,
            rn->info.advertised_host, adv);
     if (rn->config.control_port >= 0 && (err = start_control(rn, adv)) != 0) {
         runnel_stop(rn);
         return err;
     }
     return 0;
-fail_maint:
-    free(ip_limits);
-    close_rooms(rn);
-    return err;
 }
 
 int runnel_port(const runnel_t *rn)
@@ -643,16 +780,19 @@ int runnel_control_port(const runnel_t *rn)
 
 void runnel_stop(runnel_t *rn)
 {
-    if (rn == NULL || rn->net == NULL)
+    /* net is NULL after a failed snapshot restore while the control plane still runs. */
+    if (rn == NULL || (rn->net == NULL && rn->control == NULL && !rn->rooms_open))
         return;
     rn_log(RN_LOG_INFO, "broker", "stopping");
     rn_control_stop(rn->control);
     rn->control = NULL;
     /* Network first (parked fetches answer, produce syncs finish), then the maintenance
      * thread, then the logs: checkpoints and the clean-shutdown marker come last. */
-    rn_net_stop(rn->net);
-    rn_net_free(rn->net);
-    rn->net = NULL;
+    if (rn->net != NULL) {
+        rn_net_stop(rn->net);
+        rn_net_free(rn->net);
+        rn->net = NULL;
+    }
     close_rooms(rn);
     rn_log(RN_LOG_INFO, "broker", "stopped");
 }

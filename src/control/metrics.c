@@ -424,11 +424,20 @@ static void write_faults(rn_outbuf_t *out, rn_faults_t *faults)
 void rn_route_metrics(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp)
 {
     (void)req;
+    /* Read through the broker's fields: a restore replaces these rooms. It runs on this
+     * thread too (libmicrohttpd serves one request at a time), so none changes meanwhile. */
+    rn_net_t *net = *c->env.net;
+    rn_topics_t *topics = *c->env.topics;
+    rn_coord_t *coord = *c->env.coord;
+    if (net == NULL || topics == NULL || coord == NULL) {
+        rn_http_error(resp, 503, "the broker is down (a snapshot restore failed)");
+        return;
+    }
     rn_outbuf_t *out = &resp->body;
     write_requests(out);
-    write_network(out, c->env.net);
-    write_partitions(out, c->env.topics);
-    write_groups(out, c->env.coord, c->env.topics);
+    write_network(out, net);
+    write_partitions(out, topics);
+    write_groups(out, coord, topics);
     write_log_work(out);
     write_process(out);
     write_faults(out, c->env.faults);

@@ -44,6 +44,10 @@ void rn_route_metrics(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t 
 void rn_route_reset(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
 /* compact.c: POST /topics/NAME/compact */
 void rn_route_compact(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
+/* snapshots.c: POST /snapshots/NAME[/restore], GET /snapshots, DELETE /snapshots/NAME */
+void rn_route_snapshots_post(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
+void rn_route_snapshots_list(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
+void rn_route_snapshots_delete(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
 /* faults.c: POST /faults, GET /faults, DELETE /faults, DELETE /faults/ID */
 void rn_route_faults_add(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);
 void rn_route_faults_list(rn_control_t *c, const rn_http_req_t *req, rn_http_resp_t *resp);

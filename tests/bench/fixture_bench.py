@@ -149,6 +149,12 @@ def fill_for_reset(bootstrap, topics):
 
 def fill_mb(bootstrap, mb):
     from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    # Four partitions: auto-creation would make one (num.partitions), and partition 1 would be
+    # unknown to the producer.
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for f in admin.create_topics([NewTopic("snapshot-data", 4, 1)]).values():
+        f.result(TIMEOUT)
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1 << 20,
                   "compression.type": "none", "queue.buffering.max.kbytes": 1 << 20})
     value = os.urandom(10 << 10)
