@@ -655,6 +655,22 @@ static int snapshot_restore(const char *dir, const char *path, const char *name,
     return 0;
 }
 
+/* Rolls every partition's active segment before a save: the data then lies in sealed
+ * segments, which the snapshot (and a restore from it) hard-links instead of copying, so both
+ * cost a few links per partition, not the bytes. A sealed file is never written in place
+ * again: the cleaner and retention replace or unlink names, which leaves the other link whole. */
+static void roll_all(runnel_t *rn)
+{
+    rn_topic_t **list;
+    size_t n = rn_topics_list(rn->topics, &list);
+    for (size_t i = 0; i < n; i++) {
+        int32_t np = atomic_load_explicit(&list[i]->npartitions, memory_order_acquire);
+        for (int32_t p = 0; p < np; p++)
+            (void)rn_log_roll(rn_topic_partition(list[i], p)->log);
+    }
+    rn_topics_list_free(list, n);
+}
+
 /* Runs on the control plane's thread, one request at a time. A snapshot taken while clients
  * write holds what was written before the listener stopped. */
 static int broker_snapshot(void *broker, rn_snapshot_op_t op, const char *name, char *err,
@@ -679,6 +695,8 @@ static int broker_snapshot(void *broker, rn_snapshot_op_t op, const char *name, 
         snprintf(err, errlen, "the broker is down (a snapshot restore failed)");
         return -EIO;
     }
+    if (op == RN_SNAPSHOT_SAVE)
+        roll_all(rn);
     quiesce(rn);
     int rc = op == RN_SNAPSHOT_SAVE ? snapshot_save(dir, root, path, name, err, errlen)
                                     : snapshot_restore(dir, path, name, err, errlen);
