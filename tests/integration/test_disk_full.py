@@ -101,12 +101,13 @@ class DiskFull(unittest.TestCase):
             p.flush(TIMEOUT)
         self.assertEqual(errors, [])
 
-    def read_all(self, bootstrap):
-        """The record indexes in the partition, in order, from offset 0 to its end."""
+    def read_values(self, bootstrap, topic, **config):
+        """The values of partition 0 of `topic`, in order, from offset 0 to its end (the last
+        stable offset for isolation.level=read_committed)."""
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": "disk-full-reader",
                       "enable.auto.commit": False, "enable.partition.eof": True,
-                      "fetch.max.bytes": 4 << 20})
-        c.assign([TopicPartition(TOPIC, 0, OFFSET_BEGINNING)])
+                      "fetch.max.bytes": 4 << 20, **config})
+        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         out = []
         deadline = time.monotonic() + TIMEOUT
         try:
@@ -118,11 +119,17 @@ class DiskFull(unittest.TestCase):
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         return out
                     continue
-                out.append(int(m.value()[7:13]))
-                self.assertEqual(m.value(), value_of(out[-1]))
+                out.append(m.value())
         finally:
             c.close()
-        self.fail("the partition was not read to its end within %d s" % TIMEOUT)
+        self.fail("%s was not read to its end within %d s" % (topic, TIMEOUT))
+
+    def read_all(self, bootstrap):
+        """The record indexes in the partition, in order, from offset 0 to its end."""
+        values = self.read_values(bootstrap, TOPIC)
+        out = [int(v[7:13]) for v in values]
+        self.assertEqual(values, [value_of(i) for i in out])
+        return out
 
     def committed(self, bootstrap):
         c = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP,
@@ -178,25 +185,7 @@ class DiskFull(unittest.TestCase):
 
     def read_committed(self, bootstrap):
         """The values of TXN_TOPIC a read_committed consumer sees, to the end."""
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": "disk-full-txn-reader",
-                      "enable.auto.commit": False, "enable.partition.eof": True,
-                      "isolation.level": "read_committed"})
-        c.assign([TopicPartition(TXN_TOPIC, 0, OFFSET_BEGINNING)])
-        out = []
-        deadline = time.monotonic() + TIMEOUT
-        try:
-            while time.monotonic() < deadline:
-                m = c.poll(0.5)
-                if m is None:
-                    continue
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        return out
-                    continue
-                out.append(m.value())
-        finally:
-            c.close()
-        self.fail("%s was not read to its last stable offset within %d s" % (TXN_TOPIC, TIMEOUT))
+        return self.read_values(bootstrap, TXN_TOPIC, **{"isolation.level": "read_committed"})
 
     def commit_three(self, bootstrap):
         p = self.txn_producer(bootstrap)
