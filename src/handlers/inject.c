@@ -142,7 +142,10 @@ static void delay_finish(rn_request_t *req, rn_finish_t how)
     }
     d->park.retry = on_delay_over;
     d->park.release = on_delay_release;
-    rn_park(req->loop_ctx, &d->park, d->delay_ms);
+    /* libuv counts a timer from the loop's time, cached at the start of the iteration in whole
+     * milliseconds, so it can fire up to a millisecond before delay_ms has passed since now:
+     * one more makes the answer come no sooner than asked. */
+    rn_park(req->loop_ctx, &d->park, (uint64_t)d->delay_ms + 1);
 }
 
 static void delay_answer(rn_request_t *req, uint32_t delay_ms)
