@@ -270,6 +270,11 @@ int rn_log_max_timestamp(rn_log_t *log, int64_t *offset, int64_t *timestamp);
  * below the current start changes nothing. Returns 0, RN_LOG_OFFSET_OUT_OF_RANGE, or a negative
  * errno. */
 int rn_log_delete_records(rn_log_t *log, int64_t offset);
+/* Forgets every producer, open transaction and aborted transaction of the log, as if it had
+ * never been written (POST /reset empties the internal topics with rn_log_delete_records, which
+ * keeps open transactions, as Kafka's DeleteRecords does, and their last stable offset with
+ * them). The last stable offset becomes the high watermark. */
+void rn_log_forget_producers(rn_log_t *log);
 /* Retention (when delete_enabled): removes whole segments, oldest first and never the active one,
  * while their largest timestamp (the file's mtime when they have none) is older than retention.ms,
  * then while the log without the segment still holds >= retention.bytes (Kafka's rule). Segments

@@ -561,6 +561,21 @@ int rn_producers_load(rn_log_t *log)
     return 0;
 }
 
+void rn_log_forget_producers(rn_log_t *log)
+{
+    pthread_mutex_lock(&log->append_lock);
+    pthread_mutex_lock(&log->segs_lock);
+    rn_producers_deinit(&log->producers);
+    rn_producers_init(&log->producers);
+    atomic_store_explicit(&log->first_unstable, rn_producers_first_unstable(log),
+                          memory_order_release);
+    pthread_mutex_unlock(&log->segs_lock);
+    /* The empty state at the log end, so a restart does not bring back a snapshot's. */
+    if (!log->closed && rn_producers_snapshot(log, log->leo) == 0)
+        log->snapshot_offset = log->leo;
+    pthread_mutex_unlock(&log->append_lock);
+}
+
 void rn_producers_forget_before(rn_log_t *log, int64_t start)
 {
     /* Aborted transactions that ended below the log start can meet no fetch any more (their

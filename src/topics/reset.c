@@ -72,6 +72,9 @@ int rn_topics_reset(rn_topics_t *topics, rn_topics_reset_stats_t *stats)
             int rc = rn_log_delete_records(part->log, -1);
             if (rc < 0 && err == 0)
                 err = rc;
+            /* A transaction left open (a transactional offset commit) would otherwise hold the
+             * partition's last stable offset for good: its coordinator forgets it too. */
+            rn_log_forget_producers(part->log);
         }
         stats->internal_emptied++;
     }

@@ -380,3 +380,25 @@ Test(cleaner_txn, open_completes_a_swap_whose_txnindex_was_renamed)
 {
     complete_swap(true, false);
 }
+
+/* POST /reset empties the internal topics with DeleteRecords, which keeps an open transaction
+ * (as Kafka's does) and so the last stable offset; forgetting the producers frees it, also
+ * across a restart. */
+Test(cleaner_txn, forgetting_the_producers_frees_the_last_stable_offset)
+{
+    rn_log_config_t cfg = ct_config(1 << 20);
+    rn_log_t *log = ct_open(dir, &cfg, true);
+    const ct_kv_t k = { 1, 1 };
+    ct_append(log, NULL, txn(A, 0), &k, 1); /* an open transaction at offset 0 */
+    ct_append(log, NULL, CT_PLAIN, &k, 1);
+    cr_assert_eq(rn_log_last_stable_offset(log), 0);
+    cr_assert_eq(rn_log_delete_records(log, -1), 0);
+    cr_assert_lt(rn_log_last_stable_offset(log), rn_log_high_watermark(log),
+                 "DeleteRecords keeps the open transaction");
+    rn_log_forget_producers(log);
+    cr_assert_eq(rn_log_last_stable_offset(log), rn_log_high_watermark(log));
+    rn_log_close(log);
+    log = ct_open(dir, &cfg, false);
+    cr_assert_eq(rn_log_last_stable_offset(log), rn_log_high_watermark(log), "after a restart");
+    rn_log_close(log);
+}
