@@ -19,6 +19,7 @@ BrokerTestCase, a unittest.TestCase that runs one broker per test.
 """
 
 import ctypes
+import json
 import os
 import re
 import resource
@@ -65,6 +66,43 @@ def run(cmd, timeout=30, **kwargs):
     return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, errors="replace",
                           timeout=timeout, **kwargs)
+
+
+class Ephemeral:
+    """`runnel --ephemeral` for a test (issue 15): started with a pipe on its stdin, its first
+    stdout line (the announcement) parsed into info, bootstrap, control and port. stop() closes
+    stdin, which stops it and removes its data directory, and waits (a kill after `timeout`).
+    stderr goes to `stderr` (a file object), else nowhere."""
+
+    def __init__(self, *args, stderr=None, timeout=30):
+        self.timeout = timeout
+        self.proc = subprocess.Popen([runnel_bin(), "--ephemeral", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=stderr if stderr is not None else subprocess.DEVNULL)
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            raise AssertionError("no announcement line (exit %s)" % self.proc.poll())
+        self.info = json.loads(line)
+        self.bootstrap = self.info["bootstrap"]
+        self.control = self.info["control"]
+        self.port = int(self.bootstrap.rsplit(":", 1)[1])
+
+    def stop(self):
+        """Closes stdin and waits; the exit status, or None when it had to be killed."""
+        status = self.proc.poll()
+        if status is None:
+            self.proc.stdin.close()
+            try:
+                status = self.proc.wait(self.timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                status = None
+        self.proc.stdout.close()
+        return status
 
 
 class Broker:

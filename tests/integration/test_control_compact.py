@@ -14,7 +14,6 @@ min.compaction.lag.ms and segments, so a test of compaction need not wait for th
 A few seconds."""
 
 import json
-import subprocess
 import time
 import unittest
 import urllib.error
@@ -23,7 +22,7 @@ import urllib.request
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness import runnel_bin
+from harness import Ephemeral
 
 TIMEOUT = 30
 TOPIC = "compact-now"
@@ -67,16 +66,9 @@ def read_all(bootstrap, topic, partitions):
 class CompactNow(unittest.TestCase):
 
     def setUp(self):
-        self.proc = subprocess.Popen([runnel_bin(), "--ephemeral"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.addCleanup(self.stop)
-        info = json.loads(self.proc.stdout.readline())
-        self.bootstrap, self.control = info["bootstrap"], info["control"]
-
-    def stop(self):
-        self.proc.stdin.close()
-        self.proc.wait(TIMEOUT)
-        self.proc.stdout.close()
+        broker = Ephemeral()
+        self.addCleanup(broker.stop)
+        self.bootstrap, self.control = broker.bootstrap, broker.control
 
     def produce(self, rounds, first_value):
         """rounds x KEYS records, key k to partition k % 2; returns {key: last value}."""

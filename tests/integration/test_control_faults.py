@@ -30,7 +30,7 @@ import urllib.request
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness import KafkaSocket, runnel_bin
+from harness import Ephemeral, KafkaSocket
 
 TIMEOUT = 30
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,27 +46,14 @@ class Fixture:
     def __init__(self):
         self.logfile = tempfile.NamedTemporaryFile(prefix="runnel-faults-", suffix=".log",
                                                    delete=False)
-        self.proc = subprocess.Popen([runnel_bin(), "--ephemeral"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.logfile)
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("no announcement line (exit %s)" % self.proc.poll())
-        info = json.loads(line)
-        self.bootstrap = info["bootstrap"]
-        self.control = info["control"]
-        self.port = int(self.bootstrap.rsplit(":", 1)[1])
+        self.broker = Ephemeral(stderr=self.logfile)
+        self.proc = self.broker.proc
+        self.bootstrap = self.broker.bootstrap
+        self.control = self.broker.control
+        self.port = self.broker.port
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        self.broker.stop()
         self.logfile.close()
         os.unlink(self.logfile.name)
 

@@ -14,10 +14,8 @@
 4. Network and connection counters moved, resident memory is positive.
 A few seconds."""
 
-import json
 import math
 import os
-import subprocess
 import time
 import unittest
 import urllib.request
@@ -26,35 +24,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import runnel_bin
+from harness import Ephemeral
 
 TIMEOUT = 30
 TOPIC = "metered"
 COUNTS = {0: 7, 1: 11, 2: 13}
 GROUP = "metrics-group"
 ODD_GROUP = 'odd "group"\\with\nnewline'
-
-
-def start():
-    proc = subprocess.Popen([runnel_bin(), "--ephemeral"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("no announcement line (exit %s)" % proc.poll())
-    return proc, json.loads(line)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.stdin.close()
-        try:
-            proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.stdout.close()
 
 
 def scrape(control):
@@ -85,9 +61,10 @@ def consume_all(consumer, want, deadline):
 class ControlMetrics(unittest.TestCase):
 
     def setUp(self):
-        self.proc, self.info = start()
-        self.addCleanup(stop, self.proc)
-        self.bootstrap = self.info["bootstrap"]
+        broker = Ephemeral()
+        self.addCleanup(broker.stop)
+        self.info = broker.info
+        self.bootstrap = broker.bootstrap
 
     def make_topic(self):
         admin = AdminClient({"bootstrap.servers": self.bootstrap})

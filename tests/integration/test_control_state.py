@@ -12,7 +12,6 @@ Some seconds."""
 import json
 import statistics
 import struct
-import subprocess
 import sys
 import time
 import unittest
@@ -22,21 +21,9 @@ import urllib.request
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness import KafkaSocket, runnel_bin
+from harness import Ephemeral, KafkaSocket
 
 TIMEOUT = 30
-
-
-def start(*extra):
-    proc = subprocess.Popen([runnel_bin(), "--ephemeral", *extra], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    line = proc.stdout.readline()
-    if not line:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("no announcement line (exit %s)" % proc.poll())
-    return proc, json.loads(line)
 
 
 def call(base, method, path, timeout=TIMEOUT):
@@ -96,22 +83,13 @@ def produce_until_delivered(p, topic, values):
 class Fixture(unittest.TestCase):
 
     def setUp(self):
-        self.proc, self.info = start()
-        self.addCleanup(self._stop)
-        self.base = self.info["control"]
-        self.bootstrap = self.info["bootstrap"]
-        self.port = int(self.bootstrap.rsplit(":", 1)[1])
+        self.broker = Ephemeral()
+        self.addCleanup(self.broker.stop)
+        self.proc, self.info = self.broker.proc, self.broker.info
+        self.base = self.broker.control
+        self.bootstrap = self.broker.bootstrap
+        self.port = self.broker.port
         self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
-
-    def _stop(self):
-        self.proc.stdout.close()
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
     def create(self, names, partitions=1, config=None):
         fs = self.admin.create_topics([NewTopic(n, partitions, 1, config=config or {})
